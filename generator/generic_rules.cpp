@@ -1,0 +1,58 @@
+// Rules of the generic variant: plain CUDA with fp32 FMA, any compute capability >= 5.0.
+// Its shared-memory layout is fixed by templates/generic_forward.cuh: an fp32 Q tile, one K/V tile
+// (K and V take turns) padded by one column against bank conflicts, and the P tile.
+#include <llvm/Support/FormatVariadic.h>
+
+#include "generator/kernel_spec.h"
+#include "generator/variant_rules.h"
+
+namespace flashjit::gen {
+namespace {
+
+// Per-thread fp32 values the kernel keeps in registers; above this ptxas starts to spill.
+constexpr int kMaxLiveFloats = 128;
+
+std::string arch_problem(int arch, DType) {
+  if (arch < 50) return llvm::formatv("generic needs compute capability 5.0 or newer, not sm_{0}", arch);
+  return {};
+}
+
+int live_floats(const KernelSpec& s) {
+  const int rows = s.block_m / s.warps;
+  const int dims_per_lane = (s.head_dim + 31) / 32;
+  const int cols_per_lane = s.block_n / 32;
+  return rows * (dims_per_lane + cols_per_lane + 2);
+}
+
+std::vector<std::string> tile_problems(const KernelSpec& s) {
+  std::vector<std::string> p;
+  if (s.warps != 1 && s.warps != 2 && s.warps != 4 && s.warps != 8)
+    p.push_back(llvm::formatv("generic takes 1, 2, 4 or 8 warps, not {0}", s.warps));
+  if (s.block_n % 32 != 0 || s.block_n > 128)
+    p.push_back(llvm::formatv("generic block_n {0} must be 32, 64, 96 or 128 (one key column per lane)", s.block_n));
+  if (s.block_m % s.warps != 0 || s.block_m > 128)
+    p.push_back(llvm::formatv("generic block_m {0} must be a multiple of the {1} warps and at most 128",
+                              s.block_m, s.warps));
+  if (s.stages != 1)
+    p.push_back(llvm::formatv("generic has no K/V pipeline: stages must be 1, not {0}", s.stages));
+  if (p.empty() && live_floats(s) > kMaxLiveFloats)
+    p.push_back(llvm::formatv("generic tile m{0}n{1}w{2} at head_dim {3} keeps {4} floats per thread, over the {5} that fit in registers without spills",
+                              s.block_m, s.block_n, s.warps, s.head_dim, live_floats(s), kMaxLiveFloats));
+  return p;
+}
+
+int generic_shared_memory_bytes(const KernelSpec& s) {
+  const int floats = s.block_m * s.head_dim + s.block_n * (s.head_dim + 1) + s.block_m * s.block_n;
+  return floats * 4;
+}
+
+}  // namespace
+
+const VariantRules& generic_rules() {
+  static const VariantRules rules{Variant::generic, true, arch_problem, tile_problems,
+                                  generic_shared_memory_bytes, "generic_forward.cuh",
+                                  "flashjit::dev::generic_forward"};
+  return rules;
+}
+
+}  // namespace flashjit::gen

@@ -1,0 +1,75 @@
+#include "generator/kernel_spec.h"
+
+#include <llvm/ADT/StringExtras.h>
+#include <llvm/Support/Error.h>
+#include <llvm/Support/FormatVariadic.h>
+
+#include "generator/variant_rules.h"
+
+namespace flashjit::gen {
+
+bool KernelSpec::operator==(const KernelSpec& o) const {
+  return variant == o.variant && arch == o.arch && arch_specific == o.arch_specific &&
+         dtype == o.dtype && head_dim == o.head_dim && block_m == o.block_m &&
+         block_n == o.block_n && warps == o.warps && stages == o.stages && mask == o.mask;
+}
+
+std::string target_name(const KernelSpec& spec) {
+  return "sm_" + std::to_string(spec.arch) + (spec.arch_specific ? "a" : "");
+}
+
+std::string canonical_key(const KernelSpec& spec) {
+  const std::string target = "sm" + std::to_string(spec.arch) + (spec.arch_specific ? "a" : "");
+  return llvm::formatv("{0}_{1}_{2}_d{3}_m{4}n{5}w{6}s{7}_{8}", variant_name(spec.variant),
+                       target, dtype_name(spec.dtype), spec.head_dim, spec.block_m,
+                       spec.block_n, spec.warps, spec.stages, mask_name(spec.mask))
+      .str();
+}
+
+int threads_per_block(const KernelSpec& spec) { return spec.warps * 32; }
+
+int shared_memory_bytes(const KernelSpec& spec) { return rules_for(spec.variant).shared_memory_bytes(spec); }
+
+std::vector<std::string> spec_problems(const KernelSpec& spec, const DeviceDescription& limits) {
+  std::vector<std::string> problems;
+  auto add = [&](std::string p) { problems.push_back(std::move(p)); };
+
+  if (spec.head_dim <= 0 || spec.head_dim > 256)
+    add(llvm::formatv("head_dim {0} is outside 8..256", spec.head_dim));
+  else if (spec.head_dim % 8 != 0)
+    add(llvm::formatv("head_dim {0} is not a multiple of 8", spec.head_dim));
+  if (spec.warps <= 0 || spec.block_m <= 0 || spec.block_n <= 0 || spec.stages <= 0) {
+    add("block_m, block_n, warps and stages must be positive");
+    return problems;
+  }
+  if (threads_per_block(spec) > limits.max_threads_per_block)
+    add(llvm::formatv("{0} warps make {1} threads, more than the {2} a block may have", spec.warps,
+                      threads_per_block(spec), limits.max_threads_per_block));
+
+  const VariantRules& rules = rules_for(spec.variant);
+  for (std::string& p : rules.tile_problems(spec)) add(std::move(p));
+
+  if (spec.arch != limits.compute_capability())
+    add(llvm::formatv("target {0} does not match the device's compute capability {1}.{2}",
+                      target_name(spec), limits.cc_major, limits.cc_minor));
+  if (auto why = rules.arch_problem(spec.arch, spec.dtype); !why.empty()) add(why);
+
+  // Only meaningful once the tile itself is sane.
+  if (problems.empty()) {
+    const int smem = shared_memory_bytes(spec);
+    if (smem > limits.smem_per_block_optin)
+      add(llvm::formatv("needs {0} bytes of shared memory, more than the {1} a block may use on "
+                        "{2}",
+                        smem, limits.smem_per_block_optin, target_name(spec)));
+  }
+  return problems;
+}
+
+llvm::Error validate_spec(const KernelSpec& spec, const DeviceDescription& limits) {
+  std::vector<std::string> problems = spec_problems(spec, limits);
+  if (problems.empty()) return llvm::Error::success();
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), "spec %s: %s",
+                                 canonical_key(spec).c_str(), llvm::join(problems, "; ").c_str());
+}
+
+}  // namespace flashjit::gen

@@ -1,0 +1,47 @@
+// KernelSpec: everything that makes one generated kernel different from another. Its canonical key
+// names the kernel symbol, the dump files and (later) the cache row.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "flashjit/types.h"
+#include "generator/device_description.h"
+
+namespace llvm {
+class Error;
+}
+
+namespace flashjit::gen {
+
+struct KernelSpec {
+  Variant variant = Variant::generic;
+  int arch = 90;               // target sm_XY as XY
+  bool arch_specific = false;  // the "a" suffix (sm_90a): arch-specific features such as wgmma
+  DType dtype = DType::f16;
+  int head_dim = 128;
+  int block_m = 32;            // query rows per thread block
+  int block_n = 32;            // key rows per K/V tile
+  int warps = 4;
+  int stages = 1;              // K/V tiles in flight
+  MaskKind mask = MaskKind::none;
+
+  bool operator==(const KernelSpec& other) const;
+  bool operator!=(const KernelSpec& other) const { return !(*this == other); }
+};
+
+// "generic_sm90_f16_d128_m32n32w4s1_causal"; stable across versions for the same spec.
+std::string canonical_key(const KernelSpec& spec);
+// "sm_90" or "sm_90a"
+std::string target_name(const KernelSpec& spec);
+
+int threads_per_block(const KernelSpec& spec);
+// Dynamic shared memory the kernel needs, in bytes.
+int shared_memory_bytes(const KernelSpec& spec);
+
+// Every reason the spec cannot be built or run within `limits` (empty when it can).
+std::vector<std::string> spec_problems(const KernelSpec& spec, const DeviceDescription& limits);
+// The same, as one error: "spec generic_sm90_...: block_n 24 is not a multiple of 32; ...".
+llvm::Error validate_spec(const KernelSpec& spec, const DeviceDescription& limits);
+
+}  // namespace flashjit::gen

@@ -1,0 +1,142 @@
+#include "generator/selector.h"
+
+#include <llvm/ADT/StringExtras.h>
+#include <llvm/Support/FormatVariadic.h>
+
+#include "generator/variant_rules.h"
+
+namespace flashjit::gen {
+namespace {
+
+KernelSpec base_spec(Variant variant, const DeviceDescription& device, const ProblemClass& problem) {
+  KernelSpec spec;
+  spec.variant = variant;
+  spec.arch = device.compute_capability();
+  spec.arch_specific = (variant == Variant::wgmma_sm90);
+  spec.dtype = problem.dtype;
+  spec.head_dim = problem.head_dim;
+  spec.mask = problem.mask;
+  return spec;
+}
+
+std::string usable_reason(Variant variant) {
+  switch (variant) {
+    case Variant::generic: return "plain CUDA with fp32 FMA; runs on any compute capability >= 5.0";
+    case Variant::mma_sm75: return "tensor cores through mma.sync m16n8k8";
+    case Variant::mma_sm80: return "tensor cores through mma.sync m16n8k16 with a cp.async pipeline";
+    case Variant::wgmma_sm90: return "Hopper wgmma with TMA loads and warp specialization";
+  }
+  return "";
+}
+
+}  // namespace
+
+llvm::Expected<KernelSpec> default_spec(Variant variant, const DeviceDescription& device,
+                                        const ProblemClass& problem) {
+  KernelSpec spec = base_spec(variant, device, problem);
+  if (variant != Variant::generic) {
+    // Only the generic variant is built so far; its rules report that for the others.
+    if (llvm::Error err = validate_spec(spec, device)) return err;
+    return spec;
+  }
+  // The largest query tile that fits: more rows per block reuse each K/V tile more, and the
+  // smaller fallbacks keep head_dim 256 within Pascal's 48 KB and Turing's 64 KB.
+  spec.warps = 4;
+  spec.block_n = 32;
+  spec.stages = 1;
+  std::vector<std::string> last_problems;
+  for (int block_m : {32, 16, 8}) {
+    spec.block_m = block_m;
+    last_problems = spec_problems(spec, device);
+    if (last_problems.empty()) return spec;
+  }
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), "no generic tile fits: %s",
+                                 llvm::join(last_problems, "; ").c_str());
+}
+
+VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
+                             const ProblemClass& problem, const CompilerTargets& targets) {
+  VariantVerdict verdict{variant, false, ""};
+  const VariantRules& rules = rules_for(variant);
+  const int cc = device.compute_capability();
+
+  if (std::string why = rules.arch_problem(cc, problem.dtype); !why.empty()) {
+    verdict.reason = why;
+    return verdict;
+  }
+  if (problem.head_dim <= 0 || problem.head_dim > 256 || problem.head_dim % 8 != 0) {
+    verdict.reason = llvm::formatv("head_dim {0} is not a multiple of 8 in 8..256", problem.head_dim);
+    return verdict;
+  }
+  if (!rules.implemented) {
+    verdict.reason = "not available in this build yet";
+    return verdict;
+  }
+  if (auto target = choose_target(cc, targets); !target) {
+    verdict.reason = llvm::toString(target.takeError());
+    return verdict;
+  }
+  auto spec = default_spec(variant, device, problem);
+  if (!spec) {
+    verdict.reason = llvm::toString(spec.takeError());
+    return verdict;
+  }
+  verdict.usable = true;
+  verdict.reason = usable_reason(variant);
+  return verdict;
+}
+
+llvm::Expected<Selection> select_variant(const DeviceDescription& device, const ProblemClass& problem,
+                                         const CompilerTargets& targets,
+                                         std::optional<Variant> forced) {
+  Selection selection;
+  for (Variant v : variants_by_preference())
+    selection.verdicts.push_back(judge_variant(v, device, problem, targets));
+
+  const VariantVerdict* chosen = nullptr;
+  if (forced) {
+    for (const VariantVerdict& v : selection.verdicts)
+      if (v.variant == *forced) chosen = &v;
+    if (!chosen->usable)
+      return llvm::createStringError(
+          llvm::inconvertibleErrorCode(), "forced variant %s cannot run on %s (sm_%d): %s",
+          variant_name(*forced), device.name.c_str(), device.compute_capability(),
+          chosen->reason.c_str());
+  } else {
+    for (const VariantVerdict& v : selection.verdicts) {
+      if (v.usable) {
+        chosen = &v;
+        break;
+      }
+    }
+  }
+
+  if (!chosen) {
+    std::vector<std::string> reasons;
+    for (const VariantVerdict& v : selection.verdicts)
+      reasons.push_back(std::string(variant_name(v.variant)) + ": " + v.reason);
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "no kernel variant can run %s head_dim %d on %s (sm_%d): %s",
+                                   dtype_name(problem.dtype), problem.head_dim, device.name.c_str(),
+                                   device.compute_capability(), llvm::join(reasons, "; ").c_str());
+  }
+
+  auto spec = default_spec(chosen->variant, device, problem);
+  if (!spec) return spec.takeError();
+  selection.spec = *spec;
+  if (forced) {
+    selection.reason = std::string("forced by options: ") + chosen->reason;
+    return selection;
+  }
+  // Say why the more capable variants were passed over.
+  std::vector<std::string> passed_over;
+  for (const VariantVerdict& v : selection.verdicts) {
+    if (&v == chosen) break;
+    passed_over.push_back(std::string(variant_name(v.variant)) + ": " + v.reason);
+  }
+  selection.reason = chosen->reason;
+  if (!passed_over.empty()) selection.reason += " (not " + llvm::join(passed_over, "; ") + ")";
+  return selection;
+}
+
+}  // namespace flashjit::gen

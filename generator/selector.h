@@ -1,0 +1,49 @@
+// The one selector: (device, problem, compiler) -> the variant that runs and why. Dispatch and
+// `flashjit doctor` both call it, so "what is supported" and "what runs" cannot disagree.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <llvm/Support/Error.h>
+
+#include "flashjit/types.h"
+#include "generator/compiler_targets.h"
+#include "generator/device_description.h"
+#include "generator/kernel_spec.h"
+
+namespace flashjit::gen {
+
+// The part of a problem that decides which kernel can serve it.
+struct ProblemClass {
+  DType dtype = DType::f16;
+  int head_dim = 128;
+  MaskKind mask = MaskKind::none;
+};
+
+struct VariantVerdict {
+  Variant variant = Variant::generic;
+  bool usable = false;
+  std::string reason;  // why usable, or why not
+};
+
+struct Selection {
+  KernelSpec spec;                      // the variant with its default tiles, for this device
+  std::string reason;                   // why this variant
+  std::vector<VariantVerdict> verdicts; // every variant, most capable first
+};
+
+VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
+                             const ProblemClass& problem, const CompilerTargets& targets);
+
+// The most capable usable variant, or `forced` if it is usable; an error explains why none is.
+llvm::Expected<Selection> select_variant(const DeviceDescription& device, const ProblemClass& problem,
+                                         const CompilerTargets& targets,
+                                         std::optional<Variant> forced = std::nullopt);
+
+// The heuristic default tiles of `variant` for this device and problem (the tuner's fallback).
+llvm::Expected<KernelSpec> default_spec(Variant variant, const DeviceDescription& device,
+                                        const ProblemClass& problem);
+
+}  // namespace flashjit::gen

@@ -1,0 +1,39 @@
+// Per-variant rules: which architectures and dtypes a variant serves, which tiles are legal, how
+// much shared memory a tile needs, and which templates make it. The selector, spec validation,
+// default choice and emission all read this one table.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "flashjit/types.h"
+
+namespace flashjit::gen {
+
+struct KernelSpec;
+
+struct VariantRules {
+  Variant variant;
+  // False while the variant's templates are not part of this build; the selector then says so.
+  bool implemented;
+  // Why the variant cannot target `arch` for `dtype`; empty when it can.
+  std::string (*arch_problem)(int arch, DType dtype);
+  // Why the tile (block_m/block_n/warps/stages against head_dim) is illegal; empty when legal.
+  std::vector<std::string> (*tile_problems)(const KernelSpec& spec);
+  int (*shared_memory_bytes)(const KernelSpec& spec);
+  // Root template (under templates/) and the kernel template defined in it.
+  const char* template_file;
+  const char* kernel_template;
+};
+
+const VariantRules& rules_for(Variant variant);
+// All variants, most capable first: the order the selector tries them in.
+const std::vector<Variant>& variants_by_preference();
+
+// Defined next to each variant's rules.
+const VariantRules& generic_rules();
+const VariantRules& mma_sm75_rules();
+const VariantRules& mma_sm80_rules();
+const VariantRules& wgmma_sm90_rules();
+
+}  // namespace flashjit::gen

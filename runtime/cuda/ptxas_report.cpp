@@ -1,0 +1,60 @@
+#include "runtime/cuda/ptxas_report.h"
+
+#include <llvm/ADT/SmallVector.h>
+
+namespace flashjit::cuda {
+namespace {
+
+// The integer just before `unit` in `line` ("40 registers" -> 40), or -1.
+int number_before(llvm::StringRef line, llvm::StringRef unit) {
+  const size_t at = line.find(unit);
+  if (at == llvm::StringRef::npos) return -1;
+  llvm::StringRef before = line.take_front(at).rtrim();
+  const size_t start = before.find_last_not_of("0123456789");
+  llvm::StringRef digits = before.drop_front(start == llvm::StringRef::npos ? 0 : start + 1);
+  int value = -1;
+  if (digits.getAsInteger(10, value)) return -1;
+  return value;
+}
+
+}  // namespace
+
+llvm::Expected<ResourceUsage> parse_ptxas_report(llvm::StringRef log, llvm::StringRef symbol) {
+  // ptxas prints, per entry:
+  //   ptxas info    : Compiling entry function '<symbol>' for 'sm_90'
+  //   ptxas info    : Function properties for <symbol>
+  //   ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+  //   ptxas info    : Used 40 registers, used 1 barriers, 256 bytes smem, 400 bytes cmem[0]
+  llvm::SmallVector<llvm::StringRef, 32> lines;
+  log.split(lines, '\n', -1, false);
+  ResourceUsage usage;
+  bool in_symbol = false;
+  bool saw_properties = false;
+  bool saw_registers = false;
+  for (llvm::StringRef line : lines) {
+    if (line.contains("Compiling entry function") || line.contains("Function properties for")) {
+      in_symbol = line.contains(symbol);
+      if (in_symbol && line.contains("Function properties for")) saw_properties = true;
+      continue;
+    }
+    if (!in_symbol) continue;
+    if (line.contains("bytes stack frame")) {
+      usage.stack_bytes = number_before(line, "bytes stack frame");
+      usage.spill_store_bytes = number_before(line, "bytes spill stores");
+      usage.spill_load_bytes = number_before(line, "bytes spill loads");
+    } else if (line.contains("Used") && line.contains("registers")) {
+      usage.registers = number_before(line, "registers");
+      if (int b = number_before(line, "barriers"); b >= 0) usage.barriers = b;
+      if (int s = number_before(line, "bytes smem"); s >= 0) usage.shared_bytes = s;
+      if (int c = number_before(line, "bytes cmem[0]"); c >= 0) usage.constant_bytes = c;
+      saw_registers = true;
+    }
+  }
+  if (!saw_properties || !saw_registers)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "the ptxas report has no resource usage for %s",
+                                   symbol.str().c_str());
+  return usage;
+}
+
+}  // namespace flashjit::cuda

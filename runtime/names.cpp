@@ -1,0 +1,49 @@
+// Names of the public enums, used in messages, keys and JSON.
+#include "flashjit/status.h"
+#include "flashjit/types.h"
+
+namespace flashjit {
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return "f32";
+    case DType::f16: return "f16";
+    case DType::bf16: return "bf16";
+  }
+  return "unknown";
+}
+
+int dtype_size(DType dtype) { return dtype == DType::f32 ? 4 : 2; }
+
+const char* mask_name(MaskKind mask) { return mask == MaskKind::causal ? "causal" : "none"; }
+
+const char* variant_name(Variant variant) {
+  switch (variant) {
+    case Variant::generic: return "generic";
+    case Variant::mma_sm75: return "mma_sm75";
+    case Variant::mma_sm80: return "mma_sm80";
+    case Variant::wgmma_sm90: return "wgmma_sm90";
+  }
+  return "unknown";
+}
+
+const char* error_code_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::ok: return "ok";
+    case ErrorCode::invalid_argument: return "invalid_argument";
+    case ErrorCode::unsupported: return "unsupported";
+    case ErrorCode::no_device: return "no_device";
+    case ErrorCode::driver_error: return "driver_error";
+    case ErrorCode::compile_error: return "compile_error";
+    case ErrorCode::launch_error: return "launch_error";
+    case ErrorCode::internal: return "internal";
+  }
+  return "unknown";
+}
+
+std::string Status::to_string() const {
+  if (ok()) return "ok";
+  return std::string(error_code_name(code_)) + ": " + message_;
+}
+
+}  // namespace flashjit

@@ -1,0 +1,164 @@
+#include "runtime/validate.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+
+#include <llvm/Support/FormatVariadic.h>
+
+namespace flashjit {
+namespace {
+
+Status invalid(std::string message) { return Status(ErrorCode::invalid_argument, std::move(message)); }
+
+struct TensorView {
+  const char* name;
+  const void* data;
+  DType dtype;
+  Strides strides;
+  int seqlen;
+  int heads;
+};
+
+// One past the last element a tensor touches, or nullopt when the arithmetic overflows int64.
+std::optional<int64_t> element_extent(const TensorView& t, int batch, int head_dim) {
+  int64_t extent = head_dim;
+  const std::array<std::pair<int64_t, int64_t>, 3> dims = {
+      {{t.strides.batch, batch}, {t.strides.seq, t.seqlen}, {t.strides.head, t.heads}}};
+  for (auto [stride, count] : dims) {
+    int64_t span = 0;
+    if (__builtin_mul_overflow(stride, count - 1, &span)) return std::nullopt;
+    if (__builtin_add_overflow(extent, span, &extent)) return std::nullopt;
+  }
+  int64_t bytes = 0;
+  if (__builtin_mul_overflow(extent, static_cast<int64_t>(dtype_size(t.dtype)), &bytes)) return std::nullopt;
+  return extent;
+}
+
+// True when no two (batch, seq, head, d) indices of the output map to one element.
+bool layout_is_one_to_one(const TensorView& t, int batch, int head_dim) {
+  struct Dim {
+    int64_t stride;
+    int64_t count;
+  };
+  std::array<Dim, 4> dims = {{{1, head_dim}, {t.strides.head, t.heads}, {t.strides.seq, t.seqlen},
+                              {t.strides.batch, batch}}};
+  std::sort(dims.begin(), dims.end(), [](const Dim& a, const Dim& b) { return a.stride < b.stride; });
+  int64_t span = 0;  // elements covered by the inner dims so far, minus one
+  for (const Dim& d : dims) {
+    if (d.count == 1) continue;
+    if (d.stride <= span) return false;
+    span += d.stride * (d.count - 1);
+  }
+  return true;
+}
+
+std::string pointer_text(const void* p) { return llvm::formatv("{0}", p).str(); }
+
+}  // namespace
+
+Strides contiguous_strides(int seqlen, int heads, int head_dim) {
+  Strides s;
+  s.head = head_dim;
+  s.seq = static_cast<int64_t>(heads) * head_dim;
+  s.batch = s.seq * seqlen;
+  return s;
+}
+
+Result<AttentionArgs> validate_args(const AttentionArgs& in) {
+  AttentionArgs a = in;
+
+  const std::pair<const char*, int> sizes[] = {{"batch", a.batch},       {"num_heads", a.num_heads},
+                                               {"num_kv_heads", a.num_kv_heads},
+                                               {"seqlen_q", a.seqlen_q}, {"seqlen_k", a.seqlen_k},
+                                               {"head_dim", a.head_dim}};
+  for (auto [name, value] : sizes)
+    if (value <= 0) return invalid(llvm::formatv("{0} must be positive, got {1}", name, value));
+
+  if (a.head_dim % 8 != 0)
+    return invalid(llvm::formatv("head_dim {0} is not a multiple of 8", a.head_dim));
+  if (a.head_dim > 256)
+    return invalid(llvm::formatv("head_dim {0} is larger than the supported maximum of 256", a.head_dim));
+  if (a.num_heads % a.num_kv_heads != 0)
+    return invalid(llvm::formatv("num_heads {0} is not a multiple of num_kv_heads {1}", a.num_heads,
+                                 a.num_kv_heads));
+  if (a.num_heads > kMaxGridYZ)
+    return invalid(llvm::formatv("num_heads {0} exceeds the maximum of {1}", a.num_heads, kMaxGridYZ));
+  if (a.batch > kMaxGridYZ)
+    return invalid(llvm::formatv("batch {0} exceeds the maximum of {1}", a.batch, kMaxGridYZ));
+  if (a.mask != MaskKind::none && a.mask != MaskKind::causal) return invalid("mask is not a known MaskKind");
+
+  if (a.softmax_scale == 0.0f) a.softmax_scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
+  if (!std::isfinite(a.softmax_scale))
+    return invalid(llvm::formatv("softmax_scale {0} is not finite", a.softmax_scale));
+
+  if (a.q.strides.is_default()) a.q.strides = contiguous_strides(a.seqlen_q, a.num_heads, a.head_dim);
+  if (a.k.strides.is_default()) a.k.strides = contiguous_strides(a.seqlen_k, a.num_kv_heads, a.head_dim);
+  if (a.v.strides.is_default()) a.v.strides = contiguous_strides(a.seqlen_k, a.num_kv_heads, a.head_dim);
+  if (a.out.strides.is_default()) a.out.strides = contiguous_strides(a.seqlen_q, a.num_heads, a.head_dim);
+
+  const TensorView tensors[] = {
+      {"q", a.q.data, a.q.dtype, a.q.strides, a.seqlen_q, a.num_heads},
+      {"k", a.k.data, a.k.dtype, a.k.strides, a.seqlen_k, a.num_kv_heads},
+      {"v", a.v.data, a.v.dtype, a.v.strides, a.seqlen_k, a.num_kv_heads},
+      {"out", a.out.data, a.out.dtype, a.out.strides, a.seqlen_q, a.num_heads},
+  };
+
+  for (const TensorView& t : tensors)
+    if (t.data == nullptr) return invalid(llvm::formatv("{0} is null", t.name));
+
+  for (const TensorView& t : tensors) {
+    if (t.dtype != DType::f32 && t.dtype != DType::f16 && t.dtype != DType::bf16)
+      return invalid(llvm::formatv("{0} has an unknown dtype", t.name));
+    if (t.dtype != a.q.dtype)
+      return invalid(llvm::formatv("{0} has dtype {1} but q has dtype {2}; all tensors must share one dtype",
+                                   t.name, dtype_name(t.dtype), dtype_name(a.q.dtype)));
+  }
+
+  for (const TensorView& t : tensors) {
+    const int size = dtype_size(t.dtype);
+    if (reinterpret_cast<uintptr_t>(t.data) % size != 0)
+      return invalid(llvm::formatv("{0} pointer {1} is not aligned to {2} bytes ({3})", t.name,
+                                   pointer_text(t.data), size, dtype_name(t.dtype)));
+  }
+  if (a.lse != nullptr && reinterpret_cast<uintptr_t>(a.lse) % 4 != 0)
+    return invalid(llvm::formatv("lse pointer {0} is not aligned to 4 bytes", pointer_text(a.lse)));
+
+  std::array<std::pair<uintptr_t, uintptr_t>, 4> ranges{};  // byte ranges [begin, end)
+  for (size_t i = 0; i < 4; ++i) {
+    const TensorView& t = tensors[i];
+    if (t.strides.batch <= 0 || t.strides.seq <= 0 || t.strides.head <= 0)
+      return invalid(llvm::formatv("{0} strides ({1}, {2}, {3}) must all be positive", t.name,
+                                   t.strides.batch, t.strides.seq, t.strides.head));
+    auto extent = element_extent(t, a.batch, a.head_dim);
+    if (!extent)
+      return invalid(llvm::formatv("{0} strides ({1}, {2}, {3}) overflow 64-bit offsets", t.name,
+                                   t.strides.batch, t.strides.seq, t.strides.head));
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(t.data);
+    ranges[i] = {begin, begin + static_cast<uintptr_t>(*extent) * dtype_size(t.dtype)};
+  }
+
+  const TensorView& out = tensors[3];
+  if (!layout_is_one_to_one(out, a.batch, a.head_dim))
+    return invalid(llvm::formatv("out strides ({0}, {1}, {2}) make different output elements overlap",
+                                 out.strides.batch, out.strides.seq, out.strides.head));
+  auto overlaps = [](std::pair<uintptr_t, uintptr_t> x, std::pair<uintptr_t, uintptr_t> y) {
+    return x.first < y.second && y.first < x.second;
+  };
+  for (size_t i = 0; i < 3; ++i)
+    if (overlaps(ranges[3], ranges[i]))
+      return invalid(llvm::formatv("out overlaps {0}: attention cannot be computed in place", tensors[i].name));
+  if (a.lse != nullptr) {
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(a.lse);
+    const uintptr_t rows = static_cast<uintptr_t>(a.batch) * a.num_heads * a.seqlen_q;
+    const std::pair<uintptr_t, uintptr_t> lse_range{begin, begin + rows * sizeof(float)};
+    for (size_t i = 0; i < 4; ++i)
+      if (overlaps(lse_range, ranges[i]))
+        return invalid(llvm::formatv("lse overlaps {0}", tensors[i].name));
+  }
+  return a;
+}
+
+}  // namespace flashjit

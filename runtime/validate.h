@@ -1,0 +1,19 @@
+// Argument validation, done before anything is compiled or launched. Each problem has its own
+// message; the returned copy has default strides and the softmax scale filled in, so the backends
+// never see a "default" value.
+#pragma once
+
+#include "flashjit/status.h"
+#include "flashjit/types.h"
+
+namespace flashjit {
+
+// Largest grid y/z dimension: heads go in y and batch in z.
+inline constexpr int kMaxGridYZ = 65535;
+
+Result<AttentionArgs> validate_args(const AttentionArgs& args);
+
+// Contiguous [batch, seqlen, heads, head_dim] strides.
+Strides contiguous_strides(int seqlen, int heads, int head_dim);
+
+}  // namespace flashjit

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what FlashJIT needs to build and test on a Debian 12 machine with the CUDA toolkit in
+# /usr/local/cuda. Idempotent: it asks apt only for packages that are missing.
+set -euo pipefail
+
+packages=(cmake g++ make llvm-14-dev llvm-14-tools libsqlite3-dev nlohmann-json3-dev libgtest-dev
+          zlib1g-dev libtinfo-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -f "${CUDA_HOME:-/usr/local/cuda}/include/nvrtc.h" ]; then
+  echo "setup: the CUDA toolkit (NVRTC headers and library) was not found in ${CUDA_HOME:-/usr/local/cuda};" >&2
+  echo "setup: install CUDA 12.x or 13.x there or set CUDA_HOME" >&2
+  exit 1
+fi
+echo "setup: dependencies present"

@@ -1,0 +1,190 @@
+// The generic FlashAttention-2 forward: plain CUDA, fp32 FMA, valid for compute capability 5.0 and
+// newer. It is the fallback where no tensor-core variant applies (Maxwell, Pascal, f32 inputs).
+//
+// One thread block owns kBlockM query rows of one (batch, head). The Q tile stays in shared memory
+// while K and V tiles of kBlockN keys stream through one shared buffer (K, then V, in turns). Each
+// warp owns kBlockM / kWarps rows; in S = Q K^T a lane owns key columns lane, lane + 32, ...; in
+// O += P V a lane owns head-dim columns lane, lane + 32, ... The softmax is online (running max and
+// sum per row, fp32) so the seqlen_q x seqlen_k matrix never exists.
+//
+// Traits (emitted by the generator): Element (float, half_bits or bf16_bits), kHeadDim, kBlockM,
+// kBlockN, kWarps, kCausal.
+#pragma once
+
+#include "attention_params.cuh"
+#include "numeric.cuh"
+
+namespace flashjit {
+namespace dev {
+
+template <class Traits>
+struct GenericShape {
+  static constexpr int kHeadDim = Traits::kHeadDim;
+  static constexpr int kBlockM = Traits::kBlockM;
+  static constexpr int kBlockN = Traits::kBlockN;
+  static constexpr int kThreads = Traits::kWarps * 32;
+  static constexpr int kRowsPerWarp = kBlockM / Traits::kWarps;
+  static constexpr int kColsPerLane = kBlockN / 32;
+  static constexpr int kDimsPerLane = (kHeadDim + 31) / 32;
+  // One float of padding per K row: lanes reading column d of rows lane, lane + 32, ... then fall in
+  // 32 different banks (kHeadDim is a multiple of 8, so kKvStride is odd).
+  static constexpr int kKvStride = kHeadDim + 1;
+  static constexpr int kQTileFloats = kBlockM * kHeadDim;
+  static constexpr int kKvTileFloats = kBlockN * kKvStride;
+};
+
+// Loads rows [row0, row0 + rows) of a [seq, head_dim] slice into an fp32 tile with the given row
+// stride; rows past `valid_rows` become zeros so tails need no special case later.
+template <class Element, int kThreads, int kHeadDim>
+__device__ __forceinline__ void load_tile(float* tile, int tile_stride, const Element* src,
+                                          long long seq_stride, int row0, int rows, int valid_rows) {
+  for (int i = threadIdx.x; i < rows * kHeadDim; i += kThreads) {
+    const int r = i / kHeadDim;
+    const int c = i % kHeadDim;
+    const int row = row0 + r;
+    tile[r * tile_stride + c] = row < valid_rows ? to_float(src[row * seq_stride + c]) : 0.0f;
+  }
+}
+
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kWarps * 32, 1) generic_forward(const AttentionParams p) {
+  using Element = typename Traits::Element;
+  using Shape = GenericShape<Traits>;
+  constexpr int D = Shape::kHeadDim;
+  constexpr int BM = Shape::kBlockM;
+  constexpr int BN = Shape::kBlockN;
+  constexpr int R = Shape::kRowsPerWarp;
+  constexpr int C = Shape::kColsPerLane;
+  constexpr int DL = Shape::kDimsPerLane;
+
+  extern __shared__ float smem[];
+  float* q_tile = smem;                            // [BM][D]
+  float* kv_tile = q_tile + Shape::kQTileFloats;   // [BN][D + 1], K then V
+  float* p_tile = kv_tile + Shape::kKvTileFloats;  // [BM][BN]
+
+  const int m0 = blockIdx.x * BM;
+  const int head = blockIdx.y;
+  const int batch = blockIdx.z;
+  const int kv_head = head / (p.num_heads / p.num_kv_heads);
+  const int warp = threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  const int seqlen_q = p.seqlen_q;
+  const int seqlen_k = p.seqlen_k;
+  // Bottom-right causal alignment: query i sees key j when j <= i + causal_offset.
+  const int causal_offset = seqlen_k - seqlen_q;
+
+  const Element* q = static_cast<const Element*>(p.q) + batch * p.q_strides.batch + head * p.q_strides.head;
+  const Element* k = static_cast<const Element*>(p.k) + batch * p.k_strides.batch + kv_head * p.k_strides.head;
+  const Element* v = static_cast<const Element*>(p.v) + batch * p.v_strides.batch + kv_head * p.v_strides.head;
+  Element* o = static_cast<Element*>(p.o) + batch * p.o_strides.batch + head * p.o_strides.head;
+
+  load_tile<Element, Shape::kThreads, D>(q_tile, D, q, p.q_strides.seq, m0, BM, seqlen_q);
+
+  // Keys past the last one the block's bottom row may see are skipped entirely.
+  int n_end = seqlen_k;
+  if (Traits::kCausal) n_end = min(seqlen_k, m0 + BM + causal_offset);
+
+  float acc[R][DL];
+  float row_max[R];  // running max of scaled scores, log2 domain
+  float row_sum[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    row_max[r] = negative_infinity();
+    row_sum[r] = 0.0f;
+#pragma unroll
+    for (int j = 0; j < DL; ++j) acc[r][j] = 0.0f;
+  }
+
+  for (int n0 = 0; n0 < n_end; n0 += BN) {
+    __syncthreads();  // the previous V tile (and, first time, nothing) is no longer read
+    load_tile<Element, Shape::kThreads, D>(kv_tile, Shape::kKvStride, k, p.k_strides.seq, n0, BN, seqlen_k);
+    __syncthreads();
+
+    float s[R][C];
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+      for (int c = 0; c < C; ++c) s[r][c] = 0.0f;
+    for (int d = 0; d < D; ++d) {
+      float kd[C];
+#pragma unroll
+      for (int c = 0; c < C; ++c) kd[c] = kv_tile[(lane + 32 * c) * Shape::kKvStride + d];
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const float qd = q_tile[(warp * R + r) * D + d];
+#pragma unroll
+        for (int c = 0; c < C; ++c) s[r][c] += qd * kd[c];
+      }
+    }
+
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      const int row = m0 + warp * R + r;
+      float tile_max = negative_infinity();
+#pragma unroll
+      for (int c = 0; c < C; ++c) {
+        const int col = n0 + lane + 32 * c;
+        const bool visible = col < seqlen_k && (!Traits::kCausal || col <= row + causal_offset);
+        s[r][c] = visible ? s[r][c] * p.scale_log2 : negative_infinity();
+        tile_max = fmaxf(tile_max, s[r][c]);
+      }
+      tile_max = warp_max(tile_max);
+      const float new_max = fmaxf(row_max[r], tile_max);
+      // A row that has seen no visible key yet keeps max -inf; exponentiate against 0 instead so
+      // that -inf - -inf never makes a NaN.
+      const float base = new_max == negative_infinity() ? 0.0f : new_max;
+      const float rescale = fast_exp2(row_max[r] - base);
+      float tile_sum = 0.0f;
+#pragma unroll
+      for (int c = 0; c < C; ++c) {
+        const float prob = fast_exp2(s[r][c] - base);
+        tile_sum += prob;
+        p_tile[(warp * R + r) * BN + lane + 32 * c] = prob;
+      }
+      row_sum[r] = row_sum[r] * rescale + warp_sum(tile_sum);
+      row_max[r] = new_max;
+#pragma unroll
+      for (int j = 0; j < DL; ++j) acc[r][j] *= rescale;
+    }
+
+    __syncthreads();  // every warp is done with K
+    load_tile<Element, Shape::kThreads, D>(kv_tile, Shape::kKvStride, v, p.v_strides.seq, n0, BN, seqlen_k);
+    __syncthreads();
+
+    for (int n = 0; n < BN; ++n) {
+      float vn[DL];
+#pragma unroll
+      for (int j = 0; j < DL; ++j) {
+        const int d = lane + 32 * j;
+        vn[j] = d < D ? kv_tile[n * Shape::kKvStride + d] : 0.0f;
+      }
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+        const float prob = p_tile[(warp * R + r) * BN + n];
+#pragma unroll
+        for (int j = 0; j < DL; ++j) acc[r][j] += prob * vn[j];
+      }
+    }
+  }
+
+#pragma unroll
+  for (int r = 0; r < R; ++r) {
+    const int row = m0 + warp * R + r;
+    if (row >= seqlen_q) continue;
+    // A row that saw no key (causal with seqlen_q > seqlen_k) is all zeros with lse = -inf.
+    const float inv_sum = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
+#pragma unroll
+    for (int j = 0; j < DL; ++j) {
+      const int d = lane + 32 * j;
+      if (d < D) o[row * p.o_strides.seq + d] = from_float<Element>(acc[r][j] * inv_sum);
+    }
+    if (p.lse != nullptr && lane == 0) {
+      const float ln2 = 0.6931471805599453f;
+      const float lse = row_sum[r] > 0.0f ? (row_max[r] + log2f(row_sum[r])) * ln2 : negative_infinity();
+      p.lse[(static_cast<long long>(batch) * p.num_heads + head) * seqlen_q + row] = lse;
+    }
+  }
+}
+
+}  // namespace dev
+}  // namespace flashjit

@@ -1,0 +1,48 @@
+// Host-side attention problems for tests: random inputs of a dtype and layout, and comparison of an
+// output against a reference.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "flashjit/types.h"
+
+namespace flashjit::test {
+
+struct ProblemShape {
+  int batch = 1;
+  int num_heads = 1;
+  int num_kv_heads = 1;
+  int seqlen_q = 1;
+  int seqlen_k = 1;
+  int head_dim = 64;
+  DType dtype = DType::f16;
+  MaskKind mask = MaskKind::none;
+  float softmax_scale = 0.0f;
+  // Extra elements between heads and between sequence rows, to make layouts non-contiguous.
+  int head_padding = 0;
+  int seq_padding = 0;
+
+  std::string name() const;  // "b2_h4_kv2_q17_k33_d64_f16_causal"
+};
+
+// Host buffers of a problem, with strides set in `args` (pointers into the vectors).
+struct HostProblem {
+  ProblemShape shape;
+  std::vector<uint8_t> q, k, v, out;
+  std::vector<float> lse;
+  AttentionArgs args;
+
+  // Re-points args at the vectors (after a copy or move).
+  void bind();
+};
+
+// Deterministic random inputs in [-1, 1) (scaled so scores are O(1)); out filled with NaN poison
+// and lse with a poison value, so unwritten elements are caught.
+HostProblem make_problem(const ProblemShape& shape, uint32_t seed = 1234);
+
+// Output element (b, s, h, d) of a problem's out buffer as float.
+float output_at(const HostProblem& p, int b, int s, int h, int d);
+
+}  // namespace flashjit::test
