@@ -19,6 +19,12 @@ KernelSpec base_spec(Variant variant, const DeviceDescription& device, const Pro
   return spec;
 }
 
+// "NVIDIA H100 80GB HBM3 (sm_90)", or "nominal sm_61" for a description made from an arch name.
+std::string device_label(const DeviceDescription& device) {
+  if (device.nominal) return device.name;
+  return device.name + " (sm_" + std::to_string(device.compute_capability()) + ")";
+}
+
 std::string usable_reason(Variant variant) {
   switch (variant) {
     case Variant::generic: return "plain CUDA with fp32 FMA; runs on any compute capability >= 5.0";
@@ -89,6 +95,11 @@ VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
 llvm::Expected<Selection> select_variant(const DeviceDescription& device, const ProblemClass& problem,
                                          const CompilerTargets& targets,
                                          std::optional<Variant> forced) {
+  // Nothing runs on a device this NVRTC cannot compile for; say that once rather than per variant.
+  if (auto target = choose_target(device.compute_capability(), targets); !target)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "no kernel can be compiled for %s: %s",
+                                   device_label(device).c_str(), llvm::toString(target.takeError()).c_str());
+
   Selection selection;
   for (Variant v : variants_by_preference())
     selection.verdicts.push_back(judge_variant(v, device, problem, targets));
@@ -99,9 +110,8 @@ llvm::Expected<Selection> select_variant(const DeviceDescription& device, const 
       if (v.variant == *forced) chosen = &v;
     if (!chosen->usable)
       return llvm::createStringError(
-          llvm::inconvertibleErrorCode(), "forced variant %s cannot run on %s (sm_%d): %s",
-          variant_name(*forced), device.name.c_str(), device.compute_capability(),
-          chosen->reason.c_str());
+          llvm::inconvertibleErrorCode(), "forced variant %s cannot run on %s: %s",
+          variant_name(*forced), device_label(device).c_str(), chosen->reason.c_str());
   } else {
     for (const VariantVerdict& v : selection.verdicts) {
       if (v.usable) {
@@ -116,9 +126,9 @@ llvm::Expected<Selection> select_variant(const DeviceDescription& device, const 
     for (const VariantVerdict& v : selection.verdicts)
       reasons.push_back(std::string(variant_name(v.variant)) + ": " + v.reason);
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "no kernel variant can run %s head_dim %d on %s (sm_%d): %s",
-                                   dtype_name(problem.dtype), problem.head_dim, device.name.c_str(),
-                                   device.compute_capability(), llvm::join(reasons, "; ").c_str());
+                                   "no kernel variant can run %s head_dim %d on %s: %s",
+                                   dtype_name(problem.dtype), problem.head_dim,
+                                   device_label(device).c_str(), llvm::join(reasons, "; ").c_str());
   }
 
   auto spec = default_spec(chosen->variant, device, problem);

@@ -1,0 +1,274 @@
+// The CPU backend: FlashAttention's blocked online softmax, in fp32, on host memory.
+//
+// Work is split into units of (batch, query head, block of kQueryBlock query rows). A unit converts
+// its query rows to fp32 once, then walks the key blocks: it converts each K/V block to fp32 once,
+// computes the block of scores, folds them into a running max and sum per row and rescales the
+// accumulator. The seqlen_q x seqlen_k score matrix never exists, so memory stays O(block) and
+// the working set stays in L1/L2.
+#include "runtime/cpu/cpu_attention.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <future>
+#include <limits>
+#include <vector>
+
+#include <llvm/ADT/ScopeExit.h>
+#include <llvm/Support/ThreadPool.h>
+#include <llvm/Support/Threading.h>
+
+#include "flashjit/numeric.h"
+
+namespace flashjit::cpu {
+namespace {
+
+// 64 x 64 score tiles: the K^T, V and accumulator tiles of a 256-wide head stay within 256 KiB,
+// and a 64-element inner loop is long enough to vectorize well.
+constexpr int kQueryBlock = 64;
+constexpr int kKeyBlock = 64;
+
+constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
+
+float bf16_to_float_inline(uint16_t bits) {
+  // Kept local (not flashjit::bf16_bits_to_float) so the conversion loop inlines and vectorizes.
+  const uint32_t widened = static_cast<uint32_t>(bits) << 16;
+  float value;
+  std::memcpy(&value, &widened, sizeof value);
+  return value;
+}
+
+// Converts `count` contiguous elements of a `dtype` tensor, starting at element `offset`, to fp32.
+void load_row(const void* data, DType dtype, int64_t offset, int count, float* dst) {
+  switch (dtype) {
+    case DType::f32:
+      std::memcpy(dst, static_cast<const float*>(data) + offset, sizeof(float) * count);
+      return;
+    case DType::f16: {
+      const uint16_t* src = static_cast<const uint16_t*>(data) + offset;
+      for (int i = 0; i < count; ++i) dst[i] = half_bits_to_float(src[i]);
+      return;
+    }
+    case DType::bf16: {
+      const uint16_t* src = static_cast<const uint16_t*>(data) + offset;
+      for (int i = 0; i < count; ++i) dst[i] = bf16_to_float_inline(src[i]);
+      return;
+    }
+  }
+}
+
+// Rounds `count` fp32 values to `dtype` and stores them contiguously from element `offset`.
+void store_row(void* data, DType dtype, int64_t offset, int count, const float* src) {
+  switch (dtype) {
+    case DType::f32:
+      std::memcpy(static_cast<float*>(data) + offset, src, sizeof(float) * count);
+      return;
+    case DType::f16: {
+      uint16_t* dst = static_cast<uint16_t*>(data) + offset;
+      for (int i = 0; i < count; ++i) dst[i] = float_to_half_bits(src[i]);
+      return;
+    }
+    case DType::bf16: {
+      uint16_t* dst = static_cast<uint16_t*>(data) + offset;
+      for (int i = 0; i < count; ++i) dst[i] = float_to_bf16_bits(src[i]);
+      return;
+    }
+  }
+}
+
+int64_t element_offset(const Strides& strides, int b, int s, int h) {
+  return b * strides.batch + s * strides.seq + h * strides.head;
+}
+
+// fp32 tiles of one query block, allocated once per worker and reused for every unit it runs.
+struct BlockScratch {
+  explicit BlockScratch(int head_dim)
+      : q(static_cast<size_t>(kQueryBlock) * head_dim),
+        k_transposed(static_cast<size_t>(head_dim) * kKeyBlock),
+        v(static_cast<size_t>(kKeyBlock) * head_dim),
+        scores(static_cast<size_t>(kQueryBlock) * kKeyBlock),
+        acc(static_cast<size_t>(kQueryBlock) * head_dim),
+        row_max(kQueryBlock),
+        row_sum(kQueryBlock),
+        key_row(head_dim) {}
+
+  std::vector<float> q;             // [kQueryBlock, head_dim], pre-multiplied by the softmax scale
+  std::vector<float> k_transposed;  // [head_dim, kKeyBlock]: the score loop then runs over keys
+  std::vector<float> v;             // [kKeyBlock, head_dim]
+  std::vector<float> scores;        // [kQueryBlock, kKeyBlock], then the probabilities
+  std::vector<float> acc;           // [kQueryBlock, head_dim], unnormalized output
+  std::vector<float> row_max;       // running max of the scaled scores seen so far
+  std::vector<float> row_sum;       // running sum of exp(score - row_max)
+  std::vector<float> key_row;       // one K row before it is transposed into k_transposed
+};
+
+// One query block of one (batch, head): rows [q_begin, q_begin + q_rows).
+struct QueryBlock {
+  int b;
+  int h;
+  int q_begin;
+  int q_rows;
+};
+
+// Converts keys [k_begin, k_begin + k_cols) of the block's kv head: K transposed, V as is.
+void load_key_block(const AttentionArgs& a, int b, int kv_head, int k_begin, int k_cols, BlockScratch& s) {
+  const int head_dim = a.head_dim;
+  for (int c = 0; c < k_cols; ++c) {
+    const int key = k_begin + c;
+    load_row(a.k.data, a.k.dtype, element_offset(a.k.strides, b, key, kv_head), head_dim, s.key_row.data());
+    for (int d = 0; d < head_dim; ++d) s.k_transposed[static_cast<size_t>(d) * kKeyBlock + c] = s.key_row[d];
+    load_row(a.v.data, a.v.dtype, element_offset(a.v.strides, b, key, kv_head), head_dim,
+             &s.v[static_cast<size_t>(c) * head_dim]);
+  }
+}
+
+// scores[r, c] = q[r] . k[c] for the loaded tiles. The innermost loop runs over keys, contiguous in
+// k_transposed, so it vectorizes without reassociating a dot-product reduction.
+void compute_scores(int q_rows, int k_cols, int head_dim, BlockScratch& s) {
+  for (int r = 0; r < q_rows; ++r) {
+    float* __restrict score_row = &s.scores[static_cast<size_t>(r) * kKeyBlock];
+    const float* q_row = &s.q[static_cast<size_t>(r) * head_dim];
+    std::fill(score_row, score_row + k_cols, 0.0f);
+    for (int d = 0; d < head_dim; ++d) {
+      const float q_value = q_row[d];
+      const float* __restrict k_values = &s.k_transposed[static_cast<size_t>(d) * kKeyBlock];
+      for (int c = 0; c < k_cols; ++c) score_row[c] += q_value * k_values[c];
+    }
+  }
+}
+
+// Folds the first `visible` scores of row r into its running max, sum and accumulator.
+void accumulate_row(int r, int visible, int head_dim, BlockScratch& s) {
+  float* __restrict p = &s.scores[static_cast<size_t>(r) * kKeyBlock];
+  float block_max = kMinusInfinity;
+  for (int c = 0; c < visible; ++c) block_max = std::max(block_max, p[c]);
+  const float new_max = std::max(s.row_max[r], block_max);
+  // exp(-inf) = 0 on the first visible block: the empty accumulator is simply replaced.
+  const float correction = std::exp(s.row_max[r] - new_max);
+
+  float block_sum = 0.0f;
+  for (int c = 0; c < visible; ++c) {
+    p[c] = std::exp(p[c] - new_max);
+    block_sum += p[c];
+  }
+  s.row_sum[r] = s.row_sum[r] * correction + block_sum;
+  s.row_max[r] = new_max;
+
+  float* __restrict acc_row = &s.acc[static_cast<size_t>(r) * head_dim];
+  for (int d = 0; d < head_dim; ++d) acc_row[d] *= correction;
+  for (int c = 0; c < visible; ++c) {
+    const float weight = p[c];
+    const float* __restrict v_row = &s.v[static_cast<size_t>(c) * head_dim];
+    for (int d = 0; d < head_dim; ++d) acc_row[d] += weight * v_row[d];
+  }
+}
+
+// Normalizes the accumulator and writes out (and lse). A row that saw no key stays all zeros with
+// lse = -inf, as FlashAttention defines it.
+void write_block(const AttentionArgs& a, const QueryBlock& blk, BlockScratch& s) {
+  const int head_dim = a.head_dim;
+  for (int r = 0; r < blk.q_rows; ++r) {
+    const int row = blk.q_begin + r;
+    float* acc_row = &s.acc[static_cast<size_t>(r) * head_dim];
+    const bool saw_a_key = s.row_max[r] != kMinusInfinity;
+    const float inverse_sum = saw_a_key ? 1.0f / s.row_sum[r] : 0.0f;
+    for (int d = 0; d < head_dim; ++d) acc_row[d] *= inverse_sum;
+    store_row(a.out.data, a.out.dtype, element_offset(a.out.strides, blk.b, row, blk.h), head_dim, acc_row);
+    if (a.lse != nullptr) {
+      const int64_t lse_index = (static_cast<int64_t>(blk.b) * a.num_heads + blk.h) * a.seqlen_q + row;
+      a.lse[lse_index] = saw_a_key ? s.row_max[r] + std::log(s.row_sum[r]) : kMinusInfinity;
+    }
+  }
+}
+
+void attend_query_block(const AttentionArgs& a, const QueryBlock& blk, BlockScratch& s) {
+  const int head_dim = a.head_dim;
+  const int kv_head = blk.h / (a.num_heads / a.num_kv_heads);
+  const bool causal = a.mask == MaskKind::causal;
+  // Bottom-right causal alignment: query i sees key j iff j <= i + diagonal.
+  const int64_t diagonal = static_cast<int64_t>(a.seqlen_k) - a.seqlen_q;
+
+  // Scaling q once costs head_dim multiplies per row instead of one per score.
+  for (int r = 0; r < blk.q_rows; ++r) {
+    float* q_row = &s.q[static_cast<size_t>(r) * head_dim];
+    load_row(a.q.data, a.q.dtype, element_offset(a.q.strides, blk.b, blk.q_begin + r, blk.h), head_dim, q_row);
+    for (int d = 0; d < head_dim; ++d) q_row[d] *= a.softmax_scale;
+  }
+  std::fill(s.acc.begin(), s.acc.begin() + static_cast<size_t>(blk.q_rows) * head_dim, 0.0f);
+  std::fill(s.row_max.begin(), s.row_max.end(), kMinusInfinity);
+  std::fill(s.row_sum.begin(), s.row_sum.end(), 0.0f);
+
+  // Keys at or past key_end are above the diagonal for every row of the block: never loaded.
+  const int64_t last_row = blk.q_begin + blk.q_rows - 1;
+  const int key_end =
+      causal ? static_cast<int>(std::clamp<int64_t>(last_row + diagonal + 1, 0, a.seqlen_k)) : a.seqlen_k;
+
+  for (int k_begin = 0; k_begin < key_end; k_begin += kKeyBlock) {
+    const int k_cols = std::min(kKeyBlock, key_end - k_begin);
+    load_key_block(a, blk.b, kv_head, k_begin, k_cols, s);
+    compute_scores(blk.q_rows, k_cols, head_dim, s);
+    for (int r = 0; r < blk.q_rows; ++r) {
+      // Keys visible to this row form a prefix of the block.
+      const int visible =
+          causal ? static_cast<int>(std::clamp<int64_t>(blk.q_begin + r + diagonal + 1 - k_begin, 0, k_cols))
+                 : k_cols;
+      if (visible > 0) accumulate_row(r, visible, head_dim, s);
+    }
+  }
+  write_block(a, blk, s);
+}
+
+int resolve_thread_count(int requested) {
+  if (requested > 0) return requested;
+  return static_cast<int>(std::max(1u, llvm::hardware_concurrency().compute_thread_count()));
+}
+
+}  // namespace
+
+CpuAttention::CpuAttention(int threads) : threads_(resolve_thread_count(threads)) {
+  if (threads_ > 1) helpers_ = std::make_unique<llvm::ThreadPool>(llvm::hardware_concurrency(threads_ - 1));
+}
+
+CpuAttention::~CpuAttention() = default;
+
+int CpuAttention::threads() const { return threads_; }
+
+void CpuAttention::forward(const AttentionArgs& args) const {
+  const int query_blocks = (args.seqlen_q + kQueryBlock - 1) / kQueryBlock;
+  const int64_t units = static_cast<int64_t>(args.batch) * args.num_heads * query_blocks;
+
+  // Workers pull units from a shared counter, so an uneven causal workload balances itself. The
+  // last query blocks of a causal problem are the most expensive, so they are handed out first.
+  std::atomic<int64_t> next_unit{0};
+  auto work = [&] {
+    BlockScratch scratch(args.head_dim);
+    for (int64_t unit = next_unit.fetch_add(1, std::memory_order_relaxed); unit < units;
+         unit = next_unit.fetch_add(1, std::memory_order_relaxed)) {
+      const int64_t head_index = unit / query_blocks;
+      const int block_index = query_blocks - 1 - static_cast<int>(unit % query_blocks);
+      QueryBlock blk;
+      blk.b = static_cast<int>(head_index / args.num_heads);
+      blk.h = static_cast<int>(head_index % args.num_heads);
+      blk.q_begin = block_index * kQueryBlock;
+      blk.q_rows = std::min(kQueryBlock, args.seqlen_q - blk.q_begin);
+      attend_query_block(args, blk, scratch);
+    }
+  };
+
+  // The caller works too; helpers beyond the number of units would find nothing to do. Only this
+  // call's futures are waited on (not ThreadPool::wait), so concurrent forward() calls sharing the
+  // pool do not wait for each other's work. The wait runs even if the caller's share throws, since
+  // the helpers reference this stack frame.
+  const int64_t helper_count = helpers_ ? std::min<int64_t>(threads_ - 1, units - 1) : 0;
+  std::vector<std::shared_future<void>> helpers_done;
+  helpers_done.reserve(static_cast<size_t>(std::max<int64_t>(helper_count, 0)));
+  auto wait_for_helpers = llvm::make_scope_exit([&] {
+    for (const std::shared_future<void>& done : helpers_done) done.wait();
+  });
+  for (int64_t i = 0; i < helper_count; ++i) helpers_done.push_back(helpers_->async(work));
+  work();
+}
+
+}  // namespace flashjit::cpu

@@ -1,0 +1,38 @@
+// The CPU backend: attention forward on host memory, for machines without a usable GPU and as a
+// second, independent implementation to check the kernels against. Same semantics as the kernels
+// (types.h): fp32 softmax statistics and accumulation whatever the storage dtype.
+#pragma once
+
+#include <memory>
+
+#include "flashjit/types.h"
+
+namespace llvm {
+class ThreadPool;
+}
+
+namespace flashjit::cpu {
+
+class CpuAttention {
+ public:
+  // `threads` workers in total, the calling thread included; 0 (or less) means one per hardware
+  // thread.
+  explicit CpuAttention(int threads);
+  ~CpuAttention();
+  CpuAttention(const CpuAttention&) = delete;
+  CpuAttention& operator=(const CpuAttention&) = delete;
+
+  int threads() const;
+
+  // `args` is already validated and normalized by flashjit::validate_args (strides and
+  // softmax_scale filled in); pointers are host pointers. Computes out (and lse when
+  // args.lse != nullptr). Safe to call from several threads at once.
+  void forward(const AttentionArgs& args) const;
+
+ private:
+  int threads_;
+  // threads_ - 1 helpers: the caller works too. Null when threads_ == 1.
+  std::unique_ptr<llvm::ThreadPool> helpers_;
+};
+
+}  // namespace flashjit::cpu

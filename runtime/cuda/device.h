@@ -1,0 +1,97 @@
+// Devices and the driver objects FlashJIT holds, as RAII types: the primary context, device memory,
+// events. Every failure is an llvm::Error with the driver's error name.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include <cuda.h>
+
+#include <llvm/Support/Error.h>
+
+#include "generator/compiler_targets.h"
+#include "generator/device_description.h"
+#include "runtime/cuda/driver_api.h"
+
+namespace flashjit::cuda {
+
+// Number of CUDA devices; an error when the driver is unusable or reports none.
+llvm::Expected<int> device_count();
+
+// Everything the selector needs about device `index` (name, capability, SMs, memory limits,
+// driver version). "device index 3 is out of range: 1 CUDA device found" for a bad index.
+llvm::Expected<gen::DeviceDescription> describe_device(int index);
+
+// Whether this driver can load what this NVRTC produces (a cubin from NVRTC 13 needs a CUDA 13
+// driver); the error says which versions disagree and what to change.
+llvm::Error check_driver_compatibility(int driver_version, const gen::CompilerTargets& nvrtc);
+
+// The device's primary context, retained for the object's lifetime (shared with the CUDA runtime
+// API, so FlashJIT and cudaMalloc'd pointers work together).
+class PrimaryContext {
+ public:
+  static llvm::Expected<std::unique_ptr<PrimaryContext>> retain(int device_index);
+  ~PrimaryContext();
+  PrimaryContext(const PrimaryContext&) = delete;
+  PrimaryContext& operator=(const PrimaryContext&) = delete;
+
+  // Makes the context current on the calling thread (cheap when it already is).
+  llvm::Error make_current() const;
+  CUcontext get() const { return context_; }
+  CUdevice device() const { return device_; }
+
+ private:
+  PrimaryContext(const DriverApi& api, CUdevice device, CUcontext context)
+      : api_(api), device_(device), context_(context) {}
+  const DriverApi& api_;
+  CUdevice device_;
+  CUcontext context_;
+};
+
+// Device memory owned by this object (for tests, benchmarks and the main job).
+class DeviceBuffer {
+ public:
+  static llvm::Expected<DeviceBuffer> allocate(size_t bytes);
+  DeviceBuffer() = default;
+  DeviceBuffer(DeviceBuffer&& other) noexcept;
+  DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
+  ~DeviceBuffer();
+
+  CUdeviceptr address() const { return address_; }
+  void* pointer() const { return reinterpret_cast<void*>(address_); }
+  size_t size() const { return bytes_; }
+  llvm::Error copy_from_host(const void* source, size_t bytes);
+  llvm::Error copy_to_host(void* destination, size_t bytes) const;
+  llvm::Error fill_bytes(unsigned char value);
+
+ private:
+  DeviceBuffer(const DriverApi* api, CUdeviceptr address, size_t bytes)
+      : api_(api), address_(address), bytes_(bytes) {}
+  void release();
+  const DriverApi* api_ = nullptr;
+  CUdeviceptr address_ = 0;
+  size_t bytes_ = 0;
+};
+
+class Event {
+ public:
+  static llvm::Expected<Event> create();
+  Event() = default;
+  Event(Event&& other) noexcept;
+  Event& operator=(Event&& other) noexcept;
+  ~Event();
+
+  llvm::Error record(CUstream stream);
+  llvm::Error synchronize();
+  // Milliseconds between two recorded, completed events.
+  static llvm::Expected<float> elapsed_ms(const Event& start, const Event& end);
+
+ private:
+  Event(const DriverApi* api, CUevent event) : api_(api), event_(event) {}
+  const DriverApi* api_ = nullptr;
+  CUevent event_ = nullptr;
+};
+
+llvm::Error synchronize_stream(CUstream stream);
+
+}  // namespace flashjit::cuda

@@ -1,0 +1,32 @@
+#include "runtime/kernel_table.h"
+
+namespace flashjit {
+
+llvm::Expected<const cuda::LoadedKernel*> KernelTable::get_or_build(const std::string& key,
+                                                                    const Builder& build) {
+  std::shared_ptr<Slot> slot;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::shared_ptr<Slot>& entry = slots_[key];
+    if (!entry) entry = std::make_shared<Slot>();
+    slot = entry;
+  }
+  std::lock_guard<std::mutex> build_lock(slot->build_mutex);
+  if (!slot->built) {
+    auto kernel = build();
+    if (kernel)
+      slot->kernel = std::move(*kernel);
+    else
+      slot->error = llvm::toString(kernel.takeError());
+    slot->built = true;
+  }
+  if (!slot->kernel) return llvm::createStringError(llvm::inconvertibleErrorCode(), slot->error);
+  return slot->kernel.get();
+}
+
+size_t KernelTable::size() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return slots_.size();
+}
+
+}  // namespace flashjit

@@ -1,0 +1,94 @@
+// The public Runtime: validation first, then the CUDA backend or the CPU backend.
+#include "flashjit/runtime.h"
+
+#include <llvm/Support/FormatVariadic.h>
+
+#include "runtime/cpu/cpu_attention.h"
+#include "runtime/cuda_backend.h"
+#include "runtime/log.h"
+#include "runtime/status_from_error.h"
+#include "runtime/validate.h"
+
+namespace flashjit {
+
+class Runtime::Impl {
+ public:
+  Backend backend = Backend::cpu;
+  std::string fallback_reason;
+  std::unique_ptr<CudaBackend> cuda;
+  std::unique_ptr<cpu::CpuAttention> cpu;
+};
+
+namespace {
+
+constexpr const char* kCpuKernelKey = "cpu_blocked_online_softmax_f32";
+
+// Why the CUDA backend could not be created decides the code: no GPU at all, or a GPU this build
+// cannot drive.
+ErrorCode code_for_cuda_failure(const std::string& message) {
+  if (message.find("NVRTC") != std::string::npos) return ErrorCode::unsupported;
+  return ErrorCode::no_device;
+}
+
+}  // namespace
+
+Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Runtime::~Runtime() = default;
+
+Result<std::unique_ptr<Runtime>> Runtime::create(const RuntimeOptions& options) {
+  if (options.cpu_threads < 0)
+    return Status(ErrorCode::invalid_argument,
+                  llvm::formatv("cpu_threads must be 0 (all cores) or positive, got {0}", options.cpu_threads));
+  auto impl = std::make_unique<Impl>();
+  if (options.backend != Backend::cpu) {
+    auto cuda = CudaBackend::create(options);
+    if (cuda) {
+      impl->backend = Backend::cuda;
+      impl->cuda = std::move(*cuda);
+      return std::unique_ptr<Runtime>(new Runtime(std::move(impl)));
+    }
+    std::string why = llvm::toString(cuda.takeError());
+    if (options.backend == Backend::cuda) return Status(code_for_cuda_failure(why), "no usable GPU: " + why);
+    log::info("no usable GPU (" + why + "); using the CPU backend");
+    impl->fallback_reason = why;
+  }
+  impl->backend = Backend::cpu;
+  impl->cpu = std::make_unique<cpu::CpuAttention>(options.cpu_threads);
+  return std::unique_ptr<Runtime>(new Runtime(std::move(impl)));
+}
+
+Status Runtime::forward(const AttentionArgs& args, Stream stream) {
+  Result<AttentionArgs> normalized = validate_args(args);
+  if (!normalized) return normalized.status();
+  if (impl_->cuda) return impl_->cuda->forward(*normalized, static_cast<CUstream>(stream));
+  impl_->cpu->forward(*normalized);
+  return Status::success();
+}
+
+Result<KernelChoice> Runtime::plan(const AttentionArgs& args) const {
+  Result<AttentionArgs> normalized = validate_args(args);
+  if (!normalized) return normalized.status();
+  KernelChoice choice;
+  choice.backend = impl_->backend;
+  choice.device = device_name();
+  if (!impl_->cuda) {
+    choice.kernel_key = kCpuKernelKey;
+    choice.reason = llvm::formatv("CPU backend: blocked online softmax in fp32 on {0} threads{1}",
+                                  impl_->cpu->threads(),
+                                  impl_->fallback_reason.empty() ? "" : " (no usable GPU: " + impl_->fallback_reason + ")");
+    return choice;
+  }
+  auto planned = impl_->cuda->plan(*normalized);
+  if (!planned) return status_from(planned.takeError(), ErrorCode::unsupported);
+  choice.kernel_key = gen::canonical_key(planned->spec);
+  choice.reason = planned->reason;
+  return choice;
+}
+
+Backend Runtime::backend() const { return impl_->backend; }
+
+std::string Runtime::device_name() const { return impl_->cuda ? impl_->cuda->device().name : "cpu"; }
+
+const std::string& Runtime::fallback_reason() const { return impl_->fallback_reason; }
+
+}  // namespace flashjit

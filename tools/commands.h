@@ -1,0 +1,10 @@
+// The `flashjit` subcommands. Each returns the process exit code; only main() exits.
+#pragma once
+
+namespace flashjit::tools {
+
+int run_doctor();
+int run_emit();
+int run_main_job();
+
+}  // namespace flashjit::tools

@@ -1,0 +1,220 @@
+// flashjit doctor: is this GPU compatible, and what will run on it. The variant lines come from
+// the same selector the runtime dispatches with. Exit code 0 when a GPU path is usable, 1 when not.
+#include <nlohmann/json.hpp>
+
+#include <llvm/ADT/StringExtras.h>
+#include <llvm/Support/CommandLine.h>
+#include <llvm/Support/FormatVariadic.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "flashjit/flashjit.h"
+#include "generator/selector.h"
+#include "generator/spec_json.h"
+#include "runtime/cuda/device.h"
+#include "runtime/cuda/nvrtc_compiler.h"
+#include "tools/commands.h"
+#include "tools/subcommands.h"
+
+namespace flashjit::tools {
+namespace {
+
+namespace cl = llvm::cl;
+using nlohmann::json;
+
+cl::opt<bool> as_json("json", cl::desc("Print the report as JSON"), cl::sub(doctor_command), cl::cat(flashjit_options));
+cl::opt<std::string> what_if_arch("arch",
+                                  cl::desc("Also answer for a GPU of this architecture that is not here (e.g. sm_61)"),
+                                  cl::sub(doctor_command), cl::cat(flashjit_options));
+
+constexpr int kHeadDims[] = {64, 128, 256};
+constexpr DType kDtypes[] = {DType::f16, DType::bf16, DType::f32};
+
+std::string cuda_version(int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); }
+
+// What would run for common problems on `device`, from the one selector.
+json variant_table(const gen::DeviceDescription& device) {
+  json rows = json::array();
+  for (int d : kHeadDims) {
+    for (DType t : kDtypes) {
+      auto selection = gen::select_variant(device, {t, d, MaskKind::none}, cuda::nvrtc_targets());
+      json row = {{"head_dim", d}, {"dtype", dtype_name(t)}};
+      if (selection) {
+        row["variant"] = variant_name(selection->spec.variant);
+        row["kernel"] = gen::canonical_key(selection->spec);
+        row["reason"] = selection->reason;
+      } else {
+        row["variant"] = nullptr;
+        row["reason"] = llvm::toString(selection.takeError());
+      }
+      rows.push_back(row);
+    }
+  }
+  return rows;
+}
+
+json describe(const gen::DeviceDescription& d) {
+  const gen::ArchTraits traits = d.traits();
+  json j = {{"name", d.name},
+            {"compute_capability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor)},
+            {"family", gen::arch_family_name(traits.family)},
+            {"tensor_cores", gen::tensor_core_description(traits.tensor_cores)},
+            {"smem_per_block_optin", d.smem_per_block_optin},
+            {"smem_per_sm", d.smem_per_sm},
+            {"nominal", d.nominal}};
+  if (!d.nominal) {
+    j["sm_count"] = d.sm_count;
+    j["memory_bytes"] = d.total_memory_bytes;
+    j["l2_bytes"] = d.l2_bytes;
+    j["registers_per_block"] = d.regs_per_block;
+  }
+  auto target = gen::choose_target(d.compute_capability(), cuda::nvrtc_targets());
+  if (target)
+    j["nvrtc_target"] = "sm_" + std::to_string(*target);
+  else
+    j["nvrtc_target_error"] = llvm::toString(target.takeError());
+  json dtypes = json::array();
+  for (DType t : kDtypes) {
+    auto selection = gen::select_variant(d, {t, 128, MaskKind::none}, cuda::nvrtc_targets());
+    if (selection) dtypes.push_back({{"dtype", dtype_name(t)}, {"variant", variant_name(selection->spec.variant)}});
+  }
+  j["dtypes"] = dtypes;
+  j["variants"] = variant_table(d);
+  j["usable"] = target && !dtypes.empty();
+  return j;
+}
+
+json build_report() {
+  const gen::CompilerTargets& nvrtc = cuda::nvrtc_targets();
+  json report = {{"flashjit_version", FLASHJIT_VERSION_STRING},
+                 {"nvrtc", {{"version", nvrtc.version()}, {"targets", nvrtc.archs}, {"range", nvrtc.range()}}}};
+  json devices = json::array();
+  std::string driver_problem;
+  auto api = cuda::driver_api();
+  if (!api) {
+    driver_problem = llvm::toString(api.takeError());
+    report["driver"] = {{"usable", false}, {"error", driver_problem}};
+  } else {
+    report["driver"] = {{"usable", true}, {"cuda_version", cuda_version(api->driver_version)}};
+    if (llvm::Error err = cuda::check_driver_compatibility(api->driver_version, nvrtc))
+      driver_problem = llvm::toString(std::move(err));
+    auto count = cuda::device_count();
+    if (!count) {
+      if (driver_problem.empty()) driver_problem = llvm::toString(count.takeError());
+      else llvm::consumeError(count.takeError());
+    }
+    for (int i = 0; count && i < *count; ++i) {
+      auto d = cuda::describe_device(i);
+      if (!d) {
+        devices.push_back({{"index", i}, {"error", llvm::toString(d.takeError())}});
+        continue;
+      }
+      json entry = describe(*d);
+      entry["index"] = i;
+      devices.push_back(entry);
+    }
+  }
+  report["devices"] = devices;
+
+  const json* usable = nullptr;
+  for (const json& d : devices)
+    if (d.value("usable", false)) usable = &d;
+  bool gpu_usable = driver_problem.empty() && usable != nullptr;
+  std::string verdict;
+  if (gpu_usable) {
+    verdict = llvm::formatv("GPU path usable: {0} (sm {1}) runs FlashJIT kernels", (*usable)["name"].get<std::string>(),
+                            (*usable)["compute_capability"].get<std::string>());
+  } else {
+    std::string why = driver_problem;
+    if (why.empty())
+      for (const json& d : devices)
+        why = d.contains("nvrtc_target_error") ? d["nvrtc_target_error"].get<std::string>() : d.value("error", why);
+    verdict = "no usable GPU: " + why;
+  }
+  report["gpu_usable"] = gpu_usable;
+  report["verdict"] = verdict;
+  report["still_works"] = {
+      "flashjit emit --arch sm_XY: generate and compile kernels for " + nvrtc.range() + " without a GPU",
+      "the CPU backend (Backend::cpu, or Backend::automatic falls back to it) computes the same function",
+      "flashjit run: the main job on the CPU backend"};
+  if (!what_if_arch.empty()) {
+    auto arch = gen::parse_arch(what_if_arch);
+    if (arch) report["what_if"] = describe(gen::DeviceDescription::for_arch(arch->first));
+    else report["what_if"] = {{"error", llvm::toString(arch.takeError())}};
+  }
+  return report;
+}
+
+void print_device(llvm::raw_ostream& os, const json& d) {
+  if (d.contains("error")) {
+    os << "  error: " << d["error"].get<std::string>() << "\n";
+    return;
+  }
+  os << llvm::formatv("  compute capability: {0} ({1})\n", d["compute_capability"].get<std::string>(),
+                      d["family"].get<std::string>());
+  if (d.contains("sm_count"))
+    os << llvm::formatv("  SMs: {0}, memory: {1} MiB, L2: {2} KiB\n", d["sm_count"].get<int>(),
+                        d["memory_bytes"].get<long long>() >> 20, d["l2_bytes"].get<int>() >> 10);
+  os << llvm::formatv("  shared memory: {0} KiB per block (opt-in), {1} KiB per SM\n",
+                      d["smem_per_block_optin"].get<int>() / 1024, d["smem_per_sm"].get<int>() / 1024);
+  os << "  tensor cores: " << d["tensor_cores"].get<std::string>() << "\n";
+  if (d.contains("nvrtc_target"))
+    os << "  NVRTC target: " << d["nvrtc_target"].get<std::string>() << "\n";
+  else
+    os << "  NVRTC target: none: " << d["nvrtc_target_error"].get<std::string>() << "\n";
+  std::vector<std::string> dtypes;
+  for (const json& t : d["dtypes"])
+    dtypes.push_back(t["dtype"].get<std::string>() + " (" + t["variant"].get<std::string>() + ")");
+  os << "  dtypes: " << (dtypes.empty() ? std::string("none") : llvm::join(dtypes, ", ")) << "\n";
+  if (!d.contains("nvrtc_target")) {
+    os << "  what runs: nothing, since this NVRTC cannot compile for it (see NVRTC target)\n";
+    return;
+  }
+  os << "  what runs (head_dim, dtype -> variant: why):\n";
+  for (const json& row : d["variants"]) {
+    const std::string v = row["variant"].is_null() ? "none" : row["variant"].get<std::string>();
+    os << llvm::formatv("    d={0,-3} {1,-4} -> {2}: {3}\n", row["head_dim"].get<int>(),
+                        row["dtype"].get<std::string>(), v, row["reason"].get<std::string>());
+  }
+}
+
+void print_report(llvm::raw_ostream& os, const json& r) {
+  os << "FlashJIT " << r["flashjit_version"].get<std::string>() << " doctor\n";
+  os << llvm::formatv("NVRTC: {0}, targets {1}\n", r["nvrtc"]["version"].get<std::string>(),
+                      r["nvrtc"]["range"].get<std::string>());
+  const json& driver = r["driver"];
+  if (driver["usable"].get<bool>())
+    os << "CUDA driver: loaded, supports CUDA " << driver["cuda_version"].get<std::string>() << "\n";
+  else
+    os << "CUDA driver: not usable: " << driver["error"].get<std::string>() << "\n";
+  for (const json& d : r["devices"]) {
+    os << llvm::formatv("GPU {0}: {1}\n", d["index"].get<int>(), d.value("name", std::string("?")));
+    print_device(os, d);
+  }
+  if (r.contains("what_if")) {
+    const json& w = r["what_if"];
+    if (w.contains("error")) {
+      os << "what if: " << w["error"].get<std::string>() << "\n";
+    } else {
+      os << "If the GPU were " << w["name"].get<std::string>() << " (nominal limits):\n";
+      print_device(os, w);
+    }
+  }
+  os << "Verdict: " << r["verdict"].get<std::string>() << "\n";
+  if (!r["gpu_usable"].get<bool>()) {
+    os << "Still works here:\n";
+    for (const json& s : r["still_works"]) os << "  - " << s.get<std::string>() << "\n";
+  }
+}
+
+}  // namespace
+
+int run_doctor() {
+  json report = build_report();
+  if (as_json)
+    llvm::outs() << report.dump(2) << "\n";
+  else
+    print_report(llvm::outs(), report);
+  return report["gpu_usable"].get<bool>() ? 0 : 1;
+}
+
+}  // namespace flashjit::tools

@@ -1,0 +1,280 @@
+// flashjit run, the main job. On a GPU: generate, compile and run attention for a problem, print
+// the kernel chosen, its time, TFLOP/s and the error against the CPU backend. Without a GPU: say
+// why, compile the same kernels for sm_90 to show the JIT path works, run the CPU backend and check
+// it against a double-precision reference on sampled rows.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include <llvm/Support/CommandLine.h>
+#include <llvm/Support/FormatVariadic.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "flashjit/flashjit.h"
+#include "generator/selector.h"
+#include "generator/spec_json.h"
+#include "runtime/cpu/cpu_attention.h"
+#include "runtime/cuda/device.h"
+#include "runtime/cuda/nvrtc_compiler.h"
+#include "runtime/validate.h"
+#include "tools/commands.h"
+#include "tools/subcommands.h"
+
+namespace flashjit::tools {
+namespace {
+
+namespace cl = llvm::cl;
+
+cl::opt<int> batch("batch", cl::desc("Batch size"), cl::sub(run_command), cl::cat(flashjit_options), cl::init(2));
+cl::opt<int> heads("heads", cl::desc("Query heads"), cl::sub(run_command), cl::cat(flashjit_options), cl::init(16));
+cl::opt<int> kv_heads("kv-heads", cl::desc("Key/value heads (default: heads)"), cl::sub(run_command), cl::cat(flashjit_options), cl::init(0));
+cl::opt<int> seqlen("seqlen", cl::desc("Query sequence length"), cl::sub(run_command), cl::cat(flashjit_options), cl::init(1024));
+cl::opt<int> seqlen_k("seqlen-k", cl::desc("Key sequence length (default: seqlen)"), cl::sub(run_command), cl::cat(flashjit_options), cl::init(0));
+cl::opt<int> head_dim("head-dim", cl::desc("Head dimension"), cl::sub(run_command), cl::cat(flashjit_options), cl::init(128));
+cl::opt<std::string> dtype("dtype", cl::desc("f16, bf16 or f32"), cl::sub(run_command), cl::cat(flashjit_options), cl::init("bf16"));
+cl::opt<bool> causal("causal", cl::desc("Causal mask"), cl::sub(run_command), cl::cat(flashjit_options));
+cl::opt<bool> cpu_only("cpu", cl::desc("Use the CPU backend even when a GPU is usable"), cl::sub(run_command), cl::cat(flashjit_options));
+cl::opt<int> iterations("iterations", cl::desc("Timed GPU calls"), cl::sub(run_command), cl::cat(flashjit_options), cl::init(20));
+cl::opt<std::string> jit_arch("jit-arch", cl::desc("Architecture to compile for when there is no GPU"),
+                              cl::sub(run_command), cl::cat(flashjit_options), cl::init("sm_90"));
+
+// Host copies of the problem's tensors, contiguous [batch, seq, heads, head_dim].
+struct HostTensors {
+  std::vector<uint8_t> q, k, v, out;
+};
+
+int fail(const std::string& message) {
+  llvm::errs() << "flashjit run: error: " << message << "\n";
+  return 1;
+}
+
+double attention_flops(const AttentionArgs& a) {
+  const double full = 4.0 * a.batch * a.num_heads * double(a.seqlen_q) * a.seqlen_k * a.head_dim;
+  return a.mask == MaskKind::causal ? full / 2 : full;
+}
+
+double tolerance(DType t) { return t == DType::f32 ? 1e-4 : t == DType::f16 ? 4e-3 : 2e-2; }
+
+HostTensors random_tensors(const AttentionArgs& a) {
+  std::mt19937 rng(2024);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  auto fill = [&](std::vector<uint8_t>& buf, int64_t n) {
+    buf.resize(size_t(n) * dtype_size(a.q.dtype));
+    for (int64_t i = 0; i < n; ++i) store_from_float(buf.data(), a.q.dtype, i, dist(rng));
+  };
+  HostTensors t;
+  const int64_t q_elems = int64_t(a.batch) * a.seqlen_q * a.num_heads * a.head_dim;
+  const int64_t kv_elems = int64_t(a.batch) * a.seqlen_k * a.num_kv_heads * a.head_dim;
+  fill(t.q, q_elems);
+  fill(t.k, kv_elems);
+  fill(t.v, kv_elems);
+  t.out.assign(size_t(q_elems) * dtype_size(a.q.dtype), 0xff);  // NaN poison in every dtype
+  return t;
+}
+
+AttentionArgs problem_args() {
+  AttentionArgs a;
+  a.batch = batch;
+  a.num_heads = heads;
+  a.num_kv_heads = kv_heads ? int(kv_heads) : int(heads);
+  a.seqlen_q = seqlen;
+  a.seqlen_k = seqlen_k ? int(seqlen_k) : int(seqlen);
+  a.head_dim = head_dim;
+  a.mask = causal ? MaskKind::causal : MaskKind::none;
+  return a;
+}
+
+void point_at(AttentionArgs& a, const void* q, const void* k, const void* v, void* out) {
+  a.q.data = q;
+  a.k.data = k;
+  a.v.data = v;
+  a.out.data = out;
+}
+
+// Largest |out - ref| / max(1, |ref|) over all elements; NaN (an unwritten element) counts as inf.
+double max_error(const std::vector<uint8_t>& out, const std::vector<uint8_t>& ref, DType t) {
+  double worst = 0.0;
+  const int64_t n = int64_t(out.size()) / dtype_size(t);
+  for (int64_t i = 0; i < n; ++i) {
+    const double o = load_as_float(out.data(), t, i), r = load_as_float(ref.data(), t, i);
+    const double e = std::isfinite(o) ? std::abs(o - r) / std::max(1.0, std::abs(r)) : INFINITY;
+    worst = std::max(worst, e);
+  }
+  return worst;
+}
+
+// Double-precision attention for one query row, straight from the definition: an independent check
+// of the CPU backend when there is no GPU to compare with.
+void reference_row(const AttentionArgs& a, int b, int h, int i, std::vector<double>& out) {
+  const int kvh = h / (a.num_heads / a.num_kv_heads);
+  auto at = [&](const InputTensor& t, int s, int hh, int d) {
+    return double(load_as_float(t.data, t.dtype, b * t.strides.batch + s * t.strides.seq + hh * t.strides.head + d));
+  };
+  std::vector<double> p(a.seqlen_k, 0.0);
+  double max_score = -INFINITY;
+  for (int j = 0; j < a.seqlen_k; ++j) {
+    if (a.mask == MaskKind::causal && j > i + a.seqlen_k - a.seqlen_q) {
+      p[j] = -INFINITY;
+      continue;
+    }
+    double dot = 0.0;
+    for (int d = 0; d < a.head_dim; ++d) dot += at(a.q, i, h, d) * at(a.k, j, kvh, d);
+    p[j] = dot * a.softmax_scale;
+    max_score = std::max(max_score, p[j]);
+  }
+  out.assign(a.head_dim, 0.0);
+  if (max_score == -INFINITY) return;
+  double sum = 0.0;
+  for (double& x : p) sum += (x = std::exp(x - max_score));
+  for (int j = 0; j < a.seqlen_k; ++j)
+    for (int d = 0; d < a.head_dim; ++d) out[d] += p[j] / sum * at(a.v, j, kvh, d);
+}
+
+int run_on_gpu(Runtime& runtime, AttentionArgs args) {
+  const DType t = args.q.dtype;
+  auto context = cuda::PrimaryContext::retain(0);
+  if (!context) return fail(llvm::toString(context.takeError()));
+  if (llvm::Error err = (*context)->make_current()) return fail(llvm::toString(std::move(err)));
+
+  HostTensors host = random_tensors(args);
+  auto upload = [](const std::vector<uint8_t>& data) -> llvm::Expected<cuda::DeviceBuffer> {
+    auto buffer = cuda::DeviceBuffer::allocate(data.size());
+    if (!buffer) return buffer.takeError();
+    if (llvm::Error err = buffer->copy_from_host(data.data(), data.size())) return err;
+    return buffer;
+  };
+  auto q = upload(host.q), k = upload(host.k), v = upload(host.v), out = upload(host.out);
+  for (auto* b : {&q, &k, &v, &out})
+    if (!*b) return fail(llvm::toString(b->takeError()));
+  point_at(args, q->pointer(), k->pointer(), v->pointer(), out->pointer());
+
+  Result<KernelChoice> choice = runtime.plan(args);
+  if (!choice) return fail(choice.status().to_string());
+  llvm::outs() << "device: " << choice->device << "\n"
+               << "kernel: " << choice->kernel_key << "\n  why: " << choice->reason << "\n";
+
+  const auto start = std::chrono::steady_clock::now();
+  if (Status s = runtime.forward(args); !s.ok()) return fail(s.to_string());
+  if (llvm::Error err = cuda::synchronize_stream(nullptr)) return fail(llvm::toString(std::move(err)));
+  const double first_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  llvm::outs() << llvm::formatv("first call (generate, compile, load, run): {0:F1} ms\n", first_ms);
+
+  std::vector<double> times;
+  for (int i = 0; i < iterations; ++i) {
+    auto e0 = cuda::Event::create(), e1 = cuda::Event::create();
+    if (!e0 || !e1) return fail("cannot create events");
+    if (llvm::Error err = e0->record(nullptr)) return fail(llvm::toString(std::move(err)));
+    if (Status s = runtime.forward(args); !s.ok()) return fail(s.to_string());
+    if (llvm::Error err = e1->record(nullptr)) return fail(llvm::toString(std::move(err)));
+    if (llvm::Error err = e1->synchronize()) return fail(llvm::toString(std::move(err)));
+    auto ms = cuda::Event::elapsed_ms(*e0, *e1);
+    if (!ms) return fail(llvm::toString(ms.takeError()));
+    times.push_back(*ms);
+  }
+  std::sort(times.begin(), times.end());
+  const double median_ms = times.empty() ? 0.0 : times[times.size() / 2];
+  llvm::outs() << llvm::formatv("time: {0:F3} ms per call (median of {1}), {2:F1} TFLOP/s\n", median_ms,
+                                times.size(), attention_flops(args) / (median_ms * 1e-3) / 1e12);
+
+  std::vector<uint8_t> result(host.out.size());
+  if (llvm::Error err = out->copy_to_host(result.data(), result.size())) return fail(llvm::toString(std::move(err)));
+
+  AttentionArgs host_args = args;
+  std::vector<uint8_t> reference(host.out.size());
+  point_at(host_args, host.q.data(), host.k.data(), host.v.data(), reference.data());
+  Result<AttentionArgs> normalized = validate_args(host_args);
+  if (!normalized) return fail(normalized.status().to_string());
+  cpu::CpuAttention(0).forward(*normalized);
+  const double error = max_error(result, reference, t);
+  const bool ok = error <= tolerance(t);
+  llvm::outs() << llvm::formatv("max error vs the CPU backend: {0:e} (tolerance {1:e}) {2}\n", error,
+                                tolerance(t), ok ? "OK" : "FAILED");
+  return ok ? 0 : 1;
+}
+
+// Without a GPU: the JIT path still works; show it for the kernels this problem would use.
+int compile_for_default_arch(const AttentionArgs& args) {
+  auto arch = gen::parse_arch(jit_arch);
+  if (!arch) return fail(llvm::toString(arch.takeError()));
+  const gen::DeviceDescription device = gen::DeviceDescription::for_arch(arch->first);
+  llvm::outs() << llvm::formatv("JIT check: generating and compiling for {0} with NVRTC {1} (no GPU needed)\n",
+                                jit_arch, cuda::nvrtc_targets().version());
+  for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
+    auto selection = gen::select_variant(device, {args.q.dtype, args.head_dim, mask}, cuda::nvrtc_targets());
+    if (!selection) return fail(llvm::toString(selection.takeError()));
+    auto emitted = gen::emit(selection->spec);
+    if (!emitted) return fail(llvm::toString(emitted.takeError()));
+    auto compiled = cuda::compile_kernel(*emitted, selection->spec);
+    if (!compiled) return fail(llvm::toString(compiled.takeError()));
+    llvm::outs() << llvm::formatv("  {0}: {1:F0} ms, {2} registers, {3} spill bytes, {4} bytes shared, {5} bytes cubin\n",
+                                  compiled->key, compiled->compile_ms, compiled->resources.registers,
+                                  compiled->resources.spill_store_bytes, gen::shared_memory_bytes(selection->spec),
+                                  compiled->cubin.size());
+  }
+  return 0;
+}
+
+int run_on_cpu(Runtime& runtime, AttentionArgs args) {
+  HostTensors host = random_tensors(args);
+  point_at(args, host.q.data(), host.k.data(), host.v.data(), host.out.data());
+  Result<KernelChoice> choice = runtime.plan(args);
+  if (!choice) return fail(choice.status().to_string());
+  llvm::outs() << "kernel: " << choice->kernel_key << "\n  why: " << choice->reason << "\n";
+
+  const auto start = std::chrono::steady_clock::now();
+  if (Status s = runtime.forward(args); !s.ok()) return fail(s.to_string());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  llvm::outs() << llvm::formatv("CPU backend: {0:F3} s, {1:F1} GFLOP/s\n", seconds,
+                                attention_flops(args) / seconds / 1e9);
+
+  Result<AttentionArgs> normalized = validate_args(args);
+  if (!normalized) return fail(normalized.status().to_string());
+  const AttentionArgs& a = *normalized;
+  std::mt19937 rng(7);
+  constexpr int kSampledRows = 48;
+  double worst = 0.0;
+  std::vector<double> ref;
+  for (int sample = 0; sample < kSampledRows; ++sample) {
+    const int b = int(rng() % a.batch), h = int(rng() % a.num_heads);
+    const int i = sample == 0 ? 0 : sample == 1 ? a.seqlen_q - 1 : int(rng() % a.seqlen_q);
+    reference_row(a, b, h, i, ref);
+    for (int d = 0; d < a.head_dim; ++d) {
+      const double o = load_as_float(a.out.data, a.out.dtype,
+                                     b * a.out.strides.batch + i * a.out.strides.seq + h * a.out.strides.head + d);
+      worst = std::max(worst, std::isfinite(o) ? std::abs(o - ref[d]) / std::max(1.0, std::abs(ref[d])) : INFINITY);
+    }
+  }
+  const DType t = a.q.dtype;
+  const bool ok = worst <= tolerance(t);
+  llvm::outs() << llvm::formatv("max error vs a double-precision reference on {0} sampled rows: {1:e} "
+                                "(tolerance {2:e}) {3}\n",
+                                kSampledRows, worst, tolerance(t), ok ? "OK" : "FAILED");
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int run_main_job() {
+  auto element = gen::parse_dtype(dtype);
+  if (!element) return fail(llvm::toString(element.takeError()));
+  AttentionArgs args = problem_args();
+  args.q.dtype = args.k.dtype = args.v.dtype = args.out.dtype = *element;
+  llvm::outs() << llvm::formatv("problem: batch {0}, heads {1} (kv {2}), seqlen {3} x {4}, head_dim {5}, {6}, mask {7}\n",
+                                args.batch, args.num_heads, args.num_kv_heads, args.seqlen_q, args.seqlen_k,
+                                args.head_dim, dtype_name(*element), mask_name(args.mask));
+
+  RuntimeOptions options;
+  options.backend = cpu_only ? Backend::cpu : Backend::automatic;
+  Result<std::unique_ptr<Runtime>> runtime = Runtime::create(options);
+  if (!runtime) return fail(runtime.status().to_string());
+  if ((*runtime)->backend() == Backend::cuda) return run_on_gpu(**runtime, args);
+
+  if (!(*runtime)->fallback_reason().empty())
+    llvm::outs() << "no usable GPU: " << (*runtime)->fallback_reason() << "\n";
+  if (int rc = compile_for_default_arch(args); rc != 0) return rc;
+  return run_on_cpu(**runtime, args);
+}
+
+}  // namespace flashjit::tools

@@ -1,0 +1,11 @@
+#include "tools/subcommands.h"
+
+namespace flashjit::tools {
+
+llvm::cl::SubCommand doctor_command("doctor", "Is this GPU compatible, and what will run on it");
+llvm::cl::SubCommand emit_command("emit", "Print a generated kernel's source, PTX or resource usage (no GPU needed)");
+llvm::cl::SubCommand run_command("run", "Generate, compile and run attention for a problem (CPU backend without a GPU)");
+
+llvm::cl::OptionCategory flashjit_options("flashjit options");
+
+}  // namespace flashjit::tools
