@@ -48,7 +48,7 @@ ArchTraits arch_traits(int cc) {
   if (cc < 70) {
     t.family = ArchFamily::pascal;
     t.smem_per_block_optin = 48 * KiB;
-    t.smem_per_sm = (cc == 60) ? 64 * KiB : 96 * KiB;
+    t.smem_per_sm = (cc == 61) ? 96 * KiB : 64 * KiB;  // 6.0 and 6.2 (Tegra X2) have 64 KB
     return t;
   }
   if (cc < 75) {

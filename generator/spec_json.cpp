@@ -1,5 +1,7 @@
 #include "generator/spec_json.h"
 
+#include <climits>
+
 #include <nlohmann/json.hpp>
 
 #include <llvm/ADT/StringRef.h>
@@ -16,6 +18,11 @@ llvm::Expected<int> int_field(const nlohmann::json& j, const char* field) {
   auto it = j.find(field);
   if (it == j.end()) return field_error(field, "missing");
   if (!it->is_number_integer()) return field_error(field, "not an integer");
+  // get<int>() would silently wrap a larger value into a different, valid-looking spec.
+  const bool fits = it->is_number_unsigned()
+                        ? it->get<unsigned long long>() <= INT_MAX
+                        : it->get<long long>() >= INT_MIN && it->get<long long>() <= INT_MAX;
+  if (!fits) return field_error(field, "out of range for an int");
   return it->get<int>();
 }
 

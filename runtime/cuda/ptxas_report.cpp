@@ -17,6 +17,18 @@ int number_before(llvm::StringRef line, llvm::StringRef unit) {
   return value;
 }
 
+// The function a report header names ("Compiling entry function 'f' for ..." or "Function
+// properties for f"), compared whole: a substring test would take "attn_v2" for "attn".
+llvm::StringRef header_symbol(llvm::StringRef line) {
+  constexpr llvm::StringLiteral kEntry("Compiling entry function '");
+  constexpr llvm::StringLiteral kProperties("Function properties for ");
+  if (size_t at = line.find(kEntry); at != llvm::StringRef::npos)
+    return line.drop_front(at + kEntry.size()).take_until([](char c) { return c == '\''; });
+  if (size_t at = line.find(kProperties); at != llvm::StringRef::npos)
+    return line.drop_front(at + kProperties.size()).trim();
+  return {};
+}
+
 }  // namespace
 
 llvm::Expected<ResourceUsage> parse_ptxas_report(llvm::StringRef log, llvm::StringRef symbol) {
@@ -33,7 +45,7 @@ llvm::Expected<ResourceUsage> parse_ptxas_report(llvm::StringRef log, llvm::Stri
   bool saw_registers = false;
   for (llvm::StringRef line : lines) {
     if (line.contains("Compiling entry function") || line.contains("Function properties for")) {
-      in_symbol = line.contains(symbol);
+      in_symbol = header_symbol(line) == symbol;
       if (in_symbol && line.contains("Function properties for")) saw_properties = true;
       continue;
     }

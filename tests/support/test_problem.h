@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ struct ProblemShape {
 
   std::string name() const;  // "b2_h4_kv2_q17_k33_d64_f16_causal"
 };
+
+// GoogleTest prints parameters with this (instead of their bytes).
+inline void PrintTo(const ProblemShape& shape, std::ostream* os) { *os << shape.name(); }
 
 // Host buffers of a problem, with strides set in `args` (pointers into the vectors).
 struct HostProblem {

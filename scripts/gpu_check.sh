@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs on the GPU host (see DESIGN.md / GPU.md: it has the driver and CUDA 13 but cannot build
+# FlashJIT). Given a Release build folder made on the development machine (or the small copy from
+# scripts/pack_gpu_build.sh) and an output folder, it runs:
+#   1. flashjit doctor
+#   2. the GPU test suite (every dtype, head dim, mask, odd shapes, strides, GQA vs the CPU backend)
+#   3. compute-sanitizer memcheck and racecheck on one small case
+#   4. the main job (flashjit run) on the default problem
+# Logs go to OUT_DIR; a short table is printed last. Usage: scripts/gpu_check.sh BUILD_DIR OUT_DIR
+set -uo pipefail
+build="$(cd "${1:?build folder}" && pwd)"
+out="${2:?output folder}"
+mkdir -p "$out"
+out="$(cd "$out" && pwd)"
+export LD_LIBRARY_PATH="${CUDA_HOME:-/usr/local/cuda}/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+flashjit="$build/tools/flashjit"
+gpu_tests="$build/tests/flashjit_gpu_tests"
+sanitizer="$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")"
+small_case='OddShapes/GpuForward.MatchesTheCpuBackend/b2_h3_kv3_q17_k17_d8_f16_causal'
+
+declare -a rows
+record() { rows+=("$(printf '%-22s %-6s %s' "$1" "$2" "$3")"); }
+
+"$flashjit" doctor > "$out/doctor.txt" 2>&1
+record doctor "$([ $? -eq 0 ] && echo ok || echo NO-GPU)" "$(grep -m1 '^GPU 0' "$out/doctor.txt")"
+
+"$gpu_tests" --gtest_brief=1 > "$out/gpu_tests.log" 2>&1
+rc=$?
+summary="$(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/gpu_tests.log" | tr '\n' ' ')"
+record gpu-tests "$([ $rc -eq 0 ] && echo ok || echo FAIL)" "$summary"
+
+for tool in memcheck racecheck; do
+  "$sanitizer" --tool "$tool" --error-exitcode 9 "$gpu_tests" --gtest_filter="$small_case" \
+    > "$out/sanitizer_$tool.log" 2>&1
+  rc=$?
+  record "sanitizer-$tool" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" \
+    "$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer_$tool.log" | tail -1)"
+done
+
+"$flashjit" run > "$out/main_job.log" 2>&1
+rc=$?
+record main-job "$([ $rc -eq 0 ] && echo ok || echo FAIL)" "$(grep -E 'kernel:|TFLOP/s|max error' "$out/main_job.log" | tr '\n' ' ')"
+
+"$flashjit" run --seqlen 4096 --batch 1 --heads 16 --head-dim 128 --dtype bf16 > "$out/main_job_4k.log" 2>&1
+rc=$?
+record main-job-4k "$([ $rc -eq 0 ] && echo ok || echo FAIL)" "$(grep -E 'TFLOP/s|max error' "$out/main_job_4k.log" | tr '\n' ' ')"
+
+echo
+echo "== FlashJIT GPU check ($(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1))"
+printf '%s\n' "${rows[@]}"

@@ -1,0 +1,202 @@
+// The generated kernels on a real GPU against the CPU backend: every dtype, head dims 8..256,
+// causal and not, odd lengths, q != k, GQA/MQA, non-contiguous strides, forced tiles, LSE. Outputs
+// are poisoned (NaN) first, so an element the kernel never wrote fails. Skipped, with the reason,
+// where no GPU is usable.
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "flashjit/runtime.h"
+#include "runtime/cpu/cpu_attention.h"
+#include "runtime/validate.h"
+#include "support/compare.h"
+#include "support/device_problem.h"
+#include "support/test_problem.h"
+
+namespace flashjit {
+namespace {
+
+using test::HostProblem;
+using test::ProblemShape;
+
+// One runtime per option set for the whole run, as an application would keep one.
+Runtime* gpu_runtime(const RuntimeOptions& options, std::string* why_not) {
+  struct Entry {
+    std::unique_ptr<Runtime> runtime;
+    std::string error;
+  };
+  static std::vector<std::pair<std::string, Entry>> runtimes;
+  std::string key = options.force_tiles ? std::to_string(options.force_tiles->block_m) + "/" +
+                                              std::to_string(options.force_tiles->block_n) + "/" +
+                                              std::to_string(options.force_tiles->warps)
+                                        : "default";
+  for (auto& [k, e] : runtimes)
+    if (k == key) {
+      *why_not = e.error;
+      return e.runtime.get();
+    }
+  Entry entry;
+  RuntimeOptions cuda_options = options;
+  cuda_options.backend = Backend::cuda;
+  auto created = Runtime::create(cuda_options);
+  if (created)
+    entry.runtime = std::move(*created);
+  else
+    entry.error = created.status().message();
+  runtimes.emplace_back(key, std::move(entry));
+  *why_not = runtimes.back().second.error;
+  return runtimes.back().second.runtime.get();
+}
+
+// The CPU backend's answer for `p`, as the reference the kernel must match.
+test::ReferenceOutput cpu_reference(const HostProblem& p) {
+  HostProblem copy = p;
+  copy.bind();
+  Result<AttentionArgs> normalized = validate_args(copy.args);
+  EXPECT_TRUE(normalized.ok()) << normalized.status().to_string();
+  static const cpu::CpuAttention cpu(0);
+  cpu.forward(*normalized);
+  return test::reference_from(copy);
+}
+
+void expect_kernel_matches_cpu(Runtime& runtime, const ProblemShape& shape) {
+  HostProblem p = test::make_problem(shape);
+  test::ReferenceOutput reference = cpu_reference(p);
+  Status s = test::run_on_device(runtime, p);
+  ASSERT_TRUE(s.ok()) << shape.name() << ": " << s.to_string();
+  EXPECT_TRUE(test::matches_reference(p, reference, /*check_lse=*/true, test::kKernelLseTolerance));
+}
+
+ProblemShape shape(int b, int h, int kv, int sq, int sk, int d, DType t, MaskKind m) {
+  ProblemShape s;
+  s.batch = b;
+  s.num_heads = h;
+  s.num_kv_heads = kv;
+  s.seqlen_q = sq;
+  s.seqlen_k = sk;
+  s.head_dim = d;
+  s.dtype = t;
+  s.mask = m;
+  return s;
+}
+
+class GpuForward : public testing::TestWithParam<ProblemShape> {};
+
+TEST_P(GpuForward, MatchesTheCpuBackend) {
+  std::string why_not;
+  Runtime* runtime = gpu_runtime({}, &why_not);
+  if (!runtime) GTEST_SKIP() << "no usable GPU: " << why_not;
+  expect_kernel_matches_cpu(*runtime, GetParam());
+}
+
+std::vector<ProblemShape> every_dtype_and_head_dim() {
+  std::vector<ProblemShape> cases;
+  for (DType t : {DType::f16, DType::bf16, DType::f32})
+    for (int d : {32, 64, 96, 128, 160, 192, 224, 256})
+      for (MaskKind m : {MaskKind::none, MaskKind::causal}) cases.push_back(shape(2, 4, 2, 67, 131, d, t, m));
+  return cases;
+}
+
+std::vector<ProblemShape> odd_shapes() {
+  std::vector<ProblemShape> cases = {
+      shape(1, 1, 1, 1, 1, 64, DType::f16, MaskKind::none),
+      shape(1, 2, 2, 1, 1000, 128, DType::bf16, MaskKind::causal),   // decode-like
+      shape(2, 3, 3, 17, 17, 8, DType::f16, MaskKind::causal),
+      shape(1, 2, 2, 1000, 1000, 64, DType::f16, MaskKind::causal),
+      shape(1, 2, 1, 1000, 333, 40, DType::bf16, MaskKind::none),    // MQA, q > k
+      shape(1, 4, 4, 100, 37, 72, DType::f16, MaskKind::causal),     // rows that see no key
+      shape(3, 8, 2, 33, 65, 136, DType::f32, MaskKind::causal),     // GQA, head_dim not /32
+      shape(1, 2, 2, 129, 255, 248, DType::bf16, MaskKind::none),
+  };
+  ProblemShape strided = shape(2, 4, 2, 45, 77, 64, DType::f16, MaskKind::causal);
+  strided.head_padding = 8;
+  strided.seq_padding = 24;
+  cases.push_back(strided);
+  ProblemShape scaled = shape(1, 2, 2, 50, 50, 128, DType::bf16, MaskKind::none);
+  scaled.softmax_scale = 0.3f;
+  cases.push_back(scaled);
+  return cases;
+}
+
+std::string case_name(const testing::TestParamInfo<ProblemShape>& info) { return info.param.name(); }
+
+INSTANTIATE_TEST_SUITE_P(Dtypes, GpuForward, testing::ValuesIn(every_dtype_and_head_dim()), case_name);
+INSTANTIATE_TEST_SUITE_P(OddShapes, GpuForward, testing::ValuesIn(odd_shapes()), case_name);
+
+TEST(GpuForwardTiles, ForcedTilesMatchTheCpuBackend) {
+  const TileConfig tiles[] = {{8, 32, 1, 1}, {16, 64, 2, 1}, {64, 32, 8, 1}, {32, 128, 4, 1}};
+  for (const TileConfig& t : tiles) {
+    RuntimeOptions options;
+    options.force_tiles = t;
+    std::string why_not;
+    Runtime* runtime = gpu_runtime(options, &why_not);
+    if (!runtime) GTEST_SKIP() << "no usable GPU: " << why_not;
+    SCOPED_TRACE("tiles m" + std::to_string(t.block_m) + "n" + std::to_string(t.block_n) + "w" + std::to_string(t.warps));
+    expect_kernel_matches_cpu(*runtime, shape(2, 2, 1, 77, 93, 64, DType::f16, MaskKind::causal));
+    expect_kernel_matches_cpu(*runtime, shape(1, 2, 2, 31, 200, 128, DType::bf16, MaskKind::none));
+  }
+}
+
+TEST(GpuForwardStability, RepeatedRunsAreBitwiseIdentical) {
+  std::string why_not;
+  Runtime* runtime = gpu_runtime({}, &why_not);
+  if (!runtime) GTEST_SKIP() << "no usable GPU: " << why_not;
+  const ProblemShape s = shape(2, 4, 2, 301, 517, 128, DType::bf16, MaskKind::causal);
+  HostProblem first = test::make_problem(s);
+  ASSERT_TRUE(test::run_on_device(*runtime, first).ok());
+  for (int run = 0; run < 3; ++run) {
+    HostProblem again = test::make_problem(s);
+    ASSERT_TRUE(test::run_on_device(*runtime, again).ok());
+    EXPECT_EQ(std::memcmp(first.out.data(), again.out.data(), first.out.size()), 0) << "run " << run;
+    EXPECT_EQ(std::memcmp(first.lse.data(), again.lse.data(), first.lse.size() * sizeof(float)), 0) << "run " << run;
+  }
+}
+
+TEST(GpuForwardThreads, ConcurrentFirstCallsCompileOnceAndAgree) {
+  std::string why_not;
+  Runtime* runtime = gpu_runtime({}, &why_not);
+  if (!runtime) GTEST_SKIP() << "no usable GPU: " << why_not;
+  // A head dim no other test uses, so the threads race on a kernel nobody compiled yet.
+  const ProblemShape s = shape(1, 2, 2, 65, 65, 176, DType::f16, MaskKind::none);
+  const test::ReferenceOutput reference = cpu_reference(test::make_problem(s));
+  std::vector<HostProblem> problems(4, test::make_problem(s));
+  std::vector<Status> statuses(problems.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    problems[i].bind();
+    threads.emplace_back([&, i] { statuses[i] = test::run_on_device(*runtime, problems[i]); });
+  }
+  for (std::thread& t : threads) t.join();
+  for (size_t i = 0; i < problems.size(); ++i) {
+    ASSERT_TRUE(statuses[i].ok()) << statuses[i].to_string();
+    EXPECT_TRUE(test::matches_reference(problems[i], reference, true, test::kKernelLseTolerance));
+  }
+}
+
+TEST(GpuForwardErrors, HostPointersAreRejectedBeforeLaunch) {
+  std::string why_not;
+  Runtime* runtime = gpu_runtime({}, &why_not);
+  if (!runtime) GTEST_SKIP() << "no usable GPU: " << why_not;
+  HostProblem p = test::make_problem(shape(1, 1, 1, 8, 8, 64, DType::f16, MaskKind::none));
+  Status s = runtime->forward(p.args);
+  EXPECT_EQ(s.code(), ErrorCode::invalid_argument);
+  EXPECT_NE(s.message().find("is not memory the CUDA driver knows"), std::string::npos) << s.message();
+}
+
+TEST(GpuForwardErrors, AForcedVariantTheBuildLacksSaysWhy) {
+  RuntimeOptions options;
+  options.backend = Backend::cuda;
+  options.force_variant = Variant::mma_sm80;
+  auto runtime = Runtime::create(options);
+  if (!runtime) GTEST_SKIP() << "no usable GPU: " << runtime.status().message();
+  HostProblem p = test::make_problem(shape(1, 1, 1, 8, 8, 64, DType::f16, MaskKind::none));
+  Result<KernelChoice> plan = (*runtime)->plan(p.args);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("forced variant mma_sm80 cannot run"), std::string::npos)
+      << plan.status().message();
+}
+
+}  // namespace
+}  // namespace flashjit

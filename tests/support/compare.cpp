@@ -1,0 +1,89 @@
+#include "support/compare.h"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "flashjit/numeric.h"
+
+namespace flashjit::test {
+
+Tolerance output_tolerance(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return {1e-5, 1e-5};
+    case DType::f16: return {1e-6, 2e-3};
+    case DType::bf16: return {1e-6, 1e-2};
+  }
+  return {0.0, 0.0};
+}
+
+testing::AssertionResult matches_reference(const HostProblem& p, const ReferenceOutput& ref, bool check_lse,
+                                           double lse_tolerance) {
+  const AttentionArgs& a = p.args;
+  const Tolerance tol = output_tolerance(p.shape.dtype);
+  const double inf = std::numeric_limits<double>::infinity();
+  int64_t mismatches = 0;
+  std::ostringstream first;
+  auto report = [&](const std::string& what) {
+    if (mismatches++ < 5) first << "\n  " << what;
+  };
+
+  for (int b = 0; b < a.batch; ++b) {
+    for (int i = 0; i < a.seqlen_q; ++i) {
+      for (int h = 0; h < a.num_heads; ++h) {
+        const double* ref_row = &ref.out[((static_cast<size_t>(b) * a.seqlen_q + i) * a.num_heads + h) * a.head_dim];
+        const size_t lse_index = (static_cast<size_t>(b) * a.num_heads + h) * a.seqlen_q + i;
+        const bool masked_row = ref.lse[lse_index] == -inf;
+        double row_scale = 0.0;
+        for (int d = 0; d < a.head_dim; ++d) row_scale = std::max(row_scale, std::abs(ref_row[d]));
+        const double allowed = masked_row ? 0.0 : tol.abs + tol.rel * row_scale;
+        for (int d = 0; d < a.head_dim; ++d) {
+          const double got = output_at(p, b, i, h, d);
+          if (!(std::abs(got - ref_row[d]) <= allowed)) {
+            std::ostringstream m;
+            m << "out[b=" << b << ", s=" << i << ", h=" << h << ", d=" << d << "] = " << got << ", reference "
+              << ref_row[d] << ", allowed error " << allowed;
+            report(m.str());
+          }
+        }
+        if (!check_lse) continue;
+        const double got_lse = p.lse[lse_index];
+        const double want_lse = ref.lse[lse_index];
+        const bool lse_ok = masked_row ? got_lse == -inf
+                                       : std::abs(got_lse - want_lse) <= lse_tolerance * (1.0 + std::abs(want_lse));
+        if (!lse_ok) {
+          std::ostringstream m;
+          m << "lse[b=" << b << ", h=" << h << ", s=" << i << "] = " << got_lse << ", reference " << want_lse;
+          report(m.str());
+        }
+      }
+    }
+  }
+
+  const int64_t out_elements = static_cast<int64_t>(a.batch) * a.seqlen_q * a.num_heads * a.head_dim;
+  const int64_t buffer_elements = static_cast<int64_t>(p.out.size()) / dtype_size(p.shape.dtype);
+  int64_t written = 0;
+  for (int64_t e = 0; e < buffer_elements; ++e) written += !std::isnan(load_as_float(p.out.data(), p.shape.dtype, e));
+  if (written != out_elements) {
+    std::ostringstream m;
+    m << written << " non-NaN values in the output buffer, expected exactly " << out_elements;
+    report(m.str());
+  }
+
+  if (mismatches == 0) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << mismatches << " mismatches in " << p.shape.name() << ", first:" << first.str();
+}
+
+ReferenceOutput reference_from(const HostProblem& p) {
+  const AttentionArgs& a = p.args;
+  ReferenceOutput r;
+  r.out.reserve(static_cast<size_t>(a.batch) * a.seqlen_q * a.num_heads * a.head_dim);
+  for (int b = 0; b < a.batch; ++b)
+    for (int i = 0; i < a.seqlen_q; ++i)
+      for (int h = 0; h < a.num_heads; ++h)
+        for (int d = 0; d < a.head_dim; ++d) r.out.push_back(output_at(p, b, i, h, d));
+  r.lse.assign(p.lse.begin(), p.lse.end());
+  return r;
+}
+
+}  // namespace flashjit::test

@@ -1,0 +1,34 @@
+// Comparing a computed attention output (and lse) with a reference, element by element.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include "support/naive_reference.h"
+#include "support/test_problem.h"
+
+namespace flashjit::test {
+
+// Allowed error of an output element: abs + rel * (largest |reference| in its row). Outputs are
+// rounded to their dtype, so rel is a few units of the dtype's rounding (f16 2^-11, bf16 2^-8);
+// f32 leaves room for fp32 accumulation over a thousand keys.
+struct Tolerance {
+  double abs;
+  double rel;
+};
+Tolerance output_tolerance(DType dtype);
+
+// lse is fp32 whatever the dtype. The CPU backend uses exp; the kernels use ex2.approx and another
+// summation order, hence a looser bound for them.
+inline constexpr double kCpuLseTolerance = 1e-5;
+inline constexpr double kKernelLseTolerance = 1e-4;
+
+// Checks every output element and (when check_lse) every lse value of `p` against `ref`; also that
+// the output buffer holds exactly as many non-NaN values as there are output elements, so every
+// element was written and no padding was.
+testing::AssertionResult matches_reference(const HostProblem& p, const ReferenceOutput& ref, bool check_lse,
+                                           double lse_tolerance);
+
+// The output and lse another backend computed into `p`, in the reference's layout.
+ReferenceOutput reference_from(const HostProblem& p);
+
+}  // namespace flashjit::test

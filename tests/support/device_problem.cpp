@@ -1,0 +1,47 @@
+#include "support/device_problem.h"
+
+#include "runtime/cuda/device.h"
+
+namespace flashjit::test {
+namespace {
+
+Status driver_status(llvm::Error err) {
+  if (!err) return Status::success();
+  return Status(ErrorCode::driver_error, llvm::toString(std::move(err)));
+}
+
+llvm::Expected<cuda::DeviceBuffer> upload(const void* data, size_t bytes) {
+  auto buffer = cuda::DeviceBuffer::allocate(bytes);
+  if (!buffer) return buffer.takeError();
+  if (llvm::Error err = buffer->copy_from_host(data, bytes)) return err;
+  return buffer;
+}
+
+}  // namespace
+
+Status run_on_device(Runtime& runtime, HostProblem& p) {
+  auto context = cuda::PrimaryContext::retain(0);
+  if (!context) return driver_status(context.takeError());
+  if (Status s = driver_status((*context)->make_current()); !s.ok()) return s;
+
+  auto q = upload(p.q.data(), p.q.size());
+  auto k = upload(p.k.data(), p.k.size());
+  auto v = upload(p.v.data(), p.v.size());
+  auto out = upload(p.out.data(), p.out.size());
+  auto lse = upload(p.lse.data(), p.lse.size() * sizeof(float));
+  for (auto* b : {&q, &k, &v, &out, &lse})
+    if (!*b) return driver_status(b->takeError());
+
+  AttentionArgs args = p.args;
+  args.q.data = q->pointer();
+  args.k.data = k->pointer();
+  args.v.data = v->pointer();
+  args.out.data = out->pointer();
+  args.lse = static_cast<float*>(p.args.lse ? lse->pointer() : nullptr);
+  if (Status s = runtime.forward(args); !s.ok()) return s;
+  if (Status s = driver_status(cuda::synchronize_stream(nullptr)); !s.ok()) return s;
+  if (Status s = driver_status(out->copy_to_host(p.out.data(), p.out.size())); !s.ok()) return s;
+  return driver_status(lse->copy_to_host(p.lse.data(), p.lse.size() * sizeof(float)));
+}
+
+}  // namespace flashjit::test

@@ -1,0 +1,13 @@
+// Runs a host problem on the GPU: device copies of every buffer (output and lse keep their poison),
+// one forward() through a CUDA Runtime, results copied back into the host problem.
+#pragma once
+
+#include "flashjit/runtime.h"
+#include "support/test_problem.h"
+
+namespace flashjit::test {
+
+// Status of the forward (or of the copies); the host problem's out and lse hold the device results.
+Status run_on_device(Runtime& runtime, HostProblem& problem);
+
+}  // namespace flashjit::test

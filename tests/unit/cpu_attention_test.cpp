@@ -1,0 +1,197 @@
+// The CPU backend against the double-precision naive reference, over shapes, masks, layouts and
+// dtypes; and its determinism across thread counts and concurrent callers.
+#include "runtime/cpu/cpu_attention.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "flashjit/numeric.h"
+#include "runtime/validate.h"
+#include "support/compare.h"
+#include "support/naive_reference.h"
+#include "support/test_problem.h"
+
+namespace flashjit {
+namespace {
+
+using test::HostProblem;
+using test::ProblemShape;
+
+// The normalized args of `p` (as the runtime would pass them to a backend).
+AttentionArgs normalized_args(const HostProblem& p) {
+  Result<AttentionArgs> r = validate_args(p.args);
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  return r.ok() ? r.value() : p.args;
+}
+
+// `normalized`, pointing at the buffers of `p` instead.
+AttentionArgs pointing_at(AttentionArgs normalized, HostProblem& p) {
+  normalized.q.data = p.q.data();
+  normalized.k.data = p.k.data();
+  normalized.v.data = p.v.data();
+  normalized.out.data = p.out.data();
+  normalized.lse = p.lse.data();
+  return normalized;
+}
+
+// One instance per thread count, shared by the tests, as the runtime would keep one.
+const cpu::CpuAttention& attention_with(int threads) {
+  static const cpu::CpuAttention single(1);
+  static const cpu::CpuAttention three(3);
+  return threads == 1 ? single : three;
+}
+
+ProblemShape shape(int batch, int heads, int kv_heads, int seqlen_q, int seqlen_k, int head_dim, DType dtype,
+                   MaskKind mask = MaskKind::none) {
+  ProblemShape s;
+  s.batch = batch;
+  s.num_heads = heads;
+  s.num_kv_heads = kv_heads;
+  s.seqlen_q = seqlen_q;
+  s.seqlen_k = seqlen_k;
+  s.head_dim = head_dim;
+  s.dtype = dtype;
+  s.mask = mask;
+  return s;
+}
+
+ProblemShape padded(ProblemShape s, int head_padding, int seq_padding) {
+  s.head_padding = head_padding;
+  s.seq_padding = seq_padding;
+  return s;
+}
+
+ProblemShape scaled(ProblemShape s, float softmax_scale) {
+  s.softmax_scale = softmax_scale;
+  return s;
+}
+
+struct CpuCase {
+  std::string label;
+  ProblemShape shape;
+};
+
+std::vector<CpuCase> reference_cases() {
+  constexpr DType f32 = DType::f32, f16 = DType::f16, bf16 = DType::bf16;
+  constexpr MaskKind causal = MaskKind::causal;
+  return {
+      {"single_row_f32", shape(1, 1, 1, 1, 1, 64, f32)},
+      {"single_row_causal_bf16", shape(1, 1, 1, 1, 1, 64, bf16, causal)},
+      {"seq17_f16", shape(2, 2, 2, 17, 17, 64, f16)},
+      {"seq17_causal_f32", shape(1, 2, 2, 17, 17, 64, f32, causal)},
+      {"seq1000_f32", shape(1, 1, 1, 1000, 1000, 64, f32)},
+      {"seq1000_causal_bf16", shape(1, 1, 1, 1000, 1000, 64, bf16, causal)},
+      {"decode_q1_k1000_causal_f16", shape(1, 4, 1, 1, 1000, 64, f16, causal)},
+      {"seq1000_q_shorter_causal_f16", shape(1, 2, 1, 900, 1000, 32, f16, causal)},
+      {"q_shorter_than_k_f16", shape(1, 2, 1, 17, 200, 64, f16)},
+      {"q_longer_than_k_f32", shape(1, 2, 2, 200, 17, 64, f32)},
+      // Rows 0..79 see no key: a whole query block and part of the next are fully masked.
+      {"causal_q_longer_than_k_f16", shape(2, 2, 1, 150, 70, 64, f16, causal)},
+      {"causal_q_longer_than_k_f32", shape(1, 1, 1, 5, 3, 8, f32, causal)},
+      {"causal_q_shorter_than_k_bf16", shape(1, 2, 2, 70, 150, 40, bf16, causal)},
+      {"gqa_8_over_2_causal_f16", shape(1, 8, 2, 65, 65, 64, f16, causal)},
+      {"mqa_f32", shape(2, 4, 1, 33, 80, 32, f32)},
+      {"mqa_bf16", shape(1, 4, 1, 33, 80, 32, bf16)},
+      {"strided_f32", padded(shape(2, 3, 3, 40, 70, 64, f32), 8, 24)},
+      {"strided_gqa_causal_f16", padded(shape(2, 4, 2, 70, 40, 40, f16, causal), 3, 5)},
+      {"strided_bf16", padded(shape(1, 2, 1, 20, 90, 16, bf16), 1, 7)},
+      {"custom_scale_f32", scaled(shape(1, 2, 2, 50, 90, 64, f32), 0.37f)},
+      {"sharp_scale_causal_f16", scaled(shape(1, 1, 1, 50, 90, 64, f16, causal), 3.0f)},
+      {"head_dim8_f32", shape(1, 2, 2, 70, 70, 8, f32)},
+      {"head_dim40_f16", shape(1, 2, 1, 70, 70, 40, f16)},
+      {"head_dim128_causal_bf16", shape(1, 2, 2, 70, 130, 128, bf16, causal)},
+      {"head_dim256_f32", shape(1, 1, 1, 70, 70, 256, f32)},
+      {"head_dim256_causal_f16", shape(1, 2, 1, 70, 100, 256, f16, causal)},
+  };
+}
+
+// Names a case by its label in gtest's failure messages (instead of a byte dump).
+void PrintTo(const CpuCase& c, std::ostream* os) { *os << c.label << " (" << c.shape.name() << ")"; }
+
+class CpuAttentionReference : public testing::TestWithParam<CpuCase> {};
+
+// Each case runs three ways: 1 thread with lse, 3 threads with lse, 3 threads without lse. The
+// first is checked against the reference; the others must be bit-identical to it (a unit's work does
+// not depend on the thread that runs it).
+TEST_P(CpuAttentionReference, MatchesTheNaiveReference) {
+  const HostProblem base = test::make_problem(GetParam().shape);
+  const AttentionArgs args = normalized_args(base);
+  const test::ReferenceOutput ref = test::naive_attention(args);
+
+  HostProblem single = base;
+  attention_with(1).forward(pointing_at(args, single));
+  EXPECT_TRUE(test::matches_reference(single, ref, /*check_lse=*/true, test::kCpuLseTolerance));
+
+  HostProblem threaded = base;
+  attention_with(3).forward(pointing_at(args, threaded));
+  EXPECT_EQ(threaded.out, single.out) << "3 threads differ from 1";
+  EXPECT_EQ(threaded.lse, single.lse) << "3 threads differ from 1";
+
+  HostProblem without_lse = base;
+  AttentionArgs no_lse_args = pointing_at(args, without_lse);
+  no_lse_args.lse = nullptr;
+  attention_with(3).forward(no_lse_args);
+  EXPECT_EQ(without_lse.out, single.out) << "out depends on whether lse is requested";
+}
+
+std::string case_label(const testing::TestParamInfo<CpuCase>& param_info) { return param_info.param.label; }
+
+INSTANTIATE_TEST_SUITE_P(Cpu, CpuAttentionReference, testing::ValuesIn(reference_cases()), case_label);
+
+TEST(CpuAttention, ComparisonCatchesAWrongScale) {
+  const HostProblem base = test::make_problem(shape(1, 2, 2, 40, 60, 64, DType::f32));
+  const AttentionArgs args = normalized_args(base);
+  const test::ReferenceOutput ref = test::naive_attention(args);
+
+  HostProblem wrong = base;
+  AttentionArgs wrong_args = pointing_at(args, wrong);
+  wrong_args.softmax_scale *= 1.05f;
+  attention_with(1).forward(wrong_args);
+  EXPECT_FALSE(test::matches_reference(wrong, ref, /*check_lse=*/true, test::kCpuLseTolerance));
+}
+
+TEST(CpuAttention, ResolvesItsThreadCount) {
+  EXPECT_EQ(cpu::CpuAttention(1).threads(), 1);
+  EXPECT_EQ(cpu::CpuAttention(3).threads(), 3);
+  EXPECT_GE(cpu::CpuAttention(0).threads(), 1);
+}
+
+// forward() waits only for its own work, so callers sharing one instance (and its pool) from
+// several threads each get their own correct result.
+TEST(CpuAttention, ConcurrentCallsShareOneInstance) {
+  const std::vector<ProblemShape> shapes = {
+      shape(1, 4, 2, 130, 130, 64, DType::f16, MaskKind::causal),
+      shape(2, 2, 1, 100, 60, 32, DType::f32),
+      shape(1, 3, 3, 90, 200, 40, DType::bf16, MaskKind::causal),
+      shape(1, 2, 2, 1, 300, 64, DType::f32),
+  };
+  std::vector<HostProblem> problems;
+  std::vector<AttentionArgs> args;
+  std::vector<test::ReferenceOutput> refs;
+  problems.reserve(shapes.size());  // args hold pointers into the problems' buffers
+  for (const ProblemShape& s : shapes) {
+    problems.push_back(test::make_problem(s));
+    args.push_back(normalized_args(problems.back()));
+    refs.push_back(test::naive_attention(args.back()));
+  }
+
+  const cpu::CpuAttention& attention = attention_with(3);
+  std::vector<std::thread> callers;
+  for (size_t i = 0; i < problems.size(); ++i)
+    callers.emplace_back([&, i] {
+      for (int repeat = 0; repeat < 3; ++repeat) attention.forward(args[i]);
+    });
+  for (std::thread& caller : callers) caller.join();
+
+  for (size_t i = 0; i < problems.size(); ++i) EXPECT_TRUE(test::matches_reference(problems[i], refs[i], true, test::kCpuLseTolerance));
+}
+
+}  // namespace
+}  // namespace flashjit

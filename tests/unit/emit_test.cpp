@@ -1,0 +1,189 @@
+// Source emission: a self-contained shell of traits around the inlined templates.
+#include <algorithm>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <llvm/ADT/StringRef.h>
+#include <llvm/Support/Error.h>
+
+#include "generator/embedded_templates.h"
+#include "generator/emit.h"
+#include "generator/kernel_spec.h"
+
+namespace flashjit::gen {
+namespace {
+
+KernelSpec spec_of(DType dtype, int head_dim, MaskKind mask = MaskKind::none) {
+  KernelSpec s;
+  s.variant = Variant::generic;
+  s.arch = 90;
+  s.dtype = dtype;
+  s.head_dim = head_dim;
+  s.block_m = 16;
+  s.block_n = 64;
+  s.warps = 2;
+  s.stages = 1;
+  s.mask = mask;
+  return s;
+}
+
+EmittedKernel emitted(const KernelSpec& spec) {
+  auto k = emit(spec);
+  if (!k) {
+    ADD_FAILURE() << llvm::toString(k.takeError());
+    return {};
+  }
+  return *k;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+size_t count_of(const std::string& text, const std::string& part) {
+  size_t n = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + part.size())) ++n;
+  return n;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(Emit, SourceHasNoIncludesAndNoPragmaOnce) {
+  const EmittedKernel k = emitted(spec_of(DType::f16, 128));
+  ASSERT_FALSE(k.source.empty());
+  for (const std::string& line : lines_of(k.source)) {
+    const llvm::StringRef trimmed = llvm::StringRef(line).trim();
+    EXPECT_FALSE(trimmed.startswith("#include")) << line;
+    EXPECT_FALSE(trimmed.startswith("#pragma once")) << line;
+  }
+  EXPECT_FALSE(contains(k.source, "#include"));
+}
+
+TEST(Emit, ContainsEachTemplateOnce) {
+  const EmittedKernel k = emitted(spec_of(DType::f16, 128));
+  for (const char* name : {"attention_params.cuh", "numeric.cuh", "generic_forward.cuh"}) {
+    const std::string banner = std::string("// ---- templates/") + name + " ----\n";
+    EXPECT_EQ(count_of(k.source, banner), 1u) << name;
+  }
+  // Each template's definitions appear once, so the source has no redefinitions.
+  EXPECT_EQ(count_of(k.source, "struct AttentionParams {"), 1u);
+  EXPECT_EQ(count_of(k.source, "struct half_bits {"), 1u);
+  EXPECT_EQ(count_of(k.source, "__global__ void __launch_bounds__"), 1u);
+  EXPECT_EQ(count_of(k.source, "// ---- generated shell ----\n"), 1u);
+}
+
+TEST(Emit, TemplatesComeBeforeTheShellThatUsesThem) {
+  const EmittedKernel k = emitted(spec_of(DType::f16, 128));
+  const size_t params = k.source.find("struct AttentionParams {");
+  const size_t kernel = k.source.find("generic_forward(const AttentionParams p)");
+  const size_t shell = k.source.find("struct KernelTraits {");
+  ASSERT_NE(params, std::string::npos);
+  ASSERT_NE(kernel, std::string::npos);
+  ASSERT_NE(shell, std::string::npos);
+  EXPECT_LT(params, kernel);
+  EXPECT_LT(kernel, shell);
+}
+
+TEST(Emit, TraitsMatchTheSpec) {
+  const EmittedKernel k = emitted(spec_of(DType::f16, 96, MaskKind::causal));
+  EXPECT_TRUE(contains(k.source, "  using Element = ::flashjit::dev::half_bits;\n"));
+  EXPECT_TRUE(contains(k.source, "  static constexpr int kHeadDim = 96;\n"));
+  EXPECT_TRUE(contains(k.source, "  static constexpr int kBlockM = 16;\n"));
+  EXPECT_TRUE(contains(k.source, "  static constexpr int kBlockN = 64;\n"));
+  EXPECT_TRUE(contains(k.source, "  static constexpr int kWarps = 2;\n"));
+  EXPECT_TRUE(contains(k.source, "  static constexpr int kStages = 1;\n"));
+  EXPECT_TRUE(contains(k.source, "  static constexpr bool kCausal = true;\n"));
+  EXPECT_TRUE(contains(k.source, "Spec: generic_sm90_f16_d96_m16n64w2s1_causal\n"));
+  EXPECT_EQ(k.key, "generic_sm90_f16_d96_m16n64w2s1_causal");
+
+  const EmittedKernel none = emitted(spec_of(DType::f16, 96, MaskKind::none));
+  EXPECT_TRUE(contains(none.source, "  static constexpr bool kCausal = false;\n"));
+}
+
+TEST(Emit, ElementTypeFollowsTheDtype) {
+  EXPECT_TRUE(contains(emitted(spec_of(DType::f32, 64)).source, "  using Element = float;\n"));
+  EXPECT_TRUE(contains(emitted(spec_of(DType::f16, 64)).source, "  using Element = ::flashjit::dev::half_bits;\n"));
+  EXPECT_TRUE(contains(emitted(spec_of(DType::bf16, 64)).source, "  using Element = ::flashjit::dev::bf16_bits;\n"));
+}
+
+TEST(Emit, NameExpressionNamesTheTraitsAndIsInstantiated) {
+  const EmittedKernel k = emitted(spec_of(DType::f16, 128));
+  EXPECT_EQ(k.name_expression, "&flashjit::dev::generic_forward<::flashjit_generated::KernelTraits>");
+  EXPECT_TRUE(contains(k.source,
+                       "template __global__ void flashjit::dev::generic_forward<::flashjit_generated::"
+                       "KernelTraits>(const ::flashjit::AttentionParams);\n"));
+}
+
+TEST(Emit, SourceNamesTheGeneratorVersionAndTemplateHash) {
+  const EmittedKernel k = emitted(spec_of(DType::f16, 128));
+  EXPECT_TRUE(contains(k.source, std::string("generator ") + kGeneratorVersion));
+  EXPECT_TRUE(contains(k.source, std::string("templates ") + templates_sha256()));
+}
+
+TEST(Emit, IsDeterministicAndDiffersPerSpec) {
+  const KernelSpec a = spec_of(DType::f16, 128);
+  EXPECT_EQ(emitted(a).source, emitted(a).source);
+  EXPECT_NE(emitted(a).source, emitted(spec_of(DType::f16, 64)).source);
+}
+
+TEST(Emit, UnimplementedVariantIsAnErrorNamingIt) {
+  KernelSpec s = spec_of(DType::f16, 128);
+  s.variant = Variant::mma_sm80;
+  s.arch = 80;
+  auto k = emit(s);
+  ASSERT_FALSE(static_cast<bool>(k));
+  const std::string message = llvm::toString(k.takeError());
+  EXPECT_EQ(message,
+            "cannot emit mma_sm80_sm80_f16_d128_m16n64w2s1_none: variant mma_sm80 is not available "
+            "in this build");
+}
+
+TEST(ExpandTemplate, InlinesQuotedIncludesOnce) {
+  auto text = expand_template("generic_forward.cuh");
+  ASSERT_TRUE(static_cast<bool>(text)) << llvm::toString(text.takeError());
+  EXPECT_EQ(text->rfind("// ---- templates/generic_forward.cuh ----\n", 0), 0u);
+  EXPECT_EQ(count_of(*text, "// ---- templates/numeric.cuh ----"), 1u);
+  EXPECT_EQ(count_of(*text, "// ---- templates/attention_params.cuh ----"), 1u);
+  EXPECT_FALSE(contains(*text, "#include"));
+  EXPECT_FALSE(contains(*text, "#pragma once"));
+
+  auto leaf = expand_template("numeric.cuh");
+  ASSERT_TRUE(static_cast<bool>(leaf)) << llvm::toString(leaf.takeError());
+  EXPECT_EQ(count_of(*leaf, "// ---- templates/"), 1u);
+}
+
+TEST(ExpandTemplate, UnknownNameIsAnError) {
+  auto text = expand_template("no_such_template.cuh");
+  ASSERT_FALSE(static_cast<bool>(text));
+  EXPECT_EQ(llvm::toString(text.takeError()), "template no_such_template.cuh is not embedded in this build");
+}
+
+TEST(EmbeddedTemplates, HoldEveryTemplateWithText) {
+  std::vector<std::string> names;
+  for (const EmbeddedTemplate& t : embedded_templates()) {
+    names.push_back(t.name);
+    EXPECT_GT(std::string(t.text).size(), 100u) << t.name;
+  }
+  // Other variants add their templates; the generic variant's must always be there.
+  for (const char* name : {"attention_params.cuh", "numeric.cuh", "generic_forward.cuh"})
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+  EXPECT_EQ(std::string(templates_sha256()).size(), 64u);
+}
+
+TEST(GeneratorHash, IsStableAndNonEmpty) {
+  const std::string h = generator_hash();
+  EXPECT_FALSE(h.empty());
+  EXPECT_EQ(h, generator_hash());
+  EXPECT_EQ(h, std::string(kGeneratorVersion) + "-" + templates_sha256());
+  EXPECT_EQ(h.find_first_not_of("0123456789abcdef-"), std::string::npos) << h;
+}
+
+}  // namespace
+}  // namespace flashjit::gen

@@ -1,0 +1,421 @@
+// The one selector, run for every GPU family with nominal device limits and injected compilers, so
+// that what each family gets (and why) is tested on a machine without a GPU.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <llvm/Support/Error.h>
+
+#include "generator/compiler_targets.h"
+#include "generator/device_description.h"
+#include "generator/kernel_spec.h"
+#include "generator/selector.h"
+
+namespace flashjit::gen {
+namespace {
+
+constexpr int KiB = 1024;
+
+// Like NVRTC 13.0 (nvrtcGetSupportedArchs).
+CompilerTargets nvrtc13() { return {13, 0, {75, 80, 86, 87, 88, 89, 90, 100, 103, 110, 120, 121}}; }
+// Like an NVRTC from CUDA 12.x before Blackwell.
+CompilerTargets nvrtc12() { return {12, 4, {50, 52, 53, 60, 61, 62, 70, 72, 75, 80, 86, 87, 89, 90}}; }
+
+ProblemClass problem(DType dtype = DType::f16, int head_dim = 128, MaskKind mask = MaskKind::none) {
+  ProblemClass p;
+  p.dtype = dtype;
+  p.head_dim = head_dim;
+  p.mask = mask;
+  return p;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+Selection selected(int cc, const ProblemClass& p, const CompilerTargets& targets,
+                   std::optional<Variant> forced = std::nullopt) {
+  auto s = select_variant(DeviceDescription::for_arch(cc), p, targets, forced);
+  if (!s) {
+    ADD_FAILURE() << "sm_" << cc << ": " << llvm::toString(s.takeError());
+    return {};
+  }
+  return *s;
+}
+
+std::string selection_error(int cc, const ProblemClass& p, const CompilerTargets& targets,
+                            std::optional<Variant> forced = std::nullopt) {
+  auto s = select_variant(DeviceDescription::for_arch(cc), p, targets, forced);
+  if (s) {
+    ADD_FAILURE() << "sm_" << cc << " unexpectedly selected " << canonical_key(s->spec);
+    return "";
+  }
+  return llvm::toString(s.takeError());
+}
+
+const VariantVerdict& verdict_for(const Selection& s, Variant v) {
+  for (const VariantVerdict& verdict : s.verdicts)
+    if (verdict.variant == v) return verdict;
+  static const VariantVerdict missing{};
+  ADD_FAILURE() << "no verdict for " << variant_name(v);
+  return missing;
+}
+
+// ---- arch traits ---------------------------------------------------------------------------------
+
+TEST(ArchTraits, FamiliesAndTensorCoreGenerations) {
+  struct Case {
+    int cc;
+    ArchFamily family;
+    TensorCoreGen tensor_cores;
+    bool f16_tc;
+    bool bf16_tc;
+  };
+  const Case cases[] = {
+      {35, ArchFamily::pre_maxwell, TensorCoreGen::none, false, false},
+      {52, ArchFamily::maxwell, TensorCoreGen::none, false, false},
+      {61, ArchFamily::pascal, TensorCoreGen::none, false, false},
+      {70, ArchFamily::volta, TensorCoreGen::volta_hmma, true, false},
+      {75, ArchFamily::turing, TensorCoreGen::turing_mma, true, false},
+      {80, ArchFamily::ampere, TensorCoreGen::ampere_mma, true, true},
+      {86, ArchFamily::ampere, TensorCoreGen::ampere_mma, true, true},
+      {89, ArchFamily::ada, TensorCoreGen::ada_mma, true, true},
+      {90, ArchFamily::hopper, TensorCoreGen::hopper_wgmma, true, true},
+      {100, ArchFamily::blackwell, TensorCoreGen::blackwell_tcgen05, true, true},
+  };
+  for (const Case& c : cases) {
+    const ArchTraits t = arch_traits(c.cc);
+    EXPECT_EQ(t.family, c.family) << "sm_" << c.cc;
+    EXPECT_EQ(t.tensor_cores, c.tensor_cores) << "sm_" << c.cc;
+    EXPECT_EQ(t.f16_tensor_cores, c.f16_tc) << "sm_" << c.cc;
+    EXPECT_EQ(t.bf16_tensor_cores, c.bf16_tc) << "sm_" << c.cc;
+  }
+  EXPECT_STREQ(arch_family_name(arch_traits(61).family), "Pascal");
+  EXPECT_STREQ(arch_family_name(arch_traits(89).family), "Ada Lovelace");
+  EXPECT_STREQ(tensor_core_description(TensorCoreGen::turing_mma),
+               "2nd generation (Turing, mma.sync m16n8k8, f16)");
+}
+
+TEST(ArchTraits, SharedMemoryLimits) {
+  EXPECT_EQ(arch_traits(35).smem_per_block_optin, 0);
+  EXPECT_EQ(arch_traits(52).smem_per_block_optin, 48 * KiB);
+  EXPECT_EQ(arch_traits(61).smem_per_block_optin, 48 * KiB);
+  EXPECT_EQ(arch_traits(70).smem_per_block_optin, 96 * KiB);
+  EXPECT_EQ(arch_traits(75).smem_per_block_optin, 64 * KiB);
+  EXPECT_EQ(arch_traits(80).smem_per_block_optin, 163 * KiB);
+  EXPECT_EQ(arch_traits(86).smem_per_block_optin, 99 * KiB);
+  EXPECT_EQ(arch_traits(87).smem_per_block_optin, 163 * KiB);
+  EXPECT_EQ(arch_traits(89).smem_per_block_optin, 99 * KiB);
+  EXPECT_EQ(arch_traits(90).smem_per_block_optin, 227 * KiB);
+  EXPECT_EQ(arch_traits(100).smem_per_block_optin, 227 * KiB);
+  EXPECT_EQ(arch_traits(120).smem_per_block_optin, 99 * KiB);
+
+  // Per SM, from the programming guide's table of compute capabilities.
+  EXPECT_EQ(arch_traits(50).smem_per_sm, 64 * KiB);
+  EXPECT_EQ(arch_traits(52).smem_per_sm, 96 * KiB);
+  EXPECT_EQ(arch_traits(53).smem_per_sm, 64 * KiB);
+  EXPECT_EQ(arch_traits(60).smem_per_sm, 64 * KiB);
+  EXPECT_EQ(arch_traits(61).smem_per_sm, 96 * KiB);
+  EXPECT_EQ(arch_traits(62).smem_per_sm, 64 * KiB);
+  EXPECT_EQ(arch_traits(75).smem_per_sm, 64 * KiB);
+  EXPECT_EQ(arch_traits(80).smem_per_sm, 164 * KiB);
+  EXPECT_EQ(arch_traits(90).smem_per_sm, 228 * KiB);
+}
+
+TEST(DeviceDescriptionForArch, UsesTheNominalLimitsOfTheArchitecture) {
+  const DeviceDescription d = DeviceDescription::for_arch(86);
+  EXPECT_EQ(d.cc_major, 8);
+  EXPECT_EQ(d.cc_minor, 6);
+  EXPECT_EQ(d.compute_capability(), 86);
+  EXPECT_EQ(d.name, "nominal sm_86");
+  EXPECT_TRUE(d.nominal);
+  EXPECT_EQ(d.smem_per_block_optin, 99 * KiB);
+  EXPECT_EQ(d.max_threads_per_block, 1024);
+  EXPECT_EQ(DeviceDescription::for_arch(62).regs_per_block, 32768);
+  EXPECT_EQ(DeviceDescription::for_arch(61).regs_per_block, 65536);
+}
+
+// ---- compiler targets ----------------------------------------------------------------------------
+
+TEST(CompilerTargets, VersionAndRange) {
+  EXPECT_EQ(nvrtc13().version(), "13.0");
+  EXPECT_EQ(nvrtc13().range(), "sm_75..sm_121");
+  EXPECT_EQ(nvrtc12().range(), "sm_50..sm_90");
+  EXPECT_TRUE(nvrtc13().supports(90));
+  EXPECT_FALSE(nvrtc13().supports(61));
+  EXPECT_EQ(CompilerTargets{}.range(), "no targets");
+}
+
+TEST(ChooseTarget, PicksTheDevicesOwnArchitectureWhenSupported) {
+  for (int cc : {75, 80, 86, 89, 90, 100, 120}) {
+    auto t = choose_target(cc, nvrtc13());
+    ASSERT_TRUE(static_cast<bool>(t)) << llvm::toString(t.takeError());
+    EXPECT_EQ(*t, cc);
+  }
+  auto pascal = choose_target(61, nvrtc12());
+  ASSERT_TRUE(static_cast<bool>(pascal)) << llvm::toString(pascal.takeError());
+  EXPECT_EQ(*pascal, 61);
+}
+
+TEST(ChooseTarget, PascalWithNvrtc13AdvisesACuda12Nvrtc) {
+  auto t = choose_target(61, nvrtc13());
+  ASSERT_FALSE(static_cast<bool>(t));
+  const std::string message = llvm::toString(t.takeError());
+  EXPECT_EQ(message,
+            "the GPU is sm_61 (Pascal) but NVRTC 13.0 targets sm_75..sm_121 only; an NVRTC from "
+            "CUDA 12.x (which targets sm_50..sm_90) can compile for it");
+}
+
+TEST(ChooseTarget, NewerThanTheCompilerAsksForANewerToolkit) {
+  auto t = choose_target(100, nvrtc12());
+  ASSERT_FALSE(static_cast<bool>(t));
+  const std::string message = llvm::toString(t.takeError());
+  EXPECT_TRUE(contains(message, "the GPU is sm_100 (Blackwell) but NVRTC 12.4 targets sm_50..sm_90 only"))
+      << message;
+  EXPECT_TRUE(contains(message, "a newer CUDA toolkit's NVRTC is needed")) << message;
+}
+
+TEST(ChooseTarget, PreMaxwellHasNoToolkit) {
+  auto t = choose_target(35, nvrtc12());
+  ASSERT_FALSE(static_cast<bool>(t));
+  const std::string message = llvm::toString(t.takeError());
+  EXPECT_TRUE(contains(message, "sm_35 (pre-Maxwell)")) << message;
+  EXPECT_TRUE(contains(message, "no current CUDA toolkit supports GPUs older than Maxwell")) << message;
+}
+
+// ---- selection per family ------------------------------------------------------------------------
+
+TEST(Selector, VerdictsCoverEveryVariantMostCapableFirst) {
+  const Selection s = selected(90, problem(), nvrtc13());
+  ASSERT_EQ(s.verdicts.size(), 4u);
+  EXPECT_EQ(s.verdicts[0].variant, Variant::wgmma_sm90);
+  EXPECT_EQ(s.verdicts[1].variant, Variant::mma_sm80);
+  EXPECT_EQ(s.verdicts[2].variant, Variant::mma_sm75);
+  EXPECT_EQ(s.verdicts[3].variant, Variant::generic);
+}
+
+TEST(Selector, HopperGetsGenericBecauseTensorCoreVariantsAreNotBuilt) {
+  const Selection s = selected(90, problem(DType::f16, 128, MaskKind::causal), nvrtc13());
+  EXPECT_EQ(s.spec.variant, Variant::generic);
+  EXPECT_EQ(canonical_key(s.spec), "generic_sm90_f16_d128_m32n32w4s1_causal");
+  for (Variant v : {Variant::wgmma_sm90, Variant::mma_sm80, Variant::mma_sm75}) {
+    const VariantVerdict& verdict = verdict_for(s, v);
+    EXPECT_FALSE(verdict.usable) << variant_name(v);
+    EXPECT_EQ(verdict.reason, "not available in this build yet") << variant_name(v);
+  }
+  EXPECT_TRUE(verdict_for(s, Variant::generic).usable);
+  EXPECT_TRUE(contains(s.reason, "plain CUDA with fp32 FMA")) << s.reason;
+  EXPECT_TRUE(contains(s.reason, "wgmma_sm90: not available in this build yet")) << s.reason;
+  EXPECT_TRUE(contains(s.reason, "mma_sm80: not available in this build yet")) << s.reason;
+}
+
+TEST(Selector, Mma75ComputesF16OnlySoBf16IsNotItsJob) {
+  const Selection s = selected(80, problem(DType::bf16), nvrtc13());
+  EXPECT_EQ(s.spec.variant, Variant::generic);
+  EXPECT_EQ(s.spec.dtype, DType::bf16);
+  EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason, "mma_sm75 computes f16 only, not bf16");
+  EXPECT_EQ(verdict_for(s, Variant::mma_sm80).reason, "not available in this build yet");
+  EXPECT_TRUE(contains(verdict_for(s, Variant::wgmma_sm90).reason,
+                       "wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_80"));
+}
+
+TEST(Selector, AmpereAndAda) {
+  for (int cc : {80, 86, 89}) {
+    const Selection s = selected(cc, problem(), nvrtc13());
+    EXPECT_EQ(s.spec.variant, Variant::generic) << cc;
+    EXPECT_EQ(s.spec.arch, cc);
+    EXPECT_FALSE(s.spec.arch_specific);
+    EXPECT_EQ(verdict_for(s, Variant::mma_sm80).reason, "not available in this build yet") << cc;
+    EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason, "not available in this build yet") << cc;
+    EXPECT_FALSE(verdict_for(s, Variant::wgmma_sm90).usable);
+  }
+}
+
+TEST(Selector, TuringAllowsOnlyMma75AmongTensorCoreVariants) {
+  const Selection s = selected(75, problem(), nvrtc13());
+  EXPECT_EQ(s.spec.variant, Variant::generic);
+  EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason, "not available in this build yet");
+  EXPECT_EQ(verdict_for(s, Variant::mma_sm80).reason,
+            "mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75");
+  EXPECT_EQ(verdict_for(s, Variant::wgmma_sm90).reason,
+            "wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_75");
+}
+
+TEST(Selector, VoltaWithCuda12RunsGeneric) {
+  const Selection s = selected(70, problem(), nvrtc12());
+  EXPECT_EQ(s.spec.variant, Variant::generic);
+  EXPECT_EQ(s.spec.arch, 70);
+  EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason,
+            "mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_70");
+}
+
+TEST(Selector, VoltaWithNvrtc13NeedsCuda12) {
+  const std::string message = selection_error(70, problem(), nvrtc13());
+  EXPECT_TRUE(contains(message, "sm_70 (Volta)")) << message;
+  EXPECT_TRUE(contains(message, "CUDA 12.x")) << message;
+}
+
+TEST(Selector, MaxwellAndPascalRunGenericWithCuda12) {
+  for (int cc : {52, 61}) {
+    const Selection s = selected(cc, problem(), nvrtc12());
+    EXPECT_EQ(s.spec.variant, Variant::generic) << cc;
+    EXPECT_EQ(s.spec.arch, cc);
+    EXPECT_TRUE(contains(verdict_for(s, Variant::mma_sm75).reason, "needs compute capability 7.5"))
+        << verdict_for(s, Variant::mma_sm75).reason;
+    EXPECT_TRUE(contains(verdict_for(s, Variant::mma_sm80).reason, "needs compute capability 8.0"));
+    EXPECT_TRUE(contains(verdict_for(s, Variant::wgmma_sm90).reason, "needs compute capability 9.0"));
+  }
+}
+
+TEST(Selector, PascalWithNvrtc13ExplainsWhatWouldWork) {
+  const std::string message = selection_error(61, problem(), nvrtc13());
+  EXPECT_TRUE(contains(message, "sm_61")) << message;
+  EXPECT_TRUE(contains(message, "Pascal")) << message;
+  EXPECT_TRUE(contains(message, "NVRTC 13.0")) << message;
+  EXPECT_TRUE(contains(message, "sm_75..sm_121")) << message;
+  EXPECT_TRUE(contains(message, "an NVRTC from CUDA 12.x (which targets sm_50..sm_90) can compile for it"))
+      << message;
+  EXPECT_EQ(message.rfind("no kernel can be compiled for nominal sm_61: the GPU is sm_61 (Pascal)", 0), 0u)
+      << message;
+}
+
+TEST(Selector, BlackwellRunsGeneric) {
+  for (int cc : {100, 120}) {
+    const Selection s = selected(cc, problem(DType::bf16, 64), nvrtc13());
+    EXPECT_EQ(s.spec.variant, Variant::generic) << cc;
+    EXPECT_EQ(s.spec.arch, cc);
+    EXPECT_EQ(verdict_for(s, Variant::mma_sm80).reason, "not available in this build yet") << cc;
+    EXPECT_TRUE(contains(verdict_for(s, Variant::wgmma_sm90).reason, "not sm_" + std::to_string(cc)));
+  }
+  // A CUDA 12.4 NVRTC cannot target Blackwell.
+  const std::string message = selection_error(100, problem(), nvrtc12());
+  EXPECT_TRUE(contains(message, "a newer CUDA toolkit's NVRTC is needed")) << message;
+}
+
+TEST(Selector, PreMaxwellIsRejectedWithTheReason) {
+  for (const CompilerTargets& targets : {nvrtc12(), nvrtc13()}) {
+    const std::string message = selection_error(35, problem(), targets);
+    EXPECT_EQ(message.rfind("no kernel can be compiled for nominal sm_35: the GPU is sm_35 (pre-Maxwell)", 0), 0u)
+        << message;
+    EXPECT_TRUE(contains(message, "no current CUDA toolkit supports GPUs older than Maxwell")) << message;
+  }
+  // Even a compiler that could target it would not help: the generic variant needs 5.0.
+  const CompilerTargets ancient{11, 0, {35, 37, 50, 52, 60, 61, 70, 75, 80, 86}};
+  const std::string message = selection_error(35, problem(), ancient);
+  EXPECT_TRUE(contains(message, "no kernel variant can run f16 head_dim 128 on nominal sm_35: "))
+      << message;
+  EXPECT_TRUE(contains(message, "generic: generic needs compute capability 5.0 or newer, not sm_35"))
+      << message;
+}
+
+TEST(Selector, ARealDeviceIsNamedWithItsArchitecture) {
+  DeviceDescription h100 = DeviceDescription::for_arch(90);
+  h100.name = "NVIDIA H100 80GB HBM3";
+  h100.nominal = false;
+  auto s = select_variant(h100, problem(), nvrtc13(), Variant::mma_sm80);
+  ASSERT_FALSE(static_cast<bool>(s));
+  EXPECT_EQ(llvm::toString(s.takeError()),
+            "forced variant mma_sm80 cannot run on NVIDIA H100 80GB HBM3 (sm_90): not available in "
+            "this build yet");
+}
+
+TEST(Selector, F32AlwaysGoesToGeneric) {
+  for (int cc : {75, 80, 89, 90, 100}) {
+    const Selection s = selected(cc, problem(DType::f32), nvrtc13());
+    EXPECT_EQ(s.spec.variant, Variant::generic) << cc;
+    EXPECT_EQ(s.spec.dtype, DType::f32);
+  }
+  const Selection h = selected(90, problem(DType::f32), nvrtc13());
+  EXPECT_EQ(verdict_for(h, Variant::wgmma_sm90).reason, "wgmma_sm90 computes f16 and bf16, not f32");
+  EXPECT_EQ(verdict_for(h, Variant::mma_sm80).reason, "mma_sm80 computes f16 and bf16, not f32");
+  EXPECT_EQ(verdict_for(h, Variant::mma_sm75).reason, "mma_sm75 computes f16 only, not f32");
+  const Selection p = selected(61, problem(DType::f32), nvrtc12());
+  EXPECT_EQ(p.spec.variant, Variant::generic);
+}
+
+TEST(Selector, RejectsABadHeadDim) {
+  const std::string message = selection_error(90, problem(DType::f16, 100), nvrtc13());
+  EXPECT_TRUE(contains(message, "generic: head_dim 100 is not a multiple of 8 in 8..256")) << message;
+}
+
+// ---- forced variants -----------------------------------------------------------------------------
+
+TEST(Selector, ForcedGenericIsUsedWithTheForcedReason) {
+  const Selection s = selected(90, problem(), nvrtc13(), Variant::generic);
+  EXPECT_EQ(s.spec.variant, Variant::generic);
+  EXPECT_EQ(s.reason.rfind("forced by options: ", 0), 0u) << s.reason;
+}
+
+TEST(Selector, ForcedVariantTheDeviceCannotRunIsAnError) {
+  const std::string turing = selection_error(75, problem(), nvrtc13(), Variant::mma_sm80);
+  EXPECT_EQ(turing,
+            "forced variant mma_sm80 cannot run on nominal sm_75: mma_sm80 needs compute "
+            "capability 8.0 (Ampere) or newer, not sm_75");
+  const std::string pascal = selection_error(61, problem(), nvrtc12(), Variant::wgmma_sm90);
+  EXPECT_TRUE(contains(pascal, "forced variant wgmma_sm90 cannot run on nominal sm_61: ")) << pascal;
+  // Allowed by the architecture, but not built.
+  const std::string hopper = selection_error(90, problem(), nvrtc13(), Variant::wgmma_sm90);
+  EXPECT_TRUE(contains(hopper, "forced variant wgmma_sm90 cannot run on nominal sm_90: not available in this build yet"))
+      << hopper;
+}
+
+// ---- default tiles -------------------------------------------------------------------------------
+
+TEST(DefaultSpec, HeadDim256ShrinksTheQueryTileOnSmallSharedMemory) {
+  // 48 KB parts (Maxwell, Pascal) fit only an 8-row tile at d=256; Turing's 64 KB fits 16 rows.
+  EXPECT_EQ(selected(52, problem(DType::f16, 256), nvrtc12()).spec.block_m, 8);
+  EXPECT_EQ(selected(61, problem(DType::f16, 256), nvrtc12()).spec.block_m, 8);
+  EXPECT_EQ(selected(75, problem(DType::f16, 256), nvrtc13()).spec.block_m, 16);
+  EXPECT_EQ(selected(80, problem(DType::f16, 256), nvrtc13()).spec.block_m, 32);
+  EXPECT_EQ(selected(90, problem(DType::f16, 256), nvrtc13()).spec.block_m, 32);
+  // Smaller head dims keep the full tile even on 48 KB.
+  EXPECT_EQ(selected(61, problem(DType::f16, 128), nvrtc12()).spec.block_m, 32);
+}
+
+TEST(DefaultSpec, StaysWithinTheOptInSharedMemoryEverywhere) {
+  struct Device {
+    int cc;
+    CompilerTargets targets;
+  };
+  const Device devices[] = {{52, nvrtc12()},  {61, nvrtc12()},  {70, nvrtc12()}, {75, nvrtc13()},
+                            {80, nvrtc13()},  {86, nvrtc13()},  {89, nvrtc13()}, {90, nvrtc13()},
+                            {100, nvrtc13()}, {120, nvrtc13()}};
+  for (const Device& d : devices) {
+    const DeviceDescription device = DeviceDescription::for_arch(d.cc);
+    for (DType dtype : {DType::f32, DType::f16, DType::bf16}) {
+      for (int head_dim = 8; head_dim <= 256; head_dim += 8) {
+        auto s = select_variant(device, problem(dtype, head_dim), d.targets);
+        ASSERT_TRUE(static_cast<bool>(s)) << "sm_" << d.cc << " d" << head_dim << ": "
+                                          << llvm::toString(s.takeError());
+        EXPECT_LE(shared_memory_bytes(s->spec), device.smem_per_block_optin) << canonical_key(s->spec);
+        EXPECT_TRUE(spec_problems(s->spec, device).empty()) << canonical_key(s->spec);
+        EXPECT_EQ(s->spec.head_dim, head_dim);
+        EXPECT_EQ(s->spec.dtype, dtype);
+        EXPECT_EQ(s->spec.block_n, 32);
+        EXPECT_EQ(s->spec.warps, 4);
+        EXPECT_EQ(s->spec.stages, 1);
+      }
+    }
+  }
+}
+
+TEST(DefaultSpec, UnbuiltVariantsAreAnError) {
+  auto s = default_spec(Variant::mma_sm80, DeviceDescription::for_arch(80), problem());
+  ASSERT_FALSE(static_cast<bool>(s));
+  const std::string message = llvm::toString(s.takeError());
+  EXPECT_TRUE(contains(message, "mma_sm80 is not available in this build")) << message;
+}
+
+TEST(JudgeVariant, GenericOnPascalDependsOnTheCompiler) {
+  const DeviceDescription pascal = DeviceDescription::for_arch(61);
+  const VariantVerdict with12 = judge_variant(Variant::generic, pascal, problem(), nvrtc12());
+  EXPECT_TRUE(with12.usable) << with12.reason;
+  const VariantVerdict with13 = judge_variant(Variant::generic, pascal, problem(), nvrtc13());
+  EXPECT_FALSE(with13.usable);
+  EXPECT_TRUE(contains(with13.reason, "the GPU is sm_61 (Pascal) but NVRTC 13.0 targets sm_75..sm_121 only"))
+      << with13.reason;
+}
+
+}  // namespace
+}  // namespace flashjit::gen
