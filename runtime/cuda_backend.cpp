@@ -41,6 +41,11 @@ llvm::Expected<std::unique_ptr<CudaBackend>> CudaBackend::create(const RuntimeOp
   return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(*device), std::move(*context), options));
 }
 
+CudaBackend::~CudaBackend() {
+  // The loaded modules are unloaded after this body, from the current context: make it ours.
+  if (llvm::Error err = context_->make_current()) llvm::consumeError(std::move(err));
+}
+
 llvm::Expected<KernelPlan> CudaBackend::make_plan(const gen::ProblemClass& problem) const {
   auto selection = gen::select_variant(device_, problem, cuda::nvrtc_targets(), options_.force_variant);
   if (!selection) return selection.takeError();
@@ -106,7 +111,8 @@ Status CudaBackend::check_device_pointers(const AttentionArgs& args) const {
 }
 
 Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
-  if (Status s = status_from(context_->make_current(), ErrorCode::driver_error); !s.ok()) return s;
+  auto scoped = cuda::ScopedContext::enter(*context_);
+  if (!scoped) return status_from(scoped.takeError(), ErrorCode::driver_error);
   if (Status s = check_device_pointers(args); !s.ok()) return s;
   auto planned = plan(args);
   if (!planned) return status_from(planned.takeError(), ErrorCode::unsupported);

@@ -28,7 +28,9 @@ class CudaBackend {
   // range, driver older than NVRTC's output, NVRTC unable to target the device).
   static llvm::Expected<std::unique_ptr<CudaBackend>> create(const RuntimeOptions& options);
 
-  // `args` must be validated and normalized.
+  ~CudaBackend();
+
+  // `args` must be validated and normalized. The caller's current context is left as it was.
   Status forward(const AttentionArgs& args, CUstream stream);
   llvm::Expected<KernelPlan> plan(const AttentionArgs& args);
   const gen::DeviceDescription& device() const { return device_; }

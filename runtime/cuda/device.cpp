@@ -103,6 +103,24 @@ llvm::Error PrimaryContext::make_current() const {
   return check(api_, api_.cuCtxSetCurrent(context_), "cuCtxSetCurrent");
 }
 
+// ---- ScopedContext ----
+
+llvm::Expected<ScopedContext> ScopedContext::enter(const PrimaryContext& context) {
+  const DriverApi& api = context.api_;
+  CUcontext previous = nullptr;
+  if (llvm::Error err = check(api, api.cuCtxGetCurrent(&previous), "cuCtxGetCurrent")) return err;
+  if (previous == context.context_) return ScopedContext(&api, previous, false);
+  if (llvm::Error err = check(api, api.cuCtxSetCurrent(context.context_), "cuCtxSetCurrent")) return err;
+  return ScopedContext(&api, previous, true);
+}
+
+ScopedContext::ScopedContext(ScopedContext&& other) noexcept
+    : api_(other.api_), previous_(other.previous_), restore_(std::exchange(other.restore_, false)) {}
+
+ScopedContext::~ScopedContext() {
+  if (restore_) api_->cuCtxSetCurrent(previous_);
+}
+
 // ---- DeviceBuffer ----
 
 llvm::Expected<DeviceBuffer> DeviceBuffer::allocate(size_t bytes) {

@@ -41,11 +41,31 @@ class PrimaryContext {
   CUdevice device() const { return device_; }
 
  private:
+  friend class ScopedContext;
   PrimaryContext(const DriverApi& api, CUdevice device, CUcontext context)
       : api_(api), device_(device), context_(context) {}
   const DriverApi& api_;
   CUdevice device_;
   CUcontext context_;
+};
+
+// Makes `context` current for a scope and restores whatever the calling thread had before, so a
+// FlashJIT call never changes the application's current context.
+class ScopedContext {
+ public:
+  static llvm::Expected<ScopedContext> enter(const PrimaryContext& context);
+  ScopedContext(ScopedContext&& other) noexcept;
+  ScopedContext(const ScopedContext&) = delete;
+  ScopedContext& operator=(const ScopedContext&) = delete;
+  ScopedContext& operator=(ScopedContext&&) = delete;
+  ~ScopedContext();
+
+ private:
+  ScopedContext(const DriverApi* api, CUcontext previous, bool restore)
+      : api_(api), previous_(previous), restore_(restore) {}
+  const DriverApi* api_;
+  CUcontext previous_;
+  bool restore_;
 };
 
 // Device memory owned by this object (for tests, benchmarks and the main job).

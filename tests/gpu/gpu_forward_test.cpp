@@ -20,6 +20,7 @@ namespace {
 
 using test::HostProblem;
 using test::ProblemShape;
+using test::shape;
 
 // One runtime per option set for the whole run, as an application would keep one.
 Runtime* gpu_runtime(const RuntimeOptions& options, std::string* why_not) {
@@ -67,19 +68,6 @@ void expect_kernel_matches_cpu(Runtime& runtime, const ProblemShape& shape) {
   Status s = test::run_on_device(runtime, p);
   ASSERT_TRUE(s.ok()) << shape.name() << ": " << s.to_string();
   EXPECT_TRUE(test::matches_reference(p, reference, /*check_lse=*/true, test::kKernelLseTolerance));
-}
-
-ProblemShape shape(int b, int h, int kv, int sq, int sk, int d, DType t, MaskKind m) {
-  ProblemShape s;
-  s.batch = b;
-  s.num_heads = h;
-  s.num_kv_heads = kv;
-  s.seqlen_q = sq;
-  s.seqlen_k = sk;
-  s.head_dim = d;
-  s.dtype = t;
-  s.mask = m;
-  return s;
 }
 
 class GpuForward : public testing::TestWithParam<ProblemShape> {};

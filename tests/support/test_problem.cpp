@@ -17,6 +17,20 @@ std::string ProblemShape::name() const {
   return n;
 }
 
+ProblemShape shape(int batch, int heads, int kv_heads, int seqlen_q, int seqlen_k, int head_dim, DType dtype,
+                   MaskKind mask) {
+  ProblemShape s;
+  s.batch = batch;
+  s.num_heads = heads;
+  s.num_kv_heads = kv_heads;
+  s.seqlen_q = seqlen_q;
+  s.seqlen_k = seqlen_k;
+  s.head_dim = head_dim;
+  s.dtype = dtype;
+  s.mask = mask;
+  return s;
+}
+
 namespace {
 
 Strides padded_strides(const ProblemShape& s, int seqlen, int heads) {

@@ -28,6 +28,9 @@ struct ProblemShape {
   std::string name() const;  // "b2_h4_kv2_q17_k33_d64_f16_causal"
 };
 
+ProblemShape shape(int batch, int heads, int kv_heads, int seqlen_q, int seqlen_k, int head_dim, DType dtype,
+                   MaskKind mask = MaskKind::none);
+
 // GoogleTest prints parameters with this (instead of their bytes).
 inline void PrintTo(const ProblemShape& shape, std::ostream* os) { *os << shape.name(); }
 

@@ -23,6 +23,7 @@ namespace {
 
 using test::HostProblem;
 using test::ProblemShape;
+using test::shape;
 
 // The normalized args of `p` (as the runtime would pass them to a backend).
 AttentionArgs normalized_args(const HostProblem& p) {
@@ -46,20 +47,6 @@ const cpu::CpuAttention& attention_with(int threads) {
   static const cpu::CpuAttention single(1);
   static const cpu::CpuAttention three(3);
   return threads == 1 ? single : three;
-}
-
-ProblemShape shape(int batch, int heads, int kv_heads, int seqlen_q, int seqlen_k, int head_dim, DType dtype,
-                   MaskKind mask = MaskKind::none) {
-  ProblemShape s;
-  s.batch = batch;
-  s.num_heads = heads;
-  s.num_kv_heads = kv_heads;
-  s.seqlen_q = seqlen_q;
-  s.seqlen_k = seqlen_k;
-  s.head_dim = head_dim;
-  s.dtype = dtype;
-  s.mask = mask;
-  return s;
 }
 
 ProblemShape padded(ProblemShape s, int head_padding, int seq_padding) {
