@@ -88,6 +88,17 @@ TEST(NvrtcCompiler, GenericDefaultCompilesForTuringAndHopper) {
   }
 }
 
+// The generic variant is the fallback everywhere, so it must build for every target this NVRTC has.
+TEST(NvrtcCompiler, GenericCompilesForEveryTargetOfThisNvrtc) {
+  const gen::CompilerTargets& targets = nvrtc_targets();
+  ASSERT_FALSE(targets.archs.empty());
+  for (int arch : targets.archs) {
+    const CompiledKernel k = compiled(default_generic(arch, DType::bf16, 64, MaskKind::causal));
+    EXPECT_EQ(k.target, "sm_" + std::to_string(arch));
+    EXPECT_FALSE(k.resources.spills()) << k.key;
+  }
+}
+
 TEST(NvrtcCompiler, EachDtypeCompiles) {
   for (DType dtype : {DType::f32, DType::bf16}) {
     const CompiledKernel k = compiled(default_generic(90, dtype, 128));
