@@ -13,6 +13,7 @@ const char* arch_family_name(ArchFamily family) {
     case ArchFamily::ada: return "Ada Lovelace";
     case ArchFamily::hopper: return "Hopper";
     case ArchFamily::blackwell: return "Blackwell";
+    case ArchFamily::newer: return "newer than Blackwell";
   }
   return "unknown";
 }
@@ -26,6 +27,7 @@ const char* tensor_core_description(TensorCoreGen gen) {
     case TensorCoreGen::ada_mma: return "4th generation (Ada, mma.sync m16n8k16, f16/bf16/fp8)";
     case TensorCoreGen::hopper_wgmma: return "4th generation (Hopper, wgmma + TMA, f16/bf16/fp8)";
     case TensorCoreGen::blackwell_tcgen05: return "5th generation (Blackwell, tcgen05; mma.sync m16n8k16 available)";
+    case TensorCoreGen::blackwell_mma: return "5th generation (consumer Blackwell, mma.sync m16n8k16; no tcgen05)";
   }
   return "unknown";
 }
@@ -91,10 +93,18 @@ ArchTraits arch_traits(int cc) {
     t.smem_per_sm = 228 * KiB;
     return t;
   }
+  if (cc >= 130) {
+    // Unknown to this build: assume only what every newer part has kept so far.
+    t.family = ArchFamily::newer;
+    t.smem_per_block_optin = 99 * KiB;
+    t.smem_per_sm = 100 * KiB;
+    return t;
+  }
   t.family = ArchFamily::blackwell;
-  t.tensor_cores = TensorCoreGen::blackwell_tcgen05;
-  // Data-center Blackwell (10.x, 11.x) has Hopper-sized shared memory; consumer parts (12.x) do not.
+  // Data-center Blackwell (10.x, 11.x) has tcgen05 and Hopper-sized shared memory; consumer parts
+  // (12.x) have neither.
   const bool datacenter = cc < 120;
+  t.tensor_cores = datacenter ? TensorCoreGen::blackwell_tcgen05 : TensorCoreGen::blackwell_mma;
   t.smem_per_block_optin = datacenter ? 227 * KiB : 99 * KiB;
   t.smem_per_sm = datacenter ? 228 * KiB : 100 * KiB;
   return t;

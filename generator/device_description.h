@@ -7,8 +7,8 @@
 
 namespace flashjit::gen {
 
-enum class ArchFamily { pre_maxwell, maxwell, pascal, volta, turing, ampere, ada, hopper, blackwell };
-enum class TensorCoreGen { none, volta_hmma, turing_mma, ampere_mma, ada_mma, hopper_wgmma, blackwell_tcgen05 };
+enum class ArchFamily { pre_maxwell, maxwell, pascal, volta, turing, ampere, ada, hopper, blackwell, newer };
+enum class TensorCoreGen { none, volta_hmma, turing_mma, ampere_mma, ada_mma, hopper_wgmma, blackwell_tcgen05, blackwell_mma };
 
 const char* arch_family_name(ArchFamily family);
 // e.g. "2nd generation (Turing, mma.sync m16n8k8)"

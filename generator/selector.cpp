@@ -25,6 +25,14 @@ std::string device_label(const DeviceDescription& device) {
   return device.name + " (sm_" + std::to_string(device.compute_capability()) + ")";
 }
 
+// Why no variant can serve this problem whatever the device; empty when some may.
+std::string problem_error(const ProblemClass& problem) {
+  if (problem.head_dim <= 0 || problem.head_dim > 256)
+    return llvm::formatv("head_dim {0} is outside 8..256", problem.head_dim);
+  if (problem.head_dim % 8 != 0) return llvm::formatv("head_dim {0} is not a multiple of 8", problem.head_dim);
+  return {};
+}
+
 std::string usable_reason(Variant variant) {
   switch (variant) {
     case Variant::generic: return "plain CUDA with fp32 FMA; runs on any compute capability >= 5.0";
@@ -70,8 +78,8 @@ VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
     verdict.reason = why;
     return verdict;
   }
-  if (problem.head_dim <= 0 || problem.head_dim > 256 || problem.head_dim % 8 != 0) {
-    verdict.reason = llvm::formatv("head_dim {0} is not a multiple of 8 in 8..256", problem.head_dim);
+  if (std::string why = problem_error(problem); !why.empty()) {
+    verdict.reason = why;
     return verdict;
   }
   if (!rules.implemented) {
@@ -95,7 +103,11 @@ VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
 llvm::Expected<Selection> select_variant(const DeviceDescription& device, const ProblemClass& problem,
                                          const CompilerTargets& targets,
                                          std::optional<Variant> forced) {
-  // Nothing runs on a device this NVRTC cannot compile for; say that once rather than per variant.
+  // A problem no variant can take, or a device this NVRTC cannot compile for, is said once rather
+  // than once per variant.
+  if (std::string why = problem_error(problem); !why.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), why);
+
   if (auto target = choose_target(device.compute_capability(), targets); !target)
     return llvm::createStringError(llvm::inconvertibleErrorCode(), "no kernel can be compiled for %s: %s",
                                    device_label(device).c_str(), llvm::toString(target.takeError()).c_str());

@@ -75,7 +75,7 @@ Result<KernelChoice> Runtime::plan(const AttentionArgs& args) const {
     choice.kernel_key = kCpuKernelKey;
     choice.reason = llvm::formatv("CPU backend: blocked online softmax in fp32 on {0} threads{1}",
                                   impl_->cpu->threads(),
-                                  impl_->fallback_reason.empty() ? "" : " (no usable GPU: " + impl_->fallback_reason + ")");
+                                  impl_->fallback_reason.empty() ? "" : " (no usable GPU; fallback_reason() says why)");
     return choice;
   }
   auto planned = impl_->cuda->plan(*normalized);

@@ -209,6 +209,12 @@ void print_report(llvm::raw_ostream& os, const json& r) {
 }  // namespace
 
 int run_doctor() {
+  if (!what_if_arch.empty()) {
+    if (auto arch = gen::parse_arch(what_if_arch); !arch) {
+      llvm::errs() << "flashjit doctor: error: " << llvm::toString(arch.takeError()) << "\n";
+      return 2;
+    }
+  }
   json report = build_report();
   if (as_json)
     llvm::outs() << report.dump(2) << "\n";

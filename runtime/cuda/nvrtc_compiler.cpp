@@ -73,6 +73,10 @@ llvm::Expected<CompiledKernel> compile_kernel(const gen::EmittedKernel& kernel,
   out.target = gen::target_name(spec);
   out.options = compile_options(spec);
 
+  // NVRTC's own answer to an unsupported target is "invalid value for --gpu-architecture"; the
+  // target check says which targets this NVRTC has and what would work.
+  if (auto target = gen::choose_target(spec.arch, nvrtc_targets()); !target) return target.takeError();
+
   nvrtcProgram raw = nullptr;
   const std::string file_name = kernel.key + ".cu";
   if (nvrtcResult r = nvrtcCreateProgram(&raw, kernel.source.c_str(), file_name.c_str(), 0, nullptr, nullptr);
