@@ -68,7 +68,8 @@ json describe(const gen::DeviceDescription& d) {
     j["registers_per_block"] = d.regs_per_block;
   }
   auto target = gen::choose_target(d.compute_capability(), cuda::nvrtc_targets());
-  if (target)
+  const bool has_target = static_cast<bool>(target);
+  if (has_target)
     j["nvrtc_target"] = "sm_" + std::to_string(*target);
   else
     j["nvrtc_target_error"] = llvm::toString(target.takeError());
@@ -79,7 +80,7 @@ json describe(const gen::DeviceDescription& d) {
   }
   j["dtypes"] = dtypes;
   j["variants"] = variant_table(d);
-  j["usable"] = target && !dtypes.empty();
+  j["usable"] = has_target && !dtypes.empty();
   return j;
 }
 
