@@ -4,6 +4,13 @@
 #pragma once
 
 namespace flashjit {
+#if defined(FLASHJIT_HOST_EMULATION)
+// Host emulation for tests/emulation (the kernel run on the CPU); NVRTC never defines this. The
+// library's own round-to-nearest-even conversions (include/flashjit/numeric.h) stand in for PTX cvt;
+// declared here because templates include no headers.
+unsigned short float_to_half_bits(float value);
+float half_bits_to_float(unsigned short bits);
+#endif
 namespace dev {
 
 struct half_bits {
@@ -17,7 +24,11 @@ __device__ __forceinline__ float to_float(float x) { return x; }
 
 __device__ __forceinline__ float to_float(half_bits x) {
   float f;
+#if defined(FLASHJIT_HOST_EMULATION)
+  f = ::flashjit::half_bits_to_float(x.bits);
+#else
   asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(x.bits));
+#endif
   return f;
 }
 
@@ -37,7 +48,11 @@ template <>
 struct FromFloat<half_bits> {
   static __device__ __forceinline__ half_bits convert(float f) {
     half_bits h;
+#if defined(FLASHJIT_HOST_EMULATION)
+    h.bits = ::flashjit::float_to_half_bits(f);
+#else
     asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h.bits) : "f"(f));
+#endif
     return h;
   }
 };
@@ -68,7 +83,12 @@ __device__ __forceinline__ float negative_infinity() { return __int_as_float(0xf
 // 2^x with the hardware approximation (relative error about 2^-22), as FlashAttention does.
 __device__ __forceinline__ float fast_exp2(float x) {
   float y;
+#if defined(FLASHJIT_HOST_EMULATION)
+  y = exp2f(x);
+  if (y < 1.17549435e-38f) y = 0.0f;  // ftz: a subnormal result flushes to zero
+#else
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+#endif
   return y;
 }
 

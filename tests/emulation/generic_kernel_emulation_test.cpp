@@ -1,0 +1,338 @@
+// The generic kernel template (templates/generic_forward.cuh), executed on the CPU by the host
+// emulation in cuda_emulation.h, thread by thread, against the double-precision reference. The
+// parameter block and launch shape come from the runtime's own make_params/launch_shape, and the
+// Traits mirror the generator's shell (generator/emit.cpp), so this checks the kernel's indexing,
+// tails, masking, GQA, strides, online softmax and lse without a GPU. What it cannot check: PTX
+// itself (cvt/ex2 are stood in for on the host), real warp scheduling, and NVRTC compilation.
+#define FLASHJIT_HOST_EMULATION 1
+
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <llvm/Support/Error.h>
+
+#include "flashjit/numeric.h"
+#include "flashjit/types.h"
+#include "generator/device_description.h"
+#include "generator/kernel_spec.h"
+#include "generator/selector.h"
+#include "runtime/launch_params.h"
+#include "runtime/validate.h"
+#include "support/compare.h"
+#include "support/naive_reference.h"
+#include "support/test_problem.h"
+
+#include "emulation/cuda_emulation.h"
+#include "templates/generic_forward.cuh"
+
+namespace flashjit {
+namespace {
+
+using test::ProblemShape;
+
+// The storage type the generator emits for a dtype (generator/emit.cpp, element_type).
+template <DType kDType>
+struct ElementOf;
+template <>
+struct ElementOf<DType::f32> {
+  using type = float;
+};
+template <>
+struct ElementOf<DType::f16> {
+  using type = ::flashjit::dev::half_bits;
+};
+template <>
+struct ElementOf<DType::bf16> {
+  using type = ::flashjit::dev::bf16_bits;
+};
+
+template <int kBlockM_, int kBlockN_, int kWarps_>
+struct Tile {
+  static constexpr int kBlockM = kBlockM_;
+  static constexpr int kBlockN = kBlockN_;
+  static constexpr int kWarps = kWarps_;
+};
+using m32n32w4 = Tile<32, 32, 4>;  // the default on every architecture with room for it
+using m16n64w2 = Tile<16, 64, 2>;
+using m8n32w1 = Tile<8, 32, 1>;
+using m64n32w8 = Tile<64, 32, 8>;
+
+// What the generated shell defines, for one spec.
+template <DType kDType, int kHeadDim_, class TileT, bool kCausal_>
+struct KernelTraits {
+  using Element = typename ElementOf<kDType>::type;
+  static constexpr int kHeadDim = kHeadDim_;
+  static constexpr int kBlockM = TileT::kBlockM;
+  static constexpr int kBlockN = TileT::kBlockN;
+  static constexpr int kWarps = TileT::kWarps;
+  static constexpr int kStages = 1;
+  static constexpr bool kCausal = kCausal_;
+};
+
+const gen::DeviceDescription& hopper() {
+  static const gen::DeviceDescription device = gen::DeviceDescription::for_arch(90);
+  return device;
+}
+
+enum class Lse { written, null };
+
+// Runs the problem through the emulated kernel of `spec` (which must match Traits) exactly as the
+// CUDA backend would launch it, and checks it against the reference.
+template <class Traits>
+void run_and_check(const gen::KernelSpec& spec, test::HostProblem& problem, Lse lse) {
+  SCOPED_TRACE(problem.shape.name() + " with " + gen::canonical_key(spec));
+  ASSERT_EQ(spec.head_dim, Traits::kHeadDim);
+  ASSERT_EQ(spec.block_m, Traits::kBlockM);
+  ASSERT_EQ(spec.block_n, Traits::kBlockN);
+  ASSERT_EQ(spec.warps, Traits::kWarps);
+  ASSERT_EQ(spec.mask == MaskKind::causal, Traits::kCausal);
+  if (llvm::Error err = gen::validate_spec(spec, hopper())) FAIL() << llvm::toString(std::move(err));
+
+  if (lse == Lse::null) problem.args.lse = nullptr;
+  Result<AttentionArgs> normalized = validate_args(problem.args);
+  ASSERT_TRUE(normalized.ok()) << normalized.status().message();
+  const AttentionParams params = make_params(*normalized);
+  const cuda::LaunchShape shape = launch_shape(spec, *normalized);
+
+  emulation::emulate_launch(&dev::generic_forward<Traits>, dim3{shape.grid[0], shape.grid[1], shape.grid[2]},
+                            dim3{shape.block[0], shape.block[1], shape.block[2]}, shape.dynamic_shared_bytes,
+                            params);
+
+  const test::ReferenceOutput ref = test::naive_attention(*normalized);
+  EXPECT_TRUE(test::matches_reference(problem, ref, lse == Lse::written, test::kKernelLseTolerance));
+  if (lse == Lse::null) {
+    for (float value : problem.lse) ASSERT_EQ(value, 12345.0f) << "lse written although the lse pointer is null";
+  }
+}
+
+// The instantiation for `spec`, whose tile is TileT; the mask picks kCausal.
+template <class TileT, DType kDType, int kHeadDim>
+void run_tile(const gen::KernelSpec& spec, test::HostProblem& problem, Lse lse) {
+  if (spec.mask == MaskKind::causal)
+    run_and_check<KernelTraits<kDType, kHeadDim, TileT, true>>(spec, problem, lse);
+  else
+    run_and_check<KernelTraits<kDType, kHeadDim, TileT, false>>(spec, problem, lse);
+}
+
+// The spec the runtime would build for this problem with the tile of `TileT`.
+template <class TileT>
+gen::KernelSpec spec_for(const ProblemShape& s) {
+  gen::KernelSpec spec;
+  spec.variant = Variant::generic;
+  spec.arch = 90;
+  spec.dtype = s.dtype;
+  spec.head_dim = s.head_dim;
+  spec.block_m = TileT::kBlockM;
+  spec.block_n = TileT::kBlockN;
+  spec.warps = TileT::kWarps;
+  spec.stages = 1;
+  spec.mask = s.mask;
+  return spec;
+}
+
+// One problem through the kernel of tile TileT, dtype kDType and head dim kHeadDim (the problem
+// must have the same dtype and head dim; its mask picks kCausal).
+template <class TileT, DType kDType, int kHeadDim>
+void expect_problem_matches(test::HostProblem& problem, Lse lse = Lse::written) {
+  const ProblemShape& s = problem.shape;
+  ASSERT_EQ(s.dtype, kDType) << s.name();
+  ASSERT_EQ(s.head_dim, kHeadDim) << s.name();
+  run_tile<TileT, kDType, kHeadDim>(spec_for<TileT>(s), problem, lse);
+}
+
+template <class TileT, DType kDType, int kHeadDim>
+void expect_kernel_matches(const ProblemShape& s, Lse lse = Lse::written) {
+  test::HostProblem problem = test::make_problem(s);
+  expect_problem_matches<TileT, kDType, kHeadDim>(problem, lse);
+}
+
+constexpr MaskKind kNone = MaskKind::none;
+constexpr MaskKind kCausal = MaskKind::causal;
+
+ProblemShape strided(ProblemShape s, int head_padding, int seq_padding) {
+  s.head_padding = head_padding;
+  s.seq_padding = seq_padding;
+  return s;
+}
+
+enum class Operand { k, v, out };
+
+// Gives K, V or the output a layout of its own: a fresh buffer with `strides`, random for an input,
+// NaN-poisoned for the output (as make_problem fills them).
+void relayout(test::HostProblem& p, Operand which, Strides strides) {
+  AttentionArgs& a = p.args;
+  std::vector<uint8_t>* buffer = &p.out;
+  Strides* target = &a.out.strides;
+  if (which == Operand::k) {
+    buffer = &p.k;
+    target = &a.k.strides;
+  } else if (which == Operand::v) {
+    buffer = &p.v;
+    target = &a.v.strides;
+  }
+  const int seqlen = which == Operand::out ? a.seqlen_q : a.seqlen_k;
+  const int heads = which == Operand::out ? a.num_heads : a.num_kv_heads;
+  const int64_t elements =
+      (a.batch - 1) * strides.batch + (seqlen - 1) * strides.seq + (heads - 1) * strides.head + a.head_dim;
+  buffer->assign(static_cast<size_t>(elements) * dtype_size(p.shape.dtype), 0);
+  std::mt19937 rng(static_cast<uint32_t>(elements));
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int64_t i = 0; i < elements; ++i)
+    store_from_float(buffer->data(), p.shape.dtype, i,
+                     which == Operand::out ? std::numeric_limits<float>::quiet_NaN() : dist(rng));
+  *target = strides;
+  p.bind();
+}
+
+// ---- dtypes and head dims (default tile) ---------------------------------------------------------
+
+TEST(GenericKernelEmulation, F16HeadDim64WithTailsInBothSequences) {
+  for (MaskKind mask : {kNone, kCausal})
+    expect_kernel_matches<m32n32w4, DType::f16, 64>(test::shape(2, 1, 1, 33, 47, 64, DType::f16, mask));
+}
+
+TEST(GenericKernelEmulation, Bf16HeadDim128) {
+  for (MaskKind mask : {kNone, kCausal})
+    expect_kernel_matches<m32n32w4, DType::bf16, 128>(test::shape(1, 2, 2, 40, 40, 128, DType::bf16, mask));
+}
+
+TEST(GenericKernelEmulation, F32HeadDim40LeavesLanesWithoutAHeadDimColumn) {
+  for (MaskKind mask : {kNone, kCausal})
+    expect_kernel_matches<m32n32w4, DType::f32, 40>(test::shape(1, 2, 2, 17, 70, 40, DType::f32, mask));
+}
+
+TEST(GenericKernelEmulation, F16HeadDim8) {
+  for (MaskKind mask : {kNone, kCausal})
+    expect_kernel_matches<m32n32w4, DType::f16, 8>(test::shape(1, 2, 2, 50, 33, 8, DType::f16, mask));
+}
+
+TEST(GenericKernelEmulation, F32HeadDim72) {
+  for (MaskKind mask : {kNone, kCausal})
+    expect_kernel_matches<m32n32w4, DType::f32, 72>(test::shape(1, 1, 1, 20, 65, 72, DType::f32, mask));
+}
+
+TEST(GenericKernelEmulation, Bf16HeadDim256) {
+  expect_kernel_matches<m32n32w4, DType::bf16, 256>(test::shape(1, 1, 1, 24, 40, 256, DType::bf16, kCausal));
+}
+
+TEST(GenericKernelEmulation, ExplicitSoftmaxScale) {
+  ProblemShape s = test::shape(1, 1, 1, 30, 50, 64, DType::f32, kNone);
+  s.softmax_scale = 0.3f;
+  expect_kernel_matches<m32n32w4, DType::f32, 64>(s);
+}
+
+// ---- tiles ---------------------------------------------------------------------------------------
+
+// Causal with fewer, as many and more queries than keys (bottom-right alignment; with more queries
+// the first rows see no key: zeros and lse -inf), plus an unmasked problem with tails.
+template <class TileT>
+void expect_tile_matches() {
+  expect_kernel_matches<TileT, DType::f16, 64>(test::shape(1, 2, 2, 20, 70, 64, DType::f16, kCausal));
+  expect_kernel_matches<TileT, DType::f16, 64>(test::shape(1, 2, 2, 45, 45, 64, DType::f16, kCausal));
+  expect_kernel_matches<TileT, DType::f16, 64>(test::shape(1, 2, 2, 70, 20, 64, DType::f16, kCausal));
+  expect_kernel_matches<TileT, DType::f16, 64>(test::shape(1, 2, 2, 33, 47, 64, DType::f16, kNone));
+  // The last key the first block's bottom row sees is the first key of a K/V tile: the causal
+  // early exit (n_end) must still load that tile.
+  constexpr int kOffset = ((1 - TileT::kBlockM) % TileT::kBlockN + TileT::kBlockN) % TileT::kBlockN;
+  constexpr int kSeqlenQ = TileT::kBlockM + 5;
+  expect_kernel_matches<TileT, DType::f16, 64>(
+      test::shape(1, 1, 1, kSeqlenQ, kSeqlenQ + kOffset, 64, DType::f16, kCausal));
+}
+
+TEST(GenericKernelEmulation, TileM32N32W4) { expect_tile_matches<m32n32w4>(); }
+TEST(GenericKernelEmulation, TileM16N64W2) { expect_tile_matches<m16n64w2>(); }
+TEST(GenericKernelEmulation, TileM8N32W1) { expect_tile_matches<m8n32w1>(); }
+TEST(GenericKernelEmulation, TileM64N32W8) { expect_tile_matches<m64n32w8>(); }
+
+TEST(GenericKernelEmulation, OtherTilesAtOtherHeadDims) {
+  expect_kernel_matches<m16n64w2, DType::bf16, 128>(test::shape(1, 1, 1, 30, 100, 128, DType::bf16, kCausal));
+  expect_kernel_matches<m8n32w1, DType::f32, 40>(test::shape(1, 1, 1, 19, 37, 40, DType::f32, kNone));
+  expect_kernel_matches<m64n32w8, DType::f16, 256>(test::shape(1, 1, 1, 70, 33, 256, DType::f16, kCausal));
+}
+
+// ---- sequence lengths ----------------------------------------------------------------------------
+
+TEST(GenericKernelEmulation, SeqlenOne) {
+  for (MaskKind mask : {kNone, kCausal}) {
+    expect_kernel_matches<m32n32w4, DType::f16, 64>(test::shape(1, 2, 2, 1, 1, 64, DType::f16, mask));
+    // One query sees every key (bottom-right alignment); of many queries only the last sees the key.
+    expect_kernel_matches<m32n32w4, DType::f16, 64>(test::shape(1, 2, 2, 1, 100, 64, DType::f16, mask));
+    expect_kernel_matches<m32n32w4, DType::f16, 64>(test::shape(1, 2, 2, 100, 1, 64, DType::f16, mask));
+  }
+}
+
+// ---- heads and layouts ---------------------------------------------------------------------------
+
+TEST(GenericKernelEmulation, GroupedQueryAttention) {
+  for (MaskKind mask : {kNone, kCausal})
+    expect_kernel_matches<m32n32w4, DType::bf16, 64>(test::shape(1, 4, 2, 35, 50, 64, DType::bf16, mask));
+}
+
+TEST(GenericKernelEmulation, MultiQueryAttention) {
+  for (MaskKind mask : {kNone, kCausal})
+    expect_kernel_matches<m16n64w2, DType::f16, 64>(test::shape(2, 4, 1, 35, 50, 64, DType::f16, mask));
+}
+
+// Padding between heads and between sequence rows: the kernel must use every stride, and must not
+// write the output's padding (matches_reference counts the non-NaN values of the whole buffer).
+TEST(GenericKernelEmulation, NonContiguousStrides) {
+  expect_kernel_matches<m32n32w4, DType::f16, 64>(
+      strided(test::shape(2, 2, 1, 33, 47, 64, DType::f16, kCausal), 8, 24));
+  expect_kernel_matches<m8n32w1, DType::f32, 40>(strided(test::shape(2, 2, 1, 20, 40, 40, DType::f32, kNone), 3, 5));
+}
+
+// Each tensor in a layout of its own (K and the output head-major, V padded differently, Q
+// sequence-major): no stride of one tensor may stand in for another's.
+TEST(GenericKernelEmulation, EveryTensorInItsOwnLayout) {
+  for (MaskKind mask : {kNone, kCausal}) {
+    const ProblemShape s = strided(test::shape(2, 2, 2, 33, 40, 40, DType::bf16, mask), 8, 24);
+    test::HostProblem problem = test::make_problem(s);
+    const int D = s.head_dim;
+    relayout(problem, Operand::k, Strides{int64_t{s.num_kv_heads} * s.seqlen_k * D, D, int64_t{s.seqlen_k} * D});
+    const int64_t v_head = int64_t{s.seqlen_k} * (D + 8) + 16;
+    relayout(problem, Operand::v, Strides{s.num_kv_heads * v_head + 32, D + 8, v_head});
+    const int64_t out_head = int64_t{s.seqlen_q} * D + 4;
+    relayout(problem, Operand::out, Strides{s.num_heads * out_head, D, out_head});
+    expect_problem_matches<m32n32w4, DType::bf16, 40>(problem);
+  }
+}
+
+TEST(GenericKernelEmulation, NullLseIsNotWritten) {
+  for (MaskKind mask : {kNone, kCausal})
+    expect_kernel_matches<m32n32w4, DType::f16, 64>(test::shape(1, 2, 2, 40, 40, 64, DType::f16, mask), Lse::null);
+}
+
+// ---- the tile the selector picks -----------------------------------------------------------------
+
+// Runs `spec` if its tile is one of those instantiated here.
+template <DType kDType, int kHeadDim>
+void expect_default_tile_matches(const ProblemShape& s, const gen::KernelSpec& spec) {
+  test::HostProblem problem = test::make_problem(s);
+  auto run = [&](auto tile) {
+    using T = decltype(tile);
+    if (spec.block_m != T::kBlockM || spec.block_n != T::kBlockN || spec.warps != T::kWarps) return false;
+    run_tile<T, kDType, kHeadDim>(spec, problem, Lse::written);
+    return true;
+  };
+  if (!run(m32n32w4{}) && !run(Tile<16, 32, 4>{}) && !run(Tile<8, 32, 4>{}))
+    FAIL() << "default tile " << gen::canonical_key(spec) << " is not instantiated in this test: add it";
+}
+
+TEST(GenericKernelEmulation, DefaultTilesOfHopper) {
+  for (MaskKind mask : {kNone, kCausal}) {
+    const ProblemShape s = test::shape(1, 2, 1, 37, 61, 128, DType::bf16, mask);
+    auto spec = gen::default_spec(Variant::generic, hopper(), gen::ProblemClass{s.dtype, s.head_dim, s.mask});
+    ASSERT_TRUE(static_cast<bool>(spec)) << llvm::toString(spec.takeError());
+    EXPECT_EQ(spec->dtype, s.dtype);
+    EXPECT_EQ(spec->head_dim, s.head_dim);
+    EXPECT_EQ(spec->mask, s.mask);
+    expect_default_tile_matches<DType::bf16, 128>(s, *spec);
+  }
+}
+
+}  // namespace
+}  // namespace flashjit
