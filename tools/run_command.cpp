@@ -18,6 +18,7 @@
 #include "runtime/cpu/cpu_attention.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/nvrtc_compiler.h"
+#include "runtime/output_check.h"
 #include "runtime/validate.h"
 #include "tools/commands.h"
 #include "tools/subcommands.h"
@@ -55,8 +56,6 @@ double attention_flops(const AttentionArgs& a) {
   return a.mask == MaskKind::causal ? full / 2 : full;
 }
 
-double tolerance(DType t) { return t == DType::f32 ? 1e-4 : t == DType::f16 ? 4e-3 : 2e-2; }
-
 HostTensors random_tensors(const AttentionArgs& a) {
   std::mt19937 rng(2024);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
@@ -91,18 +90,6 @@ void point_at(AttentionArgs& a, const void* q, const void* k, const void* v, voi
   a.k.data = k;
   a.v.data = v;
   a.out.data = out;
-}
-
-// Largest |out - ref| / max(1, |ref|) over all elements; NaN (an unwritten element) counts as inf.
-double max_error(const std::vector<uint8_t>& out, const std::vector<uint8_t>& ref, DType t) {
-  double worst = 0.0;
-  const int64_t n = int64_t(out.size()) / dtype_size(t);
-  for (int64_t i = 0; i < n; ++i) {
-    const double o = load_as_float(out.data(), t, i), r = load_as_float(ref.data(), t, i);
-    const double e = std::isfinite(o) ? std::abs(o - r) / std::max(1.0, std::abs(r)) : INFINITY;
-    worst = std::max(worst, e);
-  }
-  return worst;
 }
 
 // Double-precision attention for one query row, straight from the definition: an independent check
@@ -187,10 +174,10 @@ int run_on_gpu(Runtime& runtime, AttentionArgs args) {
   Result<AttentionArgs> normalized = validate_args(host_args);
   if (!normalized) return fail(normalized.status().to_string());
   cpu::CpuAttention(0).forward(*normalized);
-  const double error = max_error(result, reference, t);
-  const bool ok = error <= tolerance(t);
+  const double error = max_output_error(result, reference, t);
+  const bool ok = error <= output_tolerance(t);
   llvm::outs() << llvm::formatv("max error vs the CPU backend: {0:e} (tolerance {1:e}) {2}\n", error,
-                                tolerance(t), ok ? "OK" : "FAILED");
+                                output_tolerance(t), ok ? "OK" : "FAILED");
   return ok ? 0 : 1;
 }
 
@@ -247,10 +234,10 @@ int run_on_cpu(Runtime& runtime, AttentionArgs args) {
     }
   }
   const DType t = a.q.dtype;
-  const bool ok = worst <= tolerance(t);
+  const bool ok = worst <= output_tolerance(t);
   llvm::outs() << llvm::formatv("max error vs a double-precision reference on {0} sampled rows: {1:e} "
                                 "(tolerance {2:e}) {3}\n",
-                                kSampledRows, worst, tolerance(t), ok ? "OK" : "FAILED");
+                                kSampledRows, worst, output_tolerance(t), ok ? "OK" : "FAILED");
   return ok ? 0 : 1;
 }
 

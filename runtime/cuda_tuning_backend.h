@@ -1,0 +1,42 @@
+// The tuner's device side on a real GPU: NVRTC compiles, driver loads, event timing on inputs of
+// the problem's real shape (capped in size) rotated across several buffers so L2 does not flatter,
+// and a correctness check against the CPU backend on a small odd-shaped problem.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "flashjit/types.h"
+#include "runtime/cuda/device.h"
+#include "tuner/tuning_backend.h"
+
+namespace flashjit {
+
+class CudaTuningBackend : public tuner::TuningBackend {
+ public:
+  // `shape` gives sizes, dtype and mask (its pointers are ignored). `l2_bytes` sizes the rotation.
+  CudaTuningBackend(const cuda::PrimaryContext& context, const AttentionArgs& shape, int l2_bytes);
+  ~CudaTuningBackend() override;
+
+  llvm::Expected<tuner::CompiledCandidate> compile(const gen::KernelSpec& spec) override;
+  llvm::Error load(tuner::CompiledCandidate& candidate) override;
+  llvm::Expected<std::vector<double>> time(const tuner::CompiledCandidate& candidate, int warmup,
+                                           double budget_ms, int max_samples) override;
+  llvm::Expected<std::string> check(const tuner::CompiledCandidate& candidate) override;
+
+ private:
+  struct InputSet;
+  llvm::Error prepare_inputs();
+
+  const cuda::PrimaryContext& context_;
+  AttentionArgs shape_;
+  int l2_bytes_;
+  std::vector<std::unique_ptr<InputSet>> sets_;
+};
+
+// The tuning shape: `shape` with the batch reduced until one input set fits in `max_bytes`.
+AttentionArgs capped_tuning_shape(AttentionArgs shape, int64_t max_bytes);
+// How many input sets to rotate through so that together they exceed the L2 several times.
+int rotation_sets(int64_t bytes_per_set, int l2_bytes);
+
+}  // namespace flashjit
