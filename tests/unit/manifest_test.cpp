@@ -1,0 +1,60 @@
+// The deployment manifest: what it accepts, and errors that name the field and its position.
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "tuner/manifest.h"
+
+namespace flashjit::tuner {
+namespace {
+
+std::string error_of(const std::string& text) {
+  auto parsed = parse_manifest(text);
+  EXPECT_FALSE(static_cast<bool>(parsed));
+  return parsed ? "" : llvm::toString(parsed.takeError());
+}
+
+std::string with_problem(const std::string& problem) {
+  return R"({"version": 1, "problems": [{"dtype": "bf16", "head_dim": 64, "seqlen": 128}, )" + problem + "]}";
+}
+
+TEST(Manifest, TheShippedExampleParses) {
+  std::ifstream in(FLASHJIT_SOURCE_DIR "/examples/deploy-manifest.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto problems = parse_manifest(text.str());
+  ASSERT_TRUE(static_cast<bool>(problems)) << llvm::toString(problems.takeError());
+  ASSERT_EQ(problems->size(), 3u);
+  const ManifestProblem& first = (*problems)[0];
+  EXPECT_EQ(first.dtype, DType::bf16);
+  EXPECT_EQ(first.head_dim, 128);
+  EXPECT_EQ(first.mask, MaskKind::causal);
+  EXPECT_EQ(first.num_kv_heads, 8);
+  EXPECT_EQ(first.seqlens, (std::vector<int>{1024, 4096}));
+  EXPECT_EQ((*problems)[1].seqlens, (std::vector<int>{16384}));  // a single length is allowed
+  EXPECT_EQ((*problems)[2].num_kv_heads, 16);                     // defaults to num_heads
+}
+
+TEST(Manifest, ErrorsNameTheFieldAndPosition) {
+  EXPECT_EQ(error_of("{"), "manifest: not valid JSON");
+  EXPECT_EQ(error_of(R"({"problems": []})"), "manifest: version: missing");
+  EXPECT_EQ(error_of(R"({"version": 2, "problems": []})"), "manifest: version: this FlashJIT reads version 1, got 2");
+  EXPECT_EQ(error_of(R"({"version": 1, "problems": []})"), "manifest: problems: empty list");
+  EXPECT_EQ(error_of(with_problem(R"({"dtype": "fp8", "head_dim": 64, "seqlen": 1})")),
+            "manifest: problems[1].dtype: unknown dtype 'fp8' (expected f32, f16 or bf16)");
+  EXPECT_EQ(error_of(with_problem(R"({"dtype": "f16", "head_dim": 100, "seqlen": 1})")),
+            "manifest: problems[1].head_dim: 100 is not a multiple of 8 in 8..256");
+  EXPECT_EQ(error_of(with_problem(R"({"dtype": "f16", "head_dim": "64", "seqlen": 1})")),
+            "manifest: problems[1].head_dim: expected an integer, got string");
+  EXPECT_EQ(error_of(with_problem(R"({"dtype": "f16", "head_dim": 64, "seqlen": [128, -4]})")),
+            "manifest: problems[1].seqlen[1]: expected a positive integer up to 16777216");
+  EXPECT_EQ(error_of(with_problem(R"({"dtype": "f16", "head_dim": 64, "num_heads": 6, "num_kv_heads": 4, "seqlen": 8})")),
+            "manifest: problems[1].num_kv_heads: num_heads 6 is not a multiple of 4");
+  EXPECT_EQ(error_of(with_problem(R"({"dtype": "f16", "head_dim": 64, "seqlen": 8, "casual": true})")),
+            "manifest: problems[1].casual: unknown field");
+  EXPECT_EQ(error_of(with_problem(R"({"dtype": "f16", "head_dim": 64})")), "manifest: problems[1].seqlen: missing");
+}
+
+}  // namespace
+}  // namespace flashjit::tuner

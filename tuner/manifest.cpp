@@ -1,0 +1,106 @@
+#include "tuner/manifest.h"
+
+#include <set>
+
+#include <llvm/Support/FormatVariadic.h>
+#include <nlohmann/json.hpp>
+
+#include "generator/spec_json.h"
+
+namespace flashjit::tuner {
+namespace {
+
+using nlohmann::json;
+
+llvm::Error error_at(const std::string& where, const std::string& why) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), "manifest: %s: %s", where.c_str(), why.c_str());
+}
+
+llvm::Expected<int> positive_int(const json& object, const std::string& where, const char* field, int fallback,
+                                 bool required) {
+  auto it = object.find(field);
+  const std::string at = where + "." + field;
+  if (it == object.end()) {
+    if (required) return error_at(at, "missing");
+    return fallback;
+  }
+  if (!it->is_number_integer()) return error_at(at, "expected an integer, got " + std::string(it->type_name()));
+  const long long value = it->get<long long>();
+  if (value <= 0 || value > (1 << 30)) return error_at(at, llvm::formatv("expected a positive integer, got {0}", value));
+  return static_cast<int>(value);
+}
+
+llvm::Expected<ManifestProblem> parse_problem(const json& p, const std::string& where) {
+  if (!p.is_object()) return error_at(where, "expected an object");
+  static const std::set<std::string> known = {"dtype", "head_dim", "causal", "num_heads", "num_kv_heads", "batch", "seqlen"};
+  for (auto it = p.begin(); it != p.end(); ++it)
+    if (!known.count(it.key())) return error_at(where + "." + it.key(), "unknown field");
+
+  ManifestProblem problem;
+  auto dtype = p.find("dtype");
+  if (dtype == p.end()) return error_at(where + ".dtype", "missing");
+  if (!dtype->is_string()) return error_at(where + ".dtype", "expected a string");
+  auto parsed = gen::parse_dtype(dtype->get<std::string>());
+  if (!parsed) return error_at(where + ".dtype", llvm::toString(parsed.takeError()));
+  problem.dtype = *parsed;
+
+  auto head_dim = positive_int(p, where, "head_dim", 0, true);
+  if (!head_dim) return head_dim.takeError();
+  if (*head_dim % 8 != 0 || *head_dim > 256)
+    return error_at(where + ".head_dim", llvm::formatv("{0} is not a multiple of 8 in 8..256", *head_dim));
+  problem.head_dim = *head_dim;
+
+  if (auto causal = p.find("causal"); causal != p.end()) {
+    if (!causal->is_boolean()) return error_at(where + ".causal", "expected true or false");
+    problem.mask = causal->get<bool>() ? MaskKind::causal : MaskKind::none;
+  }
+  auto heads = positive_int(p, where, "num_heads", 1, false);
+  if (!heads) return heads.takeError();
+  auto kv_heads = positive_int(p, where, "num_kv_heads", *heads, false);
+  if (!kv_heads) return kv_heads.takeError();
+  if (*heads % *kv_heads != 0)
+    return error_at(where + ".num_kv_heads", llvm::formatv("num_heads {0} is not a multiple of {1}", *heads, *kv_heads));
+  auto batch = positive_int(p, where, "batch", 1, false);
+  if (!batch) return batch.takeError();
+  problem.num_heads = *heads;
+  problem.num_kv_heads = *kv_heads;
+  problem.batch = *batch;
+
+  auto seqlen = p.find("seqlen");
+  if (seqlen == p.end()) return error_at(where + ".seqlen", "missing");
+  const json lengths = seqlen->is_array() ? *seqlen : json::array({*seqlen});
+  if (lengths.empty()) return error_at(where + ".seqlen", "empty list");
+  for (size_t i = 0; i < lengths.size(); ++i) {
+    const std::string at = llvm::formatv("{0}.seqlen[{1}]", where, i);
+    if (!lengths[i].is_number_integer() || lengths[i].get<long long>() <= 0 || lengths[i].get<long long>() > (1 << 24))
+      return error_at(seqlen->is_array() ? at : where + ".seqlen", "expected a positive integer up to 16777216");
+    problem.seqlens.push_back(lengths[i].get<int>());
+  }
+  return problem;
+}
+
+}  // namespace
+
+llvm::Expected<std::vector<ManifestProblem>> parse_manifest(const std::string& text) {
+  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "manifest: not valid JSON");
+  if (!root.is_object()) return error_at("(top level)", "expected an object");
+  auto version = root.find("version");
+  if (version == root.end()) return error_at("version", "missing");
+  if (!version->is_number_integer() || version->get<long long>() != kManifestVersion)
+    return error_at("version", llvm::formatv("this FlashJIT reads version {0}, got {1}", kManifestVersion, version->dump()));
+  auto problems = root.find("problems");
+  if (problems == root.end()) return error_at("problems", "missing");
+  if (!problems->is_array()) return error_at("problems", "expected a list");
+  if (problems->empty()) return error_at("problems", "empty list");
+  std::vector<ManifestProblem> out;
+  for (size_t i = 0; i < problems->size(); ++i) {
+    auto problem = parse_problem((*problems)[i], llvm::formatv("problems[{0}]", i).str());
+    if (!problem) return problem.takeError();
+    out.push_back(std::move(*problem));
+  }
+  return out;
+}
+
+}  // namespace flashjit::tuner
