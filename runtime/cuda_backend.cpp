@@ -117,10 +117,15 @@ Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
   auto planned = plan(args);
   if (!planned) return status_from(planned.takeError(), ErrorCode::unsupported);
   const gen::KernelSpec& spec = planned->spec;
-  auto kernel = kernels_.get_or_build(gen::canonical_key(spec), [&] { return build(spec); });
-  if (!kernel) return status_from(kernel.takeError(), ErrorCode::compile_error);
+  auto ready = kernels_.get_or_build(gen::canonical_key(spec), [&]() -> llvm::Expected<ReadyKernel> {
+    auto kernel = build(spec);
+    if (!kernel) return kernel.takeError();
+    return ReadyKernel{spec, std::move(*kernel), options_.force_variant || options_.force_tiles ? "forced" : "heuristic"};
+  });
+  if (!ready) return status_from(ready.takeError(), ErrorCode::compile_error);
   AttentionParams params = make_params(args);
-  return status_from((*kernel)->launch(launch_shape(spec, args), stream, &params), ErrorCode::launch_error);
+  return status_from((*ready)->kernel->launch(launch_shape((*ready)->spec, args), stream, &params),
+                     ErrorCode::launch_error);
 }
 
 }  // namespace flashjit

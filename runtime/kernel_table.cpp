@@ -2,7 +2,7 @@
 
 namespace flashjit {
 
-llvm::Expected<const cuda::LoadedKernel*> KernelTable::get_or_build(const std::string& key,
+llvm::Expected<const ReadyKernel*> KernelTable::get_or_build(const std::string& key,
                                                                     const Builder& build) {
   std::shared_ptr<Slot> slot;
   {
@@ -13,15 +13,15 @@ llvm::Expected<const cuda::LoadedKernel*> KernelTable::get_or_build(const std::s
   }
   std::lock_guard<std::mutex> build_lock(slot->build_mutex);
   if (!slot->built) {
-    auto kernel = build();
-    if (kernel)
-      slot->kernel = std::move(*kernel);
+    auto ready = build();
+    if (ready)
+      slot->ready = std::make_unique<ReadyKernel>(std::move(*ready));
     else
-      slot->error = llvm::toString(kernel.takeError());
+      slot->error = llvm::toString(ready.takeError());
     slot->built = true;
   }
-  if (!slot->kernel) return llvm::createStringError(llvm::inconvertibleErrorCode(), slot->error);
-  return slot->kernel.get();
+  if (!slot->ready) return llvm::createStringError(llvm::inconvertibleErrorCode(), slot->error);
+  return slot->ready.get();
 }
 
 size_t KernelTable::size() const {

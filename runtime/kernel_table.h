@@ -1,4 +1,4 @@
-// The in-memory table of loaded kernels, per device, keyed by canonical spec key. Thread-safe and
+// The in-memory table of loaded kernels, per device, keyed by problem key. Thread-safe and
 // single-flight: when several threads ask for the same new key, one builds it and the others wait
 // for that result. A build that failed stays failed (with its message) for the process lifetime,
 // so a broken spec is not recompiled on every call.
@@ -12,22 +12,30 @@
 
 #include <llvm/Support/Error.h>
 
+#include "generator/kernel_spec.h"
 #include "runtime/cuda/loaded_kernel.h"
 
 namespace flashjit {
 
+// A kernel ready to launch and where it came from.
+struct ReadyKernel {
+  gen::KernelSpec spec;
+  std::shared_ptr<cuda::LoadedKernel> kernel;
+  std::string origin;  // "cache", "tuned", "heuristic" or "forced"
+};
+
 class KernelTable {
  public:
-  using Builder = std::function<llvm::Expected<std::unique_ptr<cuda::LoadedKernel>>()>;
+  using Builder = std::function<llvm::Expected<ReadyKernel>()>;
 
-  llvm::Expected<const cuda::LoadedKernel*> get_or_build(const std::string& key, const Builder& build);
+  llvm::Expected<const ReadyKernel*> get_or_build(const std::string& key, const Builder& build);
   size_t size() const;
 
  private:
   struct Slot {
     std::mutex build_mutex;  // held while building, so waiters block on it
     bool built = false;
-    std::unique_ptr<cuda::LoadedKernel> kernel;
+    std::unique_ptr<ReadyKernel> ready;
     std::string error;
   };
   mutable std::mutex mutex_;

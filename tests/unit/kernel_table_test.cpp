@@ -17,7 +17,7 @@ namespace {
 TEST(KernelTable, ConcurrentCallersShareOneBuild) {
   KernelTable table;
   std::atomic<int> builds{0};
-  auto slow_failing_build = [&]() -> llvm::Expected<std::unique_ptr<cuda::LoadedKernel>> {
+  auto slow_failing_build = [&]() -> llvm::Expected<ReadyKernel> {
     ++builds;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     return llvm::createStringError(llvm::inconvertibleErrorCode(), "nvrtc compile failed for key_a");
@@ -37,7 +37,7 @@ TEST(KernelTable, ConcurrentCallersShareOneBuild) {
 TEST(KernelTable, AFailedBuildIsRememberedAndOtherKeysAreIndependent) {
   KernelTable table;
   int builds = 0;
-  auto failing = [&]() -> llvm::Expected<std::unique_ptr<cuda::LoadedKernel>> {
+  auto failing = [&]() -> llvm::Expected<ReadyKernel> {
     ++builds;
     return llvm::createStringError(llvm::inconvertibleErrorCode(), "broken");
   };
