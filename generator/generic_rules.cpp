@@ -46,12 +46,32 @@ int generic_shared_memory_bytes(const KernelSpec& s) {
   return floats * 4;
 }
 
+// The tuner's search space: 8 to 64 query rows, one to four key columns per lane (block_n 32..128)
+// and 1 to 8 warps. Combinations that are illegal or too big for a device stay in on purpose: the
+// tuner prunes them with spec_problems and reports why, so this stays a plain grid.
+std::vector<KernelSpec> tile_grid(const KernelSpec& base) {
+  std::vector<KernelSpec> grid;
+  for (int block_m : {8, 16, 32, 64}) {
+    for (int block_n : {32, 64, 128}) {
+      for (int warps : {1, 2, 4, 8}) {
+        KernelSpec spec = base;
+        spec.block_m = block_m;
+        spec.block_n = block_n;
+        spec.warps = warps;
+        spec.stages = 1;
+        grid.push_back(spec);
+      }
+    }
+  }
+  return grid;
+}
+
 }  // namespace
 
 const VariantRules& generic_rules() {
   static const VariantRules rules{Variant::generic, true, arch_problem, tile_problems,
                                   generic_shared_memory_bytes, "generic_forward.cuh",
-                                  "flashjit::dev::generic_forward"};
+                                  "flashjit::dev::generic_forward", tile_grid};
   return rules;
 }
 

@@ -24,6 +24,9 @@ struct VariantRules {
   // Root template (under templates/) and the kernel template defined in it.
   const char* template_file;
   const char* kernel_template;
+  // The tiles the tuner tries: `base` (variant, arch, dtype, head_dim, mask) with each tile of the
+  // variant's search grid, in a fixed order. Null while the variant is not implemented.
+  std::vector<KernelSpec> (*tile_grid)(const KernelSpec& base);
 };
 
 const VariantRules& rules_for(Variant variant);

@@ -38,8 +38,8 @@ class TuningBackend {
   // per run, in milliseconds, rotating input sets) until `budget_ms` of samples or `max_samples`.
   virtual llvm::Expected<std::vector<double>> time(const CompiledCandidate& candidate, int warmup,
                                                    double budget_ms, int max_samples) = 0;
-  // Whether the candidate's output on a small odd-shaped problem matches the reference; the string
-  // says how far off it was when it does not.
+  // Whether the candidate's output on a small odd-shaped problem matches the reference: an empty
+  // string when it does, otherwise how far off it was. An error when the check could not run.
   virtual llvm::Expected<std::string> check(const CompiledCandidate& candidate) = 0;
 };
 

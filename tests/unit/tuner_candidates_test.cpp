@@ -1,0 +1,132 @@
+// The candidate list on nominal devices of several families, with an injected NVRTC target list:
+// what is pruned (and why) depends on the device's own limits, and the selector's default leads.
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <llvm/Support/Error.h>
+
+#include "generator/compiler_targets.h"
+#include "generator/device_description.h"
+#include "generator/kernel_spec.h"
+#include "generator/selector.h"
+#include "tuner/tuner.h"
+#include "unit/tuner_fake_backend.h"
+
+namespace flashjit::tuner {
+namespace {
+
+// Like a CUDA 12.x NVRTC, which still targets Pascal.
+gen::CompilerTargets nvrtc_for_61_75_90() { return {12, 4, {61, 75, 90}}; }
+
+gen::ProblemClass problem(DType dtype, int head_dim) {
+  gen::ProblemClass p;
+  p.dtype = dtype;
+  p.head_dim = head_dim;
+  return p;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+CandidateList listed(int cc, const gen::ProblemClass& p) {
+  auto list = candidates(gen::DeviceDescription::for_arch(cc), p, nvrtc_for_61_75_90());
+  if (!list) {
+    ADD_FAILURE() << "sm_" << cc << ": " << llvm::toString(list.takeError());
+    return {};
+  }
+  return std::move(*list);
+}
+
+std::string list_error(int cc, const gen::ProblemClass& p, const gen::CompilerTargets& targets) {
+  auto list = candidates(gen::DeviceDescription::for_arch(cc), p, targets);
+  if (list) {
+    ADD_FAILURE() << "sm_" << cc << " unexpectedly listed " << list->specs.size() << " candidates";
+    return "";
+  }
+  return llvm::toString(list.takeError());
+}
+
+int pruned_for_shared_memory(const CandidateList& list) {
+  int count = 0;
+  for (const CandidateReport& report : list.pruned)
+    if (contains(report.detail, "shared memory")) ++count;
+  return count;
+}
+
+TEST(TunerCandidates, TheSelectorsDefaultComesFirst) {
+  for (int cc : {61, 75, 90}) {
+    const gen::ProblemClass p = problem(DType::f16, 128);
+    auto selection = gen::select_variant(gen::DeviceDescription::for_arch(cc), p, nvrtc_for_61_75_90());
+    ASSERT_TRUE(static_cast<bool>(selection)) << llvm::toString(selection.takeError());
+    const CandidateList list = listed(cc, p);
+    ASSERT_FALSE(list.specs.empty());
+    EXPECT_EQ(list.specs.front(), selection->spec) << "sm_" << cc;
+  }
+}
+
+TEST(TunerCandidates, EveryGridTileIsListedOnceEitherKeptOrPruned) {
+  const CandidateList list = listed(61, problem(DType::f32, 256));
+  std::set<std::string> keys;
+  for (const gen::KernelSpec& spec : list.specs) EXPECT_TRUE(keys.insert(gen::canonical_key(spec)).second);
+  for (const CandidateReport& report : list.pruned) EXPECT_TRUE(keys.insert(report.key).second);
+  EXPECT_EQ(keys.size(), 4u * 3u * 4u);  // block_m x block_n x warps of the generic grid
+}
+
+TEST(TunerCandidates, FortyEightKilobytePartsPruneLargeTilesAtHeadDim256) {
+  const gen::DeviceDescription pascal = gen::DeviceDescription::for_arch(61);
+  const CandidateList list = listed(61, problem(DType::f32, 256));
+  ASSERT_FALSE(list.specs.empty());
+  for (const gen::KernelSpec& spec : list.specs) {
+    EXPECT_LE(gen::shared_memory_bytes(spec), 48 * 1024) << gen::canonical_key(spec);
+    EXPECT_TRUE(gen::spec_problems(spec, pascal).empty()) << gen::canonical_key(spec);
+  }
+  EXPECT_GT(pruned_for_shared_memory(list), 0);
+  // The same grid fits Hopper's 227 KB: only registers and divisibility prune there.
+  EXPECT_EQ(pruned_for_shared_memory(listed(90, problem(DType::f32, 256))), 0);
+  EXPECT_GT(listed(90, problem(DType::f32, 256)).specs.size(), list.specs.size());
+}
+
+TEST(TunerCandidates, PrunedCandidatesSayWhy) {
+  const CandidateList list = listed(61, problem(DType::f16, 256));
+  ASSERT_FALSE(list.pruned.empty());
+  for (const CandidateReport& report : list.pruned) {
+    EXPECT_EQ(report.status, CandidateStatus::pruned);
+    EXPECT_FALSE(report.detail.empty()) << report.key;
+    EXPECT_EQ(report.key, gen::canonical_key(report.spec));
+  }
+}
+
+TEST(TunerCandidates, TheOrderIsDeterministic) {
+  const CandidateList first = listed(75, problem(DType::f16, 64));
+  const CandidateList second = listed(75, problem(DType::f16, 64));
+  EXPECT_EQ(first.specs, second.specs);
+  ASSERT_EQ(first.pruned.size(), second.pruned.size());
+  for (size_t i = 0; i < first.pruned.size(); ++i) EXPECT_EQ(first.pruned[i].key, second.pruned[i].key);
+}
+
+TEST(TunerCandidates, AnInvalidHeadDimIsAnError) {
+  const std::string error = list_error(75, problem(DType::f16, 100), nvrtc_for_61_75_90());
+  EXPECT_TRUE(contains(error, "head_dim 100 is not a multiple of 8")) << error;
+}
+
+TEST(TunerCandidates, ADeviceTheCompilerCannotTargetIsAnError) {
+  const std::string error = list_error(61, problem(DType::f16, 128), gen::CompilerTargets{13, 0, {75, 80, 90}});
+  EXPECT_TRUE(contains(error, "sm_61")) << error;
+}
+
+TEST(TunerCandidates, MaxCandidatesOneTunesOnlyTheDefault) {
+  const CandidateList list = listed(61, problem(DType::f16, 256));
+  testing::FakeBackend backend;
+  TuneOptions options;
+  options.max_candidates = 1;
+  options.compile_threads = 2;
+  auto result = tune(list, backend, options);
+  ASSERT_TRUE(static_cast<bool>(result)) << llvm::toString(result.takeError());
+  EXPECT_EQ(backend.total_compiles(), 1);
+  EXPECT_EQ(result->winner.spec, list.specs.front());
+  EXPECT_EQ(result->candidates.size(), list.specs.size() + list.pruned.size());
+}
+
+}  // namespace
+}  // namespace flashjit::tuner

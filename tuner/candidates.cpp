@@ -1,0 +1,70 @@
+// The candidate list: for every variant the selector finds usable, its tile grid on this device,
+// statically pruned by the same check that validates any spec, so the tuner never compiles a tile
+// that cannot run here (too much shared memory for THIS device, register spills, bad divisibility).
+#include <set>
+
+#include <llvm/ADT/StringExtras.h>
+#include <llvm/Support/FormatVariadic.h>
+
+#include "generator/variant_rules.h"
+#include "tuner/candidate_report.h"
+#include "tuner/tuner.h"
+
+namespace flashjit::tuner {
+namespace {
+
+// The specs to consider, unpruned, in tuning order: each usable variant's default first (most
+// capable variant first, so the selector's own choice leads and survives max_candidates), then
+// each usable variant's grid in the order its rules give. Duplicates are dropped later.
+llvm::Expected<std::vector<gen::KernelSpec>> ordered_specs(const gen::Selection& selection,
+                                                           const gen::DeviceDescription& device,
+                                                           const gen::ProblemClass& problem) {
+  std::vector<gen::KernelSpec> defaults;
+  std::vector<gen::KernelSpec> grids;
+  for (const gen::VariantVerdict& verdict : selection.verdicts) {
+    if (!verdict.usable) continue;
+    auto base = gen::default_spec(verdict.variant, device, problem);
+    if (!base) return base.takeError();
+    defaults.push_back(*base);
+    const gen::VariantRules& rules = gen::rules_for(verdict.variant);
+    if (!rules.tile_grid) continue;  // a variant without a grid is tried with its default only
+    for (const gen::KernelSpec& spec : rules.tile_grid(*base)) grids.push_back(spec);
+  }
+  defaults.insert(defaults.end(), grids.begin(), grids.end());
+  return defaults;
+}
+
+std::string device_label(const gen::DeviceDescription& device) {
+  if (device.nominal) return device.name;
+  return device.name + " (sm_" + std::to_string(device.compute_capability()) + ")";
+}
+
+}  // namespace
+
+llvm::Expected<CandidateList> candidates(const gen::DeviceDescription& device, const gen::ProblemClass& problem,
+                                         const gen::CompilerTargets& targets) {
+  // The selector says, once, why nothing can run (bad head_dim, no NVRTC target, no variant).
+  auto selection = gen::select_variant(device, problem, targets);
+  if (!selection) return selection.takeError();
+  auto specs = ordered_specs(*selection, device, problem);
+  if (!specs) return specs.takeError();
+
+  CandidateList list;
+  std::set<std::string> seen;
+  for (const gen::KernelSpec& spec : *specs) {
+    if (!seen.insert(gen::canonical_key(spec)).second) continue;
+    std::vector<std::string> problems = gen::spec_problems(spec, device);
+    if (problems.empty()) {
+      list.specs.push_back(spec);
+      continue;
+    }
+    list.pruned.push_back(make_report(spec, CandidateStatus::pruned, llvm::join(problems, "; ")));
+  }
+  if (!list.specs.empty()) return list;
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 "every tuning candidate for %s head_dim %d on %s was pruned: %s",
+                                 dtype_name(problem.dtype), problem.head_dim, device_label(device).c_str(),
+                                 failure_summary(list.pruned).c_str());
+}
+
+}  // namespace flashjit::tuner

@@ -1,0 +1,209 @@
+// The tuning loop: compile all (parallel) -> load (sequential) -> time each -> re-time the best few
+// -> check the finalists -> deterministic choice. A candidate that fails at any step is reported
+// with its reason and drops out; only "nothing survived" is an error.
+#include "tuner/tuner.h"
+
+#include <algorithm>
+#include <optional>
+
+#include <llvm/Support/FormatVariadic.h>
+
+#include "tuner/candidate_report.h"
+#include "tuner/parallel_compile.h"
+#include "tuner/timing.h"
+#include "tuner/tune_options.h"
+#include "tuner/winner_choice.h"
+
+namespace flashjit::tuner {
+namespace {
+
+// Every tried candidate's report, and its compiled form while it is still in the race. A report
+// with status ok has been timed and not (yet) found wrong.
+struct TuneState {
+  std::vector<CandidateReport> reports;
+  std::vector<std::optional<CompiledCandidate>> compiled;
+  const Progress& progress;
+
+  void report_progress(int done, int total, const std::string& what) const {
+    if (progress) progress(done, total, what);
+  }
+  // Drops a candidate from the race, freeing its module now rather than at the end.
+  void fail(size_t i, CandidateStatus status, std::string detail) {
+    reports[i].status = status;
+    reports[i].detail = std::move(detail);
+    compiled[i].reset();
+  }
+  std::vector<size_t> with_status(CandidateStatus status) const {
+    std::vector<size_t> indices;
+    for (size_t i = 0; i < reports.size(); ++i)
+      if (reports[i].status == status) indices.push_back(i);
+    return indices;
+  }
+};
+
+void compile_and_load(TuneState& state, const std::vector<gen::KernelSpec>& specs, TuningBackend& backend,
+                      int threads) {
+  std::vector<CompileOutcome> outcomes = compile_all(specs, backend, threads, state.progress);
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    if (!outcomes[i].candidate) {
+      state.fail(i, CandidateStatus::compile_failed, outcomes[i].error);
+      continue;
+    }
+    state.reports[i].registers = outcomes[i].candidate->registers;
+    state.compiled[i] = std::move(outcomes[i].candidate);
+    // Loading touches the driver context, which the backend need not make thread-safe.
+    if (llvm::Error err = backend.load(*state.compiled[i]))
+      state.fail(i, CandidateStatus::load_failed, llvm::toString(std::move(err)));
+  }
+}
+
+// Times candidate `i`; on failure it leaves the race as launch_failed.
+void time_candidate(TuneState& state, size_t i, TuningBackend& backend, const TuneOptions& options) {
+  auto samples = backend.time(*state.compiled[i], options.warmup_runs, options.budget_ms_per_candidate,
+                              options.max_samples);
+  if (!samples) {
+    state.fail(i, CandidateStatus::launch_failed, llvm::toString(samples.takeError()));
+    return;
+  }
+  if (std::string why = samples_problem(*samples); !why.empty()) {
+    state.fail(i, CandidateStatus::launch_failed, why);
+    return;
+  }
+  state.reports[i].status = CandidateStatus::ok;
+  state.reports[i].timing = summarize(std::move(*samples));
+}
+
+void first_round(TuneState& state, TuningBackend& backend, const TuneOptions& options) {
+  std::vector<size_t> loaded;
+  for (size_t i = 0; i < state.compiled.size(); ++i)
+    if (state.compiled[i]) loaded.push_back(i);
+  for (size_t n = 0; n < loaded.size(); ++n) {
+    time_candidate(state, loaded[n], backend, options);
+    state.report_progress(static_cast<int>(n) + 1, static_cast<int>(loaded.size()),
+                          "time " + state.reports[loaded[n]].key);
+  }
+}
+
+// The best `count` of the first round, re-timed in candidate order (not rank order, so first-round
+// noise does not change when each runs); their second timing replaces the first. The first round
+// is short and early candidates run on a colder GPU, so the finalists are compared again together.
+std::vector<size_t> retime_finalists(TuneState& state, TuningBackend& backend, const TuneOptions& options) {
+  std::vector<size_t> finalists = rank_by_median(state.reports, state.with_status(CandidateStatus::ok));
+  if (finalists.size() > static_cast<size_t>(options.finalists)) finalists.resize(options.finalists);
+  std::sort(finalists.begin(), finalists.end());
+  for (size_t n = 0; n < finalists.size(); ++n) {
+    state.reports[finalists[n]].finalist = true;
+    time_candidate(state, finalists[n], backend, options);
+    state.report_progress(static_cast<int>(n) + 1, static_cast<int>(finalists.size()),
+                          "re-time " + state.reports[finalists[n]].key);
+  }
+  return finalists;
+}
+
+// Whether candidate `i` computes the right answer; a wrong or unrunnable one leaves the race.
+bool check_candidate(TuneState& state, size_t i, TuningBackend& backend) {
+  auto mismatch = backend.check(*state.compiled[i]);
+  if (!mismatch) {
+    state.fail(i, CandidateStatus::launch_failed,
+               "the correctness check could not run: " + llvm::toString(mismatch.takeError()));
+    return false;
+  }
+  if (!mismatch->empty()) {
+    state.fail(i, CandidateStatus::wrong_result, *mismatch);
+    return false;
+  }
+  return true;
+}
+
+struct Choice {
+  size_t index = 0;
+  std::string reason;
+};
+
+// Checks the finalists and picks among the correct ones; if none is correct, walks down the
+// first-round ranking and takes the first correct candidate there.
+std::optional<Choice> choose_winner(TuneState& state, const std::vector<size_t>& finalists, TuningBackend& backend,
+                                    const TuneOptions& options) {
+  // Finalists that failed their re-timing are out already.
+  std::vector<size_t> to_check;
+  for (size_t i : rank_by_median(state.reports, finalists))
+    if (state.reports[i].status == CandidateStatus::ok) to_check.push_back(i);
+
+  std::vector<size_t> correct;
+  for (size_t n = 0; n < to_check.size(); ++n) {
+    if (check_candidate(state, to_check[n], backend)) correct.push_back(to_check[n]);
+    state.report_progress(static_cast<int>(n) + 1, static_cast<int>(to_check.size()),
+                          "check " + state.reports[to_check[n]].key);
+  }
+  if (!correct.empty()) {
+    TieBreak tie = pick_among_near_ties(state.reports, correct, options.tie_tolerance);
+    return Choice{tie.chosen, tie.reason};
+  }
+
+  // Every finalist was wrong: the others still hold their first-round timings; the first correct
+  // one in that ranking wins.
+  const std::vector<size_t> rest = rank_by_median(state.reports, state.with_status(CandidateStatus::ok));
+  for (size_t n = 0; n < rest.size(); ++n) {
+    const bool correct_result = check_candidate(state, rest[n], backend);
+    state.report_progress(static_cast<int>(n) + 1, static_cast<int>(rest.size()),
+                          "check " + state.reports[rest[n]].key);
+    if (correct_result)
+      return Choice{rest[n], "every finalist failed; the fastest correct candidate of the first round"};
+  }
+  return std::nullopt;
+}
+
+// Details for the candidates that ran fine but did not win, so a report explains every row.
+void describe_losers(TuneState& state, size_t winner) {
+  for (size_t i = 0; i < state.reports.size(); ++i) {
+    CandidateReport& report = state.reports[i];
+    if (i == winner || report.status != CandidateStatus::ok) continue;
+    report.detail = llvm::formatv("{0}; median {1:F4} ms against the winner's {2:F4} ms",
+                                  report.finalist ? "correct finalist, not chosen" : "timed; not a finalist",
+                                  report.timing.median_ms, state.reports[winner].timing.median_ms)
+                        .str();
+  }
+}
+
+}  // namespace
+
+llvm::Expected<TuneResult> tune(const CandidateList& list, TuningBackend& backend, const TuneOptions& options,
+                                const Progress& progress) {
+  if (llvm::Error err = check_options(options)) return err;
+  if (list.specs.empty()) {
+    const std::string why = list.pruned.empty() ? std::string("the list is empty") : failure_summary(list.pruned);
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "no candidates to tune: %s", why.c_str());
+  }
+
+  // max_candidates keeps a prefix, so the default spec (first in the list) is always tried.
+  size_t tried = list.specs.size();
+  if (options.max_candidates > 0) tried = std::min(tried, static_cast<size_t>(options.max_candidates));
+  const std::vector<gen::KernelSpec> specs(list.specs.begin(), list.specs.begin() + tried);
+
+  TuneState state{{}, std::vector<std::optional<CompiledCandidate>>(tried), progress};
+  for (const gen::KernelSpec& spec : specs) state.reports.push_back(make_report(spec, CandidateStatus::not_timed));
+
+  compile_and_load(state, specs, backend, options.compile_threads);
+  first_round(state, backend, options);
+  const std::vector<size_t> finalists = retime_finalists(state, backend, options);
+  std::optional<Choice> choice = choose_winner(state, finalists, backend, options);
+  if (!choice)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "no tuning candidate survived: %s",
+                                   failure_summary(state.reports).c_str());
+
+  state.reports[choice->index].detail = "winner: " + choice->reason;
+  describe_losers(state, choice->index);
+
+  TuneResult result;
+  result.winner = std::move(*state.compiled[choice->index]);
+  result.timing = state.reports[choice->index].timing;
+  result.candidates = std::move(state.reports);
+  for (size_t i = tried; i < list.specs.size(); ++i)
+    result.candidates.push_back(make_report(
+        list.specs[i], CandidateStatus::not_timed,
+        llvm::formatv("not tried: max_candidates is {0}", options.max_candidates).str()));
+  result.candidates.insert(result.candidates.end(), list.pruned.begin(), list.pruned.end());
+  return result;
+}
+
+}  // namespace flashjit::tuner
