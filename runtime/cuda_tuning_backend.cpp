@@ -84,6 +84,10 @@ CudaTuningBackend::~CudaTuningBackend() {
 }
 
 llvm::Expected<tuner::CompiledCandidate> CudaTuningBackend::compile(const gen::KernelSpec& spec) {
+  return compile_candidate(spec);
+}
+
+llvm::Expected<tuner::CompiledCandidate> compile_candidate(const gen::KernelSpec& spec) {
   auto emitted = gen::emit(spec);
   if (!emitted) return emitted.takeError();
   auto compiled = cuda::compile_kernel(*emitted, spec);

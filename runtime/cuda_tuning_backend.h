@@ -34,6 +34,9 @@ class CudaTuningBackend : public tuner::TuningBackend {
   std::vector<std::unique_ptr<InputSet>> sets_;
 };
 
+// Emits and compiles one candidate with NVRTC; needs no GPU (cross-compiling warm-ups use it).
+llvm::Expected<tuner::CompiledCandidate> compile_candidate(const gen::KernelSpec& spec);
+
 // The tuning shape: `shape` with the batch reduced until one input set fits in `max_bytes`.
 AttentionArgs capped_tuning_shape(AttentionArgs shape, int64_t max_bytes);
 // How many input sets to rotate through so that together they exceed the L2 several times.

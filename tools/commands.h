@@ -6,5 +6,6 @@ namespace flashjit::tools {
 int run_doctor();
 int run_emit();
 int run_main_job();
+int run_tune();
 
 }  // namespace flashjit::tools

@@ -16,12 +16,14 @@ int main(int argc, char** argv) {
                                          "tuned for the GPU at hand\n\n"
                                          "  flashjit doctor   is this GPU compatible, and what will run on it\n"
                                          "  flashjit emit     generated source, PTX or resource usage of a kernel\n"
-                                         "  flashjit run      the main job: generate, compile and run attention\n",
+                                         "  flashjit run      the main job: generate, compile and run attention\n"
+                                         "  flashjit tune     tune one problem and print every candidate\n",
                                          &llvm::errs()))
     return 2;
   if (flashjit::tools::doctor_command) return flashjit::tools::run_doctor();
   if (flashjit::tools::emit_command) return flashjit::tools::run_emit();
   if (flashjit::tools::run_command) return flashjit::tools::run_main_job();
+  if (flashjit::tools::tune_command) return flashjit::tools::run_tune();
   llvm::errs() << "flashjit: no subcommand given; try `flashjit --help`\n";
   return 2;
 }

@@ -6,6 +6,8 @@ llvm::cl::SubCommand doctor_command("doctor", "Is this GPU compatible, and what 
 llvm::cl::SubCommand emit_command("emit", "Print a generated kernel's source, PTX or resource usage (no GPU needed)");
 llvm::cl::SubCommand run_command("run", "Generate, compile and run attention for a problem (CPU backend without a GPU)");
 
+llvm::cl::SubCommand tune_command("tune", "Tune one problem on this GPU and print every candidate and the winner");
+
 llvm::cl::OptionCategory flashjit_options("flashjit options");
 
 }  // namespace flashjit::tools

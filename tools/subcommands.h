@@ -8,6 +8,7 @@ namespace flashjit::tools {
 extern llvm::cl::SubCommand doctor_command;
 extern llvm::cl::SubCommand emit_command;
 extern llvm::cl::SubCommand run_command;
+extern llvm::cl::SubCommand tune_command;
 // Every flashjit option is in this category, so --help hides LLVM's own options.
 extern llvm::cl::OptionCategory flashjit_options;
 

@@ -1,0 +1,174 @@
+// flashjit tune: tune one problem on this GPU and print every candidate (spec, registers, time,
+// TFLOP/s, status) and the winner. Without a GPU it says why, then lists the candidates for
+// --arch with their static pruning and compiles them, which is all a machine without a GPU can do.
+#include <cmath>
+
+#include <llvm/Support/CommandLine.h>
+#include <llvm/Support/FormatVariadic.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "flashjit/flashjit.h"
+#include "generator/spec_json.h"
+#include "runtime/cuda/device.h"
+#include "runtime/cuda/nvrtc_compiler.h"
+#include "runtime/cuda_tuning_backend.h"
+#include "tools/commands.h"
+#include "tools/progress_bar.h"
+#include "tools/subcommands.h"
+#include "tuner/parallel_compile.h"
+#include "tuner/tuner.h"
+
+namespace flashjit::tools {
+namespace {
+
+namespace cl = llvm::cl;
+
+cl::opt<int> head_dim("head-dim", cl::desc("Head dimension"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(128));
+cl::opt<std::string> dtype("dtype", cl::desc("f16, bf16 or f32"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init("bf16"));
+cl::opt<bool> causal("causal", cl::desc("Causal mask"), cl::sub(tune_command), cl::cat(flashjit_options));
+cl::list<int> seqlens("seqlen", cl::desc("Sequence length (repeat for several)"), cl::sub(tune_command), cl::cat(flashjit_options));
+cl::opt<int> heads("heads", cl::desc("Query heads"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(16));
+cl::opt<int> kv_heads("kv-heads", cl::desc("Key/value heads (default: heads)"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(0));
+cl::opt<int> batch("batch", cl::desc("Batch size"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(1));
+cl::opt<double> budget_ms("budget-ms", cl::desc("Timed-sample budget per candidate (ms)"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(60.0));
+cl::opt<int> max_candidates("max-candidates", cl::desc("Try at most this many candidates (0: all)"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(0));
+cl::opt<std::string> arch("arch", cl::desc("Without a GPU: the architecture to list and compile candidates for"),
+                          cl::sub(tune_command), cl::cat(flashjit_options), cl::init("sm_90"));
+
+int fail(const std::string& message) {
+  llvm::errs() << "flashjit tune: error: " << message << "\n";
+  return 1;
+}
+
+double flops(const AttentionArgs& a) {
+  const double full = 4.0 * a.batch * a.num_heads * double(a.seqlen_q) * a.seqlen_k * a.head_dim;
+  return a.mask == MaskKind::causal ? full / 2 : full;
+}
+
+void print_table(const std::vector<tuner::CandidateReport>& reports, const AttentionArgs* shape) {
+  llvm::outs() << llvm::formatv("{0,-44} {1,5} {2,10} {3,19} {4,8}  {5}\n", "candidate", "regs", "median ms",
+                                "p20..p80 ms", "TFLOP/s", "status");
+  for (const tuner::CandidateReport& r : reports) {
+    const bool timed = std::isfinite(r.timing.median_ms) && r.timing.samples > 0;
+    const std::string median = timed ? llvm::formatv("{0:F4}", r.timing.median_ms).str() : "-";
+    const std::string spread =
+        timed ? llvm::formatv("{0:F4}..{1:F4}", r.timing.p20_ms, r.timing.p80_ms).str() : "-";
+    const std::string rate =
+        timed && shape ? llvm::formatv("{0:F1}", flops(*shape) / (r.timing.median_ms * 1e-3) / 1e12).str() : "-";
+    const std::string regs = r.registers > 0 ? std::to_string(r.registers) : "-";
+    std::string status = tuner::candidate_status_name(r.status);
+    if (!r.detail.empty()) status += ": " + r.detail.substr(0, r.detail.find('\n'));
+    llvm::outs() << llvm::formatv("{0,-44} {1,5} {2,10} {3,19} {4,8}  {5}\n", r.key, regs, median, spread, rate, status);
+  }
+}
+
+AttentionArgs problem_shape(DType t, int seqlen) {
+  AttentionArgs a;
+  a.batch = batch;
+  a.num_heads = heads;
+  a.num_kv_heads = kv_heads ? int(kv_heads) : int(heads);
+  a.seqlen_q = a.seqlen_k = seqlen;
+  a.head_dim = head_dim;
+  a.mask = causal ? MaskKind::causal : MaskKind::none;
+  a.q.dtype = a.k.dtype = a.v.dtype = a.out.dtype = t;
+  return a;
+}
+
+// Compile-only: no timing is possible, but the candidate list, the pruning and the compiles are.
+class CompileOnlyBackend : public tuner::TuningBackend {
+ public:
+  llvm::Expected<tuner::CompiledCandidate> compile(const gen::KernelSpec& spec) override { return compile_candidate(spec); }
+  llvm::Error load(tuner::CompiledCandidate&) override { return unavailable(); }
+  llvm::Expected<std::vector<double>> time(const tuner::CompiledCandidate&, int, double, int) override { return unavailable(); }
+  llvm::Expected<std::string> check(const tuner::CompiledCandidate&) override { return unavailable(); }
+
+ private:
+  static llvm::Error unavailable() {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "no GPU to run on");
+  }
+};
+
+int list_and_compile(const gen::ProblemClass& problem) {
+  auto target = gen::parse_arch(arch);
+  if (!target) return fail(llvm::toString(target.takeError()));
+  const gen::DeviceDescription device = gen::DeviceDescription::for_arch(target->first);
+  auto list = tuner::candidates(device, problem, cuda::nvrtc_targets());
+  if (!list) return fail(llvm::toString(list.takeError()));
+  llvm::outs() << llvm::formatv("candidates for {0} ({1} to compile, {2} pruned); timing them needs a GPU\n",
+                                arch, list->specs.size(), list->pruned.size());
+  CompileOnlyBackend backend;
+  ProgressBar bar("compiling");
+  auto outcomes = tuner::compile_all(list->specs, backend, 0,
+                                     [&](int done, int total, const std::string& what) { bar.update(done, total, what); });
+  bar.finish();
+  std::vector<tuner::CandidateReport> reports;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    tuner::CandidateReport r;
+    r.spec = list->specs[i];
+    r.key = gen::canonical_key(r.spec);
+    r.timing.median_ms = INFINITY;
+    if (outcomes[i].candidate) {
+      r.registers = outcomes[i].candidate->registers;
+      r.detail = llvm::formatv("compiled in {0:F0} ms, {1} spill bytes", outcomes[i].candidate->compile_ms,
+                               outcomes[i].candidate->spill_bytes);
+    } else {
+      r.status = tuner::CandidateStatus::compile_failed;
+      r.detail = outcomes[i].error;
+    }
+    reports.push_back(r);
+  }
+  reports.insert(reports.end(), list->pruned.begin(), list->pruned.end());
+  print_table(reports, nullptr);
+  return 0;
+}
+
+int tune_on_gpu(const cuda::PrimaryContext& context, const gen::DeviceDescription& device, DType t, int seqlen) {
+  const AttentionArgs shape = problem_shape(t, seqlen);
+  const gen::ProblemClass problem{t, shape.head_dim, shape.mask};
+  auto list = tuner::candidates(device, problem, cuda::nvrtc_targets());
+  if (!list) return fail(llvm::toString(list.takeError()));
+  llvm::outs() << llvm::formatv("tuning {0} head_dim {1} {2}, batch {3}, heads {4} (kv {5}), seqlen {6} on {7} (sm_{8})\n",
+                                dtype_name(t), shape.head_dim, mask_name(shape.mask), shape.batch, shape.num_heads,
+                                shape.num_kv_heads, seqlen, device.name, device.compute_capability());
+  CudaTuningBackend backend(context, shape, device.l2_bytes);
+  tuner::TuneOptions options;
+  options.budget_ms_per_candidate = budget_ms;
+  options.max_candidates = max_candidates;
+  ProgressBar bar("tuning");
+  auto result = tuner::tune(*list, backend, options,
+                            [&](int done, int total, const std::string& what) { bar.update(done, total, what); });
+  bar.finish();
+  if (!result) return fail(llvm::toString(result.takeError()));
+  print_table(result->candidates, &shape);
+  llvm::outs() << llvm::formatv("winner: {0}, {1:F4} ms median, {2:F1} TFLOP/s\n", result->winner.key,
+                                result->timing.median_ms, flops(shape) / (result->timing.median_ms * 1e-3) / 1e12);
+  return 0;
+}
+
+}  // namespace
+
+int run_tune() {
+  auto t = gen::parse_dtype(dtype);
+  if (!t) return fail(llvm::toString(t.takeError()));
+  if (heads <= 0 || batch <= 0 || kv_heads < 0 || (kv_heads && heads % kv_heads != 0))
+    return fail("heads and batch must be positive and heads a multiple of kv-heads");
+  std::vector<int> lengths(seqlens.begin(), seqlens.end());
+  if (lengths.empty()) lengths.push_back(4096);
+  for (int s : lengths)
+    if (s <= 0) return fail(llvm::formatv("seqlen must be positive, got {0}", s));
+
+  auto device = cuda::describe_device(0);
+  if (!device) {
+    llvm::outs() << "no usable GPU: " << llvm::toString(device.takeError()) << "\n";
+    // Still useful without a GPU, but nothing was tuned: the exit code says so either way.
+    list_and_compile({*t, head_dim, causal ? MaskKind::causal : MaskKind::none});
+    return 1;
+  }
+  auto context = cuda::PrimaryContext::retain(0);
+  if (!context) return fail(llvm::toString(context.takeError()));
+  for (int s : lengths)
+    if (int rc = tune_on_gpu(**context, *device, *t, s); rc != 0) return rc;
+  return 0;
+}
+
+}  // namespace flashjit::tools
