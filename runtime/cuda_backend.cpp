@@ -3,9 +3,7 @@
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/FormatVariadic.h>
 
-#include "generator/emit.h"
 #include "runtime/cuda/nvrtc_compiler.h"
-#include "runtime/kernel_dump.h"
 #include "runtime/launch_params.h"
 #include "runtime/log.h"
 #include "runtime/status_from_error.h"
@@ -13,16 +11,34 @@
 namespace flashjit {
 namespace {
 
-llvm::Error error(const std::string& message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+
+ProviderOptions provider_options(const RuntimeOptions& options) {
+  ProviderOptions p;
+  p.tune = options.tune;
+  p.tune_options.budget_ms_per_candidate = options.tune_budget_ms;
+  p.tune_options.max_candidates = options.tune_max_candidates;
+  p.force_variant = options.force_variant;
+  p.force_tiles = options.force_tiles;
+  return p;
 }
 
-gen::KernelSpec apply_tiles(gen::KernelSpec spec, const TileConfig& tiles) {
-  if (tiles.block_m) spec.block_m = tiles.block_m;
-  if (tiles.block_n) spec.block_n = tiles.block_n;
-  if (tiles.warps) spec.warps = tiles.warps;
-  if (tiles.stages) spec.stages = tiles.stages;
-  return spec;
+std::string origin_text(const std::string& origin) {
+  if (origin == "cache") return "loaded from the tuning cache";
+  if (origin == "tuned") return "tuned at first use";
+  if (origin == "heuristic") return "heuristic default, tuning off";
+  return "forced by options";
+}
+
+// The tuning cache, or none (with a warning) when it cannot be opened: never fatal.
+std::unique_ptr<cache::TuningCache> open_cache(const RuntimeOptions& options) {
+  if (!options.use_cache) return nullptr;
+  auto opened = options.cache_path.empty() ? cache::TuningCache::open_default()
+                                           : cache::TuningCache::open(options.cache_path);
+  if (!opened) {
+    log::warning("running without the tuning cache: " + llvm::toString(opened.takeError()));
+    return nullptr;
+  }
+  return std::move(*opened);
 }
 
 }  // namespace
@@ -38,56 +54,33 @@ llvm::Expected<std::unique_ptr<CudaBackend>> CudaBackend::create(const RuntimeOp
   if (!context) return context.takeError();
   log::info(llvm::formatv("using {0} (sm_{1}, {2} SMs)", device->name, device->compute_capability(),
                           device->sm_count));
-  return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(*device), std::move(*context), options));
+  return std::unique_ptr<CudaBackend>(
+      new CudaBackend(std::move(*device), std::move(*context), open_cache(options), options));
 }
+
+CudaBackend::CudaBackend(gen::DeviceDescription device, std::unique_ptr<cuda::PrimaryContext> context,
+                         std::unique_ptr<cache::TuningCache> cache, const RuntimeOptions& options)
+    : device_(std::move(device)),
+      context_(std::move(context)),
+      cache_(std::move(cache)),
+      options_(options),
+      provider_(device_, *context_, cache_.get(), provider_options(options)) {}
 
 CudaBackend::~CudaBackend() {
   // The loaded modules are unloaded after this body, from the current context: make it ours.
   if (llvm::Error err = context_->make_current()) llvm::consumeError(std::move(err));
 }
 
-llvm::Expected<KernelPlan> CudaBackend::make_plan(const gen::ProblemClass& problem) const {
-  auto selection = gen::select_variant(device_, problem, cuda::nvrtc_targets(), options_.force_variant);
+llvm::Expected<KernelPlan> CudaBackend::plan(const AttentionArgs& args) {
+  if (const ReadyKernel* ready = kernels_.find(problem_key_of(args)))
+    return KernelPlan{ready->spec, "in use for " + problem_key_of(args) + " (" + origin_text(ready->origin) + ")"};
+  auto selection = gen::select_variant(device_, {args.q.dtype, args.head_dim, args.mask}, cuda::nvrtc_targets(),
+                                       options_.force_variant);
   if (!selection) return selection.takeError();
   KernelPlan plan{selection->spec, selection->reason};
-  if (options_.force_tiles) {
-    plan.spec = apply_tiles(plan.spec, *options_.force_tiles);
-    std::vector<std::string> problems = gen::spec_problems(plan.spec, device_);
-    if (!problems.empty())
-      return error(llvm::formatv("forced tiles give spec {0}, which cannot run on {1}: {2}",
-                                 gen::canonical_key(plan.spec), device_.name, llvm::join(problems, "; ")));
-    plan.reason += "; tiles forced by options";
-  }
+  if (options_.force_variant || options_.force_tiles) plan.reason += "; forced by options";
+  else if (options_.tune) plan.reason += "; tiles are tuned at first use (or taken from the tuning cache)";
   return plan;
-}
-
-llvm::Expected<KernelPlan> CudaBackend::plan(const AttentionArgs& args) {
-  const auto key = std::make_tuple(args.q.dtype, args.head_dim, args.mask);
-  std::lock_guard<std::mutex> lock(plan_mutex_);
-  if (auto it = plans_.find(key); it != plans_.end()) return it->second;
-  auto plan = make_plan(gen::ProblemClass{args.q.dtype, args.head_dim, args.mask});
-  if (!plan) return plan.takeError();
-  plans_.emplace(key, *plan);
-  return plan;
-}
-
-llvm::Expected<std::unique_ptr<cuda::LoadedKernel>> CudaBackend::build(const gen::KernelSpec& spec) const {
-  auto emitted = gen::emit(spec);
-  if (!emitted) return emitted.takeError();
-  auto compiled = cuda::compile_kernel(*emitted, spec);
-  const std::string dump_dir = dump_directory();
-  if (!compiled) {
-    std::string message = llvm::toString(compiled.takeError());
-    if (!dump_dir.empty()) dump_kernel(dump_dir, spec, *emitted, nullptr, message);
-    return error(message);
-  }
-  if (!dump_dir.empty()) dump_kernel(dump_dir, spec, *emitted, &*compiled, "");
-  if (compiled->resources.spills())
-    log::warning(llvm::formatv("{0} spills {1} bytes to local memory", compiled->key,
-                               compiled->resources.spill_store_bytes));
-  log::info(llvm::formatv("compiled {0} in {1:F1} ms ({2} registers)", compiled->key,
-                          compiled->compile_ms, compiled->resources.registers));
-  return cuda::LoadedKernel::load(compiled->cubin, compiled->lowered_name, gen::shared_memory_bytes(spec));
 }
 
 Status CudaBackend::check_device_pointers(const AttentionArgs& args) const {
@@ -114,14 +107,7 @@ Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
   auto scoped = cuda::ScopedContext::enter(*context_);
   if (!scoped) return status_from(scoped.takeError(), ErrorCode::driver_error);
   if (Status s = check_device_pointers(args); !s.ok()) return s;
-  auto planned = plan(args);
-  if (!planned) return status_from(planned.takeError(), ErrorCode::unsupported);
-  const gen::KernelSpec& spec = planned->spec;
-  auto ready = kernels_.get_or_build(gen::canonical_key(spec), [&]() -> llvm::Expected<ReadyKernel> {
-    auto kernel = build(spec);
-    if (!kernel) return kernel.takeError();
-    return ReadyKernel{spec, std::move(*kernel), options_.force_variant || options_.force_tiles ? "forced" : "heuristic"};
-  });
+  auto ready = kernels_.get_or_build(problem_key_of(args), [&] { return provider_.obtain(args); });
   if (!ready) return status_from(ready.takeError(), ErrorCode::compile_error);
   AttentionParams params = make_params(args);
   return status_from((*ready)->kernel->launch(launch_shape((*ready)->spec, args), stream, &params),

@@ -1,18 +1,16 @@
-// The GPU side of the Runtime: one device, its primary context, the plan per problem class and the
-// table of loaded kernels. First use of a problem: select -> emit -> compile (NVRTC) -> load.
+// The GPU side of the Runtime: one device, its primary context, the tuning cache and the table of
+// ready kernels per problem key. First use of a problem: see KernelProvider.
 #pragma once
 
-#include <map>
 #include <memory>
-#include <mutex>
-#include <optional>
-#include <tuple>
 
 #include <llvm/Support/Error.h>
 
+#include "cache/tuning_cache.h"
 #include "flashjit/runtime.h"
 #include "generator/selector.h"
 #include "runtime/cuda/device.h"
+#include "runtime/kernel_provider.h"
 #include "runtime/kernel_table.h"
 
 namespace flashjit {
@@ -27,27 +25,24 @@ class CudaBackend {
   // Fails with the precise reason the GPU path is unusable (no driver, no device, index out of
   // range, driver older than NVRTC's output, NVRTC unable to target the device).
   static llvm::Expected<std::unique_ptr<CudaBackend>> create(const RuntimeOptions& options);
-
   ~CudaBackend();
 
   // `args` must be validated and normalized. The caller's current context is left as it was.
   Status forward(const AttentionArgs& args, CUstream stream);
+  // The kernel serving `args` if it is loaded already, else what the selector would start from.
   llvm::Expected<KernelPlan> plan(const AttentionArgs& args);
   const gen::DeviceDescription& device() const { return device_; }
 
  private:
   CudaBackend(gen::DeviceDescription device, std::unique_ptr<cuda::PrimaryContext> context,
-              const RuntimeOptions& options)
-      : device_(std::move(device)), context_(std::move(context)), options_(options) {}
-  llvm::Expected<KernelPlan> make_plan(const gen::ProblemClass& problem) const;
-  llvm::Expected<std::unique_ptr<cuda::LoadedKernel>> build(const gen::KernelSpec& spec) const;
+              std::unique_ptr<cache::TuningCache> cache, const RuntimeOptions& options);
   Status check_device_pointers(const AttentionArgs& args) const;
 
   gen::DeviceDescription device_;
   std::unique_ptr<cuda::PrimaryContext> context_;
+  std::unique_ptr<cache::TuningCache> cache_;
   RuntimeOptions options_;
-  std::mutex plan_mutex_;
-  std::map<std::tuple<DType, int, MaskKind>, KernelPlan> plans_;
+  KernelProvider provider_;
   KernelTable kernels_;
 };
 

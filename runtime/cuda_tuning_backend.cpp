@@ -10,6 +10,8 @@
 #include "runtime/cpu/cpu_attention.h"
 #include "runtime/cuda/loaded_kernel.h"
 #include "runtime/cuda/nvrtc_compiler.h"
+#include "runtime/kernel_dump.h"
+#include "runtime/log.h"
 #include "runtime/launch_params.h"
 #include "runtime/output_check.h"
 #include "runtime/validate.h"
@@ -91,7 +93,15 @@ llvm::Expected<tuner::CompiledCandidate> compile_candidate(const gen::KernelSpec
   auto emitted = gen::emit(spec);
   if (!emitted) return emitted.takeError();
   auto compiled = cuda::compile_kernel(*emitted, spec);
-  if (!compiled) return compiled.takeError();
+  const std::string dump_dir = dump_directory();
+  if (!compiled) {
+    std::string message = llvm::toString(compiled.takeError());
+    if (!dump_dir.empty()) dump_kernel(dump_dir, spec, *emitted, nullptr, message);
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+  }
+  if (!dump_dir.empty()) dump_kernel(dump_dir, spec, *emitted, &*compiled, "");
+  log::debug(llvm::formatv("compiled {0} in {1:F1} ms ({2} registers, {3} spill bytes)", compiled->key,
+                           compiled->compile_ms, compiled->resources.registers, compiled->resources.spill_store_bytes));
   tuner::CompiledCandidate c;
   c.spec = spec;
   c.key = compiled->key;

@@ -24,6 +24,18 @@ llvm::Expected<const ReadyKernel*> KernelTable::get_or_build(const std::string& 
   return slot->ready.get();
 }
 
+const ReadyKernel* KernelTable::find(const std::string& key) const {
+  std::shared_ptr<Slot> slot;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = slots_.find(key);
+    if (it == slots_.end()) return nullptr;
+    slot = it->second;
+  }
+  std::lock_guard<std::mutex> build_lock(slot->build_mutex);
+  return slot->ready.get();  // slots are never removed, so the pointer stays valid
+}
+
 size_t KernelTable::size() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return slots_.size();

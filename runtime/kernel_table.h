@@ -30,6 +30,8 @@ class KernelTable {
 
   llvm::Expected<const ReadyKernel*> get_or_build(const std::string& key, const Builder& build);
   size_t size() const;
+  // The kernel built for `key`, or null when none was (successfully) built yet. Never builds.
+  const ReadyKernel* find(const std::string& key) const;
 
  private:
   struct Slot {

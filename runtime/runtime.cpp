@@ -1,6 +1,8 @@
 // The public Runtime: validation first, then the CUDA backend or the CPU backend.
 #include "flashjit/runtime.h"
 
+#include <cstdlib>
+
 #include <llvm/Support/FormatVariadic.h>
 
 #include "runtime/cpu/cpu_attention.h"
@@ -31,6 +33,11 @@ ErrorCode code_for_cuda_failure(const std::string& message) {
 }
 
 }  // namespace
+
+bool RuntimeOptions::default_tune() {
+  const char* value = std::getenv("FLASHJIT_TUNE");
+  return value == nullptr || std::string(value) != "0";
+}
 
 Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Runtime::~Runtime() = default;

@@ -7,5 +7,7 @@ int run_doctor();
 int run_emit();
 int run_main_job();
 int run_tune();
+int run_cache();
+int run_warm();
 
 }  // namespace flashjit::tools

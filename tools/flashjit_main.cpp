@@ -17,13 +17,17 @@ int main(int argc, char** argv) {
                                          "  flashjit doctor   is this GPU compatible, and what will run on it\n"
                                          "  flashjit emit     generated source, PTX or resource usage of a kernel\n"
                                          "  flashjit run      the main job: generate, compile and run attention\n"
-                                         "  flashjit tune     tune one problem and print every candidate\n",
+                                         "  flashjit tune     tune one problem and print every candidate\n"
+                                         "  flashjit warm     pre-warm the tuning cache from a manifest\n"
+                                         "  flashjit cache    list, show, export, import, verify, clear the cache\n",
                                          &llvm::errs()))
     return 2;
   if (flashjit::tools::doctor_command) return flashjit::tools::run_doctor();
   if (flashjit::tools::emit_command) return flashjit::tools::run_emit();
   if (flashjit::tools::run_command) return flashjit::tools::run_main_job();
   if (flashjit::tools::tune_command) return flashjit::tools::run_tune();
+  if (flashjit::tools::cache_command) return flashjit::tools::run_cache();
+  if (flashjit::tools::warm_command) return flashjit::tools::run_warm();
   llvm::errs() << "flashjit: no subcommand given; try `flashjit --help`\n";
   return 2;
 }

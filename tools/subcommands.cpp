@@ -8,6 +8,9 @@ llvm::cl::SubCommand run_command("run", "Generate, compile and run attention for
 
 llvm::cl::SubCommand tune_command("tune", "Tune one problem on this GPU and print every candidate and the winner");
 
+llvm::cl::SubCommand cache_command("cache", "List, show, export, import, verify or clear the tuning cache");
+llvm::cl::SubCommand warm_command("warm", "Pre-warm the tuning cache from a deployment manifest (tunes on a GPU; --arch compiles without one)");
+
 llvm::cl::OptionCategory flashjit_options("flashjit options");
 
 }  // namespace flashjit::tools

@@ -9,6 +9,8 @@ extern llvm::cl::SubCommand doctor_command;
 extern llvm::cl::SubCommand emit_command;
 extern llvm::cl::SubCommand run_command;
 extern llvm::cl::SubCommand tune_command;
+extern llvm::cl::SubCommand cache_command;
+extern llvm::cl::SubCommand warm_command;
 // Every flashjit option is in this category, so --help hides LLVM's own options.
 extern llvm::cl::OptionCategory flashjit_options;
 

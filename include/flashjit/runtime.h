@@ -25,7 +25,7 @@ struct TileConfig {
   int stages = 0;
 };
 
-struct RuntimeOptions {
+struct FLASHJIT_API RuntimeOptions {
   Backend backend = Backend::automatic;
   int device_index = 0;
   // Testing and debugging: force a variant (an error says why if the device cannot run it) and/or
@@ -34,6 +34,22 @@ struct RuntimeOptions {
   std::optional<TileConfig> force_tiles;
   // CPU backend worker threads; 0 uses the hardware concurrency.
   int cpu_threads = 0;
+
+  // Tuning at the first use of a problem on a device: the candidate tiles are compiled, timed and
+  // checked, and the winner kept. Off: the heuristic default per architecture and head dim.
+  // FLASHJIT_TUNE=0 in the environment turns it off for a default-constructed RuntimeOptions.
+  bool tune = default_tune();
+  double tune_budget_ms = 60.0;  // timed samples per candidate, first round
+  int tune_max_candidates = 0;   // 0: every candidate that survives static pruning
+
+  // The SQLite tuning cache shared by processes: the winner (configuration and cubin) of every
+  // problem, so later processes start without NVRTC. Empty path: $FLASHJIT_CACHE_DIR/flashjit.sqlite,
+  // else $XDG_CACHE_HOME/flashjit/, else ~/.cache/flashjit/. A cache that cannot be opened is a
+  // warning, never an error.
+  bool use_cache = true;
+  std::string cache_path;
+
+  static bool default_tune();
 };
 
 // Opaque CUDA stream (a CUstream or cudaStream_t); nullptr is the default stream.

@@ -8,6 +8,7 @@
 #   %FileCheck  LLVM FileCheck
 #   %not        LLVM `not` (succeeds when the command fails, but not when it crashes)
 #   %s          the check file itself (FileCheck reads its CHECK lines from there)
+#   %S          the folder of the check file
 #   %t          a scratch path unique to this run, for temporary files (%t.ptx, ...)
 # A RUN line ending in `\` continues on the next RUN line. Each command runs with
 # `bash -o pipefail -c`, so a failing flashjit on the left of `| %FileCheck` fails the line.
@@ -102,6 +103,7 @@ for i in "${!commands[@]}"; do
   cmd="${cmd//%FileCheck/$(quote "$filecheck")}"
   cmd="${cmd//%flashjit/$(quote "$flashjit")}"
   cmd="${cmd//%not/$(quote "$not_tool")}"
+  cmd="${cmd//%S/$(quote "$(dirname "$check_file")")}"
   cmd="${cmd//%s/$(quote "$check_file")}"
   cmd="${cmd//%t/$(quote "$temp_base")}"
   echo "RUN at line ${starts[$i]}: $cmd"

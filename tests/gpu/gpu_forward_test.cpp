@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <llvm/Support/FileSystem.h>
 
 #include "flashjit/runtime.h"
 #include "runtime/cpu/cpu_attention.h"
@@ -41,6 +42,9 @@ Runtime* gpu_runtime(const RuntimeOptions& options, std::string* why_not) {
   Entry entry;
   RuntimeOptions cuda_options = options;
   cuda_options.backend = Backend::cuda;
+  // Correctness of the heuristic kernels here; tuning and the cache have their own test below.
+  cuda_options.tune = false;
+  cuda_options.use_cache = false;
   auto created = Runtime::create(cuda_options);
   if (created)
     entry.runtime = std::move(*created);
@@ -177,6 +181,7 @@ TEST(GpuForwardErrors, AForcedVariantTheBuildLacksSaysWhy) {
   RuntimeOptions options;
   options.backend = Backend::cuda;
   options.force_variant = Variant::mma_sm80;
+  options.use_cache = false;
   auto runtime = Runtime::create(options);
   if (!runtime) GTEST_SKIP() << "no usable GPU: " << runtime.status().message();
   HostProblem p = test::make_problem(shape(1, 1, 1, 8, 8, 64, DType::f16, MaskKind::none));
@@ -184,6 +189,46 @@ TEST(GpuForwardErrors, AForcedVariantTheBuildLacksSaysWhy) {
   ASSERT_FALSE(plan.ok());
   EXPECT_NE(plan.status().message().find("forced variant mma_sm80 cannot run"), std::string::npos)
       << plan.status().message();
+}
+
+}  // namespace
+}  // namespace flashjit
+
+namespace flashjit {
+namespace {
+
+// Issue 3's promise: the first process tunes and stores, a later one loads the stored cubin.
+TEST(GpuTuningCache, ASecondRuntimeLoadsTheTunedKernelFromTheCache) {
+  llvm::SmallString<128> dir;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("flashjit-gpu-cache", dir));
+  RuntimeOptions options;
+  options.backend = Backend::cuda;
+  options.cache_path = std::string(dir) + "/cache.sqlite";
+  options.tune = true;
+  options.tune_max_candidates = 4;
+  options.tune_budget_ms = 5;
+  const test::ProblemShape s = test::shape(1, 4, 2, 300, 300, 64, DType::bf16, MaskKind::causal);
+
+  auto first = Runtime::create(options);
+  if (!first) GTEST_SKIP() << "no usable GPU: " << first.status().message();
+  HostProblem p1 = test::make_problem(s);
+  const test::ReferenceOutput reference = cpu_reference(p1);
+  ASSERT_TRUE(test::run_on_device(**first, p1).ok());
+  EXPECT_TRUE(test::matches_reference(p1, reference, true, test::kKernelLseTolerance));
+  Result<KernelChoice> tuned = (*first)->plan(p1.args);
+  ASSERT_TRUE(tuned.ok());
+  EXPECT_NE(tuned->reason.find("tuned at first use"), std::string::npos) << tuned->reason;
+
+  auto second = Runtime::create(options);
+  ASSERT_TRUE(second.ok());
+  HostProblem p2 = test::make_problem(s);
+  ASSERT_TRUE(test::run_on_device(**second, p2).ok());
+  EXPECT_TRUE(test::matches_reference(p2, reference, true, test::kKernelLseTolerance));
+  Result<KernelChoice> cached = (*second)->plan(p2.args);
+  ASSERT_TRUE(cached.ok());
+  EXPECT_NE(cached->reason.find("loaded from the tuning cache"), std::string::npos) << cached->reason;
+  EXPECT_EQ(cached->kernel_key, tuned->kernel_key);
+  llvm::sys::fs::remove_directories(dir);
 }
 
 }  // namespace

@@ -1,0 +1,42 @@
+// Export and import of the whole cache as JSON, so that a fleet can share tuned results:
+//   {"format": "flashjit-tuning-cache", "format_version": 1, "entries": [<entry_json.h>, ...]}
+// Import validates every entry before storing any, then merges by the rule of store()
+// (merge_rule.h: a tuned entry beats an untuned one, otherwise the existing row stays).
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include <llvm/ADT/StringRef.h>
+#include <llvm/Support/Error.h>
+
+#include "cache/tuning_cache.h"
+
+namespace flashjit::cache {
+
+inline constexpr const char* kExportFormat = "flashjit-tuning-cache";
+inline constexpr int kExportFormatVersion = 1;
+
+struct ExportSummary {
+  size_t exported = 0;
+  size_t skipped = 0;  // rows that fail verification (warned about), never exported
+};
+
+struct ImportSummary {
+  size_t added = 0;
+  size_t replaced = 0;
+  size_t kept = 0;  // the cache already had the key, and the rule kept its row
+};
+
+// The export document; `summary` (optional) receives the counts.
+llvm::Expected<std::string> export_to_json(TuningCache& cache, ExportSummary* summary = nullptr);
+// Writes the export to `file` through a temporary file and a rename: no reader sees half of it.
+llvm::Expected<ExportSummary> export_to_file(TuningCache& cache, const std::string& file);
+
+// Errors name the entry (its index in "entries", from 0) and the field:
+// "entry 3: field 'cubin_sha256' does not match the cubin". Nothing is stored unless every entry
+// is valid, and all entries are stored in one transaction. An error on a read-only cache.
+llvm::Expected<ImportSummary> import_from_json(TuningCache& cache, llvm::StringRef text);
+llvm::Expected<ImportSummary> import_from_file(TuningCache& cache, const std::string& file);
+
+}  // namespace flashjit::cache

@@ -1,0 +1,169 @@
+#include "runtime/kernel_provider.h"
+
+#include <llvm/ADT/StringExtras.h>
+#include <llvm/Support/FormatVariadic.h>
+#include <nlohmann/json.hpp>
+
+#include "generator/selector.h"
+#include "generator/spec_json.h"
+#include "runtime/cuda/loaded_kernel.h"
+#include "runtime/cuda/nvrtc_compiler.h"
+#include "runtime/cuda_tuning_backend.h"
+#include "runtime/log.h"
+
+namespace flashjit {
+namespace {
+
+llvm::Error error(const std::string& message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+gen::ProblemClass problem_class(const AttentionArgs& args) {
+  return gen::ProblemClass{args.q.dtype, args.head_dim, args.mask};
+}
+
+llvm::Expected<ReadyKernel> load(const gen::KernelSpec& spec, const std::string& cubin, const std::string& symbol,
+                                 const char* origin) {
+  auto kernel = cuda::LoadedKernel::load(cubin, symbol, gen::shared_memory_bytes(spec));
+  if (!kernel) return kernel.takeError();
+  return ReadyKernel{spec, std::shared_ptr<cuda::LoadedKernel>(std::move(*kernel)), origin};
+}
+
+}  // namespace
+
+std::string problem_key_of(const AttentionArgs& args) {
+  return cache::make_problem_key(args.q.dtype, args.head_dim, args.mask, args.num_heads / args.num_kv_heads,
+                                 cache::sequence_length_bucket(args.seqlen_k));
+}
+
+KernelProvider::KernelProvider(const gen::DeviceDescription& device, const cuda::PrimaryContext& context,
+                               cache::TuningCache* cache, ProviderOptions options)
+    : device_(device), context_(context), cache_(cache), options_(std::move(options)) {}
+
+cache::CacheKey make_cache_key(const gen::DeviceDescription& device, const AttentionArgs& args) {
+  gen::KernelSpec target;
+  target.arch = device.compute_capability();
+  const gen::CompilerTargets& nvrtc = cuda::nvrtc_targets();
+  cache::CacheKey key;
+  key.compute_capability = device.compute_capability();
+  if (!device.nominal) {
+    key.device_name = device.name;
+    key.sm_count = device.sm_count;
+    key.driver_version = device.driver_version;
+  }
+  key.nvrtc_version = cache::nvrtc_version_number(nvrtc.nvrtc_major, nvrtc.nvrtc_minor);
+  key.generator_hash = gen::generator_hash();
+  key.compile_options = llvm::join(cuda::compile_options(target), " ");
+  key.problem_key = problem_key_of(args);
+  return key;
+}
+
+std::optional<cache::CacheEntry> KernelProvider::lookup(const cache::CacheKey& key, const AttentionArgs& args) const {
+  for (const cache::CacheKey& k : {key, make_cache_key(gen::DeviceDescription::for_arch(device_.compute_capability()), args)}) {
+    auto hit = cache_->lookup(k);
+    if (!hit) {
+      log::warning("tuning cache lookup failed, continuing without it: " + llvm::toString(hit.takeError()));
+      return std::nullopt;
+    }
+    if (*hit) return std::move(**hit);
+  }
+  return std::nullopt;
+}
+
+llvm::Expected<ReadyKernel> KernelProvider::obtain(const AttentionArgs& args) const {
+  if (options_.force_variant || options_.force_tiles) return forced(args);
+  const cache::CacheKey key = make_cache_key(device_, args);
+  if (cache_) {
+    std::optional<cache::CacheEntry> hit = lookup(key, args);
+    if (hit && (hit->tuned || !options_.tune)) {
+      auto ready = from_cache(*hit);
+      if (ready) return ready;
+      log::warning("cached kernel for " + key.problem_key + " is unusable (" + llvm::toString(ready.takeError()) +
+                   "); compiling again");
+    } else if (hit) {
+      log::info("cached kernel for " + key.problem_key + " is untuned; tuning it on this GPU");
+    }
+  }
+  return options_.tune ? tuned(args, key) : heuristic(args, key);
+}
+
+llvm::Expected<ReadyKernel> KernelProvider::forced(const AttentionArgs& args) const {
+  auto selection = gen::select_variant(device_, problem_class(args), cuda::nvrtc_targets(), options_.force_variant);
+  if (!selection) return selection.takeError();
+  gen::KernelSpec spec = selection->spec;
+  if (const auto& tiles = options_.force_tiles) {
+    if (tiles->block_m) spec.block_m = tiles->block_m;
+    if (tiles->block_n) spec.block_n = tiles->block_n;
+    if (tiles->warps) spec.warps = tiles->warps;
+    if (tiles->stages) spec.stages = tiles->stages;
+    std::vector<std::string> problems = gen::spec_problems(spec, device_);
+    if (!problems.empty())
+      return error(llvm::formatv("forced tiles give spec {0}, which cannot run on {1}: {2}", gen::canonical_key(spec),
+                                 device_.name, llvm::join(problems, "; ")));
+  }
+  auto compiled = compile_candidate(spec);
+  if (!compiled) return compiled.takeError();
+  return load(spec, compiled->cubin, compiled->symbol, "forced");
+}
+
+llvm::Expected<ReadyKernel> KernelProvider::from_cache(const cache::CacheEntry& entry) const {
+  auto json = nlohmann::json::parse(entry.spec_json, nullptr, false);
+  if (json.is_discarded()) return error("its spec is not valid JSON");
+  auto spec = gen::spec_from_json(json);
+  if (!spec) return spec.takeError();
+  if (llvm::Error err = gen::validate_spec(*spec, device_)) return err;
+  return load(*spec, entry.cubin, entry.kernel_symbol, "cache");
+}
+
+llvm::Expected<ReadyKernel> KernelProvider::tuned(const AttentionArgs& args, const cache::CacheKey& key) const {
+  auto list = tuner::candidates(device_, problem_class(args), cuda::nvrtc_targets());
+  if (!list) return list.takeError();
+  CudaTuningBackend backend(context_, args, device_.l2_bytes);
+  auto result = tuner::tune(*list, backend, options_.tune_options);
+  if (!result) return result.takeError();
+  log::info(llvm::formatv("tuned {0}: {1} at {2:F4} ms over {3} candidates", key.problem_key, result->winner.key,
+                          result->timing.median_ms, result->candidates.size()));
+
+  cache::CacheEntry entry;
+  entry.key = key;
+  entry.spec_json = gen::spec_to_json(result->winner.spec).dump();
+  entry.kernel_symbol = result->winner.symbol;
+  entry.cubin = result->winner.cubin;
+  entry.median_ms = result->timing.median_ms;
+  entry.p20_ms = result->timing.p20_ms;
+  entry.p80_ms = result->timing.p80_ms;
+  entry.candidates_tried = static_cast<int>(result->candidates.size());
+  entry.tuned = true;
+  store(entry);
+  auto kernel = std::static_pointer_cast<cuda::LoadedKernel>(result->winner.loaded);
+  return ReadyKernel{result->winner.spec, std::move(kernel), "tuned"};
+}
+
+llvm::Expected<ReadyKernel> KernelProvider::heuristic(const AttentionArgs& args, const cache::CacheKey& key) const {
+  auto selection = gen::select_variant(device_, problem_class(args), cuda::nvrtc_targets());
+  if (!selection) return selection.takeError();
+  auto compiled = compile_candidate(selection->spec);
+  if (!compiled) return compiled.takeError();
+  cache::CacheEntry entry;
+  entry.key = key;
+  entry.spec_json = gen::spec_to_json(selection->spec).dump();
+  entry.kernel_symbol = compiled->symbol;
+  entry.cubin = compiled->cubin;
+  entry.candidates_tried = 1;
+  entry.tuned = false;
+  store(entry);
+  return load(selection->spec, compiled->cubin, compiled->symbol, "heuristic");
+}
+
+void KernelProvider::store(const cache::CacheEntry& entry) const {
+  if (!cache_) return;
+  auto stored = cache_->store(entry);
+  if (!stored) {
+    log::warning("could not store " + entry.key.problem_key + " in the tuning cache: " + llvm::toString(stored.takeError()));
+    return;
+  }
+  if (stored->outcome == cache::StoreOutcome::read_only)
+    log::info("tuning cache is read-only; " + entry.key.problem_key + " was not stored");
+}
+
+}  // namespace flashjit

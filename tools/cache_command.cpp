@@ -1,0 +1,143 @@
+// flashjit cache list|show ID|export FILE|import FILE|verify|clear [--json] [--cache PATH]:
+// look into and manage the tuning cache.
+#include <cmath>
+
+#include <llvm/Support/CommandLine.h>
+#include <llvm/Support/FormatVariadic.h>
+#include <llvm/Support/raw_ostream.h>
+#include <nlohmann/json.hpp>
+
+#include "cache/cache_json.h"
+#include "cache/cache_path.h"
+#include "cache/tuning_cache.h"
+#include "tools/commands.h"
+#include "tools/subcommands.h"
+
+namespace flashjit::tools {
+namespace {
+
+namespace cl = llvm::cl;
+using nlohmann::json;
+
+cl::list<std::string> words(cl::Positional, cl::desc("list | show ID | export FILE | import FILE | verify | clear"),
+                            cl::sub(cache_command), cl::cat(flashjit_options));
+cl::opt<std::string> cache_path("cache", cl::desc("Cache file (default: $FLASHJIT_CACHE_DIR/flashjit.sqlite, ...)"),
+                                cl::sub(cache_command), cl::cat(flashjit_options));
+cl::opt<bool> as_json("json", cl::desc("Print JSON"), cl::sub(cache_command), cl::cat(flashjit_options));
+
+int fail(const std::string& message, int code = 1) {
+  llvm::errs() << "flashjit cache: error: " << message << "\n";
+  return code;
+}
+
+std::string ms(const std::optional<double>& v) { return v ? llvm::formatv("{0:F4}", *v).str() : "-"; }
+
+json entry_summary(const cache::CacheEntry& e) {
+  return {{"id", e.id},
+          {"problem", e.key.problem_key},
+          {"device", e.key.device_name},
+          {"compute_capability", e.key.compute_capability},
+          {"kernel", json::parse(e.spec_json, nullptr, false).value("key", std::string("?"))},
+          {"tuned", e.tuned},
+          {"median_ms", e.median_ms ? json(*e.median_ms) : json(nullptr)},
+          {"candidates_tried", e.candidates_tried},
+          {"cubin_bytes", e.cubin_size},
+          {"created_unix", e.created_unix},
+          {"key", cache::key_string(e.key)}};
+}
+
+int list(cache::TuningCache& c) {
+  auto entries = c.list();
+  if (!entries) return fail(llvm::toString(entries.takeError()));
+  if (as_json) {
+    json rows = json::array();
+    for (const cache::CacheEntry& e : *entries) rows.push_back(entry_summary(e));
+    llvm::outs() << rows.dump(2) << "\n";
+    return 0;
+  }
+  llvm::outs() << llvm::formatv("{0} ({1} entries{2})\n", c.path(), entries->size(), c.read_only() ? ", read-only" : "");
+  for (const cache::CacheEntry& e : *entries) {
+    const json s = entry_summary(e);
+    llvm::outs() << llvm::formatv("{0,4}  {1,-36} {2,-44} {3,-7} {4,10} ms  {5}\n", e.id, e.key.problem_key,
+                                  s["kernel"].get<std::string>(), e.tuned ? "tuned" : "untuned", ms(e.median_ms),
+                                  e.key.device_name.empty() ? "any sm_" + std::to_string(e.key.compute_capability)
+                                                            : e.key.device_name);
+  }
+  return 0;
+}
+
+int show(cache::TuningCache& c, const std::string& id) {
+  auto entry = c.find(id);
+  if (!entry) return fail(llvm::toString(entry.takeError()));
+  json j = entry_summary(*entry);
+  j["spec"] = json::parse(entry->spec_json, nullptr, false);
+  j["kernel_symbol"] = entry->kernel_symbol;
+  j["cubin_sha256"] = entry->cubin_sha256;
+  j["p20_ms"] = entry->p20_ms ? json(*entry->p20_ms) : json(nullptr);
+  j["p80_ms"] = entry->p80_ms ? json(*entry->p80_ms) : json(nullptr);
+  j["generator_hash"] = entry->key.generator_hash;
+  j["compile_options"] = entry->key.compile_options;
+  j["driver_version"] = entry->key.driver_version;
+  j["nvrtc_version"] = entry->key.nvrtc_version;
+  j["sm_count"] = entry->key.sm_count;
+  llvm::outs() << j.dump(2) << "\n";
+  return 0;
+}
+
+int verify(cache::TuningCache& c) {
+  auto report = c.verify();
+  if (!report) return fail(llvm::toString(report.takeError()));
+  if (as_json) {
+    json bad = json::array();
+    for (const cache::BadEntry& b : report->bad) bad.push_back({{"id", b.id}, {"key", b.key}, {"reason", b.reason}});
+    llvm::outs() << json{{"checked", report->checked}, {"bad", bad}, {"integrity_problems", report->integrity_problems},
+                         {"ok", report->ok()}}
+                        .dump(2)
+                 << "\n";
+  } else {
+    llvm::outs() << llvm::formatv("checked {0} entries: {1}\n", report->checked, report->ok() ? "all good" : "problems found");
+    for (const cache::BadEntry& b : report->bad) llvm::outs() << llvm::formatv("  entry {0}: {1}\n", b.id, b.reason);
+    for (const std::string& p : report->integrity_problems) llvm::outs() << "  integrity: " << p << "\n";
+  }
+  return report->ok() ? 0 : 1;
+}
+
+}  // namespace
+
+int run_cache() {
+  if (words.empty()) return fail("say what to do: list, show ID, export FILE, import FILE, verify or clear", 2);
+  const std::string verb = words[0];
+  const bool needs_argument = verb == "show" || verb == "export" || verb == "import";
+  if (needs_argument != (words.size() == 2) || words.size() > 2)
+    return fail(needs_argument ? verb + " takes one argument" : verb + " takes no argument", 2);
+  if (verb != "list" && verb != "show" && verb != "export" && verb != "import" && verb != "verify" && verb != "clear")
+    return fail("unknown action '" + verb + "' (expected list, show, export, import, verify or clear)", 2);
+
+  auto opened = cache_path.empty() ? cache::TuningCache::open_default() : cache::TuningCache::open(cache_path);
+  if (!opened) return fail(llvm::toString(opened.takeError()));
+  cache::TuningCache& c = **opened;
+
+  if (verb == "list") return list(c);
+  if (verb == "show") return show(c, words[1]);
+  if (verb == "verify") return verify(c);
+  if (verb == "export") {
+    auto summary = cache::export_to_file(c, words[1]);
+    if (!summary) return fail(llvm::toString(summary.takeError()));
+    llvm::outs() << llvm::formatv("exported {0} entries to {1}{2}\n", summary->exported, words[1],
+                                  summary->skipped ? llvm::formatv(" ({0} damaged entries skipped)", summary->skipped).str() : "");
+    return 0;
+  }
+  if (verb == "import") {
+    auto summary = cache::import_from_file(c, words[1]);
+    if (!summary) return fail(llvm::toString(summary.takeError()));
+    llvm::outs() << llvm::formatv("imported {0}: {1} added, {2} replaced, {3} kept\n", words[1], summary->added,
+                                  summary->replaced, summary->kept);
+    return 0;
+  }
+  auto cleared = c.clear();
+  if (!cleared) return fail(llvm::toString(cleared.takeError()));
+  llvm::outs() << llvm::formatv("cleared {0} entries from {1}\n", *cleared, c.path());
+  return 0;
+}
+
+}  // namespace flashjit::tools
