@@ -73,11 +73,12 @@ CudaBackend::~CudaBackend() {
 
 llvm::Expected<KernelPlan> CudaBackend::plan(const AttentionArgs& args) {
   if (const ReadyKernel* ready = kernels_.find(problem_key_of(args)))
-    return KernelPlan{ready->spec, "in use for " + problem_key_of(args) + " (" + origin_text(ready->origin) + ")"};
+    return KernelPlan{ready->spec, "in use for " + problem_key_of(args) + " (" + origin_text(ready->origin) + ")",
+                      ready->origin};
   auto selection = gen::select_variant(device_, {args.q.dtype, args.head_dim, args.mask}, cuda::nvrtc_targets(),
                                        options_.force_variant);
   if (!selection) return selection.takeError();
-  KernelPlan plan{selection->spec, selection->reason};
+  KernelPlan plan{selection->spec, selection->reason, "planned"};
   if (options_.force_variant || options_.force_tiles) plan.reason += "; forced by options";
   else if (options_.tune) plan.reason += "; tiles are tuned at first use (or taken from the tuning cache)";
   return plan;

@@ -18,6 +18,7 @@ namespace flashjit {
 struct KernelPlan {
   gen::KernelSpec spec;
   std::string reason;
+  std::string origin;  // ReadyKernel::origin, or "planned" when not loaded yet
 };
 
 class CudaBackend {

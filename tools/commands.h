@@ -9,5 +9,6 @@ int run_main_job();
 int run_tune();
 int run_cache();
 int run_warm();
+int run_bench();
 
 }  // namespace flashjit::tools

@@ -19,7 +19,8 @@ int main(int argc, char** argv) {
                                          "  flashjit run      the main job: generate, compile and run attention\n"
                                          "  flashjit tune     tune one problem and print every candidate\n"
                                          "  flashjit warm     pre-warm the tuning cache from a manifest\n"
-                                         "  flashjit cache    list, show, export, import, verify, clear the cache\n",
+                                         "  flashjit cache    list, show, export, import, verify, clear the cache\n"
+                                         "  flashjit bench    time the kernels over a sweep of shapes (GPU)\n",
                                          &llvm::errs()))
     return 2;
   if (flashjit::tools::doctor_command) return flashjit::tools::run_doctor();
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   if (flashjit::tools::tune_command) return flashjit::tools::run_tune();
   if (flashjit::tools::cache_command) return flashjit::tools::run_cache();
   if (flashjit::tools::warm_command) return flashjit::tools::run_warm();
+  if (flashjit::tools::bench_command) return flashjit::tools::run_bench();
   llvm::errs() << "flashjit: no subcommand given; try `flashjit --help`\n";
   return 2;
 }

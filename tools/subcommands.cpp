@@ -11,6 +11,8 @@ llvm::cl::SubCommand tune_command("tune", "Tune one problem on this GPU and prin
 llvm::cl::SubCommand cache_command("cache", "List, show, export, import, verify or clear the tuning cache");
 llvm::cl::SubCommand warm_command("warm", "Pre-warm the tuning cache from a deployment manifest (tunes on a GPU; --arch compiles without one)");
 
+llvm::cl::SubCommand bench_command("bench", "Time FlashJIT over a sweep of shapes on this GPU (JSON output for bench/compare_sdpa.py)");
+
 llvm::cl::OptionCategory flashjit_options("flashjit options");
 
 }  // namespace flashjit::tools

@@ -6,12 +6,15 @@
 #include <llvm/Support/CommandLine.h>
 #include <llvm/Support/FormatVariadic.h>
 #include <llvm/Support/raw_ostream.h>
+#include <nlohmann/json.hpp>
 
 #include "flashjit/flashjit.h"
 #include "generator/spec_json.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/cuda_tuning_backend.h"
+#include "runtime/kernel_provider.h"
+#include "cache/tuning_cache.h"
 #include "tools/commands.h"
 #include "tools/progress_bar.h"
 #include "tools/subcommands.h"
@@ -32,6 +35,10 @@ cl::opt<int> kv_heads("kv-heads", cl::desc("Key/value heads (default: heads)"), 
 cl::opt<int> batch("batch", cl::desc("Batch size"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(1));
 cl::opt<double> budget_ms("budget-ms", cl::desc("Timed-sample budget per candidate (ms)"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(60.0));
 cl::opt<int> max_candidates("max-candidates", cl::desc("Try at most this many candidates (0: all)"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(0));
+cl::opt<std::string> cache_path("cache", cl::desc("Tuning cache to store the winners in (default: $FLASHJIT_CACHE_DIR/flashjit.sqlite, ...)"),
+                                cl::sub(tune_command), cl::cat(flashjit_options));
+cl::opt<bool> no_store("no-store", cl::desc("Do not store the winners in the tuning cache"), cl::sub(tune_command),
+                       cl::cat(flashjit_options));
 cl::opt<std::string> arch("arch", cl::desc("Without a GPU: the architecture to list and compile candidates for"),
                           cl::sub(tune_command), cl::cat(flashjit_options), cl::init("sm_90"));
 
@@ -122,6 +129,31 @@ int list_and_compile(const gen::ProblemClass& problem) {
   return 0;
 }
 
+// A deliberate re-tune replaces whatever the cache held for this problem.
+void store_winner(const gen::DeviceDescription& device, const AttentionArgs& shape, const tuner::TuneResult& result) {
+  auto opened = cache_path.empty() ? cache::TuningCache::open_default() : cache::TuningCache::open(cache_path);
+  if (!opened) {
+    llvm::errs() << "flashjit tune: warning: winner not stored: " << llvm::toString(opened.takeError()) << "\n";
+    return;
+  }
+  cache::CacheEntry entry;
+  entry.key = make_cache_key(device, shape);
+  entry.spec_json = gen::spec_to_json(result.winner.spec).dump();
+  entry.kernel_symbol = result.winner.symbol;
+  entry.cubin = result.winner.cubin;
+  entry.median_ms = result.timing.median_ms;
+  entry.p20_ms = result.timing.p20_ms;
+  entry.p80_ms = result.timing.p80_ms;
+  entry.candidates_tried = static_cast<int>(result.candidates.size());
+  entry.tuned = true;
+  auto stored = (*opened)->store(entry, cache::ReplacePolicy::always);
+  if (!stored)
+    llvm::errs() << "flashjit tune: warning: winner not stored: " << llvm::toString(stored.takeError()) << "\n";
+  else
+    llvm::outs() << llvm::formatv("stored in {0} as entry {1} ({2})\n", (*opened)->path(), stored->id,
+                                  cache::store_outcome_name(stored->outcome));
+}
+
 int tune_on_gpu(const cuda::PrimaryContext& context, const gen::DeviceDescription& device, DType t, int seqlen) {
   const AttentionArgs shape = problem_shape(t, seqlen);
   const gen::ProblemClass problem{t, shape.head_dim, shape.mask};
@@ -142,6 +174,7 @@ int tune_on_gpu(const cuda::PrimaryContext& context, const gen::DeviceDescriptio
   print_table(result->candidates, &shape);
   llvm::outs() << llvm::formatv("winner: {0}, {1:F4} ms median, {2:F1} TFLOP/s\n", result->winner.key,
                                 result->timing.median_ms, flops(shape) / (result->timing.median_ms * 1e-3) / 1e12);
+  if (!no_store) store_winner(device, shape, *result);
   return 0;
 }
 

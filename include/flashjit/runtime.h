@@ -61,6 +61,9 @@ struct KernelChoice {
   std::string device;       // "NVIDIA H100 80GB HBM3" or "cpu"
   std::string kernel_key;   // canonical spec key, e.g. "generic_sm90_bf16_d128_m32n32w4s1_causal"
   std::string reason;       // why this variant was chosen
+  // Where the kernel came from: "cache", "tuned", "heuristic", "forced" once it is loaded;
+  // "planned" before the first forward() of the problem; "cpu" on the CPU backend.
+  std::string origin;
 };
 
 class FLASHJIT_API Runtime {

@@ -1,0 +1,158 @@
+// flashjit bench: FlashJIT's kernels over a sweep of shapes on this GPU (total tokens 16k, hidden
+// 2048 by default, as in the PyTorch comparison of bench/compare_sdpa.py), with a JSON output.
+// Each shape's first call tunes (or loads from the cache); only later calls are timed.
+#include <algorithm>
+#include <fstream>
+
+#include <llvm/ADT/StringExtras.h>
+#include <llvm/Support/CommandLine.h>
+#include <llvm/Support/FormatVariadic.h>
+#include <llvm/Support/raw_ostream.h>
+#include <nlohmann/json.hpp>
+
+#include "flashjit/flashjit.h"
+#include "generator/spec_json.h"
+#include "runtime/cuda/device.h"
+#include "tools/commands.h"
+#include "tools/subcommands.h"
+
+namespace flashjit::tools {
+namespace {
+
+namespace cl = llvm::cl;
+using nlohmann::json;
+
+cl::opt<std::string> json_path("json", cl::desc("Write the results as JSON to this file"), cl::sub(bench_command), cl::cat(flashjit_options));
+cl::opt<std::string> dtypes("dtypes", cl::desc("Comma-separated dtypes"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init("bf16,f16"));
+cl::opt<std::string> head_dims("head-dims", cl::desc("Comma-separated head dims"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init("64,128,256"));
+cl::opt<std::string> seqlens("seqlens", cl::desc("Comma-separated sequence lengths"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init("1024,4096,16384"));
+cl::opt<std::string> masks("masks", cl::desc("Comma-separated masks: none, causal"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init("none,causal"));
+cl::opt<int> tokens("tokens", cl::desc("Total tokens (batch = tokens / seqlen)"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init(16384));
+cl::opt<int> hidden("hidden", cl::desc("Hidden size (heads = hidden / head_dim)"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init(2048));
+cl::opt<int> iterations("iterations", cl::desc("Timed calls per shape"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init(30));
+
+int fail(const std::string& message, int code = 1) {
+  llvm::errs() << "flashjit bench: error: " << message << "\n";
+  return code;
+}
+
+llvm::Expected<std::vector<int>> int_list(const std::string& text, const char* what) {
+  llvm::SmallVector<llvm::StringRef, 8> parts;
+  llvm::StringRef(text).split(parts, ',', -1, false);
+  std::vector<int> out;
+  for (llvm::StringRef p : parts) {
+    int v = 0;
+    if (p.trim().getAsInteger(10, v) || v <= 0)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "--%s: '%s' is not a positive integer", what,
+                                     p.str().c_str());
+    out.push_back(v);
+  }
+  if (out.empty()) return llvm::createStringError(llvm::inconvertibleErrorCode(), "--%s is empty", what);
+  return out;
+}
+
+struct Buffers {
+  cuda::DeviceBuffer q, k, v, out;
+};
+
+llvm::Expected<Buffers> allocate(const AttentionArgs& a) {
+  const size_t elems = size_t(a.batch) * a.seqlen_q * a.num_heads * a.head_dim;
+  const size_t bytes = elems * dtype_size(a.q.dtype);
+  Buffers b;
+  for (cuda::DeviceBuffer* buffer : {&b.q, &b.k, &b.v, &b.out}) {
+    auto allocated = cuda::DeviceBuffer::allocate(bytes);
+    if (!allocated) return allocated.takeError();
+    // 0x3c bytes are 1.0-ish values in f16/bf16 (no NaN or inf), enough for timing.
+    if (llvm::Error err = allocated->fill_bytes(0x3c)) return err;
+    *buffer = std::move(*allocated);
+  }
+  return b;
+}
+
+}  // namespace
+
+int run_bench() {
+  auto dims = int_list(head_dims, "head-dims");
+  if (!dims) return fail(llvm::toString(dims.takeError()), 2);
+  auto lengths = int_list(seqlens, "seqlens");
+  if (!lengths) return fail(llvm::toString(lengths.takeError()), 2);
+  std::vector<DType> types;
+  for (llvm::StringRef t : llvm::split(dtypes, ',')) {
+    auto parsed = gen::parse_dtype(t.trim().str());
+    if (!parsed) return fail(llvm::toString(parsed.takeError()), 2);
+    types.push_back(*parsed);
+  }
+  std::vector<MaskKind> mask_kinds;
+  for (llvm::StringRef m : llvm::split(masks, ',')) {
+    if (m.trim() == "none") mask_kinds.push_back(MaskKind::none);
+    else if (m.trim() == "causal") mask_kinds.push_back(MaskKind::causal);
+    else return fail("--masks: '" + m.str() + "' is not none or causal", 2);
+  }
+
+  RuntimeOptions options;
+  options.backend = Backend::cuda;
+  auto runtime = Runtime::create(options);
+  if (!runtime) return fail("flashjit bench needs a GPU: " + runtime.status().message());
+  auto context = cuda::PrimaryContext::retain(0);
+  if (!context) return fail(llvm::toString(context.takeError()));
+  if (llvm::Error err = (*context)->make_current()) return fail(llvm::toString(std::move(err)));
+
+  json rows = json::array();
+  llvm::outs() << llvm::formatv("{0,-5} {1,4} {2,6} {3,-6} {4,5} {5,5} {6,10} {7,8}  {8}\n", "dtype", "d", "seqlen",
+                                "mask", "batch", "heads", "median ms", "TFLOP/s", "kernel (origin)");
+  for (DType t : types)
+    for (int d : *dims)
+      for (MaskKind m : mask_kinds)
+        for (int s : *lengths) {
+          AttentionArgs a;
+          a.head_dim = d;
+          a.num_heads = a.num_kv_heads = std::max(1, hidden / d);
+          a.seqlen_q = a.seqlen_k = s;
+          a.batch = std::max(1, tokens / s);
+          a.mask = m;
+          a.q.dtype = a.k.dtype = a.v.dtype = a.out.dtype = t;
+          auto buffers = allocate(a);
+          if (!buffers) return fail(llvm::toString(buffers.takeError()));
+          a.q.data = buffers->q.pointer();
+          a.k.data = buffers->k.pointer();
+          a.v.data = buffers->v.pointer();
+          a.out.data = buffers->out.pointer();
+          if (Status st = (*runtime)->forward(a); !st.ok()) return fail(st.to_string());  // tunes or loads
+          std::vector<double> times;
+          for (int i = 0; i < iterations; ++i) {
+            auto e0 = cuda::Event::create(), e1 = cuda::Event::create();
+            if (!e0 || !e1) return fail("cannot create CUDA events");
+            if (llvm::Error err = e0->record(nullptr)) return fail(llvm::toString(std::move(err)));
+            if (Status st = (*runtime)->forward(a); !st.ok()) return fail(st.to_string());
+            if (llvm::Error err = e1->record(nullptr)) return fail(llvm::toString(std::move(err)));
+            if (llvm::Error err = e1->synchronize()) return fail(llvm::toString(std::move(err)));
+            auto ms = cuda::Event::elapsed_ms(*e0, *e1);
+            if (!ms) return fail(llvm::toString(ms.takeError()));
+            times.push_back(*ms);
+          }
+          std::sort(times.begin(), times.end());
+          auto at = [&](double q) { return times[static_cast<size_t>(q * (times.size() - 1))]; };
+          const double median = at(0.5);
+          const double flop = 4.0 * a.batch * a.num_heads * double(s) * s * d / (m == MaskKind::causal ? 2 : 1);
+          const double tflops = flop / (median * 1e-3) / 1e12;
+          Result<KernelChoice> choice = (*runtime)->plan(a);
+          const std::string kernel = choice ? choice->kernel_key : "?";
+          const std::string origin = choice ? choice->origin : "?";
+          llvm::outs() << llvm::formatv("{0,-5} {1,4} {2,6} {3,-6} {4,5} {5,5} {6,10:F4} {7,8:F1}  {8} ({9})\n",
+                                        dtype_name(t), d, s, mask_name(m), a.batch, a.num_heads, median, tflops,
+                                        kernel, origin);
+          rows.push_back({{"dtype", dtype_name(t)}, {"head_dim", d}, {"seqlen", s}, {"causal", m == MaskKind::causal},
+                          {"batch", a.batch}, {"heads", a.num_heads}, {"kv_heads", a.num_kv_heads},
+                          {"kernel", kernel}, {"origin", origin}, {"median_ms", median}, {"p20_ms", at(0.2)},
+                          {"p80_ms", at(0.8)}, {"tflops", tflops}});
+        }
+  if (!json_path.empty()) {
+    std::ofstream out(json_path);
+    out << json{{"flashjit_version", FLASHJIT_VERSION_STRING}, {"device", (*runtime)->device_name()}, {"rows", rows}}.dump(2)
+        << "\n";
+    if (!out) return fail("cannot write " + json_path);
+  }
+  return 0;
+}
+
+}  // namespace flashjit::tools
