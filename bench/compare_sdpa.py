@@ -429,12 +429,15 @@ def time_cuda_calls(torch: Any, call: Callable[[], Any], iterations: int, warmup
 def describe_failure(exc: BaseException, caught: Sequence[warnings.WarningMessage]) -> str:
     """SDPA's "No available kernel" error says little; the warnings it emits just before say
     why each backend refused, so they are folded into the reason."""
-    parts = [f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"]
+    reason = ""
     for message in caught:
         text = " ".join(str(message.message).split())
-        if text and text not in parts:
-            parts.append(text)
-    reason = "; ".join(parts)
+        if text and text not in reason:
+            separator = " " if not reason or reason.endswith(":") else "; "
+            reason = (reason + separator + text).strip()
+    lines = str(exc).strip().splitlines()
+    error = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    reason = f"{reason}; {error}" if reason else error
     return reason if len(reason) <= MAX_REASON_CHARS else reason[:MAX_REASON_CHARS - 3] + "..."
 
 
@@ -677,6 +680,10 @@ def draw_panel(axis: Any, comparisons: Sequence[Comparison], title: str) -> None
                         if value_of(c) is not None)
         axis.plot([x for x, _ in points], [y for _, y in points], marker="o", label=label)
     axis.set_xscale("log", base=2)
+    seqlens = sorted({c.problem.seqlen for c in comparisons})
+    if seqlens:
+        axis.set_xticks(seqlens)
+        axis.set_xticklabels([str(s) for s in seqlens])
     axis.set_title(title)
     axis.set_xlabel("seqlen")
     axis.set_ylabel("TFLOP/s")

@@ -165,6 +165,17 @@ int run_on_gpu(Runtime& runtime, AttentionArgs args) {
   llvm::outs() << llvm::formatv("time: {0:F3} ms per call (median of {1}), {2:F1} TFLOP/s\n", median_ms,
                                 times.size(), attention_flops(args) / (median_ms * 1e-3) / 1e12);
 
+  // Host overhead of a forward() on a loaded kernel: validation, lookup and launch, no waiting.
+  constexpr int kOverheadCalls = 1000;
+  const auto overhead_start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kOverheadCalls; ++i)
+    if (Status s = runtime.forward(args); !s.ok()) return fail(s.to_string());
+  const double overhead_us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - overhead_start).count() / kOverheadCalls;
+  if (llvm::Error err = cuda::synchronize_stream(nullptr)) return fail(llvm::toString(std::move(err)));
+  llvm::outs() << llvm::formatv("host overhead: {0:F1} us per forward() call (enqueue only, {1} calls)\n",
+                                overhead_us, kOverheadCalls);
+
   std::vector<uint8_t> result(host.out.size());
   if (llvm::Error err = out->copy_to_host(result.data(), result.size())) return fail(llvm::toString(std::move(err)));
 
