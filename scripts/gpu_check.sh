@@ -57,6 +57,20 @@ record tune "$([ $rc -eq 0 ] && echo ok || echo FAIL)" "$(grep -E '^winner' "$ou
 rc=$?
 record main-job-4k "$([ $rc -eq 0 ] && echo ok || echo FAIL)" "$(grep -E 'TFLOP/s|max error' "$out/main_job_4k.log" | tr '\n' ' ')"
 
+# FlashJIT beside PyTorch SDPA on the same card, in one run (a reduced sweep: the full one is
+# `python3 bench/compare_sdpa.py --flashjit BUILD/tools/flashjit`).
+here="$(cd "$(dirname "$0")" && pwd)"
+if python3 -c 'import torch' 2>/dev/null; then
+  "$flashjit" bench --json "$out/bench.json" --dtypes bf16 --head-dims 128 --seqlens 1024,4096 --masks none,causal \
+    --max-candidates 8 > "$out/bench.log" 2>&1
+  python3 "$here/../bench/compare_sdpa.py" --flashjit-json "$out/bench.json" --out "$out/compare" > "$out/compare.log" 2>&1
+  rc=$?
+  record compare-sdpa "$([ $rc -eq 0 ] && echo ok || echo FAIL)" "see compare/comparison.md"
+  cat "$out/compare/comparison.md" 2>/dev/null
+else
+  record compare-sdpa SKIPPED "no python3 with torch here"
+fi
+
 echo
 echo "== FlashJIT GPU check ($(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null | head -1))"
 printf '%s\n' "${rows[@]}"

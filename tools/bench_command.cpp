@@ -29,6 +29,8 @@ cl::opt<std::string> seqlens("seqlens", cl::desc("Comma-separated sequence lengt
 cl::opt<std::string> masks("masks", cl::desc("Comma-separated masks: none, causal"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init("none,causal"));
 cl::opt<int> tokens("tokens", cl::desc("Total tokens (batch = tokens / seqlen)"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init(16384));
 cl::opt<int> hidden("hidden", cl::desc("Hidden size (heads = hidden / head_dim)"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init(2048));
+cl::opt<int> max_candidates("max-candidates", cl::desc("Tune at most this many candidates per shape (0: all)"),
+                            cl::sub(bench_command), cl::cat(flashjit_options), cl::init(0));
 cl::opt<int> iterations("iterations", cl::desc("Timed calls per shape"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init(30));
 
 int fail(const std::string& message, int code = 1) {
@@ -91,6 +93,7 @@ int run_bench() {
 
   RuntimeOptions options;
   options.backend = Backend::cuda;
+  options.tune_max_candidates = max_candidates;
   auto runtime = Runtime::create(options);
   if (!runtime) return fail("flashjit bench needs a GPU: " + runtime.status().message());
   auto context = cuda::PrimaryContext::retain(0);
