@@ -84,7 +84,14 @@ llvm::Expected<ReadyKernel> KernelProvider::obtain(const AttentionArgs& args) co
       log::info("cached kernel for " + key.problem_key + " is untuned; tuning it on this GPU");
     }
   }
-  return options_.tune ? tuned(args, key) : heuristic(args, key);
+  if (!options_.tune) return heuristic(args, key);
+  auto result = tuned(args, key);
+  if (result) return result;
+  // Tuning can fail where the kernel itself would run (no memory for its input sets, say): the
+  // caller still gets attention, from the heuristic default, and is told why.
+  log::warning("tuning " + key.problem_key + " failed, using the heuristic default: " +
+               llvm::toString(result.takeError()));
+  return heuristic(args, key);
 }
 
 llvm::Expected<ReadyKernel> KernelProvider::forced(const AttentionArgs& args) const {
