@@ -36,6 +36,32 @@ std::string problem_key_of(const AttentionArgs& args) {
                                  cache::sequence_length_bucket(args.seqlen_k));
 }
 
+cache::CacheEntry tuned_entry(const cache::CacheKey& key, const tuner::TuneResult& result) {
+  cache::CacheEntry entry;
+  entry.key = key;
+  entry.spec_json = gen::spec_to_json(result.winner.spec).dump();
+  entry.kernel_symbol = result.winner.symbol;
+  entry.cubin = result.winner.cubin;
+  entry.median_ms = result.timing.median_ms;
+  entry.p20_ms = result.timing.p20_ms;
+  entry.p80_ms = result.timing.p80_ms;
+  entry.candidates_tried = static_cast<int>(result.candidates.size());
+  entry.tuned = true;
+  return entry;
+}
+
+cache::CacheEntry untuned_entry(const cache::CacheKey& key, const gen::KernelSpec& spec,
+                                const tuner::CompiledCandidate& compiled) {
+  cache::CacheEntry entry;
+  entry.key = key;
+  entry.spec_json = gen::spec_to_json(spec).dump();
+  entry.kernel_symbol = compiled.symbol;
+  entry.cubin = compiled.cubin;
+  entry.candidates_tried = 1;
+  entry.tuned = false;
+  return entry;
+}
+
 KernelProvider::KernelProvider(const gen::DeviceDescription& device, const cuda::PrimaryContext& context,
                                cache::TuningCache* cache, ProviderOptions options)
     : device_(device), context_(context), cache_(cache), options_(std::move(options)) {}
@@ -131,16 +157,7 @@ llvm::Expected<ReadyKernel> KernelProvider::tuned(const AttentionArgs& args, con
   log::info(llvm::formatv("tuned {0}: {1} at {2:F4} ms over {3} candidates", key.problem_key, result->winner.key,
                           result->timing.median_ms, result->candidates.size()));
 
-  cache::CacheEntry entry;
-  entry.key = key;
-  entry.spec_json = gen::spec_to_json(result->winner.spec).dump();
-  entry.kernel_symbol = result->winner.symbol;
-  entry.cubin = result->winner.cubin;
-  entry.median_ms = result->timing.median_ms;
-  entry.p20_ms = result->timing.p20_ms;
-  entry.p80_ms = result->timing.p80_ms;
-  entry.candidates_tried = static_cast<int>(result->candidates.size());
-  entry.tuned = true;
+  const cache::CacheEntry entry = tuned_entry(key, *result);
   store(entry);
   auto kernel = std::static_pointer_cast<cuda::LoadedKernel>(result->winner.loaded);
   return ReadyKernel{result->winner.spec, std::move(kernel), "tuned"};
@@ -151,13 +168,7 @@ llvm::Expected<ReadyKernel> KernelProvider::heuristic(const AttentionArgs& args,
   if (!selection) return selection.takeError();
   auto compiled = compile_candidate(selection->spec);
   if (!compiled) return compiled.takeError();
-  cache::CacheEntry entry;
-  entry.key = key;
-  entry.spec_json = gen::spec_to_json(selection->spec).dump();
-  entry.kernel_symbol = compiled->symbol;
-  entry.cubin = compiled->cubin;
-  entry.candidates_tried = 1;
-  entry.tuned = false;
+  const cache::CacheEntry entry = untuned_entry(key, selection->spec, *compiled);
   store(entry);
   return load(selection->spec, compiled->cubin, compiled->symbol, "heuristic");
 }

@@ -34,6 +34,11 @@ std::string problem_key_of(const AttentionArgs& args);
 // driver; the runtime falls back to it when its exact key misses.
 cache::CacheKey make_cache_key(const gen::DeviceDescription& device, const AttentionArgs& args);
 
+// Cache rows for a tuned winner and for an untuned (heuristic) compile.
+cache::CacheEntry tuned_entry(const cache::CacheKey& key, const tuner::TuneResult& result);
+cache::CacheEntry untuned_entry(const cache::CacheKey& key, const gen::KernelSpec& spec,
+                                const tuner::CompiledCandidate& compiled);
+
 class KernelProvider {
  public:
   // `cache` may be null (no cache: every process compiles or tunes again).

@@ -136,16 +136,7 @@ void store_winner(const gen::DeviceDescription& device, const AttentionArgs& sha
     llvm::errs() << "flashjit tune: warning: winner not stored: " << llvm::toString(opened.takeError()) << "\n";
     return;
   }
-  cache::CacheEntry entry;
-  entry.key = make_cache_key(device, shape);
-  entry.spec_json = gen::spec_to_json(result.winner.spec).dump();
-  entry.kernel_symbol = result.winner.symbol;
-  entry.cubin = result.winner.cubin;
-  entry.median_ms = result.timing.median_ms;
-  entry.p20_ms = result.timing.p20_ms;
-  entry.p80_ms = result.timing.p80_ms;
-  entry.candidates_tried = static_cast<int>(result.candidates.size());
-  entry.tuned = true;
+  const cache::CacheEntry entry = tuned_entry(make_cache_key(device, shape), result);
   auto stored = (*opened)->store(entry, cache::ReplacePolicy::always);
   if (!stored)
     llvm::errs() << "flashjit tune: warning: winner not stored: " << llvm::toString(stored.takeError()) << "\n";

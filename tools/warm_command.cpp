@@ -85,13 +85,7 @@ int warm_compile_only(const std::vector<Job>& jobs, cache::TuningCache& cache, i
       ++failures;
       continue;
     }
-    cache::CacheEntry entry;
-    entry.key = make_cache_key(device, job.shape);
-    entry.spec_json = gen::spec_to_json(selection->spec).dump();
-    entry.kernel_symbol = compiled->symbol;
-    entry.cubin = compiled->cubin;
-    entry.candidates_tried = 1;
-    entry.tuned = false;
+    const cache::CacheEntry entry = untuned_entry(make_cache_key(device, job.shape), selection->spec, *compiled);
     auto stored = cache.store(entry);
     if (!stored) {
       llvm::outs() << llvm::formatv("  {0,-36} FAILED: {1}\n", problem, llvm::toString(stored.takeError()));
