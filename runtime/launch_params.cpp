@@ -33,7 +33,7 @@ AttentionParams make_params(const AttentionArgs& a) {
 
 cuda::LaunchShape launch_shape(const gen::KernelSpec& spec, const AttentionArgs& a) {
   cuda::LaunchShape s;
-  s.grid[0] = static_cast<unsigned>((a.seqlen_q + spec.block_m - 1) / spec.block_m);
+  s.grid[0] = static_cast<unsigned>((int64_t{a.seqlen_q} + spec.block_m - 1) / spec.block_m);  // no int overflow
   s.grid[1] = static_cast<unsigned>(a.num_heads);
   s.grid[2] = static_cast<unsigned>(a.batch);
   s.block[0] = static_cast<unsigned>(gen::threads_per_block(spec));

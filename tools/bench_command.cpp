@@ -91,6 +91,7 @@ int run_bench() {
     else return fail("--masks: '" + m.str() + "' is not none or causal", 2);
   }
 
+  if (iterations < 1) return fail("--iterations must be at least 1", 2);
   RuntimeOptions options;
   options.backend = Backend::cuda;
   options.tune_max_candidates = max_candidates;

@@ -190,6 +190,8 @@ int run_tune() {
   }
   auto context = cuda::PrimaryContext::retain(0);
   if (!context) return fail(llvm::toString(context.takeError()));
+  // Candidates' modules are unloaded from the current context: make it ours for the whole command.
+  if (llvm::Error err = (*context)->make_current()) return fail(llvm::toString(std::move(err)));
   for (int s : lengths)
     if (int rc = tune_on_gpu(**context, *device, *t, s); rc != 0) return rc;
   return 0;

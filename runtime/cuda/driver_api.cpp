@@ -60,9 +60,10 @@ LoadedDriver load() {
 }  // namespace
 
 llvm::Expected<const DriverApi&> driver_api() {
-  static const LoadedDriver loaded = load();
-  if (!loaded.error.empty()) return error(loaded.error);
-  return loaded.api;
+  // Never destroyed: runtimes released during static destruction still call through it.
+  static const LoadedDriver* const loaded = new LoadedDriver(load());
+  if (!loaded->error.empty()) return error(loaded->error);
+  return loaded->api;
 }
 
 std::string describe_result(const DriverApi& api, CUresult result) {
