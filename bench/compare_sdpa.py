@@ -10,6 +10,12 @@ comparison.json, comparison.md (for PERFORMANCE.md) and comparison.png.
     python3 bench/compare_sdpa.py --flashjit build/tools/flashjit --out out/compare
     python3 bench/compare_sdpa.py --flashjit-json out/compare/flashjit.json --out out/compare
 
+Several --flashjit-json files (e.g. `flashjit bench` once with the selector's choice and once per
+`--variant`) become one FlashJIT column each, labelled with the variant the file records; a
+problem missing from a file is n/a in its column.
+
+    python3 bench/compare_sdpa.py --flashjit-json auto.json mma_sm75.json --out out/compare
+
 torch and matplotlib are imported lazily so that `--help`, `--no-torch` and the report code run
 on machines without them. Exit codes: 0 success, 1 the flashjit binary or the measurement failed,
 2 usage error.
@@ -18,6 +24,7 @@ on machines without them. Exit codes: 0 success, 1 the flashjit binary or the me
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import math
@@ -113,32 +120,65 @@ class Problem:
 
 
 @dataclass
-class Comparison:
-    """FlashJIT's row plus the SDPA backends measured on the same problem."""
+class FlashjitRun:
+    """One `flashjit bench --json` result and the label of its column."""
 
-    problem: Problem
-    flashjit: Timing
+    label: str  # the variant, made unique among the runs by the file name where two share one
+    variant: str  # as recorded: "auto" (the selector's choice per shape) or a forced variant
+    source: str
+    data: dict[str, Any]
+
+
+@dataclass
+class FlashjitResult:
+    """One run's row for a problem."""
+
+    timing: Timing
     kernel: str = ""
     origin: str = ""
-    sdpa: dict[str, Timing] = field(default_factory=dict)
-
-    def ratio(self, backend: str) -> Optional[float]:
-        """FlashJIT TFLOP/s over a backend's; None when either side has no number."""
-        other = self.sdpa.get(backend)
-        if self.flashjit.tflops is None or other is None or not other.tflops:
-            return None
-        return self.flashjit.tflops / other.tflops
 
     def to_json(self) -> dict[str, Any]:
+        return {"kernel": self.kernel, "origin": self.origin, **self.timing.to_json()}
+
+
+@dataclass
+class Comparison:
+    """Each FlashJIT run's row plus the SDPA backends measured on the same problem."""
+
+    problem: Problem
+    flashjit: dict[str, FlashjitResult]  # by run label, in the order the runs were given
+    sdpa: dict[str, Timing] = field(default_factory=dict)
+
+    def primary(self) -> FlashjitResult:
+        """The first run's result: the one the single-run fields of comparison.json describe."""
+        return next(iter(self.flashjit.values()))
+
+    def ratio(self, backend: str, label: Optional[str] = None) -> Optional[float]:
+        """A FlashJIT run's TFLOP/s (the first run's by default) over a backend's; None when
+        either side has no number."""
+        mine = self.primary() if label is None else self.flashjit[label]
+        other = self.sdpa.get(backend)
+        if mine.timing.tflops is None or other is None or not other.tflops:
+            return None
+        return mine.timing.tflops / other.tflops
+
+    def to_json(self) -> dict[str, Any]:
+        """The first run in the single-run fields; with several runs, every run by label too."""
         p = self.problem
-        return {
+        result = {
             "dtype": p.dtype, "head_dim": p.head_dim, "seqlen": p.seqlen, "causal": p.causal,
             "batch": p.batch, "heads": p.heads, "kv_heads": p.kv_heads, "gflop": p.flops() / 1e9,
-            "flashjit": {"kernel": self.kernel, "origin": self.origin, **self.flashjit.to_json()},
+            "flashjit": self.primary().to_json(),
             "sdpa": {key: timing.to_json() for key, timing in self.sdpa.items()},
             "ratio_flashjit_over_flash": self.ratio("flash"),
             "ratio_flashjit_over_cudnn": self.ratio("cudnn"),
         }
+        if len(self.flashjit) > 1:
+            result["flashjit_runs"] = {
+                label: {**run.to_json(), "ratio_over_flash": self.ratio("flash", label),
+                        "ratio_over_cudnn": self.ratio("cudnn", label)}
+                for label, run in self.flashjit.items()}
+        return result
 
 
 @dataclass
@@ -156,7 +196,7 @@ class Config:
     """The resolved command line."""
 
     flashjit: Optional[str]
-    flashjit_json: Optional[Path]
+    flashjit_jsons: list[Path]
     out: Path
     dtypes: list[str]
     head_dims: list[int]
@@ -181,8 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--flashjit", metavar="BINARY",
                         help="flashjit binary to run as `BINARY bench --json OUT/flashjit.json ...`")
-    source.add_argument("--flashjit-json", metavar="FILE", type=Path,
-                        help="use this existing `flashjit bench --json` result instead of running it")
+    source.add_argument("--flashjit-json", metavar="FILE", type=Path, nargs="+", action="extend",
+                        help="use these existing `flashjit bench --json` results instead of "
+                             "running it; several files (e.g. one per `flashjit bench --variant`) "
+                             "give one FlashJIT column each, labelled with the recorded variant")
     parser.add_argument("--out", metavar="DIR", type=Path, default=Path("compare_sdpa_out"),
                         help="output directory (default: %(default)s)")
     parser.add_argument("--dtypes", metavar="LIST",
@@ -244,11 +286,12 @@ def resolve_config(args: argparse.Namespace) -> Config:
         raise UsageError("--warmup must not be negative")
     if args.flashjit is not None and shutil.which(args.flashjit) is None:
         raise UsageError(f"--flashjit: {args.flashjit} is not an executable file")
-    if args.flashjit_json is not None and not args.flashjit_json.is_file():
-        raise UsageError(f"--flashjit-json: {args.flashjit_json} does not exist")
+    for path in args.flashjit_json or []:
+        if not path.is_file():
+            raise UsageError(f"--flashjit-json: {path} does not exist")
     return Config(
         flashjit=args.flashjit,
-        flashjit_json=args.flashjit_json,
+        flashjit_jsons=list(args.flashjit_json or []),
         out=args.out,
         dtypes=parse_word_list(args.dtypes, KNOWN_DTYPES, "--dtypes") if args.dtypes
         else list(DEFAULT_DTYPES),
@@ -347,17 +390,48 @@ def row_selected(problem: Problem, config: Config) -> bool:
     return all(ok for name, ok in checks.items() if name in config.explicit_filters)
 
 
-def comparisons_from_bench(data: dict[str, Any], config: Config) -> list[Comparison]:
-    """One Comparison per selected row, sorted so tables read by dtype, d, mask, seqlen."""
-    comparisons = []
-    for row in data["rows"]:
-        if not isinstance(row, dict):
-            raise RunError(f"malformed flashjit row {row!r}")
-        problem = problem_from_row(row)
-        if row_selected(problem, config):
-            comparisons.append(Comparison(problem=problem, flashjit=flashjit_timing(problem, row),
-                                          kernel=str(row.get("kernel", "")),
-                                          origin=str(row.get("origin", ""))))
+def label_runs(results: Sequence[tuple[str, dict[str, Any]]]) -> list[FlashjitRun]:
+    """Label each (source, data) by the variant its file records ("auto": the selector's choice;
+    files from before `flashjit bench --variant` record none and count as "auto"). Two files with
+    the same variant are told apart by their file names."""
+    variants = [str(data.get("variant") or "auto") for _, data in results]
+    runs = []
+    for (source, data), variant in zip(results, variants):
+        label = variant if variants.count(variant) == 1 else f"{variant} ({Path(source).stem})"
+        runs.append(FlashjitRun(label=label, variant=variant, source=source, data=data))
+    labels = [run.label for run in runs]
+    if len(set(labels)) != len(labels):
+        raise RunError(f"the flashjit results cannot be told apart ({', '.join(labels)}); "
+                       "was a file given twice?")
+    return runs
+
+
+def comparisons_from_bench(runs: Sequence[FlashjitRun], config: Config) -> list[Comparison]:
+    """One Comparison per selected problem, with every run's row for it (n/a where a run has
+    none), sorted so tables read by dtype, d, mask, seqlen. A problem a file lists twice is
+    two rows, as it is in the file."""
+    by_problem: dict[tuple, Comparison] = {}
+    for run in runs:
+        seen: dict[tuple, int] = {}
+        for row in run.data["rows"]:
+            if not isinstance(row, dict):
+                raise RunError(f"malformed flashjit row {row!r}")
+            problem = problem_from_row(row)
+            if not row_selected(problem, config):
+                continue
+            shape = dataclasses.astuple(problem)
+            seen[shape] = seen.get(shape, 0) + 1
+            key = (shape, seen[shape])
+            comparison = by_problem.setdefault(key, Comparison(problem=problem, flashjit={}))
+            comparison.flashjit[run.label] = FlashjitResult(
+                timing=flashjit_timing(problem, row), kernel=str(row.get("kernel", "")),
+                origin=str(row.get("origin", "")))
+    comparisons = list(by_problem.values())
+    for comparison in comparisons:
+        comparison.flashjit = {
+            run.label: comparison.flashjit.get(run.label)
+            or FlashjitResult(timing=Timing(error=f"no such row in {run.source}"))
+            for run in runs}
     comparisons.sort(key=lambda c: c.problem.sort_key())
     return comparisons
 
@@ -507,27 +581,67 @@ def fmt_ratio(value: Optional[float]) -> str:
     return "n/a" if value is None else f"{value:.2f}x"
 
 
-TABLE_HEADERS = ["dtype", "d", "seqlen", "causal", "FlashJIT", "SDPA flash", "SDPA cuDNN",
-                 "SDPA mem-eff", "FJ/flash", "FJ/cuDNN", "FlashJIT kernel"]
-NUMERIC_COLUMNS = set(range(1, 10)) - {3}
+@dataclass
+class RunColumns:
+    """The headers of one FlashJIT run's columns."""
+
+    tflops: str
+    over_flash: str
+    over_cudnn: str
+    kernel: str
+
+
+def run_labels(comparisons: Sequence[Comparison]) -> list[str]:
+    """The FlashJIT runs' labels, in the order they were given (every comparison has them all)."""
+    return list(comparisons[0].flashjit) if comparisons else []
+
+
+def run_columns(labels: Sequence[str]) -> list[RunColumns]:
+    """One run keeps the plain names ("FlashJIT", "FJ/flash"); several carry their label."""
+    if len(labels) == 1:
+        return [RunColumns("FlashJIT", "FJ/flash", "FJ/cuDNN", "FlashJIT kernel")]
+    return [RunColumns(f"FJ {label}", f"FJ {label}/flash", f"FJ {label}/cuDNN",
+                       f"FJ {label} kernel") for label in labels]
+
+
+def table_headers(labels: Sequence[str]) -> list[str]:
+    """Problem, TFLOP/s of each FlashJIT run and SDPA backend, the ratios, then the kernels."""
+    columns = run_columns(labels)
+    return ["dtype", "d", "seqlen", "causal", *(c.tflops for c in columns),
+            *(label for _, label, _ in SDPA_BACKENDS),
+            *(name for c in columns for name in (c.over_flash, c.over_cudnn)),
+            *(c.kernel for c in columns)]
+
+
+def numeric_columns(labels: Sequence[str]) -> set[int]:
+    """Right-aligned columns: everything but dtype, causal and the kernel names."""
+    return set(range(1, 4 + len(labels) + len(SDPA_BACKENDS) + 2 * len(labels))) - {3}
+
+
+def kernel_text(result: FlashjitResult) -> str:
+    return result.kernel + (f" ({result.origin})" if result.origin else "")
 
 
 def table_cells(comparison: Comparison) -> list[str]:
     """One table row as strings (TFLOP/s for each implementation, then the ratios)."""
     p = comparison.problem
-    kernel = comparison.kernel + (f" ({comparison.origin})" if comparison.origin else "")
+    results = comparison.flashjit
     return [p.dtype, str(p.head_dim), str(p.seqlen), "yes" if p.causal else "no",
-            fmt_tflops(comparison.flashjit),
+            *(fmt_tflops(result.timing) for result in results.values()),
             *(fmt_tflops(comparison.sdpa.get(key)) for key, _, _ in SDPA_BACKENDS),
-            fmt_ratio(comparison.ratio("flash")), fmt_ratio(comparison.ratio("cudnn")), kernel]
+            *(fmt_ratio(comparison.ratio(backend, label))
+              for label in results for backend in ("flash", "cudnn")),
+            *(kernel_text(result) for result in results.values())]
 
 
 def failure_notes(comparisons: Sequence[Comparison]) -> list[str]:
     """The distinct n/a reasons, each once, so the table stays narrow."""
     notes: list[str] = []
+    columns = run_columns(run_labels(comparisons))
     for comparison in comparisons:
         p = comparison.problem
-        cells = [("FlashJIT", comparison.flashjit)]
+        cells = [(column.tflops, result.timing)
+                 for column, result in zip(columns, comparison.flashjit.values())]
         cells += [(label, comparison.sdpa.get(key)) for key, label, _ in SDPA_BACKENDS]
         for label, timing in cells:
             if timing is not None and timing.error is not None:
@@ -538,24 +652,36 @@ def failure_notes(comparisons: Sequence[Comparison]) -> list[str]:
     return notes
 
 
-def render_text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def render_text_table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+                      numeric: set[int]) -> str:
     """Fixed-width console table; numbers right-aligned."""
     widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) if rows else len(headers[i])
               for i in range(len(headers))]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(cell.rjust(widths[i]) if i in NUMERIC_COLUMNS else cell.ljust(widths[i])
+        return "  ".join(cell.rjust(widths[i]) if i in numeric else cell.ljust(widths[i])
                          for i, cell in enumerate(cells)).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
-def header_lines(env: Environment, data: dict[str, Any], config: Config) -> list[str]:
+def run_description(run: FlashjitRun) -> str:
+    if run.variant == "auto":
+        return "the selector's choice per shape"
+    return "forced for every shape"
+
+
+def header_lines(env: Environment, runs: Sequence[FlashjitRun], config: Config) -> list[str]:
     """Card, versions and method: the context without which the numbers cannot be judged."""
     lines = [f"device: {env.device}",
-             f"torch: {env.torch_version} (CUDA {env.cuda_version})",
-             f"flashjit: {data.get('flashjit_version', '?')} (bench device: "
-             f"{data.get('device', '?')})"]
+             f"torch: {env.torch_version} (CUDA {env.cuda_version})"]
+    for run in runs:
+        name = "flashjit" if len(runs) == 1 else f"flashjit {run.label}"
+        # One run of the selector's choice reads as before variants could be forced.
+        variant = ("" if len(runs) == 1 and run.variant == "auto"
+                   else f"; variant {run.variant}, {run_description(run)}")
+        lines.append(f"{name}: {run.data.get('flashjit_version', '?')} (bench device: "
+                     f"{run.data.get('device', '?')}{variant})")
     if env.sdpa_measured:
         lines.append(f"SDPA: median of {config.iterations} runs after {config.warmup} warm-up "
                      "runs, CUDA events, each backend forced with sdpa_kernel")
@@ -565,11 +691,13 @@ def header_lines(env: Environment, data: dict[str, Any], config: Config) -> list
     return lines
 
 
-def print_report(comparisons: Sequence[Comparison], env: Environment, data: dict[str, Any],
+def print_report(comparisons: Sequence[Comparison], env: Environment, runs: Sequence[FlashjitRun],
                  config: Config) -> None:
-    print("\n".join(header_lines(env, data, config)))
+    labels = run_labels(comparisons)
+    print("\n".join(header_lines(env, runs, config)))
     print()
-    print(render_text_table(TABLE_HEADERS, [table_cells(c) for c in comparisons]))
+    print(render_text_table(table_headers(labels), [table_cells(c) for c in comparisons],
+                            numeric_columns(labels)))
     notes = failure_notes(comparisons)
     if notes:
         print("\nn/a reasons:")
@@ -582,12 +710,18 @@ def markdown_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("*", "\\*")
 
 
+def markdown_kernel(result: FlashjitResult) -> str:
+    """The kernel name as code, so its underscores stay literal."""
+    kernel = f"`{result.kernel}`" if result.kernel else ""
+    origin = f" ({markdown_escape(result.origin)})" if result.origin else ""
+    return kernel + origin
+
+
 def markdown_cells(comparison: Comparison) -> list[str]:
-    """Table cells for Markdown: the kernel name as code, so its underscores stay literal."""
-    cells = [markdown_escape(cell) for cell in table_cells(comparison)[:-1]]
-    kernel = f"`{comparison.kernel}`" if comparison.kernel else ""
-    origin = f" ({markdown_escape(comparison.origin)})" if comparison.origin else ""
-    return cells + [kernel + origin]
+    """Table cells for Markdown: numbers escaped, kernel names (the last columns) as code."""
+    runs = len(comparison.flashjit)
+    cells = [markdown_escape(cell) for cell in table_cells(comparison)[:-runs]]
+    return cells + [markdown_kernel(result) for result in comparison.flashjit.values()]
 
 
 def shapes_summary(comparisons: Sequence[Comparison]) -> str:
@@ -600,15 +734,18 @@ def shapes_summary(comparisons: Sequence[Comparison]) -> str:
     return text + ("; some rows use GQA (see comparison.json)" if gqa else "")
 
 
-def render_markdown(comparisons: Sequence[Comparison], env: Environment, data: dict[str, Any],
-                    config: Config, today: str) -> str:
+def render_markdown(comparisons: Sequence[Comparison], env: Environment,
+                    runs: Sequence[FlashjitRun], config: Config, today: str) -> str:
     """A section ready to paste into bench/PERFORMANCE.md."""
+    labels = run_labels(comparisons)
+    headers = table_headers(labels)
+    numeric = numeric_columns(labels)
     lines = [f"### FlashJIT vs PyTorch SDPA: {env.device}, {today}", ""]
-    lines += [f"- {markdown_escape(line)}" for line in header_lines(env, data, config)]
+    lines += [f"- {markdown_escape(line)}" for line in header_lines(env, runs, config)]
     lines += [f"- shapes: {shapes_summary(comparisons)}", "- numbers are TFLOP/s; FJ = FlashJIT", ""]
-    lines.append("| " + " | ".join(TABLE_HEADERS) + " |")
-    lines.append("|" + "|".join("---:" if i in NUMERIC_COLUMNS else "---"
-                                for i in range(len(TABLE_HEADERS))) + "|")
+    lines.append("| " + " | ".join(headers) + " |")
+    lines.append("|" + "|".join("---:" if i in numeric else "---"
+                                for i in range(len(headers))) + "|")
     for comparison in comparisons:
         lines.append("| " + " | ".join(markdown_cells(comparison)) + " |")
     notes = failure_notes(comparisons)
@@ -618,14 +755,16 @@ def render_markdown(comparisons: Sequence[Comparison], env: Environment, data: d
     return "\n".join(lines) + "\n"
 
 
-def comparison_json(comparisons: Sequence[Comparison], env: Environment, data: dict[str, Any],
-                    config: Config, generated_at: str) -> dict[str, Any]:
-    """Every number, with enough context to redraw the table or plot later."""
-    return {
+def comparison_json(comparisons: Sequence[Comparison], env: Environment,
+                    runs: Sequence[FlashjitRun], config: Config,
+                    generated_at: str) -> dict[str, Any]:
+    """Every number, with enough context to redraw the table or plot later. The flashjit_*
+    fields describe the first run; with several runs, "flashjit_runs" lists them all."""
+    result = {
         "generated_at": generated_at,
         "device": env.device,
-        "flashjit_device": data.get("device"),
-        "flashjit_version": data.get("flashjit_version"),
+        "flashjit_device": runs[0].data.get("device"),
+        "flashjit_version": runs[0].data.get("flashjit_version"),
         "torch_version": env.torch_version,
         "cuda_version": env.cuda_version,
         "sdpa_measured": env.sdpa_measured,
@@ -634,12 +773,19 @@ def comparison_json(comparisons: Sequence[Comparison], env: Environment, data: d
         "tflops_formula": TFLOPS_FORMULA,
         "rows": [c.to_json() for c in comparisons],
     }
+    if len(runs) > 1:
+        result["flashjit_runs"] = [
+            {"label": run.label, "source": run.source, "variant": run.data.get("variant"),
+             "device": run.data.get("device"), "version": run.data.get("flashjit_version")}
+            for run in runs]
+    return result
 
 
-def plot_series() -> list[tuple[str, Callable[[Comparison], Optional[float]]]]:
-    """The lines of each subplot: FlashJIT first, then each SDPA backend."""
+def plot_series(labels: Sequence[str]) -> list[tuple[str, Callable[[Comparison], Optional[float]]]]:
+    """The lines of each subplot: each FlashJIT run first, then each SDPA backend."""
     series: list[tuple[str, Callable[[Comparison], Optional[float]]]] = [
-        ("FlashJIT", lambda c: c.flashjit.tflops)]
+        (column.tflops, lambda c, label=label: c.flashjit[label].timing.tflops)
+        for column, label in zip(run_columns(labels), labels)]
     for key, label, _ in SDPA_BACKENDS:
         series.append((label, lambda c, key=key: c.sdpa[key].tflops if key in c.sdpa else None))
     return series
@@ -663,7 +809,8 @@ def write_plot(comparisons: Sequence[Comparison], env: Environment, path: Path) 
         for col, head_dim in enumerate(head_dims):
             selected = [c for c in comparisons if (c.problem.dtype, c.problem.mask,
                                                    c.problem.head_dim) == (dtype, mask, head_dim)]
-            draw_panel(axes[r][col], selected, f"{dtype}, d={head_dim}, {mask}")
+            draw_panel(axes[r][col], selected, run_labels(comparisons),
+                       f"{dtype}, d={head_dim}, {mask}")
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="upper center", ncol=len(labels) or 1)
     figure.suptitle(f"{env.device}: TFLOP/s vs sequence length", y=0.995)
@@ -673,9 +820,10 @@ def write_plot(comparisons: Sequence[Comparison], env: Environment, path: Path) 
     return True
 
 
-def draw_panel(axis: Any, comparisons: Sequence[Comparison], title: str) -> None:
+def draw_panel(axis: Any, comparisons: Sequence[Comparison], labels: Sequence[str],
+               title: str) -> None:
     """One subplot; points without a number (n/a) are left out of their line."""
-    for label, value_of in plot_series():
+    for label, value_of in plot_series(labels):
         points = sorted((c.problem.seqlen, value_of(c)) for c in comparisons
                         if value_of(c) is not None)
         axis.plot([x for x, _ in points], [y for _, y in points], marker="o", label=label)
@@ -695,41 +843,52 @@ def draw_panel(axis: Any, comparisons: Sequence[Comparison], title: str) -> None
 # Main
 
 
-def obtain_bench_data(config: Config) -> dict[str, Any]:
-    """Run flashjit bench into OUT/flashjit.json, or read the file the user gave."""
-    if config.flashjit_json is not None:
-        return load_bench_json(config.flashjit_json)
+def obtain_bench_data(config: Config) -> list[FlashjitRun]:
+    """Run flashjit bench into OUT/flashjit.json, or read the files the user gave."""
+    if config.flashjit_jsons:
+        return label_runs([(str(path), load_bench_json(path)) for path in config.flashjit_jsons])
     json_path = config.out / "flashjit.json"
     run_flashjit_bench(config, json_path)
-    return load_bench_json(json_path)
+    return label_runs([(str(json_path), load_bench_json(json_path))])
 
 
-def measure(comparisons: list[Comparison], data: dict[str, Any], config: Config) -> Environment:
-    """SDPA timing (or its --no-torch stand-in), warning when the cards differ, because then
-    the ratios compare two machines rather than two implementations."""
+def warn_if_cards_differ(runs: Sequence[FlashjitRun], torch_device: Optional[str]) -> None:
+    """Ratios between numbers from two cards compare machines, not implementations."""
+    for run in runs:
+        bench_device = run.data.get("device")
+        if torch_device and bench_device and bench_device != torch_device:
+            print(f"warning: flashjit ran on {bench_device!r} but torch uses {torch_device!r}; "
+                  "ratios compare different cards", file=sys.stderr)
+    devices = {run.data.get("device") for run in runs if run.data.get("device")}
+    if len(devices) > 1:
+        print("warning: the flashjit results come from different cards "
+              f"({', '.join(sorted(devices))})", file=sys.stderr)
+
+
+def measure(comparisons: list[Comparison], runs: Sequence[FlashjitRun],
+            config: Config) -> Environment:
+    """SDPA timing (or its --no-torch stand-in), warning when the cards differ."""
     if config.no_torch:
         mark_sdpa_unmeasured(comparisons)
-        return Environment(device=str(data.get("device", "unknown")), torch_version="not used",
-                           cuda_version="n/a", sdpa_measured=False)
+        warn_if_cards_differ(runs, None)
+        return Environment(device=str(runs[0].data.get("device", "unknown")),
+                           torch_version="not used", cuda_version="n/a", sdpa_measured=False)
     torch = import_torch()
     env = torch_environment(torch)
-    bench_device = data.get("device")
-    if bench_device and bench_device != env.device:
-        print(f"warning: flashjit ran on {bench_device!r} but torch uses {env.device!r}; "
-              "ratios compare different cards", file=sys.stderr)
+    warn_if_cards_differ(runs, env.device)
     measure_sdpa(torch, comparisons, config.iterations, config.warmup)
     return env
 
 
-def write_outputs(comparisons: list[Comparison], env: Environment, data: dict[str, Any],
+def write_outputs(comparisons: list[Comparison], env: Environment, runs: Sequence[FlashjitRun],
                   config: Config) -> None:
     now = datetime.datetime.now(datetime.timezone.utc)
     json_path = config.out / "comparison.json"
-    json_path.write_text(json.dumps(comparison_json(comparisons, env, data, config,
+    json_path.write_text(json.dumps(comparison_json(comparisons, env, runs, config,
                                                     now.isoformat(timespec="seconds")),
                                     indent=2) + "\n", encoding="utf-8")
     md_path = config.out / "comparison.md"
-    md_path.write_text(render_markdown(comparisons, env, data, config, now.date().isoformat()),
+    md_path.write_text(render_markdown(comparisons, env, runs, config, now.date().isoformat()),
                        encoding="utf-8")
     written = [json_path, md_path]
     png_path = config.out / "comparison.png"
@@ -752,16 +911,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: cannot create {args.out}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        data = obtain_bench_data(config)
-        comparisons = comparisons_from_bench(data, config)
+        runs = obtain_bench_data(config)
+        comparisons = comparisons_from_bench(runs, config)
         if not comparisons:
-            raise RunError("no flashjit rows to compare (check the file and the filters)")
-        env = measure(comparisons, data, config)
+            raise RunError("no flashjit rows to compare (check the files and the filters)")
+        env = measure(comparisons, runs, config)
     except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    print_report(comparisons, env, data, config)
-    write_outputs(comparisons, env, data, config)
+    print_report(comparisons, env, runs, config)
+    write_outputs(comparisons, env, runs, config)
     return EXIT_OK
 
 

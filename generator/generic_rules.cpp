@@ -66,12 +66,28 @@ std::vector<KernelSpec> tile_grid(const KernelSpec& base) {
   return grid;
 }
 
+// The largest query tile that fits: more rows per block reuse each K/V tile more, and the smaller
+// fallbacks keep head_dim 256 within Pascal's 48 KB and Turing's 64 KB.
+std::vector<KernelSpec> preferred_tiles(const KernelSpec& base) {
+  std::vector<KernelSpec> out;
+  for (int block_m : {32, 16, 8}) {
+    KernelSpec spec = base;
+    spec.block_m = block_m;
+    spec.block_n = 32;
+    spec.warps = 4;
+    spec.stages = 1;
+    out.push_back(spec);
+  }
+  return out;
+}
+
 }  // namespace
 
 const VariantRules& generic_rules() {
   static const VariantRules rules{Variant::generic, true, arch_problem, tile_problems,
                                   generic_shared_memory_bytes, "generic_forward.cuh",
-                                  "flashjit::dev::generic_forward", tile_grid};
+                                  "flashjit::dev::generic_forward", tile_grid,
+                                  preferred_tiles};
   return rules;
 }
 

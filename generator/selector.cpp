@@ -47,24 +47,19 @@ std::string usable_reason(Variant variant) {
 
 llvm::Expected<KernelSpec> default_spec(Variant variant, const DeviceDescription& device,
                                         const ProblemClass& problem) {
-  KernelSpec spec = base_spec(variant, device, problem);
-  if (variant != Variant::generic) {
-    // Only the generic variant is built so far; its rules report that for the others.
-    if (llvm::Error err = validate_spec(spec, device)) return err;
-    return spec;
+  const KernelSpec base = base_spec(variant, device, problem);
+  const VariantRules& rules = rules_for(variant);
+  if (!rules.preferred_tiles) {
+    // Not implemented: its rules say so.
+    if (llvm::Error err = validate_spec(base, device)) return err;
+    return base;
   }
-  // The largest query tile that fits: more rows per block reuse each K/V tile more, and the
-  // smaller fallbacks keep head_dim 256 within Pascal's 48 KB and Turing's 64 KB.
-  spec.warps = 4;
-  spec.block_n = 32;
-  spec.stages = 1;
   std::vector<std::string> last_problems;
-  for (int block_m : {32, 16, 8}) {
-    spec.block_m = block_m;
+  for (const KernelSpec& spec : rules.preferred_tiles(base)) {
     last_problems = spec_problems(spec, device);
     if (last_problems.empty()) return spec;
   }
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), "no generic tile fits: %s",
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), "no %s tile fits: %s", variant_name(variant),
                                  llvm::join(last_problems, "; ").c_str());
 }
 

@@ -27,6 +27,9 @@ struct VariantRules {
   // The tiles the tuner tries: `base` (variant, arch, dtype, head_dim, mask) with each tile of the
   // variant's search grid, in a fixed order. Null while the variant is not implemented.
   std::vector<KernelSpec> (*tile_grid)(const KernelSpec& base);
+  // The heuristic default: `base` with tiles in order of preference; the selector takes the first
+  // that fits the device (spec_problems empty). Null while the variant is not implemented.
+  std::vector<KernelSpec> (*preferred_tiles)(const KernelSpec& base);
 };
 
 const VariantRules& rules_for(Variant variant);

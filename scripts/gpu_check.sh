@@ -3,9 +3,12 @@
 # FlashJIT). Given a Release build folder made on the development machine (or the small copy from
 # scripts/pack_gpu_build.sh) and an output folder, it runs:
 #   1. flashjit doctor
-#   2. the GPU test suite (every dtype, head dim, mask, odd shapes, strides, GQA vs the CPU backend)
-#   3. compute-sanitizer memcheck and racecheck on one small case
-#   4. the main job (flashjit run) on the default problem
+#   2. the GPU test suite (every dtype, head dim, mask, odd shapes, strides, GQA vs the CPU backend;
+#      the tensor-core variants forced)
+#   3. compute-sanitizer memcheck and racecheck on one small case of the selected kernel, and
+#      memcheck, racecheck and synccheck on one small case per tensor-core variant
+#   4. the main job (flashjit run) on the default problem, and a tune
+#   5. flashjit bench with the selector's choice and with mma_sm75 forced, beside PyTorch SDPA
 # Logs go to OUT_DIR; a short table is printed last. Usage: scripts/gpu_check.sh BUILD_DIR OUT_DIR
 set -uo pipefail
 build="$(cd "${1:?build folder}" && pwd)"
@@ -17,9 +20,35 @@ flashjit="$build/tools/flashjit"
 gpu_tests="$build/tests/flashjit_gpu_tests"
 sanitizer="$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")"
 small_case='OddShapes/GpuForward.MatchesTheCpuBackend/b2_h3_kv3_q17_k17_d8_f16_causal'
+# One small case per tensor-core variant (tests/gpu/gpu_tensor_core_test.cpp, "Sanitizer" suite):
+# odd lengths, causal, GQA, d 64.
+sm80_case='Sanitizer/GpuTensorCore.MatchesTheCpuBackend/mma_sm80_*'
+sm75_case='Sanitizer/GpuTensorCore.MatchesTheCpuBackend/mma_sm75_*'
 
 declare -a rows
-record() { rows+=("$(printf '%-22s %-6s %s' "$1" "$2" "$3")"); }
+record() { rows+=("$(printf '%-30s %-7s %s' "$1" "$2" "$3")"); }
+ok_or_fail() { [ "$1" -eq 0 ] && echo ok || echo FAIL; }
+
+# compute-sanitizer TOOL on the one GPU test FILTER names, recorded as LABEL-TOOL (log LABEL_TOOL.log).
+# A filter that matches no test, or a test that skipped, is not reported as a clean run.
+sanitize() {
+  local label="$1" filter="$2" tool="$3"
+  local log="$out/${label}_$tool.log"
+  "$sanitizer" --tool "$tool" --error-exitcode 9 "$gpu_tests" --gtest_filter="$filter" > "$log" 2>&1
+  local rc=$?
+  local status=ok detail
+  detail="$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)"
+  if [ $rc -ne 0 ]; then
+    status=FAIL
+  elif grep -q '^\[  SKIPPED \] 1 test' "$log"; then
+    status=SKIPPED
+    detail="$(grep -m1 -A1 'Skipped$' "$log" | tail -1)"
+  elif ! grep -q '^\[  PASSED  \] 1 test' "$log"; then
+    status=FAIL
+    detail="no test matched $filter"
+  fi
+  record "$label-$tool" "$status" "$detail"
+}
 
 "$flashjit" doctor > "$out/doctor.txt" 2>&1
 record doctor "$([ $? -eq 0 ] && echo ok || echo NO-GPU)" "$(grep -m1 '^GPU 0' "$out/doctor.txt")"
@@ -33,11 +62,13 @@ grep -q '^\[  PASSED  \] 0 tests' "$out/gpu_tests.log" && status=SKIPPED   # no 
 record gpu-tests "$status" "$summary"
 
 for tool in memcheck racecheck; do
-  "$sanitizer" --tool "$tool" --error-exitcode 9 "$gpu_tests" --gtest_filter="$small_case" \
-    > "$out/sanitizer_$tool.log" 2>&1
-  rc=$?
-  record "sanitizer-$tool" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" \
-    "$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$out/sanitizer_$tool.log" | tail -1)"
+  sanitize sanitizer "$small_case" "$tool"
+done
+for tool in memcheck racecheck synccheck; do
+  sanitize sanitizer-mma_sm80 "$sm80_case" "$tool"
+done
+for tool in memcheck racecheck synccheck; do
+  sanitize sanitizer-mma_sm75 "$sm75_case" "$tool"
 done
 
 # A private tuning cache: the first run tunes (cold), the second loads the winner (warm).
@@ -58,17 +89,35 @@ rc=$?
 record main-job-4k "$([ $rc -eq 0 ] && echo ok || echo FAIL)" "$(grep -E 'TFLOP/s|max error' "$out/main_job_4k.log" | tr '\n' ' ')"
 
 # FlashJIT beside PyTorch SDPA on the same card, in one run (a reduced sweep: the full one is
-# `python3 bench/compare_sdpa.py --flashjit BUILD/tools/flashjit`).
+# `python3 bench/compare_sdpa.py --flashjit BUILD/tools/flashjit`): once with the selector's choice
+# (tuned), once with mma_sm75 forced (f16 only, its default tiles), one column each.
 here="$(cd "$(dirname "$0")" && pwd)"
-if python3 -c 'import torch' 2>/dev/null; then
-  "$flashjit" bench --json "$out/bench.json" --dtypes bf16 --head-dims 128 --seqlens 1024,4096 --masks none,causal \
-    --max-candidates 8 > "$out/bench.log" 2>&1
-  python3 "$here/../bench/compare_sdpa.py" --flashjit-json "$out/bench.json" --out "$out/compare" > "$out/compare.log" 2>&1
-  rc=$?
-  record compare-sdpa "$([ $rc -eq 0 ] && echo ok || echo FAIL)" "see compare/comparison.md"
-  cat "$out/compare/comparison.md" 2>/dev/null
+sweep=(--head-dims 128 --seqlens 1024,4096 --masks none,causal)
+"$flashjit" bench --json "$out/bench.json" --dtypes bf16,f16 "${sweep[@]}" --max-candidates 8 > "$out/bench.log" 2>&1
+rc=$?
+record bench "$(ok_or_fail $rc)" "$(grep -cE '^(bf16|f16) ' "$out/bench.log") shapes, see bench.log"
+"$flashjit" bench --json "$out/bench_mma_sm75.json" --variant mma_sm75 --dtypes f16 "${sweep[@]}" \
+  > "$out/bench_mma_sm75.log" 2>&1
+rc=$?
+record bench-mma_sm75 "$(ok_or_fail $rc)" "$(grep -cE '^f16 ' "$out/bench_mma_sm75.log") shapes, see bench_mma_sm75.log"
+bench_jsons=()
+for json in "$out/bench.json" "$out/bench_mma_sm75.json"; do
+  [ -s "$json" ] && bench_jsons+=("$json")
+done
+if [ ${#bench_jsons[@]} -eq 0 ]; then
+  record compare-sdpa SKIPPED "no bench results"
 else
-  record compare-sdpa SKIPPED "no python3 with torch here"
+  torch_flag=()
+  python3 -c 'import torch' 2>/dev/null || torch_flag=(--no-torch)
+  python3 "$here/../bench/compare_sdpa.py" --flashjit-json "${bench_jsons[@]}" ${torch_flag[@]+"${torch_flag[@]}"} \
+    --out "$out/compare" > "$out/compare.log" 2>&1
+  rc=$?
+  if [ ${#torch_flag[@]} -gt 0 ]; then
+    record compare-sdpa SKIPPED "no python3 with torch here: FlashJIT columns only, see compare/comparison.md"
+  else
+    record compare-sdpa "$(ok_or_fail $rc)" "see compare/comparison.md"
+  fi
+  cat "$out/compare/comparison.md" 2>/dev/null
 fi
 
 echo

@@ -1,8 +1,11 @@
 // flashjit bench: FlashJIT's kernels over a sweep of shapes on this GPU (total tokens 16k, hidden
 // 2048 by default, as in the PyTorch comparison of bench/compare_sdpa.py), with a JSON output.
-// Each shape's first call tunes (or loads from the cache); only later calls are timed.
+// Each shape's first call tunes (or loads from the cache); only later calls are timed. --variant
+// forces one kernel variant for every shape (its heuristic default tiles, not tuned), so variants
+// can be compared on the same card.
 #include <algorithm>
 #include <fstream>
+#include <optional>
 
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/CommandLine.h>
@@ -11,8 +14,10 @@
 #include <nlohmann/json.hpp>
 
 #include "flashjit/flashjit.h"
+#include "generator/selector.h"
 #include "generator/spec_json.h"
 #include "runtime/cuda/device.h"
+#include "runtime/cuda/nvrtc_compiler.h"
 #include "tools/commands.h"
 #include "tools/subcommands.h"
 
@@ -32,6 +37,13 @@ cl::opt<int> hidden("hidden", cl::desc("Hidden size (heads = hidden / head_dim)"
 cl::opt<int> max_candidates("max-candidates", cl::desc("Tune at most this many candidates per shape (0: all)"),
                             cl::sub(bench_command), cl::cat(flashjit_options), cl::init(0));
 cl::opt<int> iterations("iterations", cl::desc("Timed calls per shape"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init(30));
+cl::opt<std::string> variant("variant",
+                             cl::desc("Force a variant for every shape (generic, mma_sm75, mma_sm80, wgmma_sm90), with its "
+                                      "default tiles, untuned; default: the selector's choice, tuned"),
+                             cl::sub(bench_command), cl::cat(flashjit_options));
+
+// The JSON's and the table's name for the selector's own choice (no --variant).
+constexpr const char* kSelectedVariant = "auto";
 
 int fail(const std::string& message, int code = 1) {
   llvm::errs() << "flashjit bench: error: " << message << "\n";
@@ -51,6 +63,29 @@ llvm::Expected<std::vector<int>> int_list(const std::string& text, const char* w
   }
   if (out.empty()) return llvm::createStringError(llvm::inconvertibleErrorCode(), "--%s is empty", what);
   return out;
+}
+
+// The variant a kernel key belongs to ("mma_sm80_sm90_bf16_d128_..." -> "mma_sm80"), "?" if none.
+std::string variant_of_key(const std::string& key) {
+  for (Variant v : {Variant::generic, Variant::mma_sm75, Variant::mma_sm80, Variant::wgmma_sm90})
+    if (key.rfind(std::string(variant_name(v)) + "_", 0) == 0) return variant_name(v);
+  return "?";
+}
+
+// Before anything is timed: every shape of the sweep can run the forced variant on this device,
+// else the first one that cannot, and why.
+llvm::Error check_forced_variant(Variant forced, const std::vector<DType>& types, const std::vector<int>& dims,
+                                 const std::vector<MaskKind>& mask_kinds) {
+  auto device = cuda::describe_device(0);
+  if (!device) return device.takeError();
+  for (DType t : types)
+    for (int d : dims)
+      for (MaskKind m : mask_kinds)
+        if (auto selection = gen::select_variant(*device, {t, d, m}, cuda::nvrtc_targets(), forced); !selection)
+          return llvm::createStringError(llvm::inconvertibleErrorCode(), "--variant %s cannot run %s head_dim %d %s: %s",
+                                         variant_name(forced), dtype_name(t), d, mask_name(m),
+                                         llvm::toString(selection.takeError()).c_str());
+  return llvm::Error::success();
 }
 
 struct Buffers {
@@ -92,18 +127,33 @@ int run_bench() {
   }
 
   if (iterations < 1) return fail("--iterations must be at least 1", 2);
+  std::optional<Variant> forced;
+  if (!variant.empty()) {
+    auto parsed = gen::parse_variant(variant);
+    if (!parsed) return fail("--variant: " + llvm::toString(parsed.takeError()), 2);
+    forced = *parsed;
+  }
+  const std::string variant_label = forced ? variant_name(*forced) : kSelectedVariant;
+
   RuntimeOptions options;
   options.backend = Backend::cuda;
   options.tune_max_candidates = max_candidates;
+  options.force_variant = forced;
   auto runtime = Runtime::create(options);
   if (!runtime) return fail("flashjit bench needs a GPU: " + runtime.status().message());
+  if (forced)
+    if (llvm::Error err = check_forced_variant(*forced, types, *dims, mask_kinds)) return fail(llvm::toString(std::move(err)));
   auto context = cuda::PrimaryContext::retain(0);
   if (!context) return fail(llvm::toString(context.takeError()));
   if (llvm::Error err = (*context)->make_current()) return fail(llvm::toString(std::move(err)));
 
   json rows = json::array();
-  llvm::outs() << llvm::formatv("{0,-5} {1,4} {2,6} {3,-6} {4,5} {5,5} {6,10} {7,8}  {8}\n", "dtype", "d", "seqlen",
-                                "mask", "batch", "heads", "median ms", "TFLOP/s", "kernel (origin)");
+  llvm::outs() << "variant: "
+               << (forced ? variant_label + " (forced for every shape, default tiles, untuned)"
+                          : std::string(kSelectedVariant) + " (the selector's choice per shape, tuned)")
+               << "\n";
+  llvm::outs() << llvm::formatv("{0,-5} {1,4} {2,6} {3,-6} {4,5} {5,5} {6,-10} {7,10} {8,8}  {9}\n", "dtype", "d",
+                                "seqlen", "mask", "batch", "heads", "variant", "median ms", "TFLOP/s", "kernel (origin)");
   for (DType t : types)
     for (int d : *dims)
       for (MaskKind m : mask_kinds)
@@ -142,17 +192,23 @@ int run_bench() {
           Result<KernelChoice> choice = (*runtime)->plan(a);
           const std::string kernel = choice ? choice->kernel_key : "?";
           const std::string origin = choice ? choice->origin : "?";
-          llvm::outs() << llvm::formatv("{0,-5} {1,4} {2,6} {3,-6} {4,5} {5,5} {6,10:F4} {7,8:F1}  {8} ({9})\n",
-                                        dtype_name(t), d, s, mask_name(m), a.batch, a.num_heads, median, tflops,
+          const std::string ran = variant_of_key(kernel);
+          llvm::outs() << llvm::formatv("{0,-5} {1,4} {2,6} {3,-6} {4,5} {5,5} {6,-10} {7,10:F4} {8,8:F1}  {9} ({10})\n",
+                                        dtype_name(t), d, s, mask_name(m), a.batch, a.num_heads, ran, median, tflops,
                                         kernel, origin);
           rows.push_back({{"dtype", dtype_name(t)}, {"head_dim", d}, {"seqlen", s}, {"causal", m == MaskKind::causal},
                           {"batch", a.batch}, {"heads", a.num_heads}, {"kv_heads", a.num_kv_heads},
-                          {"kernel", kernel}, {"origin", origin}, {"median_ms", median}, {"p20_ms", at(0.2)},
-                          {"p80_ms", at(0.8)}, {"tflops", tflops}});
+                          {"variant", ran}, {"kernel", kernel}, {"origin", origin}, {"median_ms", median},
+                          {"p20_ms", at(0.2)}, {"p80_ms", at(0.8)}, {"tflops", tflops}});
         }
   if (!json_path.empty()) {
     std::ofstream out(json_path);
-    out << json{{"flashjit_version", FLASHJIT_VERSION_STRING}, {"device", (*runtime)->device_name()}, {"rows", rows}}.dump(2)
+    // "variant": the forced variant, or "auto" for the selector's choice (each row says what ran).
+    out << json{{"flashjit_version", FLASHJIT_VERSION_STRING},
+                {"device", (*runtime)->device_name()},
+                {"variant", variant_label},
+                {"rows", rows}}
+               .dump(2)
         << "\n";
     if (!out) return fail("cannot write " + json_path);
   }

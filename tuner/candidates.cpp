@@ -13,25 +13,25 @@
 namespace flashjit::tuner {
 namespace {
 
-// The specs to consider, unpruned, in tuning order: each usable variant's default first (most
-// capable variant first, so the selector's own choice leads and survives max_candidates), then
-// each usable variant's grid in the order its rules give. Duplicates are dropped later.
+// The specs to consider, unpruned, in tuning order: each usable variant's default (most capable
+// variant first, so the selector's own choice leads and survives max_candidates), then the tile
+// grid of the selected variant. The other usable variants compete with their default only: a
+// less capable variant rarely wins, and its whole grid (48 generic tiles on Hopper) would multiply
+// the first-use compile time for nothing. Duplicates are dropped later.
 llvm::Expected<std::vector<gen::KernelSpec>> ordered_specs(const gen::Selection& selection,
                                                            const gen::DeviceDescription& device,
                                                            const gen::ProblemClass& problem) {
-  std::vector<gen::KernelSpec> defaults;
-  std::vector<gen::KernelSpec> grids;
+  std::vector<gen::KernelSpec> specs;
   for (const gen::VariantVerdict& verdict : selection.verdicts) {
     if (!verdict.usable) continue;
     auto base = gen::default_spec(verdict.variant, device, problem);
     if (!base) return base.takeError();
-    defaults.push_back(*base);
-    const gen::VariantRules& rules = gen::rules_for(verdict.variant);
-    if (!rules.tile_grid) continue;  // a variant without a grid is tried with its default only
-    for (const gen::KernelSpec& spec : rules.tile_grid(*base)) grids.push_back(spec);
+    specs.push_back(*base);
   }
-  defaults.insert(defaults.end(), grids.begin(), grids.end());
-  return defaults;
+  const gen::VariantRules& rules = gen::rules_for(selection.spec.variant);
+  if (rules.tile_grid)
+    for (const gen::KernelSpec& spec : rules.tile_grid(selection.spec)) specs.push_back(spec);
+  return specs;
 }
 
 std::string device_label(const gen::DeviceDescription& device) {

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdarg>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -28,25 +29,14 @@ alignas(16) float smem[kEmulatedSharedBytes / sizeof(float)];
 namespace emulation {
 namespace {
 
-// A quiet NaN with a recognisable payload: the shared-memory poison and canary.
-constexpr uint32_t kPoisonBits = 0x7fc0deadu;
+// The shared-memory poison is also the canary past the reserved bytes.
+constexpr uint32_t kPoisonBits = kSharedMemoryPoison;
 
 // A thread that waits this long for its turn is taken to be stuck (an emulation bug or a kernel
 // that never reaches a barrier): fail loudly rather than hang CI.
 constexpr std::chrono::seconds kWaitTimeout{120};
 
 thread_local bool emulated_thread = false;  // a thread of an emulated block (not the launcher)
-
-// Failures of the emulated kernel are bugs to fix, not results to compare: report and stop.
-[[noreturn]] void fail(const char* what) {
-  if (emulated_thread)
-    std::fprintf(stderr, "cuda_emulation: %s (block (%u, %u, %u), thread %u)\n", what, blockIdx.x, blockIdx.y,
-                 blockIdx.z, threadIdx.x);
-  else
-    std::fprintf(stderr, "cuda_emulation: %s\n", what);
-  std::fflush(stderr);
-  std::abort();
-}
 
 // Wakes one particular thread: the turn passes from thread to thread through these.
 class Baton {
@@ -72,31 +62,40 @@ class Baton {
   bool held_ = false;
 };
 
+// One warp collective in progress: what the lanes deposited and what the last lane computed.
+struct CollectiveRound {
+  WarpCompute compute = nullptr;  // the collective's identity: every lane must call the same one
+  const char* name = nullptr;     // for messages
+  LanePayload inputs[32];
+  LanePayload outputs[32];
+};
+
 struct Warp {
-  // Two rounds of exchange slots used in turns: a lane writes a slot set again only after every
-  // lane has read it (see __shfl_xor_sync).
-  float slots[2][32];
-  int at_shuffle = 0;  // lanes that wrote their slot in the current shuffle
-  int at_barrier = 0;  // lanes waiting at __syncthreads() in this phase
-  int finished = 0;    // lanes that returned from the kernel
+  // Two rounds used in turns: a lane deposits into a round again only after every lane has taken
+  // its output from it (see warp_collective).
+  CollectiveRound rounds[2];
+  int at_collective = 0;  // lanes that deposited their input in the current collective
+  int at_barrier = 0;     // lanes waiting at __syncthreads() in this phase
+  int finished = 0;       // lanes that returned from the kernel
 };
 
 // A block's threads and its schedule. Exactly one thread of the block runs at a time; it hands the
-// turn on at every __syncthreads(), __shfl_xor_sync() and at its end:
-//  - within a warp the lanes take turns in lane order; at a shuffle the last lane hands back to
-//    lane 0, which then reads what all 32 wrote;
+// turn on at every __syncthreads(), warp collective (__shfl_xor_sync(), __syncwarp(), ldmatrix,
+// mma) and at its end:
+//  - within a warp the lanes take turns in lane order; at a collective the last lane computes every
+//    lane's output from what all 32 deposited and hands back to lane 0, which takes its output;
 //  - a warp runs until all its lanes wait at __syncthreads() (or finished), then the next warp runs;
 //    when the last warp arrives the barrier opens and the next phase begins.
 // Between two barriers the warps of a block may run in any order on a GPU; the emulation runs them
 // in warp order in one phase and in reverse order in the next (and the other way round in every
 // other block), so a missing barrier shows up, deterministically: the warp that runs first
 // overwrites shared memory a later warp still needed, or reads what a later warp has not written.
-// Lanes that diverge at a shuffle or barrier are reported. Only the running thread touches the
+// Lanes that diverge at a collective or barrier are reported. Only the running thread touches the
 // bookkeeping below; the batons order one turn's writes before the next turn's reads.
 struct Block {
-  Block(int thread_count, unsigned linear_index)
-      : threads(thread_count), first_reverse(linear_index % 2 == 1), warps(static_cast<size_t>(thread_count / 32)),
-        batons(static_cast<size_t>(thread_count)) {}
+  Block(int thread_count, unsigned linear_index, size_t dynamic_shared_bytes)
+      : threads(thread_count), first_reverse(linear_index % 2 == 1), shared_bytes(dynamic_shared_bytes),
+        warps(static_cast<size_t>(thread_count / 32)), batons(static_cast<size_t>(thread_count)) {}
 
   int warp_count() const { return static_cast<int>(warps.size()); }
   // The thread that starts the current warp turn (lane 0 of the warp whose turn it is).
@@ -107,6 +106,7 @@ struct Block {
 
   const int threads;
   const bool first_reverse;
+  const size_t shared_bytes;                    // what the launch reserved
   std::vector<Warp> warps;
   std::vector<Baton> batons;                    // per thread
   unsigned long long phase = 0;                 // __syncthreads() rounds completed
@@ -116,7 +116,7 @@ struct Block {
 };
 
 thread_local Block* current_block = nullptr;
-thread_local int shuffle_round = 0;
+thread_local int collective_round = 0;  // which of its warp's two rounds this lane's next collective uses
 
 int me() { return static_cast<int>(threadIdx.x); }
 bool last_lane() { return threadIdx.x % 32 == 31; }
@@ -178,7 +178,8 @@ int current_cpu() {
 
 void run_thread(Block& b, const std::function<void()>& thread_body) {
   current_block = &b;
-  shuffle_round = 0;
+  collective_round = 0;
+  begin_thread_cp_async();
   b.batons[static_cast<size_t>(me())].take();
   thread_body();
   if (b.arrived > 0) fail("a thread returned while other threads of its block wait at __syncthreads");
@@ -196,6 +197,61 @@ void run_thread(Block& b, const std::function<void()>& thread_body) {
 
 }  // namespace
 
+void fail(const char* format, ...) {
+  char what[512];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(what, sizeof what, format, args);
+  va_end(args);
+  if (emulated_thread)
+    std::fprintf(stderr, "cuda_emulation: %s (block (%u, %u, %u), thread %u)\n", what, blockIdx.x, blockIdx.y,
+                 blockIdx.z, threadIdx.x);
+  else
+    std::fprintf(stderr, "cuda_emulation: %s\n", what);
+  std::fflush(stderr);
+  std::abort();
+}
+
+void check_shared_chunk16(const void* address, const char* what) {
+  const auto at = reinterpret_cast<std::uintptr_t>(address);
+  const auto begin = reinterpret_cast<std::uintptr_t>(dev::smem);
+  const size_t reserved = current_block != nullptr ? current_block->shared_bytes : dev::kEmulatedSharedBytes;
+  if (at % 16 != 0) fail("%s: address %p is not 16-byte aligned", what, address);
+  if (at < begin || at - begin + 16 > reserved)
+    fail("%s: bytes [%p, +16) are not inside the %zu bytes of shared memory the launch reserved", what, address,
+         reserved);
+}
+
+void warp_collective(const char* name, WarpCompute compute, const LanePayload& input, LanePayload& output) {
+  if (current_block == nullptr) fail("%s outside a kernel", name);
+  Block& b = *current_block;
+  Warp& w = my_warp(b);
+  const unsigned lane = threadIdx.x % 32;
+  // Round r uses rounds[r % 2]: lane 0 can deposit into round r + 1 (the other one) before lanes
+  // 1..31 take their outputs of round r, but into round r + 2 only after all of them have taken
+  // theirs and deposited into round r + 1.
+  CollectiveRound& round = w.rounds[collective_round];
+  collective_round ^= 1;
+  if (w.at_collective == 0) {
+    round.compute = compute;
+    round.name = name;
+  } else if (round.compute != compute) {
+    fail("the lanes of a warp diverged: lane %u called %s while lanes before it called %s", lane, name, round.name);
+  }
+  round.inputs[lane] = input;
+  ++w.at_collective;
+  int next = me() + 1;
+  if (last_lane()) {
+    if (w.at_collective != 32 || w.at_barrier != 0)
+      fail("the lanes of a warp diverged: only %d of 32 reached %s", w.at_collective, name);
+    w.at_collective = 0;
+    compute(round.inputs, round.outputs);
+    next = me() - 31;
+  }
+  hand_over(b, next, true);
+  output = round.outputs[lane];
+}
+
 void run_grid(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const std::function<void()>& thread_body) {
   if (block.y != 1 || block.z != 1) fail("only 1D blocks are emulated");
   if (block.x == 0 || block.x % 32 != 0 || block.x > 1024) fail("block.x must be a multiple of 32 in 32..1024");
@@ -207,7 +263,7 @@ void run_grid(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const std::fun
     for (unsigned by = 0; by < grid.y; ++by)
       for (unsigned bx = 0; bx < grid.x; ++bx, ++linear_index) {
         poison_shared_memory();
-        Block state(static_cast<int>(block.x), linear_index);
+        Block state(static_cast<int>(block.x), linear_index, dynamic_shared_bytes);
         state.batons[static_cast<size_t>(state.first_thread_of_turn())].give();
         std::vector<std::thread> threads;
         threads.reserve(block.x);
@@ -227,7 +283,7 @@ void run_grid(dim3 grid, dim3 block, size_t dynamic_shared_bytes, const std::fun
           std::snprintf(message, sizeof message,
                         "block (%u, %u, %u) wrote shared memory past the %zu bytes the launch reserved", bx, by, bz,
                         dynamic_shared_bytes);
-          fail(message);
+          fail("%s", message);
         }
       }
 }
@@ -245,34 +301,39 @@ void __syncthreads() {
   ++w.at_barrier;
   int next = me() + 1;
   if (last_lane()) {
-    if (w.at_barrier != 32 || w.at_shuffle != 0)
+    if (w.at_barrier != 32 || w.at_collective != 0)
       fail("the lanes of a warp diverged: only some reached __syncthreads");
     next = next_after_warp(b);
   }
   hand_over(b, next, true);
 }
 
+namespace {
+
+struct ShuffleXorIn {
+  float value;
+  unsigned lane_mask;
+};
+
+void shuffle_xor(const ShuffleXorIn (&in)[32], float (&out)[32]) {
+  for (unsigned lane = 0; lane < 32; ++lane) out[lane] = in[lane ^ in[lane].lane_mask].value;
+}
+
+struct Nothing {};
+
+void nothing(const Nothing (&)[32], Nothing (&)[32]) {}
+
+}  // namespace
+
 float __shfl_xor_sync(unsigned mask, float value, int lane_mask) {
-  using namespace flashjit::emulation;
-  if (current_block == nullptr) fail("__shfl_xor_sync outside a kernel");
+  using flashjit::emulation::fail;
   if (mask != 0xffffffffu) fail("__shfl_xor_sync: only full-warp masks are emulated");
   if (lane_mask <= 0 || lane_mask >= 32) fail("__shfl_xor_sync: lane_mask must be in 1..31");
-  Block& b = *current_block;
-  const unsigned lane = threadIdx.x % 32;
-  Warp& w = my_warp(b);
-  // Round r writes slots[r % 2]; lane 0 can write round r + 1 (the other set) before lanes 1..31
-  // read round r, but round r + 2 only after all of them have read it and written round r + 1.
-  float* slots = w.slots[shuffle_round];
-  shuffle_round ^= 1;
-  slots[lane] = value;
-  ++w.at_shuffle;
-  int next = me() + 1;
-  if (last_lane()) {
-    if (w.at_shuffle != 32 || w.at_barrier != 0)
-      fail("the lanes of a warp diverged: only some reached __shfl_xor_sync");
-    w.at_shuffle = 0;
-    next = me() - 31;
-  }
-  hand_over(b, next, true);
-  return slots[lane ^ static_cast<unsigned>(lane_mask)];
+  const ShuffleXorIn in{value, static_cast<unsigned>(lane_mask)};
+  return flashjit::emulation::warp_collective<ShuffleXorIn, float, &shuffle_xor>("__shfl_xor_sync", in);
+}
+
+void __syncwarp(unsigned mask) {
+  if (mask != 0xffffffffu) flashjit::emulation::fail("__syncwarp: only full-warp masks are emulated");
+  flashjit::emulation::warp_collective<Nothing, Nothing, &nothing>("__syncwarp", Nothing{});
 }

@@ -6,9 +6,11 @@
 //
 // Use: define FLASHJIT_HOST_EMULATION (so templates/numeric.cuh takes its host branches instead of
 // inline PTX), include this header, then the kernel template, then launch with emulate_launch().
-// Only what the generic kernel needs is here: 1D blocks whose size is a multiple of 32, full-warp
-// float shuffles, dynamic shared memory. Misuse (divergent barriers or shuffles, writes past the
-// reserved shared memory) aborts with a message.
+// Only what the kernels need is here: 1D blocks whose size is a multiple of 32, full-warp float
+// shuffles and __syncwarp, dynamic shared memory, and the tensor-core instructions of
+// templates/mma_primitives.cuh (ldmatrix and mma in tensor_core_emulation.cpp, cp.async in
+// cp_async_emulation.cpp). Misuse (divergent barriers or warp collectives, misaligned or
+// out-of-range shared-memory addresses, writes past the reserved shared memory) aborts with a message.
 #pragma once
 
 #include <math.h>  // fmaxf, log2f, exp2f in the global namespace, as in device code
@@ -16,6 +18,7 @@
 #include <cstddef>
 #include <cstring>
 #include <functional>
+#include <type_traits>
 
 #if !defined(FLASHJIT_HOST_EMULATION)
 #error "define FLASHJIT_HOST_EMULATION before including cuda_emulation.h (templates/numeric.cuh needs it)"
@@ -55,6 +58,10 @@ void __syncthreads();
 // call it (mask 0xffffffff only, as the kernel does); each call is one barrier over the warp.
 float __shfl_xor_sync(unsigned mask, float value, int lane_mask);
 
+// Waits until all 32 lanes of the warp have arrived (at this or another __syncwarp: since Volta the
+// call sites need not match). Full-warp masks only.
+void __syncwarp(unsigned mask = 0xffffffffu);
+
 inline int min(int a, int b) { return a < b ? a : b; }
 
 inline float __int_as_float(int x) {
@@ -83,9 +90,13 @@ extern float smem[kEmulatedSharedBytes / sizeof(float)];
 
 namespace emulation {
 
+// Every 32-bit word of shared memory holds this quiet NaN (with a recognisable payload) until the
+// block writes it.
+constexpr unsigned kSharedMemoryPoison = 0x7fc0deadu;
+
 // Runs `thread_body` once per thread of every block of `grid`: blocks one after another, each with
-// block.x std::threads. Before each block, shared memory is filled with a NaN pattern (a read of
-// shared memory nobody wrote poisons the result); after it, the bytes past `dynamic_shared_bytes`
+// block.x std::threads. Before each block, shared memory is filled with kSharedMemoryPoison (a read
+// of shared memory nobody wrote poisons the result); after it, the bytes past `dynamic_shared_bytes`
 // must still hold that pattern (a write past what the launch reserved aborts with a message).
 void run_grid(dim3 grid, dim3 block, std::size_t dynamic_shared_bytes, const std::function<void()>& thread_body);
 
@@ -95,6 +106,63 @@ void emulate_launch(void (*kernel)(Params), dim3 grid, dim3 block, std::size_t d
                     const Params& params) {
   run_grid(grid, block, dynamic_shared_bytes, [kernel, &params] { kernel(params); });
 }
+
+// ---- failures -------------------------------------------------------------------------------------
+// A misuse of CUDA by the emulated kernel is a bug to fix, not a result to compare: prints
+// "cuda_emulation: <message>" with the calling thread's block and thread index, then aborts.
+[[noreturn]] void fail(const char* format, ...) __attribute__((format(printf, 1, 2)));
+
+// Fails unless [address, address + 16) is 16-byte aligned and inside the shared memory the running
+// launch reserved (dev::smem up to its dynamic_shared_bytes); `what` names the instruction.
+void check_shared_chunk16(const void* address, const char* what);
+
+// ---- warp collectives ----------------------------------------------------------------------------
+// One step that all 32 lanes of a warp take together (a shuffle, ldmatrix, mma.sync, __syncwarp):
+// every lane deposits its input, the last lane to arrive computes all 32 outputs from all 32 inputs
+// (so ldmatrix, say, reads shared memory at one instant, before any lane goes on), then the lanes
+// resume in lane order and take their outputs. All lanes must call the same collective, identified
+// by its compute function; divergence aborts with a message naming both.
+constexpr std::size_t kLanePayloadBytes = 64;
+struct alignas(16) LanePayload {
+  unsigned char bytes[kLanePayloadBytes];
+};
+using WarpCompute = void (*)(const LanePayload (&inputs)[32], LanePayload (&outputs)[32]);
+void warp_collective(const char* name, WarpCompute compute, const LanePayload& input, LanePayload& output);
+
+// The typed form: `Compute` maps the 32 lanes' In to their Out (both trivially copyable, at most
+// kLanePayloadBytes). Each instantiation is its own collective for the divergence check.
+template <class In, class Out, void (*Compute)(const In (&)[32], Out (&)[32])>
+Out warp_collective(const char* name, const In& input) {
+  static_assert(std::is_trivially_copyable<In>::value && sizeof(In) <= kLanePayloadBytes, "In must fit a payload");
+  static_assert(std::is_trivially_copyable<Out>::value && sizeof(Out) <= kLanePayloadBytes, "Out must fit a payload");
+  struct Adapter {
+    static void run(const LanePayload (&inputs)[32], LanePayload (&outputs)[32]) {
+      In typed_inputs[32];
+      Out typed_outputs[32];
+      for (int lane = 0; lane < 32; ++lane) std::memcpy(&typed_inputs[lane], inputs[lane].bytes, sizeof(In));
+      Compute(typed_inputs, typed_outputs);
+      for (int lane = 0; lane < 32; ++lane) std::memcpy(outputs[lane].bytes, &typed_outputs[lane], sizeof(Out));
+    }
+  };
+  LanePayload in_payload{};
+  std::memcpy(in_payload.bytes, &input, sizeof(In));
+  LanePayload out_payload;
+  warp_collective(name, &Adapter::run, in_payload, out_payload);
+  Out output;
+  std::memcpy(&output, out_payload.bytes, sizeof(Out));
+  return output;
+}
+
+// ---- cp.async ------------------------------------------------------------------------------------
+// How the emulated cp.async (templates/mma_primitives.cuh) moves its bytes; set before a launch.
+//  - deferred (the default): a copy lands only when cp.async.wait_group retires its group, so a
+//    kernel that reads shared memory before waiting reads the poison;
+//  - eager: a copy lands when issued, so a kernel that issues into a buffer other warps still read
+//    (a missing __syncthreads before the issue) corrupts what they read.
+enum class CpAsyncMode { eager, deferred };
+void set_cp_async_mode(CpAsyncMode mode);
+// Called by run_grid at the start of every emulated thread: an empty cp.async queue in the current mode.
+void begin_thread_cp_async();
 
 }  // namespace emulation
 }  // namespace flashjit

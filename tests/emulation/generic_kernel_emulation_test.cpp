@@ -27,28 +27,17 @@
 #include "support/test_problem.h"
 
 #include "emulation/cuda_emulation.h"
+#include "emulation/emulated_attention.h"
 #include "templates/generic_forward.cuh"
 
 namespace flashjit {
 namespace {
 
+using test::Lse;
+using test::Operand;
 using test::ProblemShape;
-
-// The storage type the generator emits for a dtype (generator/emit.cpp, element_type).
-template <DType kDType>
-struct ElementOf;
-template <>
-struct ElementOf<DType::f32> {
-  using type = float;
-};
-template <>
-struct ElementOf<DType::f16> {
-  using type = ::flashjit::dev::half_bits;
-};
-template <>
-struct ElementOf<DType::bf16> {
-  using type = ::flashjit::dev::bf16_bits;
-};
+using test::relayout;
+using test::strided;
 
 template <int kBlockM_, int kBlockN_, int kWarps_>
 struct Tile {
@@ -61,52 +50,25 @@ using m16n64w2 = Tile<16, 64, 2>;
 using m8n32w1 = Tile<8, 32, 1>;
 using m64n32w8 = Tile<64, 32, 8>;
 
-// What the generated shell defines, for one spec.
-template <DType kDType, int kHeadDim_, class TileT, bool kCausal_>
-struct KernelTraits {
-  using Element = typename ElementOf<kDType>::type;
-  static constexpr int kHeadDim = kHeadDim_;
-  static constexpr int kBlockM = TileT::kBlockM;
-  static constexpr int kBlockN = TileT::kBlockN;
-  static constexpr int kWarps = TileT::kWarps;
-  static constexpr int kStages = 1;
-  static constexpr bool kCausal = kCausal_;
-};
+template <DType kDType, int kHeadDim, class TileT, bool kCausal>
+using KernelTraits =
+    test::EmulatedTraits<kDType, kHeadDim, TileT::kBlockM, TileT::kBlockN, TileT::kWarps, 1, kCausal>;
 
 const gen::DeviceDescription& hopper() {
   static const gen::DeviceDescription device = gen::DeviceDescription::for_arch(90);
   return device;
 }
 
-enum class Lse { written, null };
-
 // Runs the problem through the emulated kernel of `spec` (which must match Traits) exactly as the
 // CUDA backend would launch it, and checks it against the reference.
 template <class Traits>
 void run_and_check(const gen::KernelSpec& spec, test::HostProblem& problem, Lse lse) {
-  SCOPED_TRACE(problem.shape.name() + " with " + gen::canonical_key(spec));
   ASSERT_EQ(spec.head_dim, Traits::kHeadDim);
   ASSERT_EQ(spec.block_m, Traits::kBlockM);
   ASSERT_EQ(spec.block_n, Traits::kBlockN);
   ASSERT_EQ(spec.warps, Traits::kWarps);
   ASSERT_EQ(spec.mask == MaskKind::causal, Traits::kCausal);
-  if (llvm::Error err = gen::validate_spec(spec, hopper())) FAIL() << llvm::toString(std::move(err));
-
-  if (lse == Lse::null) problem.args.lse = nullptr;
-  Result<AttentionArgs> normalized = validate_args(problem.args);
-  ASSERT_TRUE(normalized.ok()) << normalized.status().message();
-  const AttentionParams params = make_params(*normalized);
-  const cuda::LaunchShape shape = launch_shape(spec, *normalized);
-
-  emulation::emulate_launch(&dev::generic_forward<Traits>, dim3{shape.grid[0], shape.grid[1], shape.grid[2]},
-                            dim3{shape.block[0], shape.block[1], shape.block[2]}, shape.dynamic_shared_bytes,
-                            params);
-
-  const test::ReferenceOutput ref = test::naive_attention(*normalized);
-  EXPECT_TRUE(test::matches_reference(problem, ref, lse == Lse::written, test::kKernelLseTolerance));
-  if (lse == Lse::null) {
-    for (float value : problem.lse) ASSERT_EQ(value, 12345.0f) << "lse written although the lse pointer is null";
-  }
+  test::expect_emulated_kernel_matches(&dev::generic_forward<Traits>, spec, hopper(), problem, lse);
 }
 
 // The instantiation for `spec`, whose tile is TileT; the mask picks kCausal.
@@ -152,41 +114,6 @@ void expect_kernel_matches(const ProblemShape& s, Lse lse = Lse::written) {
 
 constexpr MaskKind kNone = MaskKind::none;
 constexpr MaskKind kCausal = MaskKind::causal;
-
-ProblemShape strided(ProblemShape s, int head_padding, int seq_padding) {
-  s.head_padding = head_padding;
-  s.seq_padding = seq_padding;
-  return s;
-}
-
-enum class Operand { k, v, out };
-
-// Gives K, V or the output a layout of its own: a fresh buffer with `strides`, random for an input,
-// NaN-poisoned for the output (as make_problem fills them).
-void relayout(test::HostProblem& p, Operand which, Strides strides) {
-  AttentionArgs& a = p.args;
-  std::vector<uint8_t>* buffer = &p.out;
-  Strides* target = &a.out.strides;
-  if (which == Operand::k) {
-    buffer = &p.k;
-    target = &a.k.strides;
-  } else if (which == Operand::v) {
-    buffer = &p.v;
-    target = &a.v.strides;
-  }
-  const int seqlen = which == Operand::out ? a.seqlen_q : a.seqlen_k;
-  const int heads = which == Operand::out ? a.num_heads : a.num_kv_heads;
-  const int64_t elements =
-      (a.batch - 1) * strides.batch + (seqlen - 1) * strides.seq + (heads - 1) * strides.head + a.head_dim;
-  buffer->assign(static_cast<size_t>(elements) * dtype_size(p.shape.dtype), 0);
-  std::mt19937 rng(static_cast<uint32_t>(elements));
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (int64_t i = 0; i < elements; ++i)
-    store_from_float(buffer->data(), p.shape.dtype, i,
-                     which == Operand::out ? std::numeric_limits<float>::quiet_NaN() : dist(rng));
-  *target = strides;
-  p.bind();
-}
 
 // ---- dtypes and head dims (default tile) ---------------------------------------------------------
 

@@ -10,10 +10,10 @@
 #include <llvm/Support/FileSystem.h>
 
 #include "flashjit/runtime.h"
-#include "runtime/cpu/cpu_attention.h"
-#include "runtime/validate.h"
 #include "support/compare.h"
+#include "support/cpu_reference.h"
 #include "support/device_problem.h"
+#include "support/gpu_runtime.h"
 #include "support/test_problem.h"
 
 namespace flashjit {
@@ -23,62 +23,16 @@ using test::HostProblem;
 using test::ProblemShape;
 using test::shape;
 
-// One runtime per option set for the whole run, as an application would keep one.
-Runtime* gpu_runtime(const RuntimeOptions& options, std::string* why_not) {
-  struct Entry {
-    std::unique_ptr<Runtime> runtime;
-    std::string error;
-  };
-  static std::vector<std::pair<std::string, Entry>> runtimes;
-  std::string key = options.force_tiles ? std::to_string(options.force_tiles->block_m) + "/" +
-                                              std::to_string(options.force_tiles->block_n) + "/" +
-                                              std::to_string(options.force_tiles->warps)
-                                        : "default";
-  for (auto& [k, e] : runtimes)
-    if (k == key) {
-      *why_not = e.error;
-      return e.runtime.get();
-    }
-  Entry entry;
-  RuntimeOptions cuda_options = options;
-  cuda_options.backend = Backend::cuda;
-  // Correctness of the heuristic kernels here; tuning and the cache have their own test below.
-  cuda_options.tune = false;
-  cuda_options.use_cache = false;
-  auto created = Runtime::create(cuda_options);
-  if (created)
-    entry.runtime = std::move(*created);
-  else
-    entry.error = created.status().message();
-  runtimes.emplace_back(key, std::move(entry));
-  *why_not = runtimes.back().second.error;
-  return runtimes.back().second.runtime.get();
-}
-
-// The CPU backend's answer for `p`, as the reference the kernel must match.
-test::ReferenceOutput cpu_reference(const HostProblem& p) {
-  HostProblem copy = p;
-  copy.bind();
-  Result<AttentionArgs> normalized = validate_args(copy.args);
-  EXPECT_TRUE(normalized.ok()) << normalized.status().to_string();
-  static const cpu::CpuAttention cpu(0);
-  cpu.forward(*normalized);
-  return test::reference_from(copy);
-}
-
 void expect_kernel_matches_cpu(Runtime& runtime, const ProblemShape& shape) {
   HostProblem p = test::make_problem(shape);
-  test::ReferenceOutput reference = cpu_reference(p);
-  Status s = test::run_on_device(runtime, p);
-  ASSERT_TRUE(s.ok()) << shape.name() << ": " << s.to_string();
-  EXPECT_TRUE(test::matches_reference(p, reference, /*check_lse=*/true, test::kKernelLseTolerance));
+  EXPECT_TRUE(test::device_matches_cpu(runtime, p));
 }
 
 class GpuForward : public testing::TestWithParam<ProblemShape> {};
 
 TEST_P(GpuForward, MatchesTheCpuBackend) {
   std::string why_not;
-  Runtime* runtime = gpu_runtime({}, &why_not);
+  Runtime* runtime = test::shared_gpu_runtime({}, &why_not);
   if (!runtime) GTEST_SKIP() << "no usable GPU: " << why_not;
   expect_kernel_matches_cpu(*runtime, GetParam());
 }
@@ -123,7 +77,7 @@ TEST(GpuForwardTiles, ForcedTilesMatchTheCpuBackend) {
     RuntimeOptions options;
     options.force_tiles = t;
     std::string why_not;
-    Runtime* runtime = gpu_runtime(options, &why_not);
+    Runtime* runtime = test::shared_gpu_runtime(options, &why_not);
     if (!runtime) GTEST_SKIP() << "no usable GPU: " << why_not;
     SCOPED_TRACE("tiles m" + std::to_string(t.block_m) + "n" + std::to_string(t.block_n) + "w" + std::to_string(t.warps));
     expect_kernel_matches_cpu(*runtime, shape(2, 2, 1, 77, 93, 64, DType::f16, MaskKind::causal));
@@ -133,7 +87,7 @@ TEST(GpuForwardTiles, ForcedTilesMatchTheCpuBackend) {
 
 TEST(GpuForwardStability, RepeatedRunsAreBitwiseIdentical) {
   std::string why_not;
-  Runtime* runtime = gpu_runtime({}, &why_not);
+  Runtime* runtime = test::shared_gpu_runtime({}, &why_not);
   if (!runtime) GTEST_SKIP() << "no usable GPU: " << why_not;
   const ProblemShape s = shape(2, 4, 2, 301, 517, 128, DType::bf16, MaskKind::causal);
   HostProblem first = test::make_problem(s);
@@ -148,11 +102,11 @@ TEST(GpuForwardStability, RepeatedRunsAreBitwiseIdentical) {
 
 TEST(GpuForwardThreads, ConcurrentFirstCallsCompileOnceAndAgree) {
   std::string why_not;
-  Runtime* runtime = gpu_runtime({}, &why_not);
+  Runtime* runtime = test::shared_gpu_runtime({}, &why_not);
   if (!runtime) GTEST_SKIP() << "no usable GPU: " << why_not;
   // A head dim no other test uses, so the threads race on a kernel nobody compiled yet.
   const ProblemShape s = shape(1, 2, 2, 65, 65, 176, DType::f16, MaskKind::none);
-  const test::ReferenceOutput reference = cpu_reference(test::make_problem(s));
+  const test::ReferenceOutput reference = test::cpu_reference(test::make_problem(s));
   std::vector<HostProblem> problems(4, test::make_problem(s));
   std::vector<Status> statuses(problems.size());
   std::vector<std::thread> threads;
@@ -169,7 +123,7 @@ TEST(GpuForwardThreads, ConcurrentFirstCallsCompileOnceAndAgree) {
 
 TEST(GpuForwardErrors, HostPointersAreRejectedBeforeLaunch) {
   std::string why_not;
-  Runtime* runtime = gpu_runtime({}, &why_not);
+  Runtime* runtime = test::shared_gpu_runtime({}, &why_not);
   if (!runtime) GTEST_SKIP() << "no usable GPU: " << why_not;
   HostProblem p = test::make_problem(shape(1, 1, 1, 8, 8, 64, DType::f16, MaskKind::none));
   Status s = runtime->forward(p.args);
@@ -177,17 +131,19 @@ TEST(GpuForwardErrors, HostPointersAreRejectedBeforeLaunch) {
   EXPECT_NE(s.message().find("is not memory the CUDA driver knows"), std::string::npos) << s.message();
 }
 
+// wgmma_sm90 is still designed only (the tensor-core tests in gpu_tensor_core_test.cpp cover the
+// mma variants); on a GPU other than sm_90 it is refused for the architecture instead.
 TEST(GpuForwardErrors, AForcedVariantTheBuildLacksSaysWhy) {
   RuntimeOptions options;
   options.backend = Backend::cuda;
-  options.force_variant = Variant::mma_sm80;
+  options.force_variant = Variant::wgmma_sm90;
   options.use_cache = false;
   auto runtime = Runtime::create(options);
   if (!runtime) GTEST_SKIP() << "no usable GPU: " << runtime.status().message();
   HostProblem p = test::make_problem(shape(1, 1, 1, 8, 8, 64, DType::f16, MaskKind::none));
   Result<KernelChoice> plan = (*runtime)->plan(p.args);
   ASSERT_FALSE(plan.ok());
-  EXPECT_NE(plan.status().message().find("forced variant mma_sm80 cannot run"), std::string::npos)
+  EXPECT_NE(plan.status().message().find("forced variant wgmma_sm90 cannot run"), std::string::npos)
       << plan.status().message();
 }
 
@@ -212,7 +168,7 @@ TEST(GpuTuningCache, ASecondRuntimeLoadsTheTunedKernelFromTheCache) {
   auto first = Runtime::create(options);
   if (!first) GTEST_SKIP() << "no usable GPU: " << first.status().message();
   HostProblem p1 = test::make_problem(s);
-  const test::ReferenceOutput reference = cpu_reference(p1);
+  const test::ReferenceOutput reference = test::cpu_reference(p1);
   ASSERT_TRUE(test::run_on_device(**first, p1).ok());
   EXPECT_TRUE(test::matches_reference(p1, reference, true, test::kKernelLseTolerance));
   Result<KernelChoice> tuned = (*first)->plan(p1.args);

@@ -74,6 +74,27 @@ testing::AssertionResult matches_reference(const HostProblem& p, const Reference
   return testing::AssertionFailure() << mismatches << " mismatches in " << p.shape.name() << ", first:" << first.str();
 }
 
+testing::AssertionResult output_is_poisoned(const HostProblem& p) {
+  const int64_t elements = static_cast<int64_t>(p.out.size()) / dtype_size(p.shape.dtype);
+  int64_t written = 0;
+  int64_t first = -1;
+  for (int64_t e = 0; e < elements; ++e) {
+    if (std::isnan(load_as_float(p.out.data(), p.shape.dtype, e))) continue;
+    if (written++ == 0) first = e;
+  }
+  if (written == 0) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << written << " of " << elements << " output values of " << p.shape.name()
+                                     << " were written, first at element " << first << " ("
+                                     << load_as_float(p.out.data(), p.shape.dtype, first) << ")";
+}
+
+testing::AssertionResult lse_is_poisoned(const HostProblem& p) {
+  for (size_t i = 0; i < p.lse.size(); ++i)
+    if (p.lse[i] != kLsePoison)
+      return testing::AssertionFailure() << "lse[" << i << "] of " << p.shape.name() << " was written: " << p.lse[i];
+  return testing::AssertionSuccess();
+}
+
 ReferenceOutput reference_from(const HostProblem& p) {
   const AttentionArgs& a = p.args;
   ReferenceOutput r;

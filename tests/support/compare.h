@@ -8,7 +8,9 @@
 
 namespace flashjit::test {
 
-// Allowed error of an output element: abs + rel * (largest |reference| in its row). Outputs are
+// Allowed error of an output element: abs + rel * (largest |reference| in its row), i.e. a relative
+// error measured against the scale of the row (max over head_dim of |reference|), so elements near
+// zero are not held to a bound their rounding cannot meet. Outputs are
 // rounded to their dtype, so rel is a few units of the dtype's rounding (f16 2^-11, bf16 2^-8);
 // f32 leaves room for fp32 accumulation over a thousand keys.
 struct Tolerance {
@@ -27,6 +29,11 @@ inline constexpr double kKernelLseTolerance = 1e-4;
 // element was written and no padding was.
 testing::AssertionResult matches_reference(const HostProblem& p, const ReferenceOutput& ref, bool check_lse,
                                            double lse_tolerance);
+
+// Whether every value of `p`'s output buffer (padding included) is still make_problem's NaN poison,
+// and every lse value still kLsePoison: what a call that launched nothing leaves behind.
+testing::AssertionResult output_is_poisoned(const HostProblem& p);
+testing::AssertionResult lse_is_poisoned(const HostProblem& p);
 
 // The output and lse another backend computed into `p`, in the reference's layout.
 ReferenceOutput reference_from(const HostProblem& p);

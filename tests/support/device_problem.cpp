@@ -38,10 +38,13 @@ Status run_on_device(Runtime& runtime, HostProblem& p) {
   args.v.data = v->pointer();
   args.out.data = out->pointer();
   args.lse = static_cast<float*>(p.args.lse ? lse->pointer() : nullptr);
-  if (Status s = runtime.forward(args); !s.ok()) return s;
-  if (Status s = driver_status(cuda::synchronize_stream(nullptr)); !s.ok()) return s;
-  if (Status s = driver_status(out->copy_to_host(p.out.data(), p.out.size())); !s.ok()) return s;
-  return driver_status(lse->copy_to_host(p.lse.data(), p.lse.size() * sizeof(float)));
+  const Status forwarded = runtime.forward(args);
+  // Copied back even when forward() failed, so that a test can check a refused call left the
+  // poisoned buffers alone (launched nothing); forward()'s own error is the one reported.
+  Status copied = driver_status(cuda::synchronize_stream(nullptr));
+  if (copied.ok()) copied = driver_status(out->copy_to_host(p.out.data(), p.out.size()));
+  if (copied.ok()) copied = driver_status(lse->copy_to_host(p.lse.data(), p.lse.size() * sizeof(float)));
+  return forwarded.ok() ? copied : forwarded;
 }
 
 }  // namespace flashjit::test

@@ -7,7 +7,9 @@
 
 namespace flashjit::test {
 
-// Status of the forward (or of the copies); the host problem's out and lse hold the device results.
+// Status of the forward (or of the copies); the host problem's out and lse hold the device results,
+// also after a failed forward (then whatever the device buffers hold: the poison, unless something
+// was launched).
 Status run_on_device(Runtime& runtime, HostProblem& problem);
 
 }  // namespace flashjit::test

@@ -13,7 +13,17 @@ std::string ProblemShape::name() const {
                   std::to_string(num_kv_heads) + "_q" + std::to_string(seqlen_q) + "_k" +
                   std::to_string(seqlen_k) + "_d" + std::to_string(head_dim) + "_" + dtype_name(dtype);
   if (mask == MaskKind::causal) n += "_causal";
-  if (head_padding || seq_padding) n += "_strided";
+  if (head_padding) n += "_hpad" + std::to_string(head_padding);
+  if (seq_padding) n += "_spad" + std::to_string(seq_padding);
+  if (softmax_scale != 0.0f) {
+    // GoogleTest names take letters, digits and '_' only: 0.3 -> "0p3".
+    std::string scale = std::to_string(softmax_scale);
+    scale.erase(scale.find_last_not_of('0') + 1);
+    if (scale.back() == '.') scale.pop_back();
+    for (char& c : scale) c = c == '.' ? 'p' : c == '-' ? 'm' : c;
+    n += "_scale" + scale;
+  }
+  if (!with_lse) n += "_nolse";
   return n;
 }
 
@@ -54,7 +64,7 @@ void HostProblem::bind() {
   args.k.data = k.data();
   args.v.data = v.data();
   args.out.data = out.data();
-  args.lse = lse.data();
+  args.lse = shape.with_lse ? lse.data() : nullptr;
 }
 
 HostProblem make_problem(const ProblemShape& s, uint32_t seed) {
@@ -83,7 +93,7 @@ HostProblem make_problem(const ProblemShape& s, uint32_t seed) {
   p.out.assign(static_cast<size_t>(out_elements) * dtype_size(s.dtype), 0);
   for (int64_t i = 0; i < out_elements; ++i)
     store_from_float(p.out.data(), s.dtype, i, std::numeric_limits<float>::quiet_NaN());
-  p.lse.assign(static_cast<size_t>(s.batch) * s.num_heads * s.seqlen_q, 12345.0f);
+  p.lse.assign(static_cast<size_t>(s.batch) * s.num_heads * s.seqlen_q, kLsePoison);
   p.bind();
   return p;
 }

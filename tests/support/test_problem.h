@@ -21,11 +21,16 @@ struct ProblemShape {
   DType dtype = DType::f16;
   MaskKind mask = MaskKind::none;
   float softmax_scale = 0.0f;
-  // Extra elements between heads and between sequence rows, to make layouts non-contiguous.
+  // Extra elements between heads and between sequence rows, to make layouts non-contiguous (a
+  // padding that is not a multiple of 8 elements makes rows that are not 16-byte aligned).
   int head_padding = 0;
   int seq_padding = 0;
+  // False: args.lse is null, so the kernel must compute without writing any lse.
+  bool with_lse = true;
 
-  std::string name() const;  // "b2_h4_kv2_q17_k33_d64_f16_causal"
+  // "b2_h4_kv2_q17_k33_d64_f16_causal", then what differs from the defaults ("_hpad8_spad3",
+  // "_scale0p3", "_nolse"), so that two shapes with different layouts never share a name.
+  std::string name() const;
 };
 
 ProblemShape shape(int batch, int heads, int kv_heads, int seqlen_q, int seqlen_k, int head_dim, DType dtype,
@@ -34,6 +39,9 @@ ProblemShape shape(int batch, int heads, int kv_heads, int seqlen_q, int seqlen_
 // GoogleTest prints parameters with this (instead of their bytes).
 inline void PrintTo(const ProblemShape& shape, std::ostream* os) { *os << shape.name(); }
 
+// What make_problem fills the lse buffer with; a value no real lse takes for these inputs.
+inline constexpr float kLsePoison = 12345.0f;
+
 // Host buffers of a problem, with strides set in `args` (pointers into the vectors).
 struct HostProblem {
   ProblemShape shape;
@@ -41,7 +49,8 @@ struct HostProblem {
   std::vector<float> lse;
   AttentionArgs args;
 
-  // Re-points args at the vectors (after a copy or move).
+  // Re-points args at the vectors (after a copy or move); args.lse stays null when the shape asks
+  // for no lse.
   void bind();
 };
 

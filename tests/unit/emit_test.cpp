@@ -133,16 +133,67 @@ TEST(Emit, IsDeterministicAndDiffersPerSpec) {
   EXPECT_NE(emitted(a).source, emitted(spec_of(DType::f16, 64)).source);
 }
 
+// wgmma_sm90 is designed but has no templates yet: emission refuses it by name rather than
+// producing a shell around a kernel template that does not exist.
 TEST(Emit, UnimplementedVariantIsAnErrorNamingIt) {
   KernelSpec s = spec_of(DType::f16, 128);
-  s.variant = Variant::mma_sm80;
-  s.arch = 80;
+  s.variant = Variant::wgmma_sm90;
+  s.arch = 90;
+  s.arch_specific = true;
   auto k = emit(s);
   ASSERT_FALSE(static_cast<bool>(k));
   const std::string message = llvm::toString(k.takeError());
   EXPECT_EQ(message,
-            "cannot emit mma_sm80_sm80_f16_d128_m16n64w2s1_none: variant mma_sm80 is not available "
+            "cannot emit wgmma_sm90_sm90a_f16_d128_m16n64w2s1_none: variant wgmma_sm90 is not available "
             "in this build");
+}
+
+KernelSpec mma_spec(Variant variant, int arch, DType dtype) {
+  KernelSpec s = spec_of(dtype, 128, MaskKind::causal);
+  s.variant = variant;
+  s.arch = arch;
+  s.block_m = 128;
+  s.block_n = 64;
+  s.warps = 8;
+  s.stages = 2;
+  return s;
+}
+
+// The tensor-core variants share templates/mma_forward.cuh and differ in their root template: the
+// shell must instantiate the variant's own kernel, with the pipeline depth the spec asks for.
+TEST(Emit, Mma80InstantiatesItsKernelWithTheSpecsTraits) {
+  const KernelSpec s = mma_spec(Variant::mma_sm80, 80, DType::bf16);
+  const EmittedKernel k = emitted(s);
+  EXPECT_EQ(k.key, "mma_sm80_sm80_bf16_d128_m128n64w8s2_causal");
+  EXPECT_EQ(k.name_expression, "&flashjit::dev::mma_sm80_forward<::flashjit_generated::KernelTraits>");
+  EXPECT_TRUE(contains(k.source, "// ---- templates/mma_sm80_forward.cuh ----\n")) << k.source.substr(0, 300);
+  // Every template the kernel needs, inlined exactly once, and no include directive left over.
+  for (const char* name : {"mma_forward.cuh", "mma_primitives.cuh", "mma_tile_layout.cuh", "attention_params.cuh",
+                           "numeric.cuh"})
+    EXPECT_EQ(count_of(k.source, std::string("// ---- templates/") + name + " ----\n"), 1u) << name;
+  for (const std::string& line : lines_of(k.source))
+    EXPECT_FALSE(llvm::StringRef(line).trim().startswith("#include")) << line;
+  EXPECT_FALSE(contains(k.source, "// ---- templates/mma_sm75_forward.cuh ----"));
+  EXPECT_FALSE(contains(k.source, "// ---- templates/generic_forward.cuh ----"));
+  EXPECT_TRUE(contains(k.source, "  using Element = ::flashjit::dev::bf16_bits;\n"));
+  EXPECT_TRUE(contains(k.source, "  static constexpr int kWarps = 8;\n"));
+  EXPECT_TRUE(contains(k.source, "  static constexpr int kStages = 2;\n"));
+  EXPECT_TRUE(contains(k.source, "  static constexpr bool kCausal = true;\n"));
+  EXPECT_TRUE(contains(k.source,
+                       "template __global__ void flashjit::dev::mma_sm80_forward<::flashjit_generated::"
+                       "KernelTraits>(const ::flashjit::AttentionParams);\n"));
+}
+
+TEST(Emit, Mma75InstantiatesItsKernel) {
+  const EmittedKernel k = emitted(mma_spec(Variant::mma_sm75, 75, DType::f16));
+  EXPECT_EQ(k.key, "mma_sm75_sm75_f16_d128_m128n64w8s2_causal");
+  EXPECT_EQ(k.name_expression, "&flashjit::dev::mma_sm75_forward<::flashjit_generated::KernelTraits>");
+  EXPECT_TRUE(contains(k.source, "// ---- templates/mma_sm75_forward.cuh ----\n"));
+  EXPECT_FALSE(contains(k.source, "// ---- templates/mma_sm80_forward.cuh ----"));
+  EXPECT_TRUE(contains(k.source, "  using Element = ::flashjit::dev::half_bits;\n"));
+  EXPECT_TRUE(contains(k.source,
+                       "template __global__ void flashjit::dev::mma_sm75_forward<::flashjit_generated::"
+                       "KernelTraits>(const ::flashjit::AttentionParams);\n"));
 }
 
 TEST(ExpandTemplate, InlinesQuotedIncludesOnce) {

@@ -11,6 +11,7 @@
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
 #include "generator/selector.h"
+#include "generator/variant_rules.h"
 
 namespace flashjit::gen {
 namespace {
@@ -195,59 +196,104 @@ TEST(Selector, VerdictsCoverEveryVariantMostCapableFirst) {
   EXPECT_EQ(s.verdicts[3].variant, Variant::generic);
 }
 
-TEST(Selector, HopperGetsGenericBecauseTensorCoreVariantsAreNotBuilt) {
+// The reasons the selector gives for the two tensor-core kernels it has.
+constexpr const char* kMma80Reason = "tensor cores through mma.sync m16n8k16 with a cp.async pipeline";
+constexpr const char* kMma75Reason = "tensor cores through mma.sync m16n8k8";
+constexpr const char* kGenericReason = "plain CUDA with fp32 FMA; runs on any compute capability >= 5.0";
+
+// Until wgmma_sm90 is built, Hopper runs the Ampere kernel (mma.sync is still there on sm_90), and
+// the reason says the more capable variant was passed over because it is missing, not because the
+// device cannot take it.
+TEST(Selector, HopperGetsMma80UntilWgmmaIsBuilt) {
   const Selection s = selected(90, problem(DType::f16, 128, MaskKind::causal), nvrtc13());
-  EXPECT_EQ(s.spec.variant, Variant::generic);
-  EXPECT_EQ(canonical_key(s.spec), "generic_sm90_f16_d128_m32n32w4s1_causal");
-  for (Variant v : {Variant::wgmma_sm90, Variant::mma_sm80, Variant::mma_sm75}) {
-    const VariantVerdict& verdict = verdict_for(s, v);
-    EXPECT_FALSE(verdict.usable) << variant_name(v);
-    EXPECT_EQ(verdict.reason, "not available in this build yet") << variant_name(v);
-  }
+  EXPECT_EQ(canonical_key(s.spec), "mma_sm80_sm90_f16_d128_m128n64w8s2_causal");
+  EXPECT_FALSE(s.spec.arch_specific);  // plain sm_90: sm_90a is only for wgmma
+  EXPECT_EQ(s.reason, std::string(kMma80Reason) + " (not wgmma_sm90: not available in this build yet)");
+  EXPECT_FALSE(verdict_for(s, Variant::wgmma_sm90).usable);
+  EXPECT_EQ(verdict_for(s, Variant::wgmma_sm90).reason, "not available in this build yet");
+  // The less capable variants could run it too; they are simply not preferred.
+  EXPECT_TRUE(verdict_for(s, Variant::mma_sm80).usable);
+  EXPECT_TRUE(verdict_for(s, Variant::mma_sm75).usable);
+  EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason, kMma75Reason);
   EXPECT_TRUE(verdict_for(s, Variant::generic).usable);
-  EXPECT_TRUE(contains(s.reason, "plain CUDA with fp32 FMA")) << s.reason;
-  EXPECT_TRUE(contains(s.reason, "wgmma_sm90: not available in this build yet")) << s.reason;
-  EXPECT_TRUE(contains(s.reason, "mma_sm80: not available in this build yet")) << s.reason;
+  EXPECT_EQ(verdict_for(s, Variant::generic).reason, kGenericReason);
 }
 
-TEST(Selector, Mma75ComputesF16OnlySoBf16IsNotItsJob) {
-  const Selection s = selected(80, problem(DType::bf16), nvrtc13());
-  EXPECT_EQ(s.spec.variant, Variant::generic);
-  EXPECT_EQ(s.spec.dtype, DType::bf16);
+TEST(Selector, HopperBf16AlsoGetsMma80) {
+  const Selection s = selected(90, problem(DType::bf16, 64), nvrtc13());
+  EXPECT_EQ(canonical_key(s.spec), "mma_sm80_sm90_bf16_d64_m128n64w4s2_none");
+  EXPECT_EQ(s.reason, std::string(kMma80Reason) + " (not wgmma_sm90: not available in this build yet)");
   EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason, "mma_sm75 computes f16 only, not bf16");
-  EXPECT_EQ(verdict_for(s, Variant::mma_sm80).reason, "not available in this build yet");
-  EXPECT_TRUE(contains(verdict_for(s, Variant::wgmma_sm90).reason,
-                       "wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_80"));
 }
 
-TEST(Selector, AmpereAndAda) {
+// mma_sm75 computes f16 only: on Ampere bf16 goes to mma_sm80 (mma_sm75 says why it could not),
+// and on Turing, where mma_sm80 cannot run, bf16 falls back to generic.
+TEST(Selector, Mma75ComputesF16OnlySoBf16IsNotItsJob) {
+  const Selection ampere = selected(80, problem(DType::bf16), nvrtc13());
+  EXPECT_EQ(ampere.spec.variant, Variant::mma_sm80);
+  EXPECT_EQ(ampere.spec.dtype, DType::bf16);
+  EXPECT_FALSE(verdict_for(ampere, Variant::mma_sm75).usable);
+  EXPECT_EQ(verdict_for(ampere, Variant::mma_sm75).reason, "mma_sm75 computes f16 only, not bf16");
+  EXPECT_EQ(verdict_for(ampere, Variant::wgmma_sm90).reason,
+            "wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_80");
+
+  const Selection turing = selected(75, problem(DType::bf16), nvrtc13());
+  EXPECT_EQ(turing.spec.variant, Variant::generic);
+  EXPECT_EQ(canonical_key(turing.spec), "generic_sm75_bf16_d128_m32n32w4s1_none");
+  EXPECT_EQ(turing.reason,
+            std::string(kGenericReason) +
+                " (not wgmma_sm90: wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_75; "
+                "mma_sm80: mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75; "
+                "mma_sm75: mma_sm75 computes f16 only, not bf16)");
+}
+
+TEST(Selector, AmpereAndAdaGetMma80) {
   for (int cc : {80, 86, 89}) {
-    const Selection s = selected(cc, problem(), nvrtc13());
-    EXPECT_EQ(s.spec.variant, Variant::generic) << cc;
-    EXPECT_EQ(s.spec.arch, cc);
-    EXPECT_FALSE(s.spec.arch_specific);
-    EXPECT_EQ(verdict_for(s, Variant::mma_sm80).reason, "not available in this build yet") << cc;
-    EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason, "not available in this build yet") << cc;
-    EXPECT_FALSE(verdict_for(s, Variant::wgmma_sm90).usable);
+    for (DType dtype : {DType::f16, DType::bf16}) {
+      const Selection s = selected(cc, problem(dtype), nvrtc13());
+      EXPECT_EQ(s.spec.variant, Variant::mma_sm80) << cc;
+      EXPECT_EQ(s.spec.arch, cc);
+      EXPECT_EQ(s.spec.dtype, dtype);
+      EXPECT_FALSE(s.spec.arch_specific);
+      EXPECT_EQ(s.reason, std::string(kMma80Reason) +
+                              " (not wgmma_sm90: wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_" +
+                              std::to_string(cc) + ")")
+          << cc;
+      EXPECT_TRUE(verdict_for(s, Variant::mma_sm80).usable) << cc;
+      EXPECT_EQ(verdict_for(s, Variant::mma_sm75).usable, dtype == DType::f16) << cc;
+    }
   }
 }
 
-TEST(Selector, TuringAllowsOnlyMma75AmongTensorCoreVariants) {
+TEST(Selector, TuringGetsMma75ForF16) {
   const Selection s = selected(75, problem(), nvrtc13());
-  EXPECT_EQ(s.spec.variant, Variant::generic);
-  EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason, "not available in this build yet");
+  EXPECT_EQ(canonical_key(s.spec), "mma_sm75_sm75_f16_d128_m128n32w4s2_none");
+  EXPECT_EQ(s.reason, std::string(kMma75Reason) +
+                          " (not wgmma_sm90: wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_75; "
+                          "mma_sm80: mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75)");
+  EXPECT_TRUE(verdict_for(s, Variant::mma_sm75).usable);
+  EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason, kMma75Reason);
   EXPECT_EQ(verdict_for(s, Variant::mma_sm80).reason,
             "mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75");
   EXPECT_EQ(verdict_for(s, Variant::wgmma_sm90).reason,
             "wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_75");
 }
 
+// Volta's tensor cores (m8n8k4) are not targeted: with a CUDA 12 NVRTC that can compile for it,
+// Volta runs generic, and mma_sm75 says why it cannot.
 TEST(Selector, VoltaWithCuda12RunsGeneric) {
-  const Selection s = selected(70, problem(), nvrtc12());
-  EXPECT_EQ(s.spec.variant, Variant::generic);
-  EXPECT_EQ(s.spec.arch, 70);
-  EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason,
-            "mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_70");
+  for (DType dtype : {DType::f16, DType::bf16}) {
+    const Selection s = selected(70, problem(dtype), nvrtc12());
+    EXPECT_EQ(s.spec.variant, Variant::generic);
+    EXPECT_EQ(s.spec.arch, 70);
+    EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason,
+              "mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_70 (Volta's m8n8k4 tensor cores "
+              "are not targeted: NVRTC 13 cannot compile for sm_70)");
+    EXPECT_TRUE(contains(s.reason, "mma_sm75: mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_70"))
+        << s.reason;
+    EXPECT_TRUE(contains(s.reason, "mma_sm80: mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_70"))
+        << s.reason;
+  }
 }
 
 TEST(Selector, VoltaWithNvrtc13NeedsCuda12) {
@@ -280,13 +326,16 @@ TEST(Selector, PascalWithNvrtc13ExplainsWhatWouldWork) {
       << message;
 }
 
-TEST(Selector, BlackwellRunsGeneric) {
+// Blackwell (data-center sm_100 and consumer sm_120) still has mma.sync, so it runs mma_sm80;
+// wgmma_sm90 is passed over because it is for sm_90a only.
+TEST(Selector, BlackwellRunsMma80) {
   for (int cc : {100, 120}) {
     const Selection s = selected(cc, problem(DType::bf16, 64), nvrtc13());
-    EXPECT_EQ(s.spec.variant, Variant::generic) << cc;
-    EXPECT_EQ(s.spec.arch, cc);
-    EXPECT_EQ(verdict_for(s, Variant::mma_sm80).reason, "not available in this build yet") << cc;
-    EXPECT_TRUE(contains(verdict_for(s, Variant::wgmma_sm90).reason, "not sm_" + std::to_string(cc)));
+    EXPECT_EQ(canonical_key(s.spec), "mma_sm80_sm" + std::to_string(cc) + "_bf16_d64_m128n64w4s2_none");
+    EXPECT_EQ(s.reason, std::string(kMma80Reason) +
+                            " (not wgmma_sm90: wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_" +
+                            std::to_string(cc) + ")");
+    EXPECT_TRUE(verdict_for(s, Variant::mma_sm80).usable) << cc;
   }
   // A CUDA 12.4 NVRTC cannot target Blackwell.
   const std::string message = selection_error(100, problem(), nvrtc12());
@@ -313,23 +362,42 @@ TEST(Selector, ARealDeviceIsNamedWithItsArchitecture) {
   DeviceDescription h100 = DeviceDescription::for_arch(90);
   h100.name = "NVIDIA H100 80GB HBM3";
   h100.nominal = false;
-  auto s = select_variant(h100, problem(), nvrtc13(), Variant::mma_sm80);
+  auto s = select_variant(h100, problem(), nvrtc13(), Variant::wgmma_sm90);
   ASSERT_FALSE(static_cast<bool>(s));
   EXPECT_EQ(llvm::toString(s.takeError()),
-            "forced variant mma_sm80 cannot run on NVIDIA H100 80GB HBM3 (sm_90): not available in "
+            "forced variant wgmma_sm90 cannot run on NVIDIA H100 80GB HBM3 (sm_90): not available in "
             "this build yet");
+
+  DeviceDescription t4 = DeviceDescription::for_arch(75);
+  t4.name = "Tesla T4";
+  t4.nominal = false;
+  auto t = select_variant(t4, problem(), nvrtc13(), Variant::mma_sm80);
+  ASSERT_FALSE(static_cast<bool>(t));
+  EXPECT_EQ(llvm::toString(t.takeError()),
+            "forced variant mma_sm80 cannot run on Tesla T4 (sm_75): mma_sm80 needs compute capability 8.0 "
+            "(Ampere) or newer, not sm_75");
 }
 
+// No tensor-core variant computes f32: every family runs generic, and the reason names each
+// tensor-core variant's dtype rule (or, below sm_90, wgmma_sm90's architecture rule).
 TEST(Selector, F32AlwaysGoesToGeneric) {
   for (int cc : {75, 80, 89, 90, 100}) {
     const Selection s = selected(cc, problem(DType::f32), nvrtc13());
     EXPECT_EQ(s.spec.variant, Variant::generic) << cc;
     EXPECT_EQ(s.spec.dtype, DType::f32);
+    EXPECT_EQ(s.reason.rfind(kGenericReason, 0), 0u) << s.reason;
+    EXPECT_TRUE(contains(s.reason, "mma_sm75: mma_sm75 computes f16 only, not f32)")) << s.reason;
+    if (cc >= 80) {
+      EXPECT_TRUE(contains(s.reason, "mma_sm80: mma_sm80 computes f16 and bf16, not f32;")) << s.reason;
+    }
   }
   const Selection h = selected(90, problem(DType::f32), nvrtc13());
   EXPECT_EQ(verdict_for(h, Variant::wgmma_sm90).reason, "wgmma_sm90 computes f16 and bf16, not f32");
   EXPECT_EQ(verdict_for(h, Variant::mma_sm80).reason, "mma_sm80 computes f16 and bf16, not f32");
   EXPECT_EQ(verdict_for(h, Variant::mma_sm75).reason, "mma_sm75 computes f16 only, not f32");
+  EXPECT_EQ(h.reason, std::string(kGenericReason) +
+                          " (not wgmma_sm90: wgmma_sm90 computes f16 and bf16, not f32; mma_sm80: mma_sm80 "
+                          "computes f16 and bf16, not f32; mma_sm75: mma_sm75 computes f16 only, not f32)");
   const Selection p = selected(61, problem(DType::f32), nvrtc12());
   EXPECT_EQ(p.spec.variant, Variant::generic);
 }
@@ -343,9 +411,25 @@ TEST(Selector, RejectsABadHeadDim) {
 // ---- forced variants -----------------------------------------------------------------------------
 
 TEST(Selector, ForcedGenericIsUsedWithTheForcedReason) {
+  // On Hopper the selector would take mma_sm80; forcing generic overrides it.
   const Selection s = selected(90, problem(), nvrtc13(), Variant::generic);
   EXPECT_EQ(s.spec.variant, Variant::generic);
-  EXPECT_EQ(s.reason.rfind("forced by options: ", 0), 0u) << s.reason;
+  EXPECT_EQ(canonical_key(s.spec), "generic_sm90_f16_d128_m32n32w4s1_none");
+  EXPECT_EQ(s.reason, std::string("forced by options: ") + kGenericReason);
+}
+
+// mma_sm75 is the Turing kernel, but m16n8k8 runs on every newer GPU: forcing it there (as the GPU
+// tests do on Hopper) gives the Turing kernel compiled for that device.
+TEST(Selector, ForcedMma75RunsOnNewerGpus) {
+  for (int cc : {80, 86, 90, 120}) {
+    const Selection s = selected(cc, problem(DType::f16, 64), nvrtc13(), Variant::mma_sm75);
+    EXPECT_EQ(canonical_key(s.spec), "mma_sm75_sm" + std::to_string(cc) + "_f16_d64_m128n64w4s2_none");
+    EXPECT_EQ(s.reason, std::string("forced by options: ") + kMma75Reason);
+  }
+  EXPECT_EQ(selection_error(80, problem(DType::bf16), nvrtc13(), Variant::mma_sm75),
+            "forced variant mma_sm75 cannot run on nominal sm_80: mma_sm75 computes f16 only, not bf16");
+  EXPECT_EQ(selection_error(90, problem(DType::f32), nvrtc13(), Variant::mma_sm80),
+            "forced variant mma_sm80 cannot run on nominal sm_90: mma_sm80 computes f16 and bf16, not f32");
 }
 
 TEST(Selector, ForcedVariantTheDeviceCannotRunIsAnError) {
@@ -363,21 +447,142 @@ TEST(Selector, ForcedVariantTheDeviceCannotRunIsAnError) {
 
 // ---- default tiles -------------------------------------------------------------------------------
 
-TEST(DefaultSpec, HeadDim256ShrinksTheQueryTileOnSmallSharedMemory) {
-  // 48 KB parts (Maxwell, Pascal) fit only an 8-row tile at d=256; Turing's 64 KB fits 16 rows.
-  EXPECT_EQ(selected(52, problem(DType::f16, 256), nvrtc12()).spec.block_m, 8);
-  EXPECT_EQ(selected(61, problem(DType::f16, 256), nvrtc12()).spec.block_m, 8);
-  EXPECT_EQ(selected(75, problem(DType::f16, 256), nvrtc13()).spec.block_m, 16);
-  EXPECT_EQ(selected(80, problem(DType::f16, 256), nvrtc13()).spec.block_m, 32);
-  EXPECT_EQ(selected(90, problem(DType::f16, 256), nvrtc13()).spec.block_m, 32);
-  // Smaller head dims keep the full tile even on 48 KB.
-  EXPECT_EQ(selected(61, problem(DType::f16, 128), nvrtc12()).spec.block_m, 32);
+std::string default_key(Variant variant, int cc, const ProblemClass& p) {
+  auto s = default_spec(variant, DeviceDescription::for_arch(cc), p);
+  if (!s) {
+    ADD_FAILURE() << variant_name(variant) << " sm_" << cc << ": " << llvm::toString(s.takeError());
+    return "";
+  }
+  return canonical_key(*s);
 }
 
+// The generic kernel's fallback tile: it is what runs on pre-Turing parts and for f32 everywhere.
+TEST(DefaultSpec, HeadDim256ShrinksTheQueryTileOnSmallSharedMemory) {
+  // 48 KB parts (Maxwell, Pascal) fit only an 8-row tile at d=256; Turing's 64 KB fits 16 rows.
+  auto generic_block_m = [](int cc, int head_dim) {
+    auto s = default_spec(Variant::generic, DeviceDescription::for_arch(cc), problem(DType::f16, head_dim));
+    if (!s) {
+      ADD_FAILURE() << "sm_" << cc << ": " << llvm::toString(s.takeError());
+      return 0;
+    }
+    return s->block_m;
+  };
+  EXPECT_EQ(generic_block_m(52, 256), 8);
+  EXPECT_EQ(generic_block_m(61, 256), 8);
+  EXPECT_EQ(generic_block_m(75, 256), 16);
+  EXPECT_EQ(generic_block_m(80, 256), 32);
+  EXPECT_EQ(generic_block_m(90, 256), 32);
+  // Smaller head dims keep the full tile even on 48 KB.
+  EXPECT_EQ(generic_block_m(61, 128), 32);
+  // What the selector runs where generic is the choice: f32, Pascal, Turing bf16.
+  EXPECT_EQ(selected(75, problem(DType::f32, 256), nvrtc13()).spec.block_m, 16);
+  EXPECT_EQ(selected(75, problem(DType::bf16, 256), nvrtc13()).spec.block_m, 16);
+  EXPECT_EQ(selected(61, problem(DType::f16, 256), nvrtc12()).spec.block_m, 8);
+}
+
+// The tensor-core defaults per device at the head dims that matter most. 128 query rows where they
+// fit; at d=256 the 99 KB parts (sm_86, sm_89) and Turing's 64 KB take smaller tiles, while Hopper's
+// 227 KB keeps the full one. Turing's d=128 tile has 4 warps of 32 rows: 8 warps would need
+// 96 KB with two stages.
+TEST(DefaultSpec, TensorCoreTilesPerDevice) {
+  struct Case {
+    Variant variant;
+    int cc;
+    int head_dim;
+    const char* key;
+  };
+  const Case cases[] = {
+      {Variant::mma_sm80, 80, 64, "mma_sm80_sm80_f16_d64_m128n64w4s2_none"},
+      {Variant::mma_sm80, 80, 128, "mma_sm80_sm80_f16_d128_m128n64w8s2_none"},
+      {Variant::mma_sm80, 80, 256, "mma_sm80_sm80_f16_d256_m64n64w4s2_none"},
+      {Variant::mma_sm80, 86, 64, "mma_sm80_sm86_f16_d64_m128n64w4s2_none"},
+      {Variant::mma_sm80, 86, 128, "mma_sm80_sm86_f16_d128_m128n64w8s2_none"},
+      {Variant::mma_sm80, 86, 256, "mma_sm80_sm86_f16_d256_m64n32w4s2_none"},
+      {Variant::mma_sm80, 89, 136, "mma_sm80_sm89_f16_d136_m64n64w4s2_none"},
+      {Variant::mma_sm80, 89, 256, "mma_sm80_sm89_f16_d256_m64n32w4s2_none"},
+      {Variant::mma_sm80, 90, 64, "mma_sm80_sm90_f16_d64_m128n64w4s2_none"},
+      {Variant::mma_sm80, 90, 128, "mma_sm80_sm90_f16_d128_m128n64w8s2_none"},
+      {Variant::mma_sm80, 90, 256, "mma_sm80_sm90_f16_d256_m128n64w8s2_none"},
+      {Variant::mma_sm75, 75, 64, "mma_sm75_sm75_f16_d64_m128n64w4s2_none"},
+      {Variant::mma_sm75, 75, 128, "mma_sm75_sm75_f16_d128_m128n32w4s2_none"},
+      {Variant::mma_sm75, 75, 192, "mma_sm75_sm75_f16_d192_m64n16w4s2_none"},
+      {Variant::mma_sm75, 75, 256, "mma_sm75_sm75_f16_d256_m64n16w4s2_none"},
+  };
+  for (const Case& c : cases)
+    EXPECT_EQ(default_key(c.variant, c.cc, problem(DType::f16, c.head_dim)), c.key);
+  // The selector's choice is that default.
+  EXPECT_EQ(canonical_key(selected(86, problem(DType::bf16, 256, MaskKind::causal), nvrtc13()).spec),
+            "mma_sm80_sm86_bf16_d256_m64n32w4s2_causal");
+  EXPECT_EQ(canonical_key(selected(75, problem(DType::f16, 256, MaskKind::causal), nvrtc13()).spec),
+            "mma_sm75_sm75_f16_d256_m64n16w4s2_causal");
+}
+
+// For every head dim the tensor-core variants serve and both masks, the default is the first of the
+// variant's preferred tiles that passes spec validation on that device (so within its opt-in shared
+// memory and the register budget), and keeps the problem's fields.
+TEST(DefaultSpec, TensorCoreDefaultsFitEveryHeadDimAndMask) {
+  struct Target {
+    Variant variant;
+    int cc;
+    std::vector<DType> dtypes;
+  };
+  const Target targets[] = {{Variant::mma_sm80, 80, {DType::f16, DType::bf16}},
+                            {Variant::mma_sm80, 86, {DType::f16, DType::bf16}},
+                            {Variant::mma_sm80, 89, {DType::f16, DType::bf16}},
+                            {Variant::mma_sm80, 90, {DType::f16, DType::bf16}},
+                            {Variant::mma_sm80, 100, {DType::f16, DType::bf16}},
+                            {Variant::mma_sm80, 120, {DType::f16, DType::bf16}},
+                            {Variant::mma_sm75, 75, {DType::f16}}};
+  for (const Target& t : targets) {
+    const DeviceDescription device = DeviceDescription::for_arch(t.cc);
+    for (DType dtype : t.dtypes) {
+      for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
+        for (int head_dim = 8; head_dim <= 256; head_dim += 8) {
+          const ProblemClass p = problem(dtype, head_dim, mask);
+          auto s = default_spec(t.variant, device, p);
+          ASSERT_TRUE(static_cast<bool>(s)) << variant_name(t.variant) << " sm_" << t.cc << " d" << head_dim << ": "
+                                            << llvm::toString(s.takeError());
+          const std::string key = canonical_key(*s);
+          EXPECT_EQ(s->variant, t.variant) << key;
+          EXPECT_EQ(s->arch, t.cc) << key;
+          EXPECT_FALSE(s->arch_specific) << key;
+          EXPECT_EQ(s->dtype, dtype) << key;
+          EXPECT_EQ(s->head_dim, head_dim) << key;
+          EXPECT_EQ(s->mask, mask) << key;
+          EXPECT_TRUE(spec_problems(*s, device).empty()) << key;
+          EXPECT_LE(shared_memory_bytes(*s), device.smem_per_block_optin) << key;
+          // Two stages everywhere: no device needs the one-stage last resort at any head dim.
+          EXPECT_EQ(s->stages, 2) << key;
+
+          // The first preferred tile that fits, and every tile before it does not.
+          bool found = false;
+          for (const KernelSpec& tile : rules_for(t.variant).preferred_tiles(*s)) {
+            if (tile == *s) {
+              found = true;
+              break;
+            }
+            EXPECT_FALSE(spec_problems(tile, device).empty())
+                << canonical_key(tile) << " fits but " << key << " was chosen";
+          }
+          EXPECT_TRUE(found) << key << " is not among the preferred tiles";
+        }
+      }
+    }
+  }
+}
+
+// What the selector runs, for every family, storage type, head dim and mask: the expected variant
+// (wgmma_sm90 is not built, so mma_sm80 from sm_80 up; mma_sm75 for f16 on Turing; generic for f32,
+// Turing bf16 and everything older), with a tile valid on that device.
 TEST(DefaultSpec, StaysWithinTheOptInSharedMemoryEverywhere) {
   struct Device {
     int cc;
     CompilerTargets targets;
+  };
+  auto expected_variant = [](int cc, DType dtype) {
+    if (dtype == DType::f32 || cc < 75) return Variant::generic;
+    if (cc >= 80) return Variant::mma_sm80;
+    return dtype == DType::f16 ? Variant::mma_sm75 : Variant::generic;
   };
   const Device devices[] = {{52, nvrtc12()},  {61, nvrtc12()},  {70, nvrtc12()}, {75, nvrtc13()},
                             {80, nvrtc13()},  {86, nvrtc13()},  {89, nvrtc13()}, {90, nvrtc13()},
@@ -385,27 +590,52 @@ TEST(DefaultSpec, StaysWithinTheOptInSharedMemoryEverywhere) {
   for (const Device& d : devices) {
     const DeviceDescription device = DeviceDescription::for_arch(d.cc);
     for (DType dtype : {DType::f32, DType::f16, DType::bf16}) {
-      for (int head_dim = 8; head_dim <= 256; head_dim += 8) {
-        auto s = select_variant(device, problem(dtype, head_dim), d.targets);
-        ASSERT_TRUE(static_cast<bool>(s)) << "sm_" << d.cc << " d" << head_dim << ": "
-                                          << llvm::toString(s.takeError());
-        EXPECT_LE(shared_memory_bytes(s->spec), device.smem_per_block_optin) << canonical_key(s->spec);
-        EXPECT_TRUE(spec_problems(s->spec, device).empty()) << canonical_key(s->spec);
-        EXPECT_EQ(s->spec.head_dim, head_dim);
-        EXPECT_EQ(s->spec.dtype, dtype);
-        EXPECT_EQ(s->spec.block_n, 32);
-        EXPECT_EQ(s->spec.warps, 4);
-        EXPECT_EQ(s->spec.stages, 1);
+      for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
+        for (int head_dim = 8; head_dim <= 256; head_dim += 8) {
+          auto s = select_variant(device, problem(dtype, head_dim, mask), d.targets);
+          ASSERT_TRUE(static_cast<bool>(s)) << "sm_" << d.cc << " d" << head_dim << ": "
+                                            << llvm::toString(s.takeError());
+          const std::string key = canonical_key(s->spec);
+          EXPECT_EQ(s->spec.variant, expected_variant(d.cc, dtype)) << key;
+          EXPECT_LE(shared_memory_bytes(s->spec), device.smem_per_block_optin) << key;
+          EXPECT_TRUE(spec_problems(s->spec, device).empty()) << key;
+          EXPECT_EQ(s->spec.head_dim, head_dim);
+          EXPECT_EQ(s->spec.dtype, dtype);
+          EXPECT_EQ(s->spec.mask, mask);
+          if (s->spec.variant == Variant::generic) {
+            // The generic defaults vary only the query rows.
+            EXPECT_EQ(s->spec.block_n, 32) << key;
+            EXPECT_EQ(s->spec.warps, 4) << key;
+            EXPECT_EQ(s->spec.stages, 1) << key;
+          }
+        }
       }
     }
   }
 }
 
+// wgmma_sm90 is the one variant still without templates: its default is refused by name.
 TEST(DefaultSpec, UnbuiltVariantsAreAnError) {
-  auto s = default_spec(Variant::mma_sm80, DeviceDescription::for_arch(80), problem());
+  auto s = default_spec(Variant::wgmma_sm90, DeviceDescription::for_arch(90), problem());
   ASSERT_FALSE(static_cast<bool>(s));
-  const std::string message = llvm::toString(s.takeError());
-  EXPECT_TRUE(contains(message, "mma_sm80 is not available in this build")) << message;
+  EXPECT_EQ(llvm::toString(s.takeError()),
+            "spec wgmma_sm90_sm90a_f16_d128_m32n32w4s1_none: wgmma_sm90 is not available in this build");
+}
+
+// A forced variant the device or dtype rules out has no default tile, and the error says why.
+TEST(DefaultSpec, TensorCoreVariantsRefuseWhatTheyCannotCompute) {
+  auto error_of = [](Variant v, int cc, DType dtype) {
+    auto s = default_spec(v, DeviceDescription::for_arch(cc), problem(dtype));
+    if (s) {
+      ADD_FAILURE() << canonical_key(*s) << " was unexpectedly a default";
+      return std::string();
+    }
+    return llvm::toString(s.takeError());
+  };
+  EXPECT_EQ(error_of(Variant::mma_sm80, 75, DType::f16),
+            "no mma_sm80 tile fits: mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75");
+  EXPECT_EQ(error_of(Variant::mma_sm80, 90, DType::f32), "no mma_sm80 tile fits: mma_sm80 computes f16 and bf16, not f32");
+  EXPECT_EQ(error_of(Variant::mma_sm75, 75, DType::bf16), "no mma_sm75 tile fits: mma_sm75 computes f16 only, not bf16");
 }
 
 TEST(JudgeVariant, GenericOnPascalDependsOnTheCompiler) {

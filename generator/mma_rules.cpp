@@ -1,0 +1,140 @@
+// Rules of the tensor-core variants mma_sm80 (mma.m16n8k16, cp.async ring) and mma_sm75 (two
+// mma.m16n8k8 per k16 step, synchronous copies), both made by templates/mma_forward.cuh. The
+// shared-memory formula and the tile constraints mirror that template's MmaShape.
+#include <llvm/Support/FormatVariadic.h>
+
+#include "generator/kernel_spec.h"
+#include "generator/variant_rules.h"
+
+namespace flashjit::gen {
+namespace {
+
+// Registers ptxas may use per thread under __launch_bounds__(threads, 1) with <= 256 threads.
+constexpr int kRegisterBudget = 255;
+// Registers besides the S and O accumulators: fragments, addresses, softmax state. Measured with
+// ptxas (NVRTC 13.0, sm_80) over the tile grid at every head dim: up to 160 accumulators compiled
+// without spills (at 230 to 255 registers), from 192 on every config spilled.
+// tests/codegen/mma_no_spills.check keeps the default tiles honest.
+constexpr int kFixedRegisters = kRegisterBudget - 160;
+
+int padded_dim(int head_dim) { return (head_dim + 15) / 16 * 16; }
+
+// templates/mma_tile_layout.cuh: 16-byte chunks per row, swizzled when a multiple of 8, else
+// padded by one chunk.
+int row_bytes(int head_dim) {
+  const int chunks = padded_dim(head_dim) / 8;
+  return (chunks % 8 == 0 ? chunks : chunks + 1) * 16;
+}
+
+int mma_shared_memory_bytes(const KernelSpec& s) {
+  return (s.block_m + 2 * s.stages * s.block_n) * row_bytes(s.head_dim);
+}
+
+// fp32 accumulators per thread: S (16 x block_n per 16-row tile) and O (16 x padded head_dim).
+int accumulator_registers(const KernelSpec& s) {
+  const int m_tiles = s.block_m / s.warps / 16;
+  return m_tiles * (s.block_n / 2 + padded_dim(s.head_dim) / 2);
+}
+
+std::vector<std::string> tile_problems(const KernelSpec& s, int max_stages) {
+  const char* name = variant_name(s.variant);
+  std::vector<std::string> p;
+  if (s.warps != 1 && s.warps != 2 && s.warps != 4 && s.warps != 8)
+    p.push_back(llvm::formatv("{0} takes 1, 2, 4 or 8 warps, not {1}", name, s.warps));
+  else if (s.block_m != 16 * s.warps && s.block_m != 32 * s.warps)
+    p.push_back(llvm::formatv("{0} block_m {1} must be 16 or 32 rows per warp ({2} or {3} with {4} warps)", name,
+                              s.block_m, 16 * s.warps, 32 * s.warps, s.warps));
+  else if (s.block_m > 128)
+    p.push_back(llvm::formatv("{0} block_m {1} is over 128: a query block that tall leaves too few blocks to "
+                              "fill the GPU at common lengths", name, s.block_m));
+  if (s.block_n != 16 && s.block_n != 32 && s.block_n != 64 && s.block_n != 128)
+    p.push_back(llvm::formatv("{0} block_n {1} must be 16, 32, 64 or 128", name, s.block_n));
+  if (s.stages < 1 || s.stages > max_stages)
+    p.push_back(llvm::formatv("{0} stages {1} must be 1..{2}", name, s.stages, max_stages));
+  if (p.empty() && accumulator_registers(s) + kFixedRegisters > kRegisterBudget)
+    p.push_back(llvm::formatv("{0} tile m{1}n{2}w{3} at head_dim {4} keeps {5} fp32 accumulators per thread, "
+                              "over the {6} that fit in registers without spills",
+                              name, s.block_m, s.block_n, s.warps, s.head_dim, accumulator_registers(s),
+                              kRegisterBudget - kFixedRegisters));
+  return p;
+}
+
+// cp.async needs sm_80; Turing's ring is synchronous, so stages beyond 2 only cost shared memory.
+std::vector<std::string> sm80_tile_problems(const KernelSpec& s) { return tile_problems(s, 4); }
+std::vector<std::string> sm75_tile_problems(const KernelSpec& s) { return tile_problems(s, 2); }
+
+std::string sm75_arch(int arch, DType dtype) {
+  if (arch < 75)
+    return llvm::formatv("mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_{0} (Volta's m8n8k4 "
+                         "tensor cores are not targeted: NVRTC 13 cannot compile for sm_70)",
+                         arch);
+  if (dtype != DType::f16) return llvm::formatv("mma_sm75 computes f16 only, not {0}", dtype_name(dtype));
+  return {};
+}
+
+std::string sm80_arch(int arch, DType dtype) {
+  if (arch < 80) return llvm::formatv("mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_{0}", arch);
+  if (dtype == DType::f32) return "mma_sm80 computes f16 and bf16, not f32";
+  return {};
+}
+
+KernelSpec with_tile(const KernelSpec& base, int block_m, int block_n, int warps, int stages) {
+  KernelSpec spec = base;
+  spec.block_m = block_m;
+  spec.block_n = block_n;
+  spec.warps = warps;
+  spec.stages = stages;
+  return spec;
+}
+
+// The tuner's search space: 16 or 32 rows per warp with 4 or 8 warps (64 or 128 query rows), every
+// key tile, and the stage counts worth their shared memory. Tiles over a device's limits or the
+// register budget stay in on purpose: the tuner prunes them and says why.
+std::vector<KernelSpec> grid(const KernelSpec& base, std::initializer_list<int> stage_counts) {
+  std::vector<KernelSpec> out;
+  for (auto [block_m, warps] : {std::pair{64, 4}, std::pair{128, 4}, std::pair{128, 8}})
+    for (int block_n : {32, 64, 128})
+      for (int stages : stage_counts) out.push_back(with_tile(base, block_m, block_n, warps, stages));
+  return out;
+}
+std::vector<KernelSpec> sm80_grid(const KernelSpec& base) { return grid(base, {2, 3}); }
+std::vector<KernelSpec> sm75_grid(const KernelSpec& base) { return grid(base, {1, 2}); }
+
+// The heuristic default, best first; the selector takes the first that fits the device's shared
+// memory and the register budget. 128 query rows per block, as FlashAttention-2 uses: with two
+// 16-row tiles per warp each K/V fragment feeds two mma (half the shared-memory reads per mma)
+// while the accumulators fit, else eight warps of one tile; smaller tiles where shared memory is
+// short (sm_86/89 have 99 KB, Turing 64 KB).
+std::vector<KernelSpec> preferred(const KernelSpec& base, int stages) {
+  std::vector<KernelSpec> out;
+  if (base.head_dim <= 64) out.push_back(with_tile(base, 128, 64, 4, stages));
+  out.push_back(with_tile(base, 128, 64, 8, stages));
+  out.push_back(with_tile(base, 128, 32, 4, stages));
+  out.push_back(with_tile(base, 64, 64, 4, stages));
+  out.push_back(with_tile(base, 64, 32, 4, stages));
+  out.push_back(with_tile(base, 64, 16, 4, stages));
+  out.push_back(with_tile(base, 64, 16, 4, 1));
+  return out;
+}
+std::vector<KernelSpec> sm80_preferred(const KernelSpec& base) { return preferred(base, 2); }
+std::vector<KernelSpec> sm75_preferred(const KernelSpec& base) { return preferred(base, 2); }
+
+}  // namespace
+
+const VariantRules& mma_sm75_rules() {
+  static const VariantRules rules{Variant::mma_sm75,       true,         sm75_arch,
+                                  sm75_tile_problems,      mma_shared_memory_bytes,
+                                  "mma_sm75_forward.cuh",  "flashjit::dev::mma_sm75_forward",
+                                  sm75_grid,               sm75_preferred};
+  return rules;
+}
+
+const VariantRules& mma_sm80_rules() {
+  static const VariantRules rules{Variant::mma_sm80,       true,         sm80_arch,
+                                  sm80_tile_problems,      mma_shared_memory_bytes,
+                                  "mma_sm80_forward.cuh",  "flashjit::dev::mma_sm80_forward",
+                                  sm80_grid,               sm80_preferred};
+  return rules;
+}
+
+}  // namespace flashjit::gen

@@ -1,0 +1,376 @@
+// The tensor-core FlashAttention-2 forward shared by mma_sm80 (mma.m16n8k16, cp.async pipeline) and
+// mma_sm80's Turing sibling mma_sm75 (two mma.m16n8k8 per k16 step, synchronous copies); `Ops`
+// says which (see mma_sm80_forward.cuh and mma_sm75_forward.cuh).
+//
+// One thread block owns kBlockM query rows of one (batch, head); warp w owns the 16 * kMTiles
+// consecutive rows starting at w * 16 * kMTiles. Per K/V block of kBlockN keys:
+//   S = Q K^T      A = Q from shared memory (ldmatrix), B = K (ldmatrix), fp32 accumulators
+//   online softmax on the S fragments in registers, exp2 with the scale folded in; each thread
+//                  holds two rows (g and g + 8) per 16-row tile, and the four threads of a quad
+//                  share a row, so row maxima take two shuffles; row sums stay per thread until the end
+//   O += P V       A = P converted from the S accumulators in registers (the C fragment of
+//                  m16n8 is the A fragment of the next k16 step), B = V (ldmatrix.trans)
+// K/V tiles stream through a ring of kStages shared-memory slots: the load of block j + kStages - 1
+// is issued while block j is computed. With causal masking, blocks entirely above the diagonal are
+// never loaded, and only blocks that cross the diagonal or the sequence end are masked.
+// O is normalized, staged through the warp's own (no longer needed) Q rows and written with
+// 16-byte stores.
+//
+// Fragment layouts (PTX ISA, mma.m16n8k16 .f16/.bf16, g = lane / 4, t = lane % 4):
+//   A regs: {row g, cols 2t..2t+1}, {row g+8, cols 2t..}, {row g, cols 2t+8..}, {row g+8, cols 2t+8..}
+//   B regs: {k 2t..2t+1, col g}, {k 2t+8.., col g}
+//   C/D:    [0..1] row g, cols 2t..2t+1; [2..3] row g+8, cols 2t..2t+1
+#pragma once
+
+#include "attention_params.cuh"
+#include "mma_primitives.cuh"
+#include "mma_tile_layout.cuh"
+#include "numeric.cuh"
+
+namespace flashjit {
+namespace dev {
+
+template <class Traits>
+struct MmaShape {
+  using Layout = TileRowLayout<Traits::kHeadDim>;
+  static constexpr int kHeadDim = Traits::kHeadDim;
+  static constexpr int kPaddedDim = Layout::kPaddedDim;
+  static constexpr int kBlockM = Traits::kBlockM;
+  static constexpr int kBlockN = Traits::kBlockN;
+  static constexpr int kWarps = Traits::kWarps;
+  static constexpr int kStages = Traits::kStages;
+  static constexpr int kThreads = kWarps * 32;
+  static constexpr int kWarpRows = kBlockM / kWarps;
+  static constexpr int kMTiles = kWarpRows / 16;            // 16-row mma tiles per warp
+  static constexpr int kNTiles = kBlockN / 8;               // 8-key S tiles per block
+  static constexpr int kDTiles = kPaddedDim / 8;            // 8-column O tiles
+  static constexpr int kQBytes = kBlockM * Layout::kRowBytes;
+  static constexpr int kKvTileBytes = kBlockN * Layout::kRowBytes;
+  static constexpr int kSharedBytes = kQBytes + 2 * kStages * kKvTileBytes;  // generator/mma_rules.cpp agrees
+
+  static_assert(kWarpRows == 16 || kWarpRows == 32, "each warp owns 16 or 32 query rows");
+  static_assert(kBlockN % 16 == 0, "kBlockN must be a multiple of 16 (the k16 step of P V)");
+  static_assert(kStages >= 1, "at least one K/V slot");
+};
+
+// Per-thread state of the online softmax and the O accumulators.
+template <class Shape>
+struct MmaAccumulators {
+  float o[Shape::kMTiles][Shape::kDTiles][4];
+  float row_max[Shape::kMTiles][2];  // running max of scaled scores (log2 domain), rows g and g + 8
+  float row_sum[Shape::kMTiles][2];  // this thread's share of the running sum
+
+  __device__ __forceinline__ void clear() {
+#pragma unroll
+    for (int mt = 0; mt < Shape::kMTiles; ++mt) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        row_max[mt][h] = negative_infinity();
+        row_sum[mt][h] = 0.0f;
+      }
+#pragma unroll
+      for (int dt = 0; dt < Shape::kDTiles; ++dt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o[mt][dt][e] = 0.0f;
+    }
+  }
+};
+
+// S = Q K^T for the warp's rows against the K tile at `k_tile`.
+template <class Shape, class Ops, class Element>
+__device__ __forceinline__ void compute_scores(float (&s)[Shape::kMTiles][Shape::kNTiles][4], smem_addr_t q_tile,
+                                               smem_addr_t k_tile, int warp_row0, int lane) {
+  using Layout = typename Shape::Layout;
+#pragma unroll
+  for (int mt = 0; mt < Shape::kMTiles; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < Shape::kNTiles; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[mt][nt][e] = 0.0f;
+
+  // Lanes 8i..8i+7 address matrix i of each ldmatrix.x4 (see the layouts in the header comment):
+  // Q: matrices (rows 0-7 | 8-15) x (k lo | k hi) in A register order;
+  // K: keys 0-7 k lo, keys 0-7 k hi, keys 8-15 k lo, keys 8-15 k hi = B of two 8-key tiles.
+  const int q_row = warp_row0 + (lane % 8) + 8 * ((lane / 8) % 2);
+  const int q_chunk_hi = lane / 16;
+  const int k_row = (lane % 8) + 8 * (lane / 16);
+  const int k_chunk_hi = (lane / 8) % 2;
+#pragma unroll
+  for (int kk = 0; kk < Shape::kPaddedDim / 16; ++kk) {
+    unsigned a[Shape::kMTiles][4];
+#pragma unroll
+    for (int mt = 0; mt < Shape::kMTiles; ++mt)
+      ldmatrix_x4(a[mt], q_tile + Layout::offset(q_row + 16 * mt, 2 * kk + q_chunk_hi));
+#pragma unroll
+    for (int np = 0; np < Shape::kNTiles / 2; ++np) {
+      unsigned b[4];
+      ldmatrix_x4(b, k_tile + Layout::offset(k_row + 16 * np, 2 * kk + k_chunk_hi));
+#pragma unroll
+      for (int mt = 0; mt < Shape::kMTiles; ++mt) {
+        Ops::mma(s[mt][2 * np], a[mt], b[0], b[1], Element{});
+        Ops::mma(s[mt][2 * np + 1], a[mt], b[2], b[3], Element{});
+      }
+    }
+  }
+}
+
+// Scales S into the log2 domain, masks it where needed, updates the running max and sum, rescales
+// O, and leaves P = exp2(S - max) in `s`.
+template <class Shape, bool kCausal>
+__device__ __forceinline__ void online_softmax(float (&s)[Shape::kMTiles][Shape::kNTiles][4],
+                                               MmaAccumulators<Shape>& acc, const AttentionParams& p,
+                                               int first_row, int n0, bool needs_mask, int lane) {
+  const int g = lane / 4;
+  const int t = lane % 4;
+  const int causal_offset = p.seqlen_k - p.seqlen_q;  // bottom-right: row i sees keys <= i + offset
+#pragma unroll
+  for (int mt = 0; mt < Shape::kMTiles; ++mt) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int row = first_row + 16 * mt + g + 8 * h;
+      // Element (nt, e) is key n0 + 2t + 8nt + e: visible while 8nt + e <= last_visible (one
+      // compare against a compile-time constant per element keeps the mask cheap in registers).
+      int last_visible = p.seqlen_k - 1 - n0 - 2 * t;
+      if (kCausal) last_visible = min(last_visible, row + causal_offset - n0 - 2 * t);
+      float tile_max = negative_infinity();
+#pragma unroll
+      for (int nt = 0; nt < Shape::kNTiles; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          float& x = s[mt][nt][2 * h + e];
+          x *= p.scale_log2;
+          if (needs_mask && 8 * nt + e > last_visible) x = negative_infinity();
+          tile_max = fmaxf(tile_max, x);
+        }
+      }
+      // The four threads of a quad hold the same row.
+      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
+      tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 2));
+      const float new_max = fmaxf(acc.row_max[mt][h], tile_max);
+      // A row with no visible key yet keeps max -inf; exponentiate against 0 then, so that
+      // -inf - -inf never makes a NaN (every probability is exp2(-inf) = 0).
+      const float base = new_max == negative_infinity() ? 0.0f : new_max;
+      const float rescale = fast_exp2(acc.row_max[mt][h] - base);
+      acc.row_max[mt][h] = new_max;
+      float tile_sum = 0.0f;
+#pragma unroll
+      for (int nt = 0; nt < Shape::kNTiles; ++nt) {
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          float& x = s[mt][nt][2 * h + e];
+          x = fast_exp2(x - base);
+          tile_sum += x;
+        }
+      }
+      acc.row_sum[mt][h] = acc.row_sum[mt][h] * rescale + tile_sum;
+#pragma unroll
+      for (int dt = 0; dt < Shape::kDTiles; ++dt) {
+        acc.o[mt][dt][2 * h] *= rescale;
+        acc.o[mt][dt][2 * h + 1] *= rescale;
+      }
+    }
+  }
+}
+
+// O += P V with P taken from the S accumulators in registers and V from the tile at `v_tile`.
+template <class Shape, class Ops, class Element>
+__device__ __forceinline__ void accumulate_pv(const float (&s)[Shape::kMTiles][Shape::kNTiles][4],
+                                              MmaAccumulators<Shape>& acc, smem_addr_t v_tile, int lane) {
+  using Layout = typename Shape::Layout;
+  // V, ldmatrix.trans: keys 0-7 d lo, keys 8-15 d lo, keys 0-7 d hi, keys 8-15 d hi = B of two
+  // 8-column O tiles.
+  const int v_row = (lane % 8) + 8 * ((lane / 8) % 2);
+  const int v_chunk_hi = lane / 16;
+#pragma unroll
+  for (int kk = 0; kk < Shape::kBlockN / 16; ++kk) {
+    // The C fragments of S tiles 2kk and 2kk+1 are, pairwise packed, the A fragment of keys
+    // 16kk..16kk+15.
+    unsigned a[Shape::kMTiles][4];
+#pragma unroll
+    for (int mt = 0; mt < Shape::kMTiles; ++mt) {
+      a[mt][0] = pack2(s[mt][2 * kk][0], s[mt][2 * kk][1], Element{});
+      a[mt][1] = pack2(s[mt][2 * kk][2], s[mt][2 * kk][3], Element{});
+      a[mt][2] = pack2(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1], Element{});
+      a[mt][3] = pack2(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3], Element{});
+    }
+#pragma unroll
+    for (int dp = 0; dp < Shape::kDTiles / 2; ++dp) {
+      unsigned b[4];
+      ldmatrix_x4_trans(b, v_tile + Layout::offset(v_row + 16 * kk, 2 * dp + v_chunk_hi));
+#pragma unroll
+      for (int mt = 0; mt < Shape::kMTiles; ++mt) {
+        Ops::mma(acc.o[mt][2 * dp], a[mt], b[0], b[1], Element{});
+        Ops::mma(acc.o[mt][2 * dp + 1], a[mt], b[2], b[3], Element{});
+      }
+    }
+  }
+}
+
+// Normalizes O, writes the lse, and stores the warp's rows: through its own Q rows in shared memory
+// so each lane writes whole 16-byte chunks of a row.
+template <class Shape, class Element>
+__device__ __forceinline__ void store_output(MmaAccumulators<Shape>& acc, const AttentionParams& p, char* q_tile,
+                                             Element* o, int batch, int head, int m0, int warp_row0, int lane) {
+  using Layout = typename Shape::Layout;
+  const int g = lane / 4;
+  const int t = lane % 4;
+#pragma unroll
+  for (int mt = 0; mt < Shape::kMTiles; ++mt) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float sum = acc.row_sum[mt][h];
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      // A row that saw no key (causal with seqlen_q > seqlen_k) is all zeros with lse = -inf.
+      const float inv_sum = sum > 0.0f ? 1.0f / sum : 0.0f;
+      const int tile_row = warp_row0 + 16 * mt + g + 8 * h;
+#pragma unroll
+      for (int dt = 0; dt < Shape::kDTiles; ++dt) {
+        const unsigned packed =
+            pack2(acc.o[mt][dt][2 * h] * inv_sum, acc.o[mt][dt][2 * h + 1] * inv_sum, Element{});
+        // Columns 8dt + 2t and 8dt + 2t + 1: bytes 4t.. of chunk dt.
+        *reinterpret_cast<unsigned*>(q_tile + Layout::offset(tile_row, dt) + 4 * t) = packed;
+      }
+      const int row = m0 + tile_row;
+      if (p.lse != nullptr && t == 0 && row < p.seqlen_q) {
+        const float ln2 = 0.6931471805599453f;
+        const float lse = sum > 0.0f ? (acc.row_max[mt][h] + log2f(sum)) * ln2 : negative_infinity();
+        p.lse[(static_cast<long long>(batch) * p.num_heads + head) * p.seqlen_q + row] = lse;
+      }
+    }
+  }
+  __syncwarp();  // the warp's rows are complete in shared memory
+
+  const bool vector_stores = rows_are_16_byte_aligned(p.o, p.o_strides);
+  constexpr int kChunks = Layout::kChunks;
+  for (int i = lane; i < Shape::kWarpRows * kChunks; i += 32) {
+    const int r = i / kChunks;
+    const int c = i % kChunks;
+    const int row = m0 + warp_row0 + r;
+    if (row >= p.seqlen_q || c * 8 >= Shape::kHeadDim) continue;
+    const char* from = q_tile + Layout::offset(warp_row0 + r, c);
+    Element* to = o + row * p.o_strides.seq + c * 8;
+    if (vector_stores) {
+      *reinterpret_cast<Chunk16*>(to) = *reinterpret_cast<const Chunk16*>(from);
+    } else {
+      const Element* values = reinterpret_cast<const Element*>(from);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) to[e] = values[e];
+    }
+  }
+}
+
+// cp.async group bookkeeping, absent where the copies are synchronous (and cp.async does not exist).
+template <class Ops>
+__device__ __forceinline__ void commit_copies() {
+  if constexpr (Ops::kAsyncCopy) cp_async_commit();
+}
+template <class Ops, int kPending>
+__device__ __forceinline__ void wait_copies() {
+  if constexpr (Ops::kAsyncCopy) cp_async_wait<kPending>();
+}
+
+template <class Traits, class Ops>
+__device__ __forceinline__ void mma_forward(const AttentionParams& p) {
+  using Element = typename Traits::Element;
+  using Shape = MmaShape<Traits>;
+  constexpr int BM = Shape::kBlockM;
+  constexpr int BN = Shape::kBlockN;
+  constexpr int D = Shape::kHeadDim;
+  constexpr int kStages = Shape::kStages;
+  constexpr int kThreads = Shape::kThreads;
+
+  extern __shared__ float smem[];
+  char* q_tile = reinterpret_cast<char*>(smem);
+  char* kv_tiles = q_tile + Shape::kQBytes;  // slot s: K at 2s, V at 2s + 1 (kKvTileBytes each)
+  const smem_addr_t q_addr = to_smem_addr(q_tile);
+  const smem_addr_t kv_addr = to_smem_addr(kv_tiles);
+
+  // Causal blocks lower in the matrix see more keys: launching them first (the grid's x runs
+  // fastest) leaves the short ones for the last wave instead of a long straggler.
+  const int m_block = Traits::kCausal ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
+  const int m0 = m_block * BM;
+  const int head = blockIdx.y;
+  const int batch = blockIdx.z;
+  const int kv_head = head / (p.num_heads / p.num_kv_heads);
+  const int lane = threadIdx.x % 32;
+  const int warp_row0 = (threadIdx.x / 32) * Shape::kWarpRows;
+
+  const Element* q = static_cast<const Element*>(p.q) + batch * p.q_strides.batch + head * p.q_strides.head;
+  const Element* k = static_cast<const Element*>(p.k) + batch * p.k_strides.batch + kv_head * p.k_strides.head;
+  const Element* v = static_cast<const Element*>(p.v) + batch * p.v_strides.batch + kv_head * p.v_strides.head;
+  Element* o = static_cast<Element*>(p.o) + batch * p.o_strides.batch + head * p.o_strides.head;
+
+  const bool aligned = rows_are_16_byte_aligned(p.q, p.q_strides) && rows_are_16_byte_aligned(p.k, p.k_strides) &&
+                       rows_are_16_byte_aligned(p.v, p.v_strides);
+
+  // Keys past the last one the block's bottom row may see are never loaded.
+  const int causal_offset = p.seqlen_k - p.seqlen_q;
+  int n_end = p.seqlen_k;
+  if (Traits::kCausal) n_end = min(p.seqlen_k, m0 + BM + causal_offset);
+  const int n_blocks = n_end > 0 ? (n_end + BN - 1) / BN : 0;
+
+  auto load_kv = [&](int block, int slot) {
+    const int n0 = block * BN;
+    char* k_tile = kv_tiles + (2 * slot) * Shape::kKvTileBytes;
+    char* v_tile = k_tile + Shape::kKvTileBytes;
+    load_tile_rows<Element, D, BN, kThreads, Ops::kAsyncCopy>(k_tile, kv_addr + (2 * slot) * Shape::kKvTileBytes, k,
+                                             p.k_strides.seq, n0, p.seqlen_k, aligned);
+    load_tile_rows<Element, D, BN, kThreads, Ops::kAsyncCopy>(v_tile, kv_addr + (2 * slot + 1) * Shape::kKvTileBytes, v,
+                                             p.v_strides.seq, n0, p.seqlen_k, aligned);
+  };
+
+  // Prologue: Q with the first kStages - 1 K/V blocks, one commit group per block (empty groups
+  // past the end keep the group count, and so the wait below, uniform).
+  load_tile_rows<Element, D, BM, kThreads, Ops::kAsyncCopy>(q_tile, q_addr, q, p.q_strides.seq, m0, p.seqlen_q, aligned);
+#pragma unroll
+  for (int block = 0; block < kStages - 1; ++block) {
+    if (block < n_blocks) load_kv(block, block);
+    commit_copies<Ops>();
+  }
+
+  MmaAccumulators<Shape> acc;
+  acc.clear();
+  int slot = 0;
+  for (int block = 0; block < n_blocks; ++block) {
+    if constexpr (kStages == 1) {
+      __syncthreads();  // every warp is done with the previous block's slot
+      load_kv(block, 0);
+      commit_copies<Ops>();
+      wait_copies<Ops, 0>();
+    } else {
+      // Block `block` has landed when at most the kStages - 2 newer groups are in flight.
+      wait_copies<Ops, kStages - 2>();
+    }
+    // Every thread's copies are visible, and every warp is done with the slot reloaded below
+    // (it held block - 1).
+    __syncthreads();
+    if constexpr (kStages > 1) {
+      const int ahead = block + kStages - 1;
+      if (ahead < n_blocks) load_kv(ahead, ahead % kStages);
+      commit_copies<Ops>();
+    }
+
+    const int n0 = block * BN;
+    const smem_addr_t k_tile = kv_addr + (2 * slot) * Shape::kKvTileBytes;
+    const smem_addr_t v_tile = k_tile + Shape::kKvTileBytes;
+    // Only blocks crossing the sequence end or the diagonal need the mask.
+    const bool needs_mask = n0 + BN > p.seqlen_k || (Traits::kCausal && n0 + BN - 1 > m0 + causal_offset);
+
+    float s[Shape::kMTiles][Shape::kNTiles][4];
+    compute_scores<Shape, Ops, Element>(s, q_addr, k_tile, warp_row0, lane);
+    online_softmax<Shape, Traits::kCausal>(s, acc, p, m0 + warp_row0, n0, needs_mask, lane);
+    accumulate_pv<Shape, Ops, Element>(s, acc, v_tile, lane);
+    slot = slot + 1 == kStages ? 0 : slot + 1;
+  }
+
+  // No copy may still be landing in the Q rows the epilogue reuses (with zero blocks, Q's copies
+  // were never committed or waited for), and no warp still reads them.
+  commit_copies<Ops>();
+  wait_copies<Ops, 0>();
+  __syncthreads();
+  store_output<Shape, Element>(acc, p, q_tile, o, batch, head, m0, warp_row0, lane);
+}
+
+}  // namespace dev
+}  // namespace flashjit

@@ -1,0 +1,76 @@
+#define FLASHJIT_HOST_EMULATION 1
+#include "emulation/cuda_emulation.h"
+
+#include "emulation/emulated_attention.h"
+
+#include <cstdint>
+#include <limits>
+#include <random>
+
+#include <gtest/gtest.h>
+#include <llvm/Support/Error.h>
+
+#include "flashjit/numeric.h"
+#include "runtime/launch_params.h"
+#include "runtime/validate.h"
+#include "support/compare.h"
+#include "support/naive_reference.h"
+
+namespace flashjit::test {
+
+void expect_emulated_kernel_matches(EmulatedKernel kernel, const gen::KernelSpec& spec,
+                                    const gen::DeviceDescription& device, HostProblem& problem, Lse lse) {
+  SCOPED_TRACE(problem.shape.name() + " with " + gen::canonical_key(spec));
+  if (llvm::Error err = gen::validate_spec(spec, device)) {
+    ADD_FAILURE() << llvm::toString(std::move(err));
+    return;
+  }
+  if (lse == Lse::null) problem.args.lse = nullptr;
+  Result<AttentionArgs> normalized = validate_args(problem.args);
+  ASSERT_TRUE(normalized.ok()) << normalized.status().message();
+  const AttentionParams params = make_params(*normalized);
+  const cuda::LaunchShape shape = launch_shape(spec, *normalized);
+
+  emulation::emulate_launch(kernel, dim3{shape.grid[0], shape.grid[1], shape.grid[2]},
+                            dim3{shape.block[0], shape.block[1], shape.block[2]}, shape.dynamic_shared_bytes,
+                            params);
+
+  const ReferenceOutput ref = naive_attention(*normalized);
+  EXPECT_TRUE(matches_reference(problem, ref, lse == Lse::written, kKernelLseTolerance));
+  if (lse == Lse::null) {
+    for (float value : problem.lse) ASSERT_EQ(value, kLsePoison) << "lse written although the lse pointer is null";
+  }
+}
+
+ProblemShape strided(ProblemShape s, int head_padding, int seq_padding) {
+  s.head_padding = head_padding;
+  s.seq_padding = seq_padding;
+  return s;
+}
+
+void relayout(HostProblem& p, Operand which, Strides strides) {
+  AttentionArgs& a = p.args;
+  std::vector<uint8_t>* buffer = &p.out;
+  Strides* target = &a.out.strides;
+  if (which == Operand::k) {
+    buffer = &p.k;
+    target = &a.k.strides;
+  } else if (which == Operand::v) {
+    buffer = &p.v;
+    target = &a.v.strides;
+  }
+  const int seqlen = which == Operand::out ? a.seqlen_q : a.seqlen_k;
+  const int heads = which == Operand::out ? a.num_heads : a.num_kv_heads;
+  const int64_t elements =
+      (a.batch - 1) * strides.batch + (seqlen - 1) * strides.seq + (heads - 1) * strides.head + a.head_dim;
+  buffer->assign(static_cast<size_t>(elements) * dtype_size(p.shape.dtype), 0);
+  std::mt19937 rng(static_cast<uint32_t>(elements));
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (int64_t i = 0; i < elements; ++i)
+    store_from_float(buffer->data(), p.shape.dtype, i,
+                     which == Operand::out ? std::numeric_limits<float>::quiet_NaN() : dist(rng));
+  *target = strides;
+  p.bind();
+}
+
+}  // namespace flashjit::test

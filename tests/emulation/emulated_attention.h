@@ -1,0 +1,64 @@
+// What the emulated-kernel tests share: the traits the generator's shell would define, and a check
+// that launches a kernel template exactly as the CUDA backend would (parameter block and launch
+// shape from the runtime's own make_params/launch_shape) and compares it with the double-precision
+// reference. Include after emulation/cuda_emulation.h.
+#pragma once
+
+#include <string>
+
+#include "flashjit/types.h"
+#include "generator/device_description.h"
+#include "generator/kernel_spec.h"
+#include "support/test_problem.h"
+#include "templates/attention_params.cuh"
+#include "templates/numeric.cuh"
+
+namespace flashjit::test {
+
+// The storage type the generator emits for a dtype (generator/emit.cpp, element_type).
+template <DType kDType>
+struct ElementOf;
+template <>
+struct ElementOf<DType::f32> {
+  using type = float;
+};
+template <>
+struct ElementOf<DType::f16> {
+  using type = ::flashjit::dev::half_bits;
+};
+template <>
+struct ElementOf<DType::bf16> {
+  using type = ::flashjit::dev::bf16_bits;
+};
+
+// What the generated shell defines for one spec.
+template <DType kDType, int kHeadDim_, int kBlockM_, int kBlockN_, int kWarps_, int kStages_, bool kCausal_>
+struct EmulatedTraits {
+  using Element = typename ElementOf<kDType>::type;
+  static constexpr int kHeadDim = kHeadDim_;
+  static constexpr int kBlockM = kBlockM_;
+  static constexpr int kBlockN = kBlockN_;
+  static constexpr int kWarps = kWarps_;
+  static constexpr int kStages = kStages_;
+  static constexpr bool kCausal = kCausal_;
+};
+
+enum class Lse { written, null };
+
+using EmulatedKernel = void (*)(AttentionParams);
+
+// Validates `spec` against `device`, runs `kernel` (the instantiation for `spec`) on `problem`
+// under the emulation, and checks output and lse against the reference (gtest failures).
+void expect_emulated_kernel_matches(EmulatedKernel kernel, const gen::KernelSpec& spec,
+                                    const gen::DeviceDescription& device, HostProblem& problem, Lse lse);
+
+// `s` with padding between heads and sequence rows.
+ProblemShape strided(ProblemShape s, int head_padding, int seq_padding);
+
+enum class Operand { k, v, out };
+
+// Gives K, V or the output a layout of its own: a fresh buffer with `strides`, random for an input,
+// NaN-poisoned for the output (as make_problem fills them).
+void relayout(HostProblem& p, Operand which, Strides strides);
+
+}  // namespace flashjit::test

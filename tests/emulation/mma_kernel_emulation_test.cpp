@@ -1,0 +1,239 @@
+// The tensor-core kernel templates (templates/mma_sm80_forward.cuh and mma_sm75_forward.cuh, both
+// over mma_forward.cuh) executed on the CPU by the host emulation: every CUDA thread a std::thread,
+// ldmatrix, mma.sync and cp.async by the emulation's own reading of the PTX ISA
+// (tensor_core_emulation.cpp), shared memory poisoned. Checked against the double-precision
+// reference: fragment layouts, swizzled and padded shared-memory rows, the cp.async ring at every
+// stage count (in both the deferred and the eager copy mode), masking, tails, GQA, strides (the
+// 16-byte and the element-by-element paths), the online softmax and lse. What it cannot check:
+// real PTX semantics where the emulation and the kernel would share a misreading, timing, and the
+// compiled code (tests/codegen and the GPU tests cover those).
+#define FLASHJIT_HOST_EMULATION 1
+
+#include <gtest/gtest.h>
+#include <llvm/Support/Error.h>
+
+#include "flashjit/types.h"
+#include "generator/device_description.h"
+#include "generator/kernel_spec.h"
+#include "generator/selector.h"
+#include "support/test_problem.h"
+
+#include "emulation/cuda_emulation.h"
+#include "emulation/emulated_attention.h"
+#include "templates/mma_sm75_forward.cuh"
+#include "templates/mma_sm80_forward.cuh"
+
+namespace flashjit {
+namespace {
+
+using test::Lse;
+using test::Operand;
+using test::ProblemShape;
+
+constexpr MaskKind kNone = MaskKind::none;
+constexpr MaskKind kCausal = MaskKind::causal;
+
+template <int kBlockM_, int kBlockN_, int kWarps_, int kStages_>
+struct Tile {
+  static constexpr int kBlockM = kBlockM_;
+  static constexpr int kBlockN = kBlockN_;
+  static constexpr int kWarps = kWarps_;
+  static constexpr int kStages = kStages_;
+};
+
+const gen::DeviceDescription& device_for(Variant variant) {
+  static const gen::DeviceDescription ampere = gen::DeviceDescription::for_arch(80);
+  static const gen::DeviceDescription turing = gen::DeviceDescription::for_arch(75);
+  return variant == Variant::mma_sm80 ? ampere : turing;
+}
+
+template <Variant kVariant, class TileT>
+gen::KernelSpec spec_for(const ProblemShape& s) {
+  gen::KernelSpec spec;
+  spec.variant = kVariant;
+  spec.arch = device_for(kVariant).compute_capability();
+  spec.dtype = s.dtype;
+  spec.head_dim = s.head_dim;
+  spec.block_m = TileT::kBlockM;
+  spec.block_n = TileT::kBlockN;
+  spec.warps = TileT::kWarps;
+  spec.stages = TileT::kStages;
+  spec.mask = s.mask;
+  return spec;
+}
+
+template <Variant kVariant, class Traits>
+test::EmulatedKernel kernel_of() {
+  if constexpr (kVariant == Variant::mma_sm80)
+    return &dev::mma_sm80_forward<Traits>;
+  else
+    return &dev::mma_sm75_forward<Traits>;
+}
+
+// Runs `problem` through variant kVariant with tile TileT; the problem's dtype and head dim must be
+// kDType and kHeadDim, its mask picks kCausal.
+template <Variant kVariant, class TileT, DType kDType, int kHeadDim>
+void expect_problem_matches(test::HostProblem& problem, Lse lse = Lse::written) {
+  const ProblemShape& s = problem.shape;
+  ASSERT_EQ(s.dtype, kDType) << s.name();
+  ASSERT_EQ(s.head_dim, kHeadDim) << s.name();
+  const gen::KernelSpec spec = spec_for<kVariant, TileT>(s);
+  auto run = [&](auto causal) {
+    using Traits = test::EmulatedTraits<kDType, kHeadDim, TileT::kBlockM, TileT::kBlockN, TileT::kWarps,
+                                        TileT::kStages, decltype(causal)::value>;
+    test::expect_emulated_kernel_matches(kernel_of<kVariant, Traits>(), spec, device_for(kVariant), problem, lse);
+  };
+  if (s.mask == kCausal)
+    run(std::true_type{});
+  else
+    run(std::false_type{});
+}
+
+template <Variant kVariant, class TileT, DType kDType, int kHeadDim>
+void expect_matches(const ProblemShape& s, Lse lse = Lse::written) {
+  test::HostProblem problem = test::make_problem(s);
+  expect_problem_matches<kVariant, TileT, kDType, kHeadDim>(problem, lse);
+}
+
+template <class TileT, DType kDType, int kHeadDim>
+void expect_sm80_matches(const ProblemShape& s, Lse lse = Lse::written) {
+  expect_matches<Variant::mma_sm80, TileT, kDType, kHeadDim>(s, lse);
+}
+template <class TileT, int kHeadDim>
+void expect_sm75_matches(const ProblemShape& s, Lse lse = Lse::written) {
+  expect_matches<Variant::mma_sm75, TileT, DType::f16, kHeadDim>(s, lse);
+}
+
+// Restores the default copy mode however a test ends.
+struct EagerCopies {
+  EagerCopies() { emulation::set_cp_async_mode(emulation::CpAsyncMode::eager); }
+  ~EagerCopies() { emulation::set_cp_async_mode(emulation::CpAsyncMode::deferred); }
+};
+
+// ---- mma_sm80: head dims (swizzled and padded rows), dtypes, tiles and stages ---------------------
+
+TEST(MmaSm80Emulation, F16HeadDim64TwoTilesPerWarpAndTailsInBothSequences) {
+  for (MaskKind mask : {kNone, kCausal})
+    expect_sm80_matches<Tile<64, 32, 2, 2>, DType::f16, 64>(test::shape(1, 2, 2, 77, 133, 64, DType::f16, mask));
+}
+
+TEST(MmaSm80Emulation, Bf16HeadDim128ThreeStages) {
+  for (MaskKind mask : {kNone, kCausal})
+    expect_sm80_matches<Tile<32, 16, 2, 3>, DType::bf16, 128>(test::shape(1, 1, 1, 40, 70, 128, DType::bf16, mask));
+}
+
+// 40 pads to 48 columns: 6 chunks per row, stored with a padding chunk instead of the swizzle.
+TEST(MmaSm80Emulation, F16HeadDim40PaddedRows) {
+  for (MaskKind mask : {kNone, kCausal})
+    expect_sm80_matches<Tile<64, 32, 2, 2>, DType::f16, 40>(test::shape(1, 2, 1, 50, 45, 40, DType::f16, mask));
+}
+
+TEST(MmaSm80Emulation, Bf16HeadDim8OneStage) {
+  for (MaskKind mask : {kNone, kCausal})
+    expect_sm80_matches<Tile<32, 16, 1, 1>, DType::bf16, 8>(test::shape(1, 1, 1, 37, 29, 8, DType::bf16, mask));
+}
+
+TEST(MmaSm80Emulation, F16HeadDim96FourStages) {
+  expect_sm80_matches<Tile<32, 32, 2, 4>, DType::f16, 96>(test::shape(1, 1, 1, 33, 150, 96, DType::f16, kNone));
+}
+
+TEST(MmaSm80Emulation, Bf16HeadDim256) {
+  expect_sm80_matches<Tile<16, 16, 1, 2>, DType::bf16, 256>(test::shape(1, 1, 1, 20, 40, 256, DType::bf16, kCausal));
+}
+
+TEST(MmaSm80Emulation, F16HeadDim72) {
+  expect_sm80_matches<Tile<16, 32, 1, 2>, DType::f16, 72>(test::shape(1, 1, 1, 21, 50, 72, DType::f16, kCausal));
+}
+
+// Causal with more queries than keys (the first rows see no key: zeros and lse -inf), as many, and
+// fewer; and one query or one key.
+TEST(MmaSm80Emulation, CausalLengthRelationsAndSeqlenOne) {
+  using T = Tile<32, 16, 2, 2>;
+  expect_sm80_matches<T, DType::f16, 32>(test::shape(1, 1, 1, 70, 20, 32, DType::f16, kCausal));
+  expect_sm80_matches<T, DType::f16, 32>(test::shape(1, 1, 1, 45, 45, 32, DType::f16, kCausal));
+  expect_sm80_matches<T, DType::f16, 32>(test::shape(1, 1, 1, 20, 70, 32, DType::f16, kCausal));
+  for (MaskKind mask : {kNone, kCausal}) {
+    expect_sm80_matches<T, DType::f16, 32>(test::shape(1, 2, 2, 1, 1, 32, DType::f16, mask));
+    expect_sm80_matches<T, DType::f16, 32>(test::shape(1, 1, 1, 1, 40, 32, DType::f16, mask));
+    expect_sm80_matches<T, DType::f16, 32>(test::shape(1, 1, 1, 40, 1, 32, DType::f16, mask));
+  }
+}
+
+TEST(MmaSm80Emulation, GroupedAndMultiQueryAttention) {
+  using T = Tile<32, 32, 2, 2>;
+  expect_sm80_matches<T, DType::bf16, 32>(test::shape(1, 4, 2, 35, 50, 32, DType::bf16, kCausal));
+  expect_sm80_matches<T, DType::f16, 32>(test::shape(2, 3, 1, 35, 50, 32, DType::f16, kNone));
+}
+
+TEST(MmaSm80Emulation, ExplicitSoftmaxScaleAndNullLse) {
+  using T = Tile<32, 32, 2, 2>;
+  ProblemShape s = test::shape(1, 1, 1, 30, 50, 32, DType::f16, kNone);
+  s.softmax_scale = 0.3f;
+  expect_sm80_matches<T, DType::f16, 32>(s);
+  expect_sm80_matches<T, DType::f16, 32>(test::shape(1, 2, 2, 40, 40, 32, DType::f16, kCausal), Lse::null);
+}
+
+// Padding of 8 elements keeps rows 16-byte aligned (cp.async path); 3 does not (element copies
+// into shared memory and element stores of O).
+TEST(MmaSm80Emulation, NonContiguousStridesAlignedAndNot) {
+  using T = Tile<32, 16, 2, 2>;
+  expect_sm80_matches<T, DType::f16, 32>(test::strided(test::shape(2, 2, 1, 33, 47, 32, DType::f16, kCausal), 8, 8));
+  expect_sm80_matches<T, DType::bf16, 40>(test::strided(test::shape(1, 2, 1, 20, 40, 40, DType::bf16, kNone), 3, 5));
+}
+
+// K and the output head-major, V padded differently, Q sequence-major; the output's rows are not
+// 16-byte aligned while the inputs' are.
+TEST(MmaSm80Emulation, EveryTensorInItsOwnLayout) {
+  const ProblemShape s = test::strided(test::shape(2, 2, 2, 33, 40, 40, DType::bf16, kCausal), 8, 8);
+  test::HostProblem problem = test::make_problem(s);
+  const int D = s.head_dim;
+  test::relayout(problem, Operand::k, Strides{int64_t{s.num_kv_heads} * s.seqlen_k * D, D, int64_t{s.seqlen_k} * D});
+  const int64_t v_head = int64_t{s.seqlen_k} * (D + 8) + 16;
+  test::relayout(problem, Operand::v, Strides{s.num_kv_heads * v_head + 32, D + 8, v_head});
+  const int64_t out_head = int64_t{s.seqlen_q} * (D + 4) + 4;
+  test::relayout(problem, Operand::out, Strides{s.num_heads * out_head, D + 4, out_head});
+  expect_problem_matches<Variant::mma_sm80, Tile<32, 16, 2, 2>, DType::bf16, 40>(problem);
+}
+
+// Copies land the moment they are issued: a slot reloaded while another warp still reads it would
+// show here (the deferred default shows reads before the wait instead).
+TEST(MmaSm80Emulation, EagerCopiesAtEveryStageCount) {
+  EagerCopies eager;
+  const ProblemShape s = test::shape(1, 1, 1, 40, 100, 32, DType::f16, kCausal);
+  expect_sm80_matches<Tile<32, 16, 2, 1>, DType::f16, 32>(s);
+  expect_sm80_matches<Tile<32, 16, 2, 2>, DType::f16, 32>(s);
+  expect_sm80_matches<Tile<32, 16, 2, 3>, DType::f16, 32>(s);
+}
+
+// The tile the selector picks on an A100 for head dim 64, on two query blocks.
+TEST(MmaSm80Emulation, DefaultTileOfAmpere) {
+  const ProblemShape s = test::shape(1, 1, 1, 130, 80, 64, DType::f16, kCausal);
+  auto spec = gen::default_spec(Variant::mma_sm80, device_for(Variant::mma_sm80),
+                                gen::ProblemClass{s.dtype, s.head_dim, s.mask});
+  ASSERT_TRUE(static_cast<bool>(spec)) << llvm::toString(spec.takeError());
+  using T = Tile<128, 64, 4, 2>;
+  ASSERT_EQ(gen::canonical_key(*spec), gen::canonical_key(spec_for<Variant::mma_sm80, T>(s)))
+      << "the default tile changed: instantiate the new one here";
+  expect_sm80_matches<T, DType::f16, 64>(s);
+}
+
+// ---- mma_sm75 ------------------------------------------------------------------------------------
+
+TEST(MmaSm75Emulation, HeadDim64TwoStagesAndOne) {
+  for (MaskKind mask : {kNone, kCausal}) {
+    expect_sm75_matches<Tile<64, 32, 2, 2>, 64>(test::shape(1, 2, 1, 77, 100, 64, DType::f16, mask));
+    expect_sm75_matches<Tile<32, 16, 2, 1>, 64>(test::shape(1, 1, 1, 40, 45, 64, DType::f16, mask));
+  }
+}
+
+TEST(MmaSm75Emulation, HeadDim72PaddedRowsAndUnalignedStrides) {
+  expect_sm75_matches<Tile<32, 16, 2, 2>, 72>(test::shape(1, 1, 1, 30, 33, 72, DType::f16, kCausal));
+  expect_sm75_matches<Tile<32, 16, 2, 2>, 72>(test::strided(test::shape(1, 2, 2, 30, 33, 72, DType::f16, kNone), 3, 3));
+}
+
+TEST(MmaSm75Emulation, HeadDim128) {
+  expect_sm75_matches<Tile<16, 32, 1, 2>, 128>(test::shape(1, 1, 1, 20, 70, 128, DType::f16, kCausal));
+}
+
+}  // namespace
+}  // namespace flashjit

@@ -1,0 +1,158 @@
+// ldmatrix and mma.sync for the host emulation: the emulation_hooks that templates/mma_primitives.cuh
+// calls under FLASHJIT_HOST_EMULATION. Each is a warp collective (cuda_emulation.h): the last lane to
+// arrive assembles the whole matrices from the 32 lanes' fragments by the PTX ISA layouts in
+// mma_fragment_layouts.h, computes, and hands every lane its part. Which PTX instruction each
+// emulates, and where its layout comes from, is said there.
+#define FLASHJIT_HOST_EMULATION 1
+#include "emulation/cuda_emulation.h"
+#include "emulation/mma_fragment_layouts.h"
+#include "templates/mma_primitives.cuh"
+
+#include <cstring>
+
+#include "flashjit/numeric.h"
+
+namespace flashjit {
+namespace emulation {
+namespace {
+
+using ptx_layout::MatrixPos;
+using Layout = MatrixPos (*)(int lane, int element);
+
+// ---- ldmatrix.sync.aligned.m8n8.x4[.trans].shared.b16 ----------------------------------------------
+
+struct LdmatrixIn {
+  const unsigned char* row;  // the row of matrix lane / 8 this lane addresses (row lane % 8)
+};
+struct LdmatrixOut {
+  unsigned regs[4];
+};
+
+unsigned short load_b16(const unsigned char* address) {
+  unsigned short bits;
+  std::memcpy(&bits, address, sizeof bits);
+  return bits;
+}
+
+// Register i of each lane: its two elements of matrix i, whose row r starts at lane 8i + r's address.
+template <bool kTranspose>
+void ldmatrix_x4(const LdmatrixIn (&in)[32], LdmatrixOut (&out)[32]) {
+  for (int lane = 0; lane < 32; ++lane)
+    for (int matrix = 0; matrix < 4; ++matrix) {
+      unsigned reg = 0;
+      for (int e = 0; e < 2; ++e) {
+        const MatrixPos pos = ptx_layout::ldmatrix_m8n8_b16(lane, e);
+        // .trans delivers the transpose of what is stored: its (row, col) is the stored (col, row).
+        const int stored_row = kTranspose ? pos.col : pos.row;
+        const int stored_col = kTranspose ? pos.row : pos.col;
+        const unsigned bits = load_b16(in[8 * matrix + stored_row].row + 2 * stored_col);
+        reg |= bits << (16 * e);
+      }
+      out[lane].regs[matrix] = reg;
+    }
+}
+
+// ---- mma.sync.aligned.m16n8k{16,8}.row.col.f32.{f16,bf16}.{f16,bf16}.f32 ----------------------------
+
+template <int kK>
+struct MmaIn {
+  float acc[4];
+  unsigned a[kK / 4];  // 16 x kK halves over 32 lanes, two per register
+  unsigned b[kK / 8];  // kK x 8 halves
+};
+struct MmaOut {
+  float acc[4];
+};
+
+float f16_to_float(unsigned short bits) { return half_bits_to_float(bits); }
+float bf16_to_float(unsigned short bits) {  // bf16 is the top half of a float
+  const unsigned word = static_cast<unsigned>(bits) << 16;
+  float f;
+  std::memcpy(&f, &word, sizeof f);
+  return f;
+}
+
+// Element i of a fragment: register i / 2, the low half for even i (the ISA's "low to high").
+unsigned short fragment_element(const unsigned* regs, int i) {
+  return static_cast<unsigned short>(regs[i / 2] >> (16 * (i % 2)));
+}
+
+// D = A * B + C over the whole warp. Products and sums in double, rounded to float once: the
+// hardware's internal accumulation order and rounding are unspecified, and the tests use values whose
+// sums are exact, so any order gives the same result.
+template <int kK, bool kBf16, Layout kALayout, Layout kBLayout>
+void mma_m16n8(const MmaIn<kK> (&in)[32], MmaOut (&out)[32]) {
+  float (*const decode)(unsigned short) = kBf16 ? bf16_to_float : f16_to_float;
+  float a[16][kK];
+  float b[kK][8];
+  double d[16][8];
+  for (int lane = 0; lane < 32; ++lane) {
+    for (int i = 0; i < kK / 2; ++i) {
+      const MatrixPos pos = kALayout(lane, i);
+      a[pos.row][pos.col] = decode(fragment_element(in[lane].a, i));
+    }
+    for (int i = 0; i < kK / 4; ++i) {
+      const MatrixPos pos = kBLayout(lane, i);
+      b[pos.row][pos.col] = decode(fragment_element(in[lane].b, i));
+    }
+    for (int i = 0; i < 4; ++i) {
+      const MatrixPos pos = ptx_layout::mma_m16n8_c(lane, i);
+      d[pos.row][pos.col] = in[lane].acc[i];
+    }
+  }
+  for (int m = 0; m < 16; ++m)
+    for (int n = 0; n < 8; ++n)
+      for (int k = 0; k < kK; ++k) d[m][n] += static_cast<double>(a[m][k]) * b[k][n];
+  for (int lane = 0; lane < 32; ++lane)
+    for (int i = 0; i < 4; ++i) {
+      const MatrixPos pos = ptx_layout::mma_m16n8_c(lane, i);
+      out[lane].acc[i] = static_cast<float>(d[pos.row][pos.col]);
+    }
+}
+
+template <int kK, bool kBf16, Layout kALayout, Layout kBLayout>
+void run_mma(const char* name, float acc[4], const unsigned* a, const unsigned* b) {
+  MmaIn<kK> in;
+  std::memcpy(in.acc, acc, sizeof in.acc);
+  std::memcpy(in.a, a, sizeof in.a);
+  std::memcpy(in.b, b, sizeof in.b);
+  const MmaOut out = warp_collective<MmaIn<kK>, MmaOut, &mma_m16n8<kK, kBf16, kALayout, kBLayout>>(name, in);
+  std::memcpy(acc, out.acc, sizeof out.acc);
+}
+
+}  // namespace
+}  // namespace emulation
+
+namespace emulation_hooks {
+
+using emulation::LdmatrixIn;
+using emulation::LdmatrixOut;
+using emulation::warp_collective;
+namespace ptx_layout = emulation::ptx_layout;
+
+void ldmatrix_x4(unsigned regs[4], const void* row_address, bool transpose) {
+  // Checked by the lane that gives the address, so the message names it.
+  emulation::check_shared_chunk16(row_address, transpose ? "ldmatrix.x4.trans" : "ldmatrix.x4");
+  const LdmatrixIn in{static_cast<const unsigned char*>(row_address)};
+  const LdmatrixOut out =
+      transpose ? warp_collective<LdmatrixIn, LdmatrixOut, &emulation::ldmatrix_x4<true>>("ldmatrix.x4.trans", in)
+                : warp_collective<LdmatrixIn, LdmatrixOut, &emulation::ldmatrix_x4<false>>("ldmatrix.x4", in);
+  std::memcpy(regs, out.regs, sizeof out.regs);
+}
+
+void mma_m16n8k16(float acc[4], const unsigned a[4], const unsigned b[2], bool bf16) {
+  if (bf16) {
+    emulation::run_mma<16, true, ptx_layout::mma_m16n8k16_a, ptx_layout::mma_m16n8k16_b>("mma.m16n8k16.bf16", acc,
+                                                                                          a, b);
+    return;
+  }
+  emulation::run_mma<16, false, ptx_layout::mma_m16n8k16_a, ptx_layout::mma_m16n8k16_b>("mma.m16n8k16.f16", acc, a,
+                                                                                         b);
+}
+
+void mma_m16n8k8(float acc[4], const unsigned a[2], unsigned b) {
+  emulation::run_mma<8, false, ptx_layout::mma_m16n8k8_a, ptx_layout::mma_m16n8k8_b>("mma.m16n8k8.f16", acc, a, &b);
+}
+
+}  // namespace emulation_hooks
+}  // namespace flashjit

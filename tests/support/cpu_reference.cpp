@@ -1,0 +1,23 @@
+#include "support/cpu_reference.h"
+
+#include <gtest/gtest.h>
+
+#include "runtime/cpu/cpu_attention.h"
+#include "runtime/validate.h"
+#include "support/compare.h"
+
+namespace flashjit::test {
+
+ReferenceOutput cpu_reference(const HostProblem& p) {
+  HostProblem copy = p;
+  copy.bind();
+  copy.args.lse = copy.lse.data();
+  Result<AttentionArgs> normalized = validate_args(copy.args);
+  EXPECT_TRUE(normalized.ok()) << normalized.status().to_string();
+  if (!normalized) return {};
+  static const cpu::CpuAttention cpu(0);
+  cpu.forward(*normalized);
+  return reference_from(copy);
+}
+
+}  // namespace flashjit::test
