@@ -14,7 +14,7 @@ constexpr int kRegisterBudget = 255;
 // Registers besides the S and O accumulators: fragments, addresses, softmax state. Measured with
 // ptxas (NVRTC 13.0, sm_80) over the tile grid at every head dim: up to 160 accumulators compiled
 // without spills (at 230 to 255 registers), from 192 on every config spilled.
-// tests/codegen/mma_no_spills.check keeps the default tiles honest.
+// tests/codegen/mma_sm80_no_spills.check and mma_sm75_no_spills.check keep the default tiles honest.
 constexpr int kFixedRegisters = kRegisterBudget - 160;
 
 int padded_dim(int head_dim) { return (head_dim + 15) / 16 * 16; }
@@ -36,17 +36,23 @@ int accumulator_registers(const KernelSpec& s) {
   return m_tiles * (s.block_n / 2 + padded_dim(s.head_dim) / 2);
 }
 
+// "16 or 32", "64 or 128", "128": the block_m values legal with `warps` warps.
+std::string legal_block_m(int warps) {
+  if (32 * warps <= 128) return llvm::formatv("{0} or {1}", 16 * warps, 32 * warps);
+  return std::to_string(16 * warps);
+}
+
 std::vector<std::string> tile_problems(const KernelSpec& s, int max_stages) {
   const char* name = variant_name(s.variant);
   std::vector<std::string> p;
   if (s.warps != 1 && s.warps != 2 && s.warps != 4 && s.warps != 8)
     p.push_back(llvm::formatv("{0} takes 1, 2, 4 or 8 warps, not {1}", name, s.warps));
-  else if (s.block_m != 16 * s.warps && s.block_m != 32 * s.warps)
-    p.push_back(llvm::formatv("{0} block_m {1} must be 16 or 32 rows per warp ({2} or {3} with {4} warps)", name,
-                              s.block_m, 16 * s.warps, 32 * s.warps, s.warps));
   else if (s.block_m > 128)
     p.push_back(llvm::formatv("{0} block_m {1} is over 128: a query block that tall leaves too few blocks to "
                               "fill the GPU at common lengths", name, s.block_m));
+  else if (s.block_m != 16 * s.warps && s.block_m != 32 * s.warps)
+    p.push_back(llvm::formatv("{0} block_m {1} must be 16 or 32 rows per warp: {2} with {3} warp{4}", name,
+                              s.block_m, legal_block_m(s.warps), s.warps, s.warps == 1 ? "" : "s"));
   if (s.block_n != 16 && s.block_n != 32 && s.block_n != 64 && s.block_n != 128)
     p.push_back(llvm::formatv("{0} block_n {1} must be 16, 32, 64 or 128", name, s.block_n));
   if (s.stages < 1 || s.stages > max_stages)
@@ -65,8 +71,8 @@ std::vector<std::string> sm75_tile_problems(const KernelSpec& s) { return tile_p
 
 std::string sm75_arch(int arch, DType dtype) {
   if (arch < 75)
-    return llvm::formatv("mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_{0} (Volta's m8n8k4 "
-                         "tensor cores are not targeted: NVRTC 13 cannot compile for sm_70)",
+    return llvm::formatv("mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_{0} (mma.m16n8k8 and "
+                         "ldmatrix start at sm_75; Volta's m8n8k4 tensor cores are left to the generic variant)",
                          arch);
   if (dtype != DType::f16) return llvm::formatv("mma_sm75 computes f16 only, not {0}", dtype_name(dtype));
   return {};

@@ -49,6 +49,9 @@ llvm::Expected<KernelSpec> default_spec(Variant variant, const DeviceDescription
                                         const ProblemClass& problem) {
   const KernelSpec base = base_spec(variant, device, problem);
   const VariantRules& rules = rules_for(variant);
+  // A variant that cannot serve this device or dtype at all says so, not that no tile fits.
+  if (std::string why = rules.arch_problem(base.arch, base.dtype); !why.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), why);
   if (!rules.preferred_tiles) {
     // Not implemented: its rules say so.
     if (llvm::Error err = validate_spec(base, device)) return err;

@@ -90,14 +90,14 @@ TEST(MmaTiles, WarpsMustBeOneTwoFourOrEight) {
 
 TEST(MmaTiles, BlockMIsSixteenOrThirtyTwoRowsPerWarp) {
   expect_only_problem(sm80(128, 48, 64, 2, 2),
-                      "mma_sm80 block_m 48 must be 16 or 32 rows per warp (32 or 64 with 2 warps)");
-  expect_only_problem(sm80(64, 256, 64, 4, 2),
-                      "mma_sm80 block_m 256 must be 16 or 32 rows per warp (64 or 128 with 4 warps)");
+                      "mma_sm80 block_m 48 must be 16 or 32 rows per warp: 32 or 64 with 2 warps");
+  expect_only_problem(sm80(64, 96, 64, 4, 2),
+                      "mma_sm80 block_m 96 must be 16 or 32 rows per warp: 64 or 128 with 4 warps");
   expect_only_problem(sm75(64, 24, 32, 1, 1),
-                      "mma_sm75 block_m 24 must be 16 or 32 rows per warp (16 or 32 with 1 warps)");
+                      "mma_sm75 block_m 24 must be 16 or 32 rows per warp: 16 or 32 with 1 warp");
   // 8 rows per warp would be half an mma tile.
   expect_only_problem(sm75(64, 64, 32, 8, 1),
-                      "mma_sm75 block_m 64 must be 16 or 32 rows per warp (128 or 256 with 8 warps)");
+                      "mma_sm75 block_m 64 must be 16 or 32 rows per warp: 128 with 8 warps");
 }
 
 TEST(MmaTiles, BlockNIsSixteenThirtyTwoSixtyFourOrOneTwentyEight) {
@@ -210,8 +210,8 @@ TEST(MmaArch, Mma75NeedsTuringAndComputesF16Only) {
     EXPECT_TRUE(problems_of(s).empty()) << canonical_key(s) << ": " << joined(problems_of(s));
   }
   expect_only_problem(sm75(64, 64, 32, 4, 2, 70),
-                      "mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_70 (Volta's m8n8k4 tensor "
-                      "cores are not targeted: NVRTC 13 cannot compile for sm_70)");
+                      "mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_70 (mma.m16n8k8 and ldmatrix "
+                      "start at sm_75; Volta's m8n8k4 tensor cores are left to the generic variant)");
   expect_only_problem(mma(Variant::mma_sm75, 80, 64, 64, 32, 4, 2, DType::bf16), "mma_sm75 computes f16 only, not bf16");
   expect_only_problem(mma(Variant::mma_sm75, 75, 64, 64, 32, 4, 2, DType::f32), "mma_sm75 computes f16 only, not f32");
 }

@@ -287,8 +287,8 @@ TEST(Selector, VoltaWithCuda12RunsGeneric) {
     EXPECT_EQ(s.spec.variant, Variant::generic);
     EXPECT_EQ(s.spec.arch, 70);
     EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason,
-              "mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_70 (Volta's m8n8k4 tensor cores "
-              "are not targeted: NVRTC 13 cannot compile for sm_70)");
+              "mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_70 (mma.m16n8k8 and ldmatrix "
+              "start at sm_75; Volta's m8n8k4 tensor cores are left to the generic variant)");
     EXPECT_TRUE(contains(s.reason, "mma_sm75: mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_70"))
         << s.reason;
     EXPECT_TRUE(contains(s.reason, "mma_sm80: mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_70"))
@@ -633,9 +633,9 @@ TEST(DefaultSpec, TensorCoreVariantsRefuseWhatTheyCannotCompute) {
     return llvm::toString(s.takeError());
   };
   EXPECT_EQ(error_of(Variant::mma_sm80, 75, DType::f16),
-            "no mma_sm80 tile fits: mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75");
-  EXPECT_EQ(error_of(Variant::mma_sm80, 90, DType::f32), "no mma_sm80 tile fits: mma_sm80 computes f16 and bf16, not f32");
-  EXPECT_EQ(error_of(Variant::mma_sm75, 75, DType::bf16), "no mma_sm75 tile fits: mma_sm75 computes f16 only, not bf16");
+            "mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75");
+  EXPECT_EQ(error_of(Variant::mma_sm80, 90, DType::f32), "mma_sm80 computes f16 and bf16, not f32");
+  EXPECT_EQ(error_of(Variant::mma_sm75, 75, DType::bf16), "mma_sm75 computes f16 only, not bf16");
 }
 
 TEST(JudgeVariant, GenericOnPascalDependsOnTheCompiler) {
