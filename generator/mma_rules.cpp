@@ -11,11 +11,15 @@ namespace {
 
 // Registers ptxas may use per thread under __launch_bounds__(threads, 1) with <= 256 threads.
 constexpr int kRegisterBudget = 255;
-// Registers besides the S and O accumulators: fragments, addresses, softmax state. Measured with
-// ptxas (NVRTC 13.0, sm_80) over the tile grid at every head dim: up to 160 accumulators compiled
-// without spills (at 230 to 255 registers), from 192 on every config spilled.
-// tests/codegen/mma_sm80_no_spills.check and mma_sm75_no_spills.check keep the default tiles honest.
-constexpr int kFixedRegisters = kRegisterBudget - 160;
+// Registers besides the S and O accumulators: per 16-row tile its Q fragments and softmax state
+// (kPerTileRegisters), and a fixed part for addresses, loop state and the K/V fragments. Measured
+// with ptxas (NVRTC 13.0; sm_75, sm_80, sm_86, sm_90; both masks) over the tile grid at every head
+// dim: one tile per warp compiled without spills up to 160 accumulators and two tiles up to 144,
+// while two tiles with 160 (d 128 with 32-key blocks, causal) spilled 4 to 60 bytes and every
+// configuration from 192 on spilled. tests/codegen/mma_sm80_no_spills.check and
+// mma_sm75_no_spills.check keep the default tiles honest.
+constexpr int kPerTileRegisters = 16;
+constexpr int kFixedRegisters = kRegisterBudget - 176;
 
 int padded_dim(int head_dim) { return (head_dim + 15) / 16 * 16; }
 
@@ -30,10 +34,16 @@ int mma_shared_memory_bytes(const KernelSpec& s) {
   return (s.block_m + 2 * s.stages * s.block_n) * row_bytes(s.head_dim);
 }
 
+int m_tiles(const KernelSpec& s) { return s.block_m / s.warps / 16; }
+
 // fp32 accumulators per thread: S (16 x block_n per 16-row tile) and O (16 x padded head_dim).
 int accumulator_registers(const KernelSpec& s) {
-  const int m_tiles = s.block_m / s.warps / 16;
-  return m_tiles * (s.block_n / 2 + padded_dim(s.head_dim) / 2);
+  return m_tiles(s) * (s.block_n / 2 + padded_dim(s.head_dim) / 2);
+}
+
+// What the register estimate counts against the budget: accumulators and per-tile state.
+int estimated_registers(const KernelSpec& s) {
+  return accumulator_registers(s) + m_tiles(s) * kPerTileRegisters + kFixedRegisters;
 }
 
 // "16 or 32", "64 or 128", "128": the block_m values legal with `warps` warps.
@@ -57,11 +67,12 @@ std::vector<std::string> tile_problems(const KernelSpec& s, int max_stages) {
     p.push_back(llvm::formatv("{0} block_n {1} must be 16, 32, 64 or 128", name, s.block_n));
   if (s.stages < 1 || s.stages > max_stages)
     p.push_back(llvm::formatv("{0} stages {1} must be 1..{2}", name, s.stages, max_stages));
-  if (p.empty() && accumulator_registers(s) + kFixedRegisters > kRegisterBudget)
-    p.push_back(llvm::formatv("{0} tile m{1}n{2}w{3} at head_dim {4} keeps {5} fp32 accumulators per thread, "
-                              "over the {6} that fit in registers without spills",
+  if (p.empty() && estimated_registers(s) > kRegisterBudget)
+    p.push_back(llvm::formatv("{0} tile m{1}n{2}w{3} at head_dim {4} keeps {5} fp32 accumulators in {6} 16-row "
+                              "tile{7} per warp, over the {8} that fit in registers without spills",
                               name, s.block_m, s.block_n, s.warps, s.head_dim, accumulator_registers(s),
-                              kRegisterBudget - kFixedRegisters));
+                              m_tiles(s), m_tiles(s) == 1 ? "" : "s",
+                              kRegisterBudget - kFixedRegisters - m_tiles(s) * kPerTileRegisters));
   return p;
 }
 
@@ -116,6 +127,7 @@ std::vector<KernelSpec> preferred(const KernelSpec& base, int stages) {
   if (base.head_dim <= 64) out.push_back(with_tile(base, 128, 64, 4, stages));
   out.push_back(with_tile(base, 128, 64, 8, stages));
   out.push_back(with_tile(base, 128, 32, 4, stages));
+  out.push_back(with_tile(base, 128, 32, 8, stages));
   out.push_back(with_tile(base, 64, 64, 4, stages));
   out.push_back(with_tile(base, 64, 32, 4, stages));
   out.push_back(with_tile(base, 64, 16, 4, stages));

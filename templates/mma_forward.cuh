@@ -357,10 +357,17 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p) {
     // Only blocks crossing the sequence end or the diagonal need the mask.
     const bool needs_mask = n0 + BN > p.seqlen_k || (Traits::kCausal && n0 + BN - 1 > m0 + causal_offset);
 
-    float s[Shape::kMTiles][Shape::kNTiles][4];
-    compute_scores<Shape, Ops, Element>(s, q_addr, k_tile, warp_row0, lane);
-    online_softmax<Shape, Traits::kCausal>(s, acc, p, m0 + warp_row0, n0, needs_mask, lane);
-    accumulate_pv<Shape, Ops, Element>(s, acc, v_tile, lane);
+    // On the diagonal a block of keys can lie entirely after the warp's last row can see: such a
+    // block would add exp2(-inf) = 0 everywhere and leave max and sum as they are, so the warp
+    // skips it (it still took part in the copies and the barrier above).
+    const bool warp_sees_block =
+        !Traits::kCausal || m0 + warp_row0 + Shape::kWarpRows - 1 + causal_offset >= n0;
+    if (warp_sees_block) {
+      float s[Shape::kMTiles][Shape::kNTiles][4];
+      compute_scores<Shape, Ops, Element>(s, q_addr, k_tile, warp_row0, lane);
+      online_softmax<Shape, Traits::kCausal>(s, acc, p, m0 + warp_row0, n0, needs_mask, lane);
+      accumulate_pv<Shape, Ops, Element>(s, acc, v_tile, lane);
+    }
     slot = slot + 1 == kStages ? 0 : slot + 1;
   }
 
