@@ -11,15 +11,14 @@ namespace {
 
 // Registers ptxas may use per thread under __launch_bounds__(threads, 1) with <= 256 threads.
 constexpr int kRegisterBudget = 255;
-// Registers besides the S and O accumulators: per 16-row tile its Q fragments and softmax state
-// (kPerTileRegisters), and a fixed part for addresses, loop state and the K/V fragments. Measured
-// with ptxas (NVRTC 13.0; sm_75, sm_80, sm_86, sm_90; both masks) over the tile grid at every head
-// dim: one tile per warp compiled without spills up to 160 accumulators and two tiles up to 144,
-// while two tiles with 160 (d 128 with 32-key blocks, causal) spilled 4 to 60 bytes and every
-// configuration from 192 on spilled. tests/codegen/mma_sm80_no_spills.check and
-// mma_sm75_no_spills.check keep the default tiles honest.
-constexpr int kPerTileRegisters = 16;
-constexpr int kFixedRegisters = kRegisterBudget - 176;
+// Registers besides the S and O accumulators: fragments, addresses, softmax state. Measured with
+// ptxas (NVRTC 13.0; sm_75, sm_80, sm_90; both masks) over the tile grid at every head dim: up to
+// 160 accumulators compiled without spills (at 240 to 255 registers) with one or two 16-row tiles
+// per warp, from 192 on every configuration spilled. (Before the mask became a compile-time
+// choice per block, two tiles with 160 spilled when causal: mask state held registers in every
+// block.) tests/codegen/mma_sm80_no_spills.check and mma_sm75_no_spills.check keep the default
+// tiles honest.
+constexpr int kFixedRegisters = kRegisterBudget - 160;
 
 int padded_dim(int head_dim) { return (head_dim + 15) / 16 * 16; }
 
@@ -41,10 +40,7 @@ int accumulator_registers(const KernelSpec& s) {
   return m_tiles(s) * (s.block_n / 2 + padded_dim(s.head_dim) / 2);
 }
 
-// What the register estimate counts against the budget: accumulators and per-tile state.
-int estimated_registers(const KernelSpec& s) {
-  return accumulator_registers(s) + m_tiles(s) * kPerTileRegisters + kFixedRegisters;
-}
+int estimated_registers(const KernelSpec& s) { return accumulator_registers(s) + kFixedRegisters; }
 
 // "16 or 32", "64 or 128", "128": the block_m values legal with `warps` warps.
 std::string legal_block_m(int warps) {
@@ -72,7 +68,7 @@ std::vector<std::string> tile_problems(const KernelSpec& s, int max_stages) {
                               "tile{7} per warp, over the {8} that fit in registers without spills",
                               name, s.block_m, s.block_n, s.warps, s.head_dim, accumulator_registers(s),
                               m_tiles(s), m_tiles(s) == 1 ? "" : "s",
-                              kRegisterBudget - kFixedRegisters - m_tiles(s) * kPerTileRegisters));
+                              kRegisterBudget - kFixedRegisters));
   return p;
 }
 
@@ -118,21 +114,17 @@ std::vector<KernelSpec> sm80_grid(const KernelSpec& base) { return grid(base, {2
 std::vector<KernelSpec> sm75_grid(const KernelSpec& base) { return grid(base, {1, 2}); }
 
 // The heuristic default, best first; the selector takes the first that fits the device's shared
-// memory and the register budget. 128 query rows per block, as FlashAttention-2 uses: with two
-// 16-row tiles per warp each K/V fragment feeds two mma (half the shared-memory reads per mma)
-// while the accumulators fit, else eight warps of one tile; smaller tiles where shared memory is
-// short (sm_86/89 have 99 KB, Turing 64 KB).
+// memory and the register budget. 128 query rows per block, as FlashAttention-2 uses, with two
+// 16-row tiles per warp where the accumulators fit: each K/V fragment a warp loads from shared
+// memory then feeds two mma, and shared-memory reads, not the tensor cores, bound one tile per
+// warp (bench/PERFORMANCE.md, step 2). So 64-key blocks up to d 96, 32-key blocks up to d 128,
+// then eight warps of one tile; smaller tiles where shared memory is short (sm_86/89 have 99 KB,
+// Turing 64 KB).
 std::vector<KernelSpec> preferred(const KernelSpec& base, int stages) {
-  std::vector<KernelSpec> out;
-  if (base.head_dim <= 64) out.push_back(with_tile(base, 128, 64, 4, stages));
-  out.push_back(with_tile(base, 128, 64, 8, stages));
-  out.push_back(with_tile(base, 128, 32, 4, stages));
-  out.push_back(with_tile(base, 128, 32, 8, stages));
-  out.push_back(with_tile(base, 64, 64, 4, stages));
-  out.push_back(with_tile(base, 64, 32, 4, stages));
-  out.push_back(with_tile(base, 64, 16, 4, stages));
-  out.push_back(with_tile(base, 64, 16, 4, 1));
-  return out;
+  return {with_tile(base, 128, 64, 4, stages), with_tile(base, 128, 32, 4, stages),
+          with_tile(base, 128, 64, 8, stages), with_tile(base, 128, 32, 8, stages),
+          with_tile(base, 64, 64, 4, stages),  with_tile(base, 64, 32, 4, stages),
+          with_tile(base, 64, 16, 4, stages),  with_tile(base, 64, 16, 4, 1)};
 }
 std::vector<KernelSpec> sm80_preferred(const KernelSpec& base) { return preferred(base, 2); }
 std::vector<KernelSpec> sm75_preferred(const KernelSpec& base) { return preferred(base, 2); }

@@ -114,12 +114,13 @@ __device__ __forceinline__ void compute_scores(float (&s)[Shape::kMTiles][Shape:
   }
 }
 
-// Scales S into the log2 domain, masks it where needed, updates the running max and sum, rescales
-// O, and leaves P = exp2(S - max) in `s`.
-template <class Shape, bool kCausal>
+// Scales S into the log2 domain, masks it (kMasked: blocks crossing the diagonal or the sequence
+// end; a compile-time choice so unmasked blocks carry no compare per element and no mask state in
+// registers), updates the running max and sum, rescales O, and leaves P = exp2(S - max) in `s`.
+template <class Shape, bool kCausal, bool kMasked>
 __device__ __forceinline__ void online_softmax(float (&s)[Shape::kMTiles][Shape::kNTiles][4],
                                                MmaAccumulators<Shape>& acc, const AttentionParams& p,
-                                               int first_row, int n0, bool needs_mask, int lane) {
+                                               int first_row, int n0, int lane) {
   const int g = lane / 4;
   const int t = lane % 4;
   const int causal_offset = p.seqlen_k - p.seqlen_q;  // bottom-right: row i sees keys <= i + offset
@@ -130,8 +131,11 @@ __device__ __forceinline__ void online_softmax(float (&s)[Shape::kMTiles][Shape:
       const int row = first_row + 16 * mt + g + 8 * h;
       // Element (nt, e) is key n0 + 2t + 8nt + e: visible while 8nt + e <= last_visible (one
       // compare against a compile-time constant per element keeps the mask cheap in registers).
-      int last_visible = p.seqlen_k - 1 - n0 - 2 * t;
-      if (kCausal) last_visible = min(last_visible, row + causal_offset - n0 - 2 * t);
+      int last_visible = 0;
+      if (kMasked) {
+        last_visible = p.seqlen_k - 1 - n0 - 2 * t;
+        if (kCausal) last_visible = min(last_visible, row + causal_offset - n0 - 2 * t);
+      }
       float tile_max = negative_infinity();
 #pragma unroll
       for (int nt = 0; nt < Shape::kNTiles; ++nt) {
@@ -139,7 +143,7 @@ __device__ __forceinline__ void online_softmax(float (&s)[Shape::kMTiles][Shape:
         for (int e = 0; e < 2; ++e) {
           float& x = s[mt][nt][2 * h + e];
           x *= p.scale_log2;
-          if (needs_mask && 8 * nt + e > last_visible) x = negative_infinity();
+          if (kMasked && 8 * nt + e > last_visible) x = negative_infinity();
           tile_max = fmaxf(tile_max, x);
         }
       }
@@ -280,7 +284,8 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p) {
   constexpr int kStages = Shape::kStages;
   constexpr int kThreads = Shape::kThreads;
 
-  extern __shared__ float smem[];
+  // 16-byte aligned: cp.async, ldmatrix and the epilogue's vector reads address it in 16-byte chunks.
+  extern __shared__ __align__(16) float smem[];
   char* q_tile = reinterpret_cast<char*>(smem);
   char* kv_tiles = q_tile + Shape::kQBytes;  // slot s: K at 2s, V at 2s + 1 (kKvTileBytes each)
   const smem_addr_t q_addr = to_smem_addr(q_tile);
@@ -359,13 +364,18 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p) {
 
     // On the diagonal a block of keys can lie entirely after the warp's last row can see: such a
     // block would add exp2(-inf) = 0 everywhere and leave max and sum as they are, so the warp
-    // skips it (it still took part in the copies and the barrier above).
+    // skips it (it still took part in the copies and the barrier above). So does a warp whose rows
+    // are all past the end of the sequence (in the last query block), which stores nothing.
+    const bool warp_has_rows = m0 + warp_row0 < p.seqlen_q;
     const bool warp_sees_block =
         !Traits::kCausal || m0 + warp_row0 + Shape::kWarpRows - 1 + causal_offset >= n0;
-    if (warp_sees_block) {
+    if (warp_has_rows && warp_sees_block) {
       float s[Shape::kMTiles][Shape::kNTiles][4];
       compute_scores<Shape, Ops, Element>(s, q_addr, k_tile, warp_row0, lane);
-      online_softmax<Shape, Traits::kCausal>(s, acc, p, m0 + warp_row0, n0, needs_mask, lane);
+      if (needs_mask)
+        online_softmax<Shape, Traits::kCausal, true>(s, acc, p, m0 + warp_row0, n0, lane);
+      else
+        online_softmax<Shape, Traits::kCausal, false>(s, acc, p, m0 + warp_row0, n0, lane);
       accumulate_pv<Shape, Ops, Element>(s, acc, v_tile, lane);
     }
     slot = slot + 1 == kStages ? 0 : slot + 1;

@@ -33,6 +33,7 @@
 #define __device__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
+#define __align__(n) __attribute__((aligned(n)))
 // `extern __shared__ float smem[];` at block scope in namespace flashjit::dev then names the array
 // flashjit::dev::smem defined by cuda_emulation.cpp.
 #define __shared__

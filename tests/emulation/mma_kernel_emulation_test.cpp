@@ -217,6 +217,20 @@ TEST(MmaSm80Emulation, DefaultTileOfAmpere) {
   expect_sm80_matches<T, DType::f16, 64>(s);
 }
 
+// The d=128 default everywhere (two 16-row tiles per warp, 32-key blocks), past a query-block edge.
+TEST(MmaSm80Emulation, DefaultTileAtHeadDim128) {
+  for (MaskKind mask : {kNone, kCausal}) {
+    const ProblemShape s = test::shape(1, 1, 1, 133, 100, 128, DType::bf16, mask);
+    auto spec = gen::default_spec(Variant::mma_sm80, device_for(Variant::mma_sm80),
+                                  gen::ProblemClass{s.dtype, s.head_dim, s.mask});
+    ASSERT_TRUE(static_cast<bool>(spec)) << llvm::toString(spec.takeError());
+    using T = Tile<128, 32, 4, 2>;
+    ASSERT_EQ(gen::canonical_key(*spec), gen::canonical_key(spec_for<Variant::mma_sm80, T>(s)))
+        << "the default tile changed: instantiate the new one here";
+    expect_sm80_matches<T, DType::bf16, 128>(s);
+  }
+}
+
 // ---- mma_sm75 ------------------------------------------------------------------------------------
 
 TEST(MmaSm75Emulation, HeadDim64TwoStagesAndOne) {

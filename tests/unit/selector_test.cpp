@@ -206,7 +206,7 @@ constexpr const char* kGenericReason = "plain CUDA with fp32 FMA; runs on any co
 // device cannot take it.
 TEST(Selector, HopperGetsMma80UntilWgmmaIsBuilt) {
   const Selection s = selected(90, problem(DType::f16, 128, MaskKind::causal), nvrtc13());
-  EXPECT_EQ(canonical_key(s.spec), "mma_sm80_sm90_f16_d128_m128n64w8s2_causal");
+  EXPECT_EQ(canonical_key(s.spec), "mma_sm80_sm90_f16_d128_m128n32w4s2_causal");
   EXPECT_FALSE(s.spec.arch_specific);  // plain sm_90: sm_90a is only for wgmma
   EXPECT_EQ(s.reason, std::string(kMma80Reason) + " (not wgmma_sm90: not available in this build yet)");
   EXPECT_FALSE(verdict_for(s, Variant::wgmma_sm90).usable);
@@ -267,7 +267,7 @@ TEST(Selector, AmpereAndAdaGetMma80) {
 
 TEST(Selector, TuringGetsMma75ForF16) {
   const Selection s = selected(75, problem(), nvrtc13());
-  EXPECT_EQ(canonical_key(s.spec), "mma_sm75_sm75_f16_d128_m128n32w8s2_none");
+  EXPECT_EQ(canonical_key(s.spec), "mma_sm75_sm75_f16_d128_m128n32w4s2_none");
   EXPECT_EQ(s.reason, std::string(kMma75Reason) +
                           " (not wgmma_sm90: wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_75; "
                           "mma_sm80: mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75)");
@@ -483,8 +483,8 @@ TEST(DefaultSpec, HeadDim256ShrinksTheQueryTileOnSmallSharedMemory) {
 // The tensor-core defaults per device at the head dims that matter most. 128 query rows where they
 // fit; at d=256 the 99 KB parts (sm_86, sm_89) and Turing's 64 KB take smaller tiles, while Hopper's
 // 227 KB keeps the full one. A100 and the 99 KB parts keep 128 rows at d=256 and d=136 with
-// 32-key tiles and 8 warps. Turing's d=128 tile has 8 warps of 16 rows and 32-key tiles: two tiles
-// per warp would spill, 64-key tiles would need 96 KB with two stages.
+// 32-key tiles and 8 warps. At d=128 two 16-row tiles per warp fit the registers only with 32-key
+// tiles (2 * (16 + 64) = 160 accumulators), which every device takes (Turing exactly fills 64 KB).
 TEST(DefaultSpec, TensorCoreTilesPerDevice) {
   struct Case {
     Variant variant;
@@ -494,18 +494,18 @@ TEST(DefaultSpec, TensorCoreTilesPerDevice) {
   };
   const Case cases[] = {
       {Variant::mma_sm80, 80, 64, "mma_sm80_sm80_f16_d64_m128n64w4s2_none"},
-      {Variant::mma_sm80, 80, 128, "mma_sm80_sm80_f16_d128_m128n64w8s2_none"},
+      {Variant::mma_sm80, 80, 128, "mma_sm80_sm80_f16_d128_m128n32w4s2_none"},
       {Variant::mma_sm80, 80, 256, "mma_sm80_sm80_f16_d256_m128n32w8s2_none"},
       {Variant::mma_sm80, 86, 64, "mma_sm80_sm86_f16_d64_m128n64w4s2_none"},
-      {Variant::mma_sm80, 86, 128, "mma_sm80_sm86_f16_d128_m128n64w8s2_none"},
+      {Variant::mma_sm80, 86, 128, "mma_sm80_sm86_f16_d128_m128n32w4s2_none"},
       {Variant::mma_sm80, 86, 256, "mma_sm80_sm86_f16_d256_m64n32w4s2_none"},
       {Variant::mma_sm80, 89, 136, "mma_sm80_sm89_f16_d136_m128n32w8s2_none"},
       {Variant::mma_sm80, 89, 256, "mma_sm80_sm89_f16_d256_m64n32w4s2_none"},
       {Variant::mma_sm80, 90, 64, "mma_sm80_sm90_f16_d64_m128n64w4s2_none"},
-      {Variant::mma_sm80, 90, 128, "mma_sm80_sm90_f16_d128_m128n64w8s2_none"},
+      {Variant::mma_sm80, 90, 128, "mma_sm80_sm90_f16_d128_m128n32w4s2_none"},
       {Variant::mma_sm80, 90, 256, "mma_sm80_sm90_f16_d256_m128n64w8s2_none"},
       {Variant::mma_sm75, 75, 64, "mma_sm75_sm75_f16_d64_m128n64w4s2_none"},
-      {Variant::mma_sm75, 75, 128, "mma_sm75_sm75_f16_d128_m128n32w8s2_none"},
+      {Variant::mma_sm75, 75, 128, "mma_sm75_sm75_f16_d128_m128n32w4s2_none"},
       {Variant::mma_sm75, 75, 192, "mma_sm75_sm75_f16_d192_m64n16w4s2_none"},
       {Variant::mma_sm75, 75, 256, "mma_sm75_sm75_f16_d256_m64n16w4s2_none"},
   };
