@@ -12,6 +12,7 @@
 #pragma once
 
 #include "attention_params.cuh"
+#include "head_slices.cuh"
 #include "numeric.cuh"
 
 namespace flashjit {
@@ -65,7 +66,6 @@ __global__ void __launch_bounds__(Traits::kWarps * 32, 1) generic_forward(const 
   const int m0 = blockIdx.x * BM;
   const int head = blockIdx.y;
   const int batch = blockIdx.z;
-  const int kv_head = head / (p.num_heads / p.num_kv_heads);
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   const int seqlen_q = p.seqlen_q;
@@ -73,10 +73,11 @@ __global__ void __launch_bounds__(Traits::kWarps * 32, 1) generic_forward(const 
   // Bottom-right causal alignment: query i sees key j when j <= i + causal_offset.
   const int causal_offset = seqlen_k - seqlen_q;
 
-  const Element* q = static_cast<const Element*>(p.q) + batch * p.q_strides.batch + head * p.q_strides.head;
-  const Element* k = static_cast<const Element*>(p.k) + batch * p.k_strides.batch + kv_head * p.k_strides.head;
-  const Element* v = static_cast<const Element*>(p.v) + batch * p.v_strides.batch + kv_head * p.v_strides.head;
-  Element* o = static_cast<Element*>(p.o) + batch * p.o_strides.batch + head * p.o_strides.head;
+  const HeadSlices<Element> slices = head_slices<Element>(p, batch, head);
+  const Element* q = slices.q;
+  const Element* k = slices.k;
+  const Element* v = slices.v;
+  Element* o = slices.o;
 
   load_tile<Element, Shape::kThreads, D>(q_tile, D, q, p.q_strides.seq, m0, BM, seqlen_q);
 

@@ -23,6 +23,7 @@
 #pragma once
 
 #include "attention_params.cuh"
+#include "head_slices.cuh"
 #include "mma_primitives.cuh"
 #include "mma_tile_layout.cuh"
 #include "numeric.cuh"
@@ -297,14 +298,14 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p) {
   const int m0 = m_block * BM;
   const int head = blockIdx.y;
   const int batch = blockIdx.z;
-  const int kv_head = head / (p.num_heads / p.num_kv_heads);
   const int lane = threadIdx.x % 32;
   const int warp_row0 = (threadIdx.x / 32) * Shape::kWarpRows;
 
-  const Element* q = static_cast<const Element*>(p.q) + batch * p.q_strides.batch + head * p.q_strides.head;
-  const Element* k = static_cast<const Element*>(p.k) + batch * p.k_strides.batch + kv_head * p.k_strides.head;
-  const Element* v = static_cast<const Element*>(p.v) + batch * p.v_strides.batch + kv_head * p.v_strides.head;
-  Element* o = static_cast<Element*>(p.o) + batch * p.o_strides.batch + head * p.o_strides.head;
+  const HeadSlices<Element> slices = head_slices<Element>(p, batch, head);
+  const Element* q = slices.q;
+  const Element* k = slices.k;
+  const Element* v = slices.v;
+  Element* o = slices.o;
 
   const bool aligned = rows_are_16_byte_aligned(p.q, p.q_strides) && rows_are_16_byte_aligned(p.k, p.k_strides) &&
                        rows_are_16_byte_aligned(p.v, p.v_strides);
