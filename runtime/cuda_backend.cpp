@@ -100,14 +100,48 @@ Status CudaBackend::check_device_pointers(const AttentionArgs& args) const {
                     llvm::formatv("{0} ({1}) is not memory the CUDA driver knows; the CUDA backend "
                                   "needs device memory (a host pointer?)",
                                   name, pointer));
+    if (memory_type != CU_MEMORYTYPE_DEVICE) continue;  // mapped host memory: any GPU may read it
+    // Managed memory reports either type wherever it lives, and migrates to the GPU that reads it.
+    unsigned int managed = 0;
+    if (api.cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED,
+                                  reinterpret_cast<CUdeviceptr>(pointer)) == CUDA_SUCCESS &&
+        managed != 0)
+      continue;
+    // Device memory of another GPU would fault (or, with peer access, crawl over the interconnect):
+    // refused like mixed devices in PyTorch.
+    int ordinal = -1;
+    r = api.cuPointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL,
+                                  reinterpret_cast<CUdeviceptr>(pointer));
+    if (r == CUDA_SUCCESS && ordinal != options_.device_index)
+      return Status(ErrorCode::invalid_argument,
+                    llvm::formatv("{0} ({1}) is memory of GPU {2}, but this runtime computes on GPU {3}; "
+                                  "create a Runtime with device_index {2} for it",
+                                  name, pointer, ordinal, options_.device_index));
   }
   return Status::success();
+}
+
+Status CudaBackend::check_not_capturing_first_use(const AttentionArgs& args, CUstream stream) const {
+  if (kernels_.find(problem_key_of(args)) != nullptr) return Status::success();
+  CUstreamCaptureStatus capture = CU_STREAM_CAPTURE_STATUS_NONE;
+  if (cuda::driver_api()->cuStreamIsCapturing(stream, &capture) != CUDA_SUCCESS ||
+      capture == CU_STREAM_CAPTURE_STATUS_NONE)
+    return Status::success();
+  // The first use compiles, loads and tunes (allocations, launches and waits on other streams),
+  // none of which may happen while a graph is being captured: it would invalidate the capture.
+  return Status(ErrorCode::invalid_argument,
+                llvm::formatv("the first forward() of problem {0} on this device builds its kernel, which "
+                              "cannot happen while the stream is being captured into a CUDA graph: call "
+                              "forward() once for this problem before capturing (or pre-warm the cache "
+                              "with `flashjit warm`)",
+                              problem_key_of(args)));
 }
 
 Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
   auto scoped = cuda::ScopedContext::enter(*context_);
   if (!scoped) return status_from(scoped.takeError(), ErrorCode::driver_error);
   if (Status s = check_device_pointers(args); !s.ok()) return s;
+  if (Status s = check_not_capturing_first_use(args, stream); !s.ok()) return s;
   auto ready = kernels_.get_or_build(problem_key_of(args), [&] { return provider_.obtain(args); });
   if (!ready) return status_from(ready.takeError(), ErrorCode::compile_error);
   AttentionParams params = make_params(args);

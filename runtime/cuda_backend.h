@@ -38,6 +38,8 @@ class CudaBackend {
   CudaBackend(gen::DeviceDescription device, std::unique_ptr<cuda::PrimaryContext> context,
               std::unique_ptr<cache::TuningCache> cache, const RuntimeOptions& options);
   Status check_device_pointers(const AttentionArgs& args) const;
+  // An error when `stream` is capturing a CUDA graph and the problem's kernel is not built yet.
+  Status check_not_capturing_first_use(const AttentionArgs& args, CUstream stream) const;
 
   gen::DeviceDescription device_;
   std::unique_ptr<cuda::PrimaryContext> context_;

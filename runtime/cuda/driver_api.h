@@ -37,6 +37,12 @@ namespace flashjit::cuda {
   X(cuMemcpyDtoH)                    \
   X(cuMemsetD8)                      \
   X(cuStreamSynchronize)             \
+  X(cuStreamIsCapturing)             \
+  X(cuStreamCreate)                  \
+  X(cuStreamDestroy)                 \
+  X(cuStreamBeginCapture)            \
+  X(cuStreamEndCapture)              \
+  X(cuGraphDestroy)                  \
   X(cuEventCreate)                   \
   X(cuEventDestroy)                  \
   X(cuEventRecord)                   \

@@ -2,6 +2,8 @@
 // one forward() through a CUDA Runtime, results copied back into the host problem.
 #pragma once
 
+#include <functional>
+
 #include "flashjit/runtime.h"
 #include "support/test_problem.h"
 
@@ -11,5 +13,10 @@ namespace flashjit::test {
 // also after a failed forward (then whatever the device buffers hold: the poison, unless something
 // was launched).
 Status run_on_device(Runtime& runtime, HostProblem& problem);
+
+// The same with the forward() call made by `call` (given the runtime and the device arguments), for
+// tests that need their own stream or graph capture around it.
+using ForwardCall = std::function<Status(Runtime&, const AttentionArgs&)>;
+Status run_on_device(Runtime& runtime, HostProblem& problem, const ForwardCall& call);
 
 }  // namespace flashjit::test
