@@ -102,11 +102,13 @@ KernelSpec with_tile(const KernelSpec& base, int block_m, int block_n, int warps
 
 // The tuner's search space: 16 or 32 rows per warp with 4 or 8 warps (64 or 128 query rows), every
 // key tile, and the stage counts worth their shared memory. Tiles over a device's limits or the
-// register budget stay in on purpose: the tuner prunes them and says why.
+// register budget stay in on purpose: the tuner prunes them and says why. Most promising first
+// (the order the default list reasons about: 128 rows with two tiles per warp, then 8 warps, then
+// 64 rows; 64-key tiles before 32 and 128), so `max_candidates` keeps the likely winners.
 std::vector<KernelSpec> grid(const KernelSpec& base, std::initializer_list<int> stage_counts) {
   std::vector<KernelSpec> out;
-  for (auto [block_m, warps] : {std::pair{64, 4}, std::pair{128, 4}, std::pair{128, 8}})
-    for (int block_n : {32, 64, 128})
+  for (auto [block_m, warps] : {std::pair{128, 4}, std::pair{128, 8}, std::pair{64, 4}})
+    for (int block_n : {64, 32, 128})
       for (int stages : stage_counts) out.push_back(with_tile(base, block_m, block_n, warps, stages));
   return out;
 }
