@@ -9,6 +9,8 @@
 // compiled code (tests/codegen and the GPU tests cover those).
 #define FLASHJIT_HOST_EMULATION 1
 
+#include <utility>
+
 #include <gtest/gtest.h>
 #include <llvm/Support/Error.h>
 
@@ -230,6 +232,24 @@ TEST(MmaSm80Emulation, DefaultTileAtHeadDim128) {
     expect_sm80_matches<T, DType::bf16, 128>(s);
   }
 }
+
+// Every head dim the variants accept (multiples of 8 up to 256): each pads to its own multiple of 16
+// and chunk count, swizzled (8, 16, 24, 32 chunks) or padded (every other count), with a one-warp
+// tile so the sweep stays fast. bf16 on mma_sm80, f16 on mma_sm75; causal with a tail in both.
+template <int kHeadDim>
+void expect_head_dim_matches() {
+  const ProblemShape bf16 = test::shape(1, 1, 1, 19, 37, kHeadDim, DType::bf16, kCausal);
+  expect_sm80_matches<Tile<16, 16, 1, 2>, DType::bf16, kHeadDim>(bf16);
+  const ProblemShape f16 = test::shape(1, 1, 1, 19, 37, kHeadDim, DType::f16, kCausal);
+  expect_sm75_matches<Tile<16, 16, 1, 2>, kHeadDim>(f16);
+}
+
+template <int... kHeadDims>
+void expect_head_dims_match(std::integer_sequence<int, kHeadDims...>) {
+  (expect_head_dim_matches<8 * (kHeadDims + 1)>(), ...);
+}
+
+TEST(MmaEmulation, EveryHeadDimFrom8To256) { expect_head_dims_match(std::make_integer_sequence<int, 32>{}); }
 
 // ---- mma_sm75 ------------------------------------------------------------------------------------
 
