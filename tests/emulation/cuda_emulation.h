@@ -165,5 +165,16 @@ void set_cp_async_mode(CpAsyncMode mode);
 // Called by run_grid at the start of every emulated thread: an empty cp.async queue in the current mode.
 void begin_thread_cp_async();
 
+// ---- shared-memory bank conflicts of ldmatrix ----------------------------------------------------
+// Shared memory has 32 banks of 4 bytes; ldmatrix.x4 reads its 4 matrices in 4 phases of 8 16-byte
+// rows, one phase per request when the 8 rows fall in 8 different 16-byte bank groups (or are the
+// same row). Counted over every ldmatrix of the launches since the last reset.
+struct LdmatrixBankStats {
+  long long phases = 0;       // 8-row reads
+  long long extra_cycles = 0;  // requests beyond one per phase: 0 when conflict-free
+};
+void reset_ldmatrix_bank_stats();
+LdmatrixBankStats ldmatrix_bank_stats();
+
 }  // namespace emulation
 }  // namespace flashjit

@@ -31,9 +31,16 @@ void expect_emulated_kernel_matches(EmulatedKernel kernel, const gen::KernelSpec
   const AttentionParams params = make_params(*normalized);
   const cuda::LaunchShape shape = launch_shape(spec, *normalized);
 
+  emulation::reset_ldmatrix_bank_stats();
   emulation::emulate_launch(kernel, dim3{shape.grid[0], shape.grid[1], shape.grid[2]},
                             dim3{shape.block[0], shape.block[1], shape.block[2]}, shape.dynamic_shared_bytes,
                             params);
+
+  // The tensor-core kernels' shared-memory rows are swizzled or padded so that every ldmatrix
+  // phase reads 8 different bank groups (the generic kernel issues none: zero phases).
+  const emulation::LdmatrixBankStats banks = emulation::ldmatrix_bank_stats();
+  EXPECT_EQ(banks.extra_cycles, 0) << "ldmatrix bank conflicts: " << banks.extra_cycles << " extra requests over "
+                                   << banks.phases << " phases";
 
   const ReferenceOutput ref = naive_attention(*normalized);
   EXPECT_TRUE(matches_reference(problem, ref, lse == Lse::written, kKernelLseTolerance));

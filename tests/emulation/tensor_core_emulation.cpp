@@ -8,6 +8,7 @@
 #include "emulation/mma_fragment_layouts.h"
 #include "templates/mma_primitives.cuh"
 
+#include <cstdint>
 #include <cstring>
 
 #include "flashjit/numeric.h"
@@ -34,9 +35,37 @@ unsigned short load_b16(const unsigned char* address) {
   return bits;
 }
 
+LdmatrixBankStats bank_stats;  // only the running emulated thread touches it (one at a time)
+
+// The requests one 8-row phase takes: the most distinct rows that share a 16-byte bank group.
+int phase_requests(const LdmatrixIn* rows) {
+  int requests = 1;
+  for (int i = 0; i < 8; ++i) {
+    int sharing = 0;
+    for (int j = 0; j < 8; ++j) {
+      const bool same_group = (reinterpret_cast<uintptr_t>(rows[i].row) / 16) % 8 ==
+                              (reinterpret_cast<uintptr_t>(rows[j].row) / 16) % 8;
+      // Equal addresses are one read broadcast to both: only distinct rows count.
+      bool first_of_its_address = true;
+      for (int k = 0; k < j; ++k) first_of_its_address &= rows[k].row != rows[j].row;
+      if (same_group && first_of_its_address) ++sharing;
+    }
+    requests = requests > sharing ? requests : sharing;
+  }
+  return requests;
+}
+
+void count_bank_conflicts(const LdmatrixIn (&in)[32]) {
+  for (int matrix = 0; matrix < 4; ++matrix) {
+    ++bank_stats.phases;
+    bank_stats.extra_cycles += phase_requests(&in[8 * matrix]) - 1;
+  }
+}
+
 // Register i of each lane: its two elements of matrix i, whose row r starts at lane 8i + r's address.
 template <bool kTranspose>
 void ldmatrix_x4(const LdmatrixIn (&in)[32], LdmatrixOut (&out)[32]) {
+  count_bank_conflicts(in);
   for (int lane = 0; lane < 32; ++lane)
     for (int matrix = 0; matrix < 4; ++matrix) {
       unsigned reg = 0;
@@ -121,6 +150,10 @@ void run_mma(const char* name, float acc[4], const unsigned* a, const unsigned* 
 }
 
 }  // namespace
+
+void reset_ldmatrix_bank_stats() { bank_stats = LdmatrixBankStats{}; }
+LdmatrixBankStats ldmatrix_bank_stats() { return bank_stats; }
+
 }  // namespace emulation
 
 namespace emulation_hooks {
