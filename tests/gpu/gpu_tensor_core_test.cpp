@@ -307,6 +307,8 @@ struct UncomputedDtype {
   Variant variant;
   DType dtype;
 };
+// GoogleTest prints parameters with this (instead of their bytes).
+void PrintTo(const UncomputedDtype& c, std::ostream* os) { *os << variant_name(c.variant) << " " << dtype_name(c.dtype); }
 
 class GpuTensorCoreDtype : public testing::TestWithParam<UncomputedDtype> {};
 
