@@ -246,7 +246,7 @@ __device__ __forceinline__ void store_output(MmaAccumulators<Shape>& acc, const 
   }
   __syncwarp();  // the warp's rows are complete in shared memory
 
-  const bool vector_stores = rows_are_16_byte_aligned(p.o, p.o_strides);
+  const bool vector_stores = rows_are_16_byte_aligned(p.o, p.o_strides, p.batch, p.num_heads);
   constexpr int kChunks = Layout::kChunks;
   for (int i = lane; i < Shape::kWarpRows * kChunks; i += 32) {
     const int r = i / kChunks;
@@ -307,8 +307,9 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p) {
   const Element* v = slices.v;
   Element* o = slices.o;
 
-  const bool aligned = rows_are_16_byte_aligned(p.q, p.q_strides) && rows_are_16_byte_aligned(p.k, p.k_strides) &&
-                       rows_are_16_byte_aligned(p.v, p.v_strides);
+  const bool aligned = rows_are_16_byte_aligned(p.q, p.q_strides, p.batch, p.num_heads) &&
+                       rows_are_16_byte_aligned(p.k, p.k_strides, p.batch, p.num_kv_heads) &&
+                       rows_are_16_byte_aligned(p.v, p.v_strides, p.batch, p.num_kv_heads);
 
   // Keys past the last one the block's bottom row may see are never loaded.
   const int causal_offset = p.seqlen_k - p.seqlen_q;

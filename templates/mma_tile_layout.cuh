@@ -30,11 +30,14 @@ struct TileRowLayout {
   }
 };
 
-// Whether every row of the Q, K and V slices starts on a 16-byte boundary, so the 16-byte copies
-// (cp.async or vector loads) are legal. Otherwise the kernel copies element by element.
-__device__ __forceinline__ bool rows_are_16_byte_aligned(const void* base, const TensorStrides& s) {
+// Whether every row of a tensor of `batch` x `heads` slices starts on a 16-byte boundary, so the
+// 16-byte copies (cp.async or vector loads and stores) are legal; otherwise the kernel copies element
+// by element. The stride of a dimension of extent 1 is never stepped, so it does not count (a
+// one-batch view of a larger tensor keeps the fast path).
+__device__ __forceinline__ bool rows_are_16_byte_aligned(const void* base, const TensorStrides& s, int batch,
+                                                         int heads) {
   const unsigned long long address = reinterpret_cast<unsigned long long>(base);
-  return address % 16 == 0 && s.batch % 8 == 0 && s.seq % 8 == 0 && s.head % 8 == 0;
+  return address % 16 == 0 && s.seq % 8 == 0 && (batch == 1 || s.batch % 8 == 0) && (heads == 1 || s.head % 8 == 0);
 }
 
 // Copies 8 elements one at a time: the path for layouts the 16-byte copies cannot address.

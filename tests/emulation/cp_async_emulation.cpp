@@ -57,6 +57,10 @@ void perform(const PendingCopy& copy) {
 
 void set_cp_async_mode(CpAsyncMode mode) { requested_mode.store(mode); }
 
+// Emulated threads run one at a time and hand over through mutexes: a plain counter is race-free.
+long long issued_cp_async_copies = 0;
+long long cp_async_copies_issued() { return issued_cp_async_copies; }
+
 void begin_thread_cp_async() {
   copies = ThreadCopies{};
   copies.mode = requested_mode.load();
@@ -75,6 +79,7 @@ void cp_async_16(void* shared_dst, const void* global_src, int src_bytes) {
   if (src_bytes != 0 && src_bytes != 16) fail("cp.async: src_bytes is %d; only 0 and 16 are emulated", src_bytes);
   if (src_bytes > 0 && reinterpret_cast<std::uintptr_t>(global_src) % 16 != 0)
     fail("cp.async: source address %p is not 16-byte aligned", global_src);
+  ++emulation::issued_cp_async_copies;
   const emulation::PendingCopy copy{shared_dst, global_src, src_bytes};
   if (copies.mode == CpAsyncMode::eager) {
     emulation::perform(copy);

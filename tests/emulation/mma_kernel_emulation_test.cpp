@@ -183,6 +183,21 @@ TEST(MmaSm80Emulation, NonContiguousStridesAlignedAndNot) {
   expect_sm80_matches<T, DType::bf16, 40>(test::strided(test::shape(1, 2, 1, 20, 40, 40, DType::bf16, kNone), 3, 5));
 }
 
+// A one-batch, one-head view of a larger tensor: the batch and head strides are never stepped, so
+// odd ones must not send the kernel to the element-by-element path.
+TEST(MmaSm80Emulation, StridesOfDimensionsOfExtentOneKeepTheAsyncPath) {
+  const long long before = emulation::cp_async_copies_issued();
+  ProblemShape s = test::shape(1, 1, 1, 33, 47, 32, DType::f16, kCausal);
+  test::HostProblem problem = test::make_problem(s);
+  for (Strides* strides : {&problem.args.q.strides, &problem.args.k.strides, &problem.args.v.strides}) {
+    strides->batch = 12345;
+    strides->head = 777;
+    strides->seq = 32;
+  }
+  expect_problem_matches<Variant::mma_sm80, Tile<32, 16, 2, 2>, DType::f16, 32>(problem);
+  EXPECT_GT(emulation::cp_async_copies_issued(), before) << "the kernel took the element-by-element path";
+}
+
 // K and the output head-major, V padded differently, Q sequence-major; the output's rows are not
 // 16-byte aligned while the inputs' are.
 TEST(MmaSm80Emulation, EveryTensorInItsOwnLayout) {
