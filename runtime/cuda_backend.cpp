@@ -137,16 +137,39 @@ Status CudaBackend::check_not_capturing_first_use(const AttentionArgs& args, CUs
                               problem_key_of(args)));
 }
 
+Status CudaBackend::context_lost_error() const {
+  std::lock_guard<std::mutex> lock(lost_mutex_);
+  if (lost_.empty()) return Status::success();
+  return Status(ErrorCode::driver_error,
+                "the CUDA context of GPU " + std::to_string(options_.device_index) +
+                    " is unusable: a kernel faulted (" + lost_ +
+                    "), which poisons the context until the process ends; restart the process. If it was a "
+                    "FlashJIT kernel, set FLASHJIT_DUMP_DIR to keep its source and report it");
+}
+
+Status CudaBackend::unless_context_lost(Status failed) {
+  std::string fault = cuda::context_fault();
+  if (fault.empty()) return failed;
+  {
+    std::lock_guard<std::mutex> lock(lost_mutex_);
+    if (lost_.empty()) lost_ = fault;
+  }
+  return context_lost_error();
+}
+
 Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
+  if (Status lost = context_lost_error(); !lost.ok()) return lost;
   auto scoped = cuda::ScopedContext::enter(*context_);
   if (!scoped) return status_from(scoped.takeError(), ErrorCode::driver_error);
   if (Status s = check_device_pointers(args); !s.ok()) return s;
   if (Status s = check_not_capturing_first_use(args, stream); !s.ok()) return s;
   auto ready = kernels_.get_or_build(problem_key_of(args), [&] { return provider_.obtain(args); });
-  if (!ready) return status_from(ready.takeError(), ErrorCode::compile_error);
+  if (!ready) return unless_context_lost(status_from(ready.takeError(), ErrorCode::compile_error));
   AttentionParams params = make_params(args);
-  return status_from((*ready)->kernel->launch(launch_shape((*ready)->spec, args), stream, &params),
-                     ErrorCode::launch_error);
+  Status launched = status_from((*ready)->kernel->launch(launch_shape((*ready)->spec, args), stream, &params),
+                                ErrorCode::launch_error);
+  if (!launched.ok()) return unless_context_lost(std::move(launched));
+  return launched;
 }
 
 }  // namespace flashjit

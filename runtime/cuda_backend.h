@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 
 #include <llvm/Support/Error.h>
 
@@ -40,6 +41,10 @@ class CudaBackend {
   Status check_device_pointers(const AttentionArgs& args) const;
   // An error when `stream` is capturing a CUDA graph and the problem's kernel is not built yet.
   Status check_not_capturing_first_use(const AttentionArgs& args, CUstream stream) const;
+  // `failed` as it is, unless the context turns out to be lost to a kernel fault: then an error
+  // that says so, which every later forward() returns at once.
+  Status unless_context_lost(Status failed);
+  Status context_lost_error() const;
 
   gen::DeviceDescription device_;
   std::unique_ptr<cuda::PrimaryContext> context_;
@@ -47,6 +52,8 @@ class CudaBackend {
   RuntimeOptions options_;
   KernelProvider provider_;
   KernelTable kernels_;
+  mutable std::mutex lost_mutex_;
+  std::string lost_;  // why the context is unusable; empty while it is healthy
 };
 
 }  // namespace flashjit

@@ -178,6 +178,12 @@ llvm::Expected<std::vector<double>> CudaTuningBackend::time(const tuner::Compile
   return samples;
 }
 
+std::string CudaTuningBackend::device_lost() {
+  auto scoped = cuda::ScopedContext::enter(context_);
+  if (!scoped) return llvm::toString(scoped.takeError());
+  return cuda::context_fault();
+}
+
 llvm::Expected<std::string> CudaTuningBackend::check(const tuner::CompiledCandidate& c) {
   auto scoped = cuda::ScopedContext::enter(context_);
   if (!scoped) return scoped.takeError();

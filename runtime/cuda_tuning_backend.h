@@ -23,6 +23,7 @@ class CudaTuningBackend : public tuner::TuningBackend {
   llvm::Expected<std::vector<double>> time(const tuner::CompiledCandidate& candidate, int warmup,
                                            double budget_ms, int max_samples) override;
   llvm::Expected<std::string> check(const tuner::CompiledCandidate& candidate) override;
+  std::string device_lost() override;
 
  private:
   struct InputSet;

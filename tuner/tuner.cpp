@@ -23,6 +23,16 @@ struct TuneState {
   std::vector<CandidateReport> reports;
   std::vector<std::optional<CompiledCandidate>> compiled;
   const Progress& progress;
+  std::string device_lost;  // set once a failure turned out to have taken the device down
+
+  // After candidate `i` failed: whether the backend says the device itself is gone.
+  bool note_if_device_lost(size_t i, TuningBackend& backend) {
+    if (!device_lost.empty()) return true;
+    std::string why = backend.device_lost();
+    if (why.empty()) return false;
+    device_lost = reports[i].key + " left the GPU unusable: " + why;
+    return true;
+  }
 
   void report_progress(int done, int total, const std::string& what) const {
     if (progress) progress(done, total, what);
@@ -52,8 +62,10 @@ void compile_and_load(TuneState& state, const std::vector<gen::KernelSpec>& spec
     state.reports[i].registers = outcomes[i].candidate->registers;
     state.compiled[i] = std::move(outcomes[i].candidate);
     // Loading touches the driver context, which the backend need not make thread-safe.
-    if (llvm::Error err = backend.load(*state.compiled[i]))
+    if (llvm::Error err = backend.load(*state.compiled[i])) {
       state.fail(i, CandidateStatus::load_failed, llvm::toString(std::move(err)));
+      if (state.note_if_device_lost(i, backend)) return;
+    }
   }
 }
 
@@ -63,6 +75,7 @@ void time_candidate(TuneState& state, size_t i, TuningBackend& backend, const Tu
                               options.max_samples);
   if (!samples) {
     state.fail(i, CandidateStatus::launch_failed, llvm::toString(samples.takeError()));
+    state.note_if_device_lost(i, backend);
     return;
   }
   if (std::string why = samples_problem(*samples); !why.empty()) {
@@ -77,7 +90,7 @@ void first_round(TuneState& state, TuningBackend& backend, const TuneOptions& op
   std::vector<size_t> loaded;
   for (size_t i = 0; i < state.compiled.size(); ++i)
     if (state.compiled[i]) loaded.push_back(i);
-  for (size_t n = 0; n < loaded.size(); ++n) {
+  for (size_t n = 0; n < loaded.size() && state.device_lost.empty(); ++n) {
     time_candidate(state, loaded[n], backend, options);
     state.report_progress(static_cast<int>(n) + 1, static_cast<int>(loaded.size()),
                           "time " + state.reports[loaded[n]].key);
@@ -91,7 +104,7 @@ std::vector<size_t> retime_finalists(TuneState& state, TuningBackend& backend, c
   std::vector<size_t> finalists = rank_by_median(state.reports, state.with_status(CandidateStatus::ok));
   if (finalists.size() > static_cast<size_t>(options.finalists)) finalists.resize(options.finalists);
   std::sort(finalists.begin(), finalists.end());
-  for (size_t n = 0; n < finalists.size(); ++n) {
+  for (size_t n = 0; n < finalists.size() && state.device_lost.empty(); ++n) {
     state.reports[finalists[n]].finalist = true;
     time_candidate(state, finalists[n], backend, options);
     state.report_progress(static_cast<int>(n) + 1, static_cast<int>(finalists.size()),
@@ -106,6 +119,7 @@ bool check_candidate(TuneState& state, size_t i, TuningBackend& backend) {
   if (!mismatch) {
     state.fail(i, CandidateStatus::launch_failed,
                "the correctness check could not run: " + llvm::toString(mismatch.takeError()));
+    state.note_if_device_lost(i, backend);
     return false;
   }
   if (!mismatch->empty()) {
@@ -130,7 +144,7 @@ std::optional<Choice> choose_winner(TuneState& state, const std::vector<size_t>&
     if (state.reports[i].status == CandidateStatus::ok) to_check.push_back(i);
 
   std::vector<size_t> correct;
-  for (size_t n = 0; n < to_check.size(); ++n) {
+  for (size_t n = 0; n < to_check.size() && state.device_lost.empty(); ++n) {
     if (check_candidate(state, to_check[n], backend)) correct.push_back(to_check[n]);
     state.report_progress(static_cast<int>(n) + 1, static_cast<int>(to_check.size()),
                           "check " + state.reports[to_check[n]].key);
@@ -143,7 +157,7 @@ std::optional<Choice> choose_winner(TuneState& state, const std::vector<size_t>&
   // Every finalist was wrong: the others still hold their first-round timings; the first correct
   // one in that ranking wins.
   const std::vector<size_t> rest = rank_by_median(state.reports, state.with_status(CandidateStatus::ok));
-  for (size_t n = 0; n < rest.size(); ++n) {
+  for (size_t n = 0; n < rest.size() && state.device_lost.empty(); ++n) {
     const bool correct_result = check_candidate(state, rest[n], backend);
     state.report_progress(static_cast<int>(n) + 1, static_cast<int>(rest.size()),
                           "check " + state.reports[rest[n]].key);
@@ -187,6 +201,9 @@ llvm::Expected<TuneResult> tune(const CandidateList& list, TuningBackend& backen
   first_round(state, backend, options);
   const std::vector<size_t> finalists = retime_finalists(state, backend, options);
   std::optional<Choice> choice = choose_winner(state, finalists, backend, options);
+  if (!state.device_lost.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "tuning stopped: %s",
+                                   state.device_lost.c_str());
   if (!choice)
     return llvm::createStringError(llvm::inconvertibleErrorCode(), "no tuning candidate survived: %s",
                                    failure_summary(state.reports).c_str());

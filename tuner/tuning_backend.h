@@ -41,6 +41,10 @@ class TuningBackend {
   // Whether the candidate's output on a small odd-shaped problem matches the reference: an empty
   // string when it does, otherwise how far off it was. An error when the check could not run.
   virtual llvm::Expected<std::string> check(const CompiledCandidate& candidate) = 0;
+  // Asked after a load, time or check failed: why the device can run nothing more (a kernel fault
+  // that poisons the whole context), or empty when only that candidate failed. A lost device
+  // stops the tuning at once: every later candidate would fail the same way.
+  virtual std::string device_lost() { return {}; }
 };
 
 }  // namespace flashjit::tuner

@@ -202,6 +202,41 @@ llvm::Expected<float> Event::elapsed_ms(const Event& start, const Event& end) {
   return ms;
 }
 
+namespace {
+
+// Errors after which the context can run nothing more: a kernel faulted (bad address, trap, ...),
+// and every later call in this context returns the same error.
+bool is_sticky_fault(CUresult r) {
+  switch (r) {
+    case CUDA_ERROR_ILLEGAL_ADDRESS:
+    case CUDA_ERROR_LAUNCH_FAILED:
+    case CUDA_ERROR_MISALIGNED_ADDRESS:
+    case CUDA_ERROR_ILLEGAL_INSTRUCTION:
+    case CUDA_ERROR_INVALID_ADDRESS_SPACE:
+    case CUDA_ERROR_INVALID_PC:
+    case CUDA_ERROR_HARDWARE_STACK_ERROR:
+    case CUDA_ERROR_ASSERT:
+    case CUDA_ERROR_LAUNCH_TIMEOUT:
+    case CUDA_ERROR_ECC_UNCORRECTABLE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::string context_fault() {
+  auto api = driver_api();
+  if (!api) {
+    llvm::consumeError(api.takeError());
+    return {};
+  }
+  const CUresult r = api->cuCtxSynchronize();
+  if (!is_sticky_fault(r)) return {};
+  return describe_result(*api, r);
+}
+
 llvm::Error synchronize_stream(CUstream stream) {
   auto api = driver_api();
   if (!api) return api.takeError();

@@ -114,4 +114,9 @@ class Event {
 
 llvm::Error synchronize_stream(CUstream stream);
 
+// Why the current context can run nothing more ("CUDA_ERROR_ILLEGAL_ADDRESS (...)": a kernel
+// faulted, which poisons the whole context until the process ends), or empty when it is healthy.
+// Waits for the context's work.
+std::string context_fault();
+
 }  // namespace flashjit::cuda

@@ -25,6 +25,7 @@ namespace flashjit::cuda {
   X(cuDevicePrimaryCtxRelease)       \
   X(cuCtxSetCurrent)                 \
   X(cuCtxGetCurrent)                 \
+  X(cuCtxSynchronize)                \
   X(cuModuleLoadData)                \
   X(cuModuleUnload)                  \
   X(cuModuleGetFunction)             \

@@ -29,6 +29,8 @@ struct Script {
   std::vector<std::vector<double>> rounds = {{5.0}};
   std::string mismatch;      // non-empty: check() reports this wrong result
   bool check_fails = false;  // check() itself cannot run
+  // time() fails with a kernel fault that takes the device down: device_lost() says so from then on.
+  bool faults_device = false;
 };
 
 class FakeBackend : public TuningBackend {
@@ -81,6 +83,10 @@ class FakeBackend : public TuningBackend {
     const Script script = script_for(candidate.key);
     if (!candidate.loaded)
       return llvm::createStringError(llvm::inconvertibleErrorCode(), "timed before load: " + candidate.key);
+    if (script.faults_device) {
+      lost_ = "fake CUDA_ERROR_ILLEGAL_ADDRESS";
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "fake fault in " + candidate.key);
+    }
     if (script.time_fails)
       return llvm::createStringError(llvm::inconvertibleErrorCode(), "fake launch error in " + candidate.key);
     const size_t round = static_cast<size_t>(time_calls_[candidate.key]++);
@@ -93,6 +99,11 @@ class FakeBackend : public TuningBackend {
     if (script.check_fails)
       return llvm::createStringError(llvm::inconvertibleErrorCode(), "fake check launch error in " + candidate.key);
     return script.mismatch;
+  }
+
+  std::string device_lost() override {
+    record("device_lost?", "");
+    return lost_;
   }
 
   int total_compiles() const {
@@ -123,6 +134,7 @@ class FakeBackend : public TuningBackend {
   int in_flight_ = 0;
   bool gate_used_ = false;
   std::map<std::string, int> time_calls_;
+  std::string lost_;
 };
 
 }  // namespace flashjit::tuner::testing

@@ -148,6 +148,36 @@ TEST(Tune, CompileLoadAndLaunchFailuresAreReportedNotFatal) {
   EXPECT_EQ(std::count(timed_keys.begin(), timed_keys.end(), key(bad_load)), 0);
 }
 
+// A candidate whose fault takes the device down stops the tuning at once: every later launch would
+// fail the same way, so none is attempted, and the error names the culprit and the fault.
+TEST(Tune, ADeviceLostToAFaultStopsTuningAndSaysWhich) {
+  const gen::KernelSpec first = tile(8), culprit = tile(16), after = tile(32);
+  FakeBackend backend;
+  backend.scripts[key(first)] = timed(5.0);
+  backend.scripts[key(culprit)].faults_device = true;
+  backend.scripts[key(after)] = timed(1.0);
+
+  const std::string error = tune_error(list_of({first, culprit, after}), backend);
+
+  EXPECT_TRUE(contains(error, "tuning stopped: " + key(culprit) + " left the GPU unusable: fake CUDA_ERROR_ILLEGAL_ADDRESS"))
+      << error;
+  const auto timed_keys = backend.calls_of("time");
+  EXPECT_EQ(std::count(timed_keys.begin(), timed_keys.end(), key(after)), 0) << "timed after the device was lost";
+  EXPECT_TRUE(backend.calls_of("check").empty()) << "checked after the device was lost";
+}
+
+// An ordinary launch failure is that candidate's alone: the backend is asked, says the device is
+// fine, and the tuning goes on.
+TEST(Tune, AnOrdinaryLaunchFailureAsksWhetherTheDeviceIsLostAndGoesOn) {
+  const gen::KernelSpec bad = tile(8), good = tile(16);
+  FakeBackend backend;
+  backend.scripts[key(bad)].time_fails = true;
+  backend.scripts[key(good)] = timed(3.0);
+  const TuneResult result = tuned(list_of({bad, good}), backend);
+  EXPECT_EQ(result.winner.key, key(good));
+  EXPECT_FALSE(backend.calls_of("device_lost?").empty());
+}
+
 TEST(Tune, TheFastestCorrectCandidateWins) {
   const gen::KernelSpec slow = tile(8), fast = tile(16), middle = tile(32);
   FakeBackend backend;
