@@ -126,10 +126,11 @@ std::vector<KernelSpec> preferred(const KernelSpec& base, int stages) {
   return {with_tile(base, 128, 64, 4, stages), with_tile(base, 128, 32, 4, stages),
           with_tile(base, 128, 64, 8, stages), with_tile(base, 128, 32, 8, stages),
           with_tile(base, 64, 64, 4, stages),  with_tile(base, 64, 32, 4, stages),
-          with_tile(base, 64, 16, 4, stages),  with_tile(base, 64, 16, 4, 1)};
+          with_tile(base, 64, 16, 4, stages)};
 }
-std::vector<KernelSpec> sm80_preferred(const KernelSpec& base) { return preferred(base, 2); }
-std::vector<KernelSpec> sm75_preferred(const KernelSpec& base) { return preferred(base, 2); }
+// Two stages on both: cp.async overlaps the next block with this one on sm_80; on Turing the second
+// slot saves the barrier that would otherwise precede every load.
+std::vector<KernelSpec> two_stage_preferred(const KernelSpec& base) { return preferred(base, 2); }
 
 }  // namespace
 
@@ -137,7 +138,7 @@ const VariantRules& mma_sm75_rules() {
   static const VariantRules rules{Variant::mma_sm75,       true,         sm75_arch,
                                   sm75_tile_problems,      mma_shared_memory_bytes,
                                   "mma_sm75_forward.cuh",  "flashjit::dev::mma_sm75_forward",
-                                  sm75_grid,               sm75_preferred};
+                                  sm75_grid,               two_stage_preferred};
   return rules;
 }
 
@@ -145,7 +146,7 @@ const VariantRules& mma_sm80_rules() {
   static const VariantRules rules{Variant::mma_sm80,       true,         sm80_arch,
                                   sm80_tile_problems,      mma_shared_memory_bytes,
                                   "mma_sm80_forward.cuh",  "flashjit::dev::mma_sm80_forward",
-                                  sm80_grid,               sm80_preferred};
+                                  sm80_grid,               two_stage_preferred};
   return rules;
 }
 

@@ -52,8 +52,8 @@ llvm::Expected<KernelSpec> default_spec(Variant variant, const DeviceDescription
   // A variant that cannot serve this device or dtype at all says so, not that no tile fits.
   if (std::string why = rules.arch_problem(base.arch, base.dtype); !why.empty())
     return llvm::createStringError(llvm::inconvertibleErrorCode(), why);
-  if (!rules.preferred_tiles) {
-    // Not implemented: its rules say so.
+  if (!rules.implemented) {
+    // Its rules say why it cannot be built.
     if (llvm::Error err = validate_spec(base, device)) return err;
     return base;
   }

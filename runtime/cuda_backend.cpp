@@ -3,7 +3,9 @@
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/FormatVariadic.h>
 
+#include "runtime/cuda/device.h"
 #include "runtime/cuda/nvrtc_compiler.h"
+#include "runtime/cuda/pointer_checks.h"
 #include "runtime/launch_params.h"
 #include "runtime/log.h"
 #include "runtime/status_from_error.h"
@@ -84,56 +86,15 @@ llvm::Expected<KernelPlan> CudaBackend::plan(const AttentionArgs& args) {
   return plan;
 }
 
-Status CudaBackend::check_device_pointers(const AttentionArgs& args) const {
-  const cuda::DriverApi& api = *cuda::driver_api();
-  const std::pair<const char*, const void*> pointers[] = {
-      {"q", args.q.data}, {"k", args.k.data}, {"v", args.v.data}, {"out", args.out.data}, {"lse", args.lse}};
-  for (auto [name, pointer] : pointers) {
-    if (pointer == nullptr) continue;
-    unsigned int memory_type = 0;
-    // Device, managed and registered host memory are all known to the driver; plain host memory
-    // (malloc, std::vector) is not, and would fault inside the kernel.
-    CUresult r = api.cuPointerGetAttribute(&memory_type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE,
-                                           reinterpret_cast<CUdeviceptr>(pointer));
-    if (r != CUDA_SUCCESS)
-      return Status(ErrorCode::invalid_argument,
-                    llvm::formatv("{0} ({1}) is not memory the CUDA driver knows; the CUDA backend "
-                                  "needs device memory (a host pointer?)",
-                                  name, pointer));
-    if (memory_type != CU_MEMORYTYPE_DEVICE) continue;  // mapped host memory: any GPU may read it
-    // Managed memory reports either type wherever it lives, and migrates to the GPU that reads it.
-    unsigned int managed = 0;
-    if (api.cuPointerGetAttribute(&managed, CU_POINTER_ATTRIBUTE_IS_MANAGED,
-                                  reinterpret_cast<CUdeviceptr>(pointer)) == CUDA_SUCCESS &&
-        managed != 0)
-      continue;
-    // Device memory of another GPU would fault (or, with peer access, crawl over the interconnect):
-    // refused like mixed devices in PyTorch.
-    int ordinal = -1;
-    r = api.cuPointerGetAttribute(&ordinal, CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL,
-                                  reinterpret_cast<CUdeviceptr>(pointer));
-    if (r == CUDA_SUCCESS && ordinal != options_.device_index)
-      return Status(ErrorCode::invalid_argument,
-                    llvm::formatv("{0} ({1}) is memory of GPU {2}, but this runtime computes on GPU {3}; "
-                                  "create a Runtime with device_index {2} for it",
-                                  name, pointer, ordinal, options_.device_index));
-  }
-  return Status::success();
-}
-
 Status CudaBackend::check_not_capturing_first_use(const AttentionArgs& args, CUstream stream) const {
   if (kernels_.find(problem_key_of(args)) != nullptr) return Status::success();
-  CUstreamCaptureStatus capture = CU_STREAM_CAPTURE_STATUS_NONE;
-  if (cuda::driver_api()->cuStreamIsCapturing(stream, &capture) != CUDA_SUCCESS ||
-      capture == CU_STREAM_CAPTURE_STATUS_NONE)
-    return Status::success();
-  // The first use compiles, loads and tunes (allocations, launches and waits on other streams),
-  // none of which may happen while a graph is being captured: it would invalidate the capture.
+  if (!cuda::stream_is_capturing(stream)) return Status::success();
+  // The first use in a process compiles (or loads from the cache), loads and may tune: allocations,
+  // launches and waits on other streams, none of which may happen while a graph is being captured.
   return Status(ErrorCode::invalid_argument,
-                llvm::formatv("the first forward() of problem {0} on this device builds its kernel, which "
-                              "cannot happen while the stream is being captured into a CUDA graph: call "
-                              "forward() once for this problem before capturing (or pre-warm the cache "
-                              "with `flashjit warm`)",
+                llvm::formatv("the first forward() of problem {0} in this process builds its kernel, which "
+                              "cannot happen while a CUDA graph is being captured: call forward() once for "
+                              "this problem before capturing",
                               problem_key_of(args)));
 }
 
@@ -147,7 +108,10 @@ Status CudaBackend::context_lost_error() const {
                     "FlashJIT kernel, set FLASHJIT_DUMP_DIR to keep its source and report it");
 }
 
-Status CudaBackend::unless_context_lost(Status failed) {
+Status CudaBackend::unless_context_lost(Status failed, CUstream stream) {
+  // Finding out waits for the whole context, which a capture in progress must not see; a fault
+  // then shows at the next call outside the capture.
+  if (cuda::stream_is_capturing(stream)) return failed;
   std::string fault = cuda::context_fault();
   if (fault.empty()) return failed;
   {
@@ -161,14 +125,15 @@ Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
   if (Status lost = context_lost_error(); !lost.ok()) return lost;
   auto scoped = cuda::ScopedContext::enter(*context_);
   if (!scoped) return status_from(scoped.takeError(), ErrorCode::driver_error);
-  if (Status s = check_device_pointers(args); !s.ok()) return s;
+  if (Status s = cuda::check_device_pointers(args, options_.device_index); !s.ok())
+    return unless_context_lost(std::move(s), stream);
   if (Status s = check_not_capturing_first_use(args, stream); !s.ok()) return s;
   auto ready = kernels_.get_or_build(problem_key_of(args), [&] { return provider_.obtain(args); });
-  if (!ready) return unless_context_lost(status_from(ready.takeError(), ErrorCode::compile_error));
+  if (!ready) return unless_context_lost(status_from(ready.takeError(), ErrorCode::compile_error), stream);
   AttentionParams params = make_params(args);
   Status launched = status_from((*ready)->kernel->launch(launch_shape((*ready)->spec, args), stream, &params),
                                 ErrorCode::launch_error);
-  if (!launched.ok()) return unless_context_lost(std::move(launched));
+  if (!launched.ok()) return unless_context_lost(std::move(launched), stream);
   return launched;
 }
 

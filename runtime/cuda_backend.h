@@ -38,12 +38,11 @@ class CudaBackend {
  private:
   CudaBackend(gen::DeviceDescription device, std::unique_ptr<cuda::PrimaryContext> context,
               std::unique_ptr<cache::TuningCache> cache, const RuntimeOptions& options);
-  Status check_device_pointers(const AttentionArgs& args) const;
   // An error when `stream` is capturing a CUDA graph and the problem's kernel is not built yet.
   Status check_not_capturing_first_use(const AttentionArgs& args, CUstream stream) const;
   // `failed` as it is, unless the context turns out to be lost to a kernel fault: then an error
   // that says so, which every later forward() returns at once.
-  Status unless_context_lost(Status failed);
+  Status unless_context_lost(Status failed, CUstream stream);
   Status context_lost_error() const;
 
   gen::DeviceDescription device_;

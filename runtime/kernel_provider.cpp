@@ -1,5 +1,7 @@
 #include "runtime/kernel_provider.h"
 
+#include "runtime/cuda/device.h"
+
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/FormatVariadic.h>
 #include <nlohmann/json.hpp>
@@ -113,6 +115,9 @@ llvm::Expected<ReadyKernel> KernelProvider::obtain(const AttentionArgs& args) co
   if (!options_.tune) return heuristic(args, key);
   auto result = tuned(args, key);
   if (result) return result;
+  // A kernel fault took the context down: nothing more can run here, so no fallback is compiled
+  // (or stored in the cache); the caller reports the lost context.
+  if (!cuda::context_fault().empty()) return result.takeError();
   // Tuning can fail where the kernel itself would run (no memory for its input sets, say): the
   // caller still gets attention, from the heuristic default, and is told why.
   log::warning("tuning " + key.problem_key + " failed, using the heuristic default: " +

@@ -5,7 +5,7 @@
 #   1. flashjit doctor
 #   2. the GPU test suite (every dtype, head dim, mask, odd shapes, strides, GQA vs the CPU backend;
 #      the tensor-core variants forced)
-#   3. compute-sanitizer memcheck and racecheck on one small case of the selected kernel, and
+#   3. compute-sanitizer memcheck and racecheck on the generic kernel (forced, small cases), and
 #      memcheck, racecheck and synccheck on one small case per tensor-core variant
 #   4. the main job (flashjit run) on the default problem, and a tune
 #   5. flashjit bench with the selector's choice and with mma_sm75 forced, beside PyTorch SDPA
@@ -26,7 +26,9 @@ export LD_LIBRARY_PATH="${CUDA_HOME:-/usr/local/cuda}/lib64${LD_LIBRARY_PATH:+:$
 flashjit="$build/tools/flashjit"
 gpu_tests="$build/tests/flashjit_gpu_tests"
 sanitizer="$(command -v compute-sanitizer || echo "${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer")"
-small_case='OddShapes/GpuForward.MatchesTheCpuBackend/b2_h3_kv3_q17_k17_d8_f16_causal'
+# The generic kernel forced (on Turing and newer the selector picks a tensor-core variant): eight
+# tiles on two small problems (tests/gpu/gpu_forward_test.cpp).
+generic_case='GpuForwardTiles.ForcedTilesMatchTheCpuBackend'
 # One small case per tensor-core variant (tests/gpu/gpu_tensor_core_test.cpp, "Sanitizer" suite):
 # odd lengths, causal, GQA, d 64.
 sm80_case='Sanitizer/GpuTensorCore.MatchesTheCpuBackend/mma_sm80_*'
@@ -77,7 +79,7 @@ fi
 
 if wants sanitizer; then
 for tool in memcheck racecheck; do
-  sanitize sanitizer "$small_case" "$tool"
+  sanitize sanitizer-generic "$generic_case" "$tool"
 done
 for tool in memcheck racecheck synccheck; do
   sanitize sanitizer-mma_sm80 "$sm80_case" "$tool"

@@ -158,8 +158,11 @@ __device__ __forceinline__ void online_softmax(float (&s)[Shape::kMTiles][Shape:
       // A row with no visible key yet keeps max -inf; exponentiate against 0 then, so that
       // -inf - -inf never makes a NaN (every probability is exp2(-inf) = 0).
       const float base = new_max == negative_infinity() ? 0.0f : new_max;
-      rescale[mt][h] = fast_exp2(acc.row_max[mt][h] - base);
-      max_moved |= new_max != acc.row_max[mt][h];
+      // An unmoved maximum rescales by exactly 1 (not by ex2.approx(0), which the PTX ISA does not
+      // promise to be exact), so skipping the multiply below changes no bit.
+      const bool moved = new_max != acc.row_max[mt][h];
+      rescale[mt][h] = moved ? fast_exp2(acc.row_max[mt][h] - base) : 1.0f;
+      max_moved |= moved;
       acc.row_max[mt][h] = new_max;
       float tile_sum = 0.0f;
 #pragma unroll
@@ -174,9 +177,9 @@ __device__ __forceinline__ void online_softmax(float (&s)[Shape::kMTiles][Shape:
       acc.row_sum[mt][h] = acc.row_sum[mt][h] * rescale[mt][h] + tile_sum;
     }
   }
-  // Once the running maxima settle (most blocks of a long row), every rescale factor is
-  // exp2(0) = 1 exactly: skipping the multiply then changes no bit and saves d/2 FMULs per row
-  // and 16-row tile; a warp skips it when none of its lanes saw a new maximum.
+  // Once the running maxima settle (most blocks of a long row), every rescale factor is 1: skipping
+  // the multiply changes no bit and saves d/2 FMULs per row and 16-row tile. The branch is per
+  // thread, so a warp saves the time only when none of its lanes' rows saw a new maximum.
   if (!max_moved) return;
 #pragma unroll
   for (int mt = 0; mt < Shape::kMTiles; ++mt)

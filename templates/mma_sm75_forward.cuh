@@ -1,7 +1,7 @@
 // mma_sm75: the tensor-core forward for Turing (and correct on anything newer): each k16 step is two
 // mma.sync.m16n8k8 in f16 with fp32 accumulation, and K/V tiles are copied with ordinary 16-byte
-// loads and stores, since Turing has no cp.async; the ring of kStages slots still lets one
-// __syncthreads per block suffice (see mma_forward.cuh for the algorithm).
+// loads and stores, since Turing has no cp.async; with two slots the ring still needs only one
+// __syncthreads per block (see mma_forward.cuh for the algorithm).
 #pragma once
 
 #include "mma_forward.cuh"

@@ -1,6 +1,7 @@
-// The candidate list: for every variant the selector finds usable, its tile grid on this device,
-// statically pruned by the same check that validates any spec, so the tuner never compiles a tile
-// that cannot run here (too much shared memory for THIS device, register spills, bad divisibility).
+// The candidate list: the default tile of every variant the selector finds usable and the tile grid
+// of the one it selects, statically pruned by the same check that validates any spec, so the tuner
+// never compiles a tile that cannot run here (too much shared memory for THIS device, register
+// spills, bad divisibility).
 #include <set>
 
 #include <llvm/ADT/StringExtras.h>

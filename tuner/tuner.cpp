@@ -30,7 +30,9 @@ struct TuneState {
     if (!device_lost.empty()) return true;
     std::string why = backend.device_lost();
     if (why.empty()) return false;
-    device_lost = reports[i].key + " left the GPU unusable: " + why;
+    // The context is shared with the application, so the fault is most likely, not surely, this
+    // candidate's.
+    device_lost = "the GPU context was lost while running " + reports[i].key + ": " + why;
     return true;
   }
 

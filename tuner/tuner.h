@@ -38,8 +38,8 @@ struct CandidateReport {
   bool finalist = false;
 };
 
-// Every spec worth trying on this device for this problem, across the variants the selector
-// allows, with those a static check rules out (shared memory, registers, divisibility) reported
+// Every spec worth trying on this device for this problem (each usable variant's default, then the
+// selected variant's tile grid), with those a static check rules out (shared memory, registers, divisibility) reported
 // as pruned. An error, naming the reasons, when nothing is left.
 struct CandidateList {
   std::vector<gen::KernelSpec> specs;

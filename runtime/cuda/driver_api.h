@@ -49,7 +49,8 @@ namespace flashjit::cuda {
   X(cuEventRecord)                   \
   X(cuEventSynchronize)              \
   X(cuEventElapsedTime)              \
-  X(cuPointerGetAttribute)
+  X(cuPointerGetAttribute)           \
+  X(cuPointerGetAttributes)
 
 struct DriverApi {
 #define FLASHJIT_DECLARE_DRIVER_FUNCTION(name) decltype(&::name) name = nullptr;

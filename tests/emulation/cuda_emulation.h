@@ -167,7 +167,6 @@ void begin_thread_cp_async();
 // cp.async copies issued since the process started (a kernel on its element-by-element path issues
 // none).
 long long cp_async_copies_issued();
-extern long long issued_cp_async_copies;
 
 // ---- shared-memory bank conflicts of ldmatrix ----------------------------------------------------
 // Shared memory has 32 banks of 4 bytes; ldmatrix.x4 reads its 4 matrices in 4 phases of 8 16-byte

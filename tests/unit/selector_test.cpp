@@ -482,8 +482,8 @@ TEST(DefaultSpec, HeadDim256ShrinksTheQueryTileOnSmallSharedMemory) {
 
 // The tensor-core defaults per device at the head dims that matter most. 128 query rows where they
 // fit; at d=256 the 99 KB parts (sm_86, sm_89) and Turing's 64 KB take smaller tiles, while Hopper's
-// 227 KB keeps the full one. A100 and the 99 KB parts keep 128 rows at d=256 and d=136 with
-// 32-key tiles and 8 warps. At d=128 two 16-row tiles per warp fit the registers only with 32-key
+// 227 KB keeps the full one. A100 keeps 128 rows at d=256 with 32-key tiles and 8 warps, as do the
+// 99 KB parts at d=136 (at d=256 they take 64x32). At d=128 two 16-row tiles per warp fit the registers only with 32-key
 // tiles (2 * (16 + 64) = 160 accumulators), which every device takes (Turing exactly fills 64 KB).
 TEST(DefaultSpec, TensorCoreTilesPerDevice) {
   struct Case {

@@ -159,7 +159,8 @@ TEST(Tune, ADeviceLostToAFaultStopsTuningAndSaysWhich) {
 
   const std::string error = tune_error(list_of({first, culprit, after}), backend);
 
-  EXPECT_TRUE(contains(error, "tuning stopped: " + key(culprit) + " left the GPU unusable: fake CUDA_ERROR_ILLEGAL_ADDRESS"))
+  EXPECT_TRUE(contains(error, "tuning stopped: the GPU context was lost while running " + key(culprit) +
+                                  ": fake CUDA_ERROR_ILLEGAL_ADDRESS"))
       << error;
   const auto timed_keys = backend.calls_of("time");
   EXPECT_EQ(std::count(timed_keys.begin(), timed_keys.end(), key(after)), 0) << "timed after the device was lost";
