@@ -89,6 +89,7 @@ Result<KernelChoice> Runtime::plan(const AttentionArgs& args) const {
   auto planned = impl_->cuda->plan(*normalized);
   if (!planned) return status_from(planned.takeError(), ErrorCode::unsupported);
   choice.kernel_key = gen::canonical_key(planned->spec);
+  choice.variant = planned->spec.variant;
   choice.reason = planned->reason;
   choice.origin = planned->origin;
   return choice;

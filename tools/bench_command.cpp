@@ -65,13 +65,6 @@ llvm::Expected<std::vector<int>> int_list(const std::string& text, const char* w
   return out;
 }
 
-// The variant a kernel key belongs to ("mma_sm80_sm90_bf16_d128_..." -> "mma_sm80"), "?" if none.
-std::string variant_of_key(const std::string& key) {
-  for (Variant v : {Variant::generic, Variant::mma_sm75, Variant::mma_sm80, Variant::wgmma_sm90})
-    if (key.rfind(std::string(variant_name(v)) + "_", 0) == 0) return variant_name(v);
-  return "?";
-}
-
 // Before anything is timed: every shape of the sweep can run the forced variant on this device,
 // else the first one that cannot, and why.
 llvm::Error check_forced_variant(Variant forced, const std::vector<DType>& types, const std::vector<int>& dims,
@@ -192,7 +185,7 @@ int run_bench() {
           Result<KernelChoice> choice = (*runtime)->plan(a);
           const std::string kernel = choice ? choice->kernel_key : "?";
           const std::string origin = choice ? choice->origin : "?";
-          const std::string ran = variant_of_key(kernel);
+          const std::string ran = choice && choice->variant ? variant_name(*choice->variant) : "?";
           llvm::outs() << llvm::formatv("{0,-5} {1,4} {2,6} {3,-6} {4,5} {5,5} {6,-10} {7,10:F4} {8,8:F1}  {9} ({10})\n",
                                         dtype_name(t), d, s, mask_name(m), a.batch, a.num_heads, ran, median, tflops,
                                         kernel, origin);

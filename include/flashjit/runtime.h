@@ -59,7 +59,8 @@ using Stream = void*;
 struct KernelChoice {
   Backend backend = Backend::cpu;
   std::string device;       // "NVIDIA H100 80GB HBM3" or "cpu"
-  std::string kernel_key;   // canonical spec key, e.g. "generic_sm90_bf16_d128_m32n32w4s1_causal"
+  std::string kernel_key;   // canonical spec key, e.g. "mma_sm80_sm90_bf16_d128_m128n32w4s2_causal"
+  std::optional<Variant> variant;  // the kernel variant; empty on the CPU backend
   std::string reason;       // why this variant was chosen
   // Where the kernel came from: "cache", "tuned", "heuristic", "forced" once it is loaded;
   // "planned" before the first forward() of the problem; "cpu" on the CPU backend.

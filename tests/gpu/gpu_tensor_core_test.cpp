@@ -83,6 +83,7 @@ void expect_kernel_is(Runtime& runtime, const HostProblem& p, const TensorCoreCa
   Result<KernelChoice> choice = runtime.plan(p.args);
   ASSERT_TRUE(choice.ok()) << choice.status().to_string();
   EXPECT_EQ(choice->kernel_key.rfind(std::string(variant_name(c.variant)) + "_", 0), 0u) << choice->kernel_key;
+  EXPECT_EQ(choice->variant, std::optional<Variant>(c.variant));
   if (c.tiles) {
     EXPECT_NE(choice->kernel_key.find(tile_key(*c.tiles)), std::string::npos) << choice->kernel_key;
   }

@@ -73,6 +73,7 @@ TEST(Runtime, PlanNamesTheCpuKernelAndWhy) {
   Result<KernelChoice> choice = (*runtime)->plan(p.args);
   ASSERT_TRUE(choice.ok()) << choice.status().to_string();
   EXPECT_EQ(choice->kernel_key, "cpu_blocked_online_softmax_f32");
+  EXPECT_FALSE(choice->variant.has_value()) << "the CPU backend runs no kernel variant";
   EXPECT_NE(choice->reason.find("on 3 threads"), std::string::npos) << choice->reason;
 }
 
