@@ -49,6 +49,21 @@ void expect_emulated_kernel_matches(EmulatedKernel kernel, const gen::KernelSpec
   }
 }
 
+gen::KernelSpec emulated_spec(Variant variant, int arch, const ProblemShape& problem, int block_m, int block_n,
+                              int warps, int stages) {
+  gen::KernelSpec spec;
+  spec.variant = variant;
+  spec.arch = arch;
+  spec.dtype = problem.dtype;
+  spec.head_dim = problem.head_dim;
+  spec.block_m = block_m;
+  spec.block_n = block_n;
+  spec.warps = warps;
+  spec.stages = stages;
+  spec.mask = problem.mask;
+  return spec;
+}
+
 ProblemShape strided(ProblemShape s, int head_padding, int seq_padding) {
   s.head_padding = head_padding;
   s.seq_padding = seq_padding;

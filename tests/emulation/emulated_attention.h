@@ -45,6 +45,11 @@ struct EmulatedTraits {
 
 enum class Lse { written, null };
 
+// The spec the runtime would build for `problem` (dtype, head dim, mask) with this variant, target
+// and tile.
+gen::KernelSpec emulated_spec(Variant variant, int arch, const ProblemShape& problem, int block_m, int block_n,
+                              int warps, int stages);
+
 using EmulatedKernel = void (*)(AttentionParams);
 
 // Validates `spec` against `device`, runs `kernel` (the instantiation for `spec`) on `problem`

@@ -6,24 +6,15 @@
 // itself (cvt/ex2 are stood in for on the host), real warp scheduling, and NVRTC compilation.
 #define FLASHJIT_HOST_EMULATION 1
 
-#include <cstdint>
-#include <limits>
-#include <random>
 #include <string>
-#include <vector>
 
 #include <gtest/gtest.h>
 #include <llvm/Support/Error.h>
 
-#include "flashjit/numeric.h"
 #include "flashjit/types.h"
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
 #include "generator/selector.h"
-#include "runtime/launch_params.h"
-#include "runtime/validate.h"
-#include "support/compare.h"
-#include "support/naive_reference.h"
 #include "support/test_problem.h"
 
 #include "emulation/cuda_emulation.h"
@@ -83,17 +74,7 @@ void run_tile(const gen::KernelSpec& spec, test::HostProblem& problem, Lse lse) 
 // The spec the runtime would build for this problem with the tile of `TileT`.
 template <class TileT>
 gen::KernelSpec spec_for(const ProblemShape& s) {
-  gen::KernelSpec spec;
-  spec.variant = Variant::generic;
-  spec.arch = 90;
-  spec.dtype = s.dtype;
-  spec.head_dim = s.head_dim;
-  spec.block_m = TileT::kBlockM;
-  spec.block_n = TileT::kBlockN;
-  spec.warps = TileT::kWarps;
-  spec.stages = 1;
-  spec.mask = s.mask;
-  return spec;
+  return test::emulated_spec(Variant::generic, 90, s, TileT::kBlockM, TileT::kBlockN, TileT::kWarps, 1);
 }
 
 // One problem through the kernel of tile TileT, dtype kDType and head dim kHeadDim (the problem

@@ -51,17 +51,8 @@ const gen::DeviceDescription& device_for(Variant variant) {
 
 template <Variant kVariant, class TileT>
 gen::KernelSpec spec_for(const ProblemShape& s) {
-  gen::KernelSpec spec;
-  spec.variant = kVariant;
-  spec.arch = device_for(kVariant).compute_capability();
-  spec.dtype = s.dtype;
-  spec.head_dim = s.head_dim;
-  spec.block_m = TileT::kBlockM;
-  spec.block_n = TileT::kBlockN;
-  spec.warps = TileT::kWarps;
-  spec.stages = TileT::kStages;
-  spec.mask = s.mask;
-  return spec;
+  return test::emulated_spec(kVariant, device_for(kVariant).compute_capability(), s, TileT::kBlockM,
+                             TileT::kBlockN, TileT::kWarps, TileT::kStages);
 }
 
 template <Variant kVariant, class Traits>
