@@ -86,8 +86,7 @@ llvm::Expected<KernelPlan> CudaBackend::plan(const AttentionArgs& args) {
   return plan;
 }
 
-Status CudaBackend::check_not_capturing_first_use(const AttentionArgs& args, CUstream stream) const {
-  if (kernels_.find(problem_key_of(args)) != nullptr) return Status::success();
+Status CudaBackend::refuse_build_during_capture(const std::string& problem_key, CUstream stream) const {
   if (!cuda::stream_is_capturing(stream)) return Status::success();
   // The first use in a process compiles (or loads from the cache), loads and may tune: allocations,
   // launches and waits on other streams, none of which may happen while a graph is being captured.
@@ -95,10 +94,11 @@ Status CudaBackend::check_not_capturing_first_use(const AttentionArgs& args, CUs
                 llvm::formatv("the first forward() of problem {0} in this process builds its kernel, which "
                               "cannot happen while a CUDA graph is being captured: call forward() once for "
                               "this problem before capturing",
-                              problem_key_of(args)));
+                              problem_key));
 }
 
 Status CudaBackend::context_lost_error() const {
+  if (!lost_flag_.load(std::memory_order_acquire)) return Status::success();  // every call: no lock
   std::lock_guard<std::mutex> lock(lost_mutex_);
   if (lost_.empty()) return Status::success();
   return Status(ErrorCode::driver_error,
@@ -118,6 +118,7 @@ Status CudaBackend::unless_context_lost(Status failed, CUstream stream) {
     std::lock_guard<std::mutex> lock(lost_mutex_);
     if (lost_.empty()) lost_ = fault;
   }
+  lost_flag_.store(true, std::memory_order_release);
   return context_lost_error();
 }
 
@@ -127,11 +128,16 @@ Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
   if (!scoped) return status_from(scoped.takeError(), ErrorCode::driver_error);
   if (Status s = cuda::check_device_pointers(args, options_.device_index); !s.ok())
     return unless_context_lost(std::move(s), stream);
-  if (Status s = check_not_capturing_first_use(args, stream); !s.ok()) return s;
-  auto ready = kernels_.get_or_build(problem_key_of(args), [&] { return provider_.obtain(args); });
-  if (!ready) return unless_context_lost(status_from(ready.takeError(), ErrorCode::compile_error), stream);
+  const std::string key = problem_key_of(args);
+  const ReadyKernel* ready = kernels_.find(key);
+  if (!ready) {
+    if (Status s = refuse_build_during_capture(key, stream); !s.ok()) return s;
+    auto built = kernels_.get_or_build(key, [&] { return provider_.obtain(args); });
+    if (!built) return unless_context_lost(status_from(built.takeError(), ErrorCode::compile_error), stream);
+    ready = *built;
+  }
   AttentionParams params = make_params(args);
-  Status launched = status_from((*ready)->kernel->launch(launch_shape((*ready)->spec, args), stream, &params),
+  Status launched = status_from(ready->kernel->launch(launch_shape(ready->spec, args), stream, &params),
                                 ErrorCode::launch_error);
   if (!launched.ok()) return unless_context_lost(std::move(launched), stream);
   return launched;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <atomic>
 #include <mutex>
 
 #include <llvm/Support/Error.h>
@@ -38,8 +39,8 @@ class CudaBackend {
  private:
   CudaBackend(gen::DeviceDescription device, std::unique_ptr<cuda::PrimaryContext> context,
               std::unique_ptr<cache::TuningCache> cache, const RuntimeOptions& options);
-  // An error when `stream` is capturing a CUDA graph and the problem's kernel is not built yet.
-  Status check_not_capturing_first_use(const AttentionArgs& args, CUstream stream) const;
+  // An error when `stream` is capturing a CUDA graph, for a problem whose kernel is not built yet.
+  Status refuse_build_during_capture(const std::string& problem_key, CUstream stream) const;
   // `failed` as it is, unless the context turns out to be lost to a kernel fault: then an error
   // that says so, which every later forward() returns at once.
   Status unless_context_lost(Status failed, CUstream stream);
@@ -52,7 +53,8 @@ class CudaBackend {
   KernelProvider provider_;
   KernelTable kernels_;
   mutable std::mutex lost_mutex_;
-  std::string lost_;  // why the context is unusable; empty while it is healthy
+  std::string lost_;                     // why the context is unusable; empty while it is healthy
+  std::atomic<bool> lost_flag_{false};  // lost_ is set (read without the lock on every call)
 };
 
 }  // namespace flashjit
