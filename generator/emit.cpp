@@ -97,10 +97,10 @@ llvm::Expected<EmittedKernel> emit(const KernelSpec& spec) {
       "};\n"
       "}  // namespace flashjit_generated\n"
       "\n"
-      "template __global__ void {11}<{12}>(const ::flashjit::AttentionParams);\n",
+      "template __global__ void {11}<{12}>({13});\n",
       kGeneratorVersion, templates_sha256(), kernel.key, *body, element_type(spec.dtype),
       spec.head_dim, spec.block_m, spec.block_n, spec.warps, spec.stages,
-      spec.mask == MaskKind::causal ? "true" : "false", rules.kernel_template, traits);
+      spec.mask == MaskKind::causal ? "true" : "false", rules.kernel_template, traits, rules.kernel_parameters);
   return kernel;
 }
 

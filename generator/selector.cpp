@@ -33,6 +33,16 @@ std::string problem_error(const ProblemClass& problem) {
   return {};
 }
 
+// The TMA variant needs an NVRTC that targets sm_90a and tensors TMA can address.
+std::string tma_problem(Variant variant, const ProblemClass& problem, const CompilerTargets& targets) {
+  if (variant != Variant::wgmma_sm90) return {};
+  if (targets.nvrtc_major < 12)
+    return llvm::formatv("NVRTC {0} cannot target sm_90a (CUDA 12.0 or newer can)", targets.version());
+  if (!problem.tma_layout_problem.empty())
+    return "TMA cannot address these tensors (" + problem.tma_layout_problem + ")";
+  return {};
+}
+
 std::string usable_reason(Variant variant) {
   switch (variant) {
     case Variant::generic: return "plain CUDA with fp32 FMA; runs on any compute capability >= 5.0";
@@ -86,6 +96,10 @@ VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
   }
   if (auto target = choose_target(cc, targets); !target) {
     verdict.reason = llvm::toString(target.takeError());
+    return verdict;
+  }
+  if (std::string why = tma_problem(variant, problem, targets); !why.empty()) {
+    verdict.reason = why;
     return verdict;
   }
   auto spec = default_spec(variant, device, problem);

@@ -20,6 +20,9 @@ struct ProblemClass {
   DType dtype = DType::f16;
   int head_dim = 128;
   MaskKind mask = MaskKind::none;
+  // Why TMA cannot address the call's tensors (runtime/tensor_map_request.h); empty when it can, or
+  // when the layout is not known (doctor, cache warming: contiguous tensors).
+  std::string tma_layout_problem;
 };
 
 struct VariantVerdict {

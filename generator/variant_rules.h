@@ -30,6 +30,8 @@ struct VariantRules {
   // The heuristic default: `base` with tiles in order of preference; the selector takes the first
   // that fits the device (spec_problems empty). Null while the variant is not implemented.
   std::vector<KernelSpec> (*preferred_tiles)(const KernelSpec& base);
+  // The kernel's one by-value parameter (templates/attention_params.cuh or tma_params.cuh).
+  const char* kernel_parameters = "const ::flashjit::AttentionParams";
 };
 
 const VariantRules& rules_for(Variant variant);

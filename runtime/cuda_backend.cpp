@@ -6,6 +6,7 @@
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/cuda/pointer_checks.h"
+#include "runtime/cuda/tensor_map_encoder.h"
 #include "runtime/launch_params.h"
 #include "runtime/log.h"
 #include "runtime/status_from_error.h"
@@ -77,7 +78,7 @@ llvm::Expected<KernelPlan> CudaBackend::plan(const AttentionArgs& args) {
   if (const ReadyKernel* ready = kernels_.find(problem_key_of(args)))
     return KernelPlan{ready->spec, "in use for " + problem_key_of(args) + " (" + origin_text(ready->origin) + ")",
                       ready->origin};
-  auto selection = gen::select_variant(device_, {args.q.dtype, args.head_dim, args.mask}, cuda::nvrtc_targets(),
+  auto selection = gen::select_variant(device_, problem_class(args), cuda::nvrtc_targets(),
                                        options_.force_variant);
   if (!selection) return selection.takeError();
   KernelPlan plan{selection->spec, selection->reason, "planned"};
@@ -136,9 +137,11 @@ Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
     if (!built) return unless_context_lost(status_from(built.takeError(), ErrorCode::compile_error), stream);
     ready = *built;
   }
-  AttentionParams params = make_params(args);
-  Status launched = status_from(ready->kernel->launch(launch_shape(ready->spec, args), stream, &params),
-                                ErrorCode::launch_error);
+  auto params = make_kernel_parameters(ready->spec, args, cuda::encode_tensor_map);
+  if (!params) return status_from(params.takeError(), ErrorCode::launch_error);
+  Status launched = status_from(
+      ready->kernel->launch(launch_shape(ready->spec, args, device_.sm_count), stream, params->data()),
+      ErrorCode::launch_error);
   if (!launched.ok()) return unless_context_lost(std::move(launched), stream);
   return launched;
 }

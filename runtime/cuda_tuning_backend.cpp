@@ -10,6 +10,7 @@
 #include "runtime/cpu/cpu_attention.h"
 #include "runtime/cuda/loaded_kernel.h"
 #include "runtime/cuda/nvrtc_compiler.h"
+#include "runtime/cuda/tensor_map_encoder.h"
 #include "runtime/kernel_dump.h"
 #include "runtime/log.h"
 #include "runtime/launch_params.h"
@@ -52,9 +53,10 @@ const cuda::LoadedKernel& loaded_kernel(const tuner::CompiledCandidate& c) {
   return *static_cast<const cuda::LoadedKernel*>(c.loaded.get());
 }
 
-llvm::Error launch(const tuner::CompiledCandidate& c, const AttentionArgs& args) {
-  AttentionParams params = make_params(args);
-  return loaded_kernel(c).launch(launch_shape(c.spec, args), nullptr, &params);
+llvm::Error launch(const tuner::CompiledCandidate& c, const AttentionArgs& args, int sm_count) {
+  auto params = make_kernel_parameters(c.spec, args, cuda::encode_tensor_map);
+  if (!params) return params.takeError();
+  return loaded_kernel(c).launch(launch_shape(c.spec, args, sm_count), nullptr, params->data());
 }
 
 }  // namespace
@@ -75,8 +77,9 @@ int rotation_sets(int64_t bytes_per_set, int l2_bytes) {
   return static_cast<int>(std::clamp<int64_t>(wanted, 2, kMaxSets));
 }
 
-CudaTuningBackend::CudaTuningBackend(const cuda::PrimaryContext& context, const AttentionArgs& shape, int l2_bytes)
-    : context_(context), shape_(capped_tuning_shape(shape, kMaxBytesPerSet)), l2_bytes_(l2_bytes) {}
+CudaTuningBackend::CudaTuningBackend(const cuda::PrimaryContext& context, const AttentionArgs& shape, int l2_bytes,
+                                     int sm_count)
+    : context_(context), shape_(capped_tuning_shape(shape, kMaxBytesPerSet)), l2_bytes_(l2_bytes), sm_count_(sm_count) {}
 
 CudaTuningBackend::~CudaTuningBackend() {
   // Buffers are freed in our context, whatever the caller's thread has current.
@@ -158,7 +161,7 @@ llvm::Expected<std::vector<double>> CudaTuningBackend::time(const tuner::Compile
   if (!scoped) return scoped.takeError();
   if (llvm::Error err = prepare_inputs()) return err;
   for (int i = 0; i < warmup; ++i)
-    if (llvm::Error err = launch(c, sets_[i % sets_.size()]->args)) return err;
+    if (llvm::Error err = launch(c, sets_[i % sets_.size()]->args, sm_count_)) return err;
   auto start = cuda::Event::create();
   auto end = cuda::Event::create();
   if (!start) return start.takeError();
@@ -167,7 +170,7 @@ llvm::Expected<std::vector<double>> CudaTuningBackend::time(const tuner::Compile
   double spent = 0.0;
   for (int i = 0; i < max_samples && (spent < budget_ms || samples.size() < 3); ++i) {
     if (llvm::Error err = start->record(nullptr)) return err;
-    if (llvm::Error err = launch(c, sets_[i % sets_.size()]->args)) return err;
+    if (llvm::Error err = launch(c, sets_[i % sets_.size()]->args, sm_count_)) return err;
     if (llvm::Error err = end->record(nullptr)) return err;
     if (llvm::Error err = end->synchronize()) return err;
     auto ms = cuda::Event::elapsed_ms(*start, *end);
@@ -215,7 +218,7 @@ llvm::Expected<std::string> CudaTuningBackend::check(const tuner::CompiledCandid
   device_args.out.data = out->pointer();
   Result<AttentionArgs> normalized = validate_args(device_args);
   if (!normalized) return llvm::createStringError(llvm::inconvertibleErrorCode(), normalized.status().message());
-  if (llvm::Error err = launch(c, *normalized)) return err;
+  if (llvm::Error err = launch(c, *normalized, sm_count_)) return err;
   if (llvm::Error err = cuda::synchronize_stream(nullptr)) return err;
   std::vector<uint8_t> result(poison.size());
   if (llvm::Error err = out->copy_to_host(result.data(), result.size())) return err;

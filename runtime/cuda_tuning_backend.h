@@ -15,7 +15,8 @@ namespace flashjit {
 class CudaTuningBackend : public tuner::TuningBackend {
  public:
   // `shape` gives sizes, dtype and mask (its pointers are ignored). `l2_bytes` sizes the rotation.
-  CudaTuningBackend(const cuda::PrimaryContext& context, const AttentionArgs& shape, int l2_bytes);
+  // `sm_count` bounds the grid of persistent kernels.
+  CudaTuningBackend(const cuda::PrimaryContext& context, const AttentionArgs& shape, int l2_bytes, int sm_count);
   ~CudaTuningBackend() override;
 
   llvm::Expected<tuner::CompiledCandidate> compile(const gen::KernelSpec& spec) override;
@@ -32,6 +33,7 @@ class CudaTuningBackend : public tuner::TuningBackend {
   const cuda::PrimaryContext& context_;
   AttentionArgs shape_;
   int l2_bytes_;
+  int sm_count_;
   std::vector<std::unique_ptr<InputSet>> sets_;
 };
 

@@ -12,16 +12,13 @@
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/cuda_tuning_backend.h"
 #include "runtime/log.h"
+#include "runtime/tensor_map_request.h"
 
 namespace flashjit {
 namespace {
 
 llvm::Error error(const std::string& message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
-
-gen::ProblemClass problem_class(const AttentionArgs& args) {
-  return gen::ProblemClass{args.q.dtype, args.head_dim, args.mask};
 }
 
 llvm::Expected<ReadyKernel> load(const gen::KernelSpec& spec, const std::string& cubin, const std::string& symbol,
@@ -33,9 +30,16 @@ llvm::Expected<ReadyKernel> load(const gen::KernelSpec& spec, const std::string&
 
 }  // namespace
 
+gen::ProblemClass problem_class(const AttentionArgs& args) {
+  return gen::ProblemClass{args.q.dtype, args.head_dim, args.mask, tma_layout_problem(args)};
+}
+
 std::string problem_key_of(const AttentionArgs& args) {
-  return cache::make_problem_key(args.q.dtype, args.head_dim, args.mask, args.num_heads / args.num_kv_heads,
-                                 cache::sequence_length_bucket(args.seqlen_k));
+  const std::string key = cache::make_problem_key(args.q.dtype, args.head_dim, args.mask,
+                                                  args.num_heads / args.num_kv_heads,
+                                                  cache::sequence_length_bucket(args.seqlen_k));
+  // Rows that are not 16-byte aligned take other kernels (no TMA, element-wise copies), tuned apart.
+  return tma_layout_problem(args).empty() ? key : key + "_unaligned";
 }
 
 cache::CacheEntry tuned_entry(const cache::CacheKey& key, const tuner::TuneResult& result) {
@@ -156,7 +160,7 @@ llvm::Expected<ReadyKernel> KernelProvider::from_cache(const cache::CacheEntry& 
 llvm::Expected<ReadyKernel> KernelProvider::tuned(const AttentionArgs& args, const cache::CacheKey& key) const {
   auto list = tuner::candidates(device_, problem_class(args), cuda::nvrtc_targets());
   if (!list) return list.takeError();
-  CudaTuningBackend backend(context_, args, device_.l2_bytes);
+  CudaTuningBackend backend(context_, args, device_.l2_bytes, device_.sm_count);
   auto result = tuner::tune(*list, backend, options_.tune_options);
   if (!result) return result.takeError();
   log::info(llvm::formatv("tuned {0}: {1} at {2:F4} ms over {3} candidates", key.problem_key, result->winner.key,

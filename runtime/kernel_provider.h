@@ -25,9 +25,12 @@ struct ProviderOptions {
   std::optional<TileConfig> force_tiles;
 };
 
-// The problem key of validated arguments: dtype, head dim, mask, GQA ratio and the power-of-two
-// bucket of seqlen_k (the kernel table and the cache share it).
+// The problem key of validated arguments, shared by the kernel table and the cache: dtype, head dim,
+// mask, GQA ratio, the power-of-two bucket of seqlen_k, and "_unaligned" for rows TMA and 16-byte
+// copies cannot address.
 std::string problem_key_of(const AttentionArgs& args);
+// What the selector needs to know of a (normalized) call.
+gen::ProblemClass problem_class(const AttentionArgs& args);
 
 // The cache key of `args` on `device`. A nominal device (a compile-only warm-up for an arch, with
 // no GPU) gives the "any device of this compute capability" key: empty name, no SM count, no

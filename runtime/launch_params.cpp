@@ -1,5 +1,6 @@
 #include "runtime/launch_params.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace flashjit {
@@ -31,11 +32,44 @@ AttentionParams make_params(const AttentionArgs& a) {
   return p;
 }
 
-cuda::LaunchShape launch_shape(const gen::KernelSpec& spec, const AttentionArgs& a) {
+llvm::Expected<WgmmaParams> make_wgmma_params(const gen::KernelSpec& spec, const AttentionArgs& a,
+                                              const TensorMapEncoder& encode) {
+  WgmmaParams p{};
+  p.attention = make_params(a);
+  const std::pair<TmaOperand, TmaTensor*> tensors[] = {{TmaOperand::q, &p.q}, {TmaOperand::k, &p.k}, {TmaOperand::v, &p.v}};
+  for (auto [operand, tensor] : tensors) {
+    const TensorMapRequest request = tensor_map_request(a, operand, operand == TmaOperand::q ? 64 : spec.block_n);
+    auto bits = encode(request);
+    if (!bits) return bits.takeError();
+    tensor->map = *bits;
+    tensor->seq_slot = request.seq_slot;
+    tensor->head_slot = request.head_slot;
+    tensor->batch_slot = request.batch_slot;
+  }
+  return p;
+}
+
+llvm::Expected<KernelParameters> make_kernel_parameters(const gen::KernelSpec& spec, const AttentionArgs& a,
+                                                        const TensorMapEncoder& encode) {
+  if (spec.variant != Variant::wgmma_sm90) return KernelParameters(make_params(a));
+  auto params = make_wgmma_params(spec, a, encode);
+  if (!params) return params.takeError();
+  return KernelParameters(*params);
+}
+
+cuda::LaunchShape launch_shape(const gen::KernelSpec& spec, const AttentionArgs& a, int persistent_blocks) {
   cuda::LaunchShape s;
-  s.grid[0] = static_cast<unsigned>((int64_t{a.seqlen_q} + spec.block_m - 1) / spec.block_m);  // no int overflow
+  const int64_t m_blocks = (int64_t{a.seqlen_q} + spec.block_m - 1) / spec.block_m;  // no int overflow
+  s.grid[0] = static_cast<unsigned>(m_blocks);
   s.grid[1] = static_cast<unsigned>(a.num_heads);
   s.grid[2] = static_cast<unsigned>(a.batch);
+  if (spec.variant == Variant::wgmma_sm90) {
+    // Persistent: the blocks walk the tiles (templates/wgmma_tile_scheduler.cuh).
+    const int64_t tiles = m_blocks * a.num_heads * a.batch;
+    s.grid[0] = static_cast<unsigned>(persistent_blocks > 0 ? std::min<int64_t>(tiles, persistent_blocks) : tiles);
+    s.grid[1] = 1;
+    s.grid[2] = 1;
+  }
   s.block[0] = static_cast<unsigned>(gen::threads_per_block(spec));
   s.dynamic_shared_bytes = static_cast<unsigned>(gen::shared_memory_bytes(spec));
   return s;

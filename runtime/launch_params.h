@@ -1,18 +1,52 @@
 // From validated arguments to the kernel's parameter block and launch shape.
 #pragma once
 
+#include <functional>
+#include <variant>
+
+#include <llvm/Support/Error.h>
+
 #include "../templates/attention_params.cuh"
+#include "../templates/tma_params.cuh"
 #include "flashjit/types.h"
 #include "generator/kernel_spec.h"
 #include "runtime/cuda/loaded_kernel.h"
+#include "runtime/tensor_map_request.h"
 
 namespace flashjit {
 
 // The host and device must agree on the parameter block's layout (nvptx64 and x86-64 lay these
 // fields out identically; this guards against someone adding a field of another size).
 static_assert(sizeof(AttentionParams) == 5 * 8 + 4 * 3 * 8 + 6 * 4 + 2 * 4, "AttentionParams layout changed");
+static_assert(sizeof(TmaTensor) == 192 && sizeof(WgmmaParams) == 3 * 192 + 192, "WgmmaParams layout changed");
 
 AttentionParams make_params(const AttentionArgs& normalized);
-cuda::LaunchShape launch_shape(const gen::KernelSpec& spec, const AttentionArgs& normalized);
+
+// Turns the arguments of one cuTensorMapEncodeTiled call into the 128 bytes of a tensor map: the
+// driver on a GPU (cuda::encode_tensor_map), the emulation's stand-in in tests.
+using TensorMapEncoder = std::function<llvm::Expected<TensorMapBits>(const TensorMapRequest&)>;
+
+// The wgmma_sm90 kernel's parameters: tensor maps of Q (boxes of 64 rows, one consumer
+// warpgroup's), K and V (boxes of block_n rows).
+llvm::Expected<WgmmaParams> make_wgmma_params(const gen::KernelSpec& spec, const AttentionArgs& normalized,
+                                              const TensorMapEncoder& encode);
+
+// The parameter block of `spec`'s kernel, whichever variant; data() is what cuLaunchKernel takes.
+class KernelParameters {
+ public:
+  explicit KernelParameters(const AttentionParams& p) : block_(p) {}
+  explicit KernelParameters(const WgmmaParams& p) : block_(p) {}
+  void* data() { return std::visit([](auto& block) -> void* { return &block; }, block_); }
+
+ private:
+  std::variant<AttentionParams, WgmmaParams> block_;
+};
+llvm::Expected<KernelParameters> make_kernel_parameters(const gen::KernelSpec& spec, const AttentionArgs& normalized,
+                                                        const TensorMapEncoder& encode);
+
+// The grid: one block per tile, except the persistent wgmma_sm90, which runs at most
+// `persistent_blocks` blocks (the SM count; 0: one per tile) that loop over the tiles.
+cuda::LaunchShape launch_shape(const gen::KernelSpec& spec, const AttentionArgs& normalized,
+                               int persistent_blocks = 0);
 
 }  // namespace flashjit

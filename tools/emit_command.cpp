@@ -2,6 +2,7 @@
 // NVRTC can target, without a GPU.
 #include <nlohmann/json.hpp>
 
+#include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/CommandLine.h>
 #include <llvm/Support/FormatVariadic.h>
 #include <llvm/Support/raw_ostream.h>
@@ -77,6 +78,7 @@ void print_resources(const gen::KernelSpec& spec, const cuda::CompiledKernel& k)
                         {"static_shared_bytes", r.shared_bytes},
                         {"dynamic_shared_bytes", gen::shared_memory_bytes(spec)},
                         {"threads_per_block", gen::threads_per_block(spec)},
+                        {"ptxas_advisories", r.advisories},
                         {"compile_ms", k.compile_ms}};
     llvm::outs() << j.dump(2) << "\n";
     return;
@@ -90,6 +92,8 @@ void print_resources(const gen::KernelSpec& spec, const cuda::CompiledKernel& k)
                << llvm::formatv("static shared memory: {0} bytes\n", r.shared_bytes)
                << llvm::formatv("dynamic shared memory: {0} bytes\n", gen::shared_memory_bytes(spec))
                << llvm::formatv("threads per block: {0}\n", gen::threads_per_block(spec))
+               << llvm::formatv("ptxas advisories: {0}\n",
+                                r.advisories.empty() ? std::string("none") : llvm::join(r.advisories, "; "))
                << llvm::formatv("compile time: {0:F1} ms\n", k.compile_ms);
 }
 

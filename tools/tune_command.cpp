@@ -153,7 +153,7 @@ int tune_on_gpu(const cuda::PrimaryContext& context, const gen::DeviceDescriptio
   llvm::outs() << llvm::formatv("tuning {0} head_dim {1} {2}, batch {3}, heads {4} (kv {5}), seqlen {6} on {7} (sm_{8})\n",
                                 dtype_name(t), shape.head_dim, mask_name(shape.mask), shape.batch, shape.num_heads,
                                 shape.num_kv_heads, seqlen, device.name, device.compute_capability());
-  CudaTuningBackend backend(context, shape, device.l2_bytes);
+  CudaTuningBackend backend(context, shape, device.l2_bytes, device.sm_count);
   tuner::TuneOptions options;
   options.budget_ms_per_candidate = budget_ms;
   options.max_candidates = max_candidates;

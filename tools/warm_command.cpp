@@ -72,7 +72,7 @@ int warm_compile_only(const std::vector<Job>& jobs, cache::TuningCache& cache, i
   int failures = 0;
   for (const Job& job : jobs) {
     const std::string problem = problem_key_of(job.shape);
-    auto selection = gen::select_variant(device, {job.shape.q.dtype, job.shape.head_dim, job.shape.mask},
+    auto selection = gen::select_variant(device, problem_class(job.shape),
                                          cuda::nvrtc_targets());
     if (!selection) {
       llvm::outs() << llvm::formatv("  {0,-36} FAILED: {1}\n", problem, llvm::toString(selection.takeError()));

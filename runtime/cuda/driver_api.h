@@ -50,7 +50,8 @@ namespace flashjit::cuda {
   X(cuEventSynchronize)              \
   X(cuEventElapsedTime)              \
   X(cuPointerGetAttribute)           \
-  X(cuPointerGetAttributes)
+  X(cuPointerGetAttributes)          \
+  X(cuTensorMapEncodeTiled)
 
 struct DriverApi {
 #define FLASHJIT_DECLARE_DRIVER_FUNCTION(name) decltype(&::name) name = nullptr;

@@ -44,6 +44,15 @@ llvm::Expected<ResourceUsage> parse_ptxas_report(llvm::StringRef log, llvm::Stri
   bool saw_properties = false;
   bool saw_registers = false;
   for (llvm::StringRef line : lines) {
+    // Advisories name the function at their end, outside the per-entry block:
+    //   ptxas info    : (C7520) Potential Performance Loss: ... in the function '<symbol>'
+    if (line.contains("Potential Performance Loss") || line.contains(") warpgroup.")) {
+      if (line.contains("'" + symbol.str() + "'")) {
+        llvm::StringRef text = line.split(" : ").second.trim();
+        usage.advisories.push_back(text.split(" in the function").first.str());
+      }
+      continue;
+    }
     if (line.contains("Compiling entry function") || line.contains("Function properties for")) {
       in_symbol = header_symbol(line) == symbol;
       if (in_symbol && line.contains("Function properties for")) saw_properties = true;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <llvm/ADT/StringRef.h>
 #include <llvm/Support/Error.h>
@@ -16,6 +17,9 @@ struct ResourceUsage {
   int stack_bytes = 0;
   int spill_store_bytes = 0;
   int spill_load_bytes = 0;
+  // ptxas's performance advisories for the kernel, e.g. "(C7520) Potential Performance Loss: wgmma.mma_async
+  // instructions are serialized ...": a wgmma kernel that gets one runs far below its speed.
+  std::vector<std::string> advisories;
 
   bool spills() const { return spill_store_bytes > 0 || spill_load_bytes > 0; }
 };

@@ -1,15 +1,18 @@
 // A small host emulation of the CUDA features templates/generic_forward.cuh uses, so the real kernel
 // template runs on the CPU in CI (which has no GPU). Every CUDA thread of a block is a std::thread;
-// they run one at a time, handing the turn on at __syncthreads(), __shfl_xor_sync() and their end,
-// in a fixed order chosen to expose missing barriers (see Block in cuda_emulation.cpp). Shared
-// memory is one namespace-scope array that the blocks, run one after another, reuse.
+// they run one at a time, each until it blocks (at __syncthreads(), a warp collective such as
+// __shfl_xor_sync(), a named barrier or a wait_until() whose condition is false) or returns, then
+// handing the turn on in a fixed order chosen to expose missing barriers: lanes in lane order, warps
+// in warp order and reversed in every other phase (see Block in cuda_emulation.cpp). A block in
+// which every thread is blocked fails as deadlocked. Shared memory is one namespace-scope array
+// that the blocks, run one after another, reuse.
 //
 // Use: define FLASHJIT_HOST_EMULATION (so templates/numeric.cuh takes its host branches instead of
 // inline PTX), include this header, then the kernel template, then launch with emulate_launch().
 // Only what the kernels need is here: 1D blocks whose size is a multiple of 32, full-warp float
-// shuffles and __syncwarp, dynamic shared memory, and the tensor-core instructions of
-// templates/mma_primitives.cuh (ldmatrix and mma in tensor_core_emulation.cpp, cp.async in
-// cp_async_emulation.cpp). Misuse (divergent barriers or warp collectives, misaligned or
+// shuffles and __syncwarp, named barriers and waits, dynamic shared memory, and the tensor-core
+// instructions of templates/mma_primitives.cuh (ldmatrix and mma in tensor_core_emulation.cpp,
+// cp.async in cp_async_emulation.cpp). Misuse (divergent barriers or warp collectives, misaligned or
 // out-of-range shared-memory addresses, writes past the reserved shared memory) aborts with a message.
 #pragma once
 
@@ -153,6 +156,23 @@ Out warp_collective(const char* name, const In& input) {
   std::memcpy(&output, out_payload.bytes, sizeof(Out));
   return output;
 }
+
+// ---- waits and named barriers (the wgmma_sm90 kernel's producer/consumer hand-offs) --------------
+// Blocks the calling thread until `ready()` returns true, letting the other threads of its block run
+// meanwhile (an mbarrier wait). `ready` is evaluated only while the calling thread holds the turn:
+// on the call, and again whenever the schedule reaches the thread after other threads have run
+// (returning at once, without handing the turn on, when it is true on the call). Any lanes may wait,
+// not necessarily the whole warp; the others go on, and may wait for it at a warp collective or
+// return from the kernel. When every unfinished thread of the block is blocked and none can
+// proceed, the emulation fails with a message naming `what` (a deadlock on the GPU).
+void wait_until(const char* what, const std::function<bool()>& ready);
+
+// bar.sync `id`, `threads`: blocks the calling thread until `threads` threads (whole warps, all 32
+// lanes of each) have arrived at barrier `id` (1..15; 0 is __syncthreads), then releases them all;
+// the barrier can then be used again. Threads of the block that do not take part keep running, and
+// may return from the kernel meanwhile. A warp only partly there when the count is reached, or
+// arrivals that disagree on `threads`, abort with a message.
+void named_barrier(int id, int threads);
 
 // ---- cp.async ------------------------------------------------------------------------------------
 // How the emulated cp.async (templates/mma_primitives.cuh) moves its bytes; set before a launch.

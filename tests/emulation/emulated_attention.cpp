@@ -11,15 +11,24 @@
 #include <llvm/Support/Error.h>
 
 #include "flashjit/numeric.h"
+#include "emulation/tensor_map_emulation.h"
 #include "runtime/launch_params.h"
+#include "runtime/tensor_map_request.h"
 #include "runtime/validate.h"
 #include "support/compare.h"
 #include "support/naive_reference.h"
 
 namespace flashjit::test {
 
-void expect_emulated_kernel_matches(EmulatedKernel kernel, const gen::KernelSpec& spec,
-                                    const gen::DeviceDescription& device, HostProblem& problem, Lse lse) {
+namespace {
+
+dim3 as_dim3(const unsigned (&v)[3]) { return dim3{v[0], v[1], v[2]}; }
+
+// Validates the spec, normalizes the arguments, runs `launch` on them and compares the result
+// with the reference.
+template <class Launch>
+void expect_launch_matches(const gen::KernelSpec& spec, const gen::DeviceDescription& device, HostProblem& problem,
+                           Lse lse, const Launch& launch) {
   SCOPED_TRACE(problem.shape.name() + " with " + gen::canonical_key(spec));
   if (llvm::Error err = gen::validate_spec(spec, device)) {
     ADD_FAILURE() << llvm::toString(std::move(err));
@@ -28,25 +37,45 @@ void expect_emulated_kernel_matches(EmulatedKernel kernel, const gen::KernelSpec
   if (lse == Lse::null) problem.args.lse = nullptr;
   Result<AttentionArgs> normalized = validate_args(problem.args);
   ASSERT_TRUE(normalized.ok()) << normalized.status().message();
-  const AttentionParams params = make_params(*normalized);
-  const cuda::LaunchShape shape = launch_shape(spec, *normalized);
-
-  emulation::reset_ldmatrix_bank_stats();
-  emulation::emulate_launch(kernel, dim3{shape.grid[0], shape.grid[1], shape.grid[2]},
-                            dim3{shape.block[0], shape.block[1], shape.block[2]}, shape.dynamic_shared_bytes,
-                            params);
-
-  // The tensor-core kernels' shared-memory rows are swizzled or padded so that every ldmatrix
-  // phase reads 8 different bank groups (the generic kernel issues none: zero phases).
-  const emulation::LdmatrixBankStats banks = emulation::ldmatrix_bank_stats();
-  EXPECT_EQ(banks.extra_cycles, 0) << "ldmatrix bank conflicts: " << banks.extra_cycles << " extra requests over "
-                                   << banks.phases << " phases";
-
+  launch(*normalized);
   const ReferenceOutput ref = naive_attention(*normalized);
   EXPECT_TRUE(matches_reference(problem, ref, lse == Lse::written, kKernelLseTolerance));
   if (lse == Lse::null) {
     for (float value : problem.lse) ASSERT_EQ(value, kLsePoison) << "lse written although the lse pointer is null";
   }
+}
+
+}  // namespace
+
+void expect_emulated_kernel_matches(EmulatedKernel kernel, const gen::KernelSpec& spec,
+                                    const gen::DeviceDescription& device, HostProblem& problem, Lse lse) {
+  expect_launch_matches(spec, device, problem, lse, [&](const AttentionArgs& args) {
+    const AttentionParams params = make_params(args);
+    const cuda::LaunchShape shape = launch_shape(spec, args);
+    emulation::reset_ldmatrix_bank_stats();
+    emulation::emulate_launch(kernel, as_dim3(shape.grid), as_dim3(shape.block), shape.dynamic_shared_bytes, params);
+    // The tensor-core kernels' shared-memory rows are swizzled or padded so that every ldmatrix
+    // phase reads 8 different bank groups (the generic kernel issues none: zero phases).
+    const emulation::LdmatrixBankStats banks = emulation::ldmatrix_bank_stats();
+    EXPECT_EQ(banks.extra_cycles, 0) << "ldmatrix bank conflicts: " << banks.extra_cycles
+                                     << " extra requests over " << banks.phases << " phases";
+  });
+}
+
+void expect_emulated_wgmma_kernel_matches(EmulatedWgmmaKernel kernel, const gen::KernelSpec& spec,
+                                          const gen::DeviceDescription& device, HostProblem& problem, Lse lse,
+                                          int persistent_blocks) {
+  expect_launch_matches(spec, device, problem, lse, [&](const AttentionArgs& args) {
+    const std::string layout = tma_layout_problem(args);
+    ASSERT_TRUE(layout.empty()) << "the selector would not run wgmma_sm90 here: " << layout;
+    auto encode = [](const TensorMapRequest& request) -> llvm::Expected<TensorMapBits> {
+      return emulation::encode_tensor_map(request);
+    };
+    auto params = make_wgmma_params(spec, args, encode);
+    ASSERT_TRUE(static_cast<bool>(params)) << llvm::toString(params.takeError());
+    const cuda::LaunchShape shape = launch_shape(spec, args, persistent_blocks);
+    emulation::emulate_launch(kernel, as_dim3(shape.grid), as_dim3(shape.block), shape.dynamic_shared_bytes, *params);
+  });
 }
 
 gen::KernelSpec emulated_spec(Variant variant, int arch, const ProblemShape& problem, int block_m, int block_n,

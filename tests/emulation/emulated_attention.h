@@ -12,6 +12,7 @@
 #include "support/test_problem.h"
 #include "templates/attention_params.cuh"
 #include "templates/numeric.cuh"
+#include "templates/tma_params.cuh"
 
 namespace flashjit::test {
 
@@ -56,6 +57,15 @@ using EmulatedKernel = void (*)(AttentionParams);
 // under the emulation, and checks output and lse against the reference (gtest failures).
 void expect_emulated_kernel_matches(EmulatedKernel kernel, const gen::KernelSpec& spec,
                                     const gen::DeviceDescription& device, HostProblem& problem, Lse lse);
+
+using EmulatedWgmmaKernel = void (*)(WgmmaParams);
+
+// The same for the wgmma_sm90 kernel: its parameters from the runtime's make_wgmma_params with the
+// emulation's tensor-map encoder, its persistent grid from launch_shape with `persistent_blocks`
+// standing in for the SM count (small, so each block walks several tiles).
+void expect_emulated_wgmma_kernel_matches(EmulatedWgmmaKernel kernel, const gen::KernelSpec& spec,
+                                          const gen::DeviceDescription& device, HostProblem& problem, Lse lse,
+                                          int persistent_blocks);
 
 // `s` with padding between heads and sequence rows.
 ProblemShape strided(ProblemShape s, int head_padding, int seq_padding);

@@ -133,19 +133,38 @@ TEST(Emit, IsDeterministicAndDiffersPerSpec) {
   EXPECT_NE(emitted(a).source, emitted(spec_of(DType::f16, 64)).source);
 }
 
-// wgmma_sm90 is designed but has no templates yet: emission refuses it by name rather than
-// producing a shell around a kernel template that does not exist.
-TEST(Emit, UnimplementedVariantIsAnErrorNamingIt) {
-  KernelSpec s = spec_of(DType::f16, 128);
+// wgmma_sm90 takes its tensor maps in a __grid_constant__ parameter block (TMA reads the maps from
+// the kernel's parameter space): the shell must instantiate the kernel with that parameter, not the
+// plain AttentionParams of the other variants, and inline the Hopper templates once each.
+TEST(Emit, WgmmaInstantiatesItsKernelWithGridConstantTensorMaps) {
+  KernelSpec s = spec_of(DType::bf16, 128, MaskKind::causal);
   s.variant = Variant::wgmma_sm90;
   s.arch = 90;
   s.arch_specific = true;
-  auto k = emit(s);
-  ASSERT_FALSE(static_cast<bool>(k));
-  const std::string message = llvm::toString(k.takeError());
-  EXPECT_EQ(message,
-            "cannot emit wgmma_sm90_sm90a_f16_d128_m16n64w2s1_none: variant wgmma_sm90 is not available "
-            "in this build");
+  s.block_m = 128;
+  s.block_n = 128;
+  s.warps = 12;
+  s.stages = 3;
+  const EmittedKernel k = emitted(s);
+  EXPECT_EQ(k.key, "wgmma_sm90_sm90a_bf16_d128_m128n128w12s3_causal");
+  EXPECT_EQ(k.name_expression, "&flashjit::dev::wgmma_sm90_forward<::flashjit_generated::KernelTraits>");
+  EXPECT_TRUE(contains(k.source,
+                       "template __global__ void flashjit::dev::wgmma_sm90_forward<::flashjit_generated::"
+                       "KernelTraits>(const __grid_constant__ ::flashjit::WgmmaParams);\n"));
+  EXPECT_FALSE(contains(k.source, "KernelTraits>(const ::flashjit::AttentionParams);"));
+  for (const char* name : {"wgmma_sm90_forward.cuh", "tma_params.cuh", "wgmma_primitives.cuh",
+                           "wgmma_instructions.cuh", "wgmma_tile_scheduler.cuh", "attention_params.cuh", "numeric.cuh"})
+    EXPECT_EQ(count_of(k.source, std::string("// ---- templates/") + name + " ----\n"), 1u) << name;
+  for (const std::string& line : lines_of(k.source))
+    EXPECT_FALSE(llvm::StringRef(line).trim().startswith("#include")) << line;
+  EXPECT_EQ(count_of(k.source, "struct WgmmaParams {"), 1u);
+  EXPECT_FALSE(contains(k.source, "// ---- templates/generic_forward.cuh ----"));
+  EXPECT_FALSE(contains(k.source, "// ---- templates/mma_sm80_forward.cuh ----"));
+  EXPECT_TRUE(contains(k.source, "  using Element = ::flashjit::dev::bf16_bits;\n"));
+  EXPECT_TRUE(contains(k.source, "  static constexpr int kBlockM = 128;\n"));
+  EXPECT_TRUE(contains(k.source, "  static constexpr int kWarps = 12;\n"));
+  EXPECT_TRUE(contains(k.source, "  static constexpr int kStages = 3;\n"));
+  EXPECT_TRUE(contains(k.source, "  static constexpr bool kCausal = true;\n"));
 }
 
 KernelSpec mma_spec(Variant variant, int arch, DType dtype) {

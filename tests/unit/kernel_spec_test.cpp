@@ -251,18 +251,29 @@ TEST(KernelSpecValidate, ErrorNamesTheSpecAndJoinsEveryProblem) {
       << message;
 }
 
-// wgmma_sm90 is the one variant of the design still without templates (mma_sm75 and mma_sm80 are
-// built; tests/unit/mma_rules_test.cpp covers their tiles). On the one architecture it serves, the
-// only problem is that it is missing.
-TEST(KernelSpecValidate, UnbuiltVariantsSayTheyAreNotAvailable) {
+// wgmma_sm90 has tile rules of its own (tests/unit/wgmma_rules_test.cpp covers each): the generic
+// variant's tile is wrong for it on every count, and validation reports each problem, joined.
+TEST(KernelSpecValidate, WgmmaReportsEveryTileProblemOfAGenericTile) {
   KernelSpec s = generic_spec(90);
   s.variant = Variant::wgmma_sm90;
   s.arch_specific = true;
   const auto problems = spec_problems(s, DeviceDescription::for_arch(90));
-  ASSERT_EQ(problems.size(), 1u) << joined(problems);
-  EXPECT_EQ(problems[0], "wgmma_sm90 is not available in this build");
+  ASSERT_EQ(problems.size(), 3u) << joined(problems);
+  EXPECT_EQ(problems[0], "wgmma_sm90 block_m 32 must be 64 or 128 (one or two 64-row consumer warpgroups)");
+  EXPECT_EQ(problems[1], "wgmma_sm90 block_n 32 must be 64, 96, 128 or 192");
+  EXPECT_EQ(problems[2], "wgmma_sm90 stages 1 must be 2..4");
   EXPECT_EQ(validation_error(s, DeviceDescription::for_arch(90)),
-            "spec wgmma_sm90_sm90a_f16_d128_m32n32w4s1_none: wgmma_sm90 is not available in this build");
+            "spec wgmma_sm90_sm90a_f16_d128_m32n32w4s1_none: wgmma_sm90 block_m 32 must be 64 or 128 (one or two "
+            "64-row consumer warpgroups); wgmma_sm90 block_n 32 must be 64, 96, 128 or 192; wgmma_sm90 stages 1 "
+            "must be 2..4");
+
+  // Its own tile shape validates on Hopper.
+  s.block_m = 128;
+  s.block_n = 128;
+  s.warps = 12;
+  s.stages = 2;
+  EXPECT_TRUE(spec_problems(s, DeviceDescription::for_arch(90)).empty())
+      << joined(spec_problems(s, DeviceDescription::for_arch(90)));
 }
 
 }  // namespace

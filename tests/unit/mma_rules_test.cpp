@@ -223,9 +223,9 @@ TEST(MmaArch, BothAreBuiltAndNameTheirTemplates) {
   EXPECT_STREQ(rules_for(Variant::mma_sm80).kernel_template, "flashjit::dev::mma_sm80_forward");
   EXPECT_STREQ(rules_for(Variant::mma_sm75).template_file, "mma_sm75_forward.cuh");
   EXPECT_STREQ(rules_for(Variant::mma_sm75).kernel_template, "flashjit::dev::mma_sm75_forward");
-  // The Hopper variant is still only designed.
-  EXPECT_FALSE(rules_for(Variant::wgmma_sm90).implemented);
-  EXPECT_EQ(rules_for(Variant::wgmma_sm90).tile_grid, nullptr);
+  // Both take the plain parameter block (wgmma_sm90 takes tensor maps: tests/unit/wgmma_rules_test.cpp).
+  EXPECT_STREQ(rules_for(Variant::mma_sm80).kernel_parameters, "const ::flashjit::AttentionParams");
+  EXPECT_STREQ(rules_for(Variant::mma_sm75).kernel_parameters, "const ::flashjit::AttentionParams");
 }
 
 // ---- the tuner's grid ----------------------------------------------------------------------------

@@ -132,5 +132,52 @@ TEST(PtxasReport, ErrorsWhenTheRegisterLineIsMissing) {
   EXPECT_EQ(llvm::toString(usage.takeError()), "the ptxas report has no resource usage for kernel");
 }
 
+// ptxas's performance advisories name the function at the end of the line, outside any per-entry
+// block. Only the kernel's own are its advisories (a wgmma kernel serialized by ptxas runs far below
+// its speed, so `flashjit emit` prints them); the text keeps the code and drops the function name.
+TEST(PtxasReport, CollectsTheAdvisoriesNamingTheSymbol) {
+  const std::string log =
+      "ptxas info    : 0 bytes gmem\n"
+      "ptxas info    : Compiling entry function 'wgmma_kernel' for 'sm_90a'\n"
+      "ptxas info    : Function properties for wgmma_kernel\n"
+      "ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n"
+      "ptxas info    : Used 168 registers, used 1 barriers, 1024 bytes smem, 1152 bytes cmem[0]\n"
+      "ptxas info    : (C7520) Potential Performance Loss: wgmma.mma_async instructions are serialized due to "
+      "insufficient register resources for the wgmma pipeline in the function 'wgmma_kernel'\n"
+      "ptxas info    : (C7520) Potential Performance Loss: wgmma.mma_async instructions are serialized due to "
+      "the presence of Extern calls in the function 'other_kernel'\n"
+      "ptxas info    : (C7519) warpgroup.arrive is injected in around 12 places in the function 'wgmma_kernel'\n"
+      "ptxas info    : Compile time = 812.000 ms\n";
+  const ResourceUsage u = parsed(log, "wgmma_kernel");
+  ASSERT_EQ(u.advisories.size(), 2u);
+  EXPECT_EQ(u.advisories[0],
+            "(C7520) Potential Performance Loss: wgmma.mma_async instructions are serialized due to insufficient "
+            "register resources for the wgmma pipeline");
+  EXPECT_EQ(u.advisories[1], "(C7519) warpgroup.arrive is injected in around 12 places");
+  // The advisory lines do not disturb the resource usage.
+  EXPECT_EQ(u.registers, 168);
+  EXPECT_EQ(u.shared_bytes, 1024);
+  EXPECT_FALSE(u.spills());
+}
+
+TEST(PtxasReport, AnotherKernelsAdvisoryIsNotOurs) {
+  // "attn" is a prefix of "attn_v2", whose advisory it must not take.
+  const std::string log =
+      "ptxas info    : Compiling entry function 'attn' for 'sm_90a'\n"
+      "ptxas info    : Function properties for attn\n"
+      "ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n"
+      "ptxas info    : Used 40 registers, used 1 barriers, 1024 bytes smem, 372 bytes cmem[0]\n"
+      "ptxas info    : (C7520) Potential Performance Loss: wgmma.mma_async instructions are serialized due to "
+      "insufficient register resources for the wgmma pipeline in the function 'attn_v2'\n";
+  const ResourceUsage u = parsed(log, "attn");
+  EXPECT_EQ(u.advisories.size(), 0u);
+  EXPECT_EQ(u.registers, 40);
+}
+
+TEST(PtxasReport, ACleanLogHasNoAdvisories) {
+  EXPECT_TRUE(parsed(kTwoKernels, "_Z5firstPf").advisories.empty());
+  EXPECT_TRUE(parsed(kTwoKernels, "_Z6secondPf").advisories.empty());
+}
+
 }  // namespace
 }  // namespace flashjit::cuda

@@ -196,34 +196,89 @@ TEST(Selector, VerdictsCoverEveryVariantMostCapableFirst) {
   EXPECT_EQ(s.verdicts[3].variant, Variant::generic);
 }
 
-// The reasons the selector gives for the two tensor-core kernels it has.
+// The reasons the selector gives for the tensor-core kernels it has.
+constexpr const char* kWgmmaReason = "Hopper wgmma with TMA loads and warp specialization";
 constexpr const char* kMma80Reason = "tensor cores through mma.sync m16n8k16 with a cp.async pipeline";
 constexpr const char* kMma75Reason = "tensor cores through mma.sync m16n8k8";
 constexpr const char* kGenericReason = "plain CUDA with fp32 FMA; runs on any compute capability >= 5.0";
 
-// Until wgmma_sm90 is built, Hopper runs the Ampere kernel (mma.sync is still there on sm_90), and
-// the reason says the more capable variant was passed over because it is missing, not because the
-// device cannot take it.
-TEST(Selector, HopperGetsMma80UntilWgmmaIsBuilt) {
+// wgmma_sm90's architecture rule, as every other family hears it.
+std::string wgmma_arch(int cc) {
+  return "wgmma_sm90 needs compute capability 9.0 exactly (wgmma and setmaxnreg exist only in sm_90a), not sm_" +
+         std::to_string(cc);
+}
+
+// Hopper runs its own kernel: wgmma_sm90 compiled for sm_90a, the first variant tried, so the reason
+// names no variant passed over. The less capable variants could run it too.
+TEST(Selector, HopperGetsWgmmaForF16) {
   const Selection s = selected(90, problem(DType::f16, 128, MaskKind::causal), nvrtc13());
-  EXPECT_EQ(canonical_key(s.spec), "mma_sm80_sm90_f16_d128_m128n32w4s2_causal");
-  EXPECT_FALSE(s.spec.arch_specific);  // plain sm_90: sm_90a is only for wgmma
-  EXPECT_EQ(s.reason, std::string(kMma80Reason) + " (not wgmma_sm90: not available in this build yet)");
-  EXPECT_FALSE(verdict_for(s, Variant::wgmma_sm90).usable);
-  EXPECT_EQ(verdict_for(s, Variant::wgmma_sm90).reason, "not available in this build yet");
-  // The less capable variants could run it too; they are simply not preferred.
+  EXPECT_EQ(canonical_key(s.spec), "wgmma_sm90_sm90a_f16_d128_m128n128w12s3_causal");
+  EXPECT_TRUE(s.spec.arch_specific);  // sm_90a: wgmma and setmaxnreg
+  EXPECT_EQ(s.reason, kWgmmaReason);
+  EXPECT_TRUE(verdict_for(s, Variant::wgmma_sm90).usable);
+  EXPECT_EQ(verdict_for(s, Variant::wgmma_sm90).reason, kWgmmaReason);
   EXPECT_TRUE(verdict_for(s, Variant::mma_sm80).usable);
+  EXPECT_EQ(verdict_for(s, Variant::mma_sm80).reason, kMma80Reason);
   EXPECT_TRUE(verdict_for(s, Variant::mma_sm75).usable);
   EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason, kMma75Reason);
   EXPECT_TRUE(verdict_for(s, Variant::generic).usable);
   EXPECT_EQ(verdict_for(s, Variant::generic).reason, kGenericReason);
 }
 
-TEST(Selector, HopperBf16AlsoGetsMma80) {
+TEST(Selector, HopperBf16AlsoGetsWgmma) {
   const Selection s = selected(90, problem(DType::bf16, 64), nvrtc13());
-  EXPECT_EQ(canonical_key(s.spec), "mma_sm80_sm90_bf16_d64_m128n64w4s2_none");
-  EXPECT_EQ(s.reason, std::string(kMma80Reason) + " (not wgmma_sm90: not available in this build yet)");
+  EXPECT_EQ(canonical_key(s.spec), "wgmma_sm90_sm90a_bf16_d64_m128n192w12s2_none");
+  EXPECT_EQ(s.reason, kWgmmaReason);
   EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason, "mma_sm75 computes f16 only, not bf16");
+}
+
+// wgmma_sm90 is generated for five head dims; at the others Hopper runs the Ampere kernel (mma.sync
+// is still there on sm_90, compiled for plain sm_90), and the reason names the head dims wgmma takes.
+TEST(Selector, HopperRunsMma80AtHeadDimsWgmmaIsNotGeneratedFor) {
+  for (DType dtype : {DType::f16, DType::bf16}) {
+    const Selection s = selected(90, problem(dtype, 80), nvrtc13());
+    EXPECT_EQ(s.spec.variant, Variant::mma_sm80);
+    EXPECT_FALSE(s.spec.arch_specific);  // plain sm_90: sm_90a is only for wgmma
+    EXPECT_EQ(s.spec.head_dim, 80);
+    EXPECT_EQ(s.reason, std::string(kMma80Reason) +
+                            " (not wgmma_sm90: no wgmma_sm90 tile fits: wgmma_sm90 is generated for head dims 64, "
+                            "96, 128, 192 and 256, not 80)");
+    EXPECT_FALSE(verdict_for(s, Variant::wgmma_sm90).usable);
+  }
+  for (int head_dim = 8; head_dim <= 256; head_dim += 8) {
+    const bool wgmma = head_dim == 64 || head_dim == 96 || head_dim == 128 || head_dim == 192 || head_dim == 256;
+    EXPECT_EQ(selected(90, problem(DType::f16, head_dim), nvrtc13()).spec.variant,
+              wgmma ? Variant::wgmma_sm90 : Variant::mma_sm80)
+        << "d" << head_dim;
+  }
+}
+
+// Tensors TMA cannot address (runtime/tensor_map_request.h says why) go to mma_sm80, and the reason
+// carries the layout problem so that a user can see what to fix.
+TEST(Selector, HopperWithTensorsTmaCannotAddressRunsMma80) {
+  ProblemClass p = problem(DType::bf16, 128);
+  p.tma_layout_problem = "q: the seq stride of 100 elements (200 bytes) is not a positive multiple of 16 bytes";
+  const Selection s = selected(90, p, nvrtc13());
+  EXPECT_EQ(canonical_key(s.spec), "mma_sm80_sm90_bf16_d128_m128n32w4s2_none");
+  EXPECT_EQ(s.reason, std::string(kMma80Reason) +
+                          " (not wgmma_sm90: TMA cannot address these tensors (q: the seq stride of 100 elements "
+                          "(200 bytes) is not a positive multiple of 16 bytes))");
+  EXPECT_FALSE(verdict_for(s, Variant::wgmma_sm90).usable);
+  // The same problem with addressable tensors takes wgmma_sm90.
+  EXPECT_EQ(selected(90, problem(DType::bf16, 128), nvrtc13()).spec.variant, Variant::wgmma_sm90);
+}
+
+// NVRTC 11.8 can compile for sm_90 but not sm_90a: Hopper then runs mma_sm80 and says which NVRTC
+// would do.
+TEST(Selector, HopperWithNvrtc11RunsMma80) {
+  const CompilerTargets nvrtc11{11, 8, {35, 37, 50, 52, 53, 60, 61, 62, 70, 72, 75, 80, 86, 87, 89, 90}};
+  const Selection s = selected(90, problem(DType::f16, 128), nvrtc11);
+  EXPECT_EQ(canonical_key(s.spec), "mma_sm80_sm90_f16_d128_m128n32w4s2_none");
+  EXPECT_EQ(s.reason, std::string(kMma80Reason) +
+                          " (not wgmma_sm90: NVRTC 11.8 cannot target sm_90a (CUDA 12.0 or newer can))");
+  EXPECT_EQ(verdict_for(s, Variant::wgmma_sm90).reason, "NVRTC 11.8 cannot target sm_90a (CUDA 12.0 or newer can)");
+  // A CUDA 12 NVRTC can.
+  EXPECT_EQ(selected(90, problem(DType::f16, 128), nvrtc12()).spec.variant, Variant::wgmma_sm90);
 }
 
 // mma_sm75 computes f16 only: on Ampere bf16 goes to mma_sm80 (mma_sm75 says why it could not),
@@ -234,17 +289,14 @@ TEST(Selector, Mma75ComputesF16OnlySoBf16IsNotItsJob) {
   EXPECT_EQ(ampere.spec.dtype, DType::bf16);
   EXPECT_FALSE(verdict_for(ampere, Variant::mma_sm75).usable);
   EXPECT_EQ(verdict_for(ampere, Variant::mma_sm75).reason, "mma_sm75 computes f16 only, not bf16");
-  EXPECT_EQ(verdict_for(ampere, Variant::wgmma_sm90).reason,
-            "wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_80");
+  EXPECT_EQ(verdict_for(ampere, Variant::wgmma_sm90).reason, wgmma_arch(80));
 
   const Selection turing = selected(75, problem(DType::bf16), nvrtc13());
   EXPECT_EQ(turing.spec.variant, Variant::generic);
   EXPECT_EQ(canonical_key(turing.spec), "generic_sm75_bf16_d128_m32n32w4s1_none");
-  EXPECT_EQ(turing.reason,
-            std::string(kGenericReason) +
-                " (not wgmma_sm90: wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_75; "
-                "mma_sm80: mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75; "
-                "mma_sm75: mma_sm75 computes f16 only, not bf16)");
+  EXPECT_EQ(turing.reason, std::string(kGenericReason) + " (not wgmma_sm90: " + wgmma_arch(75) +
+                               "; mma_sm80: mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75; "
+                               "mma_sm75: mma_sm75 computes f16 only, not bf16)");
 }
 
 TEST(Selector, AmpereAndAdaGetMma80) {
@@ -255,10 +307,7 @@ TEST(Selector, AmpereAndAdaGetMma80) {
       EXPECT_EQ(s.spec.arch, cc);
       EXPECT_EQ(s.spec.dtype, dtype);
       EXPECT_FALSE(s.spec.arch_specific);
-      EXPECT_EQ(s.reason, std::string(kMma80Reason) +
-                              " (not wgmma_sm90: wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_" +
-                              std::to_string(cc) + ")")
-          << cc;
+      EXPECT_EQ(s.reason, std::string(kMma80Reason) + " (not wgmma_sm90: " + wgmma_arch(cc) + ")") << cc;
       EXPECT_TRUE(verdict_for(s, Variant::mma_sm80).usable) << cc;
       EXPECT_EQ(verdict_for(s, Variant::mma_sm75).usable, dtype == DType::f16) << cc;
     }
@@ -268,15 +317,13 @@ TEST(Selector, AmpereAndAdaGetMma80) {
 TEST(Selector, TuringGetsMma75ForF16) {
   const Selection s = selected(75, problem(), nvrtc13());
   EXPECT_EQ(canonical_key(s.spec), "mma_sm75_sm75_f16_d128_m128n32w4s2_none");
-  EXPECT_EQ(s.reason, std::string(kMma75Reason) +
-                          " (not wgmma_sm90: wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_75; "
-                          "mma_sm80: mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75)");
+  EXPECT_EQ(s.reason, std::string(kMma75Reason) + " (not wgmma_sm90: " + wgmma_arch(75) +
+                          "; mma_sm80: mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75)");
   EXPECT_TRUE(verdict_for(s, Variant::mma_sm75).usable);
   EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason, kMma75Reason);
   EXPECT_EQ(verdict_for(s, Variant::mma_sm80).reason,
             "mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75");
-  EXPECT_EQ(verdict_for(s, Variant::wgmma_sm90).reason,
-            "wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_75");
+  EXPECT_EQ(verdict_for(s, Variant::wgmma_sm90).reason, wgmma_arch(75));
 }
 
 // Volta's tensor cores (m8n8k4) are not targeted: with a CUDA 12 NVRTC that can compile for it,
@@ -332,9 +379,7 @@ TEST(Selector, BlackwellRunsMma80) {
   for (int cc : {100, 120}) {
     const Selection s = selected(cc, problem(DType::bf16, 64), nvrtc13());
     EXPECT_EQ(canonical_key(s.spec), "mma_sm80_sm" + std::to_string(cc) + "_bf16_d64_m128n64w4s2_none");
-    EXPECT_EQ(s.reason, std::string(kMma80Reason) +
-                            " (not wgmma_sm90: wgmma_sm90 needs compute capability 9.0 exactly (sm_90a), not sm_" +
-                            std::to_string(cc) + ")");
+    EXPECT_EQ(s.reason, std::string(kMma80Reason) + " (not wgmma_sm90: " + wgmma_arch(cc) + ")");
     EXPECT_TRUE(verdict_for(s, Variant::mma_sm80).usable) << cc;
   }
   // A CUDA 12.4 NVRTC cannot target Blackwell.
@@ -362,11 +407,13 @@ TEST(Selector, ARealDeviceIsNamedWithItsArchitecture) {
   DeviceDescription h100 = DeviceDescription::for_arch(90);
   h100.name = "NVIDIA H100 80GB HBM3";
   h100.nominal = false;
-  auto s = select_variant(h100, problem(), nvrtc13(), Variant::wgmma_sm90);
+  ProblemClass unaligned = problem();
+  unaligned.tma_layout_problem = "k: the base address 0x0000000000001008 is not 16-byte aligned";
+  auto s = select_variant(h100, unaligned, nvrtc13(), Variant::wgmma_sm90);
   ASSERT_FALSE(static_cast<bool>(s));
   EXPECT_EQ(llvm::toString(s.takeError()),
-            "forced variant wgmma_sm90 cannot run on NVIDIA H100 80GB HBM3 (sm_90): not available in "
-            "this build yet");
+            "forced variant wgmma_sm90 cannot run on NVIDIA H100 80GB HBM3 (sm_90): TMA cannot address these "
+            "tensors (k: the base address 0x0000000000001008 is not 16-byte aligned)");
 
   DeviceDescription t4 = DeviceDescription::for_arch(75);
   t4.name = "Tesla T4";
@@ -411,7 +458,7 @@ TEST(Selector, RejectsABadHeadDim) {
 // ---- forced variants -----------------------------------------------------------------------------
 
 TEST(Selector, ForcedGenericIsUsedWithTheForcedReason) {
-  // On Hopper the selector would take mma_sm80; forcing generic overrides it.
+  // On Hopper the selector would take wgmma_sm90; forcing generic overrides it.
   const Selection s = selected(90, problem(), nvrtc13(), Variant::generic);
   EXPECT_EQ(s.spec.variant, Variant::generic);
   EXPECT_EQ(canonical_key(s.spec), "generic_sm90_f16_d128_m32n32w4s1_none");
@@ -437,12 +484,26 @@ TEST(Selector, ForcedVariantTheDeviceCannotRunIsAnError) {
   EXPECT_EQ(turing,
             "forced variant mma_sm80 cannot run on nominal sm_75: mma_sm80 needs compute "
             "capability 8.0 (Ampere) or newer, not sm_75");
-  const std::string pascal = selection_error(61, problem(), nvrtc12(), Variant::wgmma_sm90);
-  EXPECT_TRUE(contains(pascal, "forced variant wgmma_sm90 cannot run on nominal sm_61: ")) << pascal;
-  // Allowed by the architecture, but not built.
-  const std::string hopper = selection_error(90, problem(), nvrtc13(), Variant::wgmma_sm90);
-  EXPECT_TRUE(contains(hopper, "forced variant wgmma_sm90 cannot run on nominal sm_90: not available in this build yet"))
-      << hopper;
+  EXPECT_EQ(selection_error(61, problem(), nvrtc12(), Variant::wgmma_sm90),
+            "forced variant wgmma_sm90 cannot run on nominal sm_61: " + wgmma_arch(61));
+}
+
+// Forcing wgmma_sm90 on Hopper runs it where it can, and otherwise says why not, without falling back.
+TEST(Selector, ForcedWgmmaOnHopperRunsOrSaysWhyNot) {
+  const Selection s = selected(90, problem(DType::bf16, 256), nvrtc13(), Variant::wgmma_sm90);
+  EXPECT_EQ(canonical_key(s.spec), "wgmma_sm90_sm90a_bf16_d256_m128n64w12s2_none");
+  EXPECT_EQ(s.reason, std::string("forced by options: ") + kWgmmaReason);
+
+  // Allowed by the architecture, but not for tensors TMA cannot address.
+  ProblemClass unaligned = problem();
+  unaligned.tma_layout_problem = "q: the seq stride of 100 elements (200 bytes) is not a positive multiple of 16 bytes";
+  EXPECT_EQ(selection_error(90, unaligned, nvrtc13(), Variant::wgmma_sm90),
+            "forced variant wgmma_sm90 cannot run on nominal sm_90: TMA cannot address these tensors (q: the seq "
+            "stride of 100 elements (200 bytes) is not a positive multiple of 16 bytes)");
+  // Nor at a head dim it is not generated for.
+  EXPECT_EQ(selection_error(90, problem(DType::f16, 80), nvrtc13(), Variant::wgmma_sm90),
+            "forced variant wgmma_sm90 cannot run on nominal sm_90: no wgmma_sm90 tile fits: wgmma_sm90 is "
+            "generated for head dims 64, 96, 128, 192 and 256, not 80");
 }
 
 // ---- default tiles -------------------------------------------------------------------------------
@@ -573,15 +634,19 @@ TEST(DefaultSpec, TensorCoreDefaultsFitEveryHeadDimAndMask) {
 }
 
 // What the selector runs, for every family, storage type, head dim and mask: the expected variant
-// (wgmma_sm90 is not built, so mma_sm80 from sm_80 up; mma_sm75 for f16 on Turing; generic for f32,
-// Turing bf16 and everything older), with a tile valid on that device.
+// (wgmma_sm90 on Hopper at the head dims it is generated for; mma_sm80 from sm_80 up otherwise;
+// mma_sm75 for f16 on Turing; generic for f32, Turing bf16 and everything older), with a tile valid
+// on that device.
 TEST(DefaultSpec, StaysWithinTheOptInSharedMemoryEverywhere) {
   struct Device {
     int cc;
     CompilerTargets targets;
   };
-  auto expected_variant = [](int cc, DType dtype) {
+  auto expected_variant = [](int cc, DType dtype, int head_dim) {
     if (dtype == DType::f32 || cc < 75) return Variant::generic;
+    const bool wgmma_head_dim =
+        head_dim == 64 || head_dim == 96 || head_dim == 128 || head_dim == 192 || head_dim == 256;
+    if (cc == 90 && wgmma_head_dim) return Variant::wgmma_sm90;
     if (cc >= 80) return Variant::mma_sm80;
     return dtype == DType::f16 ? Variant::mma_sm75 : Variant::generic;
   };
@@ -597,7 +662,8 @@ TEST(DefaultSpec, StaysWithinTheOptInSharedMemoryEverywhere) {
           ASSERT_TRUE(static_cast<bool>(s)) << "sm_" << d.cc << " d" << head_dim << ": "
                                             << llvm::toString(s.takeError());
           const std::string key = canonical_key(s->spec);
-          EXPECT_EQ(s->spec.variant, expected_variant(d.cc, dtype)) << key;
+          EXPECT_EQ(s->spec.variant, expected_variant(d.cc, dtype, head_dim)) << key;
+          EXPECT_EQ(s->spec.arch_specific, s->spec.variant == Variant::wgmma_sm90) << key;
           EXPECT_LE(shared_memory_bytes(s->spec), device.smem_per_block_optin) << key;
           EXPECT_TRUE(spec_problems(s->spec, device).empty()) << key;
           EXPECT_EQ(s->spec.head_dim, head_dim);
@@ -609,18 +675,64 @@ TEST(DefaultSpec, StaysWithinTheOptInSharedMemoryEverywhere) {
             EXPECT_EQ(s->spec.warps, 4) << key;
             EXPECT_EQ(s->spec.stages, 1) << key;
           }
+          if (s->spec.variant == Variant::wgmma_sm90) {
+            // A producer warpgroup and one consumer warpgroup per 64 query rows.
+            EXPECT_EQ(s->spec.warps, 4 * (1 + s->spec.block_m / 64)) << key;
+          }
         }
       }
     }
   }
 }
 
-// wgmma_sm90 is the one variant still without templates: its default is refused by name.
-TEST(DefaultSpec, UnbuiltVariantsAreAnError) {
-  auto s = default_spec(Variant::wgmma_sm90, DeviceDescription::for_arch(90), problem());
+// wgmma_sm90's defaults on Hopper, FlashAttention-3's shapes: two consumer warpgroups (128 query
+// rows, 12 warps) everywhere; 192-key tiles where the accumulators fit (d 64, 96), 128-key tiles with a
+// third stage at d 128, 64-key tiles where O takes most registers (d 192, 256; three stages only
+// where 227 KB holds them). Each is the first preferred tile that passes validation, for both dtypes
+// and masks.
+TEST(DefaultSpec, WgmmaTilesPerHeadDim) {
+  struct Case {
+    int head_dim;
+    const char* key;
+  };
+  const Case cases[] = {{64, "wgmma_sm90_sm90a_f16_d64_m128n192w12s2_none"},
+                        {96, "wgmma_sm90_sm90a_f16_d96_m128n192w12s2_none"},
+                        {128, "wgmma_sm90_sm90a_f16_d128_m128n128w12s3_none"},
+                        {192, "wgmma_sm90_sm90a_f16_d192_m128n64w12s3_none"},
+                        {256, "wgmma_sm90_sm90a_f16_d256_m128n64w12s2_none"}};
+  for (const Case& c : cases)
+    EXPECT_EQ(default_key(Variant::wgmma_sm90, 90, problem(DType::f16, c.head_dim)), c.key);
+
+  const DeviceDescription hopper = DeviceDescription::for_arch(90);
+  for (const Case& c : cases)
+    for (DType dtype : {DType::f16, DType::bf16})
+      for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
+        auto s = default_spec(Variant::wgmma_sm90, hopper, problem(dtype, c.head_dim, mask));
+        ASSERT_TRUE(static_cast<bool>(s)) << "d" << c.head_dim << ": " << llvm::toString(s.takeError());
+        const std::string key = canonical_key(*s);
+        EXPECT_TRUE(s->arch_specific) << key;
+        EXPECT_EQ(s->dtype, dtype) << key;
+        EXPECT_EQ(s->mask, mask) << key;
+        EXPECT_TRUE(spec_problems(*s, hopper).empty()) << key;
+        bool found = false;
+        for (const KernelSpec& tile : rules_for(Variant::wgmma_sm90).preferred_tiles(*s)) {
+          if (tile == *s) {
+            found = true;
+            break;
+          }
+          EXPECT_FALSE(spec_problems(tile, hopper).empty()) << canonical_key(tile) << " fits but " << key
+                                                            << " was chosen";
+        }
+        EXPECT_TRUE(found) << key << " is not among the preferred tiles";
+      }
+}
+
+// At a head dim wgmma_sm90 is not generated for, no preferred tile fits, and the error says why.
+TEST(DefaultSpec, WgmmaHasNoTileAtOtherHeadDims) {
+  auto s = default_spec(Variant::wgmma_sm90, DeviceDescription::for_arch(90), problem(DType::f16, 80));
   ASSERT_FALSE(static_cast<bool>(s));
   EXPECT_EQ(llvm::toString(s.takeError()),
-            "spec wgmma_sm90_sm90a_f16_d128_m32n32w4s1_none: wgmma_sm90 is not available in this build");
+            "no wgmma_sm90 tile fits: wgmma_sm90 is generated for head dims 64, 96, 128, 192 and 256, not 80");
 }
 
 // A forced variant the device or dtype rules out has no default tile, and the error says why.
@@ -637,6 +749,8 @@ TEST(DefaultSpec, TensorCoreVariantsRefuseWhatTheyCannotCompute) {
             "mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75");
   EXPECT_EQ(error_of(Variant::mma_sm80, 90, DType::f32), "mma_sm80 computes f16 and bf16, not f32");
   EXPECT_EQ(error_of(Variant::mma_sm75, 75, DType::bf16), "mma_sm75 computes f16 only, not bf16");
+  EXPECT_EQ(error_of(Variant::wgmma_sm90, 89, DType::f16), wgmma_arch(89));
+  EXPECT_EQ(error_of(Variant::wgmma_sm90, 90, DType::f32), "wgmma_sm90 computes f16 and bf16, not f32");
 }
 
 TEST(JudgeVariant, GenericOnPascalDependsOnTheCompiler) {

@@ -1,0 +1,104 @@
+// Rules of the Hopper variant wgmma_sm90 (templates/wgmma_sm90_forward.cuh): warp-specialized, one
+// producer warpgroup feeding kBlockM / 64 consumer warpgroups through a ring of TMA-loaded K/V
+// slots. The shared-memory formula and the tile constraints mirror the template's WgmmaShape.
+#include <llvm/Support/FormatVariadic.h>
+
+#include "generator/kernel_spec.h"
+#include "generator/variant_rules.h"
+
+namespace flashjit::gen {
+namespace {
+
+// The head dims the template is generated for: wgmma's N for P.V is the head dim, and every k16 step
+// of Q.K^T must stay inside the 64-column swizzle tiles TMA fills. Others run on mma_sm80.
+bool wgmma_head_dim(int head_dim) {
+  return head_dim == 64 || head_dim == 96 || head_dim == 128 || head_dim == 192 || head_dim == 256;
+}
+
+// Key-tile widths with a wgmma.mma_async shape in templates/wgmma_instructions.cuh.
+bool wgmma_block_n(int block_n) { return block_n == 64 || block_n == 96 || block_n == 128 || block_n == 192; }
+
+int padded_dim(int head_dim) { return (head_dim + 63) / 64 * 64; }
+
+// 1024 bytes of alignment slack, Q, kStages K and V slots, and 2 + 3 * kStages mbarriers.
+int wgmma_shared_memory_bytes(const KernelSpec& s) {
+  const int row_bytes = padded_dim(s.head_dim) * 2;
+  return 1024 + (s.block_m + 2 * s.stages * s.block_n) * row_bytes + 8 * (2 + 3 * s.stages);
+}
+
+// A consumer thread holds O (head_dim / 2 fp32), S (block_n / 2) and P (block_n / 4 packed pairs)
+// with 240 registers after setmaxnreg (168 before, with one consumer warpgroup 255).
+constexpr int kConsumerRegisterBudget = 200;
+int consumer_registers(const KernelSpec& s) { return s.head_dim / 2 + s.block_n / 2 + s.block_n / 4; }
+
+std::vector<std::string> tile_problems(const KernelSpec& s) {
+  std::vector<std::string> p;
+  if (!wgmma_head_dim(s.head_dim))
+    p.push_back(llvm::formatv("wgmma_sm90 is generated for head dims 64, 96, 128, 192 and 256, not {0}", s.head_dim));
+  if (s.block_m != 64 && s.block_m != 128)
+    p.push_back(llvm::formatv("wgmma_sm90 block_m {0} must be 64 or 128 (one or two 64-row consumer warpgroups)",
+                              s.block_m));
+  else if (s.warps != 4 * (1 + s.block_m / 64))
+    p.push_back(llvm::formatv("wgmma_sm90 block_m {0} takes {1} warps (a producer warpgroup and {2} consumer "
+                              "warpgroup{3}), not {4}",
+                              s.block_m, 4 * (1 + s.block_m / 64), s.block_m / 64, s.block_m == 64 ? "" : "s",
+                              s.warps));
+  if (!wgmma_block_n(s.block_n))
+    p.push_back(llvm::formatv("wgmma_sm90 block_n {0} must be 64, 96, 128 or 192", s.block_n));
+  if (s.stages < 2 || s.stages > 4)
+    p.push_back(llvm::formatv("wgmma_sm90 stages {0} must be 2..4", s.stages));
+  if (p.empty() && consumer_registers(s) > kConsumerRegisterBudget)
+    p.push_back(llvm::formatv("wgmma_sm90 tile n{0} at head_dim {1} keeps {2} accumulator registers per consumer "
+                              "thread, over the {3} that fit beside the rest",
+                              s.block_n, s.head_dim, consumer_registers(s), kConsumerRegisterBudget));
+  return p;
+}
+
+std::string sm90_arch(int arch, DType dtype) {
+  if (arch != 90)
+    return llvm::formatv("wgmma_sm90 needs compute capability 9.0 exactly (wgmma and setmaxnreg exist only in "
+                         "sm_90a), not sm_{0}",
+                         arch);
+  if (dtype == DType::f32) return "wgmma_sm90 computes f16 and bf16, not f32";
+  return {};
+}
+
+KernelSpec with_tile(const KernelSpec& base, int block_m, int block_n, int stages) {
+  KernelSpec spec = base;
+  spec.block_m = block_m;
+  spec.block_n = block_n;
+  spec.warps = 4 * (1 + block_m / 64);
+  spec.stages = stages;
+  return spec;
+}
+
+// The tuner's search space, most promising first: two consumer warpgroups (128 rows) with wide
+// key tiles, more stages where shared memory allows, then one consumer warpgroup. Tiles over the
+// shared memory or register budget stay in: the tuner prunes them and says why.
+std::vector<KernelSpec> tile_grid(const KernelSpec& base) {
+  std::vector<KernelSpec> out;
+  for (int block_m : {128, 64})
+    for (int block_n : {128, 64, 192, 96})
+      for (int stages : {2, 3}) out.push_back(with_tile(base, block_m, block_n, stages));
+  return out;
+}
+
+// FlashAttention-3's shapes: 128 x 128 tiles up to d 128 (192-key tiles at d 64), 64-key tiles
+// where O's accumulators take most registers (d 192 and 256); the deepest ring that fits.
+std::vector<KernelSpec> preferred_tiles(const KernelSpec& base) {
+  return {with_tile(base, 128, 192, 2), with_tile(base, 128, 128, 3), with_tile(base, 128, 128, 2),
+          with_tile(base, 128, 64, 3),  with_tile(base, 128, 64, 2),  with_tile(base, 64, 64, 2)};
+}
+
+}  // namespace
+
+const VariantRules& wgmma_sm90_rules() {
+  static const VariantRules rules{Variant::wgmma_sm90,       true,
+                                  sm90_arch,                 tile_problems,
+                                  wgmma_shared_memory_bytes, "wgmma_sm90_forward.cuh",
+                                  "flashjit::dev::wgmma_sm90_forward", tile_grid,
+                                  preferred_tiles,           "const __grid_constant__ ::flashjit::WgmmaParams"};
+  return rules;
+}
+
+}  // namespace flashjit::gen

@@ -1,0 +1,340 @@
+// wgmma_sm90: the Hopper FlashAttention forward (sm_90a), warp-specialized after FlashAttention-3.
+//
+// A thread block is one producer warpgroup and kConsumers = kBlockM / 64 consumer warpgroups; it
+// is persistent (at most one per SM) and takes tiles from WgmmaTileScheduler.
+//  - Producer: setmaxnreg gives its registers away; one thread issues TMA loads (tensor maps built on
+//    the host, see runtime/tensor_map_request.h): the tile's Q once, then K and V of each key block
+//    into a ring of kStages shared-memory slots. Each slot has a "K full" and a "V full" mbarrier
+//    (TMA completes their transactions) and an "empty" mbarrier the consumers arrive on when done.
+//  - Consumers: warpgroup c owns query rows 64c..64c+63 of the tile. Per key block:
+//      S = Q K^T   wgmma m64 n(kBlockN) k16, both operands from shared memory (K-major)
+//      online softmax in registers (mma_forward.cuh's, on the same fragment layout), exp2 with the
+//                  scale folded in; only blocks crossing the diagonal or the sequence end are masked
+//      O += P V    wgmma m64 n(kHeadDim) k16, P from registers, V from shared memory (MN-major)
+//    then the epilogue normalizes O and stores it straight from registers.
+// Key blocks run from the last to the first, so the masked ones come first and the rest need no
+// mask; causal blocks above the diagonal are never loaded, and a warpgroup skips the compute of a
+// block none of its rows can see (it still takes part in the barriers).
+//
+// Shared memory (from a 1024-byte aligned base, see wgmma_primitives.cuh for the swizzle):
+//   Q: kConsumers x [64 rows x kPaddedDim], K: kStages x [kBlockN x kPaddedDim], V: the same,
+//   each stored as 64-column tiles of 128-byte rows; then the mbarriers.
+#pragma once
+
+#include "attention_params.cuh"
+#include "mma_forward.cuh"
+#include "tma_params.cuh"
+#include "wgmma_primitives.cuh"
+#include "wgmma_tile_scheduler.cuh"
+
+#if defined(FLASHJIT_HOST_EMULATION)
+#define FLASHJIT_GRID_CONSTANT
+#else
+#define FLASHJIT_GRID_CONSTANT __grid_constant__
+#endif
+
+namespace flashjit {
+namespace dev {
+
+template <class Traits>
+struct WgmmaShape {
+  static constexpr int kHeadDim = Traits::kHeadDim;
+  static constexpr int kPaddedDim = (kHeadDim + 63) / 64 * 64;  // whole 64-column swizzle tiles
+  static constexpr int kColumnTiles = kPaddedDim / 64;
+  static constexpr int kBlockM = Traits::kBlockM;
+  static constexpr int kBlockN = Traits::kBlockN;
+  static constexpr int kStages = Traits::kStages;
+  static constexpr int kConsumers = kBlockM / 64;
+  static constexpr int kThreads = 128 * (kConsumers + 1);
+  // What mma_forward.cuh's online softmax and accumulators expect: one 16-row tile per warp.
+  static constexpr int kMTiles = 1;
+  static constexpr int kNTiles = kBlockN / 8;
+  static constexpr int kDTiles = kHeadDim / 8;
+
+  static constexpr int kRowBytes = 128;                           // one 64-column tile row
+  static constexpr int kQWarpgroupBytes = 64 * kPaddedDim * 2;    // one consumer's Q rows
+  static constexpr int kQBytes = kConsumers * kQWarpgroupBytes;
+  static constexpr int kKvTileBytes = kBlockN * kPaddedDim * 2;   // one K or V slot
+  static constexpr int kBarriers = 2 + 3 * kStages;               // Q full/empty; K full, V full, empty per slot
+  // The alignment slack comes first: generator/wgmma_rules.cpp counts the same bytes.
+  static constexpr int kSharedBytes = 1024 + kQBytes + 2 * kStages * kKvTileBytes + 8 * kBarriers;
+
+  static_assert(Traits::kWarps == 4 * (kConsumers + 1), "one producer warpgroup and kBlockM / 64 consumers");
+  static_assert(kBlockM % 64 == 0 && kConsumers >= 1 && kConsumers <= 2, "64 or 128 query rows per block");
+  static_assert(kBlockN % 16 == 0 && kHeadDim % 16 == 0, "wgmma k16 steps over keys and head dim");
+  static_assert(kStages >= 2, "the ring needs two slots to overlap loads with compute");
+};
+
+// Byte offsets of the shared-memory regions from the aligned base.
+template <class Shape>
+struct WgmmaSharedLayout {
+  static constexpr int kQ = 0;
+  static constexpr int kK = Shape::kQBytes;
+  static constexpr int kV = kK + Shape::kStages * Shape::kKvTileBytes;
+  static constexpr int kBarriers = kV + Shape::kStages * Shape::kKvTileBytes;
+
+  smem_addr_t base;
+  __device__ __forceinline__ smem_addr_t q(int consumer) const { return base + kQ + consumer * Shape::kQWarpgroupBytes; }
+  __device__ __forceinline__ smem_addr_t k(int slot) const { return base + kK + slot * Shape::kKvTileBytes; }
+  __device__ __forceinline__ smem_addr_t v(int slot) const { return base + kV + slot * Shape::kKvTileBytes; }
+  __device__ __forceinline__ smem_addr_t barrier(int i) const { return base + kBarriers + 8 * i; }
+  __device__ __forceinline__ smem_addr_t q_full() const { return barrier(0); }
+  __device__ __forceinline__ smem_addr_t q_empty() const { return barrier(1); }
+  __device__ __forceinline__ smem_addr_t k_full(int slot) const { return barrier(2 + slot); }
+  __device__ __forceinline__ smem_addr_t v_full(int slot) const { return barrier(2 + Shape::kStages + slot); }
+  __device__ __forceinline__ smem_addr_t kv_empty(int slot) const { return barrier(2 + 2 * Shape::kStages + slot); }
+};
+
+// Position in the K/V ring, advanced identically by producer and consumers (same block sequence).
+template <int kStages>
+struct RingPosition {
+  int slot = 0;
+  unsigned phase = 0;  // parity of the slot's current round
+  __device__ __forceinline__ void advance() {
+    if (++slot == kStages) {
+      slot = 0;
+      phase ^= 1u;
+    }
+  }
+};
+
+// The key blocks of one tile: [0, count), processed from count - 1 down to 0.
+template <class Shape, bool kCausal>
+__device__ __forceinline__ int key_block_count(const AttentionParams& p, int m_block) {
+  int n_end = p.seqlen_k;
+  // Bottom-right causal: row i sees keys <= i + seqlen_k - seqlen_q; blocks past the tile's last
+  // row's horizon are never loaded.
+  if (kCausal) n_end = min(p.seqlen_k, (m_block + 1) * Shape::kBlockM + p.seqlen_k - p.seqlen_q);
+  return n_end > 0 ? (n_end + Shape::kBlockN - 1) / Shape::kBlockN : 0;
+}
+
+// TMA coordinates, innermost first: the head-dim column, then sequence, head and batch in the order
+// the host gave the tensor map's dimensions (selects, so the array stays in registers).
+__device__ __forceinline__ void place_coordinates(int (&c)[4], const TmaTensor& t, int column, int row, int head,
+                                                  int batch) {
+  c[0] = column;
+#pragma unroll
+  for (int slot = 1; slot < 4; ++slot) c[slot] = t.seq_slot == slot ? row : t.head_slot == slot ? head : batch;
+}
+
+// `rows` rows from `row` of one (head, batch) slice: one TMA box per 64-column tile.
+template <class Shape>
+__device__ __forceinline__ void load_rows(smem_addr_t dst, int rows, const TmaTensor& t, int row, int head, int batch,
+                                          smem_addr_t bar) {
+#pragma unroll
+  for (int ct = 0; ct < Shape::kColumnTiles; ++ct) {
+    int c[4];
+    place_coordinates(c, t, ct * 64, row, head, batch);
+    tma_load_4d(dst + ct * rows * Shape::kRowBytes, &t.map, c, bar);
+  }
+}
+
+template <class Shape, bool kCausal>
+__device__ __forceinline__ void produce(const WgmmaParams& params, const WgmmaSharedLayout<Shape>& shared,
+                                        const WgmmaTileScheduler& scheduler) {
+  const AttentionParams& p = params.attention;
+  prefetch_tensor_map(&params.q.map);
+  prefetch_tensor_map(&params.k.map);
+  prefetch_tensor_map(&params.v.map);
+  RingPosition<Shape::kStages> ring;
+  int q_loads = 0;
+  for (int index = blockIdx.x; index < scheduler.tile_count(); index += gridDim.x) {
+    const WgmmaTile tile = scheduler.tile(index);
+    const int blocks = key_block_count<Shape, kCausal>(p, tile.m_block);
+    if (blocks == 0) continue;  // the consumers store zeros without waiting for anything
+    const int kv_head = tile.head / (p.num_heads / p.num_kv_heads);
+    // The previous tile's consumers have read their last Q rows.
+    if (q_loads > 0) mbarrier_wait(shared.q_empty(), (q_loads - 1) & 1);
+    ++q_loads;
+    mbarrier_arrive_expect_tx(shared.q_full(), Shape::kQBytes);
+#pragma unroll
+    for (int c = 0; c < Shape::kConsumers; ++c)
+      load_rows<Shape>(shared.q(c), 64, params.q, tile.m_block * Shape::kBlockM + 64 * c, tile.head, tile.batch,
+                       shared.q_full());
+    for (int block = blocks - 1; block >= 0; --block) {
+      // The slot's previous round has been consumed (a fresh barrier's "previous phase" counts as done).
+      mbarrier_wait(shared.kv_empty(ring.slot), ring.phase ^ 1u);
+      mbarrier_arrive_expect_tx(shared.k_full(ring.slot), Shape::kKvTileBytes);
+      load_rows<Shape>(shared.k(ring.slot), Shape::kBlockN, params.k, block * Shape::kBlockN, kv_head, tile.batch,
+                       shared.k_full(ring.slot));
+      mbarrier_arrive_expect_tx(shared.v_full(ring.slot), Shape::kKvTileBytes);
+      load_rows<Shape>(shared.v(ring.slot), Shape::kBlockN, params.v, block * Shape::kBlockN, kv_head, tile.batch,
+                       shared.v_full(ring.slot));
+      ring.advance();
+    }
+  }
+}
+
+// S = Q K^T for the warpgroup's 64 rows against the K tile in `slot`.
+template <class Shape, class Element>
+__device__ __forceinline__ void wgmma_scores(float (&s)[1][Shape::kNTiles][4], smem_addr_t q_tile,
+                                             smem_addr_t k_tile) {
+  wgmma_fence();
+#pragma unroll
+  for (int ks = 0; ks < Shape::kHeadDim / 16; ++ks) {
+    // k16 step ks is 32 bytes into a 128-byte row of 64-column tile ks / 4.
+    const int column_tile = ks / 4;
+    const int byte_in_row = (ks % 4) * 32;
+    const unsigned long long a =
+        make_wgmma_descriptor(q_tile + column_tile * 64 * Shape::kRowBytes + byte_in_row, 16, 1024);
+    const unsigned long long b =
+        make_wgmma_descriptor(k_tile + column_tile * Shape::kBlockN * Shape::kRowBytes + byte_in_row, 16, 1024);
+    wgmma_ss<Shape::kBlockN, Element>(s[0], a, b, ks > 0);
+  }
+  wgmma_commit();
+  wgmma_wait<0>();
+  wgmma_pin_all(s[0]);
+}
+
+// O += P V: P from the softmax'd S fragments (the accumulator layout of 8-key tiles 2kk and 2kk+1
+// is the A fragment of k16 step kk), V from the tile in shared memory.
+template <class Shape, class Element>
+__device__ __forceinline__ void wgmma_pv(float (&o)[1][Shape::kDTiles][4], const float (&s)[1][Shape::kNTiles][4],
+                                         smem_addr_t v_tile) {
+  // Every P register is written before the fence: a register written between two wgmma would make
+  // ptxas insert a fence there (warning C7519) and stall the tensor cores.
+  unsigned a[Shape::kBlockN / 16][4];
+#pragma unroll
+  for (int kk = 0; kk < Shape::kBlockN / 16; ++kk) {
+    a[kk][0] = pack2(s[0][2 * kk][0], s[0][2 * kk][1], Element{});
+    a[kk][1] = pack2(s[0][2 * kk][2], s[0][2 * kk][3], Element{});
+    a[kk][2] = pack2(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1], Element{});
+    a[kk][3] = pack2(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3], Element{});
+  }
+  wgmma_pin_all(o[0]);
+  wgmma_fence();
+#pragma unroll
+  for (int kk = 0; kk < Shape::kBlockN / 16; ++kk) {
+    // Keys 16kk..16kk+15 are two 1024-byte groups of 8 rows; 64-column tiles are kBlockN rows apart.
+    const unsigned long long b =
+        make_wgmma_descriptor(v_tile + kk * 16 * Shape::kRowBytes, Shape::kBlockN * Shape::kRowBytes, 1024);
+    wgmma_rs<Shape::kHeadDim, Element>(o[0], a[kk], b, true);
+  }
+  wgmma_commit();
+  wgmma_wait<0>();
+  wgmma_pin_all(o[0]);
+}
+
+// Normalizes O and stores the thread's two rows straight from registers (pairs of columns: 4-byte
+// stores; the selector only runs this variant on layouts whose rows are 16-byte aligned), and the lse.
+template <class Shape, class Element>
+__device__ __forceinline__ void store_rows(MmaAccumulators<Shape>& acc, const AttentionParams& p, int batch,
+                                           int head, int first_row, int lane) {
+  const int g = lane / 4;
+  const int t = lane % 4;
+  Element* o = static_cast<Element*>(p.o) + batch * p.o_strides.batch + head * p.o_strides.head;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    float sum = acc.row_sum[0][h];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    const int row = first_row + g + 8 * h;
+    if (row >= p.seqlen_q) continue;
+    // A row that saw no key (causal with seqlen_q > seqlen_k) is all zeros with lse = -inf.
+    const float inv_sum = sum > 0.0f ? 1.0f / sum : 0.0f;
+    Element* out_row = o + row * p.o_strides.seq;
+#pragma unroll
+    for (int dt = 0; dt < Shape::kDTiles; ++dt)
+      *reinterpret_cast<unsigned*>(out_row + 8 * dt + 2 * t) =
+          pack2(acc.o[0][dt][2 * h] * inv_sum, acc.o[0][dt][2 * h + 1] * inv_sum, Element{});
+    if (p.lse != nullptr && t == 0) {
+      const float ln2 = 0.6931471805599453f;
+      const float lse = sum > 0.0f ? (acc.row_max[0][h] + log2f(sum)) * ln2 : negative_infinity();
+      p.lse[(static_cast<long long>(batch) * p.num_heads + head) * p.seqlen_q + row] = lse;
+    }
+  }
+}
+
+template <class Shape, class Element, bool kCausal>
+__device__ __forceinline__ void consume(const AttentionParams& p, const WgmmaSharedLayout<Shape>& shared,
+                                        const WgmmaTileScheduler& scheduler, int consumer) {
+  const int lane = threadIdx.x % 32;
+  const int warp_in_group = (threadIdx.x / 32) % 4;
+  const int causal_offset = p.seqlen_k - p.seqlen_q;
+  RingPosition<Shape::kStages> ring;
+  int q_loads = 0;
+  for (int index = blockIdx.x; index < scheduler.tile_count(); index += gridDim.x) {
+    const WgmmaTile tile = scheduler.tile(index);
+    const int blocks = key_block_count<Shape, kCausal>(p, tile.m_block);
+    const int group_row0 = tile.m_block * Shape::kBlockM + 64 * consumer;  // the warpgroup's first row
+    const int warp_row0 = group_row0 + 16 * warp_in_group;
+
+    MmaAccumulators<Shape> acc;
+    acc.clear();
+    if (blocks > 0) {
+      mbarrier_wait(shared.q_full(), q_loads & 1);
+      ++q_loads;
+    }
+    const bool group_has_rows = group_row0 < p.seqlen_q;
+    for (int block = blocks - 1; block >= 0; --block) {
+      const int n0 = block * Shape::kBlockN;
+      // A block entirely after the horizon of the warpgroup's last row adds nothing: skip its math
+      // (warpgroup-uniform, as wgmma needs), not its barriers.
+      const bool sees_block = group_has_rows && (!kCausal || group_row0 + 63 + causal_offset >= n0);
+      float s[1][Shape::kNTiles][4];
+      mbarrier_wait(shared.k_full(ring.slot), ring.phase);
+      if (sees_block) wgmma_scores<Shape, Element>(s, shared.q(consumer), shared.k(ring.slot));
+      // The last block's scores are the last read of Q: the producer may load the next tile's.
+      if (block == 0) mbarrier_arrive(shared.q_empty());
+      if (sees_block) {
+        const bool needs_mask =
+            n0 + Shape::kBlockN > p.seqlen_k || (kCausal && n0 + Shape::kBlockN - 1 > group_row0 + causal_offset);
+        if (needs_mask)
+          online_softmax<Shape, kCausal, true>(s, acc, p, warp_row0, n0, lane);
+        else
+          online_softmax<Shape, kCausal, false>(s, acc, p, warp_row0, n0, lane);
+      }
+      mbarrier_wait(shared.v_full(ring.slot), ring.phase);
+      if (sees_block) wgmma_pv<Shape, Element>(acc.o, s, shared.v(ring.slot));
+      mbarrier_arrive(shared.kv_empty(ring.slot));
+      ring.advance();
+    }
+    store_rows<Shape, Element>(acc, p, tile.batch, tile.head, warp_row0, lane);
+  }
+}
+
+template <class Traits>
+__device__ __forceinline__ void wgmma_forward(const WgmmaParams& params) {
+  using Shape = WgmmaShape<Traits>;
+  using Element = typename Traits::Element;
+  const AttentionParams& p = params.attention;
+
+  extern __shared__ __align__(16) float smem[];
+  // The swizzle atoms must start 1024-byte aligned; dynamic shared memory promises less.
+  const smem_addr_t raw = to_smem_addr(smem);
+  WgmmaSharedLayout<Shape> layout{raw + ((1024 - static_cast<unsigned>(raw % 1024)) % 1024)};
+
+  const int consumer_threads = 128 * Shape::kConsumers;
+  if (threadIdx.x == 0) {
+    mbarrier_init(layout.q_full(), 1);
+    mbarrier_init(layout.q_empty(), consumer_threads);
+    for (int slot = 0; slot < Shape::kStages; ++slot) {
+      mbarrier_init(layout.k_full(slot), 1);
+      mbarrier_init(layout.v_full(slot), 1);
+      mbarrier_init(layout.kv_empty(slot), consumer_threads);
+    }
+    mbarrier_init_fence();
+  }
+  __syncthreads();
+
+  const WgmmaTileScheduler scheduler{(p.seqlen_q + Shape::kBlockM - 1) / Shape::kBlockM, p.num_heads, p.batch,
+                                     Traits::kCausal};
+  const int warpgroup = warp_uniform(threadIdx.x / 128);
+  if (warpgroup == 0) {
+    // Two consumer warpgroups need more than the 168 registers a 384-thread block starts with.
+    if constexpr (Shape::kConsumers == 2) setmaxnreg_dec<24>();
+    if (threadIdx.x == 0) produce<Shape, Traits::kCausal>(params, layout, scheduler);
+    return;
+  }
+  if constexpr (Shape::kConsumers == 2) setmaxnreg_inc<240>();
+  consume<Shape, Element, Traits::kCausal>(p, layout, scheduler, warpgroup - 1);
+}
+
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kWarps * 32, 1)
+    wgmma_sm90_forward(const FLASHJIT_GRID_CONSTANT WgmmaParams params) {
+  wgmma_forward<Traits>(params);
+}
+
+}  // namespace dev
+}  // namespace flashjit

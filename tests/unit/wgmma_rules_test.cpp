@@ -1,0 +1,252 @@
+// The rules of the Hopper variant wgmma_sm90 (generator/wgmma_rules.cpp) as spec validation reports
+// them: the head dims and tile shapes templates/wgmma_sm90_forward.cuh is generated for, the warps
+// a block_m takes (a producer warpgroup and one consumer warpgroup per 64 rows), the consumer
+// register rule, the shared-memory formula of its WgmmaShape, the one architecture it serves, its
+// defaults and the tuner's grid. The messages are pinned because `flashjit emit` and the tuner's
+// pruned lines print them as they are.
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <llvm/Support/Error.h>
+
+#include "generator/device_description.h"
+#include "generator/kernel_spec.h"
+#include "generator/selector.h"
+#include "generator/variant_rules.h"
+
+namespace flashjit::gen {
+namespace {
+
+KernelSpec wgmma(int head_dim, int block_m, int block_n, int warps, int stages, int arch = 90,
+                 DType dtype = DType::f16) {
+  KernelSpec s;
+  s.variant = Variant::wgmma_sm90;
+  s.arch = arch;
+  s.arch_specific = true;
+  s.dtype = dtype;
+  s.head_dim = head_dim;
+  s.block_m = block_m;
+  s.block_n = block_n;
+  s.warps = warps;
+  s.stages = stages;
+  return s;
+}
+
+std::vector<std::string> problems_of(const KernelSpec& s) {
+  return spec_problems(s, DeviceDescription::for_arch(s.arch));
+}
+
+std::string joined(const std::vector<std::string>& problems) {
+  std::string out;
+  for (const std::string& p : problems) out += "[" + p + "] ";
+  return out;
+}
+
+// Exactly one problem, and that one is `expected`.
+void expect_only_problem(const KernelSpec& s, const std::string& expected) {
+  const std::vector<std::string> problems = problems_of(s);
+  ASSERT_EQ(problems.size(), 1u) << canonical_key(s) << ": " << joined(problems);
+  EXPECT_EQ(problems[0], expected) << canonical_key(s);
+}
+
+const int kHeadDims[] = {64, 96, 128, 192, 256};
+
+// ---- the variant's table entry ---------------------------------------------------------------------
+
+TEST(WgmmaRules, AreBuiltAndNameTheirTemplateAndParameters) {
+  const VariantRules& rules = rules_for(Variant::wgmma_sm90);
+  EXPECT_EQ(rules.variant, Variant::wgmma_sm90);
+  EXPECT_TRUE(rules.implemented);
+  EXPECT_STREQ(rules.template_file, "wgmma_sm90_forward.cuh");
+  EXPECT_STREQ(rules.kernel_template, "flashjit::dev::wgmma_sm90_forward");
+  // TMA reads the tensor maps from the parameter space: the block must be __grid_constant__.
+  EXPECT_STREQ(rules.kernel_parameters, "const __grid_constant__ ::flashjit::WgmmaParams");
+  EXPECT_NE(rules.tile_grid, nullptr);
+  EXPECT_NE(rules.preferred_tiles, nullptr);
+}
+
+// ---- tile shapes ---------------------------------------------------------------------------------
+
+TEST(WgmmaTiles, AcceptTheShapesTheTemplateBuilds) {
+  // One or two consumer warpgroups, every key tile with a wgmma shape, two to four stages, at d 64
+  // (where every key tile fits the registers and the smallest shared memory).
+  for (int block_m : {64, 128})
+    for (int block_n : {64, 96, 128, 192})
+      for (int stages : {2, 3}) {
+        const KernelSpec s = wgmma(64, block_m, block_n, 4 * (1 + block_m / 64), stages);
+        EXPECT_TRUE(problems_of(s).empty()) << canonical_key(s) << ": " << joined(problems_of(s));
+      }
+  const KernelSpec four_stages = wgmma(64, 64, 64, 8, 4);
+  EXPECT_TRUE(problems_of(four_stages).empty()) << joined(problems_of(four_stages));
+  for (int head_dim : kHeadDims) {
+    const KernelSpec s = wgmma(head_dim, 64, 64, 8, 2);
+    EXPECT_TRUE(problems_of(s).empty()) << canonical_key(s) << ": " << joined(problems_of(s));
+  }
+}
+
+// Q.K^T steps k16 inside 64-column swizzle tiles and P.V's N is the head dim: other head dims run
+// on mma_sm80.
+TEST(WgmmaTiles, HeadDimsAreTheFiveItIsGeneratedFor) {
+  for (int head_dim : {8, 32, 72, 80, 136, 160, 248})
+    expect_only_problem(wgmma(head_dim, 64, 64, 8, 2),
+                        "wgmma_sm90 is generated for head dims 64, 96, 128, 192 and 256, not " +
+                            std::to_string(head_dim));
+}
+
+TEST(WgmmaTiles, BlockMIsOneOrTwoConsumerWarpgroups) {
+  expect_only_problem(wgmma(128, 32, 64, 4, 2),
+                      "wgmma_sm90 block_m 32 must be 64 or 128 (one or two 64-row consumer warpgroups)");
+  expect_only_problem(wgmma(128, 192, 64, 16, 2),
+                      "wgmma_sm90 block_m 192 must be 64 or 128 (one or two 64-row consumer warpgroups)");
+}
+
+TEST(WgmmaTiles, WarpsFollowBlockM) {
+  expect_only_problem(wgmma(128, 64, 64, 4, 2),
+                      "wgmma_sm90 block_m 64 takes 8 warps (a producer warpgroup and 1 consumer warpgroup), not 4");
+  expect_only_problem(wgmma(128, 128, 64, 8, 2),
+                      "wgmma_sm90 block_m 128 takes 12 warps (a producer warpgroup and 2 consumer warpgroups), "
+                      "not 8");
+  expect_only_problem(wgmma(128, 64, 64, 12, 2),
+                      "wgmma_sm90 block_m 64 takes 8 warps (a producer warpgroup and 1 consumer warpgroup), not 12");
+}
+
+TEST(WgmmaTiles, BlockNHasAWgmmaShape) {
+  for (int block_n : {16, 32, 80, 256})
+    expect_only_problem(wgmma(64, 64, block_n, 8, 2),
+                        "wgmma_sm90 block_n " + std::to_string(block_n) + " must be 64, 96, 128 or 192");
+}
+
+TEST(WgmmaTiles, StagesAreTwoToFour) {
+  expect_only_problem(wgmma(64, 64, 64, 8, 1), "wgmma_sm90 stages 1 must be 2..4");
+  expect_only_problem(wgmma(64, 64, 64, 8, 5), "wgmma_sm90 stages 5 must be 2..4");
+}
+
+// A consumer thread holds O (head_dim / 2), S (block_n / 2) and P (block_n / 4) registers; 200 fit.
+TEST(WgmmaTiles, ConsumerRegistersBoundTheKeyTile) {
+  // 64 + 96 + 48 = 208.
+  expect_only_problem(wgmma(128, 128, 192, 12, 2),
+                      "wgmma_sm90 tile n192 at head_dim 128 keeps 208 accumulator registers per consumer thread, "
+                      "over the 200 that fit beside the rest");
+  // 128 + 64 + 32 = 224.
+  expect_only_problem(wgmma(256, 64, 128, 8, 2),
+                      "wgmma_sm90 tile n128 at head_dim 256 keeps 224 accumulator registers per consumer thread, "
+                      "over the 200 that fit beside the rest");
+  // 128 + 48 + 24 = 200 exactly: allowed (one consumer warpgroup keeps shared memory within 227 KB).
+  const KernelSpec at_budget = wgmma(256, 64, 96, 8, 2);
+  EXPECT_TRUE(problems_of(at_budget).empty()) << joined(problems_of(at_budget));
+}
+
+// The register rule is only judged for an otherwise legal tile, so a bad shape is not blamed twice.
+TEST(WgmmaTiles, ShapeProblemsAreReportedTogether) {
+  const std::vector<std::string> problems = problems_of(wgmma(80, 32, 32, 4, 1));
+  ASSERT_EQ(problems.size(), 4u) << joined(problems);
+  EXPECT_EQ(problems[0], "wgmma_sm90 is generated for head dims 64, 96, 128, 192 and 256, not 80");
+  EXPECT_EQ(problems[1], "wgmma_sm90 block_m 32 must be 64 or 128 (one or two 64-row consumer warpgroups)");
+  EXPECT_EQ(problems[2], "wgmma_sm90 block_n 32 must be 64, 96, 128 or 192");
+  EXPECT_EQ(problems[3], "wgmma_sm90 stages 1 must be 2..4");
+}
+
+// ---- shared memory -------------------------------------------------------------------------------
+
+// 1024 bytes of alignment slack + (block_m Q rows + 2 * stages * block_n K and V rows) of the head
+// dim rounded up to 64 two-byte elements + 8 bytes per mbarrier (2 + 3 * stages).
+TEST(WgmmaSharedMemory, MatchesTheTemplatesLayout) {
+  // d128: 1024 + (128 + 2*3*128) * 128*2 + 8*(2 + 3*3) = 1024 + 896*256 + 88.
+  EXPECT_EQ(shared_memory_bytes(wgmma(128, 128, 128, 12, 3)), 230488);
+  // d96 pads to 128 columns: 1024 + (64 + 2*2*96) * 128*2 + 8*(2 + 3*2) = 1024 + 448*256 + 64.
+  EXPECT_EQ(shared_memory_bytes(wgmma(96, 64, 96, 8, 2)), 115776);
+  // d192 (no padding), four stages: 1024 + (64 + 2*4*64) * 192*2 + 8*(2 + 3*4) = 1024 + 576*384 + 112.
+  EXPECT_EQ(shared_memory_bytes(wgmma(192, 64, 64, 8, 4)), 222320);
+  // The dtype does not matter: f16 and bf16 are both two bytes.
+  EXPECT_EQ(shared_memory_bytes(wgmma(128, 128, 128, 12, 3, 90, DType::bf16)), 230488);
+}
+
+TEST(WgmmaSharedMemory, OverTheOptInLimitIsAProblem) {
+  // 1024 + (128 + 2*4*64) * 256*2 + 8*(2 + 3*4) = 328816 bytes; Hopper allows 227 KB.
+  expect_only_problem(wgmma(256, 128, 64, 12, 4),
+                      "needs 328816 bytes of shared memory, more than the 232448 a block may use on sm_90a");
+}
+
+// The default tile at each head dim and dtype fits the opt-in shared memory of an H100 or H200
+// (both 227 KB: DeviceDescription::for_arch(90)), with 384 threads.
+TEST(WgmmaSharedMemory, DefaultsFitHopper) {
+  const DeviceDescription hopper = DeviceDescription::for_arch(90);
+  ASSERT_EQ(hopper.smem_per_block_optin, 227 * 1024);
+  for (int head_dim : kHeadDims)
+    for (DType dtype : {DType::f16, DType::bf16}) {
+      ProblemClass p;
+      p.dtype = dtype;
+      p.head_dim = head_dim;
+      auto s = default_spec(Variant::wgmma_sm90, hopper, p);
+      ASSERT_TRUE(static_cast<bool>(s)) << "d" << head_dim << ": " << llvm::toString(s.takeError());
+      const std::string key = canonical_key(*s);
+      EXPECT_EQ(s->variant, Variant::wgmma_sm90) << key;
+      EXPECT_TRUE(s->arch_specific) << key;
+      EXPECT_EQ(s->head_dim, head_dim) << key;
+      EXPECT_EQ(s->dtype, dtype) << key;
+      EXPECT_LE(shared_memory_bytes(*s), hopper.smem_per_block_optin) << key;
+      EXPECT_EQ(threads_per_block(*s), 384) << key;
+      EXPECT_TRUE(spec_problems(*s, hopper).empty()) << key << ": " << joined(spec_problems(*s, hopper));
+    }
+}
+
+// ---- architecture and dtype ----------------------------------------------------------------------
+
+TEST(WgmmaArch, OnlySm90ExactlyAndF16OrBf16) {
+  EXPECT_TRUE(problems_of(wgmma(128, 128, 128, 12, 2, 90, DType::f16)).empty());
+  EXPECT_TRUE(problems_of(wgmma(128, 128, 128, 12, 2, 90, DType::bf16)).empty());
+  // Ada has mma.sync but no wgmma; Blackwell's sm_100 has no sm_90a features either.
+  for (int cc : {80, 89, 100})
+    expect_only_problem(wgmma(128, 128, 128, 12, 2, cc),
+                        "wgmma_sm90 needs compute capability 9.0 exactly (wgmma and setmaxnreg exist only in "
+                        "sm_90a), not sm_" +
+                            std::to_string(cc));
+  expect_only_problem(wgmma(128, 128, 128, 12, 2, 90, DType::f32), "wgmma_sm90 computes f16 and bf16, not f32");
+  // The rule itself, as the selector asks it.
+  EXPECT_EQ(rules_for(Variant::wgmma_sm90).arch_problem(90, DType::bf16), "");
+  EXPECT_EQ(rules_for(Variant::wgmma_sm90).arch_problem(89, DType::f16),
+            "wgmma_sm90 needs compute capability 9.0 exactly (wgmma and setmaxnreg exist only in sm_90a), not "
+            "sm_89");
+}
+
+// ---- the tuner's grid ----------------------------------------------------------------------------
+
+// 128 or 64 query rows x block_n 128/64/192/96 x two or three stages: 16 tiles of the variant, each
+// keeping the base's fields and the warps its block_m takes. Some exceed the register budget or
+// shared memory on purpose (the tuner prunes those and says why), but none has a shape the template
+// cannot build.
+TEST(WgmmaTileGrid, HoldsOnlyWgmmaTilesWithTheirWarps) {
+  for (int head_dim : kHeadDims) {
+    const KernelSpec base = wgmma(head_dim, 0, 0, 0, 0, 90, DType::bf16);
+    const std::vector<KernelSpec> grid = rules_for(Variant::wgmma_sm90).tile_grid(base);
+    EXPECT_EQ(grid.size(), 16u);
+    std::set<std::string> keys;
+    std::set<int> block_ms, block_ns, stages;
+    for (const KernelSpec& s : grid) {
+      const std::string key = canonical_key(s);
+      EXPECT_TRUE(keys.insert(key).second) << key << " twice";
+      EXPECT_EQ(s.variant, Variant::wgmma_sm90) << key;
+      EXPECT_EQ(s.arch, 90) << key;
+      EXPECT_TRUE(s.arch_specific) << key;
+      EXPECT_EQ(s.dtype, DType::bf16) << key;
+      EXPECT_EQ(s.head_dim, head_dim) << key;
+      EXPECT_EQ(s.warps, 4 * (1 + s.block_m / 64)) << key;
+      block_ms.insert(s.block_m);
+      block_ns.insert(s.block_n);
+      stages.insert(s.stages);
+      for (const std::string& p : rules_for(Variant::wgmma_sm90).tile_problems(s))
+        EXPECT_NE(p.find("accumulator registers per consumer thread"), std::string::npos) << key << ": " << p;
+    }
+    EXPECT_EQ(block_ms, (std::set<int>{64, 128}));
+    EXPECT_EQ(block_ns, (std::set<int>{64, 96, 128, 192}));
+    EXPECT_EQ(stages, (std::set<int>{2, 3}));
+    // Most promising first: two consumer warpgroups with 128-key tiles.
+    EXPECT_EQ(grid.front().block_m, 128);
+    EXPECT_EQ(grid.front().block_n, 128);
+  }
+}
+
+}  // namespace
+}  // namespace flashjit::gen
