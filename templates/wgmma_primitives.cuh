@@ -42,6 +42,8 @@ void wgmma_wait(int pending_groups);
 void setmaxnreg(bool increase, int registers);
 // bar.sync id, threads: waits until `threads` threads (whole warps) have arrived at barrier `id`.
 void named_barrier_sync(int id, int threads);
+// bar.arrive id, threads: counts towards barrier `id` without waiting.
+void named_barrier_arrive(int id, int threads);
 // The shared-window address of a host address inside the emulated shared memory (what a matrix
 // descriptor holds).
 unsigned shared_window_address(const void* host_address);
@@ -259,6 +261,16 @@ __device__ __forceinline__ void named_barrier_sync(int id, int threads) {
   ::flashjit::emulation_hooks::named_barrier_sync(id, threads);
 #else
   asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+#endif
+}
+
+// bar.arrive: signals barrier `id` (of `threads` threads) and goes on; the threads that bar.sync on
+// it wait for these arrivals.
+__device__ __forceinline__ void named_barrier_arrive(int id, int threads) {
+#if defined(FLASHJIT_HOST_EMULATION)
+  ::flashjit::emulation_hooks::named_barrier_arrive(id, threads);
+#else
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 #endif
 }
 

@@ -11,10 +11,11 @@
 //      online softmax in registers (mma_forward.cuh's, on the same fragment layout), exp2 with the
 //                  scale folded in; only blocks crossing the diagonal or the sequence end are masked
 //      O += P V    wgmma m64 n(kHeadDim) k16, P from registers, V from shared memory (MN-major)
-//    then the epilogue normalizes O and stores it straight from registers.
+//    then the epilogue normalizes O and stores it straight from registers. A block's P V is issued
+//    with the next block's S, and the two consumer warpgroups take turns issuing (PingPong), so the
+//    softmax of one overlaps matrix products (see consume()).
 // Key blocks run from the last to the first, so the masked ones come first and the rest need no
-// mask; causal blocks above the diagonal are never loaded, and a warpgroup skips the compute of a
-// block none of its rows can see (it still takes part in the barriers).
+// mask; causal blocks above the diagonal of the tile are never loaded.
 //
 // Shared memory (from a 1024-byte aligned base, see wgmma_primitives.cuh for the swizzle):
 //   Q: kConsumers x [64 rows x kPaddedDim], K: kStages x [kBlockN x kPaddedDim], V: the same,
@@ -165,11 +166,11 @@ __device__ __forceinline__ void produce(const WgmmaParams& params, const WgmmaSh
   }
 }
 
-// S = Q K^T for the warpgroup's 64 rows against the K tile in `slot`.
+// Issues S = Q K^T for the warpgroup's 64 rows against the K tile at `k_tile` (no fence, commit or
+// wait: the caller batches it with the previous block's P V).
 template <class Shape, class Element>
-__device__ __forceinline__ void wgmma_scores(float (&s)[1][Shape::kNTiles][4], smem_addr_t q_tile,
+__device__ __forceinline__ void issue_scores(float (&s)[1][Shape::kNTiles][4], smem_addr_t q_tile,
                                              smem_addr_t k_tile) {
-  wgmma_fence();
 #pragma unroll
   for (int ks = 0; ks < Shape::kHeadDim / 16; ++ks) {
     // k16 step ks is 32 bytes into a 128-byte row of 64-column tile ks / 4.
@@ -181,39 +182,62 @@ __device__ __forceinline__ void wgmma_scores(float (&s)[1][Shape::kNTiles][4], s
         make_wgmma_descriptor(k_tile + column_tile * Shape::kBlockN * Shape::kRowBytes + byte_in_row, 16, 1024);
     wgmma_ss<Shape::kBlockN, Element>(s[0], a, b, ks > 0);
   }
-  wgmma_commit();
-  wgmma_wait<0>();
-  wgmma_pin_all(s[0]);
 }
 
-// O += P V: P from the softmax'd S fragments (the accumulator layout of 8-key tiles 2kk and 2kk+1
-// is the A fragment of k16 step kk), V from the tile in shared memory.
+// P as wgmma's register operand: the accumulator layout of 8-key tiles 2kk and 2kk+1 is the A
+// fragment of k16 step kk. Converted before the wgmma fence, so no register is written between two
+// wgmma (which would make ptxas insert a fence there, warning C7519, and stall the tensor cores).
 template <class Shape, class Element>
-__device__ __forceinline__ void wgmma_pv(float (&o)[1][Shape::kDTiles][4], const float (&s)[1][Shape::kNTiles][4],
-                                         smem_addr_t v_tile) {
-  // Every P register is written before the fence: a register written between two wgmma would make
-  // ptxas insert a fence there (warning C7519) and stall the tensor cores.
-  unsigned a[Shape::kBlockN / 16][4];
+__device__ __forceinline__ void pack_probabilities(unsigned (&p)[Shape::kBlockN / 16][4],
+                                                   const float (&s)[1][Shape::kNTiles][4]) {
 #pragma unroll
   for (int kk = 0; kk < Shape::kBlockN / 16; ++kk) {
-    a[kk][0] = pack2(s[0][2 * kk][0], s[0][2 * kk][1], Element{});
-    a[kk][1] = pack2(s[0][2 * kk][2], s[0][2 * kk][3], Element{});
-    a[kk][2] = pack2(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1], Element{});
-    a[kk][3] = pack2(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3], Element{});
+    p[kk][0] = pack2(s[0][2 * kk][0], s[0][2 * kk][1], Element{});
+    p[kk][1] = pack2(s[0][2 * kk][2], s[0][2 * kk][3], Element{});
+    p[kk][2] = pack2(s[0][2 * kk + 1][0], s[0][2 * kk + 1][1], Element{});
+    p[kk][3] = pack2(s[0][2 * kk + 1][2], s[0][2 * kk + 1][3], Element{});
   }
-  wgmma_pin_all(o[0]);
-  wgmma_fence();
+}
+
+// Issues O += P V with V from the tile at `v_tile` (MN-major: keys are rows, the head dim contiguous).
+template <class Shape, class Element>
+__device__ __forceinline__ void issue_pv(float (&o)[1][Shape::kDTiles][4], const unsigned (&p)[Shape::kBlockN / 16][4],
+                                         smem_addr_t v_tile) {
 #pragma unroll
   for (int kk = 0; kk < Shape::kBlockN / 16; ++kk) {
     // Keys 16kk..16kk+15 are two 1024-byte groups of 8 rows; 64-column tiles are kBlockN rows apart.
     const unsigned long long b =
         make_wgmma_descriptor(v_tile + kk * 16 * Shape::kRowBytes, Shape::kBlockN * Shape::kRowBytes, 1024);
-    wgmma_rs<Shape::kHeadDim, Element>(o[0], a[kk], b, true);
+    wgmma_rs<Shape::kHeadDim, Element>(o[0], p[kk], b, true);
   }
-  wgmma_commit();
-  wgmma_wait<0>();
-  wgmma_pin_all(o[0]);
 }
+
+// Ping-pong between the two consumer warpgroups (FlashAttention-3): a warpgroup issues its wgmma
+// only in its turn (named barrier 1 + c) and then hands the turn to the other, so one warpgroup's
+// matrix products run while the other computes its softmax, instead of both queuing for the tensor
+// cores at once and then both exponentiating. With one consumer there is nobody to alternate with.
+template <class Shape>
+struct PingPong {
+  static constexpr bool kOn = Shape::kConsumers == 2;
+  static constexpr int kThreads = 256;
+  int consumer;
+
+  // Warpgroup 0 takes the first turn.
+  __device__ __forceinline__ void begin() const {
+    if (kOn && consumer == 1) named_barrier_arrive(1, kThreads);
+  }
+  __device__ __forceinline__ void wait_turn() const {
+    if (kOn) named_barrier_sync(1 + consumer, kThreads);
+  }
+  __device__ __forceinline__ void pass_turn() const {
+    if (kOn) named_barrier_arrive(2 - consumer, kThreads);
+  }
+  // Warpgroup 1 handed over once more than warpgroup 0 waited: take that turn so no arrival is left
+  // pending when the block exits.
+  __device__ __forceinline__ void end() const {
+    if (kOn && consumer == 0) named_barrier_sync(1, kThreads);
+  }
+};
 
 // Normalizes O and stores the thread's two rows straight from registers (pairs of columns: 4-byte
 // stores; the selector only runs this variant on layouts whose rows are 16-byte aligned), and the lse.
@@ -245,12 +269,39 @@ __device__ __forceinline__ void store_rows(MmaAccumulators<Shape>& acc, const At
   }
 }
 
+// Scales, masks and exponentiates S_j (mma_forward.cuh's online softmax: the fragment layout is the
+// same) and packs P_j for its P V. Only blocks that cross the diagonal or the sequence end are masked.
+template <class Shape, class Element, bool kCausal>
+__device__ __forceinline__ void softmax_block(float (&s)[1][Shape::kNTiles][4], MmaAccumulators<Shape>& acc,
+                                              unsigned (&probabilities)[Shape::kBlockN / 16][4],
+                                              const AttentionParams& p, int group_row0, int warp_row0, int block,
+                                              int lane) {
+  const int n0 = block * Shape::kBlockN;
+  const bool needs_mask = n0 + Shape::kBlockN > p.seqlen_k ||
+                          (kCausal && n0 + Shape::kBlockN - 1 > group_row0 + p.seqlen_k - p.seqlen_q);
+  if (needs_mask)
+    online_softmax<Shape, kCausal, true>(s, acc, p, warp_row0, n0, lane);
+  else
+    online_softmax<Shape, kCausal, false>(s, acc, p, warp_row0, n0, lane);
+  pack_probabilities<Shape, Element>(probabilities, s);
+}
+
+// One consumer warpgroup's tiles. Per key block j (last to first), in its ping-pong turn it issues
+// S_j = Q K_j^T together with O += P_{j+1} V_{j+1} (the block before, in processing order), waits
+// for both, hands back K/V slot j+1, and computes the softmax of S_j into P_j while the other
+// warpgroup's products run. So the products of one block overlap the softmax of another and the
+// tensor cores see a batch of wgmma per turn. The first block has no P V before it and the last
+// P V no S after it: they are peeled, so that no wgmma is ever issued under a branch (ptxas would
+// then insert fences between them, warning C7519). Every block is computed by both warpgroups,
+// even one whose rows cannot see it (the causal diagonal, or rows past seqlen_q): its mask gives
+// zeros, at the cost of a few products per tile.
 template <class Shape, class Element, bool kCausal>
 __device__ __forceinline__ void consume(const AttentionParams& p, const WgmmaSharedLayout<Shape>& shared,
                                         const WgmmaTileScheduler& scheduler, int consumer) {
   const int lane = threadIdx.x % 32;
   const int warp_in_group = (threadIdx.x / 32) % 4;
-  const int causal_offset = p.seqlen_k - p.seqlen_q;
+  const PingPong<Shape> turns{consumer};
+  turns.begin();
   RingPosition<Shape::kStages> ring;
   int q_loads = 0;
   for (int index = blockIdx.x; index < scheduler.tile_count(); index += gridDim.x) {
@@ -258,39 +309,62 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const WgmmaSha
     const int blocks = key_block_count<Shape, kCausal>(p, tile.m_block);
     const int group_row0 = tile.m_block * Shape::kBlockM + 64 * consumer;  // the warpgroup's first row
     const int warp_row0 = group_row0 + 16 * warp_in_group;
-
     MmaAccumulators<Shape> acc;
     acc.clear();
     if (blocks > 0) {
       mbarrier_wait(shared.q_full(), q_loads & 1);
       ++q_loads;
-    }
-    const bool group_has_rows = group_row0 < p.seqlen_q;
-    for (int block = blocks - 1; block >= 0; --block) {
-      const int n0 = block * Shape::kBlockN;
-      // A block entirely after the horizon of the warpgroup's last row adds nothing: skip its math
-      // (warpgroup-uniform, as wgmma needs), not its barriers.
-      const bool sees_block = group_has_rows && (!kCausal || group_row0 + 63 + causal_offset >= n0);
+
       float s[1][Shape::kNTiles][4];
+      unsigned probabilities[Shape::kBlockN / 16][4];
+      // The first block: S alone.
       mbarrier_wait(shared.k_full(ring.slot), ring.phase);
-      if (sees_block) wgmma_scores<Shape, Element>(s, shared.q(consumer), shared.k(ring.slot));
+      turns.wait_turn();
+      wgmma_fence();
+      issue_scores<Shape, Element>(s, shared.q(consumer), shared.k(ring.slot));
+      wgmma_commit();
+      turns.pass_turn();
+      wgmma_wait<0>();
+      wgmma_pin_all(s[0]);
       // The last block's scores are the last read of Q: the producer may load the next tile's.
-      if (block == 0) mbarrier_arrive(shared.q_empty());
-      if (sees_block) {
-        const bool needs_mask =
-            n0 + Shape::kBlockN > p.seqlen_k || (kCausal && n0 + Shape::kBlockN - 1 > group_row0 + causal_offset);
-        if (needs_mask)
-          online_softmax<Shape, kCausal, true>(s, acc, p, warp_row0, n0, lane);
-        else
-          online_softmax<Shape, kCausal, false>(s, acc, p, warp_row0, n0, lane);
-      }
-      mbarrier_wait(shared.v_full(ring.slot), ring.phase);
-      if (sees_block) wgmma_pv<Shape, Element>(acc.o, s, shared.v(ring.slot));
-      mbarrier_arrive(shared.kv_empty(ring.slot));
+      if (blocks == 1) mbarrier_arrive(shared.q_empty());
+      softmax_block<Shape, Element, kCausal>(s, acc, probabilities, p, group_row0, warp_row0, blocks - 1, lane);
+      RingPosition<Shape::kStages> pending = ring;  // the block whose P V is still to be issued
       ring.advance();
+
+      for (int block = blocks - 2; block >= 0; --block) {
+        mbarrier_wait(shared.k_full(ring.slot), ring.phase);
+        mbarrier_wait(shared.v_full(pending.slot), pending.phase);
+        turns.wait_turn();
+        wgmma_pin_all(acc.o[0]);
+        wgmma_fence();
+        issue_pv<Shape, Element>(acc.o, probabilities, shared.v(pending.slot));
+        issue_scores<Shape, Element>(s, shared.q(consumer), shared.k(ring.slot));
+        wgmma_commit();
+        turns.pass_turn();
+        wgmma_wait<0>();
+        wgmma_pin_all(acc.o[0]);
+        wgmma_pin_all(s[0]);
+        mbarrier_arrive(shared.kv_empty(pending.slot));
+        if (block == 0) mbarrier_arrive(shared.q_empty());
+        softmax_block<Shape, Element, kCausal>(s, acc, probabilities, p, group_row0, warp_row0, block, lane);
+        pending = ring;
+        ring.advance();
+      }
+
+      // The last P V, outside the ping-pong: the other warpgroup is in its own.
+      mbarrier_wait(shared.v_full(pending.slot), pending.phase);
+      wgmma_pin_all(acc.o[0]);
+      wgmma_fence();
+      issue_pv<Shape, Element>(acc.o, probabilities, shared.v(pending.slot));
+      wgmma_commit();
+      wgmma_wait<0>();
+      wgmma_pin_all(acc.o[0]);
+      mbarrier_arrive(shared.kv_empty(pending.slot));
     }
     store_rows<Shape, Element>(acc, p, tile.batch, tile.head, warp_row0, lane);
   }
+  turns.end();
 }
 
 template <class Traits>

@@ -455,9 +455,11 @@ void release_named_barrier(Block& b, int id) {
 
 }  // namespace
 
-void named_barrier(int id, int threads) {
-  if (current_block == nullptr) fail("named barrier %d outside a kernel", id);
-  Block& b = *current_block;
+namespace {
+
+// Counts one arrival at named barrier `id` of `threads` threads (checked against the round's other
+// arrivals); true when it completes the round.
+bool arrive_at_named_barrier(Block& b, int id, int threads) {
   if (id < 1 || id >= kNamedBarriers) fail("named barrier %d: ids are 1..15 (0 is __syncthreads)", id);
   if (threads < 32 || threads % 32 != 0 || threads > b.threads)
     fail("named barrier %d: %d threads is not a multiple of 32 in 32..%d (the block)", id, threads, b.threads);
@@ -466,10 +468,25 @@ void named_barrier(int id, int threads) {
     bar.expected = threads;
   else if (bar.expected != threads)
     fail("named barrier %d: this thread expects %d threads, the threads before it %d", id, threads, bar.expected);
+  return ++bar.arrived == bar.expected;
+}
+
+}  // namespace
+
+void named_barrier_arrive(int id, int threads) {
+  if (current_block == nullptr) fail("named barrier %d outside a kernel", id);
+  Block& b = *current_block;
+  if (arrive_at_named_barrier(b, id, threads)) release_named_barrier(b, id);
+}
+
+void named_barrier(int id, int threads) {
+  if (current_block == nullptr) fail("named barrier %d outside a kernel", id);
+  Block& b = *current_block;
+  const bool completes = arrive_at_named_barrier(b, id, threads);
   ThreadSlot& s = my_slot(b);
   s.state = ThreadState::at_named_barrier;
   s.barrier_id = id;
-  if (++bar.arrived == bar.expected) release_named_barrier(b, id);
+  if (completes) release_named_barrier(b, id);
   pass_turn(b);
   go_on(b);
 }

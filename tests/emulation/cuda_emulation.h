@@ -174,6 +174,10 @@ void wait_until(const char* what, const std::function<bool()>& ready);
 // arrivals that disagree on `threads`, abort with a message.
 void named_barrier(int id, int threads);
 
+// bar.arrive `id`, `threads`: counts the calling thread towards the barrier's `threads` without
+// waiting (a producer's signal to threads that bar.sync on it).
+void named_barrier_arrive(int id, int threads);
+
 // ---- cp.async ------------------------------------------------------------------------------------
 // How the emulated cp.async (templates/mma_primitives.cuh) moves its bytes; set before a launch.
 //  - deferred (the default): a copy lands only when cp.async.wait_group retires its group, so a

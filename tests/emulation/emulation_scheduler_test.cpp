@@ -18,6 +18,7 @@ namespace flashjit {
 namespace {
 
 using emulation::named_barrier;
+using emulation::named_barrier_arrive;
 using emulation::wait_until;
 
 constexpr std::size_t kSharedBytes = 8192;
@@ -321,6 +322,31 @@ TEST(EmulationScheduler, TwoPairsOfWarpsSynchronizeOnTheirOwnNamedBarriers) {
               << "block " << b << " pair " << pair << " round " << round << " lane " << l;
     for (int l = 0; l < 32; ++l) EXPECT_EQ(loner[at(32 * b + l)], 31.0f * 32.0f / 2.0f);
   }
+}
+
+// bar.arrive hands a turn on without waiting: two warps alternate strictly (the wgmma kernel's
+// ping-pong), each appending to a shared log only in its turn, whatever order the emulation runs
+// them in. Warp 1 gives warp 0 the first turn; warp 0 takes warp 1's last hand-over at the end.
+TEST(EmulationScheduler, NamedBarrierArrivalsPassATurnBackAndForth) {
+  constexpr int kRounds = 5;
+  std::vector<unsigned> log(2 * 2 * kRounds, 99u);
+  run_blocks(2, 64, [&] {
+    const int me = warp();
+    unsigned* count = &shared_words()[0];
+    if (threadIdx.x == 0) *count = 0;
+    __syncthreads();
+    if (me == 1) named_barrier_arrive(1, 64);
+    for (int round = 0; round < kRounds; ++round) {
+      named_barrier(1 + me, 64);  // my turn
+      if (lane() == 0) log[at(2 * kRounds * block() + (*count)++)] = static_cast<unsigned>(me);
+      __syncwarp();
+      named_barrier_arrive(2 - me, 64);  // the other warp's turn
+    }
+    if (me == 0) named_barrier(1, 64);
+  });
+  for (int b = 0; b < 2; ++b)
+    for (int i = 0; i < 2 * kRounds; ++i)
+      EXPECT_EQ(log[at(2 * kRounds * b + i)], static_cast<unsigned>(i % 2)) << "block " << b << " entry " << i;
 }
 
 // The shape of the wgmma kernel: a producer warpgroup whose warp 0 lane 0 loads stages (the rest

@@ -531,6 +531,7 @@ void setmaxnreg(bool increase, int registers) {
 }
 
 void named_barrier_sync(int id, int threads) { emulation::named_barrier(id, threads); }
+void named_barrier_arrive(int id, int threads) { emulation::named_barrier_arrive(id, threads); }
 
 unsigned shared_window_address(const void* host_address) {
   return emulation::window_of(host_address, 1, "shared_window_address");
