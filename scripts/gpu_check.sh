@@ -4,17 +4,23 @@
 # scripts/pack_gpu_build.sh) and an output folder, it runs:
 #   1. flashjit doctor
 #   2. the GPU test suite (every dtype, head dim, mask, odd shapes, strides, GQA vs the CPU backend;
-#      the tensor-core variants forced)
+#      the tensor-core variants forced, wgmma_sm90 on a Hopper GPU)
 #   3. compute-sanitizer memcheck and racecheck on the generic kernel (forced, small cases), and
-#      memcheck, racecheck and synccheck on one small case per tensor-core variant
+#      memcheck, racecheck and synccheck on one small case per tensor-core variant (wgmma_sm90's
+#      skips, and says so, on a GPU that is not Hopper)
 #   4. the main job (flashjit run) on the default problem, and a tune
-#   5. flashjit bench with the selector's choice and with mma_sm75 forced, beside PyTorch SDPA
+#   5. flashjit bench, one run per FlashJIT column, beside PyTorch SDPA (flash, cuDNN, mem-efficient)
+#      in one table: on a Hopper GPU (compute capability 9.0) wgmma_sm90 forced, mma_sm80 forced
+#      and the selector's choice (tuned); elsewhere the selector's choice and mma_sm75 forced
 # Logs go to OUT_DIR; a short table is printed last. Usage: scripts/gpu_check.sh BUILD_DIR OUT_DIR
 #
 # A device session is short (a few minutes per command), so the steps can be chosen:
 #   GPU_CHECK_PHASES="tests sanitizer main bench" (the default: all of them; doctor always runs)
-#   GPU_CHECK_SWEEP=quick (default: d 128, seqlen 1k and 4k) or full (the issue's sweep: d 64, 128,
-#   256 x seqlen 1k, 4k, 16k x both masks x bf16 and f16)
+#   GPU_CHECK_SWEEP=quick (default: d 128, seqlen 1k and 4k, both masks, bf16 and f16) or full (the
+#   issue's sweep: bf16 and f16 x d 64, 128, 256 x seqlen 1k, 4k, 16k x causal and not; always
+#   16k tokens in all (batch = 16384 / seqlen) and hidden 2048 (heads = 2048 / d))
+#   GPU_CHECK_BENCH_VARIANTS: the bench columns instead of the defaults above, e.g.
+#   "wgmma_sm90 mma_sm80" (forced variants; "auto" is the selector's choice, tuned)
 set -uo pipefail
 phases=" ${GPU_CHECK_PHASES:-tests sanitizer main bench} "
 wants() { [[ "$phases" == *" $1 "* ]]; }
@@ -33,6 +39,9 @@ generic_case='GpuForwardTiles.ForcedTilesMatchTheCpuBackend'
 # odd lengths, causal, GQA, d 64.
 sm80_case='Sanitizer/GpuTensorCore.MatchesTheCpuBackend/mma_sm80_*'
 sm75_case='Sanitizer/GpuTensorCore.MatchesTheCpuBackend/mma_sm75_*'
+# wgmma_sm90's: its default d64 tile (two consumer warpgroups) over three K/V blocks, so the ring
+# of TMA slots wraps; it skips on a GPU that is not compute capability 9.0.
+sm90_case='Sanitizer/GpuTensorCore.MatchesTheCpuBackend/wgmma_sm90_*'
 
 declare -a rows
 record() { rows+=("$(printf '%-30s %-7s %s' "$1" "$2" "$3")"); }
@@ -61,6 +70,10 @@ sanitize() {
 
 "$flashjit" doctor > "$out/doctor.txt" 2>&1
 record doctor "$([ $? -eq 0 ] && echo ok || echo NO-GPU)" "$(grep -m1 '^GPU 0' "$out/doctor.txt")"
+# GPU 0's compute capability as XY (90 for 9.0), from doctor's "compute capability: 9.0 (...)"; 0
+# when doctor found no GPU.
+cc="$(grep -m1 -oE 'compute capability: [0-9]+\.[0-9]+' "$out/doctor.txt" | grep -oE '[0-9]+\.[0-9]+' | tr -d .)"
+cc="${cc:-0}"
 
 if wants tests; then
 "$gpu_tests" --gtest_brief=1 > "$out/gpu_tests.log" 2>&1
@@ -69,11 +82,14 @@ summary="$(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/gpu_tests.log" | tr '\n
 status=ok
 [ $rc -eq 0 ] || status=FAIL
 # Nothing should skip on the GPU host: a skip means a case was not checked (no GPU, or one too old).
-# The one exception is GpuDevices.PointersOfAnotherGpuAreRefused, which needs two GPUs: on a
-# one-GPU host it always skips, and that alone must not hide a clean run.
+# The exceptions: GpuDevices.PointersOfAnotherGpuAreRefused, which needs two GPUs (on a one-GPU host
+# it always skips), and the wgmma_sm90 cases on a GPU that is not Hopper (they run on compute
+# capability 9.0 only); those alone must not hide a clean run, but the summary says what skipped.
 skipped="$(grep -oE '^\[  SKIPPED \] [0-9]+ test' "$out/gpu_tests.log" | grep -oE '[0-9]+' | tail -1)"
 two_gpu_skips="$(grep -c 'needs two GPUs, found' "$out/gpu_tests.log")"
-[ "$status" = ok ] && [ "${skipped:-0}" -gt "$two_gpu_skips" ] && status=SKIPPED
+not_hopper_skips="$(grep -c 'wgmma_sm90 needs compute capability 9.0' "$out/gpu_tests.log")"
+[ "$status" = ok ] && [ "${skipped:-0}" -gt $((two_gpu_skips + not_hopper_skips)) ] && status=SKIPPED
+[ "$not_hopper_skips" -gt 0 ] && summary+="($not_hopper_skips wgmma_sm90 tests skipped: not a Hopper GPU)"
 record gpu-tests "$status" "$summary"
 fi
 
@@ -86,6 +102,9 @@ for tool in memcheck racecheck synccheck; do
 done
 for tool in memcheck racecheck synccheck; do
   sanitize sanitizer-mma_sm75 "$sm75_case" "$tool"
+done
+for tool in memcheck racecheck synccheck; do
+  sanitize sanitizer-wgmma_sm90 "$sm90_case" "$tool"
 done
 fi
 
@@ -108,24 +127,47 @@ rc=$?
 record main-job-4k "$([ $rc -eq 0 ] && echo ok || echo FAIL)" "$(grep -E 'TFLOP/s|max error' "$out/main_job_4k.log" | tr '\n' ' ')"
 fi
 
-# FlashJIT beside PyTorch SDPA on the same card, in one run (a reduced sweep: the full one is
-# `python3 bench/compare_sdpa.py --flashjit BUILD/tools/flashjit`): once with the selector's choice
-# (tuned), once with mma_sm75 forced (f16 only, its default tiles), one column each.
+# FlashJIT beside PyTorch SDPA on the same card, in one run and one table (the sweep is also
+# `python3 bench/compare_sdpa.py --flashjit BUILD/tools/flashjit`, for the selector's choice only):
+# one `flashjit bench` per FlashJIT column, each a JSON that compare_sdpa.py reads (--flashjit-json,
+# one column per file, labelled with its variant). A forced variant runs with its default tiles,
+# untuned; "auto" is the selector's choice per shape, tuned (at most 8 candidates). On Hopper the
+# table compares wgmma_sm90 and mma_sm80 (and the tuned choice) with SDPA flash and cuDNN.
 here="$(cd "$(dirname "$0")" && pwd)"
 if wants bench; then
 export FLASHJIT_CACHE_DIR="$out/cache"
-sweep=(--head-dims 128 --seqlens 1024,4096 --masks none,causal)
-[ "${GPU_CHECK_SWEEP:-quick}" = full ] && sweep=(--head-dims 64,128,256 --seqlens 1024,4096,16384 --masks none,causal)
-"$flashjit" bench --json "$out/bench.json" --dtypes bf16,f16 "${sweep[@]}" --max-candidates 8 > "$out/bench.log" 2>&1
-rc=$?
-record bench "$(ok_or_fail $rc)" "$(grep -cE '^(bf16|f16) ' "$out/bench.log") shapes, see bench.log"
-"$flashjit" bench --json "$out/bench_mma_sm75.json" --variant mma_sm75 --dtypes f16 "${sweep[@]}" \
-  > "$out/bench_mma_sm75.log" 2>&1
-rc=$?
-record bench-mma_sm75 "$(ok_or_fail $rc)" "$(grep -cE '^f16 ' "$out/bench_mma_sm75.log") shapes, see bench_mma_sm75.log"
+# The issue's shapes: 16k tokens in all (batch = 16384 / seqlen), hidden 2048 (heads = 2048 / d).
+sweep=(--tokens 16384 --hidden 2048 --head-dims 128 --seqlens 1024,4096 --masks none,causal)
+[ "${GPU_CHECK_SWEEP:-quick}" = full ] &&
+  sweep=(--tokens 16384 --hidden 2048 --head-dims 64,128,256 --seqlens 1024,4096,16384 --masks none,causal)
+if [ -n "${GPU_CHECK_BENCH_VARIANTS:-}" ]; then
+  read -r -a bench_variants <<< "${GPU_CHECK_BENCH_VARIANTS//,/ }"
+elif [ "$cc" -eq 90 ]; then
+  bench_variants=(wgmma_sm90 mma_sm80 auto)
+else
+  bench_variants=(auto mma_sm75)
+fi
 bench_jsons=()
-for json in "$out/bench.json" "$out/bench_mma_sm75.json"; do
-  [ -s "$json" ] && bench_jsons+=("$json")
+for variant in "${bench_variants[@]}"; do
+  if [ "$variant" = auto ]; then
+    name=bench
+    label=bench
+    variant_flags=(--max-candidates 8)
+  else
+    name="bench_$variant"
+    label="bench-$variant"
+    variant_flags=(--variant "$variant")
+  fi
+  dtypes=bf16,f16
+  [ "$variant" = mma_sm75 ] && dtypes=f16  # mma_sm75 computes f16 only
+  rm -f "$out/$name.json"
+  started=$SECONDS
+  "$flashjit" bench --json "$out/$name.json" "${variant_flags[@]}" --dtypes "$dtypes" "${sweep[@]}" \
+    > "$out/$name.log" 2>&1
+  rc=$?
+  record "$label" "$(ok_or_fail $rc)" \
+    "$(grep -cE '^(bf16|f16) ' "$out/$name.log") shapes in $((SECONDS - started)) s, see $name.log"
+  [ -s "$out/$name.json" ] && bench_jsons+=("$out/$name.json")
 done
 if [ ${#bench_jsons[@]} -eq 0 ]; then
   record compare-sdpa SKIPPED "no bench results"

@@ -136,19 +136,26 @@ TEST(GpuForwardErrors, HostPointersAreRejectedBeforeLaunch) {
   EXPECT_NE(s.message().find("is not memory the CUDA driver knows"), std::string::npos) << s.message();
 }
 
-// wgmma_sm90 is still designed only (the tensor-core tests in gpu_tensor_core_test.cpp cover the
-// mma variants); on a GPU other than sm_90 it is refused for the architecture instead.
-TEST(GpuForwardErrors, AForcedVariantTheBuildLacksSaysWhy) {
+// A forced variant that cannot run a problem says why at plan(), before anything compiles: on a GPU
+// other than sm_90, wgmma_sm90 is refused for the architecture; on Hopper, where it runs (and
+// gpu_tensor_core_test.cpp checks it), for a head dim it is not generated for.
+TEST(GpuForwardErrors, AForcedVariantThatCannotRunSaysWhy) {
   RuntimeOptions options;
   options.backend = Backend::cuda;
   options.force_variant = Variant::wgmma_sm90;
   options.use_cache = false;
   auto runtime = Runtime::create(options);
   if (!runtime) GTEST_SKIP() << "no usable GPU: " << runtime.status().message();
-  HostProblem p = test::make_problem(shape(1, 1, 1, 8, 8, 64, DType::f16, MaskKind::none));
+  std::string why_not;
+  const int cc = test::gpu_compute_capability(&why_not);
+  ASSERT_NE(cc, 0) << why_not;
+  const bool hopper = cc == 90;
+  HostProblem p = test::make_problem(shape(1, 1, 1, 8, 8, hopper ? 80 : 64, DType::f16, MaskKind::none));
   Result<KernelChoice> plan = (*runtime)->plan(p.args);
-  ASSERT_FALSE(plan.ok());
+  ASSERT_FALSE(plan.ok()) << plan->kernel_key;
   EXPECT_NE(plan.status().message().find("forced variant wgmma_sm90 cannot run"), std::string::npos)
+      << plan.status().message();
+  EXPECT_NE(plan.status().message().find(hopper ? "head dim" : "compute capability 9.0"), std::string::npos)
       << plan.status().message();
 }
 
