@@ -26,10 +26,11 @@ int wgmma_shared_memory_bytes(const KernelSpec& s) {
   return 1024 + (s.block_m + 2 * s.stages * s.block_n) * row_bytes + 8 * (2 + 3 * s.stages);
 }
 
-// A consumer thread holds O (head_dim / 2 fp32), S (block_n / 2) and P (block_n / 4 packed pairs)
+// A consumer thread holds O (padded head_dim / 2 fp32), S (block_n / 2) and P (block_n / 4 pairs)
 // with 240 registers after setmaxnreg (168 before, with one consumer warpgroup 255).
 constexpr int kConsumerRegisterBudget = 200;
-int consumer_registers(const KernelSpec& s) { return s.head_dim / 2 + s.block_n / 2 + s.block_n / 4; }
+// O spans whole 64-column tiles (templates/wgmma_sm90_forward.cuh: d 96 keeps 128 columns).
+int consumer_registers(const KernelSpec& s) { return padded_dim(s.head_dim) / 2 + s.block_n / 2 + s.block_n / 4; }
 
 std::vector<std::string> tile_problems(const KernelSpec& s) {
   std::vector<std::string> p;

@@ -188,8 +188,18 @@ __device__ __forceinline__ void wgmma_pin(float& r) {
 #endif
 }
 
-template <int kTiles>
-__device__ __forceinline__ void wgmma_pin_all(float (&r)[kTiles][4]) {
+__device__ __forceinline__ void wgmma_pin(unsigned& r) {
+#if !defined(FLASHJIT_HOST_EMULATION)
+  asm volatile("" : "+r"(r)::"memory");
+#else
+  (void)r;
+#endif
+}
+
+// Every register of a wgmma operand or accumulator array (a wgmma.fence orders only the accesses
+// the compiler leaves before it).
+template <class T, int kTiles>
+__device__ __forceinline__ void wgmma_pin_all(T (&r)[kTiles][4]) {
 #pragma unroll
   for (int i = 0; i < kTiles; ++i)
 #pragma unroll

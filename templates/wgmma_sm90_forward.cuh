@@ -50,7 +50,10 @@ struct WgmmaShape {
   // What mma_forward.cuh's online softmax and accumulators expect: one 16-row tile per warp.
   static constexpr int kMTiles = 1;
   static constexpr int kNTiles = kBlockN / 8;
-  static constexpr int kDTiles = kHeadDim / 8;
+  // O covers whole 64-column swizzle tiles: P V's N is kPaddedDim, because an MN-major 128-byte
+  // swizzled operand is made of 64-column atoms (N = 96 would end inside one, a layout the PTX ISA
+  // does not describe). TMA fills V's padding columns with zeros; the epilogue stores kHeadDim.
+  static constexpr int kDTiles = kPaddedDim / 8;
 
   static constexpr int kRowBytes = 128;                           // one 64-column tile row
   static constexpr int kQWarpgroupBytes = 64 * kPaddedDim * 2;    // one consumer's Q rows
@@ -64,6 +67,11 @@ struct WgmmaShape {
   static_assert(kBlockM % 64 == 0 && kConsumers >= 1 && kConsumers <= 2, "64 or 128 query rows per block");
   static_assert(kBlockN % 16 == 0 && kHeadDim % 16 == 0, "wgmma k16 steps over keys and head dim");
   static_assert(kStages >= 2, "the ring needs two slots to overlap loads with compute");
+  // setmaxnreg.inc waits until the block's register pool can pay for it: the producer's 24 and the
+  // consumers' 240 must fit in what 384 threads start with (65536 / 384 rounded down to 8 = 168),
+  // or the consumers hang.
+  static_assert(kConsumers == 1 || 128 * 24 + 256 * 240 <= 384 * (65536 / 384 / 8 * 8),
+                "setmaxnreg budget exceeds the block's registers");
 };
 
 // Byte offsets of the shared-memory regions from the aligned base.
@@ -208,7 +216,7 @@ __device__ __forceinline__ void issue_pv(float (&o)[1][Shape::kDTiles][4], const
     // Keys 16kk..16kk+15 are two 1024-byte groups of 8 rows; 64-column tiles are kBlockN rows apart.
     const unsigned long long b =
         make_wgmma_descriptor(v_tile + kk * 16 * Shape::kRowBytes, Shape::kBlockN * Shape::kRowBytes, 1024);
-    wgmma_rs<Shape::kHeadDim, Element>(o[0], p[kk], b, true);
+    wgmma_rs<Shape::kPaddedDim, Element>(o[0], p[kk], b, true);
   }
 }
 
@@ -258,7 +266,7 @@ __device__ __forceinline__ void store_rows(MmaAccumulators<Shape>& acc, const At
     const float inv_sum = sum > 0.0f ? 1.0f / sum : 0.0f;
     Element* out_row = o + row * p.o_strides.seq;
 #pragma unroll
-    for (int dt = 0; dt < Shape::kDTiles; ++dt)
+    for (int dt = 0; dt < Shape::kHeadDim / 8; ++dt)
       *reinterpret_cast<unsigned*>(out_row + 8 * dt + 2 * t) =
           pack2(acc.o[0][dt][2 * h] * inv_sum, acc.o[0][dt][2 * h + 1] * inv_sum, Element{});
     if (p.lse != nullptr && t == 0) {
@@ -320,6 +328,7 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const WgmmaSha
       // The first block: S alone.
       mbarrier_wait(shared.k_full(ring.slot), ring.phase);
       turns.wait_turn();
+      wgmma_pin_all(s[0]);
       wgmma_fence();
       issue_scores<Shape, Element>(s, shared.q(consumer), shared.k(ring.slot));
       wgmma_commit();
@@ -337,6 +346,8 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const WgmmaSha
         mbarrier_wait(shared.v_full(pending.slot), pending.phase);
         turns.wait_turn();
         wgmma_pin_all(acc.o[0]);
+        wgmma_pin_all(probabilities);
+        wgmma_pin_all(s[0]);
         wgmma_fence();
         issue_pv<Shape, Element>(acc.o, probabilities, shared.v(pending.slot));
         issue_scores<Shape, Element>(s, shared.q(consumer), shared.k(ring.slot));
@@ -355,6 +366,7 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const WgmmaSha
       // The last P V, outside the ping-pong: the other warpgroup is in its own.
       mbarrier_wait(shared.v_full(pending.slot), pending.phase);
       wgmma_pin_all(acc.o[0]);
+      wgmma_pin_all(probabilities);
       wgmma_fence();
       issue_pv<Shape, Element>(acc.o, probabilities, shared.v(pending.slot));
       wgmma_commit();

@@ -1,5 +1,6 @@
 #include "runtime/cuda/ptxas_report.h"
 
+#include <llvm/ADT/STLExtras.h>
 #include <llvm/ADT/SmallVector.h>
 
 namespace flashjit::cuda {
@@ -29,6 +30,14 @@ llvm::StringRef header_symbol(llvm::StringRef line) {
   return {};
 }
 
+// A ptxas message with a diagnostic code, "(C7520) ...": performance advisories and warnings.
+bool is_advisory(llvm::StringRef line) {
+  const size_t open = line.find("(C");
+  if (open == llvm::StringRef::npos || open + 7 > line.size() || line[open + 6] != ')') return false;
+  const llvm::StringRef digits = line.substr(open + 2, 4);
+  return llvm::all_of(digits, [](char c) { return c >= '0' && c <= '9'; });
+}
+
 }  // namespace
 
 llvm::Expected<ResourceUsage> parse_ptxas_report(llvm::StringRef log, llvm::StringRef symbol) {
@@ -44,10 +53,12 @@ llvm::Expected<ResourceUsage> parse_ptxas_report(llvm::StringRef log, llvm::Stri
   bool saw_properties = false;
   bool saw_registers = false;
   for (llvm::StringRef line : lines) {
-    // Advisories name the function at their end, outside the per-entry block:
+    // Advisories carry a code and name the function at their end, outside the per-entry block:
     //   ptxas info    : (C7520) Potential Performance Loss: ... in the function '<symbol>'
-    if (line.contains("Potential Performance Loss") || line.contains(") warpgroup.")) {
-      if (line.contains("'" + symbol.str() + "'")) {
+    // Some (C7508 "setmaxnreg ignored", say) name no function: they concern every kernel.
+    if (is_advisory(line)) {
+      const bool names_a_function = line.contains(" in the function '");
+      if (!names_a_function || line.contains("'" + symbol.str() + "'")) {
         llvm::StringRef text = line.split(" : ").second.trim();
         usage.advisories.push_back(text.split(" in the function").first.str());
       }

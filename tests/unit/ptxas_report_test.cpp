@@ -174,6 +174,21 @@ TEST(PtxasReport, AnotherKernelsAdvisoryIsNotOurs) {
   EXPECT_EQ(u.registers, 40);
 }
 
+// A coded warning that names no function ("(C7508) setmaxnreg ignored ...") concerns every kernel
+// of the program, ours included; a line with a parenthesis that is not a code is no advisory.
+TEST(PtxasReport, CodedWarningsWithoutAFunctionAreOurs) {
+  const std::string log =
+      "ptxas info    : Compiling entry function 'wgmma_kernel' for 'sm_90a'\n"
+      "ptxas info    : Function properties for wgmma_kernel\n"
+      "ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n"
+      "ptxas info    : Used 168 registers, used 1 barriers\n"
+      "ptxas warning : (C7508) setmaxnreg ignored; unable to determine register count at entry\n"
+      "ptxas info    : (Compile time) = 12.000 ms\n";
+  const ResourceUsage u = parsed(log, "wgmma_kernel");
+  ASSERT_EQ(u.advisories.size(), 1u);
+  EXPECT_EQ(u.advisories[0], "(C7508) setmaxnreg ignored; unable to determine register count at entry");
+}
+
 TEST(PtxasReport, ACleanLogHasNoAdvisories) {
   EXPECT_TRUE(parsed(kTwoKernels, "_Z5firstPf").advisories.empty());
   EXPECT_TRUE(parsed(kTwoKernels, "_Z6secondPf").advisories.empty());

@@ -686,8 +686,8 @@ TEST(DefaultSpec, StaysWithinTheOptInSharedMemoryEverywhere) {
 }
 
 // wgmma_sm90's defaults on Hopper, FlashAttention-3's shapes: two consumer warpgroups (128 query
-// rows, 12 warps) everywhere; 192-key tiles where the accumulators fit (d 64, 96), 128-key tiles with a
-// third stage at d 128, 64-key tiles where O takes most registers (d 192, 256; three stages only
+// rows, 12 warps) everywhere; 192-key tiles where the accumulators fit (d 64), 128-key tiles with a
+// third stage at d 96 (O spans 128 columns) and 128, 64-key tiles where O takes most registers (d 192, 256; three stages only
 // where 227 KB holds them). Each is the first preferred tile that passes validation, for both dtypes
 // and masks.
 TEST(DefaultSpec, WgmmaTilesPerHeadDim) {
@@ -696,7 +696,7 @@ TEST(DefaultSpec, WgmmaTilesPerHeadDim) {
     const char* key;
   };
   const Case cases[] = {{64, "wgmma_sm90_sm90a_f16_d64_m128n192w12s2_none"},
-                        {96, "wgmma_sm90_sm90a_f16_d96_m128n192w12s2_none"},
+                        {96, "wgmma_sm90_sm90a_f16_d96_m128n128w12s3_none"},
                         {128, "wgmma_sm90_sm90a_f16_d128_m128n128w12s3_none"},
                         {192, "wgmma_sm90_sm90a_f16_d192_m128n64w12s3_none"},
                         {256, "wgmma_sm90_sm90a_f16_d256_m128n64w12s2_none"}};
