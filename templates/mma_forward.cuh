@@ -115,18 +115,29 @@ __device__ __forceinline__ void compute_scores(float (&s)[Shape::kMTiles][Shape:
   }
 }
 
-// Scales S into the log2 domain, masks it (kMasked: blocks crossing the diagonal or the sequence
-// end; a compile-time choice so unmasked blocks carry no compare per element and no mask state in
-// registers), updates the running max and sum, rescales O (only when a maximum moved), and leaves
-// P = exp2(S - max) in `s`.
+// The factors O's rows are scaled by after a block: exp2(old max - new max) per row, exactly 1 for
+// an unmoved maximum; `any_moved` says whether any of the thread's rows moved.
+template <class Shape>
+struct OutputRescale {
+  float factor[Shape::kMTiles][2];
+  bool any_moved;
+};
+
+// The first half of the online softmax, which leaves O alone (the Hopper kernel runs it while the
+// previous block's P V still accumulates into O): scales S into the log2 domain, masks it
+// (kMasked: blocks crossing the diagonal or the sequence end; a compile-time choice so unmasked
+// blocks carry no compare per element and no mask state in registers), updates the running max and
+// sum, leaves P = exp2(S - max) in `s`, and returns how O must be rescaled.
 template <class Shape, bool kCausal, bool kMasked>
-__device__ __forceinline__ void online_softmax(float (&s)[Shape::kMTiles][Shape::kNTiles][4],
-                                               MmaAccumulators<Shape>& acc, const AttentionParams& p,
-                                               int first_row, int n0, int lane) {
+__device__ __forceinline__ OutputRescale<Shape> softmax_scores(float (&s)[Shape::kMTiles][Shape::kNTiles][4],
+                                                               MmaAccumulators<Shape>& acc,
+                                                               const AttentionParams& p, int first_row, int n0,
+                                                               int lane) {
   const int g = lane / 4;
   const int t = lane % 4;
   const int causal_offset = p.seqlen_k - p.seqlen_q;  // bottom-right: row i sees keys <= i + offset
-  float rescale[Shape::kMTiles][2];
+  OutputRescale<Shape> out;
+  float (&rescale)[Shape::kMTiles][2] = out.factor;
   bool max_moved = false;  // whether any of this thread's rows has a new maximum
 #pragma unroll
   for (int mt = 0; mt < Shape::kMTiles; ++mt) {
@@ -177,19 +188,35 @@ __device__ __forceinline__ void online_softmax(float (&s)[Shape::kMTiles][Shape:
       acc.row_sum[mt][h] = acc.row_sum[mt][h] * rescale[mt][h] + tile_sum;
     }
   }
+  out.any_moved = max_moved;
+  return out;
+}
+
+// The second half: O's rows times their factors.
+template <class Shape>
+__device__ __forceinline__ void rescale_output(MmaAccumulators<Shape>& acc, const OutputRescale<Shape>& r) {
   // Once the running maxima settle (most blocks of a long row), every rescale factor is 1: skipping
   // the multiply changes no bit and saves d/2 FMULs per row and 16-row tile. The branch is per
   // thread, so a warp saves the time only when none of its lanes' rows saw a new maximum.
-  if (!max_moved) return;
+  if (!r.any_moved) return;
 #pragma unroll
   for (int mt = 0; mt < Shape::kMTiles; ++mt)
 #pragma unroll
     for (int h = 0; h < 2; ++h)
 #pragma unroll
       for (int dt = 0; dt < Shape::kDTiles; ++dt) {
-        acc.o[mt][dt][2 * h] *= rescale[mt][h];
-        acc.o[mt][dt][2 * h + 1] *= rescale[mt][h];
+        acc.o[mt][dt][2 * h] *= r.factor[mt][h];
+        acc.o[mt][dt][2 * h + 1] *= r.factor[mt][h];
       }
+}
+
+// The whole online softmax of one block: statistics and P, then O rescaled (only when a maximum
+// moved).
+template <class Shape, bool kCausal, bool kMasked>
+__device__ __forceinline__ void online_softmax(float (&s)[Shape::kMTiles][Shape::kNTiles][4],
+                                               MmaAccumulators<Shape>& acc, const AttentionParams& p,
+                                               int first_row, int n0, int lane) {
+  rescale_output(acc, softmax_scores<Shape, kCausal, kMasked>(s, acc, p, first_row, n0, lane));
 }
 
 // O += P V with P taken from the S accumulators in registers and V from the tile at `v_tile`.

@@ -277,30 +277,28 @@ __device__ __forceinline__ void store_rows(MmaAccumulators<Shape>& acc, const At
   }
 }
 
-// Scales, masks and exponentiates S_j (mma_forward.cuh's online softmax: the fragment layout is the
-// same) and packs P_j for its P V. Only blocks that cross the diagonal or the sequence end are masked.
-template <class Shape, class Element, bool kCausal>
-__device__ __forceinline__ void softmax_block(float (&s)[1][Shape::kNTiles][4], MmaAccumulators<Shape>& acc,
-                                              unsigned (&probabilities)[Shape::kBlockN / 16][4],
-                                              const AttentionParams& p, int group_row0, int warp_row0, int block,
-                                              int lane) {
+// Scales, masks and exponentiates S_j and updates the row statistics (mma_forward.cuh's online
+// softmax: the fragment layout is the same), leaving O alone; returns O's rescale. Only blocks that
+// cross the diagonal or the sequence end are masked.
+template <class Shape, bool kCausal>
+__device__ __forceinline__ OutputRescale<Shape> score_block(float (&s)[1][Shape::kNTiles][4],
+                                                            MmaAccumulators<Shape>& acc, const AttentionParams& p,
+                                                            int group_row0, int warp_row0, int block, int lane) {
   const int n0 = block * Shape::kBlockN;
   const bool needs_mask = n0 + Shape::kBlockN > p.seqlen_k ||
                           (kCausal && n0 + Shape::kBlockN - 1 > group_row0 + p.seqlen_k - p.seqlen_q);
-  if (needs_mask)
-    online_softmax<Shape, kCausal, true>(s, acc, p, warp_row0, n0, lane);
-  else
-    online_softmax<Shape, kCausal, false>(s, acc, p, warp_row0, n0, lane);
-  pack_probabilities<Shape, Element>(probabilities, s);
+  if (needs_mask) return softmax_scores<Shape, kCausal, true>(s, acc, p, warp_row0, n0, lane);
+  return softmax_scores<Shape, kCausal, false>(s, acc, p, warp_row0, n0, lane);
 }
 
 // One consumer warpgroup's tiles. Per key block j (last to first), in its ping-pong turn it issues
-// S_j = Q K_j^T together with O += P_{j+1} V_{j+1} (the block before, in processing order), waits
-// for both, hands back K/V slot j+1, and computes the softmax of S_j into P_j while the other
-// warpgroup's products run. So the products of one block overlap the softmax of another and the
-// tensor cores see a batch of wgmma per turn. The first block has no P V before it and the last
-// P V no S after it: they are peeled, so that no wgmma is ever issued under a branch (ptxas would
-// then insert fences between them, warning C7519). Every block is computed by both warpgroups,
+// S_j = Q K_j^T, then O += P_{j+1} V_{j+1} (the block before, in processing order), as two wgmma
+// groups. It waits for S_j only and computes its softmax statistics and P_j while P_{j+1} V_{j+1}
+// still runs (FlashAttention-3's intra-warpgroup overlap), then waits for that, hands back K/V slot
+// j+1, rescales O and packs P_j. Between the two warpgroups, the ping-pong turns put one's softmax
+// beside the other's products. The first block has no P V before it and the last P V no S after
+// it: they are peeled, so that no wgmma is ever issued under a branch (ptxas would then insert
+// fences between them, warning C7519). Every block is computed by both warpgroups,
 // even one whose rows cannot see it (the causal diagonal, or rows past seqlen_q): its mask gives
 // zeros, at the cost of a few products per tile.
 template <class Shape, class Element, bool kCausal>
@@ -337,7 +335,8 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const WgmmaSha
       wgmma_pin_all(s[0]);
       // The last block's scores are the last read of Q: the producer may load the next tile's.
       if (blocks == 1) mbarrier_arrive(shared.q_empty());
-      softmax_block<Shape, Element, kCausal>(s, acc, probabilities, p, group_row0, warp_row0, blocks - 1, lane);
+      rescale_output(acc, score_block<Shape, kCausal>(s, acc, p, group_row0, warp_row0, blocks - 1, lane));
+      pack_probabilities<Shape, Element>(probabilities, s);
       RingPosition<Shape::kStages> pending = ring;  // the block whose P V is still to be issued
       ring.advance();
 
@@ -349,16 +348,21 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const WgmmaSha
         wgmma_pin_all(probabilities);
         wgmma_pin_all(s[0]);
         wgmma_fence();
-        issue_pv<Shape, Element>(acc.o, probabilities, shared.v(pending.slot));
         issue_scores<Shape, Element>(s, shared.q(consumer), shared.k(ring.slot));
         wgmma_commit();
+        issue_pv<Shape, Element>(acc.o, probabilities, shared.v(pending.slot));
+        wgmma_commit();
         turns.pass_turn();
-        wgmma_wait<0>();
-        wgmma_pin_all(acc.o[0]);
+        wgmma_wait<1>();  // S_j; P V may still run
         wgmma_pin_all(s[0]);
-        mbarrier_arrive(shared.kv_empty(pending.slot));
         if (block == 0) mbarrier_arrive(shared.q_empty());
-        softmax_block<Shape, Element, kCausal>(s, acc, probabilities, p, group_row0, warp_row0, block, lane);
+        const OutputRescale<Shape> rescale = score_block<Shape, kCausal>(s, acc, p, group_row0, warp_row0, block, lane);
+        wgmma_wait<0>();  // P V: O, P and the V slot are free
+        wgmma_pin_all(acc.o[0]);
+        wgmma_pin_all(probabilities);
+        mbarrier_arrive(shared.kv_empty(pending.slot));
+        rescale_output(acc, rescale);
+        pack_probabilities<Shape, Element>(probabilities, s);
         pending = ring;
         ring.advance();
       }
