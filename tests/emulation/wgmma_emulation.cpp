@@ -15,6 +15,12 @@
 // that reads a tile without waiting on the barrier reads the shared-memory poison, and one that
 // waits on the wrong barrier deadlocks (reported) instead of racing. Copies still in flight when the
 // block ends are dropped. In eager mode a copy lands at issue instead.
+//
+// When a wgmma completes: at issue only its warp's agreement and its descriptors are checked; it
+// reads shared memory and its A registers and writes its accumulators at the wgmma.wait_group that
+// retires its commit group (groups retire oldest first), the latest moment the hardware allows. So
+// a kernel that reads accumulators before the right wait, waits for the wrong group, or changes
+// the A registers or the tile while the wgmma may still run computes something else.
 #define FLASHJIT_HOST_EMULATION 1
 #include "emulation/cuda_emulation.h"
 #include "emulation/mma_fragment_layouts.h"
@@ -233,12 +239,24 @@ struct WgmmaIn {
   float* acc;                 // the lane's n / 2 accumulators
   unsigned long long desc_a;  // ss only
   unsigned long long desc_b;
-  unsigned a[4];              // rs only: the lane's A fragment
+  unsigned a[4];              // rs only: the lane's A fragment, read when the wgmma completes
   int n;
   bool accumulate;
   bool bf16;
 };
 struct Nothing {};
+
+// One wgmma.mma_async a lane issued and its warp has not completed yet: it completes (reads shared
+// memory and the A registers, writes the accumulators) at the wgmma.wait_group that retires its
+// group, as late as the hardware may. So a kernel that reads accumulators before waiting, changes
+// them or the A registers while the wgmma runs, or lets a tile be overwritten before the wait,
+// computes something else and fails its comparison.
+struct PendingWgmma {
+  WgmmaIn in;
+  const unsigned* a_registers;  // rs: the caller's A fragment (its registers stay put until the wait)
+  bool rs;
+  int group;                    // the commit group it belongs to (commits before it)
+};
 
 // A shared-memory matrix descriptor, decoded. Addresses and offsets in bytes, window addresses.
 struct Descriptor {
@@ -333,6 +351,21 @@ void multiply(const WgmmaIn (&in)[32], const float (&a)[16][16], const std::vect
 // Rows 16w..16w+15 belong to warp w of the warpgroup; the last lane (running this) is in that warp.
 int warp_in_group() { return static_cast<int>(threadIdx.x / 32 % 4); }
 
+// At issue: the warp agrees on the instruction and its descriptors are valid (errors point at the
+// issuing code); the product waits for the wait.
+void wgmma_ss_check(const WgmmaIn (&in)[32], Nothing (&)[32]) {
+  const char* what = "wgmma.mma_async (A and B in shared memory)";
+  check_uniform(in, true, true, what);
+  decode_descriptor(in[0].desc_a, what, "A");
+  decode_descriptor(in[0].desc_b, what, "B");
+}
+
+void wgmma_rs_check(const WgmmaIn (&in)[32], Nothing (&)[32]) {
+  const char* what = "wgmma.mma_async (A in registers)";
+  check_uniform(in, false, true, what);
+  decode_descriptor(in[0].desc_b, what, "B");
+}
+
 void wgmma_ss_compute(const WgmmaIn (&in)[32], Nothing (&)[32]) {
   const char* what = "wgmma.mma_async (A and B in shared memory)";
   check_uniform(in, true, true, what);
@@ -380,7 +413,8 @@ void wgmma_rs_compute(const WgmmaIn (&in)[32], Nothing (&)[32]) {
 struct WgmmaGroups {
   bool fenced = false;  // a wgmma.fence came before the first wgmma.mma_async, as the ISA requires
   int uncommitted = 0;  // wgmma.mma_async since the last commit_group
-  int in_flight = 0;    // committed groups not yet waited for
+  int committed = 0;    // commit_group calls so far
+  std::vector<PendingWgmma> pending;  // issued, not completed, in issue order
 };
 thread_local WgmmaGroups wgmma_groups;  // every emulated thread is a new std::thread: fresh per thread
 
@@ -500,28 +534,48 @@ void wgmma_ss(float* acc, int n, unsigned long long desc_a, unsigned long long d
   const char* what = "wgmma.mma_async (A and B in shared memory)";
   emulation::before_wgmma(acc, what);
   const emulation::WgmmaIn in{acc, desc_a, desc_b, {0, 0, 0, 0}, n, accumulate, bf16};
-  emulation::warp_collective<emulation::WgmmaIn, emulation::Nothing, &emulation::wgmma_ss_compute>(what, in);
+  emulation::warp_collective<emulation::WgmmaIn, emulation::Nothing, &emulation::wgmma_ss_check>(what, in);
+  emulation::wgmma_groups.pending.push_back({in, nullptr, false, emulation::wgmma_groups.committed});
 }
 
 void wgmma_rs(float* acc, int n, const unsigned (&a)[4], unsigned long long desc_b, bool accumulate, bool bf16) {
   const char* what = "wgmma.mma_async (A in registers)";
   emulation::before_wgmma(acc, what);
   const emulation::WgmmaIn in{acc, 0, desc_b, {a[0], a[1], a[2], a[3]}, n, accumulate, bf16};
-  emulation::warp_collective<emulation::WgmmaIn, emulation::Nothing, &emulation::wgmma_rs_compute>(what, in);
+  emulation::warp_collective<emulation::WgmmaIn, emulation::Nothing, &emulation::wgmma_rs_check>(what, in);
+  emulation::wgmma_groups.pending.push_back({in, a, true, emulation::wgmma_groups.committed});
 }
 
-// The emulated wgmma completes at issue, so fence, commit and wait only keep the books the ISA's
-// rules need.
+// fence and commit keep the books the ISA's rules need; wait completes the wgmma of every group but
+// the `pending_groups` most recent, in issue order, each a collective of the warp (all lanes wait
+// together, as wgmma.wait_group is .sync.aligned).
 void wgmma_fence() { emulation::wgmma_groups.fenced = true; }
 
 void wgmma_commit() {
-  ++emulation::wgmma_groups.in_flight;
+  ++emulation::wgmma_groups.committed;
   emulation::wgmma_groups.uncommitted = 0;
 }
 
 void wgmma_wait(int pending_groups) {
   if (pending_groups < 0) fail("wgmma.wait_group %d: N must not be negative", pending_groups);
-  if (emulation::wgmma_groups.in_flight > pending_groups) emulation::wgmma_groups.in_flight = pending_groups;
+  emulation::WgmmaGroups& g = emulation::wgmma_groups;
+  if (g.uncommitted > 0)
+    fail("wgmma.wait_group %d: %d wgmma.mma_async issued since the last commit_group are in no group", pending_groups,
+         g.uncommitted);
+  const int retire_below = g.committed - pending_groups;  // groups numbered below this complete now
+  size_t done = 0;
+  for (; done < g.pending.size() && g.pending[done].group < retire_below; ++done) {
+    emulation::PendingWgmma& op = g.pending[done];
+    if (op.rs) {
+      for (int r = 0; r < 4; ++r) op.in.a[r] = op.a_registers[r];
+      emulation::warp_collective<emulation::WgmmaIn, emulation::Nothing, &emulation::wgmma_rs_compute>(
+          "wgmma.mma_async (A in registers) completing at wgmma.wait_group", op.in);
+    } else {
+      emulation::warp_collective<emulation::WgmmaIn, emulation::Nothing, &emulation::wgmma_ss_compute>(
+          "wgmma.mma_async (A and B in shared memory) completing at wgmma.wait_group", op.in);
+    }
+  }
+  g.pending.erase(g.pending.begin(), g.pending.begin() + static_cast<std::ptrdiff_t>(done));
 }
 
 void setmaxnreg(bool increase, int registers) {

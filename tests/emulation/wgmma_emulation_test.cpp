@@ -450,16 +450,17 @@ std::vector<float> run_wgmma(const WgmmaCase& wc, const Matrix& a, const Matrix&
     for (int i = 0; i < N / 2; ++i)
       acc[i / 4][i % 4] = wc.with_c ? c[static_cast<std::size_t>(d_row(w, l, i) * N + d_col(l, i))]
                                     : std::numeric_limits<float>::quiet_NaN();
+    // A's registers must stay unchanged until the wgmma completes (at the wait): one set per step.
+    unsigned regs[kK / 16][4];
     dev::wgmma_fence();
     for (int s = 0; s < kK / 16; ++s) {
       const bool accumulate = wc.with_c || s > 0;
       if (wc.rs) {
-        unsigned regs[4];
-        a_fragment(a, w, l, s, regs);
+        a_fragment(a, w, l, s, regs[s]);
         // Step s starts at k row 16s: two 1024-byte row groups further.
         const auto desc_b =
             dev::make_wgmma_descriptor(at(kBTiles + 2048 * static_cast<unsigned>(s)), kVTileBytes, 1024);
-        dev::wgmma_rs<N, Element>(acc, regs, desc_b, accumulate);
+        dev::wgmma_rs<N, Element>(acc, regs[s], desc_b, accumulate);
       } else {
         // Step s starts 16 columns (32 bytes) into each row.
         const auto desc_a = dev::make_wgmma_descriptor(at(kATile + 32 * static_cast<unsigned>(s)), 0, 1024);
@@ -502,6 +503,42 @@ TEST(WgmmaEmulation, MatchesTheNaiveProductF16N64) { check_wgmma_all_ways<64, ha
 TEST(WgmmaEmulation, MatchesTheNaiveProductF16N128) { check_wgmma_all_ways<128, half_bits>(); }
 TEST(WgmmaEmulation, MatchesTheNaiveProductBf16N64) { check_wgmma_all_ways<64, bf16_bits>(); }
 TEST(WgmmaEmulation, MatchesTheNaiveProductBf16N128) { check_wgmma_all_ways<128, bf16_bits>(); }
+
+// A wgmma writes its accumulators when its group is waited for, oldest group first: wait_group 1
+// after two groups completes the first only.
+TEST(WgmmaEmulation, CompletesAtTheWaitThatRetiresItsGroup) {
+  const Matrix a = random_matrix(kM, kK, false, 5);
+  const Matrix b = random_matrix(kK, 64, false, 6);
+  std::vector<float> seen(4 * 128, 0.0f);
+  run_block(128, [&] {
+    if (threadIdx.x == 0) place_operands(a, b, false);
+    __syncthreads();
+    const float poison = std::numeric_limits<float>::quiet_NaN();
+    float first[8][4], second[8][4];
+    for (int i = 0; i < 8; ++i)
+      for (int e = 0; e < 4; ++e) first[i][e] = second[i][e] = poison;
+    const auto desc_a = dev::make_wgmma_descriptor(at(kATile), 0, 1024);
+    const auto desc_b = dev::make_wgmma_descriptor(at(kBTiles), 0, 1024);
+    dev::wgmma_fence();
+    dev::wgmma_ss<64, half_bits>(first, desc_a, desc_b, false);
+    dev::wgmma_commit();
+    dev::wgmma_ss<64, half_bits>(second, desc_a, desc_b, false);
+    dev::wgmma_commit();
+    const size_t t = threadIdx.x;
+    seen[t] = first[0][0];   // nothing completed yet
+    dev::wgmma_wait<1>();
+    seen[128 + t] = first[0][0];  // the first group completed
+    seen[256 + t] = second[0][0];  // the second not yet
+    dev::wgmma_wait<0>();
+    seen[384 + t] = second[0][0];
+  });
+  for (int t = 0; t < 128; ++t) {
+    EXPECT_TRUE(std::isnan(seen[static_cast<size_t>(t)])) << "thread " << t << " before any wait";
+    EXPECT_FALSE(std::isnan(seen[static_cast<size_t>(128 + t)])) << "thread " << t << " after wait_group 1";
+    EXPECT_TRUE(std::isnan(seen[static_cast<size_t>(256 + t)])) << "thread " << t << " second group after wait_group 1";
+    EXPECT_EQ(seen[static_cast<size_t>(384 + t)], seen[static_cast<size_t>(128 + t)]) << "thread " << t;
+  }
+}
 
 TEST(WgmmaEmulation, SharedWindowAddressesAreOffsetsIntoSharedMemory) {
   EXPECT_EQ(emulation_hooks::shared_window_address(shared()), 0u);

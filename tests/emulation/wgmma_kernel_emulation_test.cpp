@@ -4,7 +4,9 @@
 // wgmma (shared-memory descriptors, register fragments) by the emulation's reading of the PTX ISA
 // (wgmma_emulation.cpp); TMA copies land only when a thread waits on their mbarrier (a consumer
 // that reads a tile without waiting reads the shared-memory poison), or at issue in the eager mode
-// (a producer that overwrites a slot before its consumers released it corrupts their reads).
+// (a producer that overwrites a slot before its consumers released it corrupts their reads); wgmma
+// complete at the wait that retires their group (waiting for the wrong group, or reading S before
+// the wait, computes from stale registers).
 // Checked against the double-precision reference: every head dim the variant serves, both dtypes,
 // both masks, tails in both sequences, seqlen_q > seqlen_k (rows that see no key), GQA, strided
 // layouts, lse, every stage count and both consumer counts, and persistent blocks walking several
