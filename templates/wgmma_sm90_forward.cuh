@@ -11,7 +11,11 @@
 //      online softmax in registers (mma_forward.cuh's, on the same fragment layout), exp2 with the
 //                  scale folded in; only blocks crossing the diagonal or the sequence end are masked
 //      O += P V    wgmma m64 n(kHeadDim) k16, P from registers, V from shared memory (MN-major)
-//    then the epilogue normalizes O and stores it straight from registers. A block's P V is issued
+//    then the epilogue normalizes O and stores it straight from registers (each quad of lanes writes
+//    16 contiguous bytes of a row): staging through shared memory for 16-byte or TMA stores would
+//    need Q's buffer, which the producer is already refilling with the next tile's Q, and the
+//    ring leaves no room for another (d 128 takes 225 of the 227 KB); O is a few percent of a
+//    tile's traffic at any sequence length. A block's P V is issued
 //    with the next block's S, and the two consumer warpgroups take turns issuing (PingPong), so the
 //    softmax of one overlaps matrix products (see consume()).
 // Key blocks run from the last to the first, so the masked ones come first and the rest need no
