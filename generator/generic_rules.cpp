@@ -84,7 +84,7 @@ std::vector<KernelSpec> preferred_tiles(const KernelSpec& base) {
 }  // namespace
 
 const VariantRules& generic_rules() {
-  static const VariantRules rules{Variant::generic, true, arch_problem, tile_problems,
+  static const VariantRules rules{Variant::generic, arch_problem, tile_problems,
                                   generic_shared_memory_bytes, "generic_forward.cuh",
                                   "flashjit::dev::generic_forward", tile_grid,
                                   preferred_tiles};

@@ -135,7 +135,7 @@ std::vector<KernelSpec> two_stage_preferred(const KernelSpec& base) { return pre
 }  // namespace
 
 const VariantRules& mma_sm75_rules() {
-  static const VariantRules rules{Variant::mma_sm75,       true,         sm75_arch,
+  static const VariantRules rules{Variant::mma_sm75,       sm75_arch,
                                   sm75_tile_problems,      mma_shared_memory_bytes,
                                   "mma_sm75_forward.cuh",  "flashjit::dev::mma_sm75_forward",
                                   sm75_grid,               two_stage_preferred};
@@ -143,7 +143,7 @@ const VariantRules& mma_sm75_rules() {
 }
 
 const VariantRules& mma_sm80_rules() {
-  static const VariantRules rules{Variant::mma_sm80,       true,         sm80_arch,
+  static const VariantRules rules{Variant::mma_sm80,       sm80_arch,
                                   sm80_tile_problems,      mma_shared_memory_bytes,
                                   "mma_sm80_forward.cuh",  "flashjit::dev::mma_sm80_forward",
                                   sm80_grid,               two_stage_preferred};

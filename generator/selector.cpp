@@ -33,8 +33,9 @@ std::string problem_error(const ProblemClass& problem) {
   return {};
 }
 
-// The TMA variant needs an NVRTC that targets sm_90a and tensors TMA can address.
-std::string tma_problem(Variant variant, const ProblemClass& problem, const CompilerTargets& targets) {
+// What the Hopper variant needs beyond its rules: an NVRTC that targets sm_90a and tensors TMA can
+// address.
+std::string wgmma_problem(Variant variant, const ProblemClass& problem, const CompilerTargets& targets) {
   if (variant != Variant::wgmma_sm90) return {};
   if (targets.nvrtc_major < 12)
     return llvm::formatv("NVRTC {0} cannot target sm_90a (CUDA 12.0 or newer can)", targets.version());
@@ -62,11 +63,9 @@ llvm::Expected<KernelSpec> default_spec(Variant variant, const DeviceDescription
   // A variant that cannot serve this device or dtype at all says so, not that no tile fits.
   if (std::string why = rules.arch_problem(base.arch, base.dtype); !why.empty())
     return llvm::createStringError(llvm::inconvertibleErrorCode(), why);
-  if (!rules.implemented) {
-    // Its rules say why it cannot be built.
-    if (llvm::Error err = validate_spec(base, device)) return err;
-    return base;
-  }
+  if (rules.head_dim_problem)
+    if (std::string why = rules.head_dim_problem(base.head_dim); !why.empty())
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), why);
   std::vector<std::string> last_problems;
   for (const KernelSpec& spec : rules.preferred_tiles(base)) {
     last_problems = spec_problems(spec, device);
@@ -90,15 +89,11 @@ VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
     verdict.reason = why;
     return verdict;
   }
-  if (!rules.implemented) {
-    verdict.reason = "not available in this build yet";
-    return verdict;
-  }
   if (auto target = choose_target(cc, targets); !target) {
     verdict.reason = llvm::toString(target.takeError());
     return verdict;
   }
-  if (std::string why = tma_problem(variant, problem, targets); !why.empty()) {
+  if (std::string why = wgmma_problem(variant, problem, targets); !why.empty()) {
     verdict.reason = why;
     return verdict;
   }

@@ -14,8 +14,6 @@ struct KernelSpec;
 
 struct VariantRules {
   Variant variant;
-  // False while the variant's templates are not part of this build; the selector then says so.
-  bool implemented;
   // Why the variant cannot target `arch` for `dtype`; empty when it can.
   std::string (*arch_problem)(int arch, DType dtype);
   // Why the tile (block_m/block_n/warps/stages against head_dim) is illegal; empty when legal.
@@ -25,13 +23,16 @@ struct VariantRules {
   const char* template_file;
   const char* kernel_template;
   // The tiles the tuner tries: `base` (variant, arch, dtype, head_dim, mask) with each tile of the
-  // variant's search grid, in a fixed order. Null while the variant is not implemented.
+  // variant's search grid, in a fixed order.
   std::vector<KernelSpec> (*tile_grid)(const KernelSpec& base);
   // The heuristic default: `base` with tiles in order of preference; the selector takes the first
-  // that fits the device (spec_problems empty). Null while the variant is not implemented.
+  // that fits the device (spec_problems empty).
   std::vector<KernelSpec> (*preferred_tiles)(const KernelSpec& base);
   // The kernel's one by-value parameter (templates/attention_params.cuh or tma_params.cuh).
   const char* kernel_parameters = "const ::flashjit::AttentionParams";
+  // Why the variant is not generated for `head_dim` (the selector says that, rather than that no
+  // tile fits); null when it takes every head dim the problem rules allow.
+  std::string (*head_dim_problem)(int head_dim) = nullptr;
 };
 
 const VariantRules& rules_for(Variant variant);

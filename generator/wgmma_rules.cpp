@@ -9,10 +9,18 @@
 namespace flashjit::gen {
 namespace {
 
-// The head dims the template is generated for: wgmma's N for P.V is the head dim, and every k16 step
-// of Q.K^T must stay inside the 64-column swizzle tiles TMA fills. Others run on mma_sm80.
+// The head dims the variant is generated and tested for, FlashAttention-3's; the template would
+// take any multiple of 16 (padded to 64-column tiles), but others run on mma_sm80 until tested.
 bool wgmma_head_dim(int head_dim) {
   return head_dim == 64 || head_dim == 96 || head_dim == 128 || head_dim == 192 || head_dim == 256;
+}
+
+std::string head_dim_message(int head_dim) {
+  return llvm::formatv("wgmma_sm90 is generated for head dims 64, 96, 128, 192 and 256, not {0}", head_dim);
+}
+
+std::string head_dim_problem(int head_dim) {
+  return wgmma_head_dim(head_dim) ? std::string() : head_dim_message(head_dim);
 }
 
 // Key-tile widths with a wgmma.mma_async shape in templates/wgmma_instructions.cuh.
@@ -34,8 +42,7 @@ int consumer_registers(const KernelSpec& s) { return padded_dim(s.head_dim) / 2 
 
 std::vector<std::string> tile_problems(const KernelSpec& s) {
   std::vector<std::string> p;
-  if (!wgmma_head_dim(s.head_dim))
-    p.push_back(llvm::formatv("wgmma_sm90 is generated for head dims 64, 96, 128, 192 and 256, not {0}", s.head_dim));
+  if (!wgmma_head_dim(s.head_dim)) p.push_back(head_dim_message(s.head_dim));
   if (s.block_m != 64 && s.block_m != 128)
     p.push_back(llvm::formatv("wgmma_sm90 block_m {0} must be 64 or 128 (one or two 64-row consumer warpgroups)",
                               s.block_m));
@@ -85,7 +92,8 @@ std::vector<KernelSpec> tile_grid(const KernelSpec& base) {
 }
 
 // FlashAttention-3's shapes: 128 x 128 tiles up to d 128 (192-key tiles at d 64), 64-key tiles
-// where O's accumulators take most registers (d 192 and 256); the deepest ring that fits.
+// where O's accumulators take most registers (d 192 and 256); three stages where 227 KB holds them
+// beside 128-key tiles, else two.
 std::vector<KernelSpec> preferred_tiles(const KernelSpec& base) {
   return {with_tile(base, 128, 192, 2), with_tile(base, 128, 128, 3), with_tile(base, 128, 128, 2),
           with_tile(base, 128, 64, 3),  with_tile(base, 128, 64, 2),  with_tile(base, 64, 64, 2)};
@@ -94,11 +102,16 @@ std::vector<KernelSpec> preferred_tiles(const KernelSpec& base) {
 }  // namespace
 
 const VariantRules& wgmma_sm90_rules() {
-  static const VariantRules rules{Variant::wgmma_sm90,       true,
-                                  sm90_arch,                 tile_problems,
-                                  wgmma_shared_memory_bytes, "wgmma_sm90_forward.cuh",
-                                  "flashjit::dev::wgmma_sm90_forward", tile_grid,
-                                  preferred_tiles,           "const __grid_constant__ ::flashjit::WgmmaParams"};
+  static const VariantRules rules{Variant::wgmma_sm90,
+                                  sm90_arch,
+                                  tile_problems,
+                                  wgmma_shared_memory_bytes,
+                                  "wgmma_sm90_forward.cuh",
+                                  "flashjit::dev::wgmma_sm90_forward",
+                                  tile_grid,
+                                  preferred_tiles,
+                                  "const __grid_constant__ ::flashjit::WgmmaParams",
+                                  head_dim_problem};
   return rules;
 }
 

@@ -8,6 +8,10 @@ namespace {
 
 TensorStrides strides_of(const Strides& s) { return TensorStrides{s.batch, s.seq, s.head}; }
 
+// A wgmma_sm90 consumer warpgroup's query rows: Q arrives in boxes of that many rows, one per
+// consumer (templates/wgmma_sm90_forward.cuh).
+constexpr int kWgmmaConsumerRows = 64;
+
 }  // namespace
 
 AttentionParams make_params(const AttentionArgs& a) {
@@ -38,7 +42,8 @@ llvm::Expected<WgmmaParams> make_wgmma_params(const gen::KernelSpec& spec, const
   p.attention = make_params(a);
   const std::pair<TmaOperand, TmaTensor*> tensors[] = {{TmaOperand::q, &p.q}, {TmaOperand::k, &p.k}, {TmaOperand::v, &p.v}};
   for (auto [operand, tensor] : tensors) {
-    const TensorMapRequest request = tensor_map_request(a, operand, operand == TmaOperand::q ? 64 : spec.block_n);
+    const TensorMapRequest request =
+        tensor_map_request(a, operand, operand == TmaOperand::q ? kWgmmaConsumerRows : spec.block_n);
     auto bits = encode(request);
     if (!bits) return bits.takeError();
     tensor->map = *bits;

@@ -28,15 +28,16 @@ struct TensorMapRequest {
 // Columns of one TMA box: 64 two-byte elements fill the 128-byte swizzle span exactly.
 constexpr unsigned kTmaBoxColumns = 64;
 
-// The request for one tensor of `args` (q, k or v) with boxes of `box_rows` sequence positions.
-// `args` must be normalized (explicit strides).
 enum class TmaOperand { q, k, v };
+
+// The request for one tensor of `args` (q, k or v) with boxes of `box_rows` sequence positions.
 TensorMapRequest tensor_map_request(const AttentionArgs& args, TmaOperand operand, int box_rows);
 
 // Why TMA cannot address the tensors of `args` (normalized), e.g. "k: the seq stride of 100
 // elements (200 bytes) is not a positive multiple of 16 bytes"; empty when it can. Checks q, k, v and out
 // (the epilogue stores pairs of elements) against TMA's rules: 16-byte aligned base addresses,
-// strides that are positive multiples of 16 bytes below 2^40 for every dimension longer than 1.
+// strides that are positive multiples of 16 bytes below 2^40 for every dimension longer than 1, and
+// a span below 2^40 bytes.
 std::string tma_layout_problem(const AttentionArgs& args);
 
 }  // namespace flashjit

@@ -2,7 +2,7 @@
 //
 // A thread block is one producer warpgroup and kConsumers = kBlockM / 64 consumer warpgroups; it
 // is persistent (at most one per SM) and takes tiles from WgmmaTileScheduler.
-//  - Producer: setmaxnreg gives its registers away; one thread issues TMA loads (tensor maps built on
+//  - Producer: with two consumers, setmaxnreg gives its registers to them; one thread issues TMA loads (tensor maps built on
 //    the host, see runtime/tensor_map_request.h): the tile's Q once, then K and V of each key block
 //    into a ring of kStages shared-memory slots. Each slot has a "K full" and a "V full" mbarrier
 //    (TMA completes their transactions) and an "empty" mbarrier the consumers arrive on when done.
@@ -10,7 +10,7 @@
 //      S = Q K^T   wgmma m64 n(kBlockN) k16, both operands from shared memory (K-major)
 //      online softmax in registers (mma_forward.cuh's, on the same fragment layout), exp2 with the
 //                  scale folded in; only blocks crossing the diagonal or the sequence end are masked
-//      O += P V    wgmma m64 n(kHeadDim) k16, P from registers, V from shared memory (MN-major)
+//      O += P V    wgmma m64 n(kPaddedDim) k16, P from registers, V from shared memory (MN-major)
 //    then the epilogue normalizes O and stores it straight from registers (each quad of lanes writes
 //    16 contiguous bytes of a row): staging through shared memory for 16-byte or TMA stores would
 //    need Q's buffer, which the producer is already refilling with the next tile's Q, and the

@@ -14,6 +14,7 @@
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/cuda_tuning_backend.h"
 #include "runtime/kernel_provider.h"
+#include "runtime/kernel_provider.h"
 #include "cache/tuning_cache.h"
 #include "tools/commands.h"
 #include "tools/progress_bar.h"
@@ -147,7 +148,7 @@ void store_winner(const gen::DeviceDescription& device, const AttentionArgs& sha
 
 int tune_on_gpu(const cuda::PrimaryContext& context, const gen::DeviceDescription& device, DType t, int seqlen) {
   const AttentionArgs shape = problem_shape(t, seqlen);
-  const gen::ProblemClass problem{t, shape.head_dim, shape.mask};
+  const gen::ProblemClass problem = problem_class(shape);
   auto list = tuner::candidates(device, problem, cuda::nvrtc_targets());
   if (!list) return fail(llvm::toString(list.takeError()));
   llvm::outs() << llvm::formatv("tuning {0} head_dim {1} {2}, batch {3}, heads {4} (kv {5}), seqlen {6} on {7} (sm_{8})\n",

@@ -30,9 +30,10 @@ llvm::Expected<TensorMapBits> encode_tensor_map(const TensorMapRequest& r) {
     return llvm::createStringError(
         llvm::inconvertibleErrorCode(),
         llvm::formatv("cuTensorMapEncodeTiled failed: {0} (dims {1}x{2}x{3}x{4}, strides {5}/{6}/{7} bytes, box "
-                      "{8}x{9})",
+                      "{8}x{9}x{10}x{11}; sequence, head, batch in dimensions {12}, {13}, {14})",
                       describe_result(*api, result), r.dims[0], r.dims[1], r.dims[2], r.dims[3], r.strides_bytes[0],
-                      r.strides_bytes[1], r.strides_bytes[2], r.box[0], r.box[1])
+                      r.strides_bytes[1], r.strides_bytes[2], r.box[0], r.box[1], r.box[2], r.box[3], r.seq_slot,
+                      r.head_slot, r.batch_slot)
             .str());
   TensorMapBits bits;
   std::memcpy(&bits, &map, sizeof bits);

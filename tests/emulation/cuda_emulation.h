@@ -1,5 +1,5 @@
-// A small host emulation of the CUDA features templates/generic_forward.cuh uses, so the real kernel
-// template runs on the CPU in CI (which has no GPU). Every CUDA thread of a block is a std::thread;
+// A small host emulation of the CUDA features the kernel templates use (templates/*_forward.cuh), so
+// the real kernel templates run on the CPU in CI (which has no GPU). Every CUDA thread of a block is a std::thread;
 // they run one at a time, each until it blocks (at __syncthreads(), a warp collective such as
 // __shfl_xor_sync(), a named barrier or a wait_until() whose condition is false) or returns, then
 // handing the turn on in a fixed order chosen to expose missing barriers: lanes in lane order, warps

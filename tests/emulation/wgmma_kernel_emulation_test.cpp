@@ -64,6 +64,8 @@ void expect_problem_matches(test::HostProblem& problem, int persistent_blocks, L
   auto run = [&](auto causal) {
     using Traits = test::EmulatedTraits<kDType, kHeadDim, TileT::kBlockM, TileT::kBlockN, TileT::kWarps,
                                         TileT::kStages, decltype(causal)::value>;
+    // The launch reserves what the rules compute; the template lays out what it computes.
+    EXPECT_EQ(dev::WgmmaShape<Traits>::kSharedBytes, gen::shared_memory_bytes(spec)) << gen::canonical_key(spec);
     test::expect_emulated_wgmma_kernel_matches(&dev::wgmma_sm90_forward<Traits>, spec, hopper(), problem, lse,
                                                persistent_blocks);
   };
@@ -133,6 +135,15 @@ TEST(WgmmaSm90Emulation, CausalRowsThatSeeNoKey) {
 // More blocks than tiles: the grid is the tile count.
 TEST(WgmmaSm90Emulation, MoreBlocksThanTiles) {
   expect_matches<Tile<128, 128, 2>, DType::f16, 64>(test::shape(1, 1, 1, 33, 33, 64, DType::f16, kCausal), 8);
+}
+
+// Dimensions of extent 1: with one query the sequence is no longer the smallest stride, so the
+// tensor map orders it last and the box's rows move to the last dimension; with everything 1 every
+// outer dimension is.
+TEST(WgmmaSm90Emulation, ExtentOneDimensions) {
+  expect_matches<Tile<128, 64, 2>, DType::f16, 128>(test::shape(2, 4, 2, 1, 300, 128, DType::f16, kCausal), 2);
+  expect_matches<Tile<128, 64, 2>, DType::f16, 128>(test::shape(1, 1, 1, 1, 1, 128, DType::f16, kNone), 1);
+  expect_matches<Tile<128, 64, 2>, DType::f16, 128>(test::shape(1, 2, 1, 70, 1, 128, DType::f16, kCausal), 2);
 }
 
 TEST(WgmmaSm90Emulation, NoLse) {

@@ -217,8 +217,6 @@ TEST(MmaArch, Mma75NeedsTuringAndComputesF16Only) {
 }
 
 TEST(MmaArch, BothAreBuiltAndNameTheirTemplates) {
-  EXPECT_TRUE(rules_for(Variant::mma_sm80).implemented);
-  EXPECT_TRUE(rules_for(Variant::mma_sm75).implemented);
   EXPECT_STREQ(rules_for(Variant::mma_sm80).template_file, "mma_sm80_forward.cuh");
   EXPECT_STREQ(rules_for(Variant::mma_sm80).kernel_template, "flashjit::dev::mma_sm80_forward");
   EXPECT_STREQ(rules_for(Variant::mma_sm75).template_file, "mma_sm75_forward.cuh");

@@ -241,7 +241,7 @@ TEST(Selector, HopperRunsMma80AtHeadDimsWgmmaIsNotGeneratedFor) {
     EXPECT_FALSE(s.spec.arch_specific);  // plain sm_90: sm_90a is only for wgmma
     EXPECT_EQ(s.spec.head_dim, 80);
     EXPECT_EQ(s.reason, std::string(kMma80Reason) +
-                            " (not wgmma_sm90: no wgmma_sm90 tile fits: wgmma_sm90 is generated for head dims 64, "
+                            " (not wgmma_sm90: wgmma_sm90 is generated for head dims 64, "
                             "96, 128, 192 and 256, not 80)");
     EXPECT_FALSE(verdict_for(s, Variant::wgmma_sm90).usable);
   }
@@ -502,7 +502,7 @@ TEST(Selector, ForcedWgmmaOnHopperRunsOrSaysWhyNot) {
             "stride of 100 elements (200 bytes) is not a positive multiple of 16 bytes)");
   // Nor at a head dim it is not generated for.
   EXPECT_EQ(selection_error(90, problem(DType::f16, 80), nvrtc13(), Variant::wgmma_sm90),
-            "forced variant wgmma_sm90 cannot run on nominal sm_90: no wgmma_sm90 tile fits: wgmma_sm90 is "
+            "forced variant wgmma_sm90 cannot run on nominal sm_90: wgmma_sm90 is "
             "generated for head dims 64, 96, 128, 192 and 256, not 80");
 }
 
@@ -732,7 +732,7 @@ TEST(DefaultSpec, WgmmaHasNoTileAtOtherHeadDims) {
   auto s = default_spec(Variant::wgmma_sm90, DeviceDescription::for_arch(90), problem(DType::f16, 80));
   ASSERT_FALSE(static_cast<bool>(s));
   EXPECT_EQ(llvm::toString(s.takeError()),
-            "no wgmma_sm90 tile fits: wgmma_sm90 is generated for head dims 64, 96, 128, 192 and 256, not 80");
+            "wgmma_sm90 is generated for head dims 64, 96, 128, 192 and 256, not 80");
 }
 
 // A forced variant the device or dtype rules out has no default tile, and the error says why.

@@ -188,7 +188,8 @@ TEST(TmaLayoutProblem, StridesBelowTwoToTheForty) {
   EXPECT_EQ(tma_layout_problem(a), "q: the batch stride of 1099511627776 bytes is not below TMA's 2^40");
 }
 
-// The output is checked too: the epilogue stores 16-byte pieces of rows.
+// The output is checked too: rows that are not 16-byte aligned go to mma_sm80 (whose vector stores
+// need them) under their own problem key, like unaligned inputs.
 TEST(TmaLayoutProblem, UnalignedOutput) {
   AttentionArgs a = bshd(2, 3, 3, 100, 100, 64);
   a.out.strides.head = 68;  // 136 bytes

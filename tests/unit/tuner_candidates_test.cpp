@@ -65,6 +65,28 @@ TEST(TunerCandidates, TheSelectorsDefaultComesFirst) {
   }
 }
 
+// On Hopper the wgmma_sm90 grid leads for TMA-addressable tensors; for a layout TMA cannot address
+// no wgmma_sm90 tile is a candidate (kept or pruned): mma_sm80's grid leads instead.
+TEST(TunerCandidates, HopperTunesWgmmaOnlyWhereTmaCanAddressTheTensors) {
+  auto count = [](const CandidateList& list, Variant v) {
+    int n = 0;
+    for (const gen::KernelSpec& s : list.specs) n += s.variant == v;
+    return n;
+  };
+  gen::ProblemClass p = problem(DType::bf16, 128);
+  const CandidateList aligned = listed(90, p);
+  ASSERT_FALSE(aligned.specs.empty());
+  EXPECT_EQ(aligned.specs.front().variant, Variant::wgmma_sm90);
+  EXPECT_GT(count(aligned, Variant::wgmma_sm90), 1);
+
+  p.tma_layout_problem = "k: the seq stride of 100 elements (200 bytes) is not a positive multiple of 16 bytes";
+  const CandidateList unaligned = listed(90, p);
+  ASSERT_FALSE(unaligned.specs.empty());
+  EXPECT_EQ(unaligned.specs.front().variant, Variant::mma_sm80);
+  EXPECT_EQ(count(unaligned, Variant::wgmma_sm90), 0);
+  for (const CandidateReport& r : unaligned.pruned) EXPECT_NE(r.spec.variant, Variant::wgmma_sm90);
+}
+
 TEST(TunerCandidates, EveryGridTileIsListedOnceEitherKeptOrPruned) {
   const CandidateList list = listed(61, problem(DType::f32, 256));
   std::set<std::string> keys;
