@@ -36,7 +36,9 @@ TensorLayout layout(const char* name, const void* data, const Strides& given, in
   const Strides s = given.is_default() ? contiguous_strides(seqlen, heads, head_dim) : given;
   return {name,
           data,
-          {{{Role::sequence, "seq", s.seq, seqlen}, {Role::head, "head", s.head, heads}, {Role::batch, "batch", s.batch, batch}}}};
+          {{{Role::sequence, "seq", s.seq, seqlen},
+            {Role::head, "head", s.head, heads},
+            {Role::batch, "batch", s.batch, batch}}}};
 }
 
 TensorLayout layout_of(const AttentionArgs& a, TmaOperand operand) {

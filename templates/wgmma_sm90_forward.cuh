@@ -2,8 +2,9 @@
 //
 // A thread block is one producer warpgroup and kConsumers = kBlockM / 64 consumer warpgroups; it
 // is persistent (at most one per SM) and takes tiles from WgmmaTileScheduler.
-//  - Producer: with two consumers, setmaxnreg gives its registers to them; one thread issues TMA loads (tensor maps built on
-//    the host, see runtime/tensor_map_request.h): the tile's Q once, then K and V of each key block
+//  - Producer: with two consumers, setmaxnreg gives its registers to them; one thread issues TMA
+//    loads (tensor maps built on the host, see runtime/tensor_map_request.h): the tile's Q once,
+//    then K and V of each key block
 //    into a ring of kStages shared-memory slots. Each slot has a "K full" and a "V full" mbarrier
 //    (TMA completes their transactions) and an "empty" mbarrier the consumers arrive on when done.
 //  - Consumers: warpgroup c owns query rows 64c..64c+63 of the tile. Per key block:
@@ -87,7 +88,9 @@ struct WgmmaSharedLayout {
   static constexpr int kBarriers = kV + Shape::kStages * Shape::kKvTileBytes;
 
   smem_addr_t base;
-  __device__ __forceinline__ smem_addr_t q(int consumer) const { return base + kQ + consumer * Shape::kQWarpgroupBytes; }
+  __device__ __forceinline__ smem_addr_t q(int consumer) const {
+    return base + kQ + consumer * Shape::kQWarpgroupBytes;
+  }
   __device__ __forceinline__ smem_addr_t k(int slot) const { return base + kK + slot * Shape::kKvTileBytes; }
   __device__ __forceinline__ smem_addr_t v(int slot) const { return base + kV + slot * Shape::kKvTileBytes; }
   __device__ __forceinline__ smem_addr_t barrier(int i) const { return base + kBarriers + 8 * i; }

@@ -1,6 +1,6 @@
 // The host emulation's stand-in for cuTensorMapEncodeTiled: the runtime asks the driver for a
 // CUtensorMap whose 128 bytes only the TMA unit understands; under emulation the same request is
-// stored in those bytes in a format of our own, which the emulated TMA (wgmma_emulation.cpp) reads
+// stored in those bytes in a format of our own, which the emulated TMA (tma_emulation.cpp) reads
 // back. Both sides check what the driver and the hardware would, so an emulated kernel cannot rely
 // on a map the driver would refuse.
 #pragma once

@@ -1,5 +1,6 @@
-// What the emulation of templates/wgmma_primitives.cuh (wgmma_emulation.cpp) offers beyond the
-// hooks themselves: when TMA copies land, and the state of an mbarrier, read without disturbing it.
+// What the emulation of templates/wgmma_primitives.cuh (tma_emulation.cpp, wgmma_emulation.cpp)
+// offers beyond the hooks themselves: when TMA copies land, and the state of an mbarrier, read
+// without disturbing it.
 #pragma once
 
 namespace flashjit {

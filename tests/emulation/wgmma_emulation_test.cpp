@@ -1,4 +1,5 @@
-// The emulated Hopper instructions (wgmma_emulation.cpp, tensor_map_emulation.cpp), driven through
+// The emulated Hopper instructions (tma_emulation.cpp, wgmma_emulation.cpp,
+// tensor_map_emulation.cpp), driven through
 // templates/wgmma_primitives.cuh by small kernels. Expected shared-memory placements are computed
 // here by the test's own helpers (and at a few elements by hand), the products by a naive
 // double-precision matmul, so the emulator is not checked against itself.

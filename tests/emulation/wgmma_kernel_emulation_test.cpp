@@ -2,7 +2,7 @@
 // emulation: a producer warpgroup and one or two consumer warpgroups as std::threads, mbarriers,
 // TMA (tensor maps from the runtime's own requests, 128-byte swizzle, zero fill out of bounds) and
 // wgmma (shared-memory descriptors, register fragments) by the emulation's reading of the PTX ISA
-// (wgmma_emulation.cpp); TMA copies land only when a thread waits on their mbarrier (a consumer
+// (tma_emulation.cpp, wgmma_emulation.cpp); TMA copies land only when a thread waits on their mbarrier (a consumer
 // that reads a tile without waiting reads the shared-memory poison), or at issue in the eager mode
 // (a producer that overwrites a slot before its consumers released it corrupts their reads); wgmma
 // complete at the wait that retires their group (waiting for the wrong group, or reading S before
