@@ -13,6 +13,7 @@
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
 #include "generator/variant_rules.h"
+#include "unit/spec_problems_support.h"
 
 namespace flashjit::gen {
 namespace {
@@ -36,23 +37,6 @@ KernelSpec sm80(int head_dim, int block_m, int block_n, int warps, int stages, i
 }
 KernelSpec sm75(int head_dim, int block_m, int block_n, int warps, int stages, int arch = 75) {
   return mma(Variant::mma_sm75, arch, head_dim, block_m, block_n, warps, stages);
-}
-
-std::vector<std::string> problems_of(const KernelSpec& s) {
-  return spec_problems(s, DeviceDescription::for_arch(s.arch));
-}
-
-std::string joined(const std::vector<std::string>& problems) {
-  std::string out;
-  for (const std::string& p : problems) out += "[" + p + "] ";
-  return out;
-}
-
-// Exactly one problem, and that one is `expected`.
-void expect_only_problem(const KernelSpec& s, const std::string& expected) {
-  const std::vector<std::string> problems = problems_of(s);
-  ASSERT_EQ(problems.size(), 1u) << canonical_key(s) << ": " << joined(problems);
-  EXPECT_EQ(problems[0], expected) << canonical_key(s);
 }
 
 // ---- tile shapes ---------------------------------------------------------------------------------

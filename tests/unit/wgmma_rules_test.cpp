@@ -15,6 +15,7 @@
 #include "generator/kernel_spec.h"
 #include "generator/selector.h"
 #include "generator/variant_rules.h"
+#include "unit/spec_problems_support.h"
 
 namespace flashjit::gen {
 namespace {
@@ -32,23 +33,6 @@ KernelSpec wgmma(int head_dim, int block_m, int block_n, int warps, int stages, 
   s.warps = warps;
   s.stages = stages;
   return s;
-}
-
-std::vector<std::string> problems_of(const KernelSpec& s) {
-  return spec_problems(s, DeviceDescription::for_arch(s.arch));
-}
-
-std::string joined(const std::vector<std::string>& problems) {
-  std::string out;
-  for (const std::string& p : problems) out += "[" + p + "] ";
-  return out;
-}
-
-// Exactly one problem, and that one is `expected`.
-void expect_only_problem(const KernelSpec& s, const std::string& expected) {
-  const std::vector<std::string> problems = problems_of(s);
-  ASSERT_EQ(problems.size(), 1u) << canonical_key(s) << ": " << joined(problems);
-  EXPECT_EQ(problems[0], expected) << canonical_key(s);
 }
 
 const int kHeadDims[] = {64, 96, 128, 192, 256};
