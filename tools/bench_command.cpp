@@ -19,6 +19,7 @@
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "tools/commands.h"
+#include "tools/forward_timing.h"
 #include "tools/subcommands.h"
 
 namespace flashjit::tools {
@@ -165,19 +166,9 @@ int run_bench() {
           a.v.data = buffers->v.pointer();
           a.out.data = buffers->out.pointer();
           if (Status st = (*runtime)->forward(a); !st.ok()) return fail(st.to_string());  // tunes or loads
-          std::vector<double> times;
-          for (int i = 0; i < iterations; ++i) {
-            auto e0 = cuda::Event::create(), e1 = cuda::Event::create();
-            if (!e0 || !e1) return fail("cannot create CUDA events");
-            if (llvm::Error err = e0->record(nullptr)) return fail(llvm::toString(std::move(err)));
-            if (Status st = (*runtime)->forward(a); !st.ok()) return fail(st.to_string());
-            if (llvm::Error err = e1->record(nullptr)) return fail(llvm::toString(std::move(err)));
-            if (llvm::Error err = e1->synchronize()) return fail(llvm::toString(std::move(err)));
-            auto ms = cuda::Event::elapsed_ms(*e0, *e1);
-            if (!ms) return fail(llvm::toString(ms.takeError()));
-            times.push_back(*ms);
-          }
-          std::sort(times.begin(), times.end());
+          auto timed = tools::time_forward_calls(**runtime, a, iterations);
+          if (!timed) return fail(llvm::toString(timed.takeError()));
+          const std::vector<double>& times = *timed;
           auto at = [&](double q) { return times[static_cast<size_t>(q * (times.size() - 1))]; };
           const double median = at(0.5);
           const double flop = 4.0 * a.batch * a.num_heads * double(s) * s * d / (m == MaskKind::causal ? 2 : 1);

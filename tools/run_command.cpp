@@ -21,6 +21,7 @@
 #include "runtime/output_check.h"
 #include "runtime/validate.h"
 #include "tools/commands.h"
+#include "tools/forward_timing.h"
 #include "tools/subcommands.h"
 
 namespace flashjit::tools {
@@ -148,19 +149,9 @@ int run_on_gpu(Runtime& runtime, AttentionArgs args) {
   const double first_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   llvm::outs() << llvm::formatv("first call (generate, compile, load, run): {0:F1} ms\n", first_ms);
 
-  std::vector<double> times;
-  for (int i = 0; i < iterations; ++i) {
-    auto e0 = cuda::Event::create(), e1 = cuda::Event::create();
-    if (!e0 || !e1) return fail("cannot create events");
-    if (llvm::Error err = e0->record(nullptr)) return fail(llvm::toString(std::move(err)));
-    if (Status s = runtime.forward(args); !s.ok()) return fail(s.to_string());
-    if (llvm::Error err = e1->record(nullptr)) return fail(llvm::toString(std::move(err)));
-    if (llvm::Error err = e1->synchronize()) return fail(llvm::toString(std::move(err)));
-    auto ms = cuda::Event::elapsed_ms(*e0, *e1);
-    if (!ms) return fail(llvm::toString(ms.takeError()));
-    times.push_back(*ms);
-  }
-  std::sort(times.begin(), times.end());
+  auto timed = tools::time_forward_calls(runtime, args, iterations);
+  if (!timed) return fail(llvm::toString(timed.takeError()));
+  const std::vector<double>& times = *timed;
   const double median_ms = times.empty() ? 0.0 : times[times.size() / 2];
   llvm::outs() << llvm::formatv("time: {0:F3} ms per call (median of {1}), {2:F1} TFLOP/s\n", median_ms,
                                 times.size(), attention_flops(args) / (median_ms * 1e-3) / 1e12);
