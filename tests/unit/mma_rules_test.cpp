@@ -13,23 +13,14 @@
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
 #include "generator/variant_rules.h"
-#include "unit/spec_problems_support.h"
+#include "unit/rules_test_support.h"
 
 namespace flashjit::gen {
 namespace {
 
 KernelSpec mma(Variant variant, int arch, int head_dim, int block_m, int block_n, int warps, int stages,
                DType dtype = DType::f16) {
-  KernelSpec s;
-  s.variant = variant;
-  s.arch = arch;
-  s.dtype = dtype;
-  s.head_dim = head_dim;
-  s.block_m = block_m;
-  s.block_n = block_n;
-  s.warps = warps;
-  s.stages = stages;
-  return s;
+  return tile_spec(variant, arch, head_dim, block_m, block_n, warps, stages, dtype);
 }
 
 KernelSpec sm80(int head_dim, int block_m, int block_n, int warps, int stages, int arch = 80) {

@@ -15,24 +15,14 @@
 #include "generator/kernel_spec.h"
 #include "generator/selector.h"
 #include "generator/variant_rules.h"
-#include "unit/spec_problems_support.h"
+#include "unit/rules_test_support.h"
 
 namespace flashjit::gen {
 namespace {
 
 KernelSpec wgmma(int head_dim, int block_m, int block_n, int warps, int stages, int arch = 90,
                  DType dtype = DType::f16) {
-  KernelSpec s;
-  s.variant = Variant::wgmma_sm90;
-  s.arch = arch;
-  s.arch_specific = true;
-  s.dtype = dtype;
-  s.head_dim = head_dim;
-  s.block_m = block_m;
-  s.block_n = block_n;
-  s.warps = warps;
-  s.stages = stages;
-  return s;
+  return tile_spec(Variant::wgmma_sm90, arch, head_dim, block_m, block_n, warps, stages, dtype);
 }
 
 const int kHeadDims[] = {64, 96, 128, 192, 256};
