@@ -15,8 +15,8 @@
 #include "runtime/launch_params.h"
 #include "runtime/tensor_map_request.h"
 #include "runtime/validate.h"
-#include "support/compare.h"
-#include "support/naive_reference.h"
+#include "helpers/compare.h"
+#include "helpers/naive_reference.h"
 
 namespace flashjit::test {
 

@@ -9,7 +9,7 @@
 #include "flashjit/types.h"
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
-#include "support/test_problem.h"
+#include "helpers/test_problem.h"
 #include "templates/attention_params.cuh"
 #include "templates/numeric.cuh"
 #include "templates/tma_params.cuh"

@@ -18,7 +18,7 @@
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
 #include "generator/selector.h"
-#include "support/test_problem.h"
+#include "helpers/test_problem.h"
 
 #include "emulation/cuda_emulation.h"
 #include "emulation/emulated_attention.h"

@@ -10,11 +10,11 @@
 #include <llvm/Support/FileSystem.h>
 
 #include "flashjit/runtime.h"
-#include "support/compare.h"
-#include "support/cpu_reference.h"
-#include "support/device_problem.h"
-#include "support/gpu_runtime.h"
-#include "support/test_problem.h"
+#include "helpers/compare.h"
+#include "helpers/cpu_reference.h"
+#include "helpers/device_problem.h"
+#include "helpers/gpu_runtime.h"
+#include "helpers/test_problem.h"
 
 namespace flashjit {
 namespace {

@@ -9,10 +9,10 @@
 #include "flashjit/runtime.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/driver_api.h"
-#include "support/compare.h"
-#include "support/device_problem.h"
-#include "support/gpu_runtime.h"
-#include "support/test_problem.h"
+#include "helpers/compare.h"
+#include "helpers/device_problem.h"
+#include "helpers/gpu_runtime.h"
+#include "helpers/test_problem.h"
 
 namespace flashjit {
 namespace {

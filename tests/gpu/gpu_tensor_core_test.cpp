@@ -24,11 +24,11 @@
 
 #include "flashjit/runtime.h"
 #include "runtime/cuda/device.h"
-#include "support/compare.h"
-#include "support/cpu_reference.h"
-#include "support/device_problem.h"
-#include "support/gpu_runtime.h"
-#include "support/test_problem.h"
+#include "helpers/compare.h"
+#include "helpers/cpu_reference.h"
+#include "helpers/device_problem.h"
+#include "helpers/gpu_runtime.h"
+#include "helpers/test_problem.h"
 
 namespace flashjit {
 namespace {
@@ -112,7 +112,7 @@ void expect_kernel_is(Runtime& runtime, const HostProblem& p, const TensorCoreCa
 }
 
 // ---------------------------------------------------------------------------------------------
-// Correctness against the CPU backend. Tolerance (tests/support/compare.h): every output element
+// Correctness against the CPU backend. Tolerance (tests/helpers/compare.h): every output element
 // within 1e-6 + rel * max_d |reference row| with rel 2e-3 for f16 and 1e-2 for bf16 (the issue's
 // relative error, measured against the row's scale); lse within kKernelLseTolerance.
 

@@ -14,9 +14,9 @@
 
 #include "flashjit/numeric.h"
 #include "runtime/validate.h"
-#include "support/compare.h"
-#include "support/naive_reference.h"
-#include "support/test_problem.h"
+#include "helpers/compare.h"
+#include "helpers/naive_reference.h"
+#include "helpers/test_problem.h"
 
 namespace flashjit {
 namespace {

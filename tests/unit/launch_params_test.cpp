@@ -8,7 +8,7 @@
 
 #include "runtime/launch_params.h"
 #include "runtime/validate.h"
-#include "support/test_problem.h"
+#include "helpers/test_problem.h"
 
 namespace flashjit {
 namespace {

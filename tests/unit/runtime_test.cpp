@@ -3,9 +3,9 @@
 
 #include "flashjit/runtime.h"
 #include "runtime/cuda/driver_api.h"
-#include "support/compare.h"
-#include "support/naive_reference.h"
-#include "support/test_problem.h"
+#include "helpers/compare.h"
+#include "helpers/naive_reference.h"
+#include "helpers/test_problem.h"
 #include "runtime/validate.h"
 
 namespace flashjit {

@@ -9,9 +9,9 @@
 #include "flashjit/numeric.h"
 #include "runtime/cpu/cpu_attention.h"
 #include "runtime/validate.h"
-#include "support/compare.h"
-#include "support/cpu_reference.h"
-#include "support/test_problem.h"
+#include "helpers/compare.h"
+#include "helpers/cpu_reference.h"
+#include "helpers/test_problem.h"
 
 namespace flashjit {
 namespace {

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/validate.h"
-#include "support/test_problem.h"
+#include "helpers/test_problem.h"
 
 namespace flashjit {
 namespace {

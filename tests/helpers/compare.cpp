@@ -1,4 +1,4 @@
-#include "support/compare.h"
+#include "helpers/compare.h"
 
 #include <cmath>
 #include <limits>

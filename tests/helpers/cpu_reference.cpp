@@ -1,10 +1,10 @@
-#include "support/cpu_reference.h"
+#include "helpers/cpu_reference.h"
 
 #include <gtest/gtest.h>
 
 #include "runtime/cpu/cpu_attention.h"
 #include "runtime/validate.h"
-#include "support/compare.h"
+#include "helpers/compare.h"
 
 namespace flashjit::test {
 

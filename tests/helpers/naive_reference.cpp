@@ -1,4 +1,4 @@
-#include "support/naive_reference.h"
+#include "helpers/naive_reference.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "support/test_problem.h"
+#include "helpers/test_problem.h"
 
 #include <cmath>
 #include <limits>

@@ -1,4 +1,4 @@
-#include "support/gpu_runtime.h"
+#include "helpers/gpu_runtime.h"
 
 #include <memory>
 #include <mutex>
@@ -8,9 +8,9 @@
 #include <llvm/Support/Error.h>
 
 #include "runtime/cuda/device.h"
-#include "support/compare.h"
-#include "support/cpu_reference.h"
-#include "support/device_problem.h"
+#include "helpers/compare.h"
+#include "helpers/cpu_reference.h"
+#include "helpers/device_problem.h"
 
 namespace flashjit::test {
 namespace {

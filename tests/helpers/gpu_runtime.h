@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "flashjit/runtime.h"
-#include "support/test_problem.h"
+#include "helpers/test_problem.h"
 
 namespace flashjit::test {
 

@@ -1,8 +1,8 @@
 // The CPU backend's answer for a host problem: the reference the GPU kernels must match.
 #pragma once
 
-#include "support/naive_reference.h"
-#include "support/test_problem.h"
+#include "helpers/naive_reference.h"
+#include "helpers/test_problem.h"
 
 namespace flashjit::test {
 

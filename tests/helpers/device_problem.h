@@ -5,7 +5,7 @@
 #include <functional>
 
 #include "flashjit/runtime.h"
-#include "support/test_problem.h"
+#include "helpers/test_problem.h"
 
 namespace flashjit::test {
 

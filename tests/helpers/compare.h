@@ -3,8 +3,8 @@
 
 #include <gtest/gtest.h>
 
-#include "support/naive_reference.h"
-#include "support/test_problem.h"
+#include "helpers/naive_reference.h"
+#include "helpers/test_problem.h"
 
 namespace flashjit::test {
 

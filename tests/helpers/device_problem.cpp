@@ -1,4 +1,4 @@
-#include "support/device_problem.h"
+#include "helpers/device_problem.h"
 
 #include "runtime/cuda/device.h"
 
