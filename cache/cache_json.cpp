@@ -11,7 +11,7 @@
 
 #include "cache/entry_check.h"
 #include "cache/entry_json.h"
-#include "runtime/log.h"
+#include "support/log.h"
 
 namespace flashjit::cache {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "cache/cache_path.h"
 #include "cache/schema.h"
-#include "runtime/log.h"
+#include "support/log.h"
 
 namespace flashjit::cache {
 namespace {

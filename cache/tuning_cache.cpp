@@ -9,7 +9,7 @@
 #include "cache/entry_rows.h"
 #include "cache/sha256_hex.h"
 #include "cache/write_transaction.h"
-#include "runtime/log.h"
+#include "support/log.h"
 
 namespace flashjit::cache {
 namespace {

@@ -5,6 +5,7 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "generator/device_description.h"
+#include "support/error.h"
 
 namespace flashjit::gen {
 
@@ -31,11 +32,10 @@ llvm::Expected<int> choose_target(int cc, const CompilerTargets& targets) {
                       : "; no current CUDA toolkit supports GPUs older than Maxwell";
   else
     advice = "; a newer CUDA toolkit's NVRTC is needed";
-  return llvm::createStringError(
-      llvm::inconvertibleErrorCode(),
-      llvm::formatv("the GPU is sm_{0} ({1}) but NVRTC {2} targets {3} only{4}", cc, family,
-                    targets.version(), targets.range(), advice)
-          .str());
+  return make_error(ErrorCode::unsupported,
+                    llvm::formatv("the GPU is sm_{0} ({1}) but NVRTC {2} targets {3} only{4}", cc, family,
+                                  targets.version(), targets.range(), advice)
+                        .str());
 }
 
 }  // namespace flashjit::gen

@@ -7,6 +7,7 @@
 
 #include "generator/embedded_templates.h"
 #include "generator/variant_rules.h"
+#include "support/error.h"
 
 namespace flashjit::gen {
 namespace {
@@ -23,8 +24,7 @@ llvm::Error inline_template(llvm::StringRef name, std::set<std::string>& seen, s
   if (!seen.insert(name.str()).second) return llvm::Error::success();
   const EmbeddedTemplate* t = find_template(name);
   if (!t)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "template %s is not embedded in this build", name.str().c_str());
+    return make_error(ErrorCode::internal, "template " + name + " is not embedded in this build");
   out += "// ---- templates/" + name.str() + " ----\n";
   llvm::StringRef rest(t->text);
   while (!rest.empty()) {
@@ -35,9 +35,8 @@ llvm::Error inline_template(llvm::StringRef name, std::set<std::string>& seen, s
     if (trimmed.consume_front("#include")) {
       trimmed = trimmed.trim();
       if (!trimmed.consume_front("\"") || !trimmed.consume_back("\""))
-        return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                       "template %s includes %s: only quoted templates may be included",
-                                       name.str().c_str(), trimmed.str().c_str());
+        return make_error(ErrorCode::internal,
+                          "template " + name + " includes " + trimmed + ": only quoted templates may be included");
       if (llvm::Error err = inline_template(trimmed, seen, out)) return err;
       continue;
     }

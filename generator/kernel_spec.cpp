@@ -5,6 +5,7 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "generator/variant_rules.h"
+#include "support/error.h"
 
 namespace flashjit::gen {
 
@@ -68,8 +69,7 @@ std::vector<std::string> spec_problems(const KernelSpec& spec, const DeviceDescr
 llvm::Error validate_spec(const KernelSpec& spec, const DeviceDescription& limits) {
   std::vector<std::string> problems = spec_problems(spec, limits);
   if (problems.empty()) return llvm::Error::success();
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), "spec %s: %s",
-                                 canonical_key(spec).c_str(), llvm::join(problems, "; ").c_str());
+  return make_error(ErrorCode::unsupported, "spec " + canonical_key(spec) + ": " + llvm::join(problems, "; "));
 }
 
 }  // namespace flashjit::gen

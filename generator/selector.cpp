@@ -4,6 +4,7 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "generator/variant_rules.h"
+#include "support/error.h"
 
 namespace flashjit::gen {
 namespace {
@@ -62,17 +63,17 @@ llvm::Expected<KernelSpec> default_spec(Variant variant, const DeviceDescription
   const VariantRules& rules = rules_for(variant);
   // A variant that cannot serve this device or dtype at all says so, not that no tile fits.
   if (std::string why = rules.arch_problem(base.arch, base.dtype); !why.empty())
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), why);
+    return make_error(ErrorCode::unsupported, why);
   if (rules.head_dim_problem)
     if (std::string why = rules.head_dim_problem(base.head_dim); !why.empty())
-      return llvm::createStringError(llvm::inconvertibleErrorCode(), why);
+      return make_error(ErrorCode::unsupported, why);
   std::vector<std::string> last_problems;
   for (const KernelSpec& spec : rules.preferred_tiles(base)) {
     last_problems = spec_problems(spec, device);
     if (last_problems.empty()) return spec;
   }
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), "no %s tile fits: %s", variant_name(variant),
-                                 llvm::join(last_problems, "; ").c_str());
+  return make_error(ErrorCode::unsupported, std::string("no ") + variant_name(variant) +
+                                                " tile fits: " + llvm::join(last_problems, "; "));
 }
 
 VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
@@ -113,11 +114,10 @@ llvm::Expected<Selection> select_variant(const DeviceDescription& device, const 
   // A problem no variant can take, or a device this NVRTC cannot compile for, is said once rather
   // than once per variant.
   if (std::string why = problem_error(problem); !why.empty())
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), why);
+    return make_error(ErrorCode::unsupported, why);
 
   if (auto target = choose_target(device.compute_capability(), targets); !target)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "no kernel can be compiled for %s: %s",
-                                   device_label(device).c_str(), llvm::toString(target.takeError()).c_str());
+    return with_prefix(target.takeError(), "no kernel can be compiled for " + device_label(device) + ": ");
 
   Selection selection;
   for (Variant v : variants_by_preference())
@@ -128,9 +128,10 @@ llvm::Expected<Selection> select_variant(const DeviceDescription& device, const 
     for (const VariantVerdict& v : selection.verdicts)
       if (v.variant == *forced) chosen = &v;
     if (!chosen->usable)
-      return llvm::createStringError(
-          llvm::inconvertibleErrorCode(), "forced variant %s cannot run on %s: %s",
-          variant_name(*forced), device_label(device).c_str(), chosen->reason.c_str());
+      return make_error(ErrorCode::unsupported, llvm::formatv("forced variant {0} cannot run on {1}: {2}",
+                                                              variant_name(*forced), device_label(device),
+                                                              chosen->reason)
+                                                    .str());
   } else {
     for (const VariantVerdict& v : selection.verdicts) {
       if (v.usable) {
@@ -144,10 +145,10 @@ llvm::Expected<Selection> select_variant(const DeviceDescription& device, const 
     std::vector<std::string> reasons;
     for (const VariantVerdict& v : selection.verdicts)
       reasons.push_back(std::string(variant_name(v.variant)) + ": " + v.reason);
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "no kernel variant can run %s head_dim %d on %s: %s",
-                                   dtype_name(problem.dtype), problem.head_dim,
-                                   device_label(device).c_str(), llvm::join(reasons, "; ").c_str());
+    return make_error(ErrorCode::unsupported,
+                      llvm::formatv("no kernel variant can run {0} head_dim {1} on {2}: {3}", dtype_name(problem.dtype),
+                                    problem.head_dim, device_label(device), llvm::join(reasons, "; "))
+                          .str());
   }
 
   auto spec = default_spec(chosen->variant, device, problem);

@@ -6,12 +6,14 @@
 
 #include <llvm/ADT/StringRef.h>
 
+#include "support/error.h"
+#include "support/names.h"
+
 namespace flashjit::gen {
 namespace {
 
 llvm::Error field_error(const char* field, const std::string& why) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), "spec field '%s': %s", field,
-                                 why.c_str());
+  return make_error(ErrorCode::invalid_argument, std::string("spec field '") + field + "': " + why);
 }
 
 llvm::Expected<int> int_field(const nlohmann::json& j, const char* field) {
@@ -35,19 +37,11 @@ llvm::Expected<std::string> string_field(const nlohmann::json& j, const char* fi
 
 }  // namespace
 
-llvm::Expected<DType> parse_dtype(const std::string& text) {
-  for (DType d : {DType::f32, DType::f16, DType::bf16})
-    if (text == dtype_name(d)) return d;
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 "unknown dtype '%s' (expected f32, f16 or bf16)", text.c_str());
-}
-
 llvm::Expected<Variant> parse_variant(const std::string& text) {
   for (Variant v : {Variant::generic, Variant::mma_sm75, Variant::mma_sm80, Variant::wgmma_sm90})
     if (text == variant_name(v)) return v;
-  return llvm::createStringError(
-      llvm::inconvertibleErrorCode(),
-      "unknown variant '%s' (expected generic, mma_sm75, mma_sm80 or wgmma_sm90)", text.c_str());
+  return make_error(ErrorCode::invalid_argument,
+                    "unknown variant '" + text + "' (expected generic, mma_sm75, mma_sm80 or wgmma_sm90)");
 }
 
 llvm::Expected<std::pair<int, bool>> parse_arch(const std::string& text) {
@@ -56,9 +50,8 @@ llvm::Expected<std::pair<int, bool>> parse_arch(const std::string& text) {
   const bool specific = s.consume_back("a");
   int arch = 0;
   if (s.getAsInteger(10, arch) || arch < 10 || arch > 999)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "unknown architecture '%s' (expected e.g. sm_90 or sm_90a)",
-                                   text.c_str());
+    return make_error(ErrorCode::invalid_argument,
+                      "unknown architecture '" + text + "' (expected e.g. sm_90 or sm_90a)");
   return std::make_pair(arch, specific);
 }
 
@@ -72,7 +65,7 @@ nlohmann::json spec_to_json(const KernelSpec& s) {
 
 llvm::Expected<KernelSpec> spec_from_json(const nlohmann::json& j) {
   if (!j.is_object())
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "spec: not a JSON object");
+    return make_error(ErrorCode::invalid_argument, "spec: not a JSON object");
   KernelSpec s;
   auto variant = string_field(j, "variant");
   if (!variant) return variant.takeError();

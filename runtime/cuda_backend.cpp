@@ -8,8 +8,8 @@
 #include "runtime/cuda/pointer_checks.h"
 #include "runtime/cuda/tensor_map_encoder.h"
 #include "runtime/launch_params.h"
-#include "runtime/log.h"
-#include "runtime/status_from_error.h"
+#include "support/log.h"
+#include "support/error.h"
 
 namespace flashjit {
 namespace {
@@ -126,7 +126,7 @@ Status CudaBackend::unless_context_lost(Status failed, CUstream stream) {
 Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
   if (Status lost = context_lost_error(); !lost.ok()) return lost;
   auto scoped = cuda::ScopedContext::enter(*context_);
-  if (!scoped) return status_from(scoped.takeError(), ErrorCode::driver_error);
+  if (!scoped) return to_status(scoped.takeError());
   if (Status s = cuda::check_device_pointers(args, options_.device_index); !s.ok())
     return unless_context_lost(std::move(s), stream);
   const std::string key = problem_key_of(args);
@@ -134,14 +134,13 @@ Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
   if (!ready) {
     if (Status s = refuse_build_during_capture(key, stream); !s.ok()) return s;
     auto built = kernels_.get_or_build(key, [&] { return provider_.obtain(args); });
-    if (!built) return unless_context_lost(status_from(built.takeError(), ErrorCode::compile_error), stream);
+    if (!built) return unless_context_lost(to_status(built.takeError()), stream);
     ready = *built;
   }
   auto params = make_kernel_parameters(ready->spec, args, cuda::encode_tensor_map);
-  if (!params) return status_from(params.takeError(), ErrorCode::launch_error);
-  Status launched = status_from(
-      ready->kernel->launch(launch_shape(ready->spec, args, device_.sm_count), stream, params->data()),
-      ErrorCode::launch_error);
+  if (!params) return to_status(params.takeError());
+  Status launched =
+      to_status(ready->kernel->launch(launch_shape(ready->spec, args, device_.sm_count), stream, params->data()));
   if (!launched.ok()) return unless_context_lost(std::move(launched), stream);
   return launched;
 }

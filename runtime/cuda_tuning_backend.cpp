@@ -12,10 +12,11 @@
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/cuda/tensor_map_encoder.h"
 #include "runtime/kernel_dump.h"
-#include "runtime/log.h"
+#include "support/log.h"
 #include "runtime/launch_params.h"
 #include "runtime/output_check.h"
 #include "runtime/validate.h"
+#include "support/error.h"
 
 namespace flashjit {
 namespace {
@@ -116,9 +117,9 @@ llvm::Expected<tuner::CompiledCandidate> compile_candidate(const gen::KernelSpec
   auto compiled = cuda::compile_kernel(*emitted, spec);
   const std::string dump_dir = dump_directory();
   if (!compiled) {
-    std::string message = llvm::toString(compiled.takeError());
-    if (!dump_dir.empty()) dump_kernel(dump_dir, spec, *emitted, nullptr, message);
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+    Status failed = to_status(compiled.takeError());
+    if (!dump_dir.empty()) dump_kernel(dump_dir, spec, *emitted, nullptr, failed.message());
+    return to_error(failed);
   }
   if (!dump_dir.empty()) dump_kernel(dump_dir, spec, *emitted, &*compiled, "");
   log::debug(llvm::formatv("compiled {0} in {1:F1} ms ({2} registers, {3} spill bytes)", compiled->key,
@@ -170,7 +171,7 @@ llvm::Error CudaTuningBackend::prepare_inputs() {
     a.lse = nullptr;
     a.q.strides = a.k.strides = a.v.strides = a.out.strides = Strides{};
     Result<AttentionArgs> normalized = validate_args(a);
-    if (!normalized) return llvm::createStringError(llvm::inconvertibleErrorCode(), normalized.status().message());
+    if (!normalized) return to_error(normalized.status());
     set->args = *normalized;
     sets_.push_back(std::move(set));
   }
@@ -245,7 +246,7 @@ llvm::Expected<std::string> CudaTuningBackend::check(const tuner::CompiledCandid
   device_args.v.data = v->pointer();
   device_args.out.data = out->pointer();
   Result<AttentionArgs> normalized = validate_args(device_args);
-  if (!normalized) return llvm::createStringError(llvm::inconvertibleErrorCode(), normalized.status().message());
+  if (!normalized) return to_error(normalized.status());
   if (llvm::Error err = launch(c, *normalized, sm_count_)) return err;
   if (llvm::Error err = cuda::synchronize_stream(nullptr)) return err;
   std::vector<uint8_t> result(poison.size());
@@ -258,7 +259,7 @@ llvm::Expected<std::string> CudaTuningBackend::check(const tuner::CompiledCandid
   host_args.v.data = v_host.data();
   host_args.out.data = reference.data();
   Result<AttentionArgs> host_normalized = validate_args(host_args);
-  if (!host_normalized) return llvm::createStringError(llvm::inconvertibleErrorCode(), host_normalized.status().message());
+  if (!host_normalized) return to_error(host_normalized.status());
   cpu::CpuAttention(0).forward(*host_normalized);
 
   const double error = max_output_error(result, reference, t);

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "generator/spec_json.h"
-#include "runtime/log.h"
+#include "support/log.h"
 
 namespace flashjit {
 namespace {

@@ -11,15 +11,14 @@
 #include "runtime/cuda/loaded_kernel.h"
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/cuda_tuning_backend.h"
-#include "runtime/log.h"
+#include "support/log.h"
 #include "runtime/tensor_map_request.h"
+#include "support/error.h"
 
 namespace flashjit {
 namespace {
 
-llvm::Error error(const std::string& message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
+llvm::Error error(ErrorCode code, const std::string& message) { return make_error(code, message); }
 
 llvm::Expected<ReadyKernel> load(const gen::KernelSpec& spec, const std::string& cubin, const std::string& symbol,
                                  const char* origin) {
@@ -140,7 +139,7 @@ llvm::Expected<ReadyKernel> KernelProvider::forced(const AttentionArgs& args) co
     if (tiles->stages) spec.stages = tiles->stages;
     std::vector<std::string> problems = gen::spec_problems(spec, device_);
     if (!problems.empty())
-      return error(llvm::formatv("forced tiles give spec {0}, which cannot run on {1}: {2}", gen::canonical_key(spec),
+      return error(ErrorCode::invalid_argument, llvm::formatv("forced tiles give spec {0}, which cannot run on {1}: {2}", gen::canonical_key(spec),
                                  device_.name, llvm::join(problems, "; ")));
   }
   auto compiled = compile_candidate(spec);
@@ -150,7 +149,7 @@ llvm::Expected<ReadyKernel> KernelProvider::forced(const AttentionArgs& args) co
 
 llvm::Expected<ReadyKernel> KernelProvider::from_cache(const cache::CacheEntry& entry) const {
   auto json = nlohmann::json::parse(entry.spec_json, nullptr, false);
-  if (json.is_discarded()) return error("its spec is not valid JSON");
+  if (json.is_discarded()) return error(ErrorCode::internal, "its spec is not valid JSON");
   auto spec = gen::spec_from_json(json);
   if (!spec) return spec.takeError();
   if (llvm::Error err = gen::validate_spec(*spec, device_)) return err;

@@ -1,4 +1,5 @@
 #include "runtime/kernel_table.h"
+#include "support/error.h"
 
 namespace flashjit {
 
@@ -17,10 +18,10 @@ llvm::Expected<const ReadyKernel*> KernelTable::get_or_build(const std::string& 
     if (ready)
       slot->ready = std::make_unique<ReadyKernel>(std::move(*ready));
     else
-      slot->error = llvm::toString(ready.takeError());
+      slot->error = to_status(ready.takeError());
     slot->built = true;
   }
-  if (!slot->ready) return llvm::createStringError(llvm::inconvertibleErrorCode(), slot->error);
+  if (!slot->ready) return to_error(slot->error);
   return slot->ready.get();
 }
 

@@ -12,6 +12,7 @@
 
 #include <llvm/Support/Error.h>
 
+#include "flashjit/status.h"
 #include "generator/kernel_spec.h"
 #include "runtime/cuda/loaded_kernel.h"
 
@@ -38,7 +39,7 @@ class KernelTable {
     std::mutex build_mutex;  // held while building, so waiters block on it
     bool built = false;
     std::unique_ptr<ReadyKernel> ready;
-    std::string error;
+    Status error;  // why the build failed, with its code
   };
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<Slot>> slots_;

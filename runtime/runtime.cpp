@@ -7,9 +7,9 @@
 
 #include "runtime/cpu/cpu_attention.h"
 #include "runtime/cuda_backend.h"
-#include "runtime/log.h"
-#include "runtime/status_from_error.h"
+#include "support/log.h"
 #include "runtime/validate.h"
+#include "support/error.h"
 
 namespace flashjit {
 
@@ -24,13 +24,6 @@ class Runtime::Impl {
 namespace {
 
 constexpr const char* kCpuKernelKey = "cpu_blocked_online_softmax_f32";
-
-// Why the CUDA backend could not be created decides the code: no GPU at all, or a GPU this build
-// cannot drive.
-ErrorCode code_for_cuda_failure(const std::string& message) {
-  if (message.find("NVRTC") != std::string::npos) return ErrorCode::unsupported;
-  return ErrorCode::no_device;
-}
 
 }  // namespace
 
@@ -54,10 +47,11 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const RuntimeOptions& options) 
       impl->cuda = std::move(*cuda);
       return std::unique_ptr<Runtime>(new Runtime(std::move(impl)));
     }
-    std::string why = llvm::toString(cuda.takeError());
-    if (options.backend == Backend::cuda) return Status(code_for_cuda_failure(why), "no usable GPU: " + why);
-    log::info("no usable GPU (" + why + "); using the CPU backend");
-    impl->fallback_reason = why;
+    // The code says whether there is no GPU (no_device) or one this build cannot drive (unsupported).
+    Status why = to_status(cuda.takeError());
+    if (options.backend == Backend::cuda) return Status(why.code(), "no usable GPU: " + why.message());
+    log::info("no usable GPU (" + why.message() + "); using the CPU backend");
+    impl->fallback_reason = why.message();
   }
   impl->backend = Backend::cpu;
   impl->cpu = std::make_unique<cpu::CpuAttention>(options.cpu_threads);
@@ -87,7 +81,7 @@ Result<KernelChoice> Runtime::plan(const AttentionArgs& args) const {
     return choice;
   }
   auto planned = impl_->cuda->plan(*normalized);
-  if (!planned) return status_from(planned.takeError(), ErrorCode::unsupported);
+  if (!planned) return to_status(planned.takeError());
   choice.kernel_key = gen::canonical_key(planned->spec);
   choice.variant = planned->spec.variant;
   choice.reason = planned->reason;

@@ -16,6 +16,7 @@
 #include "flashjit/flashjit.h"
 #include "generator/selector.h"
 #include "generator/spec_json.h"
+#include "support/names.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "tools/commands.h"
@@ -109,7 +110,7 @@ int run_bench() {
   if (!lengths) return fail(llvm::toString(lengths.takeError()), 2);
   std::vector<DType> types;
   for (llvm::StringRef t : llvm::split(dtypes, ',')) {
-    auto parsed = gen::parse_dtype(t.trim().str());
+    auto parsed = parse_dtype(t.trim().str());
     if (!parsed) return fail(llvm::toString(parsed.takeError()), 2);
     types.push_back(*parsed);
   }

@@ -9,6 +9,7 @@
 
 #include "generator/selector.h"
 #include "generator/spec_json.h"
+#include "support/names.h"
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "tools/commands.h"
 #include "tools/subcommands.h"
@@ -39,7 +40,7 @@ int fail(const std::string& message) {
 llvm::Expected<gen::KernelSpec> spec_from_options() {
   auto target = gen::parse_arch(arch);
   if (!target) return target.takeError();
-  auto element = gen::parse_dtype(dtype);
+  auto element = parse_dtype(dtype);
   if (!element) return element.takeError();
   const gen::DeviceDescription device = gen::DeviceDescription::for_arch(target->first);
   const gen::ProblemClass problem{*element, head_dim, causal ? MaskKind::causal : MaskKind::none};

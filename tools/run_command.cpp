@@ -15,6 +15,7 @@
 #include "flashjit/flashjit.h"
 #include "generator/selector.h"
 #include "generator/spec_json.h"
+#include "support/names.h"
 #include "runtime/cpu/cpu_attention.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/nvrtc_compiler.h"
@@ -246,7 +247,7 @@ int run_on_cpu(Runtime& runtime, AttentionArgs args) {
 }  // namespace
 
 int run_main_job() {
-  auto element = gen::parse_dtype(dtype);
+  auto element = parse_dtype(dtype);
   if (!element) return fail(llvm::toString(element.takeError()));
   AttentionArgs args = problem_args();
   args.q.dtype = args.k.dtype = args.v.dtype = args.out.dtype = *element;

@@ -10,6 +10,7 @@
 
 #include "flashjit/flashjit.h"
 #include "generator/spec_json.h"
+#include "support/names.h"
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/cuda_tuning_backend.h"
@@ -173,7 +174,7 @@ int tune_on_gpu(const cuda::PrimaryContext& context, const gen::DeviceDescriptio
 }  // namespace
 
 int run_tune() {
-  auto t = gen::parse_dtype(dtype);
+  auto t = parse_dtype(dtype);
   if (!t) return fail(llvm::toString(t.takeError()));
   if (heads <= 0 || batch <= 0 || kv_heads < 0 || (kv_heads && heads % kv_heads != 0))
     return fail("heads and batch must be positive and heads a multiple of kv-heads");

@@ -10,6 +10,7 @@
 #include "generator/variant_rules.h"
 #include "tuner/candidate_report.h"
 #include "tuner/tuner.h"
+#include "support/error.h"
 
 namespace flashjit::tuner {
 namespace {
@@ -62,10 +63,11 @@ llvm::Expected<CandidateList> candidates(const gen::DeviceDescription& device, c
     list.pruned.push_back(make_report(spec, CandidateStatus::pruned, llvm::join(problems, "; ")));
   }
   if (!list.specs.empty()) return list;
-  return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                 "every tuning candidate for %s head_dim %d on %s was pruned: %s",
-                                 dtype_name(problem.dtype), problem.head_dim, device_label(device).c_str(),
-                                 failure_summary(list.pruned).c_str());
+  return make_error(ErrorCode::unsupported,
+                    llvm::formatv("every tuning candidate for {0} head_dim {1} on {2} was pruned: {3}",
+                                  dtype_name(problem.dtype), problem.head_dim, device_label(device),
+                                  failure_summary(list.pruned))
+                        .str());
 }
 
 }  // namespace flashjit::tuner

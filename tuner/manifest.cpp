@@ -5,7 +5,8 @@
 #include <llvm/Support/FormatVariadic.h>
 #include <nlohmann/json.hpp>
 
-#include "generator/spec_json.h"
+#include "support/names.h"
+#include "support/error.h"
 
 namespace flashjit::tuner {
 namespace {
@@ -13,7 +14,7 @@ namespace {
 using nlohmann::json;
 
 llvm::Error error_at(const std::string& where, const std::string& why) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), "manifest: %s: %s", where.c_str(), why.c_str());
+  return make_error(ErrorCode::invalid_argument, "manifest: " + where + ": " + why);
 }
 
 llvm::Expected<int> positive_int(const json& object, const std::string& where, const char* field, int fallback,
@@ -40,7 +41,7 @@ llvm::Expected<ManifestProblem> parse_problem(const json& p, const std::string& 
   auto dtype = p.find("dtype");
   if (dtype == p.end()) return error_at(where + ".dtype", "missing");
   if (!dtype->is_string()) return error_at(where + ".dtype", "expected a string");
-  auto parsed = gen::parse_dtype(dtype->get<std::string>());
+  auto parsed = parse_dtype(dtype->get<std::string>());
   if (!parsed) return error_at(where + ".dtype", llvm::toString(parsed.takeError()));
   problem.dtype = *parsed;
 
@@ -84,7 +85,7 @@ llvm::Expected<ManifestProblem> parse_problem(const json& p, const std::string& 
 llvm::Expected<std::vector<ManifestProblem>> parse_manifest(const std::string& text) {
   json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded())
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "manifest: not valid JSON");
+    return make_error(ErrorCode::invalid_argument, "manifest: not valid JSON");
   if (!root.is_object()) return error_at("(top level)", "expected an object");
   auto version = root.find("version");
   if (version == root.end()) return error_at("version", "missing");

@@ -1,4 +1,5 @@
 #include "tuner/tune_options.h"
+#include "support/error.h"
 
 #include <cmath>
 #include <string>
@@ -30,7 +31,7 @@ std::string options_problem(const TuneOptions& o) {
 llvm::Error check_options(const TuneOptions& options) {
   const std::string problem = options_problem(options);
   if (problem.empty()) return llvm::Error::success();
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), "invalid tuning options: %s", problem.c_str());
+  return make_error(ErrorCode::invalid_argument, "invalid tuning options: " + problem);
 }
 
 }  // namespace flashjit::tuner

@@ -13,6 +13,7 @@
 #include "tuner/timing.h"
 #include "tuner/tune_options.h"
 #include "tuner/winner_choice.h"
+#include "support/error.h"
 
 namespace flashjit::tuner {
 namespace {
@@ -188,7 +189,7 @@ llvm::Expected<TuneResult> tune(const CandidateList& list, TuningBackend& backen
   if (llvm::Error err = check_options(options)) return err;
   if (list.specs.empty()) {
     const std::string why = list.pruned.empty() ? std::string("the list is empty") : failure_summary(list.pruned);
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "no candidates to tune: %s", why.c_str());
+    return make_error(ErrorCode::unsupported, "no candidates to tune: " + why);
   }
 
   // max_candidates keeps a prefix, so the default spec (first in the list) is always tried.
@@ -204,11 +205,9 @@ llvm::Expected<TuneResult> tune(const CandidateList& list, TuningBackend& backen
   const std::vector<size_t> finalists = retime_finalists(state, backend, options);
   std::optional<Choice> choice = choose_winner(state, finalists, backend, options);
   if (!state.device_lost.empty())
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "tuning stopped: %s",
-                                   state.device_lost.c_str());
+    return make_error(ErrorCode::driver_error, "tuning stopped: " + state.device_lost);
   if (!choice)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "no tuning candidate survived: %s",
-                                   failure_summary(state.reports).c_str());
+    return make_error(ErrorCode::launch_error, "no tuning candidate survived: " + failure_summary(state.reports));
 
   state.reports[choice->index].detail = "winner: " + choice->reason;
   describe_losers(state, choice->index);

@@ -1,4 +1,5 @@
 #include "runtime/cuda/device.h"
+#include "support/error.h"
 
 #include <utility>
 
@@ -7,9 +8,7 @@
 namespace flashjit::cuda {
 namespace {
 
-llvm::Error error(const std::string& message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
+llvm::Error error(ErrorCode code, const std::string& message) { return make_error(code, message); }
 
 std::string cuda_version_text(int version) {
   return std::to_string(version / 1000) + "." + std::to_string((version % 1000) / 10);
@@ -22,7 +21,7 @@ llvm::Expected<int> device_count() {
   if (!api) return api.takeError();
   int count = 0;
   if (llvm::Error err = check(*api, api->cuDeviceGetCount(&count), "cuDeviceGetCount")) return err;
-  if (count == 0) return error("the CUDA driver reports no CUDA devices");
+  if (count == 0) return error(ErrorCode::no_device, "the CUDA driver reports no CUDA devices");
   return count;
 }
 
@@ -30,7 +29,7 @@ llvm::Expected<gen::DeviceDescription> describe_device(int index) {
   auto count = device_count();
   if (!count) return count.takeError();
   if (index < 0 || index >= *count)
-    return error(llvm::formatv("device index {0} is out of range: {1} CUDA device{2} found", index,
+    return error(ErrorCode::no_device, llvm::formatv("device index {0} is out of range: {1} CUDA device{2} found", index,
                                *count, *count == 1 ? "" : "s"));
   const DriverApi& api = *driver_api();
   CUdevice device = 0;
@@ -75,7 +74,7 @@ llvm::Error check_driver_compatibility(int driver_version, const gen::CompilerTa
   // CUDA's minor-version compatibility: a cubin from toolkit X.Y loads on any driver for X.*,
   // but not on a driver of an older major version.
   if (driver_version / 1000 >= nvrtc.nvrtc_major) return llvm::Error::success();
-  return error(llvm::formatv(
+  return error(ErrorCode::unsupported, llvm::formatv(
       "the CUDA driver supports CUDA {0} but kernels compiled by NVRTC {1} need a driver for CUDA "
       "{2}.0 or newer; update the NVIDIA driver or use an NVRTC from CUDA {0}",
       cuda_version_text(driver_version), nvrtc.version(), nvrtc.nvrtc_major));
@@ -152,12 +151,14 @@ void DeviceBuffer::release() {
 }
 
 llvm::Error DeviceBuffer::copy_from_host(const void* source, size_t bytes) {
-  if (bytes > bytes_) return error(llvm::formatv("copy of {0} bytes into a {1}-byte buffer", bytes, bytes_));
+  if (bytes > bytes_)
+    return error(ErrorCode::internal, llvm::formatv("copy of {0} bytes into a {1}-byte buffer", bytes, bytes_));
   return check(*api_, api_->cuMemcpyHtoD(address_, source, bytes), "cuMemcpyHtoD");
 }
 
 llvm::Error DeviceBuffer::copy_to_host(void* destination, size_t bytes) const {
-  if (bytes > bytes_) return error(llvm::formatv("copy of {0} bytes out of a {1}-byte buffer", bytes, bytes_));
+  if (bytes > bytes_)
+    return error(ErrorCode::internal, llvm::formatv("copy of {0} bytes out of a {1}-byte buffer", bytes, bytes_));
   return check(*api_, api_->cuMemcpyDtoH(destination, address_, bytes), "cuMemcpyDtoH");
 }
 

@@ -1,4 +1,5 @@
 #include "runtime/cuda/driver_api.h"
+#include "support/error.h"
 
 #include <dlfcn.h>
 
@@ -11,10 +12,6 @@ namespace {
 
 #define FLASHJIT_STRINGIFY_EXPANDED(x) FLASHJIT_STRINGIFY(x)
 #define FLASHJIT_STRINGIFY(x) #x
-
-llvm::Error error(const std::string& message) {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
-}
 
 struct LoadedDriver {
   DriverApi api;
@@ -62,7 +59,8 @@ LoadedDriver load() {
 llvm::Expected<const DriverApi&> driver_api() {
   // Never destroyed: runtimes released during static destruction still call through it.
   static const LoadedDriver* const loaded = new LoadedDriver(load());
-  if (!loaded->error.empty()) return error(loaded->error);
+  // No driver (or one that cannot start) means no usable GPU, not a failing one.
+  if (!loaded->error.empty()) return make_error(ErrorCode::no_device, loaded->error);
   return loaded->api;
 }
 
@@ -76,9 +74,9 @@ std::string describe_result(const DriverApi& api, CUresult result) {
   return out;
 }
 
-llvm::Error check(const DriverApi& api, CUresult result, const char* what) {
+llvm::Error check(const DriverApi& api, CUresult result, const char* what, ErrorCode code) {
   if (result == CUDA_SUCCESS) return llvm::Error::success();
-  return error(std::string(what) + " failed: " + describe_result(api, result));
+  return make_error(code, std::string(what) + " failed: " + describe_result(api, result));
 }
 
 }  // namespace flashjit::cuda

@@ -7,6 +7,8 @@
 
 #include <llvm/Support/Error.h>
 
+#include "flashjit/status.h"
+
 namespace flashjit::cuda {
 
 // X(function): every driver entry point FlashJIT calls. cuda.h maps some names to versioned
@@ -61,13 +63,16 @@ struct DriverApi {
 };
 
 // The driver, loaded and initialized once per process; the error (no libcuda.so.1, a missing entry
-// point, cuInit failing with the driver's error name) is remembered and returned on every call.
+// point, cuInit failing with the driver's error name) is remembered and returned on every call, as
+// a no_device error.
 llvm::Expected<const DriverApi&> driver_api();
 
 // "CUDA_ERROR_INVALID_VALUE (invalid argument)"
 std::string describe_result(const DriverApi& api, CUresult result);
 
-// Success, or an error "<what> failed: CUDA_ERROR_... (...)".
-llvm::Error check(const DriverApi& api, CUresult result, const char* what);
+// Success, or an error "<what> failed: CUDA_ERROR_... (...)" with `code` (driver_error unless the
+// caller knows better: a module that will not load is a launch_error).
+llvm::Error check(const DriverApi& api, CUresult result, const char* what,
+                  ErrorCode code = ErrorCode::driver_error);
 
 }  // namespace flashjit::cuda

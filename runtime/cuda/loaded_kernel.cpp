@@ -1,4 +1,5 @@
 #include "runtime/cuda/loaded_kernel.h"
+#include "support/error.h"
 
 #include <llvm/Support/FormatVariadic.h>
 
@@ -10,11 +11,12 @@ llvm::Expected<std::unique_ptr<LoadedKernel>> LoadedKernel::load(const std::stri
   auto api = driver_api();
   if (!api) return api.takeError();
   CUmodule module = nullptr;
-  if (llvm::Error err = check(*api, api->cuModuleLoadData(&module, cubin.data()), "cuModuleLoadData"))
+  if (llvm::Error err = check(*api, api->cuModuleLoadData(&module, cubin.data()), "cuModuleLoadData",
+                              ErrorCode::launch_error))
     return err;
   CUfunction function = nullptr;
   if (llvm::Error err = check(*api, api->cuModuleGetFunction(&function, module, symbol.c_str()),
-                              "cuModuleGetFunction")) {
+                              "cuModuleGetFunction", ErrorCode::launch_error)) {
     api->cuModuleUnload(module);
     return err;
   }
@@ -24,7 +26,7 @@ llvm::Expected<std::unique_ptr<LoadedKernel>> LoadedKernel::load(const std::stri
     if (llvm::Error err = check(*api,
                                 api->cuFuncSetAttribute(function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                                                         dynamic_shared_bytes),
-                                "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)"))
+                                "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", ErrorCode::launch_error))
       return err;
   }
   return kernel;
@@ -37,7 +39,7 @@ llvm::Error LoadedKernel::launch(const LaunchShape& s, CUstream stream, void* pa
   return check(api_,
                api_.cuLaunchKernel(function_, s.grid[0], s.grid[1], s.grid[2], s.block[0], s.block[1],
                                    s.block[2], s.dynamic_shared_bytes, stream, args, nullptr),
-               "cuLaunchKernel");
+               "cuLaunchKernel", ErrorCode::launch_error);
 }
 
 }  // namespace flashjit::cuda

@@ -1,4 +1,5 @@
 #include "runtime/cuda/nvrtc_compiler.h"
+#include "support/error.h"
 
 #include <chrono>
 #include <memory>
@@ -42,7 +43,7 @@ llvm::Error nvrtc_error(const char* step, nvrtcResult result, const gen::Emitted
                                       llvm::join(options, " "))
                             .str();
   if (!log.empty()) message += "\n" + log;
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+  return make_error(ErrorCode::compile_error, message);
 }
 
 }  // namespace
@@ -102,9 +103,8 @@ llvm::Expected<CompiledKernel> compile_kernel(const gen::EmittedKernel& kernel,
   out.ptx = program_output(raw, nvrtcGetPTXSize, nvrtcGetPTX, true);
   out.cubin = program_output(raw, nvrtcGetCUBINSize, nvrtcGetCUBIN, false);
   if (out.cubin.empty())
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "nvrtc produced no cubin for %s (target %s)", kernel.key.c_str(),
-                                   out.target.c_str());
+    return make_error(ErrorCode::compile_error,
+                      "nvrtc produced no cubin for " + kernel.key + " (target " + out.target + ")");
 
   auto usage = parse_ptxas_report(out.log, out.lowered_name);
   if (!usage) return usage.takeError();

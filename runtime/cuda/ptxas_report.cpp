@@ -1,4 +1,5 @@
 #include "runtime/cuda/ptxas_report.h"
+#include "support/error.h"
 
 #include <llvm/ADT/STLExtras.h>
 #include <llvm/ADT/SmallVector.h>
@@ -83,9 +84,7 @@ llvm::Expected<ResourceUsage> parse_ptxas_report(llvm::StringRef log, llvm::Stri
     }
   }
   if (!saw_properties || !saw_registers)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "the ptxas report has no resource usage for %s",
-                                   symbol.str().c_str());
+    return make_error(ErrorCode::compile_error, "the ptxas report has no resource usage for " + symbol);
   return usage;
 }
 

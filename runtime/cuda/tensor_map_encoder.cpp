@@ -5,6 +5,7 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "runtime/cuda/driver_api.h"
+#include "support/error.h"
 
 namespace flashjit::cuda {
 
@@ -27,8 +28,8 @@ llvm::Expected<TensorMapBits> encode_tensor_map(const TensorMapRequest& r) {
       CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
       CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (result != CUDA_SUCCESS)
-    return llvm::createStringError(
-        llvm::inconvertibleErrorCode(),
+    return make_error(
+        ErrorCode::launch_error,
         llvm::formatv("cuTensorMapEncodeTiled failed: {0} (dims {1}x{2}x{3}x{4}, strides {5}/{6}/{7} bytes, box "
                       "{8}x{9}x{10}x{11}; sequence, head, batch in dimensions {12}, {13}, {14})",
                       describe_result(*api, result), r.dims[0], r.dims[1], r.dims[2], r.dims[3], r.strides_bytes[0],

@@ -18,7 +18,7 @@
 #include "cache/sqlite_database.h"
 #include "generator/kernel_spec.h"
 #include "generator/spec_json.h"
-#include "runtime/log.h"
+#include "support/log.h"
 
 #include <nlohmann/json.hpp>
 

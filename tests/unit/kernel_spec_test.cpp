@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <llvm/Support/Error.h>
 
+#include "helpers/errors.h"
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
 
@@ -44,7 +45,7 @@ std::string validation_error(const KernelSpec& spec, const DeviceDescription& de
     ADD_FAILURE() << canonical_key(spec) << " was expected to be invalid";
     return "";
   }
-  return llvm::toString(std::move(err));
+  return flashjit::testing::message_of(std::move(err), ErrorCode::unsupported);
 }
 
 TEST(KernelSpecKey, HasTheDocumentedFormat) {

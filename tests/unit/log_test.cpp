@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "runtime/log.h"
+#include "support/log.h"
 
 namespace flashjit {
 namespace {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "helpers/errors.h"
 #include "tuner/manifest.h"
 
 namespace flashjit::tuner {
@@ -12,7 +13,7 @@ namespace {
 std::string error_of(const std::string& text) {
   auto parsed = parse_manifest(text);
   EXPECT_FALSE(static_cast<bool>(parsed));
-  return parsed ? "" : llvm::toString(parsed.takeError());
+  return parsed ? "" : flashjit::testing::message_of(parsed.takeError(), ErrorCode::invalid_argument);
 }
 
 std::string with_problem(const std::string& problem) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <llvm/Support/Error.h>
 
+#include "helpers/errors.h"
 #include "generator/compiler_targets.h"
 #include "generator/device_description.h"
 #include "generator/emit.h"
@@ -129,7 +130,7 @@ TEST(NvrtcCompiler, SyntaxErrorCarriesKeyOptionsAndLog) {
   broken.name_expression = "broken";
   auto out = compile_kernel(broken, spec);
   ASSERT_FALSE(static_cast<bool>(out));
-  const std::string message = llvm::toString(out.takeError());
+  const std::string message = flashjit::testing::message_of(out.takeError(), ErrorCode::compile_error);
   EXPECT_NE(message.find("nvrtc compile failed for broken_test_kernel_key"), std::string::npos) << message;
   EXPECT_NE(message.find("NVRTC_ERROR_COMPILATION"), std::string::npos) << message;
   EXPECT_NE(message.find("options: --gpu-architecture=sm_90 -std=c++17 --ptxas-options=-v"),
@@ -150,7 +151,7 @@ TEST(NvrtcCompiler, ATargetNvrtcDoesNotSupportIsAnError) {
   ASSERT_FALSE(static_cast<bool>(out));
   // Checked before NVRTC runs, so the message names this NVRTC's range instead of NVRTC's bare
   // "invalid value for --gpu-architecture".
-  const std::string message = llvm::toString(out.takeError());
+  const std::string message = flashjit::testing::message_of(out.takeError(), ErrorCode::unsupported);
   EXPECT_NE(message.find("the GPU is sm_20 (pre-Maxwell) but NVRTC "), std::string::npos) << message;
   EXPECT_NE(message.find("targets sm_"), std::string::npos) << message;
 }

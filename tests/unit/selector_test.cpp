@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <llvm/Support/Error.h>
 
+#include "helpers/errors.h"
 #include "generator/compiler_targets.h"
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
@@ -52,7 +53,7 @@ std::string selection_error(int cc, const ProblemClass& p, const CompilerTargets
     ADD_FAILURE() << "sm_" << cc << " unexpectedly selected " << canonical_key(s->spec);
     return "";
   }
-  return llvm::toString(s.takeError());
+  return flashjit::testing::message_of(s.takeError(), ErrorCode::unsupported);
 }
 
 const VariantVerdict& verdict_for(const Selection& s, Variant v) {
@@ -162,7 +163,7 @@ TEST(ChooseTarget, PicksTheDevicesOwnArchitectureWhenSupported) {
 TEST(ChooseTarget, PascalWithNvrtc13AdvisesACuda12Nvrtc) {
   auto t = choose_target(61, nvrtc13());
   ASSERT_FALSE(static_cast<bool>(t));
-  const std::string message = llvm::toString(t.takeError());
+  const std::string message = flashjit::testing::message_of(t.takeError(), ErrorCode::unsupported);
   EXPECT_EQ(message,
             "the GPU is sm_61 (Pascal) but NVRTC 13.0 targets sm_75..sm_121 only; an NVRTC from "
             "CUDA 12.x (which targets sm_50..sm_90) can compile for it");
@@ -171,7 +172,7 @@ TEST(ChooseTarget, PascalWithNvrtc13AdvisesACuda12Nvrtc) {
 TEST(ChooseTarget, NewerThanTheCompilerAsksForANewerToolkit) {
   auto t = choose_target(100, nvrtc12());
   ASSERT_FALSE(static_cast<bool>(t));
-  const std::string message = llvm::toString(t.takeError());
+  const std::string message = flashjit::testing::message_of(t.takeError(), ErrorCode::unsupported);
   EXPECT_TRUE(contains(message, "the GPU is sm_100 (Blackwell) but NVRTC 12.4 targets sm_50..sm_90 only"))
       << message;
   EXPECT_TRUE(contains(message, "a newer CUDA toolkit's NVRTC is needed")) << message;
@@ -180,7 +181,7 @@ TEST(ChooseTarget, NewerThanTheCompilerAsksForANewerToolkit) {
 TEST(ChooseTarget, PreMaxwellHasNoToolkit) {
   auto t = choose_target(35, nvrtc12());
   ASSERT_FALSE(static_cast<bool>(t));
-  const std::string message = llvm::toString(t.takeError());
+  const std::string message = flashjit::testing::message_of(t.takeError(), ErrorCode::unsupported);
   EXPECT_TRUE(contains(message, "sm_35 (pre-Maxwell)")) << message;
   EXPECT_TRUE(contains(message, "no current CUDA toolkit supports GPUs older than Maxwell")) << message;
 }
@@ -411,7 +412,7 @@ TEST(Selector, ARealDeviceIsNamedWithItsArchitecture) {
   unaligned.tma_layout_problem = "k: the base address 0x0000000000001008 is not 16-byte aligned";
   auto s = select_variant(h100, unaligned, nvrtc13(), Variant::wgmma_sm90);
   ASSERT_FALSE(static_cast<bool>(s));
-  EXPECT_EQ(llvm::toString(s.takeError()),
+  EXPECT_EQ(flashjit::testing::message_of(s.takeError(), ErrorCode::unsupported),
             "forced variant wgmma_sm90 cannot run on NVIDIA H100 80GB HBM3 (sm_90): TMA cannot address these "
             "tensors (k: the base address 0x0000000000001008 is not 16-byte aligned)");
 
@@ -420,7 +421,7 @@ TEST(Selector, ARealDeviceIsNamedWithItsArchitecture) {
   t4.nominal = false;
   auto t = select_variant(t4, problem(), nvrtc13(), Variant::mma_sm80);
   ASSERT_FALSE(static_cast<bool>(t));
-  EXPECT_EQ(llvm::toString(t.takeError()),
+  EXPECT_EQ(flashjit::testing::message_of(t.takeError(), ErrorCode::unsupported),
             "forced variant mma_sm80 cannot run on Tesla T4 (sm_75): mma_sm80 needs compute capability 8.0 "
             "(Ampere) or newer, not sm_75");
 }
@@ -731,7 +732,7 @@ TEST(DefaultSpec, WgmmaTilesPerHeadDim) {
 TEST(DefaultSpec, WgmmaHasNoTileAtOtherHeadDims) {
   auto s = default_spec(Variant::wgmma_sm90, DeviceDescription::for_arch(90), problem(DType::f16, 80));
   ASSERT_FALSE(static_cast<bool>(s));
-  EXPECT_EQ(llvm::toString(s.takeError()),
+  EXPECT_EQ(flashjit::testing::message_of(s.takeError(), ErrorCode::unsupported),
             "wgmma_sm90 is generated for head dims 64, 96, 128, 192 and 256, not 80");
 }
 
@@ -743,7 +744,7 @@ TEST(DefaultSpec, TensorCoreVariantsRefuseWhatTheyCannotCompute) {
       ADD_FAILURE() << canonical_key(*s) << " was unexpectedly a default";
       return std::string();
     }
-    return llvm::toString(s.takeError());
+    return flashjit::testing::message_of(s.takeError(), ErrorCode::unsupported);
   };
   EXPECT_EQ(error_of(Variant::mma_sm80, 75, DType::f16),
             "mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75");

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <llvm/Support/Error.h>
 
+#include "helpers/errors.h"
 #include "generator/compiler_targets.h"
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
@@ -44,7 +45,7 @@ std::string list_error(int cc, const gen::ProblemClass& p, const gen::CompilerTa
     ADD_FAILURE() << "sm_" << cc << " unexpectedly listed " << list->specs.size() << " candidates";
     return "";
   }
-  return llvm::toString(list.takeError());
+  return flashjit::testing::message_of(list.takeError(), ErrorCode::unsupported);
 }
 
 int pruned_for_shared_memory(const CandidateList& list) {

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <llvm/Support/Error.h>
 
+#include "helpers/errors.h"
 #include "tuner/tuner.h"
 #include "unit/tuner_fake_backend.h"
 
@@ -70,13 +71,14 @@ TuneResult tuned(const CandidateList& list, FakeBackend& backend, const TuneOpti
   return std::move(*result);
 }
 
-std::string tune_error(const CandidateList& list, FakeBackend& backend, const TuneOptions& options = quiet_options()) {
+std::string tune_error(const CandidateList& list, FakeBackend& backend, ErrorCode code,
+                       const TuneOptions& options = quiet_options()) {
   auto result = tune(list, backend, options);
   if (result) {
     ADD_FAILURE() << "tune unexpectedly chose " << result->winner.key;
     return "";
   }
-  return llvm::toString(result.takeError());
+  return flashjit::testing::message_of(result.takeError(), code);
 }
 
 TEST(Summarize, MedianAndQuantilesInterpolateLinearly) {
@@ -157,7 +159,7 @@ TEST(Tune, ADeviceLostToAFaultStopsTuningAndSaysWhich) {
   backend.scripts[key(culprit)].faults_device = true;
   backend.scripts[key(after)] = timed(1.0);
 
-  const std::string error = tune_error(list_of({first, culprit, after}), backend);
+  const std::string error = tune_error(list_of({first, culprit, after}), backend, ErrorCode::driver_error);
 
   EXPECT_TRUE(contains(error, "tuning stopped: the GPU context was lost while running " + key(culprit) +
                                   ": fake CUDA_ERROR_ILLEGAL_ADDRESS"))
@@ -315,7 +317,7 @@ TEST(Tune, WhenEverythingFailsTheErrorNamesEachReason) {
   backend.scripts[key(c)].time_fails = true;
   backend.scripts[key(d)].mismatch = "max abs error 3";
 
-  const std::string error = tune_error(list_of({a, b, c, d}), backend);
+  const std::string error = tune_error(list_of({a, b, c, d}), backend, ErrorCode::launch_error);
 
   EXPECT_TRUE(contains(error, "no tuning candidate survived")) << error;
   EXPECT_TRUE(contains(error, "1 compile_failed")) << error;
@@ -395,15 +397,15 @@ TEST(Tune, BadOptionsAndEmptyListsAreErrors) {
   FakeBackend backend;
   TuneOptions options = quiet_options();
   options.finalists = 0;
-  EXPECT_TRUE(contains(tune_error(list_of({tile(8)}), backend, options), "finalists must be at least 1, not 0"));
+  EXPECT_TRUE(contains(tune_error(list_of({tile(8)}), backend, ErrorCode::invalid_argument, options), "finalists must be at least 1, not 0"));
   options = quiet_options();
   options.tie_tolerance = -0.1;
-  EXPECT_TRUE(contains(tune_error(list_of({tile(8)}), backend, options), "tie_tolerance"));
+  EXPECT_TRUE(contains(tune_error(list_of({tile(8)}), backend, ErrorCode::invalid_argument, options), "tie_tolerance"));
   EXPECT_EQ(backend.total_compiles(), 0);
 
   CandidateList only_pruned;
   only_pruned.pruned.push_back(CandidateReport{tile(64), key(tile(64)), CandidateStatus::pruned, "too big", 0, {}, false});
-  const std::string error = tune_error(only_pruned, backend);
+  const std::string error = tune_error(only_pruned, backend, ErrorCode::unsupported);
   EXPECT_TRUE(contains(error, "no candidates to tune")) << error;
   EXPECT_TRUE(contains(error, "too big")) << error;
 }

@@ -1,6 +1,8 @@
-// Names of the public enums, used in messages, keys and JSON.
+// Names of the public enums, used in messages, keys and JSON, and reading them back.
+#include "support/names.h"
+
 #include "flashjit/status.h"
-#include "flashjit/types.h"
+#include "support/error.h"
 
 namespace flashjit {
 
@@ -39,6 +41,18 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::internal: return "internal";
   }
   return "unknown";
+}
+
+llvm::Expected<DType> parse_dtype(llvm::StringRef text) {
+  for (DType d : {DType::f32, DType::f16, DType::bf16})
+    if (text == dtype_name(d)) return d;
+  return make_error(ErrorCode::invalid_argument, "unknown dtype '" + text + "' (expected f32, f16 or bf16)");
+}
+
+llvm::Expected<MaskKind> parse_mask(llvm::StringRef text) {
+  for (MaskKind m : {MaskKind::none, MaskKind::causal})
+    if (text == mask_name(m)) return m;
+  return make_error(ErrorCode::invalid_argument, "unknown mask '" + text + "' (expected none or causal)");
 }
 
 std::string Status::to_string() const {
