@@ -6,8 +6,6 @@
 #include <cstdint>
 #include <string>
 
-#include "flashjit/types.h"
-
 namespace flashjit::cache {
 
 struct CacheKey {
@@ -18,7 +16,7 @@ struct CacheKey {
   int nvrtc_version = 0;       // the same encoding; see nvrtc_version_number()
   std::string generator_hash;  // gen::generator_hash(): generator version and SHA-256 of the templates
   std::string compile_options; // the NVRTC options, joined with single spaces
-  std::string problem_key;     // make_problem_key()
+  std::string problem_key;     // what the problem is (Problem::key().str()); opaque here
 
   bool operator==(const CacheKey& other) const;
   bool operator!=(const CacheKey& other) const { return !(*this == other); }
@@ -26,15 +24,6 @@ struct CacheKey {
 
 // NVRTC reports (major, minor); the key stores them in the driver's encoding: (12, 4) -> 12040.
 int nvrtc_version_number(int major, int minor);
-
-// Sequence lengths share a tuned kernel per power-of-two bucket, so that every new length does not
-// trigger a new tuning run: the next power of two at or above `seqlen`, at least 128.
-int64_t sequence_length_bucket(int64_t seqlen);
-
-// "bf16_d128_causal_gqa4_len4096": dtype, head dim, mask, query heads per KV head, length bucket
-// (pass sequence_length_bucket() of the length the kernel is tuned for).
-std::string make_problem_key(DType dtype, int head_dim, MaskKind mask, int gqa_ratio,
-                             int64_t seqlen_bucket);
 
 // One line naming every key field, "problem=...;device=...;cc=90;sms=132;driver=12040;nvrtc=12040;
 // generator=...;options=...": shown by `flashjit cache list` and accepted by find_entry().

@@ -10,9 +10,8 @@
 namespace flashjit::gen {
 
 bool KernelSpec::operator==(const KernelSpec& o) const {
-  return variant == o.variant && arch == o.arch && arch_specific == o.arch_specific &&
-         dtype == o.dtype && head_dim == o.head_dim && block_m == o.block_m &&
-         block_n == o.block_n && warps == o.warps && stages == o.stages && mask == o.mask;
+  return features() == o.features() && variant == o.variant && arch == o.arch && arch_specific == o.arch_specific &&
+         block_m == o.block_m && block_n == o.block_n && warps == o.warps && stages == o.stages;
 }
 
 std::string target_name(const KernelSpec& spec) {
@@ -21,9 +20,9 @@ std::string target_name(const KernelSpec& spec) {
 
 std::string canonical_key(const KernelSpec& spec) {
   const std::string target = "sm" + std::to_string(spec.arch) + (spec.arch_specific ? "a" : "");
-  return llvm::formatv("{0}_{1}_{2}_d{3}_m{4}n{5}w{6}s{7}_{8}", variant_name(spec.variant),
-                       target, dtype_name(spec.dtype), spec.head_dim, spec.block_m,
-                       spec.block_n, spec.warps, spec.stages, mask_name(spec.mask))
+  return llvm::formatv("{0}_{1}_{2}_m{3}n{4}w{5}s{6}_{7}", variant_name(spec.variant), target,
+                       shape_key(spec.features()), spec.block_m, spec.block_n, spec.warps, spec.stages,
+                       modifier_key(spec.features()))
       .str();
 }
 

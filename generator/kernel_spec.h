@@ -1,5 +1,6 @@
-// KernelSpec: everything that makes one generated kernel different from another. Its canonical key
-// names the kernel symbol, the dump files and (later) the cache row.
+// KernelSpec: everything that makes one generated kernel different from another: the problem
+// features it is specialized on (ProblemFeatures: dtype, head dim, mask, ...), the variant, the
+// target and the tiles. Its canonical key names the kernel symbol, the dump files and the cache row.
 #pragma once
 
 #include <string>
@@ -7,6 +8,7 @@
 
 #include "flashjit/types.h"
 #include "generator/device_description.h"
+#include "problem/problem_features.h"
 
 namespace llvm {
 class Error;
@@ -14,17 +16,18 @@ class Error;
 
 namespace flashjit::gen {
 
-struct KernelSpec {
+// The features are a base so that spec.dtype, spec.head_dim and spec.mask read as before.
+struct KernelSpec : ProblemFeatures {
   Variant variant = Variant::generic;
   int arch = 90;               // target sm_XY as XY
   bool arch_specific = false;  // the "a" suffix (sm_90a): arch-specific features such as wgmma
-  DType dtype = DType::f16;
-  int head_dim = 128;
   int block_m = 32;            // query rows per thread block
   int block_n = 32;            // key rows per K/V tile
   int warps = 4;
   int stages = 1;              // K/V tiles in flight
-  MaskKind mask = MaskKind::none;
+
+  const ProblemFeatures& features() const { return *this; }
+  void set_features(const ProblemFeatures& features) { static_cast<ProblemFeatures&>(*this) = features; }
 
   bool operator==(const KernelSpec& other) const;
   bool operator!=(const KernelSpec& other) const { return !(*this == other); }

@@ -9,14 +9,12 @@
 namespace flashjit::gen {
 namespace {
 
-KernelSpec base_spec(Variant variant, const DeviceDescription& device, const ProblemClass& problem) {
+KernelSpec base_spec(Variant variant, const DeviceDescription& device, const Problem& problem) {
   KernelSpec spec;
   spec.variant = variant;
   spec.arch = device.compute_capability();
   spec.arch_specific = (variant == Variant::wgmma_sm90);
-  spec.dtype = problem.dtype;
-  spec.head_dim = problem.head_dim;
-  spec.mask = problem.mask;
+  spec.set_features(problem.features());
   return spec;
 }
 
@@ -26,22 +24,13 @@ std::string device_label(const DeviceDescription& device) {
   return device.name + " (sm_" + std::to_string(device.compute_capability()) + ")";
 }
 
-// Why no variant can serve this problem whatever the device; empty when some may.
-std::string problem_error(const ProblemClass& problem) {
-  if (problem.head_dim <= 0 || problem.head_dim > 256)
-    return llvm::formatv("head_dim {0} is outside 8..256", problem.head_dim);
-  if (problem.head_dim % 8 != 0) return llvm::formatv("head_dim {0} is not a multiple of 8", problem.head_dim);
-  return {};
-}
-
 // What the Hopper variant needs beyond its rules: an NVRTC that targets sm_90a and tensors TMA can
 // address.
-std::string wgmma_problem(Variant variant, const ProblemClass& problem, const CompilerTargets& targets) {
+std::string wgmma_problem(Variant variant, const Problem& problem, const CompilerTargets& targets) {
   if (variant != Variant::wgmma_sm90) return {};
   if (targets.nvrtc_major < 12)
     return llvm::formatv("NVRTC {0} cannot target sm_90a (CUDA 12.0 or newer can)", targets.version());
-  if (!problem.tma_layout_problem.empty())
-    return "TMA cannot address these tensors (" + problem.tma_layout_problem + ")";
+  if (!problem.tma_addressable()) return "TMA cannot address these tensors (" + problem.tma_problem() + ")";
   return {};
 }
 
@@ -58,7 +47,7 @@ std::string usable_reason(Variant variant) {
 }  // namespace
 
 llvm::Expected<KernelSpec> default_spec(Variant variant, const DeviceDescription& device,
-                                        const ProblemClass& problem) {
+                                        const Problem& problem) {
   const KernelSpec base = base_spec(variant, device, problem);
   const VariantRules& rules = rules_for(variant);
   // A variant that cannot serve this device or dtype at all says so, not that no tile fits.
@@ -77,16 +66,12 @@ llvm::Expected<KernelSpec> default_spec(Variant variant, const DeviceDescription
 }
 
 VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
-                             const ProblemClass& problem, const CompilerTargets& targets) {
+                             const Problem& problem, const CompilerTargets& targets) {
   VariantVerdict verdict{variant, false, ""};
   const VariantRules& rules = rules_for(variant);
   const int cc = device.compute_capability();
 
-  if (std::string why = rules.arch_problem(cc, problem.dtype); !why.empty()) {
-    verdict.reason = why;
-    return verdict;
-  }
-  if (std::string why = problem_error(problem); !why.empty()) {
+  if (std::string why = rules.arch_problem(cc, problem.dtype()); !why.empty()) {
     verdict.reason = why;
     return verdict;
   }
@@ -108,14 +93,11 @@ VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
   return verdict;
 }
 
-llvm::Expected<Selection> select_variant(const DeviceDescription& device, const ProblemClass& problem,
+llvm::Expected<Selection> select_variant(const DeviceDescription& device, const Problem& problem,
                                          const CompilerTargets& targets,
                                          std::optional<Variant> forced) {
-  // A problem no variant can take, or a device this NVRTC cannot compile for, is said once rather
-  // than once per variant.
-  if (std::string why = problem_error(problem); !why.empty())
-    return make_error(ErrorCode::unsupported, why);
-
+  // A device this NVRTC cannot compile for is said once rather than once per variant. (The problem
+  // itself was validated when it was made.)
   if (auto target = choose_target(device.compute_capability(), targets); !target)
     return with_prefix(target.takeError(), "no kernel can be compiled for " + device_label(device) + ": ");
 
@@ -146,8 +128,8 @@ llvm::Expected<Selection> select_variant(const DeviceDescription& device, const 
     for (const VariantVerdict& v : selection.verdicts)
       reasons.push_back(std::string(variant_name(v.variant)) + ": " + v.reason);
     return make_error(ErrorCode::unsupported,
-                      llvm::formatv("no kernel variant can run {0} head_dim {1} on {2}: {3}", dtype_name(problem.dtype),
-                                    problem.head_dim, device_label(device), llvm::join(reasons, "; "))
+                      llvm::formatv("no kernel variant can run {0} head_dim {1} on {2}: {3}", dtype_name(problem.dtype()),
+                                    problem.head_dim(), device_label(device), llvm::join(reasons, "; "))
                           .str());
   }
 

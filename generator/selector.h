@@ -12,18 +12,9 @@
 #include "generator/compiler_targets.h"
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
+#include "problem/problem.h"
 
 namespace flashjit::gen {
-
-// The part of a problem that decides which kernel can serve it.
-struct ProblemClass {
-  DType dtype = DType::f16;
-  int head_dim = 128;
-  MaskKind mask = MaskKind::none;
-  // Why TMA cannot address the call's tensors (runtime/tensor_map_request.h); empty when it can, or
-  // when the layout is not known (doctor, cache warming: contiguous tensors).
-  std::string tma_layout_problem;
-};
 
 struct VariantVerdict {
   Variant variant = Variant::generic;
@@ -38,15 +29,15 @@ struct Selection {
 };
 
 VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
-                             const ProblemClass& problem, const CompilerTargets& targets);
+                             const Problem& problem, const CompilerTargets& targets);
 
 // The most capable usable variant, or `forced` if it is usable; an error explains why none is.
-llvm::Expected<Selection> select_variant(const DeviceDescription& device, const ProblemClass& problem,
+llvm::Expected<Selection> select_variant(const DeviceDescription& device, const Problem& problem,
                                          const CompilerTargets& targets,
                                          std::optional<Variant> forced = std::nullopt);
 
 // The heuristic default tiles of `variant` for this device and problem (the tuner's fallback).
 llvm::Expected<KernelSpec> default_spec(Variant variant, const DeviceDescription& device,
-                                        const ProblemClass& problem);
+                                        const Problem& problem);
 
 }  // namespace flashjit::gen

@@ -1,39 +1,18 @@
 #include "generator/spec_json.h"
 
-#include <climits>
-
 #include <nlohmann/json.hpp>
 
 #include <llvm/ADT/StringRef.h>
 
 #include "support/error.h"
+#include "support/json_fields.h"
 #include "support/names.h"
 
 namespace flashjit::gen {
 namespace {
 
-llvm::Error field_error(const char* field, const std::string& why) {
-  return make_error(ErrorCode::invalid_argument, std::string("spec field '") + field + "': " + why);
-}
-
-llvm::Expected<int> int_field(const nlohmann::json& j, const char* field) {
-  auto it = j.find(field);
-  if (it == j.end()) return field_error(field, "missing");
-  if (!it->is_number_integer()) return field_error(field, "not an integer");
-  // get<int>() would silently wrap a larger value into a different, valid-looking spec.
-  const bool fits = it->is_number_unsigned()
-                        ? it->get<unsigned long long>() <= INT_MAX
-                        : it->get<long long>() >= INT_MIN && it->get<long long>() <= INT_MAX;
-  if (!fits) return field_error(field, "out of range for an int");
-  return it->get<int>();
-}
-
-llvm::Expected<std::string> string_field(const nlohmann::json& j, const char* field) {
-  auto it = j.find(field);
-  if (it == j.end()) return field_error(field, "missing");
-  if (!it->is_string()) return field_error(field, "not a string");
-  return it->get<std::string>();
-}
+// Errors of the shared field readers, with the spec named: "spec field 'mask': ...".
+llvm::Error spec_error(llvm::Error error) { return with_prefix(std::move(error), "spec "); }
 
 }  // namespace
 
@@ -56,11 +35,11 @@ llvm::Expected<std::pair<int, bool>> parse_arch(const std::string& text) {
 }
 
 nlohmann::json spec_to_json(const KernelSpec& s) {
-  return nlohmann::json{{"key", canonical_key(s)},      {"variant", variant_name(s.variant)},
-                        {"target", target_name(s)},     {"dtype", dtype_name(s.dtype)},
-                        {"head_dim", s.head_dim},       {"block_m", s.block_m},
-                        {"block_n", s.block_n},         {"warps", s.warps},
-                        {"stages", s.stages},           {"mask", mask_name(s.mask)}};
+  nlohmann::json j = {{"key", canonical_key(s)}, {"variant", variant_name(s.variant)}, {"target", target_name(s)},
+                      {"block_m", s.block_m},    {"block_n", s.block_n},               {"warps", s.warps},
+                      {"stages", s.stages}};
+  write_features(s.features(), j);
+  return j;
 }
 
 llvm::Expected<KernelSpec> spec_from_json(const nlohmann::json& j) {
@@ -68,38 +47,30 @@ llvm::Expected<KernelSpec> spec_from_json(const nlohmann::json& j) {
     return make_error(ErrorCode::invalid_argument, "spec: not a JSON object");
   KernelSpec s;
   auto variant = string_field(j, "variant");
-  if (!variant) return variant.takeError();
+  if (!variant) return spec_error(variant.takeError());
   auto v = parse_variant(*variant);
-  if (!v) return field_error("variant", llvm::toString(v.takeError()));
+  if (!v) return spec_error(field_error("variant", llvm::toString(v.takeError())));
   s.variant = *v;
 
   auto target = string_field(j, "target");
-  if (!target) return target.takeError();
+  if (!target) return spec_error(target.takeError());
   auto arch = parse_arch(*target);
-  if (!arch) return field_error("target", llvm::toString(arch.takeError()));
+  if (!arch) return spec_error(field_error("target", llvm::toString(arch.takeError())));
   s.arch = arch->first;
   s.arch_specific = arch->second;
 
-  auto dtype = string_field(j, "dtype");
-  if (!dtype) return dtype.takeError();
-  auto d = parse_dtype(*dtype);
-  if (!d) return field_error("dtype", llvm::toString(d.takeError()));
-  s.dtype = *d;
-
-  auto mask = string_field(j, "mask");
-  if (!mask) return mask.takeError();
-  if (*mask != "none" && *mask != "causal") return field_error("mask", "expected none or causal");
-  s.mask = *mask == "causal" ? MaskKind::causal : MaskKind::none;
+  auto features = read_features(j);
+  if (!features) return spec_error(features.takeError());
+  s.set_features(*features);
 
   struct IntField {
     const char* name;
     int* slot;
   };
-  for (IntField f : {IntField{"head_dim", &s.head_dim}, IntField{"block_m", &s.block_m},
-                     IntField{"block_n", &s.block_n}, IntField{"warps", &s.warps},
-                     IntField{"stages", &s.stages}}) {
+  for (IntField f : {IntField{"block_m", &s.block_m}, IntField{"block_n", &s.block_n},
+                     IntField{"warps", &s.warps}, IntField{"stages", &s.stages}}) {
     auto value = int_field(j, f.name);
-    if (!value) return value.takeError();
+    if (!value) return spec_error(value.takeError());
     *f.slot = *value;
   }
   return s;

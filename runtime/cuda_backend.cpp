@@ -75,10 +75,11 @@ CudaBackend::~CudaBackend() {
 }
 
 llvm::Expected<KernelPlan> CudaBackend::plan(const AttentionArgs& args) {
-  if (const ReadyKernel* ready = kernels_.find(problem_key_of(args)))
-    return KernelPlan{ready->spec, "in use for " + problem_key_of(args) + " (" + origin_text(ready->origin) + ")",
+  const Problem problem = Problem::of_call(args);
+  if (const ReadyKernel* ready = kernels_.find(problem.key()))
+    return KernelPlan{ready->spec, "in use for " + problem.key().str() + " (" + origin_text(ready->origin) + ")",
                       ready->origin};
-  auto selection = gen::select_variant(device_, problem_class(args), cuda::nvrtc_targets(),
+  auto selection = gen::select_variant(device_, problem, cuda::nvrtc_targets(),
                                        options_.force_variant);
   if (!selection) return selection.takeError();
   KernelPlan plan{selection->spec, selection->reason, "planned"};
@@ -87,7 +88,7 @@ llvm::Expected<KernelPlan> CudaBackend::plan(const AttentionArgs& args) {
   return plan;
 }
 
-Status CudaBackend::refuse_build_during_capture(const std::string& problem_key, CUstream stream) const {
+Status CudaBackend::refuse_build_during_capture(const ProblemKey& key, CUstream stream) const {
   if (!cuda::stream_is_capturing(stream)) return Status::success();
   // The first use in a process compiles (or loads from the cache), loads and may tune: allocations,
   // launches and waits on other streams, none of which may happen while a graph is being captured.
@@ -95,7 +96,7 @@ Status CudaBackend::refuse_build_during_capture(const std::string& problem_key, 
                 llvm::formatv("the first forward() of problem {0} in this process builds its kernel, which "
                               "cannot happen while a CUDA graph is being captured: call forward() once for "
                               "this problem before capturing",
-                              problem_key));
+                              key.str()));
 }
 
 Status CudaBackend::context_lost_error() const {
@@ -129,11 +130,12 @@ Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
   if (!scoped) return to_status(scoped.takeError());
   if (Status s = cuda::check_device_pointers(args, options_.device_index); !s.ok())
     return unless_context_lost(std::move(s), stream);
-  const std::string key = problem_key_of(args);
+  const Problem problem = Problem::of_call(args);
+  const ProblemKey key = problem.key();
   const ReadyKernel* ready = kernels_.find(key);
   if (!ready) {
     if (Status s = refuse_build_during_capture(key, stream); !s.ok()) return s;
-    auto built = kernels_.get_or_build(key, [&] { return provider_.obtain(args); });
+    auto built = kernels_.get_or_build(key, [&] { return provider_.obtain(problem); });
     if (!built) return unless_context_lost(to_status(built.takeError()), stream);
     ready = *built;
   }

@@ -40,7 +40,7 @@ class CudaBackend {
   CudaBackend(gen::DeviceDescription device, std::unique_ptr<cuda::PrimaryContext> context,
               std::unique_ptr<cache::TuningCache> cache, const RuntimeOptions& options);
   // An error when `stream` is capturing a CUDA graph, for a problem whose kernel is not built yet.
-  Status refuse_build_during_capture(const std::string& problem_key, CUstream stream) const;
+  Status refuse_build_during_capture(const ProblemKey& key, CUstream stream) const;
   // `failed` as it is, unless the context turns out to be lost to a kernel fault: then an error
   // that says so, which every later forward() returns at once.
   Status unless_context_lost(Status failed, CUstream stream);

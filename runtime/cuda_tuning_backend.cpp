@@ -15,7 +15,6 @@
 #include "support/log.h"
 #include "runtime/launch_params.h"
 #include "runtime/output_check.h"
-#include "runtime/validate.h"
 #include "support/error.h"
 
 namespace flashjit {
@@ -25,15 +24,16 @@ namespace {
 constexpr int64_t kMaxBytesPerSet = int64_t{512} << 20;
 constexpr int kMaxSets = 8;
 
-int64_t tensor_elements(int batch, int seqlen, int heads, int head_dim) {
-  return int64_t{batch} * seqlen * heads * head_dim;
+int64_t q_elements(const Problem& p) {
+  return int64_t{p.shape().batch} * p.shape().seqlen_q * p.shape().num_heads * p.head_dim();
 }
 
-int64_t set_bytes(const AttentionArgs& a) {
-  const int64_t q = tensor_elements(a.batch, a.seqlen_q, a.num_heads, a.head_dim);
-  const int64_t kv = tensor_elements(a.batch, a.seqlen_k, a.num_kv_heads, a.head_dim);
-  return (2 * q + 2 * kv) * dtype_size(a.q.dtype);
+int64_t kv_elements(const Problem& p) {
+  return int64_t{p.shape().batch} * p.shape().seqlen_k * p.shape().num_kv_heads * p.head_dim();
 }
+
+// q, k, v and out of one input set.
+int64_t set_bytes(const Problem& p) { return (2 * q_elements(p) + 2 * kv_elements(p)) * dtype_size(p.dtype()); }
 
 std::vector<uint8_t> random_bytes(int64_t elements, DType dtype, uint32_t seed) {
   std::vector<uint8_t> bytes(static_cast<size_t>(elements) * dtype_size(dtype));
@@ -85,9 +85,11 @@ struct CudaTuningBackend::InputSet {
   AttentionArgs args;  // normalized, pointing at the buffers
 };
 
-AttentionArgs capped_tuning_shape(AttentionArgs shape, int64_t max_bytes) {
-  while (shape.batch > 1 && set_bytes(shape) > max_bytes) shape.batch = (shape.batch + 1) / 2;
-  return shape;
+Problem capped_tuning_problem(const Problem& problem, int64_t max_bytes) {
+  Problem capped = problem;
+  while (capped.shape().batch > 1 && set_bytes(capped) > max_bytes)
+    capped = capped.with_batch((capped.shape().batch + 1) / 2);
+  return capped;
 }
 
 int rotation_sets(int64_t bytes_per_set, int l2_bytes) {
@@ -96,9 +98,12 @@ int rotation_sets(int64_t bytes_per_set, int l2_bytes) {
   return static_cast<int>(std::clamp<int64_t>(wanted, 2, kMaxSets));
 }
 
-CudaTuningBackend::CudaTuningBackend(const cuda::PrimaryContext& context, const AttentionArgs& shape, int l2_bytes,
+CudaTuningBackend::CudaTuningBackend(const cuda::PrimaryContext& context, const Problem& problem, int l2_bytes,
                                      int sm_count)
-    : context_(context), shape_(capped_tuning_shape(shape, kMaxBytesPerSet)), l2_bytes_(l2_bytes), sm_count_(sm_count) {}
+    : context_(context),
+      problem_(capped_tuning_problem(problem, kMaxBytesPerSet)),
+      l2_bytes_(l2_bytes),
+      sm_count_(sm_count) {}
 
 CudaTuningBackend::~CudaTuningBackend() {
   // Buffers are freed in our context, whatever the caller's thread has current.
@@ -150,10 +155,10 @@ llvm::Error CudaTuningBackend::load(tuner::CompiledCandidate& c) {
 
 llvm::Error CudaTuningBackend::prepare_inputs() {
   if (!sets_.empty()) return llvm::Error::success();
-  const DType t = shape_.q.dtype;
-  const auto q_host = random_bytes(tensor_elements(shape_.batch, shape_.seqlen_q, shape_.num_heads, shape_.head_dim), t, 1);
-  const auto kv_host = random_bytes(tensor_elements(shape_.batch, shape_.seqlen_k, shape_.num_kv_heads, shape_.head_dim), t, 2);
-  const int count = rotation_sets(set_bytes(shape_), l2_bytes_);
+  const DType t = problem_.dtype();
+  const auto q_host = random_bytes(q_elements(problem_), t, 1);
+  const auto kv_host = random_bytes(kv_elements(problem_), t, 2);
+  const int count = rotation_sets(set_bytes(problem_), l2_bytes_);
   for (int i = 0; i < count; ++i) {
     auto set = std::make_unique<InputSet>();
     auto q = upload(q_host), k = upload(kv_host), v = upload(kv_host), out = upload(q_host);
@@ -163,16 +168,7 @@ llvm::Error CudaTuningBackend::prepare_inputs() {
     set->k = std::move(*k);
     set->v = std::move(*v);
     set->out = std::move(*out);
-    AttentionArgs a = shape_;
-    a.q.data = set->q.pointer();
-    a.k.data = set->k.pointer();
-    a.v.data = set->v.pointer();
-    a.out.data = set->out.pointer();
-    a.lse = nullptr;
-    a.q.strides = a.k.strides = a.v.strides = a.out.strides = Strides{};
-    Result<AttentionArgs> normalized = validate_args(a);
-    if (!normalized) return to_error(normalized.status());
-    set->args = *normalized;
+    set->args = problem_.contiguous_args(set->q.pointer(), set->k.pointer(), set->v.pointer(), set->out.pointer());
     sets_.push_back(std::move(set));
   }
   return llvm::Error::success();
@@ -220,47 +216,27 @@ llvm::Expected<std::string> CudaTuningBackend::check(const tuner::CompiledCandid
   auto scoped = cuda::ScopedContext::enter(context_);
   if (!scoped) return scoped.takeError();
   // Odd lengths with tails in both sequences, and the problem's GQA ratio.
-  AttentionArgs a = shape_;
-  const int group = shape_.num_heads / shape_.num_kv_heads;
-  a.batch = 1;
-  a.num_kv_heads = 2;
-  a.num_heads = 2 * group;
-  a.seqlen_q = 77;
-  a.seqlen_k = 133;
-  a.q.strides = a.k.strides = a.v.strides = a.out.strides = Strides{};
-  // shape_ is the caller's arguments: its lse is the caller's device buffer, which the CPU
-  // reference below would write through (a host segfault) and the kernel would overrun.
-  a.lse = nullptr;
-  const DType t = a.q.dtype;
-  auto q_host = random_bytes(tensor_elements(1, a.seqlen_q, a.num_heads, a.head_dim), t, 3);
-  auto k_host = random_bytes(tensor_elements(1, a.seqlen_k, a.num_kv_heads, a.head_dim), t, 4);
-  auto v_host = random_bytes(tensor_elements(1, a.seqlen_k, a.num_kv_heads, a.head_dim), t, 5);
+  const int group = problem_.gqa_ratio();
+  auto small = Problem::of_shape(problem_.features(), ProblemShape{1, 2 * group, 2, 77, 133});
+  if (!small) return small.takeError();
+  const DType t = small->dtype();
+  auto q_host = random_bytes(q_elements(*small), t, 3);
+  auto k_host = random_bytes(kv_elements(*small), t, 4);
+  auto v_host = random_bytes(kv_elements(*small), t, 5);
   std::vector<uint8_t> poison(q_host.size(), 0xff);  // NaN in every dtype
   auto q = upload(q_host), k = upload(k_host), v = upload(v_host), out = upload(poison);
   for (auto* b : {&q, &k, &v, &out})
     if (!*b) return b->takeError();
 
-  AttentionArgs device_args = a;
-  device_args.q.data = q->pointer();
-  device_args.k.data = k->pointer();
-  device_args.v.data = v->pointer();
-  device_args.out.data = out->pointer();
-  Result<AttentionArgs> normalized = validate_args(device_args);
-  if (!normalized) return to_error(normalized.status());
-  if (llvm::Error err = launch(c, *normalized, sm_count_)) return err;
+  if (llvm::Error err = launch(c, small->contiguous_args(q->pointer(), k->pointer(), v->pointer(), out->pointer()),
+                               sm_count_))
+    return err;
   if (llvm::Error err = cuda::synchronize_stream(nullptr)) return err;
   std::vector<uint8_t> result(poison.size());
   if (llvm::Error err = out->copy_to_host(result.data(), result.size())) return err;
 
   std::vector<uint8_t> reference(poison.size());
-  AttentionArgs host_args = a;
-  host_args.q.data = q_host.data();
-  host_args.k.data = k_host.data();
-  host_args.v.data = v_host.data();
-  host_args.out.data = reference.data();
-  Result<AttentionArgs> host_normalized = validate_args(host_args);
-  if (!host_normalized) return to_error(host_normalized.status());
-  cpu::CpuAttention(0).forward(*host_normalized);
+  cpu::CpuAttention(0).forward(small->contiguous_args(q_host.data(), k_host.data(), v_host.data(), reference.data()));
 
   const double error = max_output_error(result, reference, t);
   if (error <= output_tolerance(t)) return std::string();

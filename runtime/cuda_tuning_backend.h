@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "flashjit/types.h"
+#include "problem/problem.h"
 #include "runtime/cuda/device.h"
 #include "tuner/tuning_backend.h"
 
@@ -14,9 +15,9 @@ namespace flashjit {
 
 class CudaTuningBackend : public tuner::TuningBackend {
  public:
-  // `shape` gives sizes, dtype and mask (its pointers are ignored). `l2_bytes` sizes the rotation.
-  // `sm_count` bounds the grid of persistent kernels.
-  CudaTuningBackend(const cuda::PrimaryContext& context, const AttentionArgs& shape, int l2_bytes, int sm_count);
+  // Candidates are timed on contiguous inputs of `problem`'s shape (its batch capped).
+  // `l2_bytes` sizes the rotation; `sm_count` bounds the grid of persistent kernels.
+  CudaTuningBackend(const cuda::PrimaryContext& context, const Problem& problem, int l2_bytes, int sm_count);
   ~CudaTuningBackend() override;
 
   llvm::Expected<tuner::CompiledCandidate> compile(const gen::KernelSpec& spec) override;
@@ -31,7 +32,7 @@ class CudaTuningBackend : public tuner::TuningBackend {
   llvm::Error prepare_inputs();
 
   const cuda::PrimaryContext& context_;
-  AttentionArgs shape_;
+  Problem problem_;
   int l2_bytes_;
   int sm_count_;
   std::vector<std::unique_ptr<InputSet>> sets_;
@@ -40,8 +41,8 @@ class CudaTuningBackend : public tuner::TuningBackend {
 // Emits and compiles one candidate with NVRTC; needs no GPU (cross-compiling warm-ups use it).
 llvm::Expected<tuner::CompiledCandidate> compile_candidate(const gen::KernelSpec& spec);
 
-// The tuning shape: `shape` with the batch reduced until one input set fits in `max_bytes`.
-AttentionArgs capped_tuning_shape(AttentionArgs shape, int64_t max_bytes);
+// The problem timed: `problem` with the batch reduced until one input set fits in `max_bytes`.
+Problem capped_tuning_problem(const Problem& problem, int64_t max_bytes);
 // How many input sets to rotate through so that together they exceed the L2 several times.
 int rotation_sets(int64_t bytes_per_set, int l2_bytes);
 

@@ -12,7 +12,6 @@
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/cuda_tuning_backend.h"
 #include "support/log.h"
-#include "runtime/tensor_map_request.h"
 #include "support/error.h"
 
 namespace flashjit {
@@ -28,18 +27,6 @@ llvm::Expected<ReadyKernel> load(const gen::KernelSpec& spec, const std::string&
 }
 
 }  // namespace
-
-gen::ProblemClass problem_class(const AttentionArgs& args) {
-  return gen::ProblemClass{args.q.dtype, args.head_dim, args.mask, tma_layout_problem(args)};
-}
-
-std::string problem_key_of(const AttentionArgs& args) {
-  const std::string key = cache::make_problem_key(args.q.dtype, args.head_dim, args.mask,
-                                                  args.num_heads / args.num_kv_heads,
-                                                  cache::sequence_length_bucket(args.seqlen_k));
-  // Rows that are not 16-byte aligned take other kernels (no TMA, element-wise copies), tuned apart.
-  return tma_layout_problem(args).empty() ? key : key + "_unaligned";
-}
 
 cache::CacheEntry tuned_entry(const cache::CacheKey& key, const tuner::TuneResult& result) {
   cache::CacheEntry entry;
@@ -71,7 +58,7 @@ KernelProvider::KernelProvider(const gen::DeviceDescription& device, const cuda:
                                cache::TuningCache* cache, ProviderOptions options)
     : device_(device), context_(context), cache_(cache), options_(std::move(options)) {}
 
-cache::CacheKey make_cache_key(const gen::DeviceDescription& device, const AttentionArgs& args) {
+cache::CacheKey make_cache_key(const gen::DeviceDescription& device, const Problem& problem) {
   gen::KernelSpec target;
   target.arch = device.compute_capability();
   const gen::CompilerTargets& nvrtc = cuda::nvrtc_targets();
@@ -85,12 +72,13 @@ cache::CacheKey make_cache_key(const gen::DeviceDescription& device, const Atten
   key.nvrtc_version = cache::nvrtc_version_number(nvrtc.nvrtc_major, nvrtc.nvrtc_minor);
   key.generator_hash = gen::generator_hash();
   key.compile_options = llvm::join(cuda::compile_options(target), " ");
-  key.problem_key = problem_key_of(args);
+  key.problem_key = problem.key().str();
   return key;
 }
 
-std::optional<cache::CacheEntry> KernelProvider::lookup(const cache::CacheKey& key, const AttentionArgs& args) const {
-  for (const cache::CacheKey& k : {key, make_cache_key(gen::DeviceDescription::for_arch(device_.compute_capability()), args)}) {
+std::optional<cache::CacheEntry> KernelProvider::lookup(const cache::CacheKey& key, const Problem& problem) const {
+  for (const cache::CacheKey& k :
+       {key, make_cache_key(gen::DeviceDescription::for_arch(device_.compute_capability()), problem)}) {
     auto hit = cache_->lookup(k);
     if (!hit) {
       log::warning("tuning cache lookup failed, continuing without it: " + llvm::toString(hit.takeError()));
@@ -101,11 +89,11 @@ std::optional<cache::CacheEntry> KernelProvider::lookup(const cache::CacheKey& k
   return std::nullopt;
 }
 
-llvm::Expected<ReadyKernel> KernelProvider::obtain(const AttentionArgs& args) const {
-  if (options_.force_variant || options_.force_tiles) return forced(args);
-  const cache::CacheKey key = make_cache_key(device_, args);
+llvm::Expected<ReadyKernel> KernelProvider::obtain(const Problem& problem) const {
+  if (options_.force_variant || options_.force_tiles) return forced(problem);
+  const cache::CacheKey key = make_cache_key(device_, problem);
   if (cache_) {
-    std::optional<cache::CacheEntry> hit = lookup(key, args);
+    std::optional<cache::CacheEntry> hit = lookup(key, problem);
     if (hit && (hit->tuned || !options_.tune)) {
       auto ready = from_cache(*hit);
       if (ready) return ready;
@@ -115,8 +103,8 @@ llvm::Expected<ReadyKernel> KernelProvider::obtain(const AttentionArgs& args) co
       log::info("cached kernel for " + key.problem_key + " is untuned; tuning it on this GPU");
     }
   }
-  if (!options_.tune) return heuristic(args, key);
-  auto result = tuned(args, key);
+  if (!options_.tune) return heuristic(problem, key);
+  auto result = tuned(problem, key);
   if (result) return result;
   // A kernel fault took the context down: nothing more can run here, so no fallback is compiled
   // (or stored in the cache); the caller reports the lost context.
@@ -125,11 +113,11 @@ llvm::Expected<ReadyKernel> KernelProvider::obtain(const AttentionArgs& args) co
   // caller still gets attention, from the heuristic default, and is told why.
   log::warning("tuning " + key.problem_key + " failed, using the heuristic default: " +
                llvm::toString(result.takeError()));
-  return heuristic(args, key);
+  return heuristic(problem, key);
 }
 
-llvm::Expected<ReadyKernel> KernelProvider::forced(const AttentionArgs& args) const {
-  auto selection = gen::select_variant(device_, problem_class(args), cuda::nvrtc_targets(), options_.force_variant);
+llvm::Expected<ReadyKernel> KernelProvider::forced(const Problem& problem) const {
+  auto selection = gen::select_variant(device_, problem, cuda::nvrtc_targets(), options_.force_variant);
   if (!selection) return selection.takeError();
   gen::KernelSpec spec = selection->spec;
   if (const auto& tiles = options_.force_tiles) {
@@ -156,10 +144,10 @@ llvm::Expected<ReadyKernel> KernelProvider::from_cache(const cache::CacheEntry& 
   return load(*spec, entry.cubin, entry.kernel_symbol, "cache");
 }
 
-llvm::Expected<ReadyKernel> KernelProvider::tuned(const AttentionArgs& args, const cache::CacheKey& key) const {
-  auto list = tuner::candidates(device_, problem_class(args), cuda::nvrtc_targets());
+llvm::Expected<ReadyKernel> KernelProvider::tuned(const Problem& problem, const cache::CacheKey& key) const {
+  auto list = tuner::candidates(device_, problem, cuda::nvrtc_targets());
   if (!list) return list.takeError();
-  CudaTuningBackend backend(context_, args, device_.l2_bytes, device_.sm_count);
+  CudaTuningBackend backend(context_, problem, device_.l2_bytes, device_.sm_count);
   auto result = tuner::tune(*list, backend, options_.tune_options);
   if (!result) return result.takeError();
   log::info(llvm::formatv("tuned {0}: {1} at {2:F4} ms over {3} candidates", key.problem_key, result->winner.key,
@@ -171,8 +159,8 @@ llvm::Expected<ReadyKernel> KernelProvider::tuned(const AttentionArgs& args, con
   return ReadyKernel{result->winner.spec, std::move(kernel), "tuned"};
 }
 
-llvm::Expected<ReadyKernel> KernelProvider::heuristic(const AttentionArgs& args, const cache::CacheKey& key) const {
-  auto selection = gen::select_variant(device_, problem_class(args), cuda::nvrtc_targets());
+llvm::Expected<ReadyKernel> KernelProvider::heuristic(const Problem& problem, const cache::CacheKey& key) const {
+  auto selection = gen::select_variant(device_, problem, cuda::nvrtc_targets());
   if (!selection) return selection.takeError();
   auto compiled = compile_candidate(selection->spec);
   if (!compiled) return compiled.takeError();

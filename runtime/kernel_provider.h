@@ -12,6 +12,7 @@
 #include "cache/tuning_cache.h"
 #include "flashjit/runtime.h"
 #include "generator/device_description.h"
+#include "problem/problem.h"
 #include "runtime/cuda/device.h"
 #include "runtime/kernel_table.h"
 #include "tuner/tuner.h"
@@ -25,17 +26,10 @@ struct ProviderOptions {
   std::optional<TileConfig> force_tiles;
 };
 
-// The problem key of validated arguments, shared by the kernel table and the cache: dtype, head dim,
-// mask, GQA ratio, the power-of-two bucket of seqlen_k, and "_unaligned" for rows TMA and 16-byte
-// copies cannot address.
-std::string problem_key_of(const AttentionArgs& args);
-// What the selector needs to know of a (normalized) call.
-gen::ProblemClass problem_class(const AttentionArgs& args);
-
-// The cache key of `args` on `device`. A nominal device (a compile-only warm-up for an arch, with
+// The cache key of `problem` on `device`. A nominal device (a compile-only warm-up for an arch, with
 // no GPU) gives the "any device of this compute capability" key: empty name, no SM count, no
 // driver; the runtime falls back to it when its exact key misses.
-cache::CacheKey make_cache_key(const gen::DeviceDescription& device, const AttentionArgs& args);
+cache::CacheKey make_cache_key(const gen::DeviceDescription& device, const Problem& problem);
 
 // Cache rows for a tuned winner and for an untuned (heuristic) compile.
 cache::CacheEntry tuned_entry(const cache::CacheKey& key, const tuner::TuneResult& result);
@@ -48,16 +42,16 @@ class KernelProvider {
   KernelProvider(const gen::DeviceDescription& device, const cuda::PrimaryContext& context,
                  cache::TuningCache* cache, ProviderOptions options);
 
-  // A ready kernel for `args` (validated and normalized).
-  llvm::Expected<ReadyKernel> obtain(const AttentionArgs& args) const;
+  // A ready kernel for `problem`.
+  llvm::Expected<ReadyKernel> obtain(const Problem& problem) const;
 
  private:
   // The exact entry, else one a compile-only warm-up stored for any device of this arch.
-  std::optional<cache::CacheEntry> lookup(const cache::CacheKey& key, const AttentionArgs& args) const;
-  llvm::Expected<ReadyKernel> forced(const AttentionArgs& args) const;
+  std::optional<cache::CacheEntry> lookup(const cache::CacheKey& key, const Problem& problem) const;
+  llvm::Expected<ReadyKernel> forced(const Problem& problem) const;
   llvm::Expected<ReadyKernel> from_cache(const cache::CacheEntry& entry) const;
-  llvm::Expected<ReadyKernel> tuned(const AttentionArgs& args, const cache::CacheKey& key) const;
-  llvm::Expected<ReadyKernel> heuristic(const AttentionArgs& args, const cache::CacheKey& key) const;
+  llvm::Expected<ReadyKernel> tuned(const Problem& problem, const cache::CacheKey& key) const;
+  llvm::Expected<ReadyKernel> heuristic(const Problem& problem, const cache::CacheKey& key) const;
   void store(const cache::CacheEntry& entry) const;
 
   const gen::DeviceDescription& device_;

@@ -3,8 +3,7 @@
 
 namespace flashjit {
 
-llvm::Expected<const ReadyKernel*> KernelTable::get_or_build(const std::string& key,
-                                                                    const Builder& build) {
+llvm::Expected<const ReadyKernel*> KernelTable::get_or_build(const ProblemKey& key, const Builder& build) {
   std::shared_ptr<Slot> slot;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -25,7 +24,7 @@ llvm::Expected<const ReadyKernel*> KernelTable::get_or_build(const std::string& 
   return slot->ready.get();
 }
 
-const ReadyKernel* KernelTable::find(const std::string& key) const {
+const ReadyKernel* KernelTable::find(const ProblemKey& key) const {
   std::shared_ptr<Slot> slot;
   {
     std::lock_guard<std::mutex> lock(mutex_);

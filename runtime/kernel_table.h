@@ -1,4 +1,5 @@
-// The in-memory table of loaded kernels, per device, keyed by problem key. Thread-safe and
+// The in-memory table of loaded kernels, per device, keyed by ProblemKey (compared as a value: the
+// hot path formats no string). Thread-safe and
 // single-flight: when several threads ask for the same new key, one builds it and the others wait
 // for that result. A build that failed stays failed (with its message) for the process lifetime,
 // so a broken spec is not recompiled on every call.
@@ -14,6 +15,7 @@
 
 #include "flashjit/status.h"
 #include "generator/kernel_spec.h"
+#include "problem/problem.h"
 #include "runtime/cuda/loaded_kernel.h"
 
 namespace flashjit {
@@ -29,10 +31,11 @@ class KernelTable {
  public:
   using Builder = std::function<llvm::Expected<ReadyKernel>()>;
 
-  llvm::Expected<const ReadyKernel*> get_or_build(const std::string& key, const Builder& build);
+  // The kernel for `key`, built by `build` on the first call; a failure keeps its code.
+  llvm::Expected<const ReadyKernel*> get_or_build(const ProblemKey& key, const Builder& build);
   size_t size() const;
   // The kernel built for `key`, or null when none was (successfully) built yet. Never builds.
-  const ReadyKernel* find(const std::string& key) const;
+  const ReadyKernel* find(const ProblemKey& key) const;
 
  private:
   struct Slot {
@@ -42,7 +45,7 @@ class KernelTable {
     Status error;  // why the build failed, with its code
   };
   mutable std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<Slot>> slots_;
+  std::map<ProblemKey, std::shared_ptr<Slot>> slots_;
 };
 
 }  // namespace flashjit

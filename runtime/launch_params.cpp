@@ -40,11 +40,11 @@ llvm::Expected<WgmmaParams> make_wgmma_params(const gen::KernelSpec& spec, const
                                               const TensorMapEncoder& encode) {
   WgmmaParams p{};
   p.attention = make_params(a);
-  const std::pair<TmaOperand, TmaTensor*> tensors[] = {
-      {TmaOperand::q, &p.q}, {TmaOperand::k, &p.k}, {TmaOperand::v, &p.v}};
+  const std::pair<Operand, TmaTensor*> tensors[] = {
+      {Operand::q, &p.q}, {Operand::k, &p.k}, {Operand::v, &p.v}};
   for (auto [operand, tensor] : tensors) {
     const TensorMapRequest request =
-        tensor_map_request(a, operand, operand == TmaOperand::q ? kWgmmaConsumerRows : spec.block_n);
+        tensor_map_request(a, operand, operand == Operand::q ? kWgmmaConsumerRows : spec.block_n);
     auto bits = encode(request);
     if (!bits) return bits.takeError();
     tensor->map = *bits;

@@ -8,7 +8,7 @@
 #include "runtime/cpu/cpu_attention.h"
 #include "runtime/cuda_backend.h"
 #include "support/log.h"
-#include "runtime/validate.h"
+#include "problem/validate.h"
 #include "support/error.h"
 
 namespace flashjit {

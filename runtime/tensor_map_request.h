@@ -1,12 +1,12 @@
 // What the wgmma_sm90 kernel needs TMA to address, computed without the driver: the arguments of
-// one cuTensorMapEncodeTiled call per input tensor, and why a layout cannot be addressed at all.
-// Pure functions, so they are unit-tested on machines without a GPU and reused by the emulation.
+// one cuTensorMapEncodeTiled call per input tensor. Pure functions, so they are unit-tested on
+// machines without a GPU and reused by the emulation.
 #pragma once
 
 #include <array>
-#include <string>
 
 #include "flashjit/types.h"
+#include "problem/tensor_geometry.h"
 
 namespace flashjit {
 
@@ -28,16 +28,9 @@ struct TensorMapRequest {
 // Columns of one TMA box: 64 two-byte elements fill the 128-byte swizzle span exactly.
 constexpr unsigned kTmaBoxColumns = 64;
 
-enum class TmaOperand { q, k, v };
-
-// The request for one tensor of `args` (q, k or v) with boxes of `box_rows` sequence positions.
-TensorMapRequest tensor_map_request(const AttentionArgs& args, TmaOperand operand, int box_rows);
-
-// Why TMA cannot address the tensors of `args` (normalized), e.g. "k: the seq stride of 100
-// elements (200 bytes) is not a positive multiple of 16 bytes"; empty when it can. Checks q, k, v and out
-// (the epilogue stores pairs of elements) against TMA's rules: 16-byte aligned base addresses,
-// strides that are positive multiples of 16 bytes below 2^40 for every dimension longer than 1, and
-// a span below 2^40 bytes.
-std::string tma_layout_problem(const AttentionArgs& args);
+// The request for one tensor of `args` (normalized; q, k or v) with boxes of `box_rows` sequence
+// positions. Whether TMA can address the tensors at all is the Problem's to say
+// (problem/tma_addressability.h).
+TensorMapRequest tensor_map_request(const AttentionArgs& args, Operand operand, int box_rows);
 
 }  // namespace flashjit

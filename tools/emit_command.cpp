@@ -43,7 +43,9 @@ llvm::Expected<gen::KernelSpec> spec_from_options() {
   auto element = parse_dtype(dtype);
   if (!element) return element.takeError();
   const gen::DeviceDescription device = gen::DeviceDescription::for_arch(target->first);
-  const gen::ProblemClass problem{*element, head_dim, causal ? MaskKind::causal : MaskKind::none};
+  auto made = Problem::of_features({*element, head_dim, causal ? MaskKind::causal : MaskKind::none});
+  if (!made) return made.takeError();
+  const Problem& problem = *made;
 
   gen::KernelSpec spec;
   if (variant.empty()) {

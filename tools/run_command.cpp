@@ -20,7 +20,7 @@
 #include "runtime/cuda/device.h"
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/output_check.h"
-#include "runtime/validate.h"
+#include "problem/validate.h"
 #include "tools/commands.h"
 #include "tools/forward_timing.h"
 #include "tools/subcommands.h"
@@ -192,7 +192,9 @@ int compile_for_default_arch(const AttentionArgs& args) {
   llvm::outs() << llvm::formatv("JIT check: generating and compiling for {0} with NVRTC {1} (no GPU needed)\n",
                                 jit_arch, cuda::nvrtc_targets().version());
   for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
-    auto selection = gen::select_variant(device, {args.q.dtype, args.head_dim, mask}, cuda::nvrtc_targets());
+    auto problem = Problem::of_features({args.q.dtype, args.head_dim, mask});
+    if (!problem) return fail(llvm::toString(problem.takeError()));
+    auto selection = gen::select_variant(device, *problem, cuda::nvrtc_targets());
     if (!selection) return fail(llvm::toString(selection.takeError()));
     auto emitted = gen::emit(selection->spec);
     if (!emitted) return fail(llvm::toString(emitted.takeError()));

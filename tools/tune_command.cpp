@@ -49,12 +49,13 @@ int fail(const std::string& message) {
   return 1;
 }
 
-double flops(const AttentionArgs& a) {
-  const double full = 4.0 * a.batch * a.num_heads * double(a.seqlen_q) * a.seqlen_k * a.head_dim;
-  return a.mask == MaskKind::causal ? full / 2 : full;
+double flops(const Problem& p) {
+  const ProblemShape& s = p.shape();
+  const double full = 4.0 * s.batch * s.num_heads * double(s.seqlen_q) * s.seqlen_k * p.head_dim();
+  return p.mask() == MaskKind::causal ? full / 2 : full;
 }
 
-void print_table(const std::vector<tuner::CandidateReport>& reports, const AttentionArgs* shape) {
+void print_table(const std::vector<tuner::CandidateReport>& reports, const Problem* shape) {
   llvm::outs() << llvm::formatv("{0,-44} {1,5} {2,10} {3,19} {4,8}  {5}\n", "candidate", "regs", "median ms",
                                 "p20..p80 ms", "TFLOP/s", "status");
   for (const tuner::CandidateReport& r : reports) {
@@ -71,16 +72,9 @@ void print_table(const std::vector<tuner::CandidateReport>& reports, const Atten
   }
 }
 
-AttentionArgs problem_shape(DType t, int seqlen) {
-  AttentionArgs a;
-  a.batch = batch;
-  a.num_heads = heads;
-  a.num_kv_heads = kv_heads ? int(kv_heads) : int(heads);
-  a.seqlen_q = a.seqlen_k = seqlen;
-  a.head_dim = head_dim;
-  a.mask = causal ? MaskKind::causal : MaskKind::none;
-  a.q.dtype = a.k.dtype = a.v.dtype = a.out.dtype = t;
-  return a;
+llvm::Expected<Problem> problem_of(DType t, int seqlen) {
+  const ProblemShape shape{batch, heads, kv_heads ? int(kv_heads) : int(heads), seqlen, seqlen};
+  return Problem::of_shape({t, head_dim, causal ? MaskKind::causal : MaskKind::none}, shape);
 }
 
 // Compile-only: no timing is possible, but the candidate list, the pruning and the compiles are.
@@ -97,7 +91,7 @@ class CompileOnlyBackend : public tuner::TuningBackend {
   }
 };
 
-int list_and_compile(const gen::ProblemClass& problem) {
+int list_and_compile(const Problem& problem) {
   auto target = gen::parse_arch(arch);
   if (!target) return fail(llvm::toString(target.takeError()));
   const gen::DeviceDescription device = gen::DeviceDescription::for_arch(target->first);
@@ -132,13 +126,13 @@ int list_and_compile(const gen::ProblemClass& problem) {
 }
 
 // A deliberate re-tune replaces whatever the cache held for this problem.
-void store_winner(const gen::DeviceDescription& device, const AttentionArgs& shape, const tuner::TuneResult& result) {
+void store_winner(const gen::DeviceDescription& device, const Problem& problem, const tuner::TuneResult& result) {
   auto opened = cache_path.empty() ? cache::TuningCache::open_default() : cache::TuningCache::open(cache_path);
   if (!opened) {
     llvm::errs() << "flashjit tune: warning: winner not stored: " << llvm::toString(opened.takeError()) << "\n";
     return;
   }
-  const cache::CacheEntry entry = tuned_entry(make_cache_key(device, shape), result);
+  const cache::CacheEntry entry = tuned_entry(make_cache_key(device, problem), result);
   auto stored = (*opened)->store(entry, cache::ReplacePolicy::always);
   if (!stored)
     llvm::errs() << "flashjit tune: warning: winner not stored: " << llvm::toString(stored.takeError()) << "\n";
@@ -148,14 +142,16 @@ void store_winner(const gen::DeviceDescription& device, const AttentionArgs& sha
 }
 
 int tune_on_gpu(const cuda::PrimaryContext& context, const gen::DeviceDescription& device, DType t, int seqlen) {
-  const AttentionArgs shape = problem_shape(t, seqlen);
-  const gen::ProblemClass problem = problem_class(shape);
+  auto made = problem_of(t, seqlen);
+  if (!made) return fail(llvm::toString(made.takeError()));
+  const Problem& problem = *made;
   auto list = tuner::candidates(device, problem, cuda::nvrtc_targets());
   if (!list) return fail(llvm::toString(list.takeError()));
+  const ProblemShape& shape = problem.shape();
   llvm::outs() << llvm::formatv("tuning {0} head_dim {1} {2}, batch {3}, heads {4} (kv {5}), seqlen {6} on {7} (sm_{8})\n",
-                                dtype_name(t), shape.head_dim, mask_name(shape.mask), shape.batch, shape.num_heads,
-                                shape.num_kv_heads, seqlen, device.name, device.compute_capability());
-  CudaTuningBackend backend(context, shape, device.l2_bytes, device.sm_count);
+                                dtype_name(t), problem.head_dim(), mask_name(problem.mask()), shape.batch,
+                                shape.num_heads, shape.num_kv_heads, seqlen, device.name, device.compute_capability());
+  CudaTuningBackend backend(context, problem, device.l2_bytes, device.sm_count);
   tuner::TuneOptions options;
   options.budget_ms_per_candidate = budget_ms;
   options.max_candidates = max_candidates;
@@ -164,10 +160,10 @@ int tune_on_gpu(const cuda::PrimaryContext& context, const gen::DeviceDescriptio
                             [&](int done, int total, const std::string& what) { bar.update(done, total, what); });
   bar.finish();
   if (!result) return fail(llvm::toString(result.takeError()));
-  print_table(result->candidates, &shape);
+  print_table(result->candidates, &problem);
   llvm::outs() << llvm::formatv("winner: {0}, {1:F4} ms median, {2:F1} TFLOP/s\n", result->winner.key,
-                                result->timing.median_ms, flops(shape) / (result->timing.median_ms * 1e-3) / 1e12);
-  if (!no_store) store_winner(device, shape, *result);
+                                result->timing.median_ms, flops(problem) / (result->timing.median_ms * 1e-3) / 1e12);
+  if (!no_store) store_winner(device, problem, *result);
   return 0;
 }
 
@@ -187,7 +183,9 @@ int run_tune() {
   if (!device) {
     llvm::outs() << "no usable GPU: " << llvm::toString(device.takeError()) << "\n";
     // Still useful without a GPU, but nothing was tuned: the exit code says so either way.
-    list_and_compile({*t, head_dim, causal ? MaskKind::causal : MaskKind::none});
+    auto problem = problem_of(*t, lengths.front());
+    if (!problem) return fail(llvm::toString(problem.takeError()));
+    list_and_compile(*problem);
     return 1;
   }
   auto context = cuda::PrimaryContext::retain(0);

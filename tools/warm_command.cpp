@@ -42,38 +42,16 @@ int fail(const std::string& message, int code = 1) {
   return code;
 }
 
-struct Job {
-  AttentionArgs shape;  // sizes, dtype and mask; no pointers
-};
-
-std::vector<Job> jobs_of(const std::vector<tuner::ManifestProblem>& problems) {
-  std::vector<Job> jobs;
-  for (const tuner::ManifestProblem& p : problems)
-    for (int s : p.seqlens) {
-      AttentionArgs a;
-      a.batch = p.batch;
-      a.num_heads = p.num_heads;
-      a.num_kv_heads = p.num_kv_heads;
-      a.seqlen_q = a.seqlen_k = s;
-      a.head_dim = p.head_dim;
-      a.mask = p.mask;
-      a.q.dtype = a.k.dtype = a.v.dtype = a.out.dtype = p.dtype;
-      jobs.push_back({a});
-    }
-  return jobs;
-}
-
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-int warm_compile_only(const std::vector<Job>& jobs, cache::TuningCache& cache, int cc) {
+int warm_compile_only(const std::vector<Problem>& problems, cache::TuningCache& cache, int cc) {
   const gen::DeviceDescription device = gen::DeviceDescription::for_arch(cc);
   int failures = 0;
-  for (const Job& job : jobs) {
-    const std::string problem = problem_key_of(job.shape);
-    auto selection = gen::select_variant(device, problem_class(job.shape),
-                                         cuda::nvrtc_targets());
+  for (const Problem& job : problems) {
+    const std::string problem = job.key().str();
+    auto selection = gen::select_variant(device, job, cuda::nvrtc_targets());
     if (!selection) {
       llvm::outs() << llvm::formatv("  {0,-36} FAILED: {1}\n", problem, llvm::toString(selection.takeError()));
       ++failures;
@@ -85,7 +63,7 @@ int warm_compile_only(const std::vector<Job>& jobs, cache::TuningCache& cache, i
       ++failures;
       continue;
     }
-    const cache::CacheEntry entry = untuned_entry(make_cache_key(device, job.shape), selection->spec, *compiled);
+    const cache::CacheEntry entry = untuned_entry(make_cache_key(device, job), selection->spec, *compiled);
     auto stored = cache.store(entry);
     if (!stored) {
       llvm::outs() << llvm::formatv("  {0,-36} FAILED: {1}\n", problem, llvm::toString(stored.takeError()));
@@ -101,7 +79,7 @@ int warm_compile_only(const std::vector<Job>& jobs, cache::TuningCache& cache, i
   return failures == 0 ? 0 : 1;
 }
 
-int warm_on_gpu(const std::vector<Job>& jobs, cache::TuningCache& cache) {
+int warm_on_gpu(const std::vector<Problem>& jobs, cache::TuningCache& cache) {
   auto device = cuda::describe_device(0);
   if (!device) return fail(llvm::toString(device.takeError()));
   auto context = cuda::PrimaryContext::retain(0);
@@ -115,10 +93,10 @@ int warm_on_gpu(const std::vector<Job>& jobs, cache::TuningCache& cache) {
   int failures = 0;
   ProgressBar bar("warming");
   for (size_t i = 0; i < jobs.size(); ++i) {
-    const std::string problem = problem_key_of(jobs[i].shape);
+    const std::string problem = jobs[i].key().str();
     bar.update(static_cast<int>(i), static_cast<int>(jobs.size()), problem);
     const auto start = std::chrono::steady_clock::now();
-    auto ready = provider.obtain(jobs[i].shape);
+    auto ready = provider.obtain(jobs[i]);
     bar.finish();
     if (!ready) {
       llvm::outs() << llvm::formatv("  {0,-36} FAILED: {1}\n", problem, llvm::toString(ready.takeError()));
@@ -142,7 +120,7 @@ int run_warm() {
   text << in.rdbuf();
   auto problems = tuner::parse_manifest(text.str());
   if (!problems) return fail(manifest_path + ": " + llvm::toString(problems.takeError()));
-  const std::vector<Job> jobs = jobs_of(*problems);
+  const std::vector<Problem>& jobs = *problems;
 
   auto opened = cache_path.empty() ? cache::TuningCache::open_default() : cache::TuningCache::open(cache_path);
   if (!opened) return fail(llvm::toString(opened.takeError()));

@@ -22,7 +22,7 @@ namespace {
 // the first-use compile time for nothing. Duplicates are dropped later.
 llvm::Expected<std::vector<gen::KernelSpec>> ordered_specs(const gen::Selection& selection,
                                                            const gen::DeviceDescription& device,
-                                                           const gen::ProblemClass& problem) {
+                                                           const Problem& problem) {
   std::vector<gen::KernelSpec> specs;
   for (const gen::VariantVerdict& verdict : selection.verdicts) {
     if (!verdict.usable) continue;
@@ -43,7 +43,7 @@ std::string device_label(const gen::DeviceDescription& device) {
 
 }  // namespace
 
-llvm::Expected<CandidateList> candidates(const gen::DeviceDescription& device, const gen::ProblemClass& problem,
+llvm::Expected<CandidateList> candidates(const gen::DeviceDescription& device, const Problem& problem,
                                          const gen::CompilerTargets& targets) {
   // The selector says, once, why nothing can run (bad head_dim, no NVRTC target, no variant).
   auto selection = gen::select_variant(device, problem, targets);
@@ -65,7 +65,7 @@ llvm::Expected<CandidateList> candidates(const gen::DeviceDescription& device, c
   if (!list.specs.empty()) return list;
   return make_error(ErrorCode::unsupported,
                     llvm::formatv("every tuning candidate for {0} head_dim {1} on {2} was pruned: {3}",
-                                  dtype_name(problem.dtype), problem.head_dim, device_label(device),
+                                  dtype_name(problem.dtype()), problem.head_dim(), device_label(device),
                                   failure_summary(list.pruned))
                         .str());
 }

@@ -5,6 +5,7 @@
 #include <llvm/Support/FormatVariadic.h>
 #include <nlohmann/json.hpp>
 
+#include "support/error.h"
 #include "support/names.h"
 #include "support/error.h"
 
@@ -31,30 +32,32 @@ llvm::Expected<int> positive_int(const json& object, const std::string& where, c
   return static_cast<int>(value);
 }
 
-llvm::Expected<ManifestProblem> parse_problem(const json& p, const std::string& where) {
+// The problems of one entry: its features and sizes, once per listed length.
+llvm::Error parse_entry(const json& p, const std::string& where, std::vector<Problem>& out) {
   if (!p.is_object()) return error_at(where, "expected an object");
   static const std::set<std::string> known = {"dtype", "head_dim", "causal", "num_heads", "num_kv_heads", "batch", "seqlen"};
   for (auto it = p.begin(); it != p.end(); ++it)
     if (!known.count(it.key())) return error_at(where + "." + it.key(), "unknown field");
 
-  ManifestProblem problem;
+  ProblemFeatures features;
   auto dtype = p.find("dtype");
   if (dtype == p.end()) return error_at(where + ".dtype", "missing");
   if (!dtype->is_string()) return error_at(where + ".dtype", "expected a string");
   auto parsed = parse_dtype(dtype->get<std::string>());
   if (!parsed) return error_at(where + ".dtype", llvm::toString(parsed.takeError()));
-  problem.dtype = *parsed;
+  features.dtype = *parsed;
 
   auto head_dim = positive_int(p, where, "head_dim", 0, true);
   if (!head_dim) return head_dim.takeError();
   if (*head_dim % 8 != 0 || *head_dim > 256)
     return error_at(where + ".head_dim", llvm::formatv("{0} is not a multiple of 8 in 8..256", *head_dim));
-  problem.head_dim = *head_dim;
+  features.head_dim = *head_dim;
 
   if (auto causal = p.find("causal"); causal != p.end()) {
     if (!causal->is_boolean()) return error_at(where + ".causal", "expected true or false");
-    problem.mask = causal->get<bool>() ? MaskKind::causal : MaskKind::none;
+    features.mask = causal->get<bool>() ? MaskKind::causal : MaskKind::none;
   }
+  ProblemShape shape;
   auto heads = positive_int(p, where, "num_heads", 1, false);
   if (!heads) return heads.takeError();
   auto kv_heads = positive_int(p, where, "num_kv_heads", *heads, false);
@@ -63,26 +66,30 @@ llvm::Expected<ManifestProblem> parse_problem(const json& p, const std::string& 
     return error_at(where + ".num_kv_heads", llvm::formatv("num_heads {0} is not a multiple of {1}", *heads, *kv_heads));
   auto batch = positive_int(p, where, "batch", 1, false);
   if (!batch) return batch.takeError();
-  problem.num_heads = *heads;
-  problem.num_kv_heads = *kv_heads;
-  problem.batch = *batch;
+  shape.num_heads = *heads;
+  shape.num_kv_heads = *kv_heads;
+  shape.batch = *batch;
 
   auto seqlen = p.find("seqlen");
   if (seqlen == p.end()) return error_at(where + ".seqlen", "missing");
   const json lengths = seqlen->is_array() ? *seqlen : json::array({*seqlen});
   if (lengths.empty()) return error_at(where + ".seqlen", "empty list");
   for (size_t i = 0; i < lengths.size(); ++i) {
-    const std::string at = llvm::formatv("{0}.seqlen[{1}]", where, i);
+    const std::string at = seqlen->is_array() ? llvm::formatv("{0}.seqlen[{1}]", where, i).str() : where + ".seqlen";
     if (!lengths[i].is_number_integer() || lengths[i].get<long long>() <= 0 || lengths[i].get<long long>() > (1 << 24))
-      return error_at(seqlen->is_array() ? at : where + ".seqlen", "expected a positive integer up to 16777216");
-    problem.seqlens.push_back(lengths[i].get<int>());
+      return error_at(at, "expected a positive integer up to 16777216");
+    shape.seqlen_q = shape.seqlen_k = lengths[i].get<int>();
+    // The checks every problem passes beyond the manifest's own (the launch grid's limits).
+    auto problem = Problem::of_shape(features, shape);
+    if (!problem) return error_at(where, llvm::toString(problem.takeError()));
+    out.push_back(std::move(*problem));
   }
-  return problem;
+  return llvm::Error::success();
 }
 
 }  // namespace
 
-llvm::Expected<std::vector<ManifestProblem>> parse_manifest(const std::string& text) {
+llvm::Expected<std::vector<Problem>> parse_manifest(const std::string& text) {
   json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded())
     return make_error(ErrorCode::invalid_argument, "manifest: not valid JSON");
@@ -95,12 +102,9 @@ llvm::Expected<std::vector<ManifestProblem>> parse_manifest(const std::string& t
   if (problems == root.end()) return error_at("problems", "missing");
   if (!problems->is_array()) return error_at("problems", "expected a list");
   if (problems->empty()) return error_at("problems", "empty list");
-  std::vector<ManifestProblem> out;
-  for (size_t i = 0; i < problems->size(); ++i) {
-    auto problem = parse_problem((*problems)[i], llvm::formatv("problems[{0}]", i).str());
-    if (!problem) return problem.takeError();
-    out.push_back(std::move(*problem));
-  }
+  std::vector<Problem> out;
+  for (size_t i = 0; i < problems->size(); ++i)
+    if (llvm::Error err = parse_entry((*problems)[i], llvm::formatv("problems[{0}]", i).str(), out)) return err;
   return out;
 }
 

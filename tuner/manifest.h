@@ -11,22 +11,14 @@
 
 #include <llvm/Support/Error.h>
 
-#include "flashjit/types.h"
+#include "problem/problem.h"
 
 namespace flashjit::tuner {
 
-struct ManifestProblem {
-  DType dtype = DType::bf16;
-  int head_dim = 128;
-  MaskKind mask = MaskKind::none;
-  int num_heads = 1;
-  int num_kv_heads = 1;
-  int batch = 1;
-  std::vector<int> seqlens;  // each is tuned as seqlen_q = seqlen_k
-};
-
 inline constexpr int kManifestVersion = 1;
 
-llvm::Expected<std::vector<ManifestProblem>> parse_manifest(const std::string& json_text);
+// One Problem per listed length (seqlen_q = seqlen_k), in the manifest's order. num_kv_heads
+// defaults to num_heads, batch and num_heads to 1, causal to false.
+llvm::Expected<std::vector<Problem>> parse_manifest(const std::string& json_text);
 
 }  // namespace flashjit::tuner

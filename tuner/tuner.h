@@ -45,7 +45,7 @@ struct CandidateList {
   std::vector<gen::KernelSpec> specs;
   std::vector<CandidateReport> pruned;
 };
-llvm::Expected<CandidateList> candidates(const gen::DeviceDescription& device, const gen::ProblemClass& problem,
+llvm::Expected<CandidateList> candidates(const gen::DeviceDescription& device, const Problem& problem,
                                          const gen::CompilerTargets& targets);
 
 struct TuneOptions {

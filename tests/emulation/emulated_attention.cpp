@@ -13,8 +13,9 @@
 #include "flashjit/numeric.h"
 #include "emulation/tensor_map_emulation.h"
 #include "runtime/launch_params.h"
+#include "problem/tma_addressability.h"
 #include "runtime/tensor_map_request.h"
-#include "runtime/validate.h"
+#include "problem/validate.h"
 #include "helpers/compare.h"
 #include "helpers/naive_reference.h"
 

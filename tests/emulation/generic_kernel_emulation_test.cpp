@@ -20,6 +20,7 @@
 #include "emulation/cuda_emulation.h"
 #include "emulation/emulated_attention.h"
 #include "templates/generic_forward.cuh"
+#include "helpers/problems.h"
 
 namespace flashjit {
 namespace {
@@ -233,7 +234,7 @@ void expect_default_tile_matches(const ProblemShape& s, const gen::KernelSpec& s
 TEST(GenericKernelEmulation, DefaultTilesOfHopper) {
   for (MaskKind mask : {kNone, kCausal}) {
     const ProblemShape s = test::shape(1, 2, 1, 37, 61, 128, DType::bf16, mask);
-    auto spec = gen::default_spec(Variant::generic, hopper(), gen::ProblemClass{s.dtype, s.head_dim, s.mask});
+    auto spec = gen::default_spec(Variant::generic, hopper(), flashjit::testing::problem_with({s.dtype, s.head_dim, s.mask}));
     ASSERT_TRUE(static_cast<bool>(spec)) << llvm::toString(spec.takeError());
     EXPECT_EQ(spec->dtype, s.dtype);
     EXPECT_EQ(spec->head_dim, s.head_dim);

@@ -24,6 +24,7 @@
 #include "emulation/emulated_attention.h"
 #include "templates/mma_sm75_forward.cuh"
 #include "templates/mma_sm80_forward.cuh"
+#include "helpers/problems.h"
 
 namespace flashjit {
 namespace {
@@ -217,7 +218,7 @@ TEST(MmaSm80Emulation, EagerCopiesAtEveryStageCount) {
 TEST(MmaSm80Emulation, DefaultTileOfAmpere) {
   const ProblemShape s = test::shape(1, 1, 1, 130, 80, 64, DType::f16, kCausal);
   auto spec = gen::default_spec(Variant::mma_sm80, device_for(Variant::mma_sm80),
-                                gen::ProblemClass{s.dtype, s.head_dim, s.mask});
+                                flashjit::testing::problem_with({s.dtype, s.head_dim, s.mask}));
   ASSERT_TRUE(static_cast<bool>(spec)) << llvm::toString(spec.takeError());
   using T = Tile<128, 64, 4, 2>;
   ASSERT_EQ(gen::canonical_key(*spec), gen::canonical_key(spec_for<Variant::mma_sm80, T>(s)))
@@ -230,7 +231,7 @@ TEST(MmaSm80Emulation, DefaultTileAtHeadDim128) {
   for (MaskKind mask : {kNone, kCausal}) {
     const ProblemShape s = test::shape(1, 1, 1, 133, 100, 128, DType::bf16, mask);
     auto spec = gen::default_spec(Variant::mma_sm80, device_for(Variant::mma_sm80),
-                                  gen::ProblemClass{s.dtype, s.head_dim, s.mask});
+                                  flashjit::testing::problem_with({s.dtype, s.head_dim, s.mask}));
     ASSERT_TRUE(static_cast<bool>(spec)) << llvm::toString(spec.takeError());
     using T = Tile<128, 32, 4, 2>;
     ASSERT_EQ(gen::canonical_key(*spec), gen::canonical_key(spec_for<Variant::mma_sm80, T>(s)))

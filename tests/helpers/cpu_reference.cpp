@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "runtime/cpu/cpu_attention.h"
-#include "runtime/validate.h"
+#include "problem/validate.h"
 #include "helpers/compare.h"
 
 namespace flashjit::test {

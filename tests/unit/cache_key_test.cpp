@@ -1,4 +1,4 @@
-// The cache key: length buckets, problem keys, and that a change in any key field is a new row.
+// The cache key: its fields, and that a change in any of them is a new row.
 #include <string>
 #include <vector>
 
@@ -12,23 +12,6 @@ namespace {
 
 using testing::sample_entry;
 using testing::sample_key;
-
-TEST(CacheKey, BucketsLengthsToTheNextPowerOfTwoFrom128) {
-  EXPECT_EQ(sequence_length_bucket(0), 128);
-  EXPECT_EQ(sequence_length_bucket(1), 128);
-  EXPECT_EQ(sequence_length_bucket(128), 128);
-  EXPECT_EQ(sequence_length_bucket(129), 256);
-  EXPECT_EQ(sequence_length_bucket(4096), 4096);
-  EXPECT_EQ(sequence_length_bucket(4097), 8192);
-  EXPECT_EQ(sequence_length_bucket(int64_t{1} << 40), int64_t{1} << 40);
-  EXPECT_EQ(sequence_length_bucket(INT64_MAX), int64_t{1} << 62);  // no overflow
-}
-
-TEST(CacheKey, BuildsTheProblemKey) {
-  EXPECT_EQ(make_problem_key(DType::bf16, 128, MaskKind::causal, 4, sequence_length_bucket(3000)),
-            "bf16_d128_causal_gqa4_len4096");
-  EXPECT_EQ(make_problem_key(DType::f16, 64, MaskKind::none, 1, 128), "f16_d64_none_gqa1_len128");
-}
 
 TEST(CacheKey, EncodesNvrtcVersionsLikeTheDriver) {
   EXPECT_EQ(nvrtc_version_number(12, 4), 12040);

@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "flashjit/numeric.h"
-#include "runtime/validate.h"
+#include "problem/validate.h"
 #include "helpers/compare.h"
 #include "helpers/naive_reference.h"
 #include "helpers/test_problem.h"

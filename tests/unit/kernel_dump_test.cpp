@@ -6,6 +6,7 @@
 #include <llvm/Support/FileSystem.h>
 #include <nlohmann/json.hpp>
 
+#include "helpers/problems.h"
 #include "generator/selector.h"
 #include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/kernel_dump.h"
@@ -25,7 +26,7 @@ TEST(KernelDump, WritesSourcePtxLogAndMetadata) {
   ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("flashjit-dump", dir));
   const std::string nested = std::string(dir) + "/nested/dir";  // created on demand
   auto spec = gen::default_spec(Variant::generic, gen::DeviceDescription::for_arch(90),
-                                {DType::f16, 64, MaskKind::causal});
+                                flashjit::testing::problem_with(DType::f16, 64, MaskKind::causal));
   ASSERT_TRUE(bool(spec));
   auto emitted = gen::emit(*spec);
   ASSERT_TRUE(bool(emitted));

@@ -7,10 +7,14 @@
 
 #include <gtest/gtest.h>
 
+#include "helpers/errors.h"
 #include "runtime/kernel_table.h"
+#include "support/error.h"
 
 namespace flashjit {
 namespace {
+
+ProblemKey key(int head_dim) { return ProblemKey{{DType::bf16, head_dim, MaskKind::causal}, 4, 4096, true}; }
 
 // Without a GPU no module can be loaded, so the builders here fail; what is tested is how often
 // they run and that every caller sees the same outcome.
@@ -20,18 +24,16 @@ TEST(KernelTable, ConcurrentCallersShareOneBuild) {
   auto slow_failing_build = [&]() -> llvm::Expected<ReadyKernel> {
     ++builds;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "nvrtc compile failed for key_a");
+    return make_error(ErrorCode::compile_error, "nvrtc compile failed for key_a");
   };
-  std::vector<std::string> errors(8);
+  std::vector<Status> errors(8);
   std::vector<std::thread> threads;
   for (size_t i = 0; i < errors.size(); ++i)
-    threads.emplace_back([&, i] {
-      auto kernel = table.get_or_build("key_a", slow_failing_build);
-      errors[i] = kernel ? "built" : llvm::toString(kernel.takeError());
-    });
+    threads.emplace_back([&, i] { errors[i] = testing::failure_of(table.get_or_build(key(128), slow_failing_build)); });
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(builds.load(), 1);
-  for (const std::string& e : errors) EXPECT_EQ(e, "nvrtc compile failed for key_a");
+  // Every caller, the ones that waited too, gets the failure with its code.
+  for (const Status& e : errors) EXPECT_EQ(e.to_string(), "compile_error: nvrtc compile failed for key_a");
 }
 
 TEST(KernelTable, AFailedBuildIsRememberedAndOtherKeysAreIndependent) {
@@ -39,12 +41,14 @@ TEST(KernelTable, AFailedBuildIsRememberedAndOtherKeysAreIndependent) {
   int builds = 0;
   auto failing = [&]() -> llvm::Expected<ReadyKernel> {
     ++builds;
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "broken");
+    return make_error(ErrorCode::unsupported, "broken");
   };
-  for (int i = 0; i < 3; ++i) llvm::consumeError(table.get_or_build("a", failing).takeError());
-  llvm::consumeError(table.get_or_build("b", failing).takeError());
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(testing::failure_of(table.get_or_build(key(64), failing)).to_string(), "unsupported: broken");
+  llvm::consumeError(table.get_or_build(key(128), failing).takeError());
   EXPECT_EQ(builds, 2);
   EXPECT_EQ(table.size(), 2u);
+  EXPECT_EQ(table.find(key(64)), nullptr);  // a failed build is not a kernel
 }
 
 }  // namespace

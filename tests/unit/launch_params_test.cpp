@@ -7,7 +7,7 @@
 #include <llvm/Support/Error.h>
 
 #include "runtime/launch_params.h"
-#include "runtime/validate.h"
+#include "problem/validate.h"
 #include "helpers/test_problem.h"
 
 namespace flashjit {

@@ -26,15 +26,21 @@ TEST(Manifest, TheShippedExampleParses) {
   text << in.rdbuf();
   auto problems = parse_manifest(text.str());
   ASSERT_TRUE(static_cast<bool>(problems)) << llvm::toString(problems.takeError());
-  ASSERT_EQ(problems->size(), 3u);
-  const ManifestProblem& first = (*problems)[0];
-  EXPECT_EQ(first.dtype, DType::bf16);
-  EXPECT_EQ(first.head_dim, 128);
-  EXPECT_EQ(first.mask, MaskKind::causal);
-  EXPECT_EQ(first.num_kv_heads, 8);
-  EXPECT_EQ(first.seqlens, (std::vector<int>{1024, 4096}));
-  EXPECT_EQ((*problems)[1].seqlens, (std::vector<int>{16384}));  // a single length is allowed
-  EXPECT_EQ((*problems)[2].num_kv_heads, 16);                     // defaults to num_heads
+  // One problem per length: the first entry lists two.
+  ASSERT_EQ(problems->size(), 4u);
+  const Problem& first = (*problems)[0];
+  EXPECT_EQ(first.dtype(), DType::bf16);
+  EXPECT_EQ(first.head_dim(), 128);
+  EXPECT_EQ(first.mask(), MaskKind::causal);
+  EXPECT_EQ(first.shape().num_heads, 32);
+  EXPECT_EQ(first.shape().num_kv_heads, 8);
+  EXPECT_EQ(first.shape().batch, 4);
+  EXPECT_EQ(first.shape().seqlen_q, 1024);
+  EXPECT_EQ(first.shape().seqlen_k, 1024);
+  EXPECT_EQ((*problems)[1].shape().seqlen_k, 4096);
+  EXPECT_EQ((*problems)[2].shape().seqlen_k, 16384);  // a single length is allowed
+  EXPECT_EQ((*problems)[3].shape().num_kv_heads, 16);  // defaults to num_heads
+  EXPECT_EQ((*problems)[3].key().str(), "f16_d64_causal_gqa1_len2048");
 }
 
 TEST(Manifest, ErrorsNameTheFieldAndPosition) {
@@ -55,6 +61,9 @@ TEST(Manifest, ErrorsNameTheFieldAndPosition) {
   EXPECT_EQ(error_of(with_problem(R"({"dtype": "f16", "head_dim": 64, "seqlen": 8, "casual": true})")),
             "manifest: problems[1].casual: unknown field");
   EXPECT_EQ(error_of(with_problem(R"({"dtype": "f16", "head_dim": 64})")), "manifest: problems[1].seqlen: missing");
+  // What every problem must satisfy beyond the manifest's own fields: the launch grid's limits.
+  EXPECT_EQ(error_of(with_problem(R"({"dtype": "f16", "head_dim": 64, "batch": 70000, "seqlen": [8]})")),
+            "manifest: problems[1]: batch 70000 exceeds the maximum of 65535");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <llvm/Support/Error.h>
 
+#include "helpers/problems.h"
 #include "helpers/errors.h"
 #include "generator/compiler_targets.h"
 #include "generator/device_description.h"
@@ -18,11 +19,8 @@ namespace flashjit::cuda {
 namespace {
 
 gen::KernelSpec default_generic(int arch, DType dtype, int head_dim, MaskKind mask = MaskKind::none) {
-  gen::ProblemClass problem;
-  problem.dtype = dtype;
-  problem.head_dim = head_dim;
-  problem.mask = mask;
-  auto spec = gen::default_spec(Variant::generic, gen::DeviceDescription::for_arch(arch), problem);
+  auto spec = gen::default_spec(Variant::generic, gen::DeviceDescription::for_arch(arch),
+                                flashjit::testing::problem_with(dtype, head_dim, mask));
   if (!spec) {
     ADD_FAILURE() << llvm::toString(spec.takeError());
     return {};

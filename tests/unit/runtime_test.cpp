@@ -6,7 +6,7 @@
 #include "helpers/compare.h"
 #include "helpers/naive_reference.h"
 #include "helpers/test_problem.h"
-#include "runtime/validate.h"
+#include "problem/validate.h"
 
 namespace flashjit {
 namespace {

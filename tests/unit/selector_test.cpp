@@ -13,6 +13,7 @@
 #include "generator/kernel_spec.h"
 #include "generator/selector.h"
 #include "generator/variant_rules.h"
+#include "helpers/problems.h"
 
 namespace flashjit::gen {
 namespace {
@@ -24,19 +25,20 @@ CompilerTargets nvrtc13() { return {13, 0, {75, 80, 86, 87, 88, 89, 90, 100, 103
 // Like an NVRTC from CUDA 12.x before Blackwell.
 CompilerTargets nvrtc12() { return {12, 4, {50, 52, 53, 60, 61, 62, 70, 72, 75, 80, 86, 87, 89, 90}}; }
 
-ProblemClass problem(DType dtype = DType::f16, int head_dim = 128, MaskKind mask = MaskKind::none) {
-  ProblemClass p;
-  p.dtype = dtype;
-  p.head_dim = head_dim;
-  p.mask = mask;
-  return p;
+Problem problem(DType dtype = DType::f16, int head_dim = 128, MaskKind mask = MaskKind::none) {
+  return flashjit::testing::problem_with(dtype, head_dim, mask);
+}
+
+// The same problem with q rows 100 elements apart, which TMA cannot address.
+Problem unaligned_problem(DType dtype = DType::f16, int head_dim = 128) {
+  return flashjit::testing::problem_with_q_seq_stride({dtype, head_dim, MaskKind::none}, 100);
 }
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-Selection selected(int cc, const ProblemClass& p, const CompilerTargets& targets,
+Selection selected(int cc, const Problem& p, const CompilerTargets& targets,
                    std::optional<Variant> forced = std::nullopt) {
   auto s = select_variant(DeviceDescription::for_arch(cc), p, targets, forced);
   if (!s) {
@@ -46,7 +48,7 @@ Selection selected(int cc, const ProblemClass& p, const CompilerTargets& targets
   return *s;
 }
 
-std::string selection_error(int cc, const ProblemClass& p, const CompilerTargets& targets,
+std::string selection_error(int cc, const Problem& p, const CompilerTargets& targets,
                             std::optional<Variant> forced = std::nullopt) {
   auto s = select_variant(DeviceDescription::for_arch(cc), p, targets, forced);
   if (s) {
@@ -257,9 +259,7 @@ TEST(Selector, HopperRunsMma80AtHeadDimsWgmmaIsNotGeneratedFor) {
 // Tensors TMA cannot address (runtime/tensor_map_request.h says why) go to mma_sm80, and the reason
 // carries the layout problem so that a user can see what to fix.
 TEST(Selector, HopperWithTensorsTmaCannotAddressRunsMma80) {
-  ProblemClass p = problem(DType::bf16, 128);
-  p.tma_layout_problem = "q: the seq stride of 100 elements (200 bytes) is not a positive multiple of 16 bytes";
-  const Selection s = selected(90, p, nvrtc13());
+  const Selection s = selected(90, unaligned_problem(DType::bf16, 128), nvrtc13());
   EXPECT_EQ(canonical_key(s.spec), "mma_sm80_sm90_bf16_d128_m128n32w4s2_none");
   EXPECT_EQ(s.reason, std::string(kMma80Reason) +
                           " (not wgmma_sm90: TMA cannot address these tensors (q: the seq stride of 100 elements "
@@ -408,8 +408,8 @@ TEST(Selector, ARealDeviceIsNamedWithItsArchitecture) {
   DeviceDescription h100 = DeviceDescription::for_arch(90);
   h100.name = "NVIDIA H100 80GB HBM3";
   h100.nominal = false;
-  ProblemClass unaligned = problem();
-  unaligned.tma_layout_problem = "k: the base address 0x0000000000001008 is not 16-byte aligned";
+  const Problem unaligned = flashjit::testing::problem_of_call(
+      {DType::f16, 128, MaskKind::none}, [](AttentionArgs& a) { a.k.data = reinterpret_cast<const void*>(0x1008); });
   auto s = select_variant(h100, unaligned, nvrtc13(), Variant::wgmma_sm90);
   ASSERT_FALSE(static_cast<bool>(s));
   EXPECT_EQ(flashjit::testing::message_of(s.takeError(), ErrorCode::unsupported),
@@ -448,12 +448,6 @@ TEST(Selector, F32AlwaysGoesToGeneric) {
                           "computes f16 and bf16, not f32; mma_sm75: mma_sm75 computes f16 only, not f32)");
   const Selection p = selected(61, problem(DType::f32), nvrtc12());
   EXPECT_EQ(p.spec.variant, Variant::generic);
-}
-
-TEST(Selector, RejectsABadHeadDim) {
-  // A problem no variant can take is said once, not once per variant.
-  EXPECT_EQ(selection_error(90, problem(DType::f16, 100), nvrtc13()), "head_dim 100 is not a multiple of 8");
-  EXPECT_EQ(selection_error(90, problem(DType::f16, 264), nvrtc13()), "head_dim 264 is outside 8..256");
 }
 
 // ---- forced variants -----------------------------------------------------------------------------
@@ -496,9 +490,7 @@ TEST(Selector, ForcedWgmmaOnHopperRunsOrSaysWhyNot) {
   EXPECT_EQ(s.reason, std::string("forced by options: ") + kWgmmaReason);
 
   // Allowed by the architecture, but not for tensors TMA cannot address.
-  ProblemClass unaligned = problem();
-  unaligned.tma_layout_problem = "q: the seq stride of 100 elements (200 bytes) is not a positive multiple of 16 bytes";
-  EXPECT_EQ(selection_error(90, unaligned, nvrtc13(), Variant::wgmma_sm90),
+  EXPECT_EQ(selection_error(90, unaligned_problem(), nvrtc13(), Variant::wgmma_sm90),
             "forced variant wgmma_sm90 cannot run on nominal sm_90: TMA cannot address these tensors (q: the seq "
             "stride of 100 elements (200 bytes) is not a positive multiple of 16 bytes)");
   // Nor at a head dim it is not generated for.
@@ -509,7 +501,7 @@ TEST(Selector, ForcedWgmmaOnHopperRunsOrSaysWhyNot) {
 
 // ---- default tiles -------------------------------------------------------------------------------
 
-std::string default_key(Variant variant, int cc, const ProblemClass& p) {
+std::string default_key(Variant variant, int cc, const Problem& p) {
   auto s = default_spec(variant, DeviceDescription::for_arch(cc), p);
   if (!s) {
     ADD_FAILURE() << variant_name(variant) << " sm_" << cc << ": " << llvm::toString(s.takeError());
@@ -601,7 +593,7 @@ TEST(DefaultSpec, TensorCoreDefaultsFitEveryHeadDimAndMask) {
     for (DType dtype : t.dtypes) {
       for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
         for (int head_dim = 8; head_dim <= 256; head_dim += 8) {
-          const ProblemClass p = problem(dtype, head_dim, mask);
+          const Problem p = problem(dtype, head_dim, mask);
           auto s = default_spec(t.variant, device, p);
           ASSERT_TRUE(static_cast<bool>(s)) << variant_name(t.variant) << " sm_" << t.cc << " d" << head_dim << ": "
                                             << llvm::toString(s.takeError());

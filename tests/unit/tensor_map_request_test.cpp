@@ -8,8 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include "problem/tma_addressability.h"
 #include "runtime/tensor_map_request.h"
-#include "runtime/validate.h"
+#include "problem/validate.h"
 
 namespace flashjit {
 namespace {
@@ -54,7 +55,7 @@ Strides bhsd_strides(int seqlen, int heads, int head_dim) {
 // 38400, so the head comes right after the head dim, then the sequence, then the batch.
 TEST(TensorMapRequest, ContiguousQueriesOrderHeadSeqBatch) {
   const AttentionArgs a = bshd(2, 3, 3, 100, 100, 128);
-  const TensorMapRequest r = tensor_map_request(a, TmaOperand::q, 64);
+  const TensorMapRequest r = tensor_map_request(a, Operand::q, 64);
   EXPECT_EQ(r.address, a.q.data);
   EXPECT_EQ(r.dtype, DType::f16);
   EXPECT_EQ(r.dims, (Dims{128, 3, 100, 2}));
@@ -70,7 +71,7 @@ TEST(TensorMapRequest, ContiguousQueriesOrderHeadSeqBatch) {
 TEST(TensorMapRequest, HeadMajorLayoutOrdersSeqHeadBatch) {
   AttentionArgs a = bshd(2, 3, 3, 100, 100, 128);
   a.q.strides = bhsd_strides(100, 3, 128);  // seq 128, head 12800, batch 38400
-  const TensorMapRequest r = tensor_map_request(a, TmaOperand::q, 64);
+  const TensorMapRequest r = tensor_map_request(a, Operand::q, 64);
   EXPECT_EQ(r.dims, (Dims{128, 100, 3, 2}));
   EXPECT_EQ(r.strides_bytes, (StridesBytes{256, 25600, 76800}));
   EXPECT_EQ(r.box, (Box{64, 64, 1, 1}));
@@ -83,9 +84,9 @@ TEST(TensorMapRequest, HeadMajorLayoutOrdersSeqHeadBatch) {
 // block_n rows, and each request addresses its own tensor.
 TEST(TensorMapRequest, KeysAndValuesUseKvHeadsSeqlenKAndTheirOwnAddress) {
   const AttentionArgs a = bshd(3, 8, 2, 100, 300, 64);
-  for (TmaOperand operand : {TmaOperand::k, TmaOperand::v}) {
+  for (Operand operand : {Operand::k, Operand::v}) {
     const TensorMapRequest r = tensor_map_request(a, operand, 128);
-    EXPECT_EQ(r.address, operand == TmaOperand::k ? a.k.data : a.v.data);
+    EXPECT_EQ(r.address, operand == Operand::k ? a.k.data : a.v.data);
     // Strides in elements: head 64, seq 2*64 = 128, batch 300*128 = 38400.
     EXPECT_EQ(r.dims, (Dims{64, 2, 300, 3}));
     EXPECT_EQ(r.strides_bytes, (StridesBytes{128, 256, 76800}));
@@ -95,7 +96,7 @@ TEST(TensorMapRequest, KeysAndValuesUseKvHeadsSeqlenKAndTheirOwnAddress) {
     EXPECT_EQ(r.batch_slot, 3);
   }
   // The query tensor of the same call keeps its own shape.
-  EXPECT_EQ(tensor_map_request(a, TmaOperand::q, 64).dims, (Dims{64, 8, 100, 3}));
+  EXPECT_EQ(tensor_map_request(a, Operand::q, 64).dims, (Dims{64, 8, 100, 3}));
 }
 
 // A dimension of extent 1 is never stepped over, so its stride is replaced by the tensor's span and
@@ -105,7 +106,7 @@ TEST(TensorMapRequest, AnExtentOneDimensionSortsLast) {
   AttentionArgs a = bshd(1, 3, 3, 100, 100, 128);
   a.q.strides = bhsd_strides(100, 3, 128);
   a.q.strides.batch = 1;
-  const TensorMapRequest r = tensor_map_request(a, TmaOperand::q, 64);
+  const TensorMapRequest r = tensor_map_request(a, Operand::q, 64);
   // Span: the largest stride * extent, head 12800 * 3 = 38400 elements.
   EXPECT_EQ(r.dims, (Dims{128, 100, 3, 1}));
   EXPECT_EQ(r.strides_bytes, (StridesBytes{256, 25600, 76800}));
@@ -115,7 +116,7 @@ TEST(TensorMapRequest, AnExtentOneDimensionSortsLast) {
 
   // MQA: one kv head, whose stride (64, equal to the sequence stride) moves past the batch.
   const AttentionArgs mqa = bshd(2, 4, 1, 50, 100, 64);
-  const TensorMapRequest k = tensor_map_request(mqa, TmaOperand::k, 64);
+  const TensorMapRequest k = tensor_map_request(mqa, Operand::k, 64);
   // seq 64, batch 6400; the head takes the span 6400 * 2 = 12800.
   EXPECT_EQ(k.dims, (Dims{64, 100, 2, 1}));
   EXPECT_EQ(k.strides_bytes, (StridesBytes{128, 12800, 25600}));
@@ -126,25 +127,9 @@ TEST(TensorMapRequest, AnExtentOneDimensionSortsLast) {
 
 TEST(TensorMapRequest, CarriesTheDtype) {
   const AttentionArgs a = bshd(2, 3, 3, 100, 100, 128, DType::bf16);
-  for (TmaOperand operand : {TmaOperand::q, TmaOperand::k, TmaOperand::v})
+  for (Operand operand : {Operand::q, Operand::k, Operand::v})
     EXPECT_EQ(tensor_map_request(a, operand, 64).dtype, DType::bf16);
-  EXPECT_EQ(tensor_map_request(bshd(2, 3, 3, 100, 100, 128), TmaOperand::v, 64).dtype, DType::f16);
-}
-
-// Shapes that never went through validation (a warm manifest) have all-zero strides: the contiguous
-// layout, asked the same way.
-TEST(TensorMapRequest, DefaultStridesMeanContiguous) {
-  const AttentionArgs explicit_strides = bshd(2, 3, 3, 100, 100, 128);
-  AttentionArgs defaults = explicit_strides;
-  defaults.q.strides = Strides{};
-  const TensorMapRequest r = tensor_map_request(defaults, TmaOperand::q, 64);
-  const TensorMapRequest e = tensor_map_request(explicit_strides, TmaOperand::q, 64);
-  EXPECT_EQ(r.dims, e.dims);
-  EXPECT_EQ(r.strides_bytes, e.strides_bytes);
-  EXPECT_EQ(r.seq_slot, e.seq_slot);
-  EXPECT_EQ(r.head_slot, e.head_slot);
-  EXPECT_EQ(r.batch_slot, e.batch_slot);
-  EXPECT_EQ(tma_layout_problem(defaults), "");
+  EXPECT_EQ(tensor_map_request(bshd(2, 3, 3, 100, 100, 128), Operand::v, 64).dtype, DType::f16);
 }
 
 // ---- tma_layout_problem --------------------------------------------------------------------------

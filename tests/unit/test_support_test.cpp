@@ -8,7 +8,7 @@
 
 #include "flashjit/numeric.h"
 #include "runtime/cpu/cpu_attention.h"
-#include "runtime/validate.h"
+#include "problem/validate.h"
 #include "helpers/compare.h"
 #include "helpers/cpu_reference.h"
 #include "helpers/test_problem.h"

@@ -7,30 +7,24 @@
 namespace flashjit {
 namespace {
 
-AttentionArgs big_shape() {
-  AttentionArgs a;
-  a.batch = 64;
-  a.num_heads = 32;
-  a.num_kv_heads = 8;
-  a.seqlen_q = a.seqlen_k = 8192;
-  a.head_dim = 128;
-  a.q.dtype = a.k.dtype = a.v.dtype = a.out.dtype = DType::bf16;
-  return a;
+Problem problem_of(int batch, int seqlen) {
+  auto p = Problem::of_shape({DType::bf16, 128, MaskKind::none}, ProblemShape{batch, 32, 8, seqlen, seqlen});
+  if (!p) ADD_FAILURE() << llvm::toString(p.takeError());
+  return std::move(*p);
 }
 
 TEST(TuningShape, BatchShrinksUntilOneSetFits) {
   // One batch entry: q and out 8192*32*128*2 bytes each, k and v a quarter of that: 160 MiB.
-  const AttentionArgs capped = capped_tuning_shape(big_shape(), int64_t{512} << 20);
-  EXPECT_EQ(capped.batch, 2);
-  EXPECT_EQ(capped.seqlen_q, 8192);  // the sequence lengths are the real ones
-  EXPECT_EQ(capped.num_heads, 32);
+  const Problem big = problem_of(64, 8192);
+  const Problem capped = capped_tuning_problem(big, int64_t{512} << 20);
+  EXPECT_EQ(capped.shape().batch, 2);
+  EXPECT_EQ(capped.shape().seqlen_q, 8192);  // the sequence lengths are the real ones
+  EXPECT_EQ(capped.shape().num_heads, 32);
+  EXPECT_EQ(capped.key(), big.key());  // the same kernel is tuned
 }
 
 TEST(TuningShape, SmallProblemsKeepTheirBatch) {
-  AttentionArgs a = big_shape();
-  a.batch = 3;
-  a.seqlen_q = a.seqlen_k = 256;
-  EXPECT_EQ(capped_tuning_shape(a, int64_t{512} << 20).batch, 3);
+  EXPECT_EQ(capped_tuning_problem(problem_of(3, 256), int64_t{512} << 20).shape().batch, 3);
 }
 
 TEST(TuningShape, RotationCoversTheL2SeveralTimes) {

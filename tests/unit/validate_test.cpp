@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "runtime/validate.h"
+#include "problem/validate.h"
 #include "helpers/test_problem.h"
 
 namespace flashjit {

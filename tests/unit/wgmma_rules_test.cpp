@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <llvm/Support/Error.h>
 
+#include "helpers/problems.h"
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
 #include "generator/selector.h"
@@ -149,10 +150,7 @@ TEST(WgmmaSharedMemory, DefaultsFitHopper) {
   ASSERT_EQ(hopper.smem_per_block_optin, 227 * 1024);
   for (int head_dim : kHeadDims)
     for (DType dtype : {DType::f16, DType::bf16}) {
-      ProblemClass p;
-      p.dtype = dtype;
-      p.head_dim = head_dim;
-      auto s = default_spec(Variant::wgmma_sm90, hopper, p);
+      auto s = default_spec(Variant::wgmma_sm90, hopper, flashjit::testing::problem_with(dtype, head_dim));
       ASSERT_TRUE(static_cast<bool>(s)) << "d" << head_dim << ": " << llvm::toString(s.takeError());
       const std::string key = canonical_key(*s);
       EXPECT_EQ(s->variant, Variant::wgmma_sm90) << key;

@@ -1,4 +1,4 @@
-#include "runtime/validate.h"
+#include "problem/validate.h"
 
 #include <algorithm>
 #include <array>
@@ -67,28 +67,34 @@ Strides contiguous_strides(int seqlen, int heads, int head_dim) {
   return s;
 }
 
-Result<AttentionArgs> validate_args(const AttentionArgs& in) {
-  AttentionArgs a = in;
-
-  const std::pair<const char*, int> sizes[] = {{"batch", a.batch},       {"num_heads", a.num_heads},
-                                               {"num_kv_heads", a.num_kv_heads},
-                                               {"seqlen_q", a.seqlen_q}, {"seqlen_k", a.seqlen_k},
-                                               {"head_dim", a.head_dim}};
+Status validate_sizes(const ProblemFeatures& f, const ProblemShape& shape) {
+  const std::pair<const char*, int> sizes[] = {{"batch", shape.batch},       {"num_heads", shape.num_heads},
+                                               {"num_kv_heads", shape.num_kv_heads},
+                                               {"seqlen_q", shape.seqlen_q}, {"seqlen_k", shape.seqlen_k},
+                                               {"head_dim", f.head_dim}};
   for (auto [name, value] : sizes)
     if (value <= 0) return invalid(llvm::formatv("{0} must be positive, got {1}", name, value));
 
-  if (a.head_dim % 8 != 0)
-    return invalid(llvm::formatv("head_dim {0} is not a multiple of 8", a.head_dim));
-  if (a.head_dim > 256)
-    return invalid(llvm::formatv("head_dim {0} is larger than the supported maximum of 256", a.head_dim));
-  if (a.num_heads % a.num_kv_heads != 0)
-    return invalid(llvm::formatv("num_heads {0} is not a multiple of num_kv_heads {1}", a.num_heads,
-                                 a.num_kv_heads));
-  if (a.num_heads > kMaxGridYZ)
-    return invalid(llvm::formatv("num_heads {0} exceeds the maximum of {1}", a.num_heads, kMaxGridYZ));
-  if (a.batch > kMaxGridYZ)
-    return invalid(llvm::formatv("batch {0} exceeds the maximum of {1}", a.batch, kMaxGridYZ));
-  if (a.mask != MaskKind::none && a.mask != MaskKind::causal) return invalid("mask is not a known MaskKind");
+  if (f.head_dim % 8 != 0)
+    return invalid(llvm::formatv("head_dim {0} is not a multiple of 8", f.head_dim));
+  if (f.head_dim > 256)
+    return invalid(llvm::formatv("head_dim {0} is larger than the supported maximum of 256", f.head_dim));
+  if (shape.num_heads % shape.num_kv_heads != 0)
+    return invalid(llvm::formatv("num_heads {0} is not a multiple of num_kv_heads {1}", shape.num_heads,
+                                 shape.num_kv_heads));
+  if (shape.num_heads > kMaxGridYZ)
+    return invalid(llvm::formatv("num_heads {0} exceeds the maximum of {1}", shape.num_heads, kMaxGridYZ));
+  if (shape.batch > kMaxGridYZ)
+    return invalid(llvm::formatv("batch {0} exceeds the maximum of {1}", shape.batch, kMaxGridYZ));
+  if (f.mask != MaskKind::none && f.mask != MaskKind::causal) return invalid("mask is not a known MaskKind");
+  return Status::success();
+}
+
+Result<AttentionArgs> validate_args(const AttentionArgs& in) {
+  AttentionArgs a = in;
+  // The dtypes are checked below, tensor by tensor, so that the message names the tensor.
+  if (Status sizes = validate_sizes(ProblemFeatures{a.q.dtype, a.head_dim, a.mask}, shape_of(a)); !sizes.ok())
+    return sizes;
 
   if (a.softmax_scale == 0.0f) a.softmax_scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
   if (!std::isfinite(a.softmax_scale))

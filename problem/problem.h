@@ -1,0 +1,82 @@
+// Problem: one attention problem as every layer above the public API sees it, built once, either
+// from validated arguments or, without any data, from a manifest entry or the CLI's options. It
+// owns the features a kernel is specialized on, the sizes, the GQA ratio, the sequence-length
+// bucket, whether TMA can address its tensors (and why not), and its key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <llvm/Support/Error.h>
+
+#include "flashjit/types.h"
+#include "problem/problem_features.h"
+#include "problem/problem_shape.h"
+
+namespace flashjit {
+
+// What decides which kernel serves a call: calls with equal keys share one kernel, in the
+// in-memory kernel table and in the tuning cache. A plain value, compared without strings, so the
+// hot path never formats it.
+struct ProblemKey {
+  ProblemFeatures features;
+  int gqa_ratio = 1;          // query heads per KV head
+  int64_t seqlen_bucket = 0;  // sequence_length_bucket(seqlen_k)
+  // Rows TMA and 16-byte copies cannot address take other kernels (no wgmma_sm90, element-wise
+  // copies), so such calls are tuned and cached apart.
+  bool tma_addressable = true;
+
+  bool operator==(const ProblemKey& other) const;
+  bool operator!=(const ProblemKey& other) const { return !(*this == other); }
+  bool operator<(const ProblemKey& other) const;
+  // "bf16_d128_causal_gqa4_len4096", with "_unaligned" when TMA cannot address the tensors: the
+  // string the cache stores (opaque to the cache) and messages show.
+  std::string str() const;
+};
+
+// Sequence lengths share a tuned kernel per power-of-two bucket, so that every new length does not
+// trigger a new tuning run: the next power of two at or above `seqlen`, at least 128.
+int64_t sequence_length_bucket(int64_t seqlen);
+
+class Problem {
+ public:
+  // A call that validate_args accepted (normalized): its tensors' layout decides TMA
+  // addressability.
+  static Problem of_call(const AttentionArgs& normalized);
+  // Sizes without data: contiguous tensors at aligned addresses. Checked as validate_args checks
+  // the sizes, with its messages (an invalid_argument error).
+  static llvm::Expected<Problem> of_shape(const ProblemFeatures& features, const ProblemShape& shape);
+  // Only the features matter (doctor, emit): one row of one head.
+  static llvm::Expected<Problem> of_features(const ProblemFeatures& features);
+
+  const ProblemFeatures& features() const { return features_; }
+  DType dtype() const { return features_.dtype; }
+  int head_dim() const { return features_.head_dim; }
+  MaskKind mask() const { return features_.mask; }
+
+  const ProblemShape& shape() const { return shape_; }
+  int gqa_ratio() const { return shape_.num_heads / shape_.num_kv_heads; }
+  int64_t seqlen_bucket() const { return sequence_length_bucket(shape_.seqlen_k); }
+
+  bool tma_addressable() const { return tma_problem_.empty(); }
+  // Why TMA cannot address the tensors ("k: the seq stride of ..."); empty when it can.
+  const std::string& tma_problem() const { return tma_problem_; }
+
+  ProblemKey key() const;
+
+  // The same problem with another batch (the tuner caps the memory its timing runs take).
+  Problem with_batch(int batch) const;
+  // Normalized arguments for contiguous tensors of this problem at the given buffers (the tuner's
+  // and the CLI's own calls); softmax_scale 1/sqrt(head_dim), no lse.
+  AttentionArgs contiguous_args(const void* q, const void* k, const void* v, void* out) const;
+
+ private:
+  Problem(ProblemFeatures features, ProblemShape shape, std::string tma_problem)
+      : features_(features), shape_(shape), tma_problem_(std::move(tma_problem)) {}
+
+  ProblemFeatures features_;
+  ProblemShape shape_;
+  std::string tma_problem_;
+};
+
+}  // namespace flashjit

@@ -1,0 +1,47 @@
+// ProblemFeatures: what a generated kernel is specialized on from the problem it serves. A
+// Problem has them, a KernelSpec carries them, and everything that depends on them (the kernel
+// and problem keys, a stored spec's JSON, the generated shell's traits) reads them from here, so
+// a new feature (a score modifier, a layout) is one field and its lines in problem_features.cpp.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <llvm/Support/Error.h>
+#include <nlohmann/json_fwd.hpp>
+
+#include "flashjit/types.h"
+
+namespace flashjit {
+
+struct ProblemFeatures {
+  DType dtype = DType::f16;
+  int head_dim = 128;
+  MaskKind mask = MaskKind::none;
+
+  bool operator==(const ProblemFeatures& other) const;
+  bool operator!=(const ProblemFeatures& other) const { return !(*this == other); }
+  bool operator<(const ProblemFeatures& other) const;
+};
+
+// "bf16_d128": the element type and head dim, which size every tile.
+std::string shape_key(const ProblemFeatures& features);
+// "causal", or "none" when nothing modifies the scores: what changes the kernel's arithmetic.
+std::string modifier_key(const ProblemFeatures& features);
+
+// One static constexpr member of the generated shell's traits: {"bool", "kCausal", "true"}.
+struct KernelTrait {
+  std::string type;
+  std::string name;
+  std::string value;
+};
+// The traits for the score modifiers, which the templates read. (The element type and head dim are
+// emitted by the generator, which names the device types.)
+std::vector<KernelTrait> modifier_traits(const ProblemFeatures& features);
+
+// The features as fields of a stored spec's JSON object ("dtype", "head_dim", "mask"), and read
+// back with every field checked; an error names the field: "field 'mask': expected none or causal".
+void write_features(const ProblemFeatures& features, nlohmann::json& object);
+llvm::Expected<ProblemFeatures> read_features(const nlohmann::json& object);
+
+}  // namespace flashjit

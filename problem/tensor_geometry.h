@@ -1,0 +1,41 @@
+// The address arithmetic of one tensor of a call: its base and its sequence, head and batch
+// dimensions (the head dimension is contiguous). What TMA can address and the tensor maps the
+// Hopper kernel needs are both computed from it, for a real call or for contiguous tensors of a
+// shape (a manifest entry), by the same code.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "flashjit/types.h"
+#include "problem/problem_shape.h"
+
+namespace flashjit {
+
+enum class Operand { q, k, v, out };
+
+enum class TensorRole { sequence, head, batch };
+
+struct TensorDim {
+  TensorRole role;
+  const char* name;  // "seq", "head", "batch"
+  int64_t stride;    // elements
+  int64_t extent;
+};
+
+struct TensorGeometry {
+  const char* name;  // "q", "k", "v", "out"
+  uintptr_t base = 0;
+  std::array<TensorDim, 3> dims;  // sequence, head, batch
+  int head_dim = 0;
+};
+
+// One tensor of normalized arguments (validate_args filled in the strides).
+TensorGeometry geometry_of(const AttentionArgs& normalized, Operand operand);
+// The same tensor stored contiguously ([batch, seq, heads, head_dim]) at a 16-byte aligned base.
+TensorGeometry contiguous_geometry(const ProblemShape& shape, int head_dim, Operand operand);
+
+// The elements the tensor spans from its base: the largest offset a dimension reaches, plus a row.
+int64_t span_elements(const TensorGeometry& tensor);
+
+}  // namespace flashjit

@@ -1,0 +1,36 @@
+#include "problem/tma_addressability.h"
+
+#include <llvm/Support/FormatVariadic.h>
+
+namespace flashjit {
+
+std::string tma_layout_problem(const TensorGeometry& t, int element_bytes) {
+  if (t.base % 16 != 0)
+    return llvm::formatv("{0}: the base address {1} is not 16-byte aligned", t.name,
+                         reinterpret_cast<const void*>(t.base))
+        .str();
+  for (const TensorDim& d : t.dims) {
+    if (d.extent <= 1) continue;  // never stepped over: any stride will do
+    const int64_t bytes = d.stride * element_bytes;
+    if (d.stride <= 0 || bytes % 16 != 0)
+      return llvm::formatv("{0}: the {1} stride of {2} elements ({3} bytes) is not a positive multiple of 16 bytes",
+                           t.name, d.name, d.stride, bytes)
+          .str();
+    if (static_cast<uint64_t>(bytes) >= kTmaStrideLimit)
+      return llvm::formatv("{0}: the {1} stride of {2} bytes is not below TMA's 2^40", t.name, d.name, bytes).str();
+  }
+  // A dimension of extent 1 takes the tensor's span as its stride (runtime/tensor_map_request.cpp):
+  // that too must stay below the limit.
+  if (static_cast<uint64_t>(span_elements(t) * element_bytes) >= kTmaStrideLimit)
+    return llvm::formatv("{0}: the tensor spans 2^40 bytes or more, beyond what TMA addresses", t.name).str();
+  return {};
+}
+
+std::string tma_layout_problem(const AttentionArgs& args) {
+  const int element_bytes = dtype_size(args.q.dtype);
+  for (Operand operand : {Operand::q, Operand::k, Operand::v, Operand::out})
+    if (std::string why = tma_layout_problem(geometry_of(args, operand), element_bytes); !why.empty()) return why;
+  return {};
+}
+
+}  // namespace flashjit

@@ -1,0 +1,192 @@
+// The Problem every layer above the public API works with: built once from validated arguments or
+// from sizes alone, with its key (shared by the kernel table and the tuning cache) and what the
+// selector judges. Tensors TMA cannot address take other kernels (mma_sm80 on Hopper), so they must
+// never share a key, or a cached wgmma_sm90 winner would be launched on rows it cannot load.
+#include <cmath>
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "helpers/errors.h"
+#include "problem/problem.h"
+#include "problem/validate.h"
+
+namespace flashjit {
+namespace {
+
+using testing::message_of;
+
+// Contiguous tensors at 16-byte aligned fake addresses (never dereferenced), with explicit strides
+// as validate_args leaves them: bf16, 8 query heads over 2 kv heads, causal.
+AttentionArgs contiguous_args() {
+  AttentionArgs a;
+  a.batch = 2;
+  a.num_heads = 8;
+  a.num_kv_heads = 2;
+  a.seqlen_q = 1000;
+  a.seqlen_k = 3000;
+  a.head_dim = 128;
+  a.mask = MaskKind::causal;
+  a.softmax_scale = 0.088f;
+  a.q = {reinterpret_cast<const void*>(0x10000000), DType::bf16, contiguous_strides(1000, 8, 128)};
+  a.k = {reinterpret_cast<const void*>(0x20000000), DType::bf16, contiguous_strides(3000, 2, 128)};
+  a.v = {reinterpret_cast<const void*>(0x30000000), DType::bf16, contiguous_strides(3000, 2, 128)};
+  a.out = {reinterpret_cast<void*>(0x40000000), DType::bf16, contiguous_strides(1000, 8, 128)};
+  return a;
+}
+
+const ProblemFeatures kBf16Causal{DType::bf16, 128, MaskKind::causal};
+
+Problem from_shape(const ProblemFeatures& f, const ProblemShape& s) {
+  auto p = Problem::of_shape(f, s);
+  if (!p) {
+    ADD_FAILURE() << llvm::toString(p.takeError());
+    return std::move(*Problem::of_features(f));
+  }
+  return std::move(*p);
+}
+
+TEST(ProblemKey, ContiguousTensorsHaveNoSuffix) {
+  EXPECT_EQ(Problem::of_call(contiguous_args()).key().str(), "bf16_d128_causal_gqa4_len4096");
+}
+
+TEST(ProblemKey, TensorsTmaCannotAddressAreKeyedApart) {
+  AttentionArgs rows = contiguous_args();
+  rows.k.strides.seq = 2 * 128 + 4;  // 520-byte rows
+  EXPECT_EQ(Problem::of_call(rows).key().str(), "bf16_d128_causal_gqa4_len4096_unaligned");
+
+  AttentionArgs base = contiguous_args();
+  base.v.data = reinterpret_cast<const void*>(0x30000008);
+  EXPECT_EQ(Problem::of_call(base).key().str(), "bf16_d128_causal_gqa4_len4096_unaligned");
+
+  AttentionArgs out = contiguous_args();
+  out.out.strides.head = 132;
+  EXPECT_EQ(Problem::of_call(out).key().str(), "bf16_d128_causal_gqa4_len4096_unaligned");
+  EXPECT_NE(Problem::of_call(out).key(), Problem::of_call(contiguous_args()).key());
+}
+
+TEST(ProblemKey, CallsOfOneBucketShareAKeyAndOthersDoNot) {
+  AttentionArgs shorter = contiguous_args();
+  shorter.seqlen_k = 2049;  // the same 4096 bucket
+  shorter.k.strides = shorter.v.strides = contiguous_strides(2049, 2, 128);
+  shorter.batch = 1;
+  EXPECT_EQ(Problem::of_call(shorter).key(), Problem::of_call(contiguous_args()).key());
+
+  // Every part of the key separates keys, and the order is a strict one (the kernel table's map).
+  const ProblemKey base = Problem::of_call(contiguous_args()).key();
+  std::set<ProblemKey> keys = {base, base};
+  ProblemKey other_dtype = base, other_dim = base, other_mask = base, other_gqa = base, other_len = base,
+             unaligned = base;
+  other_dtype.features.dtype = DType::f16;
+  other_dim.features.head_dim = 64;
+  other_mask.features.mask = MaskKind::none;
+  other_gqa.gqa_ratio = 1;
+  other_len.seqlen_bucket = 8192;
+  unaligned.tma_addressable = false;
+  for (const ProblemKey& k : {other_dtype, other_dim, other_mask, other_gqa, other_len, unaligned}) {
+    EXPECT_NE(k, base) << k.str();
+    keys.insert(k);
+  }
+  EXPECT_EQ(keys.size(), 7u);
+}
+
+TEST(ProblemKey, BucketsLengthsToTheNextPowerOfTwoFrom128) {
+  EXPECT_EQ(sequence_length_bucket(0), 128);
+  EXPECT_EQ(sequence_length_bucket(1), 128);
+  EXPECT_EQ(sequence_length_bucket(128), 128);
+  EXPECT_EQ(sequence_length_bucket(129), 256);
+  EXPECT_EQ(sequence_length_bucket(4096), 4096);
+  EXPECT_EQ(sequence_length_bucket(4097), 8192);
+  EXPECT_EQ(sequence_length_bucket(int64_t{1} << 40), int64_t{1} << 40);
+  EXPECT_EQ(sequence_length_bucket(INT64_MAX), int64_t{1} << 62);  // no overflow
+}
+
+TEST(Problem, CarriesWhatTheSelectorJudges) {
+  const Problem aligned = Problem::of_call(contiguous_args());
+  EXPECT_EQ(aligned.features(), kBf16Causal);
+  EXPECT_TRUE(aligned.tma_addressable());
+  EXPECT_EQ(aligned.tma_problem(), "");
+  EXPECT_EQ(aligned.gqa_ratio(), 4);
+  EXPECT_EQ(aligned.seqlen_bucket(), 4096);
+
+  AttentionArgs rows = contiguous_args();
+  rows.k.strides.seq = 2 * 128 + 4;
+  const Problem unaligned = Problem::of_call(rows);
+  EXPECT_FALSE(unaligned.tma_addressable());
+  EXPECT_EQ(unaligned.tma_problem(),
+            "k: the seq stride of 260 elements (520 bytes) is not a positive multiple of 16 bytes");
+}
+
+// A manifest entry or the CLI's options name sizes only: the problem is the one a contiguous call
+// of those sizes makes, key and TMA verdict included, with no special case for missing data.
+TEST(Problem, FromSizesIsTheContiguousCall) {
+  const AttentionArgs call = contiguous_args();
+  const Problem sized = from_shape(kBf16Causal, shape_of(call));
+  EXPECT_EQ(sized.key(), Problem::of_call(call).key());
+  EXPECT_EQ(sized.shape().seqlen_q, 1000);
+  EXPECT_EQ(sized.shape().seqlen_k, 3000);
+  EXPECT_TRUE(sized.tma_addressable());
+
+  // Its contiguous arguments at real buffers are what validate_args makes of the same call.
+  const AttentionArgs made = sized.contiguous_args(call.q.data, call.k.data, call.v.data, call.out.data);
+  Result<AttentionArgs> normalized = validate_args(made);
+  ASSERT_TRUE(normalized.ok()) << normalized.status().to_string();
+  EXPECT_EQ(Problem::of_call(*normalized).key(), sized.key());
+  EXPECT_EQ(made.k.strides.seq, call.k.strides.seq);
+  EXPECT_EQ(made.out.strides.batch, call.out.strides.batch);
+  EXPECT_FLOAT_EQ(made.softmax_scale, 1.0f / std::sqrt(128.0f));
+  EXPECT_EQ(made.lse, nullptr);
+}
+
+TEST(Problem, FromSizesIsCheckedLikeACall) {
+  EXPECT_EQ(message_of(Problem::of_shape({DType::f16, 100, MaskKind::none}, {}), ErrorCode::invalid_argument),
+            "head_dim 100 is not a multiple of 8");
+  EXPECT_EQ(message_of(Problem::of_shape({DType::f16, 64, MaskKind::none}, {1, 6, 4, 8, 8}),
+                       ErrorCode::invalid_argument),
+            "num_heads 6 is not a multiple of num_kv_heads 4");
+  EXPECT_EQ(message_of(Problem::of_shape({DType::f16, 64, MaskKind::none}, {70000, 1, 1, 8, 8}),
+                       ErrorCode::invalid_argument),
+            "batch 70000 exceeds the maximum of 65535");
+  EXPECT_EQ(message_of(Problem::of_shape({DType::f16, 64, MaskKind::none}, {1, 1, 1, 0, 8}),
+                       ErrorCode::invalid_argument),
+            "seqlen_q must be positive, got 0");
+  EXPECT_EQ(message_of(Problem::of_shape({static_cast<DType>(7), 64, MaskKind::none}, {}), ErrorCode::invalid_argument),
+            "dtype is not a known DType");
+  EXPECT_EQ(message_of(Problem::of_shape({DType::f16, 64, static_cast<MaskKind>(5)}, {}), ErrorCode::invalid_argument),
+            "mask is not a known MaskKind");
+}
+
+TEST(Problem, ABatchChangeKeepsTheKey) {
+  const Problem p = from_shape(kBf16Causal, {64, 32, 8, 8192, 8192});
+  const Problem smaller = p.with_batch(2);
+  EXPECT_EQ(smaller.shape().batch, 2);
+  EXPECT_EQ(smaller.key(), p.key());
+}
+
+TEST(ProblemFeatures, KeysTraitsAndJsonComeFromOnePlace) {
+  EXPECT_EQ(shape_key(kBf16Causal), "bf16_d128");
+  EXPECT_EQ(modifier_key(kBf16Causal), "causal");
+  EXPECT_EQ(modifier_key({DType::f32, 64, MaskKind::none}), "none");
+  const std::vector<KernelTrait> traits = modifier_traits(kBf16Causal);
+  ASSERT_EQ(traits.size(), 1u);
+  EXPECT_EQ(traits[0].type + " " + traits[0].name + " = " + traits[0].value, "bool kCausal = true");
+
+  nlohmann::json object = nlohmann::json::object();
+  write_features(kBf16Causal, object);
+  EXPECT_EQ(object, (nlohmann::json{{"dtype", "bf16"}, {"head_dim", 128}, {"mask", "causal"}}));
+  auto back = read_features(object);
+  ASSERT_TRUE(static_cast<bool>(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(*back, kBf16Causal);
+
+  object["mask"] = "sliding";
+  EXPECT_EQ(message_of(read_features(object), ErrorCode::invalid_argument), "field 'mask': expected none or causal");
+  object.erase("head_dim");
+  object["mask"] = "none";
+  EXPECT_EQ(message_of(read_features(object), ErrorCode::invalid_argument), "field 'head_dim': missing");
+}
+
+}  // namespace
+}  // namespace flashjit
