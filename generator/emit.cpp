@@ -95,10 +95,14 @@ llvm::Expected<EmittedKernel> emit(const KernelSpec& spec) {
       "};\n"
       "}  // namespace flashjit_generated\n"
       "\n"
-      "template __global__ void {11}<{12}>({13});\n",
-      kGeneratorVersion, templates_sha256(), kernel.key, *body, element_type(spec.dtype),
-      spec.head_dim, spec.block_m, spec.block_n, spec.warps, spec.stages, modifiers, rules.kernel_template, traits,
-      rules.kernel_parameters);
+      "// The host launches with the shared memory the generator counted: the template must agree.\n"
+      "static_assert({11}<{12}>::kSharedBytes == {13},\n"
+      "              \"templates/{14} and the generator's rules disagree on shared memory\");\n"
+      "template __global__ void {15}<{12}>({16});\n",
+      kGeneratorVersion, templates_sha256(), kernel.key, *body, element_type(spec.dtype), spec.head_dim,
+      spec.block_m, spec.block_n, spec.warps, spec.stages, modifiers, rules.shared_bytes_of, traits,
+      shared_memory_bytes(spec), rules.template_file, rules.kernel_template,
+      kernel_parameter_declaration(rules.parameters));
   return kernel;
 }
 

@@ -84,10 +84,21 @@ std::vector<KernelSpec> preferred_tiles(const KernelSpec& base) {
 }  // namespace
 
 const VariantRules& generic_rules() {
-  static const VariantRules rules{Variant::generic, arch_problem, tile_problems,
-                                  generic_shared_memory_bytes, "generic_forward.cuh",
-                                  "flashjit::dev::generic_forward", tile_grid,
-                                  preferred_tiles};
+  static const VariantRules rules = [] {
+    VariantRules r;
+    r.variant = Variant::generic;
+    r.name = "generic";
+    r.usable_reason = "plain CUDA with fp32 FMA; runs on any compute capability >= 5.0";
+    r.arch_problem = arch_problem;
+    r.tile_problems = tile_problems;
+    r.shared_memory_bytes = generic_shared_memory_bytes;
+    r.tile_grid = tile_grid;
+    r.preferred_tiles = preferred_tiles;
+    r.template_file = "generic_forward.cuh";
+    r.kernel_template = "flashjit::dev::generic_forward";
+    r.shared_bytes_of = "::flashjit::dev::GenericShape";
+    return r;
+  }();
   return rules;
 }
 

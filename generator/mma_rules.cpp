@@ -132,21 +132,46 @@ std::vector<KernelSpec> preferred(const KernelSpec& base, int stages) {
 // slot saves the barrier that would otherwise precede every load.
 std::vector<KernelSpec> two_stage_preferred(const KernelSpec& base) { return preferred(base, 2); }
 
+// What both variants share: the template's tile layout, shared memory and preferences.
+VariantRules mma_rules() {
+  VariantRules r;
+  r.shared_memory_bytes = mma_shared_memory_bytes;
+  r.preferred_tiles = two_stage_preferred;
+  r.shared_bytes_of = "::flashjit::dev::MmaShape";
+  return r;
+}
+
 }  // namespace
 
 const VariantRules& mma_sm75_rules() {
-  static const VariantRules rules{Variant::mma_sm75,       sm75_arch,
-                                  sm75_tile_problems,      mma_shared_memory_bytes,
-                                  "mma_sm75_forward.cuh",  "flashjit::dev::mma_sm75_forward",
-                                  sm75_grid,               two_stage_preferred};
+  static const VariantRules rules = [] {
+    VariantRules r = mma_rules();
+    r.variant = Variant::mma_sm75;
+    r.name = "mma_sm75";
+    r.usable_reason = "tensor cores through mma.sync m16n8k8";
+    r.arch_problem = sm75_arch;
+    r.tile_problems = sm75_tile_problems;
+    r.tile_grid = sm75_grid;
+    r.template_file = "mma_sm75_forward.cuh";
+    r.kernel_template = "flashjit::dev::mma_sm75_forward";
+    return r;
+  }();
   return rules;
 }
 
 const VariantRules& mma_sm80_rules() {
-  static const VariantRules rules{Variant::mma_sm80,       sm80_arch,
-                                  sm80_tile_problems,      mma_shared_memory_bytes,
-                                  "mma_sm80_forward.cuh",  "flashjit::dev::mma_sm80_forward",
-                                  sm80_grid,               two_stage_preferred};
+  static const VariantRules rules = [] {
+    VariantRules r = mma_rules();
+    r.variant = Variant::mma_sm80;
+    r.name = "mma_sm80";
+    r.usable_reason = "tensor cores through mma.sync m16n8k16 with a cp.async pipeline";
+    r.arch_problem = sm80_arch;
+    r.tile_problems = sm80_tile_problems;
+    r.tile_grid = sm80_grid;
+    r.template_file = "mma_sm80_forward.cuh";
+    r.kernel_template = "flashjit::dev::mma_sm80_forward";
+    return r;
+  }();
   return rules;
 }
 

@@ -13,7 +13,7 @@ KernelSpec base_spec(Variant variant, const DeviceDescription& device, const Pro
   KernelSpec spec;
   spec.variant = variant;
   spec.arch = device.compute_capability();
-  spec.arch_specific = (variant == Variant::wgmma_sm90);
+  spec.arch_specific = rules_for(variant).arch_specific;
   spec.set_features(problem.features());
   return spec;
 }
@@ -22,26 +22,6 @@ KernelSpec base_spec(Variant variant, const DeviceDescription& device, const Pro
 std::string device_label(const DeviceDescription& device) {
   if (device.nominal) return device.name;
   return device.name + " (sm_" + std::to_string(device.compute_capability()) + ")";
-}
-
-// What the Hopper variant needs beyond its rules: an NVRTC that targets sm_90a and tensors TMA can
-// address.
-std::string wgmma_problem(Variant variant, const Problem& problem, const CompilerTargets& targets) {
-  if (variant != Variant::wgmma_sm90) return {};
-  if (targets.nvrtc_major < 12)
-    return llvm::formatv("NVRTC {0} cannot target sm_90a (CUDA 12.0 or newer can)", targets.version());
-  if (!problem.tma_addressable()) return "TMA cannot address these tensors (" + problem.tma_problem() + ")";
-  return {};
-}
-
-std::string usable_reason(Variant variant) {
-  switch (variant) {
-    case Variant::generic: return "plain CUDA with fp32 FMA; runs on any compute capability >= 5.0";
-    case Variant::mma_sm75: return "tensor cores through mma.sync m16n8k8";
-    case Variant::mma_sm80: return "tensor cores through mma.sync m16n8k16 with a cp.async pipeline";
-    case Variant::wgmma_sm90: return "Hopper wgmma with TMA loads and warp specialization";
-  }
-  return "";
 }
 
 }  // namespace
@@ -79,17 +59,18 @@ VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
     verdict.reason = llvm::toString(target.takeError());
     return verdict;
   }
-  if (std::string why = wgmma_problem(variant, problem, targets); !why.empty()) {
-    verdict.reason = why;
-    return verdict;
-  }
+  if (rules.problem_rule)
+    if (std::string why = rules.problem_rule(problem, targets); !why.empty()) {
+      verdict.reason = why;
+      return verdict;
+    }
   auto spec = default_spec(variant, device, problem);
   if (!spec) {
     verdict.reason = llvm::toString(spec.takeError());
     return verdict;
   }
   verdict.usable = true;
-  verdict.reason = usable_reason(variant);
+  verdict.reason = rules.usable_reason;
   return verdict;
 }
 
@@ -109,6 +90,9 @@ llvm::Expected<Selection> select_variant(const DeviceDescription& device, const 
   if (forced) {
     for (const VariantVerdict& v : selection.verdicts)
       if (v.variant == *forced) chosen = &v;
+    if (!chosen)
+      return make_error(ErrorCode::invalid_argument,
+                        "forced variant " + std::to_string(static_cast<int>(*forced)) + " is not a known Variant");
     if (!chosen->usable)
       return make_error(ErrorCode::unsupported, llvm::formatv("forced variant {0} cannot run on {1}: {2}",
                                                               variant_name(*forced), device_label(device),

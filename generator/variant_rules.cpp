@@ -18,4 +18,24 @@ const std::vector<Variant>& variants_by_preference() {
   return order;
 }
 
+const char* kernel_parameter_declaration(ParameterBlock block) {
+  switch (block) {
+    case ParameterBlock::attention: return "const ::flashjit::AttentionParams";
+    // TMA reads the tensor maps where they are: in the kernel's parameter space.
+    case ParameterBlock::tma: return "const __grid_constant__ ::flashjit::WgmmaParams";
+  }
+  return "";
+}
+
 }  // namespace flashjit::gen
+
+namespace flashjit {
+
+// The public enum's names come from the table, so a new variant is named where it is described.
+const char* variant_name(Variant variant) {
+  for (Variant known : gen::variants_by_preference())
+    if (known == variant) return gen::rules_for(known).name;
+  return "unknown";
+}
+
+}  // namespace flashjit

@@ -1,43 +1,77 @@
-// Per-variant rules: which architectures and dtypes a variant serves, which tiles are legal, how
-// much shared memory a tile needs, and which templates make it. The selector, spec validation,
-// default choice and emission all read this one table.
+// Per-variant rules: everything that makes one kernel variant different from another, in one row
+// per variant. Its name, why it is worth running, which architectures, dtypes and problems it
+// serves, which tiles are legal and how much shared memory they need, which template makes it, its
+// parameter block and its grid. The selector, spec validation, default choice, emission, the name
+// parser and the launch all read this one table; nothing else branches on which variant it is.
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "flashjit/types.h"
+#include "generator/compiler_targets.h"
+#include "problem/problem.h"
 
 namespace flashjit::gen {
 
 struct KernelSpec;
 
+// The kernel's one by-value parameter: what the host builds and the template takes.
+enum class ParameterBlock {
+  attention,  // AttentionParams (templates/attention_params.cuh): pointers and strides
+  tma,        // WgmmaParams (templates/tma_params.cuh): AttentionParams plus a TMA tensor map per input
+};
+
+// How blocks map to work.
+enum class GridKind {
+  per_tile,    // one block per (query block, head, batch)
+  persistent,  // at most one block per SM, each walking the tiles (templates/wgmma_tile_scheduler.cuh)
+};
+
 struct VariantRules {
-  Variant variant;
+  Variant variant = Variant::generic;
+  const char* name = "";          // variant_name(): "generic", "mma_sm80", ...
+  const char* usable_reason = "";  // why the selector runs it when it can: "tensor cores through ..."
+  // Compiled for the arch-specific target (sm_90a): features such as wgmma that exist on one
+  // architecture only.
+  bool arch_specific = false;
+
   // Why the variant cannot target `arch` for `dtype`; empty when it can.
-  std::string (*arch_problem)(int arch, DType dtype);
+  std::string (*arch_problem)(int arch, DType dtype) = nullptr;
+  // Why the variant is not generated for `head_dim` (the selector says that, rather than that no
+  // tile fits); null when it takes every head dim a problem may have.
+  std::string (*head_dim_problem)(int head_dim) = nullptr;
+  // Why it cannot serve this problem with this compiler beyond the above (wgmma_sm90: an NVRTC
+  // that targets sm_90a, tensors TMA can address); null when nothing more is needed.
+  std::string (*problem_rule)(const Problem& problem, const CompilerTargets& targets) = nullptr;
+
   // Why the tile (block_m/block_n/warps/stages against head_dim) is illegal; empty when legal.
-  std::vector<std::string> (*tile_problems)(const KernelSpec& spec);
-  int (*shared_memory_bytes)(const KernelSpec& spec);
-  // Root template (under templates/) and the kernel template defined in it.
-  const char* template_file;
-  const char* kernel_template;
-  // The tiles the tuner tries: `base` (variant, arch, dtype, head_dim, mask) with each tile of the
-  // variant's search grid, in a fixed order.
-  std::vector<KernelSpec> (*tile_grid)(const KernelSpec& base);
+  std::vector<std::string> (*tile_problems)(const KernelSpec& spec) = nullptr;
+  // Dynamic shared memory of a tile, in bytes. The generated shell checks it against the
+  // template's own count (`shared_bytes_of`), so every compile compares the two.
+  int (*shared_memory_bytes)(const KernelSpec& spec) = nullptr;
+  // The tuner's tiles: `base` (variant, arch, features) with each tile of the search grid, in a
+  // fixed order.
+  std::vector<KernelSpec> (*tile_grid)(const KernelSpec& base) = nullptr;
   // The heuristic default: `base` with tiles in order of preference; the selector takes the first
   // that fits the device (spec_problems empty).
-  std::vector<KernelSpec> (*preferred_tiles)(const KernelSpec& base);
-  // The kernel's one by-value parameter (templates/attention_params.cuh or tma_params.cuh).
-  const char* kernel_parameters = "const ::flashjit::AttentionParams";
-  // Why the variant is not generated for `head_dim` (the selector says that, rather than that no
-  // tile fits); null when it takes every head dim the problem rules allow.
-  std::string (*head_dim_problem)(int head_dim) = nullptr;
+  std::vector<KernelSpec> (*preferred_tiles)(const KernelSpec& base) = nullptr;
+
+  // Root template (under templates/), the kernel template defined in it, and the template's
+  // class that counts its shared memory (kSharedBytes), each instantiated with the shell's traits.
+  const char* template_file = "";
+  const char* kernel_template = "";
+  const char* shared_bytes_of = "";
+  ParameterBlock parameters = ParameterBlock::attention;
+  GridKind grid = GridKind::per_tile;
 };
 
 const VariantRules& rules_for(Variant variant);
 // All variants, most capable first: the order the selector tries them in.
 const std::vector<Variant>& variants_by_preference();
+
+// The template's declaration of the kernel's parameter (emitted into the shell).
+const char* kernel_parameter_declaration(ParameterBlock block);
 
 // Defined next to each variant's rules.
 const VariantRules& generic_rules();

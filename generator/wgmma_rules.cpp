@@ -62,6 +62,14 @@ std::vector<std::string> tile_problems(const KernelSpec& s) {
   return p;
 }
 
+// Beyond the architecture: an NVRTC that can target sm_90a, and tensors TMA can address.
+std::string problem_rule(const Problem& problem, const CompilerTargets& targets) {
+  if (targets.nvrtc_major < 12)
+    return llvm::formatv("NVRTC {0} cannot target sm_90a (CUDA 12.0 or newer can)", targets.version());
+  if (!problem.tma_addressable()) return "TMA cannot address these tensors (" + problem.tma_problem() + ")";
+  return {};
+}
+
 std::string sm90_arch(int arch, DType dtype) {
   if (arch != 90)
     return llvm::formatv("wgmma_sm90 needs compute capability 9.0 exactly (wgmma and setmaxnreg exist only in "
@@ -102,16 +110,26 @@ std::vector<KernelSpec> preferred_tiles(const KernelSpec& base) {
 }  // namespace
 
 const VariantRules& wgmma_sm90_rules() {
-  static const VariantRules rules{Variant::wgmma_sm90,
-                                  sm90_arch,
-                                  tile_problems,
-                                  wgmma_shared_memory_bytes,
-                                  "wgmma_sm90_forward.cuh",
-                                  "flashjit::dev::wgmma_sm90_forward",
-                                  tile_grid,
-                                  preferred_tiles,
-                                  "const __grid_constant__ ::flashjit::WgmmaParams",
-                                  head_dim_problem};
+  static const VariantRules rules = [] {
+    VariantRules r;
+    r.variant = Variant::wgmma_sm90;
+    r.name = "wgmma_sm90";
+    r.usable_reason = "Hopper wgmma with TMA loads and warp specialization";
+    r.arch_specific = true;
+    r.arch_problem = sm90_arch;
+    r.head_dim_problem = head_dim_problem;
+    r.problem_rule = problem_rule;
+    r.tile_problems = tile_problems;
+    r.shared_memory_bytes = wgmma_shared_memory_bytes;
+    r.tile_grid = tile_grid;
+    r.preferred_tiles = preferred_tiles;
+    r.template_file = "wgmma_sm90_forward.cuh";
+    r.kernel_template = "flashjit::dev::wgmma_sm90_forward";
+    r.shared_bytes_of = "::flashjit::dev::WgmmaShape";
+    r.parameters = ParameterBlock::tma;
+    r.grid = GridKind::persistent;
+    return r;
+  }();
   return rules;
 }
 

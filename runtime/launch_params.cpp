@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "generator/variant_rules.h"
+
 namespace flashjit {
 namespace {
 
@@ -57,7 +59,8 @@ llvm::Expected<WgmmaParams> make_wgmma_params(const gen::KernelSpec& spec, const
 
 llvm::Expected<KernelParameters> make_kernel_parameters(const gen::KernelSpec& spec, const AttentionArgs& a,
                                                         const TensorMapEncoder& encode) {
-  if (spec.variant != Variant::wgmma_sm90) return KernelParameters(make_params(a));
+  if (gen::rules_for(spec.variant).parameters == gen::ParameterBlock::attention)
+    return KernelParameters(make_params(a));
   auto params = make_wgmma_params(spec, a, encode);
   if (!params) return params.takeError();
   return KernelParameters(*params);
@@ -69,8 +72,8 @@ cuda::LaunchShape launch_shape(const gen::KernelSpec& spec, const AttentionArgs&
   s.grid[0] = static_cast<unsigned>(m_blocks);
   s.grid[1] = static_cast<unsigned>(a.num_heads);
   s.grid[2] = static_cast<unsigned>(a.batch);
-  if (spec.variant == Variant::wgmma_sm90) {
-    // Persistent: the blocks walk the tiles (templates/wgmma_tile_scheduler.cuh).
+  if (gen::rules_for(spec.variant).grid == gen::GridKind::persistent) {
+    // The blocks walk the tiles (templates/wgmma_tile_scheduler.cuh).
     const int64_t tiles = m_blocks * a.num_heads * a.batch;
     s.grid[0] = static_cast<unsigned>(persistent_blocks > 0 ? std::min<int64_t>(tiles, persistent_blocks) : tiles);
     s.grid[1] = 1;

@@ -19,16 +19,6 @@ int dtype_size(DType dtype) { return dtype == DType::f32 ? 4 : 2; }
 
 const char* mask_name(MaskKind mask) { return mask == MaskKind::causal ? "causal" : "none"; }
 
-const char* variant_name(Variant variant) {
-  switch (variant) {
-    case Variant::generic: return "generic";
-    case Variant::mma_sm75: return "mma_sm75";
-    case Variant::mma_sm80: return "mma_sm80";
-    case Variant::wgmma_sm90: return "wgmma_sm90";
-  }
-  return "unknown";
-}
-
 const char* error_code_name(ErrorCode code) {
   switch (code) {
     case ErrorCode::ok: return "ok";

@@ -32,6 +32,10 @@ struct GenericShape {
   static constexpr int kKvStride = kHeadDim + 1;
   static constexpr int kQTileFloats = kBlockM * kHeadDim;
   static constexpr int kKvTileFloats = kBlockN * kKvStride;
+  static constexpr int kPTileFloats = kBlockM * kBlockN;
+  // The Q tile, one K/V tile and the P tile, as generic_forward lays them out below; the generated
+  // shell checks this against generator/generic_rules.cpp.
+  static constexpr int kSharedBytes = (kQTileFloats + kKvTileFloats + kPTileFloats) * 4;
 };
 
 // Loads rows [row0, row0 + rows) of a [seq, head_dim] slice into an fp32 tile with the given row

@@ -47,7 +47,8 @@ struct MmaShape {
   static constexpr int kDTiles = kPaddedDim / 8;            // 8-column O tiles
   static constexpr int kQBytes = kBlockM * Layout::kRowBytes;
   static constexpr int kKvTileBytes = kBlockN * Layout::kRowBytes;
-  static constexpr int kSharedBytes = kQBytes + 2 * kStages * kKvTileBytes;  // generator/mma_rules.cpp agrees
+  // The generated shell checks this against generator/mma_rules.cpp.
+  static constexpr int kSharedBytes = kQBytes + 2 * kStages * kKvTileBytes;
 
   static_assert(kWarpRows == 16 || kWarpRows == 32, "each warp owns 16 or 32 query rows");
   static_assert(kBlockN % 16 == 0, "kBlockN must be a multiple of 16 (the k16 step of P V)");

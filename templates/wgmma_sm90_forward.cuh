@@ -65,7 +65,7 @@ struct WgmmaShape {
   static constexpr int kQBytes = kConsumers * kQWarpgroupBytes;
   static constexpr int kKvTileBytes = kBlockN * kPaddedDim * 2;   // one K or V slot
   static constexpr int kBarriers = 2 + 3 * kStages;               // Q full/empty; K full, V full, empty per slot
-  // The alignment slack comes first: generator/wgmma_rules.cpp counts the same bytes.
+  // The alignment slack comes first. The generated shell checks this against generator/wgmma_rules.cpp.
   static constexpr int kSharedBytes = 1024 + kQBytes + 2 * kStages * kKvTileBytes + 8 * kBarriers;
 
   static_assert(Traits::kWarps == 4 * (kConsumers + 1), "one producer warpgroup and kBlockM / 64 consumers");

@@ -196,9 +196,17 @@ TEST(MmaArch, BothAreBuiltAndNameTheirTemplates) {
   EXPECT_STREQ(rules_for(Variant::mma_sm80).kernel_template, "flashjit::dev::mma_sm80_forward");
   EXPECT_STREQ(rules_for(Variant::mma_sm75).template_file, "mma_sm75_forward.cuh");
   EXPECT_STREQ(rules_for(Variant::mma_sm75).kernel_template, "flashjit::dev::mma_sm75_forward");
-  // Both take the plain parameter block (wgmma_sm90 takes tensor maps: tests/unit/wgmma_rules_test.cpp).
-  EXPECT_STREQ(rules_for(Variant::mma_sm80).kernel_parameters, "const ::flashjit::AttentionParams");
-  EXPECT_STREQ(rules_for(Variant::mma_sm75).kernel_parameters, "const ::flashjit::AttentionParams");
+  // Both take the plain parameter block (wgmma_sm90 takes tensor maps: tests/unit/wgmma_rules_test.cpp)
+  // and one block per tile, and share the template's shared-memory count.
+  for (Variant v : {Variant::mma_sm80, Variant::mma_sm75}) {
+    const VariantRules& rules = rules_for(v);
+    EXPECT_EQ(rules.parameters, ParameterBlock::attention);
+    EXPECT_STREQ(kernel_parameter_declaration(rules.parameters), "const ::flashjit::AttentionParams");
+    EXPECT_EQ(rules.grid, GridKind::per_tile);
+    EXPECT_FALSE(rules.arch_specific);
+    EXPECT_STREQ(rules.shared_bytes_of, "::flashjit::dev::MmaShape");
+    EXPECT_STREQ(rules.name, variant_name(v));
+  }
 }
 
 // ---- the tuner's grid ----------------------------------------------------------------------------

@@ -154,5 +154,25 @@ TEST(NvrtcCompiler, ATargetNvrtcDoesNotSupportIsAnError) {
   EXPECT_NE(message.find("targets sm_"), std::string::npos) << message;
 }
 
+// Every JIT compile checks the template's shared-memory count against the generator's: a shell
+// whose count is off (as if a template changed its layout and the rules did not follow) fails to
+// compile, naming both sides.
+TEST(NvrtcCompiler, ATemplateThatDisagreesOnSharedMemoryDoesNotCompile) {
+  for (Variant variant : {Variant::generic, Variant::mma_sm80, Variant::wgmma_sm90}) {
+    auto spec = gen::default_spec(variant, gen::DeviceDescription::for_arch(90),
+                                  flashjit::testing::problem_with(DType::bf16, 128, MaskKind::causal));
+    ASSERT_TRUE(static_cast<bool>(spec)) << llvm::toString(spec.takeError());
+    auto kernel = gen::emit(*spec);
+    ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+    const std::string counted = "::kSharedBytes == " + std::to_string(gen::shared_memory_bytes(*spec)) + ",";
+    const size_t at = kernel->source.find(counted);
+    ASSERT_NE(at, std::string::npos) << variant_name(variant) << ": the shell does not check " << counted;
+    kernel->source.replace(at, counted.size(), "::kSharedBytes == " + std::to_string(gen::shared_memory_bytes(*spec) + 16) + ",");
+    const std::string message = flashjit::testing::message_of(compile_kernel(*kernel, *spec), ErrorCode::compile_error);
+    EXPECT_NE(message.find("and the generator's rules disagree on shared memory"), std::string::npos)
+        << variant_name(variant) << ": " << message;
+  }
+}
+
 }  // namespace
 }  // namespace flashjit::cuda

@@ -35,8 +35,14 @@ TEST(WgmmaRules, AreBuiltAndNameTheirTemplateAndParameters) {
   EXPECT_EQ(rules.variant, Variant::wgmma_sm90);
   EXPECT_STREQ(rules.template_file, "wgmma_sm90_forward.cuh");
   EXPECT_STREQ(rules.kernel_template, "flashjit::dev::wgmma_sm90_forward");
+  EXPECT_STREQ(rules.name, "wgmma_sm90");
+  EXPECT_TRUE(rules.arch_specific);  // sm_90a
   // TMA reads the tensor maps from the parameter space: the block must be __grid_constant__.
-  EXPECT_STREQ(rules.kernel_parameters, "const __grid_constant__ ::flashjit::WgmmaParams");
+  EXPECT_EQ(rules.parameters, ParameterBlock::tma);
+  EXPECT_STREQ(kernel_parameter_declaration(rules.parameters), "const __grid_constant__ ::flashjit::WgmmaParams");
+  EXPECT_EQ(rules.grid, GridKind::persistent);
+  EXPECT_NE(rules.problem_rule, nullptr);
+  EXPECT_STREQ(rules.shared_bytes_of, "::flashjit::dev::WgmmaShape");
   EXPECT_NE(rules.tile_grid, nullptr);
   EXPECT_NE(rules.preferred_tiles, nullptr);
 }
