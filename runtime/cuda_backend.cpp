@@ -4,39 +4,42 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "runtime/cuda/device.h"
-#include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/cuda/pointer_checks.h"
 #include "runtime/cuda/tensor_map_encoder.h"
 #include "runtime/launch_params.h"
-#include "support/log.h"
+#include "runtime/open_cache.h"
 #include "support/error.h"
+#include "support/log.h"
 
 namespace flashjit {
 namespace {
 
-
-ProviderOptions provider_options(const RuntimeOptions& options) {
-  ProviderOptions p;
-  p.tune = options.tune;
-  p.tune_options.budget_ms_per_candidate = options.tune_budget_ms;
-  p.tune_options.max_candidates = options.tune_max_candidates;
-  p.force_variant = options.force_variant;
-  p.force_tiles = options.force_tiles;
-  return p;
+BuildOptions build_options(const RuntimeOptions& options) {
+  BuildOptions b;
+  b.tune = options.tune;
+  b.tune_options.budget_ms_per_candidate = options.tune_budget_ms;
+  b.tune_options.max_candidates = options.tune_max_candidates;
+  b.force_variant = options.force_variant;
+  b.force_tiles = options.force_tiles;
+  return b;
 }
 
-std::string origin_text(const std::string& origin) {
-  if (origin == "cache") return "loaded from the tuning cache";
-  if (origin == "tuned") return "tuned at first use";
-  if (origin == "heuristic") return "heuristic default, tuning off";
-  return "forced by options";
+std::string origin_text(KernelOrigin origin) {
+  switch (origin) {
+    case KernelOrigin::cache: return "loaded from the tuning cache";
+    case KernelOrigin::tuned: return "tuned at first use";
+    case KernelOrigin::heuristic: return "heuristic default, tuning off";
+    case KernelOrigin::forced: return "forced by options";
+    case KernelOrigin::planned:
+    case KernelOrigin::cpu: break;
+  }
+  return kernel_origin_name(origin);
 }
 
 // The tuning cache, or none (with a warning) when it cannot be opened: never fatal.
 std::unique_ptr<cache::TuningCache> open_cache(const RuntimeOptions& options) {
   if (!options.use_cache) return nullptr;
-  auto opened = options.cache_path.empty() ? cache::TuningCache::open_default()
-                                           : cache::TuningCache::open(options.cache_path);
+  auto opened = open_tuning_cache(options.cache_path);
   if (!opened) {
     log::warning("running without the tuning cache: " + llvm::toString(opened.takeError()));
     return nullptr;
@@ -47,42 +50,24 @@ std::unique_ptr<cache::TuningCache> open_cache(const RuntimeOptions& options) {
 }  // namespace
 
 llvm::Expected<std::unique_ptr<CudaBackend>> CudaBackend::create(const RuntimeOptions& options) {
-  auto device = cuda::describe_device(options.device_index);
+  auto device = CudaDevice::open(options.device_index);
   if (!device) return device.takeError();
-  const gen::CompilerTargets& nvrtc = cuda::nvrtc_targets();
-  if (llvm::Error err = cuda::check_driver_compatibility(device->driver_version, nvrtc)) return err;
-  if (auto target = gen::choose_target(device->compute_capability(), nvrtc); !target)
-    return target.takeError();
-  auto context = cuda::PrimaryContext::retain(options.device_index);
-  if (!context) return context.takeError();
-  log::info(llvm::formatv("using {0} (sm_{1}, {2} SMs)", device->name, device->compute_capability(),
-                          device->sm_count));
-  return std::unique_ptr<CudaBackend>(
-      new CudaBackend(std::move(*device), std::move(*context), open_cache(options), options));
+  return std::unique_ptr<CudaBackend>(new CudaBackend(std::move(*device), options));
 }
 
-CudaBackend::CudaBackend(gen::DeviceDescription device, std::unique_ptr<cuda::PrimaryContext> context,
-                         std::unique_ptr<cache::TuningCache> cache, const RuntimeOptions& options)
-    : device_(std::move(device)),
-      context_(std::move(context)),
-      cache_(std::move(cache)),
-      options_(options),
-      provider_(device_, *context_, cache_.get(), provider_options(options)) {}
+CudaBackend::CudaBackend(std::unique_ptr<CudaDevice> device, const RuntimeOptions& options)
+    : device_(*device), options_(options), builder_(std::move(device), open_cache(options), build_options(options)) {}
 
-CudaBackend::~CudaBackend() {
-  // The loaded modules are unloaded after this body, from the current context: make it ours.
-  if (llvm::Error err = context_->make_current()) llvm::consumeError(std::move(err));
-}
+CudaBackend::~CudaBackend() = default;
 
-llvm::Expected<KernelPlan> CudaBackend::plan(const AttentionArgs& args) {
+llvm::Expected<KernelPlan> CudaBackend::plan(const AttentionArgs& args) const {
   const Problem problem = Problem::of_call(args);
-  if (const ReadyKernel* ready = kernels_.find(problem.key()))
+  if (const BuiltKernel* ready = kernels_.find(problem.key()))
     return KernelPlan{ready->spec, "in use for " + problem.key().str() + " (" + origin_text(ready->origin) + ")",
                       ready->origin};
-  auto selection = gen::select_variant(device_, problem, cuda::nvrtc_targets(),
-                                       options_.force_variant);
+  auto selection = builder_.select(problem);
   if (!selection) return selection.takeError();
-  KernelPlan plan{selection->spec, selection->reason, "planned"};
+  KernelPlan plan{selection->spec, selection->reason, KernelOrigin::planned};
   if (options_.force_variant || options_.force_tiles) plan.reason += "; forced by options";
   else if (options_.tune) plan.reason += "; tiles are tuned at first use (or taken from the tuning cache)";
   return plan;
@@ -126,23 +111,23 @@ Status CudaBackend::unless_context_lost(Status failed, CUstream stream) {
 
 Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
   if (Status lost = context_lost_error(); !lost.ok()) return lost;
-  auto scoped = cuda::ScopedContext::enter(*context_);
+  auto scoped = cuda::ScopedContext::enter(device_.context());
   if (!scoped) return to_status(scoped.takeError());
   if (Status s = cuda::check_device_pointers(args, options_.device_index); !s.ok())
     return unless_context_lost(std::move(s), stream);
   const Problem problem = Problem::of_call(args);
   const ProblemKey key = problem.key();
-  const ReadyKernel* ready = kernels_.find(key);
+  const BuiltKernel* ready = kernels_.find(key);
   if (!ready) {
     if (Status s = refuse_build_during_capture(key, stream); !s.ok()) return s;
-    auto built = kernels_.get_or_build(key, [&] { return provider_.obtain(problem); });
+    auto built = kernels_.get_or_build(key, [&] { return builder_.obtain(problem); });
     if (!built) return unless_context_lost(to_status(built.takeError()), stream);
     ready = *built;
   }
   auto params = make_kernel_parameters(ready->spec, args, cuda::encode_tensor_map);
   if (!params) return to_status(params.takeError());
   Status launched =
-      to_status(ready->kernel->launch(launch_shape(ready->spec, args, device_.sm_count), stream, params->data()));
+      to_status(ready->kernel->launch(launch_shape(ready->spec, args, device_.description().sm_count), stream, params->data()));
   if (!launched.ok()) return unless_context_lost(std::move(launched), stream);
   return launched;
 }

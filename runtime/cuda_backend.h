@@ -1,18 +1,17 @@
-// The GPU side of the Runtime: one device, its primary context, the tuning cache and the table of
-// ready kernels per problem key. First use of a problem: see KernelProvider.
+// The GPU side of the Runtime: one device, the kernel builder that owns its context, and the table
+// of ready kernels per problem. First use of a problem: see KernelBuilder.
 #pragma once
 
-#include <memory>
 #include <atomic>
+#include <memory>
 #include <mutex>
 
 #include <llvm/Support/Error.h>
 
-#include "cache/tuning_cache.h"
 #include "flashjit/runtime.h"
-#include "generator/selector.h"
-#include "runtime/cuda/device.h"
-#include "runtime/kernel_provider.h"
+#include "problem/problem.h"
+#include "runtime/cuda_device.h"
+#include "runtime/kernel_builder.h"
 #include "runtime/kernel_table.h"
 
 namespace flashjit {
@@ -20,7 +19,7 @@ namespace flashjit {
 struct KernelPlan {
   gen::KernelSpec spec;
   std::string reason;
-  std::string origin;  // ReadyKernel::origin, or "planned" when not loaded yet
+  KernelOrigin origin = KernelOrigin::planned;  // the built kernel's, or planned when not built yet
 };
 
 class CudaBackend {
@@ -33,12 +32,11 @@ class CudaBackend {
   // `args` must be validated and normalized. The caller's current context is left as it was.
   Status forward(const AttentionArgs& args, CUstream stream);
   // The kernel serving `args` if it is loaded already, else what the selector would start from.
-  llvm::Expected<KernelPlan> plan(const AttentionArgs& args);
-  const gen::DeviceDescription& device() const { return device_; }
+  llvm::Expected<KernelPlan> plan(const AttentionArgs& args) const;
+  const gen::DeviceDescription& device() const { return device_.description(); }
 
  private:
-  CudaBackend(gen::DeviceDescription device, std::unique_ptr<cuda::PrimaryContext> context,
-              std::unique_ptr<cache::TuningCache> cache, const RuntimeOptions& options);
+  CudaBackend(std::unique_ptr<CudaDevice> device, const RuntimeOptions& options);
   // An error when `stream` is capturing a CUDA graph, for a problem whose kernel is not built yet.
   Status refuse_build_during_capture(const ProblemKey& key, CUstream stream) const;
   // `failed` as it is, unless the context turns out to be lost to a kernel fault: then an error
@@ -46,11 +44,10 @@ class CudaBackend {
   Status unless_context_lost(Status failed, CUstream stream);
   Status context_lost_error() const;
 
-  gen::DeviceDescription device_;
-  std::unique_ptr<cuda::PrimaryContext> context_;
-  std::unique_ptr<cache::TuningCache> cache_;
+  const CudaDevice& device_;  // owned by builder_
   RuntimeOptions options_;
-  KernelProvider provider_;
+  KernelBuilder builder_;
+  // After the builder: its kernels unload while the context is still retained.
   KernelTable kernels_;
   mutable std::mutex lost_mutex_;
   std::string lost_;                     // why the context is unusable; empty while it is healthy

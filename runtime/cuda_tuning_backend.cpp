@@ -6,16 +6,12 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "flashjit/numeric.h"
-#include "generator/emit.h"
 #include "runtime/cpu/cpu_attention.h"
 #include "runtime/cuda/loaded_kernel.h"
-#include "runtime/cuda/nvrtc_compiler.h"
 #include "runtime/cuda/tensor_map_encoder.h"
-#include "runtime/kernel_dump.h"
-#include "support/log.h"
+#include "runtime/kernel_compile.h"
 #include "runtime/launch_params.h"
 #include "runtime/output_check.h"
-#include "support/error.h"
 
 namespace flashjit {
 namespace {
@@ -114,34 +110,6 @@ CudaTuningBackend::~CudaTuningBackend() {
 
 llvm::Expected<tuner::CompiledCandidate> CudaTuningBackend::compile(const gen::KernelSpec& spec) {
   return compile_candidate(spec);
-}
-
-llvm::Expected<tuner::CompiledCandidate> compile_candidate(const gen::KernelSpec& spec) {
-  auto emitted = gen::emit(spec);
-  if (!emitted) return emitted.takeError();
-  auto compiled = cuda::compile_kernel(*emitted, spec);
-  const std::string dump_dir = dump_directory();
-  if (!compiled) {
-    Status failed = to_status(compiled.takeError());
-    if (!dump_dir.empty()) dump_kernel(dump_dir, spec, *emitted, nullptr, failed.message());
-    return to_error(failed);
-  }
-  if (!dump_dir.empty()) dump_kernel(dump_dir, spec, *emitted, &*compiled, "");
-  log::debug(llvm::formatv("compiled {0} in {1:F1} ms ({2} registers, {3} spill bytes)", compiled->key,
-                           compiled->compile_ms, compiled->resources.registers, compiled->resources.spill_store_bytes));
-  // A performance advisory (a serialized wgmma, say) means the kernel runs far below its speed: the
-  // kernel still works, but someone should know.
-  for (const std::string& advisory : compiled->resources.advisories)
-    log::warning(llvm::formatv("ptxas on {0}: {1}", compiled->key, advisory).str());
-  tuner::CompiledCandidate c;
-  c.spec = spec;
-  c.key = compiled->key;
-  c.symbol = compiled->lowered_name;
-  c.cubin = std::move(compiled->cubin);
-  c.registers = compiled->resources.registers;
-  c.spill_bytes = compiled->resources.spill_store_bytes;
-  c.compile_ms = compiled->compile_ms;
-  return c;
 }
 
 llvm::Error CudaTuningBackend::load(tuner::CompiledCandidate& c) {

@@ -38,9 +38,6 @@ class CudaTuningBackend : public tuner::TuningBackend {
   std::vector<std::unique_ptr<InputSet>> sets_;
 };
 
-// Emits and compiles one candidate with NVRTC; needs no GPU (cross-compiling warm-ups use it).
-llvm::Expected<tuner::CompiledCandidate> compile_candidate(const gen::KernelSpec& spec);
-
 // The problem timed: `problem` with the batch reduced until one input set fits in `max_bytes`.
 Problem capped_tuning_problem(const Problem& problem, int64_t max_bytes);
 // How many input sets to rotate through so that together they exceed the L2 several times.

@@ -3,7 +3,7 @@
 
 namespace flashjit {
 
-llvm::Expected<const ReadyKernel*> KernelTable::get_or_build(const ProblemKey& key, const Builder& build) {
+llvm::Expected<const BuiltKernel*> KernelTable::get_or_build(const ProblemKey& key, const Builder& build) {
   std::shared_ptr<Slot> slot;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -15,7 +15,7 @@ llvm::Expected<const ReadyKernel*> KernelTable::get_or_build(const ProblemKey& k
   if (!slot->built) {
     auto ready = build();
     if (ready)
-      slot->ready = std::make_unique<ReadyKernel>(std::move(*ready));
+      slot->ready = std::make_unique<BuiltKernel>(std::move(*ready));
     else
       slot->error = to_status(ready.takeError());
     slot->built = true;
@@ -24,7 +24,7 @@ llvm::Expected<const ReadyKernel*> KernelTable::get_or_build(const ProblemKey& k
   return slot->ready.get();
 }
 
-const ReadyKernel* KernelTable::find(const ProblemKey& key) const {
+const BuiltKernel* KernelTable::find(const ProblemKey& key) const {
   std::shared_ptr<Slot> slot;
   {
     std::lock_guard<std::mutex> lock(mutex_);

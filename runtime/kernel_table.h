@@ -1,8 +1,8 @@
 // The in-memory table of loaded kernels, per device, keyed by ProblemKey (compared as a value: the
-// hot path formats no string). Thread-safe and
-// single-flight: when several threads ask for the same new key, one builds it and the others wait
-// for that result. A build that failed stays failed (with its message) for the process lifetime,
-// so a broken spec is not recompiled on every call.
+// hot path formats no string). Thread-safe and single-flight: when several threads ask for the same
+// new key, one builds it and the others wait for that result. A build that failed stays failed
+// (with its message and code) for the process lifetime, so a broken spec is not recompiled on
+// every call.
 #pragma once
 
 #include <functional>
@@ -14,34 +14,26 @@
 #include <llvm/Support/Error.h>
 
 #include "flashjit/status.h"
-#include "generator/kernel_spec.h"
 #include "problem/problem.h"
-#include "runtime/cuda/loaded_kernel.h"
+#include "runtime/kernel_builder.h"
 
 namespace flashjit {
 
-// A kernel ready to launch and where it came from.
-struct ReadyKernel {
-  gen::KernelSpec spec;
-  std::shared_ptr<cuda::LoadedKernel> kernel;
-  std::string origin;  // "cache", "tuned", "heuristic" or "forced"
-};
-
 class KernelTable {
  public:
-  using Builder = std::function<llvm::Expected<ReadyKernel>()>;
+  using Builder = std::function<llvm::Expected<BuiltKernel>()>;
 
   // The kernel for `key`, built by `build` on the first call; a failure keeps its code.
-  llvm::Expected<const ReadyKernel*> get_or_build(const ProblemKey& key, const Builder& build);
+  llvm::Expected<const BuiltKernel*> get_or_build(const ProblemKey& key, const Builder& build);
   size_t size() const;
   // The kernel built for `key`, or null when none was (successfully) built yet. Never builds.
-  const ReadyKernel* find(const ProblemKey& key) const;
+  const BuiltKernel* find(const ProblemKey& key) const;
 
  private:
   struct Slot {
     std::mutex build_mutex;  // held while building, so waiters block on it
     bool built = false;
-    std::unique_ptr<ReadyKernel> ready;
+    std::unique_ptr<BuiltKernel> ready;
     Status error;  // why the build failed, with its code
   };
   mutable std::mutex mutex_;

@@ -74,7 +74,7 @@ Result<KernelChoice> Runtime::plan(const AttentionArgs& args) const {
   choice.device = device_name();
   if (!impl_->cuda) {
     choice.kernel_key = kCpuKernelKey;
-    choice.origin = "cpu";
+    choice.origin = KernelOrigin::cpu;
     choice.reason = llvm::formatv("CPU backend: blocked online softmax in fp32 on {0} threads{1}",
                                   impl_->cpu->threads(),
                                   impl_->fallback_reason.empty() ? "" : " (no usable GPU; fallback_reason() says why)");

@@ -1,6 +1,7 @@
 // Names of the public enums, used in messages, keys and JSON, and reading them back.
 #include "support/names.h"
 
+#include "flashjit/runtime.h"
 #include "flashjit/status.h"
 #include "support/error.h"
 
@@ -18,6 +19,18 @@ const char* dtype_name(DType dtype) {
 int dtype_size(DType dtype) { return dtype == DType::f32 ? 4 : 2; }
 
 const char* mask_name(MaskKind mask) { return mask == MaskKind::causal ? "causal" : "none"; }
+
+const char* kernel_origin_name(KernelOrigin origin) {
+  switch (origin) {
+    case KernelOrigin::planned: return "planned";
+    case KernelOrigin::cache: return "cache";
+    case KernelOrigin::tuned: return "tuned";
+    case KernelOrigin::heuristic: return "heuristic";
+    case KernelOrigin::forced: return "forced";
+    case KernelOrigin::cpu: return "cpu";
+  }
+  return "unknown";
+}
 
 const char* error_code_name(ErrorCode code) {
   switch (code) {

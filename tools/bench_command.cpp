@@ -183,7 +183,7 @@ int run_bench() {
           const double tflops = flop / (median * 1e-3) / 1e12;
           Result<KernelChoice> choice = (*runtime)->plan(a);
           const std::string kernel = choice ? choice->kernel_key : "?";
-          const std::string origin = choice ? choice->origin : "?";
+          const std::string origin = choice ? kernel_origin_name(choice->origin) : "?";
           const std::string ran = choice && choice->variant ? variant_name(*choice->variant) : "?";
           llvm::outs() << llvm::formatv("{0,-5} {1,4} {2,6} {3,-6} {4,5} {5,5} {6,-10} {7,10:F4} {8,8:F1}  {9} ({10})\n",
                                         dtype_name(t), d, s, mask_name(m), a.batch, a.num_heads, ran, median, tflops,

@@ -10,17 +10,14 @@
 
 #include "flashjit/flashjit.h"
 #include "generator/spec_json.h"
+#include "runtime/compile_only_device.h"
+#include "runtime/cuda_device.h"
+#include "runtime/kernel_builder.h"
+#include "runtime/open_cache.h"
 #include "support/names.h"
-#include "runtime/cuda/device.h"
-#include "runtime/cuda/nvrtc_compiler.h"
-#include "runtime/cuda_tuning_backend.h"
-#include "runtime/kernel_provider.h"
-#include "runtime/kernel_provider.h"
-#include "cache/tuning_cache.h"
 #include "tools/commands.h"
 #include "tools/progress_bar.h"
 #include "tools/subcommands.h"
-#include "tuner/parallel_compile.h"
 #include "tuner/tuner.h"
 
 namespace flashjit::tools {
@@ -77,93 +74,52 @@ llvm::Expected<Problem> problem_of(DType t, int seqlen) {
   return Problem::of_shape({t, head_dim, causal ? MaskKind::causal : MaskKind::none}, shape);
 }
 
-// Compile-only: no timing is possible, but the candidate list, the pruning and the compiles are.
-class CompileOnlyBackend : public tuner::TuningBackend {
- public:
-  llvm::Expected<tuner::CompiledCandidate> compile(const gen::KernelSpec& spec) override { return compile_candidate(spec); }
-  llvm::Error load(tuner::CompiledCandidate&) override { return unavailable(); }
-  llvm::Expected<std::vector<double>> time(const tuner::CompiledCandidate&, int, double, int) override { return unavailable(); }
-  llvm::Expected<std::string> check(const tuner::CompiledCandidate&) override { return unavailable(); }
-
- private:
-  static llvm::Error unavailable() {
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "no GPU to run on");
-  }
-};
-
+// Without a GPU no timing is possible, but the candidate list, the pruning and the compiles are.
 int list_and_compile(const Problem& problem) {
   auto target = gen::parse_arch(arch);
   if (!target) return fail(llvm::toString(target.takeError()));
-  const gen::DeviceDescription device = gen::DeviceDescription::for_arch(target->first);
-  auto list = tuner::candidates(device, problem, cuda::nvrtc_targets());
-  if (!list) return fail(llvm::toString(list.takeError()));
-  llvm::outs() << llvm::formatv("candidates for {0} ({1} to compile, {2} pruned); timing them needs a GPU\n",
-                                arch, list->specs.size(), list->pruned.size());
-  CompileOnlyBackend backend;
+  const KernelBuilder builder(std::make_unique<CompileOnlyDevice>(target->first), nullptr, BuildOptions{});
   ProgressBar bar("compiling");
-  auto outcomes = tuner::compile_all(list->specs, backend, 0,
-                                     [&](int done, int total, const std::string& what) { bar.update(done, total, what); });
+  auto reports = builder.compile_candidates(
+      problem, [&](int done, int total, const std::string& what) { bar.update(done, total, what); });
   bar.finish();
-  std::vector<tuner::CandidateReport> reports;
-  for (size_t i = 0; i < outcomes.size(); ++i) {
-    tuner::CandidateReport r;
-    r.spec = list->specs[i];
-    r.key = gen::canonical_key(r.spec);
-    r.timing.median_ms = INFINITY;
-    if (outcomes[i].candidate) {
-      r.registers = outcomes[i].candidate->registers;
-      r.detail = llvm::formatv("compiled in {0:F0} ms, {1} spill bytes", outcomes[i].candidate->compile_ms,
-                               outcomes[i].candidate->spill_bytes);
-    } else {
-      r.status = tuner::CandidateStatus::compile_failed;
-      r.detail = outcomes[i].error;
-    }
-    reports.push_back(r);
-  }
-  reports.insert(reports.end(), list->pruned.begin(), list->pruned.end());
-  print_table(reports, nullptr);
+  if (!reports) return fail(llvm::toString(reports.takeError()));
+  size_t pruned = 0;
+  for (const tuner::CandidateReport& r : *reports) pruned += r.status == tuner::CandidateStatus::pruned;
+  llvm::outs() << llvm::formatv("candidates for {0} ({1} to compile, {2} pruned); timing them needs a GPU\n", arch,
+                                reports->size() - pruned, pruned);
+  print_table(*reports, nullptr);
   return 0;
 }
 
 // A deliberate re-tune replaces whatever the cache held for this problem.
-void store_winner(const gen::DeviceDescription& device, const Problem& problem, const tuner::TuneResult& result) {
-  auto opened = cache_path.empty() ? cache::TuningCache::open_default() : cache::TuningCache::open(cache_path);
-  if (!opened) {
-    llvm::errs() << "flashjit tune: warning: winner not stored: " << llvm::toString(opened.takeError()) << "\n";
-    return;
-  }
-  const cache::CacheEntry entry = tuned_entry(make_cache_key(device, problem), result);
-  auto stored = (*opened)->store(entry, cache::ReplacePolicy::always);
+void store_winner(const KernelBuilder& builder, const Problem& problem, const tuner::TuneResult& result) {
+  if (!builder.cache()) return;
+  auto stored = builder.store_tuned(problem, result);
   if (!stored)
     llvm::errs() << "flashjit tune: warning: winner not stored: " << llvm::toString(stored.takeError()) << "\n";
   else
-    llvm::outs() << llvm::formatv("stored in {0} as entry {1} ({2})\n", (*opened)->path(), stored->id,
+    llvm::outs() << llvm::formatv("stored in {0} as entry {1} ({2})\n", builder.cache()->path(), stored->id,
                                   cache::store_outcome_name(stored->outcome));
 }
 
-int tune_on_gpu(const cuda::PrimaryContext& context, const gen::DeviceDescription& device, DType t, int seqlen) {
+int tune_on_gpu(const KernelBuilder& builder, DType t, int seqlen) {
   auto made = problem_of(t, seqlen);
   if (!made) return fail(llvm::toString(made.takeError()));
   const Problem& problem = *made;
-  auto list = tuner::candidates(device, problem, cuda::nvrtc_targets());
-  if (!list) return fail(llvm::toString(list.takeError()));
+  const gen::DeviceDescription& device = builder.device().description();
   const ProblemShape& shape = problem.shape();
   llvm::outs() << llvm::formatv("tuning {0} head_dim {1} {2}, batch {3}, heads {4} (kv {5}), seqlen {6} on {7} (sm_{8})\n",
                                 dtype_name(t), problem.head_dim(), mask_name(problem.mask()), shape.batch,
                                 shape.num_heads, shape.num_kv_heads, seqlen, device.name, device.compute_capability());
-  CudaTuningBackend backend(context, problem, device.l2_bytes, device.sm_count);
-  tuner::TuneOptions options;
-  options.budget_ms_per_candidate = budget_ms;
-  options.max_candidates = max_candidates;
   ProgressBar bar("tuning");
-  auto result = tuner::tune(*list, backend, options,
-                            [&](int done, int total, const std::string& what) { bar.update(done, total, what); });
+  auto result = builder.tune(problem, [&](int done, int total, const std::string& what) { bar.update(done, total, what); });
   bar.finish();
   if (!result) return fail(llvm::toString(result.takeError()));
   print_table(result->candidates, &problem);
   llvm::outs() << llvm::formatv("winner: {0}, {1:F4} ms median, {2:F1} TFLOP/s\n", result->winner.key,
                                 result->timing.median_ms, flops(problem) / (result->timing.median_ms * 1e-3) / 1e12);
-  if (!no_store) store_winner(device, problem, *result);
+  store_winner(builder, problem, *result);
   return 0;
 }
 
@@ -179,7 +135,7 @@ int run_tune() {
   for (int s : lengths)
     if (s <= 0) return fail(llvm::formatv("seqlen must be positive, got {0}", s));
 
-  auto device = cuda::describe_device(0);
+  auto device = CudaDevice::open(0);
   if (!device) {
     llvm::outs() << "no usable GPU: " << llvm::toString(device.takeError()) << "\n";
     // Still useful without a GPU, but nothing was tuned: the exit code says so either way.
@@ -188,12 +144,21 @@ int run_tune() {
     list_and_compile(*problem);
     return 1;
   }
-  auto context = cuda::PrimaryContext::retain(0);
-  if (!context) return fail(llvm::toString(context.takeError()));
-  // Candidates' modules are unloaded from the current context: make it ours for the whole command.
-  if (llvm::Error err = (*context)->make_current()) return fail(llvm::toString(std::move(err)));
+  std::unique_ptr<cache::TuningCache> cache;
+  if (!no_store) {
+    auto opened = open_tuning_cache(cache_path);
+    if (opened)
+      cache = std::move(*opened);
+    else
+      llvm::errs() << "flashjit tune: warning: winners will not be stored: " << llvm::toString(opened.takeError())
+                   << "\n";
+  }
+  BuildOptions options;
+  options.tune_options.budget_ms_per_candidate = budget_ms;
+  options.tune_options.max_candidates = max_candidates;
+  const KernelBuilder builder(std::move(*device), std::move(cache), options);
   for (int s : lengths)
-    if (int rc = tune_on_gpu(**context, *device, *t, s); rc != 0) return rc;
+    if (int rc = tune_on_gpu(builder, *t, s); rc != 0) return rc;
   return 0;
 }
 

@@ -2,7 +2,6 @@
 // problem a deployment lists. On a GPU each problem is tuned (or found in the cache); with --arch
 // and no GPU, the heuristic choice is compiled for that arch and stored untuned, for any device
 // of that compute capability, to be tuned on the target later.
-#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -12,13 +11,12 @@
 #include <llvm/Support/raw_ostream.h>
 #include <nlohmann/json.hpp>
 
-#include "cache/tuning_cache.h"
-#include "generator/selector.h"
 #include "generator/spec_json.h"
-#include "runtime/cuda/device.h"
-#include "runtime/cuda/nvrtc_compiler.h"
-#include "runtime/cuda_tuning_backend.h"
-#include "runtime/kernel_provider.h"
+#include "runtime/compile_only_device.h"
+#include "runtime/cuda_device.h"
+#include "runtime/kernel_builder.h"
+#include "runtime/open_cache.h"
+#include "runtime/warm.h"
 #include "tools/commands.h"
 #include "tools/progress_bar.h"
 #include "tools/subcommands.h"
@@ -42,72 +40,26 @@ int fail(const std::string& message, int code = 1) {
   return code;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-int warm_compile_only(const std::vector<Problem>& problems, cache::TuningCache& cache, int cc) {
-  const gen::DeviceDescription device = gen::DeviceDescription::for_arch(cc);
-  int failures = 0;
-  for (const Problem& job : problems) {
-    const std::string problem = job.key().str();
-    auto selection = gen::select_variant(device, job, cuda::nvrtc_targets());
-    if (!selection) {
-      llvm::outs() << llvm::formatv("  {0,-36} FAILED: {1}\n", problem, llvm::toString(selection.takeError()));
-      ++failures;
-      continue;
-    }
-    auto compiled = compile_candidate(selection->spec);
-    if (!compiled) {
-      llvm::outs() << llvm::formatv("  {0,-36} FAILED: {1}\n", problem, llvm::toString(compiled.takeError()));
-      ++failures;
-      continue;
-    }
-    const cache::CacheEntry entry = untuned_entry(make_cache_key(device, job), selection->spec, *compiled);
-    auto stored = cache.store(entry);
-    if (!stored) {
-      llvm::outs() << llvm::formatv("  {0,-36} FAILED: {1}\n", problem, llvm::toString(stored.takeError()));
-      ++failures;
-      continue;
-    }
-    const char* what = stored->outcome == cache::StoreOutcome::added      ? "stored (untuned)"
-                       : stored->outcome == cache::StoreOutcome::replaced ? "replaced (untuned)"
-                       : stored->outcome == cache::StoreOutcome::read_only ? "not stored: cache is read-only"
-                                                                           : "kept the existing entry";
-    llvm::outs() << llvm::formatv("  {0,-36} {1}: {2}\n", problem, gen::canonical_key(selection->spec), what);
-  }
-  return failures == 0 ? 0 : 1;
-}
-
-int warm_on_gpu(const std::vector<Problem>& jobs, cache::TuningCache& cache) {
-  auto device = cuda::describe_device(0);
-  if (!device) return fail(llvm::toString(device.takeError()));
-  auto context = cuda::PrimaryContext::retain(0);
-  if (!context) return fail(llvm::toString(context.takeError()));
-  ProviderOptions options;
-  options.tune = true;
-  options.tune_options.budget_ms_per_candidate = budget_ms;
-  KernelProvider provider(*device, **context, &cache, options);
-  llvm::outs() << llvm::formatv("warming {0} problems on {1} (sm_{2})\n", jobs.size(), device->name,
-                                device->compute_capability());
-  int failures = 0;
+// Warms every problem through `builder`, one line each; 1 when any failed.
+int warm_all(const KernelBuilder& builder, const std::vector<Problem>& problems) {
   ProgressBar bar("warming");
-  for (size_t i = 0; i < jobs.size(); ++i) {
-    const std::string problem = jobs[i].key().str();
-    bar.update(static_cast<int>(i), static_cast<int>(jobs.size()), problem);
-    const auto start = std::chrono::steady_clock::now();
-    auto ready = provider.obtain(jobs[i]);
+  WarmCallbacks callbacks;
+  callbacks.starting = [&](size_t i, size_t total, const Problem& problem) {
+    bar.update(static_cast<int>(i), static_cast<int>(total), problem.key().str());
+  };
+  callbacks.finished = [&](const WarmOutcome& outcome) {
     bar.finish();
-    if (!ready) {
-      llvm::outs() << llvm::formatv("  {0,-36} FAILED: {1}\n", problem, llvm::toString(ready.takeError()));
-      ++failures;
-      continue;
+    if (!outcome.status.ok()) {
+      llvm::outs() << llvm::formatv("  {0,-36} FAILED: {1}\n", outcome.problem_key, outcome.status.message());
+      return;
     }
-    llvm::outs() << llvm::formatv("  {0,-36} {1}: {2} in {3:F2} s\n", problem, gen::canonical_key(ready->spec),
-                                  ready->origin == "cache" ? "already in the cache" : "tuned and stored",
-                                  seconds_since(start));
-  }
-  return failures == 0 ? 0 : 1;
+    llvm::outs() << llvm::formatv("  {0,-36} {1}: {2} in {3:F2} s\n", outcome.problem_key, outcome.kernel_key,
+                                  outcome.what_happened(), outcome.seconds);
+  };
+  const std::vector<WarmOutcome> outcomes = warm(builder, problems, callbacks);
+  for (const WarmOutcome& outcome : outcomes)
+    if (!outcome.status.ok()) return 1;
+  return 0;
 }
 
 }  // namespace
@@ -120,24 +72,33 @@ int run_warm() {
   text << in.rdbuf();
   auto problems = tuner::parse_manifest(text.str());
   if (!problems) return fail(manifest_path + ": " + llvm::toString(problems.takeError()));
-  const std::vector<Problem>& jobs = *problems;
 
-  auto opened = cache_path.empty() ? cache::TuningCache::open_default() : cache::TuningCache::open(cache_path);
+  auto opened = open_tuning_cache(cache_path);
   if (!opened) return fail(llvm::toString(opened.takeError()));
   if ((*opened)->read_only()) return fail((*opened)->path() + " is read-only: " + (*opened)->read_only_reason());
+  const std::string path = (*opened)->path();
 
+  std::unique_ptr<BuildDevice> device;
+  BuildOptions options;
   if (!arch.empty()) {
     auto target = gen::parse_arch(arch);
     if (!target) return fail(llvm::toString(target.takeError()), 2);
-    llvm::outs() << llvm::formatv("compiling {0} problems for {1} without tuning into {2}\n", jobs.size(), arch,
-                                  (*opened)->path());
-    return warm_compile_only(jobs, **opened, target->first);
+    device = std::make_unique<CompileOnlyDevice>(target->first);
+    options.tune = false;
+    llvm::outs() << llvm::formatv("compiling {0} problems for {1} without tuning into {2}\n", problems->size(), arch,
+                                  path);
+  } else {
+    auto gpu = CudaDevice::open(0);
+    if (!gpu)
+      return fail("no usable GPU to tune on (" + llvm::toString(gpu.takeError()) +
+                  "); give --arch sm_XY to compile without tuning");
+    llvm::outs() << llvm::formatv("warming {0} problems on {1} (sm_{2}) into {3}\n", problems->size(),
+                                  (*gpu)->description().name, (*gpu)->description().compute_capability(), path);
+    options.tune_options.budget_ms_per_candidate = budget_ms;
+    device = std::move(*gpu);
   }
-  auto device = cuda::describe_device(0);
-  if (!device)
-    return fail("no usable GPU to tune on (" + llvm::toString(device.takeError()) +
-                "); give --arch sm_XY to compile without tuning");
-  return warm_on_gpu(jobs, **opened);
+  const KernelBuilder builder(std::move(device), std::move(*opened), options);
+  return warm_all(builder, *problems);
 }
 
 }  // namespace flashjit::tools

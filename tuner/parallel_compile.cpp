@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <future>
 
+#include <llvm/Support/FormatVariadic.h>
 #include <llvm/Support/ThreadPool.h>
 #include <llvm/Support/Threading.h>
+
+#include "tuner/candidate_report.h"
 
 namespace flashjit::tuner {
 
@@ -39,6 +42,27 @@ std::vector<CompileOutcome> compile_all(const std::vector<gen::KernelSpec>& spec
     if (progress) progress(static_cast<int>(i) + 1, total, "compile " + gen::canonical_key(specs[i]));
   }
   return outcomes;
+}
+
+std::vector<CandidateReport> compile_candidates(const CandidateList& list, TuningBackend& backend,
+                                                const TuneOptions& options, const Progress& progress) {
+  const std::vector<CompileOutcome> outcomes = compile_all(list.specs, backend, options.compile_threads, progress);
+  std::vector<CandidateReport> reports;
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const std::optional<CompiledCandidate>& compiled = outcomes[i].candidate;
+    if (!compiled) {
+      reports.push_back(make_report(list.specs[i], CandidateStatus::compile_failed, outcomes[i].error));
+      continue;
+    }
+    CandidateReport r = make_report(list.specs[i], CandidateStatus::not_timed,
+                                    llvm::formatv("compiled in {0:F0} ms, {1} spill bytes", compiled->compile_ms,
+                                                  compiled->spill_bytes)
+                                        .str());
+    r.registers = compiled->registers;
+    reports.push_back(std::move(r));
+  }
+  reports.insert(reports.end(), list.pruned.begin(), list.pruned.end());
+  return reports;
 }
 
 }  // namespace flashjit::tuner

@@ -70,4 +70,10 @@ using Progress = std::function<void(int done, int total, const std::string& what
 llvm::Expected<TuneResult> tune(const CandidateList& list, TuningBackend& backend, const TuneOptions& options,
                                 const Progress& progress = nullptr);
 
+// Where nothing can be timed (no GPU): every candidate of `list` compiled, in parallel, none timed.
+// Reports in list order, each with its registers, compile time and spills (status not_timed) or its
+// compile error (compile_failed), then the pruned ones.
+std::vector<CandidateReport> compile_candidates(const CandidateList& list, TuningBackend& backend,
+                                                const TuneOptions& options, const Progress& progress = nullptr);
+
 }  // namespace flashjit::tuner

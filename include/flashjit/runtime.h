@@ -55,6 +55,19 @@ struct FLASHJIT_API RuntimeOptions {
 // Opaque CUDA stream (a CUstream or cudaStream_t); nullptr is the default stream.
 using Stream = void*;
 
+// Where the kernel forward() runs (or would run) came from.
+enum class KernelOrigin {
+  planned,    // not built yet: the selector's choice before the first forward() of the problem
+  cache,      // loaded from the tuning cache, without NVRTC
+  tuned,      // tuned at first use in this process
+  heuristic,  // the heuristic default (tuning off, or tuning failed and the default ran instead)
+  forced,     // RuntimeOptions::force_variant or force_tiles
+  cpu,        // the CPU backend
+};
+
+// "planned", "cache", "tuned", "heuristic", "forced", "cpu"
+FLASHJIT_API const char* kernel_origin_name(KernelOrigin origin);
+
 // What forward() ran or would run for some arguments.
 struct KernelChoice {
   Backend backend = Backend::cpu;
@@ -62,9 +75,7 @@ struct KernelChoice {
   std::string kernel_key;   // canonical spec key, e.g. "mma_sm80_sm90_bf16_d128_m128n32w4s2_causal"
   std::optional<Variant> variant;  // the kernel variant; empty on the CPU backend
   std::string reason;       // why this variant was chosen
-  // Where the kernel came from: "cache", "tuned", "heuristic", "forced" once it is loaded;
-  // "planned" before the first forward() of the problem; "cpu" on the CPU backend.
-  std::string origin;
+  KernelOrigin origin = KernelOrigin::planned;
 };
 
 class FLASHJIT_API Runtime {

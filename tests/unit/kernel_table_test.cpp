@@ -21,7 +21,7 @@ ProblemKey key(int head_dim) { return ProblemKey{{DType::bf16, head_dim, MaskKin
 TEST(KernelTable, ConcurrentCallersShareOneBuild) {
   KernelTable table;
   std::atomic<int> builds{0};
-  auto slow_failing_build = [&]() -> llvm::Expected<ReadyKernel> {
+  auto slow_failing_build = [&]() -> llvm::Expected<BuiltKernel> {
     ++builds;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     return make_error(ErrorCode::compile_error, "nvrtc compile failed for key_a");
@@ -39,7 +39,7 @@ TEST(KernelTable, ConcurrentCallersShareOneBuild) {
 TEST(KernelTable, AFailedBuildIsRememberedAndOtherKeysAreIndependent) {
   KernelTable table;
   int builds = 0;
-  auto failing = [&]() -> llvm::Expected<ReadyKernel> {
+  auto failing = [&]() -> llvm::Expected<BuiltKernel> {
     ++builds;
     return make_error(ErrorCode::unsupported, "broken");
   };

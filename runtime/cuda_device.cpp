@@ -1,0 +1,88 @@
+#include "runtime/cuda_device.h"
+
+#include <llvm/Support/FormatVariadic.h>
+
+#include "generator/selector.h"
+#include "runtime/cuda/nvrtc_compiler.h"
+#include "runtime/cuda_tuning_backend.h"
+#include "runtime/kernel_compile.h"
+#include "support/log.h"
+
+namespace flashjit {
+namespace {
+
+class CudaScope : public ContextScope {
+ public:
+  explicit CudaScope(cuda::ScopedContext scope) : scope_(std::move(scope)) {}
+
+ private:
+  cuda::ScopedContext scope_;
+};
+
+// A module in the device's context. Modules unload from the current context, so it makes its own
+// current to unload, whatever the destroying thread has.
+class CudaKernel : public LaunchableKernel {
+ public:
+  CudaKernel(const cuda::PrimaryContext& context, std::unique_ptr<cuda::LoadedKernel> kernel)
+      : context_(context), kernel_(std::move(kernel)) {}
+  ~CudaKernel() override {
+    auto scope = cuda::ScopedContext::enter(context_);
+    if (!scope) llvm::consumeError(scope.takeError());
+    kernel_.reset();
+  }
+
+  llvm::Error launch(const cuda::LaunchShape& shape, CUstream stream, void* params) const override {
+    return kernel_->launch(shape, stream, params);
+  }
+
+ private:
+  const cuda::PrimaryContext& context_;
+  std::unique_ptr<cuda::LoadedKernel> kernel_;
+};
+
+}  // namespace
+
+llvm::Expected<std::unique_ptr<CudaDevice>> CudaDevice::open(int index) {
+  auto device = cuda::describe_device(index);
+  if (!device) return device.takeError();
+  const gen::CompilerTargets& nvrtc = cuda::nvrtc_targets();
+  if (llvm::Error err = cuda::check_driver_compatibility(device->driver_version, nvrtc)) return err;
+  if (auto target = gen::choose_target(device->compute_capability(), nvrtc); !target) return target.takeError();
+  auto context = cuda::PrimaryContext::retain(index);
+  if (!context) return context.takeError();
+  log::info(llvm::formatv("using {0} (sm_{1}, {2} SMs)", device->name, device->compute_capability(),
+                          device->sm_count));
+  return std::unique_ptr<CudaDevice>(new CudaDevice(index, std::move(*device), std::move(*context)));
+}
+
+const gen::CompilerTargets& CudaDevice::compiler() const { return cuda::nvrtc_targets(); }
+
+llvm::Expected<std::unique_ptr<ContextScope>> CudaDevice::enter() const {
+  auto scope = cuda::ScopedContext::enter(*context_);
+  if (!scope) return scope.takeError();
+  return std::make_unique<CudaScope>(std::move(*scope));
+}
+
+llvm::Expected<tuner::CompiledCandidate> CudaDevice::compile(const gen::KernelSpec& spec) const {
+  return compile_candidate(spec);
+}
+
+llvm::Expected<std::shared_ptr<const LaunchableKernel>> CudaDevice::load(const gen::KernelSpec& spec,
+                                                                         const std::string& cubin,
+                                                                         const std::string& symbol) const {
+  auto kernel = cuda::LoadedKernel::load(cubin, symbol, gen::shared_memory_bytes(spec));
+  if (!kernel) return kernel.takeError();
+  return std::make_shared<CudaKernel>(*context_, std::move(*kernel));
+}
+
+std::unique_ptr<tuner::TuningBackend> CudaDevice::tuning_backend(const Problem& problem) const {
+  return std::make_unique<CudaTuningBackend>(*context_, problem, description_.l2_bytes, description_.sm_count);
+}
+
+std::string CudaDevice::fault() const {
+  auto scope = cuda::ScopedContext::enter(*context_);
+  if (!scope) return llvm::toString(scope.takeError());
+  return cuda::context_fault();
+}
+
+}  // namespace flashjit

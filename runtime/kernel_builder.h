@@ -1,0 +1,88 @@
+// The one way a kernel for a problem comes to be, used by forward(), `flashjit tune`, `flashjit
+// warm` and `flashjit warm --arch` alike: forced options, else the tuning cache (the exact device,
+// then any device of its architecture), else the tuner (or, with tuning off or nothing to time on,
+// the heuristic default), then the store, then the load. It owns the device, so it owns the CUDA
+// context, and makes it current for every build.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <llvm/Support/Error.h>
+
+#include "cache/tuning_cache.h"
+#include "flashjit/runtime.h"
+#include "generator/selector.h"
+#include "problem/problem.h"
+#include "runtime/build_device.h"
+#include "tuner/tuner.h"
+
+namespace flashjit {
+
+struct BuildOptions {
+  bool tune = true;
+  tuner::TuneOptions tune_options;
+  // Testing and debugging: bypass the cache and the tuner.
+  std::optional<Variant> force_variant;
+  std::optional<TileConfig> force_tiles;
+};
+
+// A kernel for a problem and where it came from.
+struct BuiltKernel {
+  gen::KernelSpec spec;
+  KernelOrigin origin = KernelOrigin::heuristic;
+  // Null on a device that cannot run kernels (a compile-only target).
+  std::shared_ptr<const LaunchableKernel> kernel;
+  // What storing it did; empty when nothing was stored (it came from the cache, was forced, or
+  // there is no cache).
+  std::optional<cache::StoreOutcome> stored;
+};
+
+class KernelBuilder {
+ public:
+  // `cache` may be null: every process then compiles or tunes again.
+  KernelBuilder(std::unique_ptr<BuildDevice> device, std::unique_ptr<cache::TuningCache> cache,
+                BuildOptions options);
+  ~KernelBuilder();
+
+  const BuildDevice& device() const { return *device_; }
+  cache::TuningCache* cache() const { return cache_.get(); }
+  const BuildOptions& options() const { return options_; }
+
+  // The kernel for `problem`. Thread-safe; the caller keeps one build per problem at a time (the
+  // kernel table does).
+  llvm::Expected<BuiltKernel> obtain(const Problem& problem) const;
+
+  // The selector's choice on this device: the variant (forced by the options, if they force one),
+  // its default tiles and why.
+  llvm::Expected<gen::Selection> select(const Problem& problem) const;
+
+  // `flashjit tune`: tunes `problem` now, whatever the cache holds. The result keeps every
+  // candidate's report; the winner is not stored (store_tuned does).
+  llvm::Expected<tuner::TuneResult> tune(const Problem& problem, const tuner::Progress& progress = nullptr) const;
+  // Stores a tuning result as the problem's entry, replacing what was there (a deliberate re-tune).
+  llvm::Expected<cache::StoreResult> store_tuned(const Problem& problem, const tuner::TuneResult& result) const;
+  // Where nothing can be timed: every candidate compiled, as reports (registers and spills, or the
+  // compile error), the pruned ones after them.
+  llvm::Expected<std::vector<tuner::CandidateReport>> compile_candidates(const Problem& problem,
+                                                                         const tuner::Progress& progress = nullptr) const;
+
+ private:
+  llvm::Expected<BuiltKernel> forced(const Problem& problem) const;
+  // The exact entry, else one a compile-only warm-up stored for any device of this architecture.
+  std::optional<cache::CacheEntry> lookup(const Problem& problem) const;
+  llvm::Expected<BuiltKernel> from_cache(const cache::CacheEntry& entry) const;
+  llvm::Expected<BuiltKernel> tuned(const Problem& problem) const;
+  llvm::Expected<BuiltKernel> heuristic(const Problem& problem) const;
+  // Loads `spec`'s cubin where kernels can run; leaves `built.kernel` null where they cannot.
+  llvm::Expected<BuiltKernel> loaded(BuiltKernel built, const std::string& cubin, const std::string& symbol) const;
+  std::optional<cache::StoreOutcome> store(const cache::CacheEntry& entry,
+                                           cache::ReplacePolicy policy = cache::ReplacePolicy::prefer_tuned) const;
+
+  std::unique_ptr<BuildDevice> device_;
+  std::unique_ptr<cache::TuningCache> cache_;
+  BuildOptions options_;
+};
+
+}  // namespace flashjit

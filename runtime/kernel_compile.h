@@ -1,0 +1,16 @@
+// One kernel from spec to cubin: emitted by the generator, compiled by NVRTC, written to
+// FLASHJIT_DUMP_DIR when that is set. Needs no GPU; every device that compiles uses it.
+#pragma once
+
+#include <llvm/Support/Error.h>
+
+#include "generator/kernel_spec.h"
+#include "tuner/tuning_backend.h"
+
+namespace flashjit {
+
+// A compile_error carrying NVRTC's log when the source does not compile; ptxas performance
+// advisories are logged as warnings (the kernel works, far below its speed).
+llvm::Expected<tuner::CompiledCandidate> compile_candidate(const gen::KernelSpec& spec);
+
+}  // namespace flashjit

@@ -1,0 +1,18 @@
+// Opening the tuning cache the way every part of FlashJIT does: the file given, else the default
+// location ($FLASHJIT_CACHE_DIR, $XDG_CACHE_HOME, ~/.cache).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <llvm/Support/Error.h>
+
+#include "cache/tuning_cache.h"
+
+namespace flashjit {
+
+// An error means no cache can be used at all (callers that can run without one warn and go on).
+llvm::Expected<std::unique_ptr<cache::TuningCache>> open_tuning_cache(const std::string& path,
+                                                                      const cache::OpenOptions& options = {});
+
+}  // namespace flashjit

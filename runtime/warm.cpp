@@ -1,0 +1,57 @@
+#include "runtime/warm.h"
+
+#include <chrono>
+
+#include "support/error.h"
+
+namespace flashjit {
+namespace {
+
+const char* built_as(KernelOrigin origin) {
+  switch (origin) {
+    case KernelOrigin::tuned: return "tuned";
+    case KernelOrigin::heuristic: return "compiled (untuned)";
+    default: return kernel_origin_name(origin);
+  }
+}
+
+}  // namespace
+
+std::string WarmOutcome::what_happened() const {
+  if (origin == KernelOrigin::cache) return "already in the cache";
+  if (!stored) return std::string(built_as(origin)) + "; not stored: there is no tuning cache";
+  const bool tuned = origin == KernelOrigin::tuned;
+  switch (*stored) {
+    case cache::StoreOutcome::added: return tuned ? "tuned and stored" : "stored (untuned)";
+    case cache::StoreOutcome::replaced: return tuned ? "tuned and stored (replaced the untuned entry)" : "replaced (untuned)";
+    case cache::StoreOutcome::kept_existing: return std::string(built_as(origin)) + "; kept the existing entry";
+    case cache::StoreOutcome::read_only: return std::string(built_as(origin)) + "; not stored: the cache is read-only";
+  }
+  return built_as(origin);
+}
+
+std::vector<WarmOutcome> warm(const KernelBuilder& builder, const std::vector<Problem>& problems,
+                              const WarmCallbacks& callbacks) {
+  std::vector<WarmOutcome> outcomes;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const Problem& problem = problems[i];
+    if (callbacks.starting) callbacks.starting(i, problems.size(), problem);
+    const auto start = std::chrono::steady_clock::now();
+    WarmOutcome outcome;
+    outcome.problem_key = problem.key().str();
+    auto built = builder.obtain(problem);
+    outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (built) {
+      outcome.kernel_key = gen::canonical_key(built->spec);
+      outcome.origin = built->origin;
+      outcome.stored = built->stored;
+    } else {
+      outcome.status = to_status(built.takeError());
+    }
+    if (callbacks.finished) callbacks.finished(outcome);
+    outcomes.push_back(std::move(outcome));
+  }
+  return outcomes;
+}
+
+}  // namespace flashjit

@@ -1,0 +1,40 @@
+// Pre-warming the tuning cache for the problems of a deployment (`flashjit warm`): each problem
+// built through the kernel builder, so a problem the cache already holds is reported as such and
+// neither tuned nor compiled again, on a GPU (tuned, stored) and cross-compiling for an
+// architecture without one (compiled, stored untuned) alike.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "flashjit/status.h"
+#include "problem/problem.h"
+#include "runtime/kernel_builder.h"
+
+namespace flashjit {
+
+struct WarmOutcome {
+  std::string problem_key;
+  Status status;           // why this problem could not be built; ok when it was
+  std::string kernel_key;  // the kernel that serves it
+  KernelOrigin origin = KernelOrigin::heuristic;  // cache: it was there already
+  std::optional<cache::StoreOutcome> stored;     // what storing it did, when it was built now
+  double seconds = 0.0;
+
+  // "already in the cache", "tuned and stored", "stored (untuned)", "tuned; not stored: the
+  // cache is read-only", ...
+  std::string what_happened() const;
+};
+
+struct WarmCallbacks {
+  std::function<void(size_t index, size_t total, const Problem& problem)> starting;
+  std::function<void(const WarmOutcome& outcome)> finished;
+};
+
+// Every problem, in order; one failing does not stop the others.
+std::vector<WarmOutcome> warm(const KernelBuilder& builder, const std::vector<Problem>& problems,
+                              const WarmCallbacks& callbacks = {});
+
+}  // namespace flashjit
