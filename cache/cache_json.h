@@ -1,7 +1,9 @@
 // Export and import of the whole cache as JSON, so that a fleet can share tuned results:
-//   {"format": "flashjit-tuning-cache", "format_version": 1, "entries": [<entry_json.h>, ...]}
-// Import validates every entry before storing any, then merges by the rule of store()
-// (merge_rule.h: a tuned entry beats an untuned one, otherwise the existing row stays).
+//   {"format": "flashjit-tuning-cache", "format_version": 1, "entries": [{<every CacheEntry field,
+//    the cubin base64-encoded with its SHA-256, the spec as an object>}, ...]}
+// Import validates every entry (its spec by the cache's OpenOptions::check_spec) before storing
+// any, then merges by the rule of store() (tuning_cache.h: a tuned entry beats an untuned one,
+// otherwise the existing row stays).
 #pragma once
 
 #include <cstddef>

@@ -1,7 +1,11 @@
 #include "cache/open_database.h"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <thread>
+
+#include <unistd.h>
 
 #include "cache/cache_path.h"
 #include "cache/schema.h"
@@ -9,6 +13,34 @@
 
 namespace flashjit::cache {
 namespace {
+
+llvm::Error cannot_open(const std::string& path, const std::string& why) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), "cannot open the tuning cache %s: %s",
+                                 path.c_str(), why.c_str());
+}
+
+// Read-only when asked for, when the file is not writable, or when its directory is not (SQLite
+// needs to create the -wal and -shm files beside a WAL database to write it). An error when the
+// file is missing and cannot be created, or exists but cannot be read.
+// access() answers for the real user, so this also holds in a set-uid process; root passes every
+// check, which is why tests that run as root use `read_only_requested` or drop privileges.
+llvm::Expected<AccessMode> decide_access(const std::string& path, bool read_only_requested) {
+  const std::string directory = directory_of(path);
+  const bool file_exists = ::access(path.c_str(), F_OK) == 0;
+  if (!file_exists) {
+    if (read_only_requested) return cannot_open(path, "no such file (asked to open it read-only)");
+    if (::access(directory.c_str(), W_OK) != 0)
+      return cannot_open(path, "no such file, and its directory " + directory + " is not writable (" +
+                                   std::strerror(errno) + ")");
+    return AccessMode{};
+  }
+  if (::access(path.c_str(), R_OK) != 0) return cannot_open(path, std::strerror(errno));
+  if (read_only_requested) return AccessMode{true, "opened read-only as asked"};
+  if (::access(path.c_str(), W_OK) != 0) return AccessMode{true, "the file is not writable"};
+  if (::access(directory.c_str(), W_OK) != 0)
+    return AccessMode{true, "its directory " + directory + " is not writable"};
+  return AccessMode{};
+}
 
 llvm::Error open_error(const std::string& path, const std::string& why) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), "cannot open the tuning cache %s: %s",

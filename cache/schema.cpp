@@ -2,7 +2,7 @@
 
 #include <llvm/Support/raw_ostream.h>
 
-#include "cache/write_transaction.h"
+#include "cache/sqlite_database.h"
 
 namespace flashjit::cache {
 

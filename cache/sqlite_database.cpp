@@ -238,4 +238,28 @@ int64_t Database::last_insert_id() const { return sqlite3_last_insert_rowid(hand
 
 int64_t Database::changes() const { return sqlite3_changes64(handle_); }
 
+// ---- WriteTransaction ----
+
+
+llvm::Expected<WriteTransaction> WriteTransaction::begin(Database& db) {
+  if (llvm::Error error = db.execute("BEGIN IMMEDIATE")) return error;
+  return WriteTransaction(db);
+}
+
+WriteTransaction::~WriteTransaction() {
+  if (db_ == nullptr) return;
+  // Nothing to report to: the error that made us skip commit() is already on its way to the caller.
+  llvm::consumeError(db_->execute("ROLLBACK"));
+}
+
+llvm::Error WriteTransaction::commit() {
+  Database* db = db_;
+  db_ = nullptr;
+  if (llvm::Error error = db->execute("COMMIT")) {
+    llvm::consumeError(db->execute("ROLLBACK"));
+    return error;
+  }
+  return llvm::Error::success();
+}
+
 }  // namespace flashjit::cache

@@ -3,12 +3,12 @@
 #include <ctime>
 
 #include <llvm/ADT/StringExtras.h>
+#include <nlohmann/json.hpp>
 
 #include "cache/cache_path.h"
-#include "cache/entry_check.h"
 #include "cache/entry_rows.h"
-#include "cache/sha256_hex.h"
-#include "cache/write_transaction.h"
+#include "cache/codec.h"
+#include "cache/sqlite_database.h"
 #include "support/log.h"
 
 namespace flashjit::cache {
@@ -83,6 +83,27 @@ bool TuningCache::replace_after_corruption(const std::string& why) {
   }
   opened_ = std::move(*fresh);
   return true;
+}
+
+// ---- checking entries ----------------------------------------------------------------------------
+
+std::string TuningCache::spec_problem(const std::string& spec_json) const {
+  if (options_.check_spec) return options_.check_spec(spec_json);
+  const nlohmann::json spec = nlohmann::json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
+  if (spec.is_discarded()) return "not valid JSON";
+  if (!spec.is_object()) return "not a JSON object";
+  return {};
+}
+
+std::string TuningCache::entry_problems(const CacheEntry& entry) const {
+  std::vector<std::string> problems;
+  if (entry.cubin.size() != entry.cubin_size)
+    problems.push_back("cubin is " + std::to_string(entry.cubin.size()) + " bytes, the row says " +
+                       std::to_string(entry.cubin_size));
+  if (sha256_hex(entry.cubin) != entry.cubin_sha256) problems.push_back("cubin does not match its sha256");
+  if (entry.kernel_symbol.empty()) problems.push_back("kernel_symbol is empty");
+  if (std::string why = spec_problem(entry.spec_json); !why.empty()) problems.push_back("spec_json: " + why);
+  return llvm::join(problems, "; ");
 }
 
 // ---- lookup ------------------------------------------------------------------------------------
@@ -354,6 +375,23 @@ llvm::Expected<size_t> TuningCache::clear() {
     return error;
   if (llvm::Error error = transaction->commit()) return error;
   return static_cast<size_t>(*count);
+}
+
+// ---- the merge rule ----
+
+const char* store_outcome_name(StoreOutcome outcome) {
+  switch (outcome) {
+    case StoreOutcome::added: return "added";
+    case StoreOutcome::replaced: return "replaced";
+    case StoreOutcome::kept_existing: return "kept existing";
+    case StoreOutcome::read_only: return "read-only";
+  }
+  return "unknown";
+}
+
+bool should_replace(bool existing_tuned, bool incoming_tuned, ReplacePolicy policy) {
+  if (policy == ReplacePolicy::always) return true;
+  return incoming_tuned && !existing_tuned;
 }
 
 }  // namespace flashjit::cache

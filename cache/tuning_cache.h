@@ -15,10 +15,31 @@
 #include <llvm/Support/Error.h>
 
 #include "cache/cache_entry.h"
-#include "cache/merge_rule.h"
 #include "cache/open_database.h"
 
 namespace flashjit::cache {
+
+// What happens when a row for the same key already exists: the one rule shared by store() (another
+// process may have stored the key meanwhile) and by import (merging a fleet's results).
+enum class ReplacePolicy {
+  // A tuned entry replaces an untuned one; otherwise the existing row wins. The default: the first
+  // tuned result is as good as a later one, and keeping it keeps every process on the same kernel.
+  prefer_tuned,
+  // The new entry always replaces the existing row (a deliberate re-tune).
+  always,
+};
+
+enum class StoreOutcome {
+  added,          // no row had this key
+  replaced,       // a row had this key and the new entry replaced it
+  kept_existing,  // a row had this key and was kept (it is the one lookup() returns)
+  read_only,      // nothing written: the cache is open read-only
+};
+
+// "added", "replaced", "kept existing", "read-only"
+const char* store_outcome_name(StoreOutcome outcome);
+
+bool should_replace(bool existing_tuned, bool incoming_tuned, ReplacePolicy policy);
 
 struct StoreResult {
   StoreOutcome outcome = StoreOutcome::added;
@@ -53,6 +74,12 @@ class TuningCache {
   TuningCache& operator=(const TuningCache&) = delete;
 
   const std::string& path() const { return path_; }
+  // Everything wrong with `entry` (read with its cubin: size and SHA-256, symbol, spec by the
+  // OpenOptions::check_spec rule), joined by "; "; empty when nothing is. What `flashjit cache
+  // verify` reports and export leaves out.
+  std::string entry_problems(const CacheEntry& entry) const;
+  // Why `spec_json` is not a spec this cache accepts (OpenOptions::check_spec); empty when it is.
+  std::string spec_problem(const std::string& spec_json) const;
   bool read_only() const;
   // Why writes are off ("the file is not writable"); empty when the cache is writable.
   std::string read_only_reason() const;
@@ -64,7 +91,7 @@ class TuningCache {
 
   // Stores `entry` under its key, computing cubin_sha256 (an error if the entry carries a
   // different one) and created_unix when 0. When a row for the key exists, `policy` decides
-  // (see merge_rule.h) and the result says which row was kept. A read-only cache stores nothing
+  // (see ReplacePolicy above) and the result says which row was kept. A read-only cache stores nothing
   // and says so in the result: that is not an error.
   llvm::Expected<StoreResult> store(const CacheEntry& entry,
                                     ReplacePolicy policy = ReplacePolicy::prefer_tuned);

@@ -1,5 +1,7 @@
 // Opening the tuning cache the way every part of FlashJIT does: the file given, else the default
-// location ($FLASHJIT_CACHE_DIR, $XDG_CACHE_HOME, ~/.cache).
+// location ($FLASHJIT_CACHE_DIR, $XDG_CACHE_HOME, ~/.cache), with stored specs held to the
+// generator's rules (verify reports, export leaves out and import refuses entries whose spec no
+// kernel could be made from). The cache layer itself knows nothing of kernel specs.
 #pragma once
 
 #include <memory>

@@ -3,8 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cache/base64.h"
-#include "cache/sha256_hex.h"
+#include "cache/codec.h"
 
 namespace flashjit::cache {
 namespace {

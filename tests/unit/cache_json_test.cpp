@@ -5,9 +5,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "cache/base64.h"
+#include "cache/codec.h"
 #include "cache/cache_json.h"
-#include "cache/sha256_hex.h"
 #include "cache_test_support.h"
 
 namespace flashjit::cache {

@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "cache/sha256_hex.h"
+#include "cache/codec.h"
 #include "cache_test_support.h"
 
 namespace flashjit::cache {
@@ -208,6 +208,28 @@ TEST_F(CacheStore, VerifyFindsNothingWrongInAHealthyCache) {
   ASSERT_TRUE(bool(report)) << llvm::toString(report.takeError());
   EXPECT_EQ(report->checked, 2u);
   EXPECT_TRUE(report->ok());
+}
+
+// What a spec is belongs to the generator: a cache opened without its check (OpenOptions::check_spec)
+// asks only for a JSON object, and verify says so for anything else.
+TEST(CacheSpecCheck, WithoutTheGeneratorsCheckASpecNeedsOnlyBeAJsonObject) {
+  testing::ScratchDir dir;
+  auto cache = TuningCache::open(dir.file("bare.sqlite"));
+  ASSERT_TRUE(bool(cache)) << llvm::toString(cache.takeError());
+  CacheEntry partial = sample_entry(sample_key(1), true, 1);
+  partial.spec_json = R"({"variant": "generic"})";
+  CacheEntry list = sample_entry(sample_key(2), true, 2);
+  list.spec_json = "[1, 2]";
+  ASSERT_TRUE(bool((*cache)->store(partial)));
+  auto stored = (*cache)->store(list);
+  ASSERT_TRUE(bool(stored)) << llvm::toString(stored.takeError());
+  EXPECT_EQ((*cache)->spec_problem(partial.spec_json), "");
+  EXPECT_EQ((*cache)->spec_problem("{"), "not valid JSON");
+  auto report = (*cache)->verify();
+  ASSERT_TRUE(bool(report)) << llvm::toString(report.takeError());
+  ASSERT_EQ(report->bad.size(), 1u);
+  EXPECT_EQ(report->bad[0].id, stored->id);
+  EXPECT_EQ(report->bad[0].reason, "spec_json: not a JSON object");
 }
 
 TEST_F(CacheStore, VerifyReportsBadRowsWithoutChangingThem) {

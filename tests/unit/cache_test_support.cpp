@@ -19,6 +19,7 @@
 #include "generator/kernel_spec.h"
 #include "generator/spec_json.h"
 #include "support/log.h"
+#include "runtime/open_cache.h"
 
 #include <nlohmann/json.hpp>
 
@@ -100,7 +101,8 @@ llvm::Expected<std::unique_ptr<TuningCache>> open_cache(const std::string& path,
   OpenOptions options;
   options.read_only = read_only;
   options.busy_timeout_ms = 10000;
-  return TuningCache::open(path, options);
+  // As FlashJIT opens it: stored specs are held to the generator's rules.
+  return open_tuning_cache(path, options);
 }
 
 void execute_sql(const std::string& database, const std::string& sql) {
