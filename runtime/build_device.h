@@ -15,7 +15,7 @@
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
 #include "problem/problem.h"
-#include "runtime/cuda/loaded_kernel.h"
+#include "cuda/loaded_kernel.h"
 #include "tuner/tuning_backend.h"
 
 namespace flashjit {

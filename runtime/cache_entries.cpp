@@ -5,7 +5,7 @@
 
 #include "generator/emit.h"
 #include "generator/spec_json.h"
-#include "runtime/cuda/nvrtc_compiler.h"
+#include "cuda/nvrtc_compiler.h"
 
 namespace flashjit {
 

@@ -1,6 +1,6 @@
 #include "runtime/compile_only_device.h"
 
-#include "runtime/cuda/nvrtc_compiler.h"
+#include "cuda/nvrtc_compiler.h"
 #include "runtime/kernel_compile.h"
 #include "support/error.h"
 

@@ -3,9 +3,9 @@
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/FormatVariadic.h>
 
-#include "runtime/cuda/device.h"
-#include "runtime/cuda/pointer_checks.h"
-#include "runtime/cuda/tensor_map_encoder.h"
+#include "cuda/device.h"
+#include "cuda/pointer_checks.h"
+#include "cuda/tensor_map_encoder.h"
 #include "runtime/launch_params.h"
 #include "runtime/open_cache.h"
 #include "support/error.h"

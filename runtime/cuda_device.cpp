@@ -3,7 +3,7 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "generator/selector.h"
-#include "runtime/cuda/nvrtc_compiler.h"
+#include "cuda/nvrtc_compiler.h"
 #include "runtime/cuda_tuning_backend.h"
 #include "runtime/kernel_compile.h"
 #include "support/log.h"

@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "runtime/build_device.h"
-#include "runtime/cuda/device.h"
+#include "cuda/device.h"
 
 namespace flashjit {
 

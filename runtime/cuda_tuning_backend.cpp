@@ -7,8 +7,8 @@
 
 #include "flashjit/numeric.h"
 #include "runtime/cpu/cpu_attention.h"
-#include "runtime/cuda/loaded_kernel.h"
-#include "runtime/cuda/tensor_map_encoder.h"
+#include "cuda/loaded_kernel.h"
+#include "cuda/tensor_map_encoder.h"
 #include "runtime/kernel_compile.h"
 #include "runtime/launch_params.h"
 #include "runtime/output_check.h"

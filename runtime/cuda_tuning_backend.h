@@ -8,7 +8,7 @@
 
 #include "flashjit/types.h"
 #include "problem/problem.h"
-#include "runtime/cuda/device.h"
+#include "cuda/device.h"
 #include "tuner/tuning_backend.h"
 
 namespace flashjit {

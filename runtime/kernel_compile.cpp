@@ -3,7 +3,7 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "generator/emit.h"
-#include "runtime/cuda/nvrtc_compiler.h"
+#include "cuda/nvrtc_compiler.h"
 #include "runtime/kernel_dump.h"
 #include "support/error.h"
 #include "support/log.h"

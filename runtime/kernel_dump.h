@@ -6,7 +6,7 @@
 
 #include "generator/emit.h"
 #include "generator/kernel_spec.h"
-#include "runtime/cuda/nvrtc_compiler.h"
+#include "cuda/nvrtc_compiler.h"
 
 namespace flashjit {
 

@@ -6,12 +6,12 @@
 
 #include <llvm/Support/Error.h>
 
-#include "../templates/attention_params.cuh"
-#include "../templates/tma_params.cuh"
+#include "attention_params.cuh"
 #include "flashjit/types.h"
 #include "generator/kernel_spec.h"
-#include "runtime/cuda/loaded_kernel.h"
+#include "cuda/loaded_kernel.h"
 #include "runtime/tensor_map_request.h"
+#include "tma_params.cuh"
 
 namespace flashjit {
 

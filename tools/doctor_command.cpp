@@ -10,8 +10,8 @@
 #include "flashjit/flashjit.h"
 #include "generator/selector.h"
 #include "generator/spec_json.h"
-#include "runtime/cuda/device.h"
-#include "runtime/cuda/nvrtc_compiler.h"
+#include "cuda/device.h"
+#include "cuda/nvrtc_compiler.h"
 #include "tools/commands.h"
 #include "tools/subcommands.h"
 

@@ -10,7 +10,7 @@
 #include "generator/selector.h"
 #include "generator/spec_json.h"
 #include "support/names.h"
-#include "runtime/cuda/nvrtc_compiler.h"
+#include "cuda/nvrtc_compiler.h"
 #include "tools/commands.h"
 #include "tools/subcommands.h"
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "runtime/cuda/device.h"
+#include "cuda/device.h"
 
 namespace flashjit::tools {
 

@@ -16,7 +16,7 @@
 // eager mode at issue, the earliest (see CpAsyncMode in cuda_emulation.h for what each exposes).
 #define FLASHJIT_HOST_EMULATION 1
 #include "emulation/cuda_emulation.h"
-#include "templates/mma_primitives.cuh"
+#include "mma_primitives.cuh"
 
 #include <atomic>
 #include <cstdint>

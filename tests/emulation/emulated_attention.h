@@ -10,9 +10,9 @@
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
 #include "helpers/test_problem.h"
-#include "templates/attention_params.cuh"
-#include "templates/numeric.cuh"
-#include "templates/tma_params.cuh"
+#include "attention_params.cuh"
+#include "numeric.cuh"
+#include "tma_params.cuh"
 
 namespace flashjit::test {
 

@@ -19,7 +19,7 @@
 
 #include "emulation/cuda_emulation.h"
 #include "emulation/emulated_attention.h"
-#include "templates/generic_forward.cuh"
+#include "generic_forward.cuh"
 #include "helpers/problems.h"
 
 namespace flashjit {

@@ -22,8 +22,8 @@
 
 #include "emulation/cuda_emulation.h"
 #include "emulation/emulated_attention.h"
-#include "templates/mma_sm75_forward.cuh"
-#include "templates/mma_sm80_forward.cuh"
+#include "mma_sm75_forward.cuh"
+#include "mma_sm80_forward.cuh"
 #include "helpers/problems.h"
 
 namespace flashjit {

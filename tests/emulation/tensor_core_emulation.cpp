@@ -6,7 +6,7 @@
 #define FLASHJIT_HOST_EMULATION 1
 #include "emulation/cuda_emulation.h"
 #include "emulation/mma_fragment_layouts.h"
-#include "templates/mma_primitives.cuh"
+#include "mma_primitives.cuh"
 
 #include <cstdint>
 #include <cstring>

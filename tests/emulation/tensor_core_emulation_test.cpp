@@ -16,7 +16,7 @@
 
 #include "emulation/cuda_emulation.h"
 #include "emulation/mma_fragment_layouts.h"
-#include "templates/mma_primitives.cuh"
+#include "mma_primitives.cuh"
 
 namespace flashjit {
 namespace {

@@ -6,7 +6,7 @@
 #pragma once
 
 #include "runtime/tensor_map_request.h"
-#include "templates/tma_params.cuh"
+#include "tma_params.cuh"
 
 namespace flashjit {
 namespace emulation {

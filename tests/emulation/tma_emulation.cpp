@@ -16,7 +16,7 @@
 #include "emulation/hopper_emulation_detail.h"
 #include "emulation/tensor_map_emulation.h"
 #include "emulation/wgmma_emulation.h"
-#include "templates/wgmma_primitives.cuh"
+#include "wgmma_primitives.cuh"
 
 #include <array>
 #include <atomic>

@@ -15,7 +15,7 @@
 #include "emulation/cuda_emulation.h"
 #include "emulation/hopper_emulation_detail.h"
 #include "emulation/mma_fragment_layouts.h"
-#include "templates/wgmma_primitives.cuh"
+#include "wgmma_primitives.cuh"
 
 #include <cstddef>
 #include <cstring>

@@ -23,7 +23,7 @@
 #include "emulation/cuda_emulation.h"
 #include "emulation/tensor_map_emulation.h"
 #include "emulation/wgmma_emulation.h"
-#include "templates/wgmma_primitives.cuh"
+#include "wgmma_primitives.cuh"
 
 namespace flashjit {
 namespace {

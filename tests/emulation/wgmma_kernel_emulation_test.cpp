@@ -27,7 +27,7 @@
 #include "emulation/cuda_emulation.h"
 #include "emulation/emulated_attention.h"
 #include "emulation/wgmma_emulation.h"
-#include "templates/wgmma_sm90_forward.cuh"
+#include "wgmma_sm90_forward.cuh"
 
 namespace flashjit {
 namespace {

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "emulation/cuda_emulation.h"
-#include "templates/wgmma_tile_scheduler.cuh"
+#include "wgmma_tile_scheduler.cuh"
 
 namespace flashjit {
 namespace {

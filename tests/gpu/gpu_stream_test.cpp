@@ -7,8 +7,8 @@
 #include <gtest/gtest.h>
 
 #include "flashjit/runtime.h"
-#include "runtime/cuda/device.h"
-#include "runtime/cuda/driver_api.h"
+#include "cuda/device.h"
+#include "cuda/driver_api.h"
 #include "helpers/compare.h"
 #include "helpers/device_problem.h"
 #include "helpers/gpu_runtime.h"

@@ -23,7 +23,7 @@
 #include <gtest/gtest.h>
 
 #include "flashjit/runtime.h"
-#include "runtime/cuda/device.h"
+#include "cuda/device.h"
 #include "helpers/compare.h"
 #include "helpers/cpu_reference.h"
 #include "helpers/device_problem.h"

@@ -1,6 +1,6 @@
 #include "helpers/device_problem.h"
 
-#include "runtime/cuda/device.h"
+#include "cuda/device.h"
 
 namespace flashjit::test {
 namespace {

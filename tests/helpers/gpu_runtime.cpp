@@ -7,7 +7,7 @@
 
 #include <llvm/Support/Error.h>
 
-#include "runtime/cuda/device.h"
+#include "cuda/device.h"
 #include "helpers/compare.h"
 #include "helpers/cpu_reference.h"
 #include "helpers/device_problem.h"

@@ -8,7 +8,7 @@
 
 #include "helpers/problems.h"
 #include "generator/selector.h"
-#include "runtime/cuda/nvrtc_compiler.h"
+#include "cuda/nvrtc_compiler.h"
 #include "runtime/kernel_dump.h"
 
 namespace flashjit {

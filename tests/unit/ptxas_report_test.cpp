@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 #include <llvm/Support/Error.h>
 
-#include "runtime/cuda/ptxas_report.h"
+#include "cuda/ptxas_report.h"
 
 namespace flashjit::cuda {
 namespace {

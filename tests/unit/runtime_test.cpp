@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "flashjit/runtime.h"
-#include "runtime/cuda/driver_api.h"
+#include "cuda/driver_api.h"
 #include "helpers/compare.h"
 #include "helpers/naive_reference.h"
 #include "helpers/test_problem.h"

@@ -1,10 +1,10 @@
-#include "runtime/cuda/tensor_map_encoder.h"
+#include "cuda/tensor_map_encoder.h"
 
 #include <cstring>
 
 #include <llvm/Support/FormatVariadic.h>
 
-#include "runtime/cuda/driver_api.h"
+#include "cuda/driver_api.h"
 #include "support/error.h"
 
 namespace flashjit::cuda {

@@ -1,4 +1,4 @@
-#include "runtime/cuda/device.h"
+#include "cuda/device.h"
 #include "support/error.h"
 
 #include <utility>

@@ -1,4 +1,4 @@
-#include "runtime/cuda/ptxas_report.h"
+#include "cuda/ptxas_report.h"
 #include "support/error.h"
 
 #include <llvm/ADT/STLExtras.h>

@@ -1,4 +1,4 @@
-#include "runtime/cuda/nvrtc_compiler.h"
+#include "cuda/nvrtc_compiler.h"
 #include "support/error.h"
 
 #include <chrono>

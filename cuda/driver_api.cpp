@@ -1,4 +1,4 @@
-#include "runtime/cuda/driver_api.h"
+#include "cuda/driver_api.h"
 #include "support/error.h"
 
 #include <dlfcn.h>

@@ -8,7 +8,7 @@
 
 #include <llvm/Support/Error.h>
 
-#include "runtime/cuda/driver_api.h"
+#include "cuda/driver_api.h"
 
 namespace flashjit::cuda {
 

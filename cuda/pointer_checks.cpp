@@ -1,8 +1,8 @@
-#include "runtime/cuda/pointer_checks.h"
+#include "cuda/pointer_checks.h"
 
 #include <llvm/Support/FormatVariadic.h>
 
-#include "runtime/cuda/driver_api.h"
+#include "cuda/driver_api.h"
 
 namespace flashjit::cuda {
 namespace {

@@ -1,4 +1,4 @@
-#include "runtime/cuda/loaded_kernel.h"
+#include "cuda/loaded_kernel.h"
 #include "support/error.h"
 
 #include <llvm/Support/FormatVariadic.h>

@@ -10,7 +10,7 @@
 #include "generator/compiler_targets.h"
 #include "generator/emit.h"
 #include "generator/kernel_spec.h"
-#include "runtime/cuda/ptxas_report.h"
+#include "cuda/ptxas_report.h"
 
 namespace flashjit::cuda {
 

@@ -11,7 +11,7 @@
 
 #include "generator/compiler_targets.h"
 #include "generator/device_description.h"
-#include "runtime/cuda/driver_api.h"
+#include "cuda/driver_api.h"
 
 namespace flashjit::cuda {
 

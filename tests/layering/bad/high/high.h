@@ -1,0 +1,2 @@
+// high is above mid and low.
+#pragma once

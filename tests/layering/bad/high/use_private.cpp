@@ -1,0 +1,2 @@
+// Breaks the rule: the private header of another layer.
+#include "mid/secret.h"

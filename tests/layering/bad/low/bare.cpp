@@ -1,0 +1,2 @@
+// Breaks the rule: a bare name that is not a template.
+#include "thing.h"

@@ -1,0 +1,2 @@
+// Breaks the rule: climbs out of the include roots.
+#include "../high/high.h"

@@ -1,0 +1,3 @@
+// Breaks the rule: a low layer includes a higher one.
+#pragma once
+#include "high/high.h"

@@ -1,0 +1,2 @@
+// Breaks the rule: a directory that belongs to no layer.
+#include "nowhere/x.h"

@@ -1,0 +1,2 @@
+// Private to the mid layer.
+#pragma once
