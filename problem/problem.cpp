@@ -36,6 +36,12 @@ int64_t sequence_length_bucket(int64_t seqlen) {
   return bucket;
 }
 
+double attention_flops(const Problem& p) {
+  const ProblemShape& s = p.shape();
+  const double full = 4.0 * s.batch * s.num_heads * double(s.seqlen_q) * s.seqlen_k * p.head_dim();
+  return p.mask() == MaskKind::causal ? full / 2 : full;
+}
+
 Problem Problem::of_call(const AttentionArgs& a) {
   return Problem({a.q.dtype, a.head_dim, a.mask}, shape_of(a), tma_layout_problem(a));
 }

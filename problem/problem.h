@@ -38,6 +38,13 @@ struct ProblemKey {
 // trigger a new tuning run: the next power of two at or above `seqlen`, at least 128.
 int64_t sequence_length_bucket(int64_t seqlen);
 
+class Problem;
+
+// Floating-point operations of the attention: 4 * batch * heads * seqlen_q * seqlen_k * head_dim
+// (the two matrix products), half of that under the causal mask, as FlashAttention's benchmarks
+// count them, so TFLOP/s figures compare.
+double attention_flops(const Problem& problem);
+
 class Problem {
  public:
   // A call that validate_args accepted (normalized): its tensors' layout decides TMA

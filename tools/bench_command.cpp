@@ -20,8 +20,10 @@
 #include "cuda/device.h"
 #include "cuda/nvrtc_compiler.h"
 #include "tools/commands.h"
+#include "tools/common_options.h"
 #include "tools/forward_timing.h"
 #include "tools/subcommands.h"
+#include "tuner/tuner.h"
 
 namespace flashjit::tools {
 namespace {
@@ -36,9 +38,6 @@ cl::opt<std::string> seqlens("seqlens", cl::desc("Comma-separated sequence lengt
 cl::opt<std::string> masks("masks", cl::desc("Comma-separated masks: none, causal"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init("none,causal"));
 cl::opt<int> tokens("tokens", cl::desc("Total tokens (batch = tokens / seqlen)"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init(16384));
 cl::opt<int> hidden("hidden", cl::desc("Hidden size (heads = hidden / head_dim)"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init(2048));
-cl::opt<int> max_candidates("max-candidates", cl::desc("Tune at most this many candidates per shape (0: all)"),
-                            cl::sub(bench_command), cl::cat(flashjit_options), cl::init(0));
-cl::opt<int> iterations("iterations", cl::desc("Timed calls per shape"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init(30));
 cl::opt<std::string> variant("variant",
                              cl::desc("Force a variant for every shape (generic, mma_sm75, mma_sm80, wgmma_sm90), with its "
                                       "default tiles, untuned; default: the selector's choice, tuned"),
@@ -94,9 +93,10 @@ struct Buffers {
   cuda::DeviceBuffer q, k, v, out;
 };
 
-llvm::Expected<Buffers> allocate(const AttentionArgs& a) {
-  const size_t elems = size_t(a.batch) * a.seqlen_q * a.num_heads * a.head_dim;
-  const size_t bytes = elems * dtype_size(a.q.dtype);
+// Equal lengths and head counts, so one size serves q, k, v and out.
+llvm::Expected<Buffers> allocate(const Problem& p) {
+  const size_t elems = size_t(p.shape().batch) * p.shape().seqlen_q * p.shape().num_heads * p.head_dim();
+  const size_t bytes = elems * dtype_size(p.dtype());
   Buffers b;
   for (cuda::DeviceBuffer* buffer : {&b.q, &b.k, &b.v, &b.out}) {
     auto allocated = cuda::DeviceBuffer::allocate(bytes);
@@ -123,12 +123,12 @@ int run_bench() {
   }
   std::vector<MaskKind> mask_kinds;
   for (llvm::StringRef m : llvm::split(masks, ',')) {
-    if (m.trim() == "none") mask_kinds.push_back(MaskKind::none);
-    else if (m.trim() == "causal") mask_kinds.push_back(MaskKind::causal);
-    else return fail("--masks: '" + m.str() + "' is not none or causal", 2);
+    auto parsed = parse_mask(m.trim());
+    if (!parsed) return fail("--masks: " + llvm::toString(parsed.takeError()), 2);
+    mask_kinds.push_back(*parsed);
   }
-
-  if (iterations < 1) return fail("--iterations must be at least 1", 2);
+  auto iterations = iterations_from_options(30);
+  if (!iterations) return fail(llvm::toString(iterations.takeError()), 2);
   std::optional<Variant> forced;
   if (!variant.empty()) {
     auto parsed = gen::parse_variant(variant);
@@ -139,12 +139,13 @@ int run_bench() {
 
   RuntimeOptions options;
   options.backend = Backend::cuda;
-  options.tune_max_candidates = max_candidates;
+  options.tune_max_candidates = tune_options_from_options().max_candidates;
   options.force_variant = forced;
   auto runtime = Runtime::create(options);
   if (!runtime) return fail("flashjit bench needs a GPU: " + runtime.status().message());
   if (forced)
     if (llvm::Error err = check_forced_variant(*forced, types, *dims, mask_kinds)) return fail(llvm::toString(std::move(err)));
+  // The buffers and events below are the application's: in the primary context.
   auto context = cuda::PrimaryContext::retain(0);
   if (!context) return fail(llvm::toString(context.takeError()));
   if (llvm::Error err = (*context)->make_current()) return fail(llvm::toString(std::move(err)));
@@ -160,38 +161,29 @@ int run_bench() {
     for (int d : *dims)
       for (MaskKind m : mask_kinds)
         for (int s : *lengths) {
-          AttentionArgs a;
-          a.head_dim = d;
-          a.num_heads = a.num_kv_heads = std::max(1, hidden / d);
-          a.seqlen_q = a.seqlen_k = s;
-          a.batch = std::max(1, tokens / s);
-          a.mask = m;
-          a.q.dtype = a.k.dtype = a.v.dtype = a.out.dtype = t;
-          auto buffers = allocate(a);
+          const int heads = std::max(1, hidden / d);
+          auto problem = Problem::of_shape({t, d, m}, ProblemShape{std::max(1, tokens / s), heads, heads, s, s});
+          if (!problem) return fail(llvm::toString(problem.takeError()));
+          auto buffers = allocate(*problem);
           if (!buffers) return fail(llvm::toString(buffers.takeError()));
-          a.q.data = buffers->q.pointer();
-          a.k.data = buffers->k.pointer();
-          a.v.data = buffers->v.pointer();
-          a.out.data = buffers->out.pointer();
+          const AttentionArgs a = problem->contiguous_args(buffers->q.pointer(), buffers->k.pointer(),
+                                                           buffers->v.pointer(), buffers->out.pointer());
           if (Status st = (*runtime)->forward(a); !st.ok()) return fail(st.to_string());  // tunes or loads
-          auto timed = tools::time_forward_calls(**runtime, a, iterations);
+          auto timed = tools::time_forward_calls(**runtime, a, *iterations);
           if (!timed) return fail(llvm::toString(timed.takeError()));
-          const std::vector<double>& times = *timed;
-          auto at = [&](double q) { return times[static_cast<size_t>(q * (times.size() - 1))]; };
-          const double median = at(0.5);
-          const double flop = 4.0 * a.batch * a.num_heads * double(s) * s * d / (m == MaskKind::causal ? 2 : 1);
-          const double tflops = flop / (median * 1e-3) / 1e12;
+          const tuner::Timing timing = tuner::summarize(*timed);
+          const double tflops = attention_flops(*problem) / (timing.median_ms * 1e-3) / 1e12;
           Result<KernelChoice> choice = (*runtime)->plan(a);
           const std::string kernel = choice ? choice->kernel_key : "?";
           const std::string origin = choice ? kernel_origin_name(choice->origin) : "?";
           const std::string ran = choice && choice->variant ? variant_name(*choice->variant) : "?";
           llvm::outs() << llvm::formatv("{0,-5} {1,4} {2,6} {3,-6} {4,5} {5,5} {6,-10} {7,10:F4} {8,8:F1}  {9} ({10})\n",
-                                        dtype_name(t), d, s, mask_name(m), a.batch, a.num_heads, ran, median, tflops,
-                                        kernel, origin);
+                                        dtype_name(t), d, s, mask_name(m), a.batch, a.num_heads, ran, timing.median_ms,
+                                        tflops, kernel, origin);
           rows.push_back({{"dtype", dtype_name(t)}, {"head_dim", d}, {"seqlen", s}, {"causal", m == MaskKind::causal},
                           {"batch", a.batch}, {"heads", a.num_heads}, {"kv_heads", a.num_kv_heads},
-                          {"variant", ran}, {"kernel", kernel}, {"origin", origin}, {"median_ms", median},
-                          {"p20_ms", at(0.2)}, {"p80_ms", at(0.8)}, {"tflops", tflops}});
+                          {"variant", ran}, {"kernel", kernel}, {"origin", origin}, {"median_ms", timing.median_ms},
+                          {"p20_ms", timing.p20_ms}, {"p80_ms", timing.p80_ms}, {"tflops", tflops}});
         }
   if (!json_path.empty()) {
     std::ofstream out(json_path);

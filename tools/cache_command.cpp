@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/cache_json.h"
-#include "cache/cache_path.h"
 #include "cache/tuning_cache.h"
 #include "tools/commands.h"
+#include "tools/common_options.h"
 #include "tools/subcommands.h"
 
 namespace flashjit::tools {
@@ -21,8 +21,6 @@ using nlohmann::json;
 
 cl::list<std::string> words(cl::Positional, cl::desc("list | show ID | export FILE | import FILE | verify | clear"),
                             cl::sub(cache_command), cl::cat(flashjit_options));
-cl::opt<std::string> cache_path("cache", cl::desc("Cache file (default: $FLASHJIT_CACHE_DIR/flashjit.sqlite, ...)"),
-                                cl::sub(cache_command), cl::cat(flashjit_options));
 cl::opt<bool> as_json("json", cl::desc("Print JSON"), cl::sub(cache_command), cl::cat(flashjit_options));
 
 int fail(const std::string& message, int code = 1) {
@@ -113,7 +111,7 @@ int run_cache() {
   if (verb != "list" && verb != "show" && verb != "export" && verb != "import" && verb != "verify" && verb != "clear")
     return fail("unknown action '" + verb + "' (expected list, show, export, import, verify or clear)", 2);
 
-  auto opened = cache_path.empty() ? cache::TuningCache::open_default() : cache::TuningCache::open(cache_path);
+  auto opened = cache_from_options();
   if (!opened) return fail(llvm::toString(opened.takeError()));
   cache::TuningCache& c = **opened;
 

@@ -9,9 +9,9 @@
 
 #include "generator/selector.h"
 #include "generator/spec_json.h"
-#include "support/names.h"
 #include "cuda/nvrtc_compiler.h"
 #include "tools/commands.h"
+#include "tools/common_options.h"
 #include "tools/subcommands.h"
 
 namespace flashjit::tools {
@@ -20,9 +20,6 @@ namespace {
 namespace cl = llvm::cl;
 
 cl::opt<std::string> arch("arch", cl::desc("Target architecture, e.g. sm_90"), cl::sub(emit_command), cl::cat(flashjit_options), cl::init("sm_90"));
-cl::opt<int> head_dim("head-dim", cl::desc("Head dimension (multiple of 8, at most 256)"), cl::sub(emit_command), cl::cat(flashjit_options), cl::init(128));
-cl::opt<std::string> dtype("dtype", cl::desc("f16, bf16 or f32"), cl::sub(emit_command), cl::cat(flashjit_options), cl::init("f16"));
-cl::opt<bool> causal("causal", cl::desc("Causal mask (bottom-right aligned)"), cl::sub(emit_command), cl::cat(flashjit_options));
 cl::opt<std::string> variant("variant", cl::desc("Force a variant (generic, mma_sm75, mma_sm80, wgmma_sm90); default: the selector's choice"),
                              cl::sub(emit_command), cl::cat(flashjit_options));
 cl::opt<int> block_m("block-m", cl::desc("Query rows per block (default: the variant's heuristic)"), cl::sub(emit_command), cl::cat(flashjit_options), cl::init(0));
@@ -40,10 +37,11 @@ int fail(const std::string& message) {
 llvm::Expected<gen::KernelSpec> spec_from_options() {
   auto target = gen::parse_arch(arch);
   if (!target) return target.takeError();
-  auto element = parse_dtype(dtype);
-  if (!element) return element.takeError();
+  // f16 unless told: the type every tensor-core generation computes.
+  auto features = features_from_options(ProblemDefaults{DType::f16});
+  if (!features) return features.takeError();
   const gen::DeviceDescription device = gen::DeviceDescription::for_arch(target->first);
-  auto made = Problem::of_features({*element, head_dim, causal ? MaskKind::causal : MaskKind::none});
+  auto made = Problem::of_features(*features);
   if (!made) return made.takeError();
   const Problem& problem = *made;
 

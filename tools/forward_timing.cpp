@@ -1,7 +1,5 @@
 #include "tools/forward_timing.h"
 
-#include <algorithm>
-
 #include "cuda/device.h"
 
 namespace flashjit::tools {
@@ -22,7 +20,6 @@ llvm::Expected<std::vector<double>> time_forward_calls(Runtime& runtime, const A
     if (!ms) return ms.takeError();
     times.push_back(*ms);
   }
-  std::sort(times.begin(), times.end());
   return times;
 }
 

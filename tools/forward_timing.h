@@ -10,8 +10,8 @@
 
 namespace flashjit::tools {
 
-// `calls` forward() calls, each timed on its own; the milliseconds sorted ascending. A failed call
-// or event is the error.
+// `calls` forward() calls, each timed on its own: the milliseconds of each, in call order
+// (tuner::summarize gives the median and quantiles). A failed call or event is the error.
 llvm::Expected<std::vector<double>> time_forward_calls(Runtime& runtime, const AttentionArgs& args, int calls);
 
 }  // namespace flashjit::tools

@@ -15,13 +15,13 @@
 #include "flashjit/flashjit.h"
 #include "generator/selector.h"
 #include "generator/spec_json.h"
-#include "support/names.h"
 #include "runtime/cpu/cpu_attention.h"
 #include "cuda/device.h"
 #include "cuda/nvrtc_compiler.h"
 #include "runtime/output_check.h"
-#include "problem/validate.h"
+#include "tuner/tuner.h"
 #include "tools/commands.h"
+#include "tools/common_options.h"
 #include "tools/forward_timing.h"
 #include "tools/subcommands.h"
 
@@ -30,16 +30,7 @@ namespace {
 
 namespace cl = llvm::cl;
 
-cl::opt<int> batch("batch", cl::desc("Batch size"), cl::sub(run_command), cl::cat(flashjit_options), cl::init(2));
-cl::opt<int> heads("heads", cl::desc("Query heads"), cl::sub(run_command), cl::cat(flashjit_options), cl::init(16));
-cl::opt<int> kv_heads("kv-heads", cl::desc("Key/value heads (default: heads)"), cl::sub(run_command), cl::cat(flashjit_options), cl::init(0));
-cl::opt<int> seqlen("seqlen", cl::desc("Query sequence length"), cl::sub(run_command), cl::cat(flashjit_options), cl::init(1024));
-cl::opt<int> seqlen_k("seqlen-k", cl::desc("Key sequence length (default: seqlen)"), cl::sub(run_command), cl::cat(flashjit_options), cl::init(0));
-cl::opt<int> head_dim("head-dim", cl::desc("Head dimension"), cl::sub(run_command), cl::cat(flashjit_options), cl::init(128));
-cl::opt<std::string> dtype("dtype", cl::desc("f16, bf16 or f32"), cl::sub(run_command), cl::cat(flashjit_options), cl::init("bf16"));
-cl::opt<bool> causal("causal", cl::desc("Causal mask"), cl::sub(run_command), cl::cat(flashjit_options));
 cl::opt<bool> cpu_only("cpu", cl::desc("Use the CPU backend even when a GPU is usable"), cl::sub(run_command), cl::cat(flashjit_options));
-cl::opt<int> iterations("iterations", cl::desc("Timed GPU calls"), cl::sub(run_command), cl::cat(flashjit_options), cl::init(20));
 cl::opt<std::string> jit_arch("jit-arch", cl::desc("Architecture to compile for when there is no GPU"),
                               cl::sub(run_command), cl::cat(flashjit_options), cl::init("sm_90"));
 
@@ -53,45 +44,22 @@ int fail(const std::string& message) {
   return 1;
 }
 
-double attention_flops(const AttentionArgs& a) {
-  const double full = 4.0 * a.batch * a.num_heads * double(a.seqlen_q) * a.seqlen_k * a.head_dim;
-  return a.mask == MaskKind::causal ? full / 2 : full;
-}
-
-HostTensors random_tensors(const AttentionArgs& a) {
+HostTensors random_tensors(const Problem& p) {
   std::mt19937 rng(2024);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   auto fill = [&](std::vector<uint8_t>& buf, int64_t n) {
-    buf.resize(size_t(n) * dtype_size(a.q.dtype));
-    for (int64_t i = 0; i < n; ++i) store_from_float(buf.data(), a.q.dtype, i, dist(rng));
+    buf.resize(size_t(n) * dtype_size(p.dtype()));
+    for (int64_t i = 0; i < n; ++i) store_from_float(buf.data(), p.dtype(), i, dist(rng));
   };
+  const ProblemShape& s = p.shape();
   HostTensors t;
-  const int64_t q_elems = int64_t(a.batch) * a.seqlen_q * a.num_heads * a.head_dim;
-  const int64_t kv_elems = int64_t(a.batch) * a.seqlen_k * a.num_kv_heads * a.head_dim;
+  const int64_t q_elems = int64_t(s.batch) * s.seqlen_q * s.num_heads * p.head_dim();
+  const int64_t kv_elems = int64_t(s.batch) * s.seqlen_k * s.num_kv_heads * p.head_dim();
   fill(t.q, q_elems);
   fill(t.k, kv_elems);
   fill(t.v, kv_elems);
-  t.out.assign(size_t(q_elems) * dtype_size(a.q.dtype), 0xff);  // NaN poison in every dtype
+  t.out.assign(size_t(q_elems) * dtype_size(p.dtype()), 0xff);  // NaN poison in every dtype
   return t;
-}
-
-AttentionArgs problem_args() {
-  AttentionArgs a;
-  a.batch = batch;
-  a.num_heads = heads;
-  a.num_kv_heads = kv_heads ? int(kv_heads) : int(heads);
-  a.seqlen_q = seqlen;
-  a.seqlen_k = seqlen_k ? int(seqlen_k) : int(seqlen);
-  a.head_dim = head_dim;
-  a.mask = causal ? MaskKind::causal : MaskKind::none;
-  return a;
-}
-
-void point_at(AttentionArgs& a, const void* q, const void* k, const void* v, void* out) {
-  a.q.data = q;
-  a.k.data = k;
-  a.v.data = v;
-  a.out.data = out;
 }
 
 // Double-precision attention for one query row, straight from the definition: an independent check
@@ -121,13 +89,15 @@ void reference_row(const AttentionArgs& a, int b, int h, int i, std::vector<doub
     for (int d = 0; d < a.head_dim; ++d) out[d] += p[j] / sum * at(a.v, j, kvh, d);
 }
 
-int run_on_gpu(Runtime& runtime, AttentionArgs args) {
-  const DType t = args.q.dtype;
+int run_on_gpu(Runtime& runtime, const Problem& problem, int iterations) {
+  const DType t = problem.dtype();
+  // The buffers and events below are the application's: in the primary context, as a CUDA runtime
+  // application's would be.
   auto context = cuda::PrimaryContext::retain(0);
   if (!context) return fail(llvm::toString(context.takeError()));
   if (llvm::Error err = (*context)->make_current()) return fail(llvm::toString(std::move(err)));
 
-  HostTensors host = random_tensors(args);
+  HostTensors host = random_tensors(problem);
   auto upload = [](const std::vector<uint8_t>& data) -> llvm::Expected<cuda::DeviceBuffer> {
     auto buffer = cuda::DeviceBuffer::allocate(data.size());
     if (!buffer) return buffer.takeError();
@@ -137,7 +107,7 @@ int run_on_gpu(Runtime& runtime, AttentionArgs args) {
   auto q = upload(host.q), k = upload(host.k), v = upload(host.v), out = upload(host.out);
   for (auto* b : {&q, &k, &v, &out})
     if (!*b) return fail(llvm::toString(b->takeError()));
-  point_at(args, q->pointer(), k->pointer(), v->pointer(), out->pointer());
+  const AttentionArgs args = problem.contiguous_args(q->pointer(), k->pointer(), v->pointer(), out->pointer());
 
   Result<KernelChoice> choice = runtime.plan(args);
   if (!choice) return fail(choice.status().to_string());
@@ -152,10 +122,9 @@ int run_on_gpu(Runtime& runtime, AttentionArgs args) {
 
   auto timed = tools::time_forward_calls(runtime, args, iterations);
   if (!timed) return fail(llvm::toString(timed.takeError()));
-  const std::vector<double>& times = *timed;
-  const double median_ms = times.empty() ? 0.0 : times[times.size() / 2];
-  llvm::outs() << llvm::formatv("time: {0:F3} ms per call (median of {1}), {2:F1} TFLOP/s\n", median_ms,
-                                times.size(), attention_flops(args) / (median_ms * 1e-3) / 1e12);
+  const tuner::Timing timing = tuner::summarize(*timed);
+  llvm::outs() << llvm::formatv("time: {0:F3} ms per call (median of {1}), {2:F1} TFLOP/s\n", timing.median_ms,
+                                timing.samples, attention_flops(problem) / (timing.median_ms * 1e-3) / 1e12);
 
   // Host overhead of a forward() on a loaded kernel: validation, lookup and launch, no waiting.
   constexpr int kOverheadCalls = 1000;
@@ -171,12 +140,8 @@ int run_on_gpu(Runtime& runtime, AttentionArgs args) {
   std::vector<uint8_t> result(host.out.size());
   if (llvm::Error err = out->copy_to_host(result.data(), result.size())) return fail(llvm::toString(std::move(err)));
 
-  AttentionArgs host_args = args;
   std::vector<uint8_t> reference(host.out.size());
-  point_at(host_args, host.q.data(), host.k.data(), host.v.data(), reference.data());
-  Result<AttentionArgs> normalized = validate_args(host_args);
-  if (!normalized) return fail(normalized.status().to_string());
-  cpu::CpuAttention(0).forward(*normalized);
+  cpu::CpuAttention(0).forward(problem.contiguous_args(host.q.data(), host.k.data(), host.v.data(), reference.data()));
   const double error = max_output_error(result, reference, t);
   const bool ok = error <= output_tolerance(t);
   llvm::outs() << llvm::formatv("max error vs the CPU backend: {0:e} (tolerance {1:e}) {2}\n", error,
@@ -185,16 +150,16 @@ int run_on_gpu(Runtime& runtime, AttentionArgs args) {
 }
 
 // Without a GPU: the JIT path still works; show it for the kernels this problem would use.
-int compile_for_default_arch(const AttentionArgs& args) {
+int compile_for_default_arch(const Problem& problem) {
   auto arch = gen::parse_arch(jit_arch);
   if (!arch) return fail(llvm::toString(arch.takeError()));
   const gen::DeviceDescription device = gen::DeviceDescription::for_arch(arch->first);
   llvm::outs() << llvm::formatv("JIT check: generating and compiling for {0} with NVRTC {1} (no GPU needed)\n",
                                 jit_arch, cuda::nvrtc_targets().version());
   for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
-    auto problem = Problem::of_features({args.q.dtype, args.head_dim, mask});
-    if (!problem) return fail(llvm::toString(problem.takeError()));
-    auto selection = gen::select_variant(device, *problem, cuda::nvrtc_targets());
+    auto masked = Problem::of_features({problem.dtype(), problem.head_dim(), mask});
+    if (!masked) return fail(llvm::toString(masked.takeError()));
+    auto selection = gen::select_variant(device, *masked, cuda::nvrtc_targets());
     if (!selection) return fail(llvm::toString(selection.takeError()));
     auto emitted = gen::emit(selection->spec);
     if (!emitted) return fail(llvm::toString(emitted.takeError()));
@@ -208,9 +173,9 @@ int compile_for_default_arch(const AttentionArgs& args) {
   return 0;
 }
 
-int run_on_cpu(Runtime& runtime, AttentionArgs args) {
-  HostTensors host = random_tensors(args);
-  point_at(args, host.q.data(), host.k.data(), host.v.data(), host.out.data());
+int run_on_cpu(Runtime& runtime, const Problem& problem) {
+  HostTensors host = random_tensors(problem);
+  const AttentionArgs args = problem.contiguous_args(host.q.data(), host.k.data(), host.v.data(), host.out.data());
   Result<KernelChoice> choice = runtime.plan(args);
   if (!choice) return fail(choice.status().to_string());
   llvm::outs() << "kernel: " << choice->kernel_key << "\n  why: " << choice->reason << "\n";
@@ -219,11 +184,9 @@ int run_on_cpu(Runtime& runtime, AttentionArgs args) {
   if (Status s = runtime.forward(args); !s.ok()) return fail(s.to_string());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   llvm::outs() << llvm::formatv("CPU backend: {0:F3} s, {1:F1} GFLOP/s\n", seconds,
-                                attention_flops(args) / seconds / 1e9);
+                                attention_flops(problem) / seconds / 1e9);
 
-  Result<AttentionArgs> normalized = validate_args(args);
-  if (!normalized) return fail(normalized.status().to_string());
-  const AttentionArgs& a = *normalized;
+  const AttentionArgs& a = args;
   std::mt19937 rng(7);
   constexpr int kSampledRows = 48;
   double worst = 0.0;
@@ -249,24 +212,27 @@ int run_on_cpu(Runtime& runtime, AttentionArgs args) {
 }  // namespace
 
 int run_main_job() {
-  auto element = parse_dtype(dtype);
-  if (!element) return fail(llvm::toString(element.takeError()));
-  AttentionArgs args = problem_args();
-  args.q.dtype = args.k.dtype = args.v.dtype = args.out.dtype = *element;
+  auto problems = problems_from_options(ProblemDefaults{DType::bf16, 128, 2, 16, 1024});
+  if (!problems) return fail(llvm::toString(problems.takeError()));
+  if (problems->size() != 1) return fail("run takes one --seqlen");
+  auto iterations = iterations_from_options(20);
+  if (!iterations) return fail(llvm::toString(iterations.takeError()));
+  const Problem& problem = problems->front();
+  const ProblemShape& s = problem.shape();
   llvm::outs() << llvm::formatv("problem: batch {0}, heads {1} (kv {2}), seqlen {3} x {4}, head_dim {5}, {6}, mask {7}\n",
-                                args.batch, args.num_heads, args.num_kv_heads, args.seqlen_q, args.seqlen_k,
-                                args.head_dim, dtype_name(*element), mask_name(args.mask));
+                                s.batch, s.num_heads, s.num_kv_heads, s.seqlen_q, s.seqlen_k, problem.head_dim(),
+                                dtype_name(problem.dtype()), mask_name(problem.mask()));
 
   RuntimeOptions options;
   options.backend = cpu_only ? Backend::cpu : Backend::automatic;
   Result<std::unique_ptr<Runtime>> runtime = Runtime::create(options);
   if (!runtime) return fail(runtime.status().to_string());
-  if ((*runtime)->backend() == Backend::cuda) return run_on_gpu(**runtime, args);
+  if ((*runtime)->backend() == Backend::cuda) return run_on_gpu(**runtime, problem, *iterations);
 
   if (!(*runtime)->fallback_reason().empty())
     llvm::outs() << "no usable GPU: " << (*runtime)->fallback_reason() << "\n";
-  if (int rc = compile_for_default_arch(args); rc != 0) return rc;
-  return run_on_cpu(**runtime, args);
+  if (int rc = compile_for_default_arch(problem); rc != 0) return rc;
+  return run_on_cpu(**runtime, problem);
 }
 
 }  // namespace flashjit::tools

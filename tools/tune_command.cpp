@@ -13,9 +13,8 @@
 #include "runtime/compile_only_device.h"
 #include "runtime/cuda_device.h"
 #include "runtime/kernel_builder.h"
-#include "runtime/open_cache.h"
-#include "support/names.h"
 #include "tools/commands.h"
+#include "tools/common_options.h"
 #include "tools/progress_bar.h"
 #include "tools/subcommands.h"
 #include "tuner/tuner.h"
@@ -25,17 +24,6 @@ namespace {
 
 namespace cl = llvm::cl;
 
-cl::opt<int> head_dim("head-dim", cl::desc("Head dimension"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(128));
-cl::opt<std::string> dtype("dtype", cl::desc("f16, bf16 or f32"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init("bf16"));
-cl::opt<bool> causal("causal", cl::desc("Causal mask"), cl::sub(tune_command), cl::cat(flashjit_options));
-cl::list<int> seqlens("seqlen", cl::desc("Sequence length (repeat for several)"), cl::sub(tune_command), cl::cat(flashjit_options));
-cl::opt<int> heads("heads", cl::desc("Query heads"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(16));
-cl::opt<int> kv_heads("kv-heads", cl::desc("Key/value heads (default: heads)"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(0));
-cl::opt<int> batch("batch", cl::desc("Batch size"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(1));
-cl::opt<double> budget_ms("budget-ms", cl::desc("Timed-sample budget per candidate (ms)"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(60.0));
-cl::opt<int> max_candidates("max-candidates", cl::desc("Try at most this many candidates (0: all)"), cl::sub(tune_command), cl::cat(flashjit_options), cl::init(0));
-cl::opt<std::string> cache_path("cache", cl::desc("Tuning cache to store the winners in (default: $FLASHJIT_CACHE_DIR/flashjit.sqlite, ...)"),
-                                cl::sub(tune_command), cl::cat(flashjit_options));
 cl::opt<bool> no_store("no-store", cl::desc("Do not store the winners in the tuning cache"), cl::sub(tune_command),
                        cl::cat(flashjit_options));
 cl::opt<std::string> arch("arch", cl::desc("Without a GPU: the architecture to list and compile candidates for"),
@@ -44,12 +32,6 @@ cl::opt<std::string> arch("arch", cl::desc("Without a GPU: the architecture to l
 int fail(const std::string& message) {
   llvm::errs() << "flashjit tune: error: " << message << "\n";
   return 1;
-}
-
-double flops(const Problem& p) {
-  const ProblemShape& s = p.shape();
-  const double full = 4.0 * s.batch * s.num_heads * double(s.seqlen_q) * s.seqlen_k * p.head_dim();
-  return p.mask() == MaskKind::causal ? full / 2 : full;
 }
 
 void print_table(const std::vector<tuner::CandidateReport>& reports, const Problem* shape) {
@@ -61,17 +43,12 @@ void print_table(const std::vector<tuner::CandidateReport>& reports, const Probl
     const std::string spread =
         timed ? llvm::formatv("{0:F4}..{1:F4}", r.timing.p20_ms, r.timing.p80_ms).str() : "-";
     const std::string rate =
-        timed && shape ? llvm::formatv("{0:F1}", flops(*shape) / (r.timing.median_ms * 1e-3) / 1e12).str() : "-";
+        timed && shape ? llvm::formatv("{0:F1}", attention_flops(*shape) / (r.timing.median_ms * 1e-3) / 1e12).str() : "-";
     const std::string regs = r.registers > 0 ? std::to_string(r.registers) : "-";
     std::string status = tuner::candidate_status_name(r.status);
     if (!r.detail.empty()) status += ": " + r.detail.substr(0, r.detail.find('\n'));
     llvm::outs() << llvm::formatv("{0,-44} {1,5} {2,10} {3,19} {4,8}  {5}\n", r.key, regs, median, spread, rate, status);
   }
-}
-
-llvm::Expected<Problem> problem_of(DType t, int seqlen) {
-  const ProblemShape shape{batch, heads, kv_heads ? int(kv_heads) : int(heads), seqlen, seqlen};
-  return Problem::of_shape({t, head_dim, causal ? MaskKind::causal : MaskKind::none}, shape);
 }
 
 // Without a GPU no timing is possible, but the candidate list, the pruning and the compiles are.
@@ -103,22 +80,20 @@ void store_winner(const KernelBuilder& builder, const Problem& problem, const tu
                                   cache::store_outcome_name(stored->outcome));
 }
 
-int tune_on_gpu(const KernelBuilder& builder, DType t, int seqlen) {
-  auto made = problem_of(t, seqlen);
-  if (!made) return fail(llvm::toString(made.takeError()));
-  const Problem& problem = *made;
+int tune_on_gpu(const KernelBuilder& builder, const Problem& problem) {
   const gen::DeviceDescription& device = builder.device().description();
   const ProblemShape& shape = problem.shape();
   llvm::outs() << llvm::formatv("tuning {0} head_dim {1} {2}, batch {3}, heads {4} (kv {5}), seqlen {6} on {7} (sm_{8})\n",
-                                dtype_name(t), problem.head_dim(), mask_name(problem.mask()), shape.batch,
-                                shape.num_heads, shape.num_kv_heads, seqlen, device.name, device.compute_capability());
+                                dtype_name(problem.dtype()), problem.head_dim(), mask_name(problem.mask()), shape.batch,
+                                shape.num_heads, shape.num_kv_heads, shape.seqlen_q, device.name,
+                                device.compute_capability());
   ProgressBar bar("tuning");
   auto result = builder.tune(problem, [&](int done, int total, const std::string& what) { bar.update(done, total, what); });
   bar.finish();
   if (!result) return fail(llvm::toString(result.takeError()));
   print_table(result->candidates, &problem);
   llvm::outs() << llvm::formatv("winner: {0}, {1:F4} ms median, {2:F1} TFLOP/s\n", result->winner.key,
-                                result->timing.median_ms, flops(problem) / (result->timing.median_ms * 1e-3) / 1e12);
+                                result->timing.median_ms, attention_flops(problem) / (result->timing.median_ms * 1e-3) / 1e12);
   store_winner(builder, problem, *result);
   return 0;
 }
@@ -126,27 +101,19 @@ int tune_on_gpu(const KernelBuilder& builder, DType t, int seqlen) {
 }  // namespace
 
 int run_tune() {
-  auto t = parse_dtype(dtype);
-  if (!t) return fail(llvm::toString(t.takeError()));
-  if (heads <= 0 || batch <= 0 || kv_heads < 0 || (kv_heads && heads % kv_heads != 0))
-    return fail("heads and batch must be positive and heads a multiple of kv-heads");
-  std::vector<int> lengths(seqlens.begin(), seqlens.end());
-  if (lengths.empty()) lengths.push_back(4096);
-  for (int s : lengths)
-    if (s <= 0) return fail(llvm::formatv("seqlen must be positive, got {0}", s));
+  auto problems = problems_from_options(ProblemDefaults{DType::bf16, 128, 1, 16, 4096});
+  if (!problems) return fail(llvm::toString(problems.takeError()));
 
   auto device = CudaDevice::open(0);
   if (!device) {
     llvm::outs() << "no usable GPU: " << llvm::toString(device.takeError()) << "\n";
     // Still useful without a GPU, but nothing was tuned: the exit code says so either way.
-    auto problem = problem_of(*t, lengths.front());
-    if (!problem) return fail(llvm::toString(problem.takeError()));
-    list_and_compile(*problem);
+    list_and_compile(problems->front());
     return 1;
   }
   std::unique_ptr<cache::TuningCache> cache;
   if (!no_store) {
-    auto opened = open_tuning_cache(cache_path);
+    auto opened = cache_from_options();
     if (opened)
       cache = std::move(*opened);
     else
@@ -154,11 +121,10 @@ int run_tune() {
                    << "\n";
   }
   BuildOptions options;
-  options.tune_options.budget_ms_per_candidate = budget_ms;
-  options.tune_options.max_candidates = max_candidates;
+  options.tune_options = tune_options_from_options();
   const KernelBuilder builder(std::move(*device), std::move(cache), options);
-  for (int s : lengths)
-    if (int rc = tune_on_gpu(builder, *t, s); rc != 0) return rc;
+  for (const Problem& problem : *problems)
+    if (int rc = tune_on_gpu(builder, problem); rc != 0) return rc;
   return 0;
 }
 

@@ -15,9 +15,9 @@
 #include "runtime/compile_only_device.h"
 #include "runtime/cuda_device.h"
 #include "runtime/kernel_builder.h"
-#include "runtime/open_cache.h"
 #include "runtime/warm.h"
 #include "tools/commands.h"
+#include "tools/common_options.h"
 #include "tools/progress_bar.h"
 #include "tools/subcommands.h"
 #include "tuner/manifest.h"
@@ -30,10 +30,6 @@ namespace cl = llvm::cl;
 cl::opt<std::string> manifest_path(cl::Positional, cl::desc("MANIFEST.json"), cl::sub(warm_command), cl::cat(flashjit_options));
 cl::opt<std::string> arch("arch", cl::desc("Compile for this architecture without a GPU (stored untuned)"),
                           cl::sub(warm_command), cl::cat(flashjit_options));
-cl::opt<std::string> cache_path("cache", cl::desc("Cache file (default: $FLASHJIT_CACHE_DIR/flashjit.sqlite, ...)"),
-                                cl::sub(warm_command), cl::cat(flashjit_options));
-cl::opt<double> budget_ms("budget-ms", cl::desc("Timed-sample budget per candidate (ms)"), cl::sub(warm_command),
-                          cl::cat(flashjit_options), cl::init(60.0));
 
 int fail(const std::string& message, int code = 1) {
   llvm::errs() << "flashjit warm: error: " << message << "\n";
@@ -73,7 +69,7 @@ int run_warm() {
   auto problems = tuner::parse_manifest(text.str());
   if (!problems) return fail(manifest_path + ": " + llvm::toString(problems.takeError()));
 
-  auto opened = open_tuning_cache(cache_path);
+  auto opened = cache_from_options();
   if (!opened) return fail(llvm::toString(opened.takeError()));
   if ((*opened)->read_only()) return fail((*opened)->path() + " is read-only: " + (*opened)->read_only_reason());
   const std::string path = (*opened)->path();
@@ -94,7 +90,7 @@ int run_warm() {
                   "); give --arch sm_XY to compile without tuning");
     llvm::outs() << llvm::formatv("warming {0} problems on {1} (sm_{2}) into {3}\n", problems->size(),
                                   (*gpu)->description().name, (*gpu)->description().compute_capability(), path);
-    options.tune_options.budget_ms_per_candidate = budget_ms;
+    options.tune_options = tune_options_from_options();
     device = std::move(*gpu);
   }
   const KernelBuilder builder(std::move(device), std::move(*opened), options);
