@@ -8,15 +8,13 @@
 #include <vector>
 
 #include "flashjit/types.h"
+#include "problem/problem_shape.h"
 
 namespace flashjit::test {
 
-struct ProblemShape {
-  int batch = 1;
-  int num_heads = 1;
-  int num_kv_heads = 1;
-  int seqlen_q = 1;
-  int seqlen_k = 1;
+// A test case: the library's ProblemShape (batch, heads, lengths), the features, and the layout and
+// options that vary between cases.
+struct ProblemShape : ::flashjit::ProblemShape {
   int head_dim = 64;
   DType dtype = DType::f16;
   MaskKind mask = MaskKind::none;
