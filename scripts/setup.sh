@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(cmake g++ make llvm-14-dev llvm-14-tools libsqlite3-dev nlohmann-json3-dev libgtest-dev
-          zlib1g-dev libtinfo-dev)
+          zlib1g-dev libtinfo-dev python3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
