@@ -18,17 +18,10 @@ llvm::Error spec_error(llvm::Error error) { return with_prefix(std::move(error),
 }  // namespace
 
 llvm::Expected<Variant> parse_variant(const std::string& text) {
-  // The names as the table has them, least capable first: "generic, mma_sm75, mma_sm80 or wgmma_sm90".
-  std::vector<const char*> names;
-  const std::vector<Variant>& variants = variants_by_preference();
-  for (auto v = variants.rbegin(); v != variants.rend(); ++v) {
-    if (text == rules_for(*v).name) return *v;
-    names.push_back(rules_for(*v).name);
-  }
-  std::string expected;
-  for (size_t i = 0; i < names.size(); ++i)
-    expected += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + std::string(names[i]);
-  return make_error(ErrorCode::invalid_argument, "unknown variant '" + text + "' (expected " + expected + ")");
+  for (Variant v : variants_by_preference())
+    if (text == rules_for(v).name) return v;
+  return make_error(ErrorCode::invalid_argument,
+                    "unknown variant '" + text + "' (expected " + variant_names_text() + ")");
 }
 
 llvm::Expected<std::pair<int, bool>> parse_arch(const std::string& text) {

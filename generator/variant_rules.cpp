@@ -18,6 +18,16 @@ const std::vector<Variant>& variants_by_preference() {
   return order;
 }
 
+std::string variant_names_text() {
+  const std::vector<Variant>& variants = variants_by_preference();
+  std::string text;
+  for (size_t i = 0; i < variants.size(); ++i) {
+    const char* separator = i == 0 ? "" : i + 1 == variants.size() ? " or " : ", ";
+    text += separator + std::string(rules_for(variants[variants.size() - 1 - i]).name);
+  }
+  return text;
+}
+
 const char* kernel_parameter_declaration(ParameterBlock block) {
   switch (block) {
     case ParameterBlock::attention: return "const ::flashjit::AttentionParams";

@@ -70,6 +70,10 @@ const VariantRules& rules_for(Variant variant);
 // All variants, most capable first: the order the selector tries them in.
 const std::vector<Variant>& variants_by_preference();
 
+// The variants' names, least capable first, as a sentence: "generic, mma_sm75, mma_sm80 or
+// wgmma_sm90" (messages and the CLI's help).
+std::string variant_names_text();
+
 // The template's declaration of the kernel's parameter (emitted into the shell).
 const char* kernel_parameter_declaration(ParameterBlock block);
 

@@ -43,7 +43,7 @@ double attention_flops(const Problem& p) {
 }
 
 Problem Problem::of_call(const AttentionArgs& a) {
-  return Problem({a.q.dtype, a.head_dim, a.mask}, shape_of(a), tma_layout_problem(a));
+  return Problem(features_of(a), shape_of(a), tma_layout_problem(a));
 }
 
 llvm::Expected<Problem> Problem::of_shape(const ProblemFeatures& features, const ProblemShape& shape) {
@@ -76,13 +76,15 @@ AttentionArgs Problem::contiguous_args(const void* q, const void* k, const void*
   a.num_kv_heads = shape_.num_kv_heads;
   a.seqlen_q = shape_.seqlen_q;
   a.seqlen_k = shape_.seqlen_k;
-  a.head_dim = features_.head_dim;
-  a.mask = features_.mask;
-  a.softmax_scale = 1.0f / std::sqrt(static_cast<float>(features_.head_dim));
-  a.q = {q, features_.dtype, contiguous_strides(a.seqlen_q, a.num_heads, a.head_dim)};
-  a.k = {k, features_.dtype, contiguous_strides(a.seqlen_k, a.num_kv_heads, a.head_dim)};
-  a.v = {v, features_.dtype, contiguous_strides(a.seqlen_k, a.num_kv_heads, a.head_dim)};
-  a.out = {out, features_.dtype, contiguous_strides(a.seqlen_q, a.num_heads, a.head_dim)};
+  set_features(features_, a);
+  a.softmax_scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
+  a.q.data = q;
+  a.k.data = k;
+  a.v.data = v;
+  a.out.data = out;
+  a.q.strides = contiguous_strides(a.seqlen_q, a.num_heads, a.head_dim);
+  a.k.strides = a.v.strides = contiguous_strides(a.seqlen_k, a.num_kv_heads, a.head_dim);
+  a.out.strides = contiguous_strides(a.seqlen_q, a.num_heads, a.head_dim);
   return a;
 }
 

@@ -19,6 +19,14 @@ bool ProblemFeatures::operator==(const ProblemFeatures& other) const { return fi
 
 bool ProblemFeatures::operator<(const ProblemFeatures& other) const { return fields(*this) < fields(other); }
 
+ProblemFeatures features_of(const AttentionArgs& a) { return {a.q.dtype, a.head_dim, a.mask}; }
+
+void set_features(const ProblemFeatures& f, AttentionArgs& a) {
+  a.q.dtype = a.k.dtype = a.v.dtype = a.out.dtype = f.dtype;
+  a.head_dim = f.head_dim;
+  a.mask = f.mask;
+}
+
 std::string shape_key(const ProblemFeatures& f) {
   return std::string(dtype_name(f.dtype)) + "_d" + std::to_string(f.head_dim);
 }

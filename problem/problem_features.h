@@ -24,6 +24,11 @@ struct ProblemFeatures {
   bool operator<(const ProblemFeatures& other) const;
 };
 
+// The features of a call (q's dtype stands for all tensors'; validate_args checks they agree), and
+// the reverse: the fields of `args` that carry them.
+ProblemFeatures features_of(const AttentionArgs& args);
+void set_features(const ProblemFeatures& features, AttentionArgs& args);
+
 // "bf16_d128": the element type and head dim, which size every tile.
 std::string shape_key(const ProblemFeatures& features);
 // "causal", or "none" when nothing modifies the scores: what changes the kernel's arithmetic.

@@ -93,7 +93,7 @@ Status validate_sizes(const ProblemFeatures& f, const ProblemShape& shape) {
 Result<AttentionArgs> validate_args(const AttentionArgs& in) {
   AttentionArgs a = in;
   // The dtypes are checked below, tensor by tensor, so that the message names the tensor.
-  if (Status sizes = validate_sizes(ProblemFeatures{a.q.dtype, a.head_dim, a.mask}, shape_of(a)); !sizes.ok())
+  if (Status sizes = validate_sizes(features_of(a), shape_of(a)); !sizes.ok())
     return sizes;
 
   if (a.softmax_scale == 0.0f) a.softmax_scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));

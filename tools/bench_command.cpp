@@ -16,6 +16,7 @@
 #include "flashjit/flashjit.h"
 #include "generator/selector.h"
 #include "generator/spec_json.h"
+#include "generator/variant_rules.h"
 #include "support/names.h"
 #include "cuda/device.h"
 #include "cuda/nvrtc_compiler.h"
@@ -38,10 +39,9 @@ cl::opt<std::string> seqlens("seqlens", cl::desc("Comma-separated sequence lengt
 cl::opt<std::string> masks("masks", cl::desc("Comma-separated masks: none, causal"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init("none,causal"));
 cl::opt<int> tokens("tokens", cl::desc("Total tokens (batch = tokens / seqlen)"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init(16384));
 cl::opt<int> hidden("hidden", cl::desc("Hidden size (heads = hidden / head_dim)"), cl::sub(bench_command), cl::cat(flashjit_options), cl::init(2048));
-cl::opt<std::string> variant("variant",
-                             cl::desc("Force a variant for every shape (generic, mma_sm75, mma_sm80, wgmma_sm90), with its "
-                                      "default tiles, untuned; default: the selector's choice, tuned"),
-                             cl::sub(bench_command), cl::cat(flashjit_options));
+const std::string variant_help = "Force a variant for every shape (" + gen::variant_names_text() +
+                                 "), with its default tiles, untuned; default: the selector's choice, tuned";
+cl::opt<std::string> variant("variant", cl::desc(variant_help), cl::sub(bench_command), cl::cat(flashjit_options));
 
 // The JSON's and the table's name for the selector's own choice (no --variant).
 constexpr const char* kSelectedVariant = "auto";

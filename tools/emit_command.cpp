@@ -9,6 +9,7 @@
 
 #include "generator/selector.h"
 #include "generator/spec_json.h"
+#include "generator/variant_rules.h"
 #include "cuda/nvrtc_compiler.h"
 #include "tools/commands.h"
 #include "tools/common_options.h"
@@ -20,8 +21,9 @@ namespace {
 namespace cl = llvm::cl;
 
 cl::opt<std::string> arch("arch", cl::desc("Target architecture, e.g. sm_90"), cl::sub(emit_command), cl::cat(flashjit_options), cl::init("sm_90"));
-cl::opt<std::string> variant("variant", cl::desc("Force a variant (generic, mma_sm75, mma_sm80, wgmma_sm90); default: the selector's choice"),
-                             cl::sub(emit_command), cl::cat(flashjit_options));
+// The variants' names from their table, so that a new variant is listed here without an edit.
+const std::string variant_help = "Force a variant (" + gen::variant_names_text() + "); default: the selector's choice";
+cl::opt<std::string> variant("variant", cl::desc(variant_help), cl::sub(emit_command), cl::cat(flashjit_options));
 cl::opt<int> block_m("block-m", cl::desc("Query rows per block (default: the variant's heuristic)"), cl::sub(emit_command), cl::cat(flashjit_options), cl::init(0));
 cl::opt<int> block_n("block-n", cl::desc("Keys per K/V tile"), cl::sub(emit_command), cl::cat(flashjit_options), cl::init(0));
 cl::opt<int> warps("warps", cl::desc("Warps per block"), cl::sub(emit_command), cl::cat(flashjit_options), cl::init(0));

@@ -166,6 +166,15 @@ TEST(Problem, ABatchChangeKeepsTheKey) {
   EXPECT_EQ(smaller.key(), p.key());
 }
 
+TEST(ProblemFeatures, ReadFromAndWrittenToArguments) {
+  AttentionArgs a;
+  set_features(kBf16Causal, a);
+  EXPECT_EQ(features_of(a), kBf16Causal);
+  for (DType t : {a.q.dtype, a.k.dtype, a.v.dtype, a.out.dtype}) EXPECT_EQ(t, DType::bf16);
+  EXPECT_EQ(a.head_dim, 128);
+  EXPECT_EQ(a.mask, MaskKind::causal);
+}
+
 TEST(ProblemFeatures, KeysTraitsAndJsonComeFromOnePlace) {
   EXPECT_EQ(shape_key(kBf16Causal), "bf16_d128");
   EXPECT_EQ(modifier_key(kBf16Causal), "causal");
