@@ -377,6 +377,8 @@ TEST_P(GpuTensorCoreIllegalTile, IsRefusedBeforeLaunch) {
   HostProblem p = test::make_problem(shape(1, 2, 2, 77, 133, 64, dtype, MaskKind::causal));
   const Status s = test::run_on_device(*runtime, p);
   ASSERT_FALSE(s.ok()) << "forced tile " << tile_key(c.tiles) << " ran";
+  // The caller's option is wrong, not the device: a forced tile it cannot run is invalid_argument.
+  EXPECT_EQ(s.code(), ErrorCode::invalid_argument) << s.to_string();
   // The runtime's "forced tiles give spec KEY, which cannot run on DEVICE: PROBLEMS"; matched by
   // the spec key's parts and the field, not by the validator's exact words.
   const std::string& message = s.message();
@@ -432,6 +434,7 @@ TEST_P(GpuTensorCoreDtype, IsRefusedBeforeLaunch) {
   HostProblem p = test::make_problem(shape(1, 2, 2, 33, 65, 64, c.dtype, MaskKind::none));
   const Status s = test::run_on_device(*runtime, p);
   ASSERT_FALSE(s.ok()) << variant_name(c.variant) << " ran " << dtype_name(c.dtype);
+  EXPECT_EQ(s.code(), ErrorCode::unsupported) << s.to_string();
   EXPECT_NE(s.message().find(std::string("forced variant ") + variant_name(c.variant) + " cannot run"),
             std::string::npos)
       << s.message();
@@ -621,6 +624,7 @@ TEST_P(GpuWgmmaRefusal, IsRefusedBeforeLaunch) {
   HostProblem p = test::make_problem(c.shape);
   const Status s = test::run_on_device(*runtime, p);
   ASSERT_FALSE(s.ok()) << "wgmma_sm90 ran " << c.shape.name();
+  EXPECT_EQ(s.code(), ErrorCode::unsupported) << s.to_string();
   EXPECT_NE(s.message().find("forced variant wgmma_sm90 cannot run"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find(c.must_say), std::string::npos) << s.message();
   EXPECT_TRUE(test::output_is_poisoned(p));
