@@ -1,6 +1,6 @@
 // CacheKey: everything that can make a stored kernel wrong or slow for the caller. A row is reused
 // only when every field matches, so each field is something that, when it changes, must force a
-// recompile (DESIGN.md "Cache key covers every invalidator"). NVRTC output is never part of it.
+// recompile (docs/ARCHITECTURE.md, "Contracts"). NVRTC output is never part of it.
 #pragma once
 
 #include <cstdint>

@@ -5,11 +5,13 @@
 
 namespace flashjit::cuda {
 
-llvm::Expected<std::unique_ptr<LoadedKernel>> LoadedKernel::load(const std::string& cubin,
-                                                                 const std::string& symbol,
+llvm::Expected<std::unique_ptr<LoadedKernel>> LoadedKernel::load(const PrimaryContext& context,
+                                                                 const std::string& cubin, const std::string& symbol,
                                                                  int dynamic_shared_bytes) {
   auto api = driver_api();
   if (!api) return api.takeError();
+  auto scope = ScopedContext::enter(context);
+  if (!scope) return scope.takeError();
   CUmodule module = nullptr;
   if (llvm::Error err = check(*api, api->cuModuleLoadData(&module, cubin.data()), "cuModuleLoadData",
                               ErrorCode::launch_error))
@@ -20,7 +22,7 @@ llvm::Expected<std::unique_ptr<LoadedKernel>> LoadedKernel::load(const std::stri
     api->cuModuleUnload(module);
     return err;
   }
-  std::unique_ptr<LoadedKernel> kernel(new LoadedKernel(*api, module, function, symbol));
+  std::unique_ptr<LoadedKernel> kernel(new LoadedKernel(*api, context, module, function, symbol));
   constexpr int kDefaultDynamicLimit = 48 * 1024;
   if (dynamic_shared_bytes > kDefaultDynamicLimit) {
     if (llvm::Error err = check(*api,
@@ -32,7 +34,11 @@ llvm::Expected<std::unique_ptr<LoadedKernel>> LoadedKernel::load(const std::stri
   return kernel;
 }
 
-LoadedKernel::~LoadedKernel() { api_.cuModuleUnload(module_); }
+LoadedKernel::~LoadedKernel() {
+  auto scope = ScopedContext::enter(context_);
+  if (!scope) llvm::consumeError(scope.takeError());
+  api_.cuModuleUnload(module_);
+}
 
 llvm::Error LoadedKernel::launch(const LaunchShape& s, CUstream stream, void* params) const {
   void* args[] = {params};

@@ -1,4 +1,6 @@
-// A compiled kernel loaded into a context: the module, the function, its launch shape.
+// A compiled kernel loaded into a context: the module, the function, its launch shape. Modules
+// load into and unload from the current context, so the kernel makes its own context current for
+// both, whatever the calling or destroying thread has current.
 #pragma once
 
 #include <memory>
@@ -8,6 +10,7 @@
 
 #include <llvm/Support/Error.h>
 
+#include "cuda/device.h"
 #include "cuda/driver_api.h"
 
 namespace flashjit::cuda {
@@ -20,11 +23,11 @@ struct LaunchShape {
 
 class LoadedKernel {
  public:
-  // Loads `cubin` into the current context and finds `symbol`; opts the function in to
-  // `dynamic_shared_bytes` of dynamic shared memory when that is above the 48 KB default.
-  static llvm::Expected<std::unique_ptr<LoadedKernel>> load(const std::string& cubin,
-                                                            const std::string& symbol,
-                                                            int dynamic_shared_bytes);
+  // Loads `cubin` into `context` and finds `symbol`; opts the function in to
+  // `dynamic_shared_bytes` of dynamic shared memory when that is above the 48 KB default. The
+  // context must outlive the kernel.
+  static llvm::Expected<std::unique_ptr<LoadedKernel>> load(const PrimaryContext& context, const std::string& cubin,
+                                                            const std::string& symbol, int dynamic_shared_bytes);
   ~LoadedKernel();
   LoadedKernel(const LoadedKernel&) = delete;
   LoadedKernel& operator=(const LoadedKernel&) = delete;
@@ -34,9 +37,11 @@ class LoadedKernel {
   const std::string& symbol() const { return symbol_; }
 
  private:
-  LoadedKernel(const DriverApi& api, CUmodule module, CUfunction function, std::string symbol)
-      : api_(api), module_(module), function_(function), symbol_(std::move(symbol)) {}
+  LoadedKernel(const DriverApi& api, const PrimaryContext& context, CUmodule module, CUfunction function,
+               std::string symbol)
+      : api_(api), context_(context), module_(module), function_(function), symbol_(std::move(symbol)) {}
   const DriverApi& api_;
+  const PrimaryContext& context_;
   CUmodule module_;
   CUfunction function_;
   std::string symbol_;

@@ -19,24 +19,16 @@ class CudaScope : public ContextScope {
   cuda::ScopedContext scope_;
 };
 
-// A module in the device's context. Modules unload from the current context, so it makes its own
-// current to unload, whatever the destroying thread has.
+// A module in the device's context (which it makes current to load and to unload).
 class CudaKernel : public LaunchableKernel {
  public:
-  CudaKernel(const cuda::PrimaryContext& context, std::unique_ptr<cuda::LoadedKernel> kernel)
-      : context_(context), kernel_(std::move(kernel)) {}
-  ~CudaKernel() override {
-    auto scope = cuda::ScopedContext::enter(context_);
-    if (!scope) llvm::consumeError(scope.takeError());
-    kernel_.reset();
-  }
+  explicit CudaKernel(std::unique_ptr<cuda::LoadedKernel> kernel) : kernel_(std::move(kernel)) {}
 
   llvm::Error launch(const cuda::LaunchShape& shape, CUstream stream, void* params) const override {
     return kernel_->launch(shape, stream, params);
   }
 
  private:
-  const cuda::PrimaryContext& context_;
   std::unique_ptr<cuda::LoadedKernel> kernel_;
 };
 
@@ -70,9 +62,9 @@ llvm::Expected<tuner::CompiledCandidate> CudaDevice::compile(const gen::KernelSp
 llvm::Expected<std::shared_ptr<const LaunchableKernel>> CudaDevice::load(const gen::KernelSpec& spec,
                                                                          const std::string& cubin,
                                                                          const std::string& symbol) const {
-  auto kernel = cuda::LoadedKernel::load(cubin, symbol, gen::shared_memory_bytes(spec));
+  auto kernel = cuda::LoadedKernel::load(*context_, cubin, symbol, gen::shared_memory_bytes(spec));
   if (!kernel) return kernel.takeError();
-  return std::make_shared<CudaKernel>(*context_, std::move(*kernel));
+  return std::make_shared<CudaKernel>(std::move(*kernel));
 }
 
 std::unique_ptr<tuner::TuningBackend> CudaDevice::tuning_backend(const Problem& problem) const {

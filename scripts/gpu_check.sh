@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs on the GPU host (see DESIGN.md / GPU.md: it has the driver and CUDA 13 but cannot build
+# Runs on the GPU host (see README "Checking on a GPU host": it has the driver and CUDA 13 but cannot build
 # FlashJIT). Given a Release build folder made on the development machine (or the small copy from
 # scripts/pack_gpu_build.sh) and an output folder, it runs:
 #   1. flashjit doctor
