@@ -4,12 +4,12 @@
 // means "run without a cache".
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <string>
 
 #include <llvm/Support/Error.h>
 
+#include "cache/open_options.h"
 #include "cache/set_aside.h"
 #include "cache/sqlite_database.h"
 
@@ -21,19 +21,6 @@ namespace flashjit::cache {
 struct AccessMode {
   bool read_only = false;
   std::string reason;  // why read-only ("the file is not writable"); empty when writable
-};
-
-struct OpenOptions {
-  // Never write, even when the file is writable: a deployment that must not change its cache, and
-  // the way to get read-only behaviour where access() cannot say so (root passes every check).
-  bool read_only = false;
-  // How long a call waits for another process's write before giving up with an error.
-  int busy_timeout_ms = 10000;
-  // Why a stored spec (CacheEntry::spec_json) describes no kernel this build can make; empty when
-  // it does. The cache itself requires a JSON object and nothing more (what a spec is belongs to
-  // the generator); open_tuning_cache() passes the generator's check, so that verify, export and
-  // import hold every entry to it.
-  std::function<std::string(const std::string& spec_json)> check_spec;
 };
 
 struct OpenedDatabase {

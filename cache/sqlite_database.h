@@ -121,7 +121,6 @@ std::string sqlite_file_uri(llvm::StringRef path, llvm::StringRef query);
 // BEGIN IMMEDIATE ... COMMIT, rolled back unless committed. IMMEDIATE takes the write lock up front
 // (waiting out the busy timeout), so what a writer reads inside the transaction is what it writes
 // against: no other process can store the same key between the check and the write.
-
 class WriteTransaction {
  public:
   static llvm::Expected<WriteTransaction> begin(Database& db);

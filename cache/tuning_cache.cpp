@@ -6,8 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/cache_path.h"
-#include "cache/entry_rows.h"
 #include "cache/codec.h"
+#include "cache/entry_rows.h"
+#include "cache/open_database.h"
 #include "cache/sqlite_database.h"
 #include "support/log.h"
 
@@ -28,7 +29,7 @@ bool is_row_id(llvm::StringRef text) {
 
 }  // namespace
 
-TuningCache::TuningCache(std::string path, OpenOptions options, OpenedDatabase opened)
+TuningCache::TuningCache(std::string path, OpenOptions options, std::unique_ptr<OpenedDatabase> opened)
     : path_(std::move(path)), options_(options), opened_(std::move(opened)) {}
 
 TuningCache::~TuningCache() = default;
@@ -37,7 +38,8 @@ llvm::Expected<std::unique_ptr<TuningCache>> TuningCache::open(const std::string
                                                                const OpenOptions& options) {
   auto opened = open_cache_database(path, options);
   if (!opened) return opened.takeError();
-  return std::unique_ptr<TuningCache>(new TuningCache(path, options, std::move(*opened)));
+  return std::unique_ptr<TuningCache>(
+      new TuningCache(path, options, std::make_unique<OpenedDatabase>(std::move(*opened))));
 }
 
 llvm::Expected<std::unique_ptr<TuningCache>> TuningCache::open_default(const OpenOptions& options) {
@@ -48,40 +50,40 @@ llvm::Expected<std::unique_ptr<TuningCache>> TuningCache::open_default(const Ope
 
 bool TuningCache::read_only() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return opened_.access.read_only;
+  return opened_->access.read_only;
 }
 
 std::string TuningCache::read_only_reason() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return opened_.access.reason;
+  return opened_->access.reason;
 }
 
 llvm::Error TuningCache::require_usable() const {
-  if (opened_.db) return llvm::Error::success();
+  if (opened_->db) return llvm::Error::success();
   return cache_error("the tuning cache " + path_ + " is unavailable after it was found corrupt");
 }
 
 llvm::Error TuningCache::require_writable(const char* operation) const {
   if (llvm::Error error = require_usable()) return error;
-  if (!opened_.access.read_only) return llvm::Error::success();
+  if (!opened_->access.read_only) return llvm::Error::success();
   return cache_error(std::string("cannot ") + operation + " the tuning cache " + path_ +
-                     ": it is read-only (" + opened_.access.reason + ")");
+                     ": it is read-only (" + opened_->access.reason + ")");
 }
 
 bool TuningCache::replace_after_corruption(const std::string& why) {
-  if (opened_.access.read_only) {
+  if (opened_->access.read_only) {
     log::warning("tuning cache " + path_ + " is corrupt (" + why +
                  ") and read-only; treating the lookup as a miss");
     return false;
   }
-  auto fresh = replace_corrupt_database(std::move(opened_), path_, why, options_);
-  opened_ = OpenedDatabase{};
+  auto fresh = replace_corrupt_database(std::move(*opened_), path_, why, options_);
+  *opened_ = OpenedDatabase{};
   if (!fresh) {
     log::warning("tuning cache " + path_ + " is corrupt (" + why +
                  ") and could not be replaced: " + llvm::toString(fresh.takeError()));
     return false;
   }
-  opened_ = std::move(*fresh);
+  *opened_ = std::move(*fresh);
   return true;
 }
 
@@ -110,7 +112,7 @@ std::string TuningCache::entry_problems(const CacheEntry& entry) const {
 
 llvm::Expected<std::optional<CacheEntry>> TuningCache::select_by_key(const CacheKey& key) {
   if (llvm::Error error = require_usable()) return error;
-  auto statement = opened_.db->prepare(select_entries_sql(true, std::string("WHERE ") + kMatchKeySql));
+  auto statement = opened_->db->prepare(select_entries_sql(true, std::string("WHERE ") + kMatchKeySql));
   if (!statement) return statement.takeError();
   bind_key(*statement, key);
   auto row = statement->step();
@@ -121,7 +123,7 @@ llvm::Expected<std::optional<CacheEntry>> TuningCache::select_by_key(const Cache
 
 llvm::Expected<std::optional<CacheEntry>> TuningCache::select_by_id(int64_t id) {
   if (llvm::Error error = require_usable()) return error;
-  auto statement = opened_.db->prepare(select_entries_sql(true, "WHERE e.id = ?1"));
+  auto statement = opened_->db->prepare(select_entries_sql(true, "WHERE e.id = ?1"));
   if (!statement) return statement.takeError();
   statement->bind_int64(1, id);
   auto row = statement->step();
@@ -133,7 +135,7 @@ llvm::Expected<std::optional<CacheEntry>> TuningCache::select_by_id(int64_t id) 
 void TuningCache::delete_damaged_row(const CacheEntry& entry) {
   // Matching the stored hash too: if another process replaced the row meanwhile, its new row is
   // not ours to delete.
-  auto statement = opened_.db->prepare("DELETE FROM entries WHERE id = ?1 AND cubin_sha256 = ?2");
+  auto statement = opened_->db->prepare("DELETE FROM entries WHERE id = ?1 AND cubin_sha256 = ?2");
   llvm::Error error = statement ? llvm::Error::success() : statement.takeError();
   if (!error) {
     statement->bind_int64(1, entry.id);
@@ -157,7 +159,7 @@ llvm::Expected<std::optional<CacheEntry>> TuningCache::lookup(const CacheKey& ke
   const CacheEntry& entry = **found;
   if (sha256_hex(entry.cubin) == entry.cubin_sha256) return found;
 
-  const bool writable = !opened_.access.read_only;
+  const bool writable = !opened_->access.read_only;
   log::warning("tuning cache " + path_ + ": " + describe(entry) +
                " has a cubin that does not match its sha256; " +
                (writable ? "deleted it" : "ignoring it (read-only cache)") +
@@ -170,7 +172,7 @@ llvm::Expected<std::optional<CacheEntry>> TuningCache::lookup(const CacheKey& ke
 
 llvm::Expected<StoreResult> TuningCache::store_one_in_transaction(const CacheEntry& entry,
                                                                   ReplacePolicy policy) {
-  Database& db = *opened_.db;
+  Database& db = *opened_->db;
   // The re-check: inside BEGIN IMMEDIATE no other process can write, so what is found here is
   // what the write below is decided against.
   auto existing = db.prepare(std::string("SELECT e.id, e.tuned FROM entries e WHERE ") + kMatchKeySql);
@@ -228,11 +230,11 @@ llvm::Expected<std::vector<StoreResult>> TuningCache::store_all(const std::vecto
 
   std::lock_guard<std::mutex> lock(mutex_);
   if (llvm::Error error = require_usable()) return error;
-  if (opened_.access.read_only)
+  if (opened_->access.read_only)
     return std::vector<StoreResult>(prepared.size(), StoreResult{StoreOutcome::read_only, 0});
 
   auto attempt = [&]() -> llvm::Expected<std::vector<StoreResult>> {
-    auto transaction = WriteTransaction::begin(*opened_.db);
+    auto transaction = WriteTransaction::begin(*opened_->db);
     if (!transaction) return transaction.takeError();
     std::vector<StoreResult> results;
     for (const CacheEntry& entry : prepared) {
@@ -255,7 +257,7 @@ llvm::Expected<std::vector<StoreResult>> TuningCache::store_all(const std::vecto
 
 llvm::Expected<std::vector<CacheEntry>> TuningCache::list_locked() {
   if (llvm::Error error = require_usable()) return error;
-  auto statement = opened_.db->prepare(select_entries_sql(false, "ORDER BY e.id"));
+  auto statement = opened_->db->prepare(select_entries_sql(false, "ORDER BY e.id"));
   if (!statement) return statement.takeError();
   std::vector<CacheEntry> entries;
   while (true) {
@@ -305,7 +307,7 @@ llvm::Expected<CacheEntry> TuningCache::find(const std::string& id_or_key) {
 llvm::Error TuningCache::for_each_entry_locked(llvm::function_ref<llvm::Error(const CacheEntry&)> visit) {
   if (llvm::Error error = require_usable()) return error;
   // One statement: SQLite reads it from one snapshot even while other processes write.
-  auto statement = opened_.db->prepare(select_entries_sql(true, "ORDER BY e.id"));
+  auto statement = opened_->db->prepare(select_entries_sql(true, "ORDER BY e.id"));
   if (!statement) return statement.takeError();
   while (true) {
     auto row = statement->step();
@@ -331,7 +333,7 @@ llvm::Expected<VerifyReport> TuningCache::verify() {
     return llvm::Error::success();
   };
 
-  auto check = opened_.db->prepare("PRAGMA integrity_check");
+  auto check = opened_->db->prepare("PRAGMA integrity_check");
   if (!check) return check.takeError();
   while (true) {
     auto row = check->step();
@@ -357,21 +359,21 @@ llvm::Expected<VerifyReport> TuningCache::verify() {
 llvm::Expected<bool> TuningCache::remove(int64_t id) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (llvm::Error error = require_writable("remove an entry from")) return error;
-  auto statement = opened_.db->prepare("DELETE FROM entries WHERE id = ?1");
+  auto statement = opened_->db->prepare("DELETE FROM entries WHERE id = ?1");
   if (!statement) return statement.takeError();
   statement->bind_int64(1, id);
   if (llvm::Error error = statement->run()) return error;
-  return opened_.db->changes() > 0;
+  return opened_->db->changes() > 0;
 }
 
 llvm::Expected<size_t> TuningCache::clear() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (llvm::Error error = require_writable("clear")) return error;
-  auto transaction = WriteTransaction::begin(*opened_.db);
+  auto transaction = WriteTransaction::begin(*opened_->db);
   if (!transaction) return transaction.takeError();
-  auto count = opened_.db->query_int64("SELECT count(*) FROM entries");
+  auto count = opened_->db->query_int64("SELECT count(*) FROM entries");
   if (!count) return count.takeError();
-  if (llvm::Error error = opened_.db->execute("DELETE FROM cubins; DELETE FROM entries;"))
+  if (llvm::Error error = opened_->db->execute("DELETE FROM cubins; DELETE FROM entries;"))
     return error;
   if (llvm::Error error = transaction->commit()) return error;
   return static_cast<size_t>(*count);

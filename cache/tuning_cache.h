@@ -15,9 +15,11 @@
 #include <llvm/Support/Error.h>
 
 #include "cache/cache_entry.h"
-#include "cache/open_database.h"
+#include "cache/open_options.h"
 
 namespace flashjit::cache {
+
+struct OpenedDatabase;  // open_database.h, private to the cache
 
 // What happens when a row for the same key already exists: the one rule shared by store() (another
 // process may have stored the key meanwhile) and by import (merging a fleet's results).
@@ -117,7 +119,7 @@ class TuningCache {
   llvm::Expected<size_t> clear();
 
  private:
-  TuningCache(std::string path, OpenOptions options, OpenedDatabase opened);
+  TuningCache(std::string path, OpenOptions options, std::unique_ptr<OpenedDatabase> opened);
   // An error when a corrupt file could not be replaced, so there is no database to use.
   llvm::Error require_usable() const;
   llvm::Error require_writable(const char* operation) const;
@@ -133,7 +135,7 @@ class TuningCache {
 
   std::string path_;
   OpenOptions options_;
-  OpenedDatabase opened_;
+  std::unique_ptr<OpenedDatabase> opened_;  // never null; its db is null after a failed replacement
   mutable std::mutex mutex_;
 };
 

@@ -1,7 +1,8 @@
 # The include check: every quoted include of every source file of a layer points to the layer itself,
 # to a layer below it, or to the public headers (flashjit/...). Also: no include climbs out with
-# "../", a layer's private headers are included only within it, and templates include only other
-# templates (by name). The compiler enforces the layer rule already (cmake/layers.cmake); this says
+# "../", a layer's private headers are included only by its own sources and private headers (a
+# public header that included one would hand it to every layer above), and templates include only
+# other templates (by name). The compiler enforces the layer rule already (cmake/layers.cmake); this says
 # it as a test, names every offending line, and checks what a compiler cannot.
 #
 #   cmake -DSOURCE_DIR=<root> -DLAYERS=<flashjit_layer_table()> -P check_includes.cmake
@@ -109,8 +110,13 @@ foreach(name IN LISTS layers)
           list(APPEND problems "${where}: layer ${name} includes layer ${target_layer}, which is not below it (it may include ${may})")
           continue()
         endif()
-        if(DEFINED private_owner_${included} AND NOT private_owner_${included} STREQUAL name)
-          list(APPEND problems "${where}: a private header of layer ${private_owner_${included}}")
+        if(DEFINED private_owner_${included})
+          if(NOT private_owner_${included} STREQUAL name)
+            list(APPEND problems "${where}: a private header of layer ${private_owner_${included}}")
+          elseif(file MATCHES "\\.(h|cuh)$" AND NOT DEFINED private_owner_${file})
+            # A public header that includes a private one hands it to every layer above.
+            list(APPEND problems "${where}: a public header of layer ${name} includes a private one")
+          endif()
         endif()
       endforeach()
     endforeach()

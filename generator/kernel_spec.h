@@ -30,6 +30,8 @@ struct KernelSpec : ProblemFeatures {
   void set_features(const ProblemFeatures& features) { static_cast<ProblemFeatures&>(*this) = features; }
 
   bool operator==(const KernelSpec& other) const;
+  // The features' order would compare two specs by their features alone.
+  bool operator<(const KernelSpec& other) const = delete;
   bool operator!=(const KernelSpec& other) const { return !(*this == other); }
 };
 

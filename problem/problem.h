@@ -71,7 +71,9 @@ class Problem {
 
   ProblemKey key() const;
 
-  // The same problem with another batch (the tuner caps the memory its timing runs take).
+  // The same problem with another batch (the tuner caps the memory its timing runs take). The key
+  // and TMA verdict stay this problem's, not recomputed: the tuner times the kernels for this key
+  // on fewer rows.
   Problem with_batch(int batch) const;
   // Normalized arguments for contiguous tensors of this problem at the given buffers (the tuner's
   // and the CLI's own calls); softmax_scale 1/sqrt(head_dim), no lse.

@@ -93,7 +93,8 @@ llvm::Expected<BuiltKernel> KernelBuilder::forced(const Problem& problem) const 
   }
   auto compiled = device_->compile(spec);
   if (!compiled) return compiled.takeError();
-  return loaded(BuiltKernel{spec, KernelOrigin::forced, nullptr, std::nullopt}, compiled->cubin, compiled->symbol);
+  return loaded(BuiltKernel{spec, KernelOrigin::forced, nullptr, std::nullopt, {}}, compiled->cubin,
+                compiled->symbol);
 }
 
 std::optional<cache::CacheEntry> KernelBuilder::lookup(const Problem& problem) const {
@@ -119,7 +120,8 @@ llvm::Expected<BuiltKernel> KernelBuilder::from_cache(const cache::CacheEntry& e
   auto spec = gen::spec_from_json(json);
   if (!spec) return spec.takeError();
   if (llvm::Error err = gen::validate_spec(*spec, device_->description())) return err;
-  return loaded(BuiltKernel{*spec, KernelOrigin::cache, nullptr, std::nullopt}, entry.cubin, entry.kernel_symbol);
+  return loaded(BuiltKernel{*spec, KernelOrigin::cache, nullptr, std::nullopt, {}}, entry.cubin,
+                entry.kernel_symbol);
 }
 
 llvm::Expected<BuiltKernel> KernelBuilder::tuned(const Problem& problem) const {
@@ -128,7 +130,8 @@ llvm::Expected<BuiltKernel> KernelBuilder::tuned(const Problem& problem) const {
   log::info(llvm::formatv("tuned {0}: {1} at {2:F4} ms over {3} candidates", problem.key().str(), result->winner.key,
                           result->timing.median_ms, result->candidates.size()));
   const cache::CacheKey key = cache_key_for(device_->description(), device_->compiler(), problem);
-  BuiltKernel built{result->winner.spec, KernelOrigin::tuned, nullptr, store(tuned_entry(key, *result))};
+  BuiltKernel built{result->winner.spec, KernelOrigin::tuned, nullptr, std::nullopt, {}};
+  store(tuned_entry(key, *result), built);
   // Loaded from its cubin as a cache hit would be; the tuner's own module goes with its results.
   return loaded(std::move(built), result->winner.cubin, result->winner.symbol);
 }
@@ -139,7 +142,8 @@ llvm::Expected<BuiltKernel> KernelBuilder::heuristic(const Problem& problem) con
   auto compiled = device_->compile(selection->spec);
   if (!compiled) return compiled.takeError();
   const cache::CacheKey key = cache_key_for(device_->description(), device_->compiler(), problem);
-  BuiltKernel built{selection->spec, KernelOrigin::heuristic, nullptr, store(untuned_entry(key, *compiled))};
+  BuiltKernel built{selection->spec, KernelOrigin::heuristic, nullptr, std::nullopt, {}};
+  store(untuned_entry(key, *compiled), built);
   return loaded(std::move(built), compiled->cubin, compiled->symbol);
 }
 
@@ -152,18 +156,17 @@ llvm::Expected<BuiltKernel> KernelBuilder::loaded(BuiltKernel built, const std::
   return built;
 }
 
-std::optional<cache::StoreOutcome> KernelBuilder::store(const cache::CacheEntry& entry,
-                                                        cache::ReplacePolicy policy) const {
-  if (!cache_) return std::nullopt;
-  auto stored = cache_->store(entry, policy);
+void KernelBuilder::store(const cache::CacheEntry& entry, BuiltKernel& built) const {
+  if (!cache_) return;
+  auto stored = cache_->store(entry);
   if (!stored) {
-    log::warning("could not store " + entry.key.problem_key + " in the tuning cache: " +
-                 llvm::toString(stored.takeError()));
-    return std::nullopt;
+    built.store_error = llvm::toString(stored.takeError());
+    log::warning("could not store " + entry.key.problem_key + " in the tuning cache: " + built.store_error);
+    return;
   }
   if (stored->outcome == cache::StoreOutcome::read_only)
     log::info("tuning cache is read-only; " + entry.key.problem_key + " was not stored");
-  return stored->outcome;
+  built.stored = stored->outcome;
 }
 
 llvm::Expected<tuner::TuneResult> KernelBuilder::tune(const Problem& problem, const tuner::Progress& progress) const {

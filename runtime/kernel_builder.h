@@ -34,9 +34,10 @@ struct BuiltKernel {
   KernelOrigin origin = KernelOrigin::heuristic;
   // Null on a device that cannot run kernels (a compile-only target).
   std::shared_ptr<const LaunchableKernel> kernel;
-  // What storing it did; empty when nothing was stored (it came from the cache, was forced, or
-  // there is no cache).
+  // What storing it did; empty when nothing was stored (it came from the cache, was forced, there
+  // is no cache, or the store failed: then store_error says why).
   std::optional<cache::StoreOutcome> stored;
+  std::string store_error;
 };
 
 class KernelBuilder {
@@ -77,8 +78,8 @@ class KernelBuilder {
   llvm::Expected<BuiltKernel> heuristic(const Problem& problem) const;
   // Loads `spec`'s cubin where kernels can run; leaves `built.kernel` null where they cannot.
   llvm::Expected<BuiltKernel> loaded(BuiltKernel built, const std::string& cubin, const std::string& symbol) const;
-  std::optional<cache::StoreOutcome> store(const cache::CacheEntry& entry,
-                                           cache::ReplacePolicy policy = cache::ReplacePolicy::prefer_tuned) const;
+  // Stores `entry` and notes in `built` what that did (a failure is a warning: the kernel runs).
+  void store(const cache::CacheEntry& entry, BuiltKernel& built) const;
 
   std::unique_ptr<BuildDevice> device_;
   std::unique_ptr<cache::TuningCache> cache_;

@@ -19,6 +19,7 @@ const char* built_as(KernelOrigin origin) {
 
 std::string WarmOutcome::what_happened() const {
   if (origin == KernelOrigin::cache) return "already in the cache";
+  if (!store_error.empty()) return std::string(built_as(origin)) + "; not stored: " + store_error;
   if (!stored) return std::string(built_as(origin)) + "; not stored: there is no tuning cache";
   const bool tuned = origin == KernelOrigin::tuned;
   switch (*stored) {
@@ -45,6 +46,7 @@ std::vector<WarmOutcome> warm(const KernelBuilder& builder, const std::vector<Pr
       outcome.kernel_key = gen::canonical_key(built->spec);
       outcome.origin = built->origin;
       outcome.stored = built->stored;
+      outcome.store_error = built->store_error;
     } else {
       outcome.status = to_status(built.takeError());
     }

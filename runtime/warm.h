@@ -15,16 +15,20 @@
 
 namespace flashjit {
 
+// One problem warmed. It failed when it could not be built (status) or its kernel could not be
+// stored (store_error): a warm exists to fill the cache.
 struct WarmOutcome {
   std::string problem_key;
   Status status;           // why this problem could not be built; ok when it was
   std::string kernel_key;  // the kernel that serves it
   KernelOrigin origin = KernelOrigin::heuristic;  // cache: it was there already
   std::optional<cache::StoreOutcome> stored;     // what storing it did, when it was built now
+  std::string store_error;                       // why storing it failed (the warm failed then)
   double seconds = 0.0;
 
+  bool ok() const { return status.ok() && store_error.empty(); }
   // "already in the cache", "tuned and stored", "stored (untuned)", "tuned; not stored: the
-  // cache is read-only", ...
+  // cache is read-only", "tuned; not stored: <why>", ...
   std::string what_happened() const;
 };
 

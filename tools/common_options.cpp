@@ -26,11 +26,11 @@ cl::opt<int> batch("batch", cl::desc("Batch size (run: default 2; tune: 1)"), cl
                    cl::sub(tune_command), cl::cat(flashjit_options));
 cl::opt<int> heads("heads", cl::desc("Query heads (default 16)"), cl::sub(run_command), cl::sub(tune_command),
                    cl::cat(flashjit_options));
-cl::opt<int> kv_heads("kv-heads", cl::desc("Key/value heads (default: heads)"), cl::sub(run_command),
+cl::opt<int> kv_heads("kv-heads", cl::desc("Key/value heads (default or 0: heads)"), cl::sub(run_command),
                       cl::sub(tune_command), cl::cat(flashjit_options));
 cl::list<int> seqlens("seqlen", cl::desc("Sequence length (run: one, default 1024; tune: repeat for several, default 4096)"),
                       cl::sub(run_command), cl::sub(tune_command), cl::cat(flashjit_options));
-cl::opt<int> seqlen_k("seqlen-k", cl::desc("Key sequence length (default: seqlen)"), cl::sub(run_command),
+cl::opt<int> seqlen_k("seqlen-k", cl::desc("Key sequence length (default or 0: seqlen)"), cl::sub(run_command),
                       cl::cat(flashjit_options));
 // ---- tuning: tune, warm, bench ----
 cl::opt<double> budget_ms("budget-ms", cl::desc("Timed-sample budget per candidate (ms, default 60)"),
@@ -75,11 +75,12 @@ llvm::Expected<std::vector<Problem>> problems_from_options(const ProblemDefaults
   ProblemShape shape;
   shape.batch = given_or<int>(batch, defaults.batch);
   shape.num_heads = given_or<int>(heads, defaults.heads);
-  shape.num_kv_heads = given_or<int>(kv_heads, shape.num_heads);
+  // 0 keeps the default, as the help says.
+  shape.num_kv_heads = kv_heads != 0 ? int(kv_heads) : shape.num_heads;
   std::vector<Problem> problems;
   for (int length : lengths) {
     shape.seqlen_q = length;
-    shape.seqlen_k = given_or<int>(seqlen_k, length);
+    shape.seqlen_k = seqlen_k != 0 ? int(seqlen_k) : length;
     auto problem = Problem::of_shape(*features, shape);
     if (!problem) return problem.takeError();
     problems.push_back(std::move(*problem));

@@ -49,12 +49,12 @@ int warm_all(const KernelBuilder& builder, const std::vector<Problem>& problems)
       llvm::outs() << llvm::formatv("  {0,-36} FAILED: {1}\n", outcome.problem_key, outcome.status.message());
       return;
     }
-    llvm::outs() << llvm::formatv("  {0,-36} {1}: {2} in {3:F2} s\n", outcome.problem_key, outcome.kernel_key,
-                                  outcome.what_happened(), outcome.seconds);
+    llvm::outs() << llvm::formatv("  {0,-36} {1}: {2}{3} in {4:F2} s\n", outcome.problem_key, outcome.kernel_key,
+                                  outcome.ok() ? "" : "FAILED: ", outcome.what_happened(), outcome.seconds);
   };
   const std::vector<WarmOutcome> outcomes = warm(builder, problems, callbacks);
   for (const WarmOutcome& outcome : outcomes)
-    if (!outcome.status.ok()) return 1;
+    if (!outcome.ok()) return 1;
   return 0;
 }
 

@@ -11,6 +11,7 @@
 
 #include "helpers/errors.h"
 #include "helpers/problems.h"
+#include "cache/sqlite_database.h"
 #include "runtime/cache_entries.h"
 #include "runtime/kernel_builder.h"
 #include "runtime/open_cache.h"
@@ -49,8 +50,9 @@ BuildOptions quick_tuning() {
 // A builder as one process would have it: a fresh fake device (counting into `record`) and the
 // cache file at `path` opened anew.
 std::unique_ptr<KernelBuilder> builder_for(const std::shared_ptr<FakeDeviceRecord>& record, const std::string& path,
-                                           BuildOptions options = quick_tuning(), bool can_run = true) {
-  auto cache = open_tuning_cache(path);
+                                           BuildOptions options = quick_tuning(), bool can_run = true,
+                                           cache::OpenOptions cache_options = {}) {
+  auto cache = open_tuning_cache(path, cache_options);
   if (!cache) ADD_FAILURE() << llvm::toString(cache.takeError());
   return std::make_unique<KernelBuilder>(std::make_unique<FakeBuildDevice>(record, can_run),
                                          cache ? std::move(*cache) : nullptr, options);
@@ -130,6 +132,29 @@ TEST(Warm, CrossCompiledEntriesAreFoundByTheArchitectureAndTunedThere) {
   for (const std::string& line : what_happened(third))
     EXPECT_NE(line.find(": already in the cache"), std::string::npos) << line;
   EXPECT_EQ(later->tuning_backends, 0);
+}
+
+// A warm exists to fill the cache: a kernel built but not stored (the database locked by another
+// writer past the busy timeout, here) fails the warm and says why.
+TEST(Warm, AStoreThatFailsFailsTheWarm) {
+  cache::testing::ScratchDir dir;
+  BuildOptions compile_only;
+  compile_only.tune = false;
+  cache::OpenOptions impatient;
+  impatient.busy_timeout_ms = 50;
+  auto builder = builder_for(std::make_shared<FakeDeviceRecord>(), dir.file("c.sqlite"), compile_only, false, impatient);
+  auto other_writer = cache::Database::open(dir.file("c.sqlite"), cache::Database::Mode::read_write);
+  ASSERT_TRUE(static_cast<bool>(other_writer)) << llvm::toString(other_writer.takeError());
+  auto locked = cache::WriteTransaction::begin(**other_writer);
+  ASSERT_TRUE(static_cast<bool>(locked)) << llvm::toString(locked.takeError());
+
+  const auto outcomes = warm(*builder, {flashjit::testing::problem_with(DType::bf16, 128, MaskKind::causal)});
+  ASSERT_EQ(outcomes.size(), 1u);
+  EXPECT_TRUE(outcomes[0].status.ok()) << "the kernel itself was built";
+  EXPECT_FALSE(outcomes[0].ok());
+  EXPECT_FALSE(outcomes[0].stored.has_value());
+  EXPECT_NE(outcomes[0].store_error.find("locked"), std::string::npos) << outcomes[0].store_error;
+  EXPECT_EQ(outcomes[0].what_happened().rfind("compiled (untuned); not stored: ", 0), 0u) << outcomes[0].what_happened();
 }
 
 // With tuning off, a GPU takes an untuned entry as it is and loads it.
