@@ -157,7 +157,9 @@ int compile_for_default_arch(const Problem& problem) {
   llvm::outs() << llvm::formatv("JIT check: generating and compiling for {0} with NVRTC {1} (no GPU needed)\n",
                                 jit_arch, cuda::nvrtc_targets().version());
   for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
-    auto masked = Problem::of_features({problem.dtype(), problem.head_dim(), mask});
+    ProblemFeatures features = problem.features();
+    features.mask = mask;
+    auto masked = Problem::of_features(features);
     if (!masked) return fail(llvm::toString(masked.takeError()));
     auto selection = gen::select_variant(device, *masked, cuda::nvrtc_targets());
     if (!selection) return fail(llvm::toString(selection.takeError()));
