@@ -1,8 +1,9 @@
-// The one way a kernel for a problem comes to be, used by forward(), `flashjit tune`, `flashjit
-// warm` and `flashjit warm --arch` alike: forced options, else the tuning cache (the exact device,
-// then any device of its architecture), else the tuner (or, with tuning off or nothing to time on,
-// the heuristic default), then the store, then the load. It owns the device, so it owns the CUDA
-// context, and makes it current for every build.
+// The one way a kernel for a problem comes to be (obtain), used by forward(), `flashjit warm` and
+// `flashjit warm --arch` alike: forced options, else the tuning cache (the exact device, then any
+// device of its architecture), else the tuner (or, with tuning off or nothing to time on, the
+// heuristic default), then the store, then the load. `flashjit tune` uses its tune, store_tuned and
+// compile_candidates. It owns the device, so it owns the CUDA context, and makes it current for
+// every build.
 #pragma once
 
 #include <memory>

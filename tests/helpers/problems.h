@@ -29,12 +29,11 @@ inline Problem problem_of_call(const ProblemFeatures& f, const std::function<voi
   a.batch = 1;
   a.num_heads = a.num_kv_heads = 2;
   a.seqlen_q = a.seqlen_k = 4;
-  a.head_dim = f.head_dim;
-  a.mask = f.mask;
-  a.q = {reinterpret_cast<const void*>(0x100000), f.dtype, {}};
-  a.k = {reinterpret_cast<const void*>(0x200000), f.dtype, {}};
-  a.v = {reinterpret_cast<const void*>(0x300000), f.dtype, {}};
-  a.out = {reinterpret_cast<void*>(0x400000), f.dtype, {}};
+  set_features(f, a);
+  a.q.data = reinterpret_cast<const void*>(0x100000);
+  a.k.data = reinterpret_cast<const void*>(0x200000);
+  a.v.data = reinterpret_cast<const void*>(0x300000);
+  a.out.data = reinterpret_cast<void*>(0x400000);
   Result<AttentionArgs> contiguous = validate_args(a);
   if (!contiguous.ok()) ADD_FAILURE() << contiguous.status().to_string();
   AttentionArgs edited = *contiguous;
