@@ -74,6 +74,13 @@ VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
   return verdict;
 }
 
+llvm::Expected<Selection> select_for_features(const DeviceDescription& device, const ProblemFeatures& features,
+                                              const CompilerTargets& targets, std::optional<Variant> forced) {
+  auto problem = Problem::of_features(features);
+  if (!problem) return problem.takeError();
+  return select_variant(device, *problem, targets, forced);
+}
+
 llvm::Expected<Selection> select_variant(const DeviceDescription& device, const Problem& problem,
                                          const CompilerTargets& targets,
                                          std::optional<Variant> forced) {

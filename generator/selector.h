@@ -36,6 +36,12 @@ llvm::Expected<Selection> select_variant(const DeviceDescription& device, const 
                                          const CompilerTargets& targets,
                                          std::optional<Variant> forced = std::nullopt);
 
+// The same for contiguous tensors with these features, where only they matter (doctor, run's JIT
+// check, bench's check of a forced variant); an invalid_argument error for features no problem has.
+llvm::Expected<Selection> select_for_features(const DeviceDescription& device, const ProblemFeatures& features,
+                                              const CompilerTargets& targets,
+                                              std::optional<Variant> forced = std::nullopt);
+
 // The heuristic default tiles of `variant` for this device and problem (the tuner's fallback).
 llvm::Expected<KernelSpec> default_spec(Variant variant, const DeviceDescription& device,
                                         const Problem& problem);

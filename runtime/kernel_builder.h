@@ -50,7 +50,6 @@ class KernelBuilder {
 
   const BuildDevice& device() const { return *device_; }
   cache::TuningCache* cache() const { return cache_.get(); }
-  const BuildOptions& options() const { return options_; }
 
   // The kernel for `problem`. Thread-safe; the caller keeps one build per problem at a time (the
   // kernel table does).

@@ -66,13 +66,6 @@ llvm::Expected<std::vector<int>> int_list(const std::string& text, const char* w
   return out;
 }
 
-llvm::Expected<gen::Selection> select_forced(const gen::DeviceDescription& device, const ProblemFeatures& features,
-                                             Variant forced) {
-  auto problem = Problem::of_features(features);
-  if (!problem) return problem.takeError();
-  return gen::select_variant(device, *problem, cuda::nvrtc_targets(), forced);
-}
-
 // Before anything is timed: every shape of the sweep can run the forced variant on this device,
 // else the first one that cannot, and why.
 llvm::Error check_forced_variant(Variant forced, const std::vector<DType>& types, const std::vector<int>& dims,
@@ -82,7 +75,7 @@ llvm::Error check_forced_variant(Variant forced, const std::vector<DType>& types
   for (DType t : types)
     for (int d : dims)
       for (MaskKind m : mask_kinds)
-        if (auto selection = select_forced(*device, {t, d, m}, forced); !selection)
+        if (auto selection = gen::select_for_features(*device, {t, d, m}, cuda::nvrtc_targets(), forced); !selection)
           return llvm::createStringError(llvm::inconvertibleErrorCode(), "--variant %s cannot run %s head_dim %d %s: %s",
                                          variant_name(forced), dtype_name(t), d, mask_name(m),
                                          llvm::toString(selection.takeError()).c_str());

@@ -29,13 +29,6 @@ cl::opt<std::string> what_if_arch("arch",
 constexpr int kHeadDims[] = {64, 128, 256};
 constexpr DType kDtypes[] = {DType::f16, DType::bf16, DType::f32};
 
-// The selector's answer for contiguous tensors with these features.
-llvm::Expected<gen::Selection> select_for(const gen::DeviceDescription& device, const ProblemFeatures& features) {
-  auto problem = Problem::of_features(features);
-  if (!problem) return problem.takeError();
-  return gen::select_variant(device, *problem, cuda::nvrtc_targets());
-}
-
 std::string cuda_version(int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); }
 
 // What would run for common problems on `device`, from the one selector.
@@ -43,7 +36,7 @@ json variant_table(const gen::DeviceDescription& device) {
   json rows = json::array();
   for (int d : kHeadDims) {
     for (DType t : kDtypes) {
-      auto selection = select_for(device, {t, d, MaskKind::none});
+      auto selection = gen::select_for_features(device, {t, d, MaskKind::none}, cuda::nvrtc_targets());
       json row = {{"head_dim", d}, {"dtype", dtype_name(t)}};
       if (selection) {
         row["variant"] = variant_name(selection->spec.variant);
@@ -82,7 +75,7 @@ json describe(const gen::DeviceDescription& d) {
     j["nvrtc_target_error"] = llvm::toString(target.takeError());
   json dtypes = json::array();
   for (DType t : kDtypes) {
-    auto selection = select_for(d, {t, 128, MaskKind::none});
+    auto selection = gen::select_for_features(d, {t, 128, MaskKind::none}, cuda::nvrtc_targets());
     if (selection) dtypes.push_back({{"dtype", dtype_name(t)}, {"variant", variant_name(selection->spec.variant)}});
   }
   j["dtypes"] = dtypes;

@@ -159,9 +159,7 @@ int compile_for_default_arch(const Problem& problem) {
   for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
     ProblemFeatures features = problem.features();
     features.mask = mask;
-    auto masked = Problem::of_features(features);
-    if (!masked) return fail(llvm::toString(masked.takeError()));
-    auto selection = gen::select_variant(device, *masked, cuda::nvrtc_targets());
+    auto selection = gen::select_for_features(device, features, cuda::nvrtc_targets());
     if (!selection) return fail(llvm::toString(selection.takeError()));
     auto emitted = gen::emit(selection->spec);
     if (!emitted) return fail(llvm::toString(emitted.takeError()));

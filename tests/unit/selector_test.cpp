@@ -450,6 +450,18 @@ TEST(Selector, F32AlwaysGoesToGeneric) {
   EXPECT_EQ(p.spec.variant, Variant::generic);
 }
 
+// Only the features matter (doctor, run's JIT check): the selector's answer for a contiguous problem
+// with them, and the problem's own error for features no problem can have.
+TEST(Selector, ForFeaturesAloneIsTheContiguousProblemsChoice) {
+  auto s = select_for_features(DeviceDescription::for_arch(90), {DType::bf16, 128, MaskKind::causal}, nvrtc13());
+  ASSERT_TRUE(static_cast<bool>(s)) << llvm::toString(s.takeError());
+  EXPECT_EQ(canonical_key(s->spec), canonical_key(selected(90, problem(DType::bf16, 128, MaskKind::causal), nvrtc13()).spec));
+  EXPECT_EQ(flashjit::testing::message_of(
+                select_for_features(DeviceDescription::for_arch(90), {DType::f16, 100, MaskKind::none}, nvrtc13()),
+                ErrorCode::invalid_argument),
+            "head_dim 100 is not a multiple of 8");
+}
+
 // ---- forced variants -----------------------------------------------------------------------------
 
 TEST(Selector, ForcedGenericIsUsedWithTheForcedReason) {
