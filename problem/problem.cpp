@@ -1,11 +1,17 @@
 #include "problem/problem.h"
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <tuple>
+
+#include <llvm/ADT/StringExtras.h>
 
 #include "problem/tma_addressability.h"
 #include "problem/validate.h"
 #include "support/error.h"
+#include "support/names.h"
+#include "support/quote.h"
 
 namespace flashjit {
 namespace {
@@ -24,6 +30,70 @@ std::string ProblemKey::str() const {
   std::string key = shape_key(features) + "_" + modifier_key(features) + "_gqa" + std::to_string(gqa_ratio) +
                     "_len" + std::to_string(seqlen_bucket);
   return tma_addressable ? key : key + "_unaligned";
+}
+
+namespace {
+
+llvm::Error bad_key(llvm::StringRef text, const std::string& why) {
+  return make_error(ErrorCode::invalid_argument, "problem key '" + quote_prefix(text) + "' " + why);
+}
+
+// Digits only (no sign, no spaces), as std::to_string writes a positive number.
+bool read_positive(llvm::StringRef digits, int64_t& value) {
+  if (digits.empty() || digits.size() > 18 || !llvm::all_of(digits, llvm::isDigit) || digits.front() == '0')
+    return false;
+  return !digits.getAsInteger(10, value);
+}
+
+}  // namespace
+
+llvm::Expected<ProblemKey> parse_problem_key(llvm::StringRef text) {
+  ProblemKey key;
+  llvm::StringRef rest = text;
+  key.tma_addressable = !rest.consume_back("_unaligned");
+
+  const size_t len_at = rest.rfind("_len");
+  int64_t bucket = 0;
+  if (len_at == llvm::StringRef::npos || !read_positive(rest.substr(len_at + 4), bucket))
+    return bad_key(text, "does not end in _len<sequence bucket>");
+  // Any bucket of an int sequence length is at most 2^31.
+  if (sequence_length_bucket(bucket) != bucket || bucket > (int64_t{1} << 31))
+    return bad_key(text, "has a sequence bucket that is not a power of two in 128..2^31");
+  key.seqlen_bucket = bucket;
+  rest = rest.take_front(len_at);
+
+  const size_t gqa_at = rest.rfind("_gqa");
+  int64_t ratio = 0;
+  if (gqa_at == llvm::StringRef::npos || !read_positive(rest.substr(gqa_at + 4), ratio) ||
+      ratio > std::numeric_limits<int>::max())
+    return bad_key(text, "has no _gqa<query heads per KV head> before _len");
+  key.gqa_ratio = static_cast<int>(ratio);
+  rest = rest.take_front(gqa_at);
+
+  // <dtype>_d<head dim>_<modifiers>
+  auto [dtype_text, after_dtype] = rest.split('_');
+  auto dtype = parse_dtype(dtype_text);
+  if (!dtype) return bad_key(text, "starts with no dtype: " + llvm::toString(dtype.takeError()));
+  key.features.dtype = *dtype;
+  auto [head_dim_text, modifiers] = after_dtype.split('_');
+  int64_t head_dim = 0;
+  if (!head_dim_text.consume_front("d") || !read_positive(head_dim_text, head_dim) || head_dim > 1 << 20)
+    return bad_key(text, "has no _d<head dim> after its dtype");
+  key.features.head_dim = static_cast<int>(head_dim);
+  bool known_modifiers = false;
+  for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
+    key.features.mask = mask;
+    if (modifier_key(key.features) == modifiers) {
+      known_modifiers = true;
+      break;
+    }
+  }
+  if (!known_modifiers) return bad_key(text, "has unknown score modifiers '" + quote_prefix(modifiers) + "'");
+  if (auto valid = Problem::of_features(key.features); !valid)
+    return bad_key(text, "has invalid features: " + llvm::toString(valid.takeError()));
+  // Everything above accepts only what str() writes; the round trip proves it.
+  if (key.str() != text) return bad_key(text, "is not in the form str() writes ('" + key.str() + "')");
+  return key;
 }
 
 int64_t sequence_length_bucket(int64_t seqlen) {
@@ -59,6 +129,16 @@ llvm::Expected<Problem> Problem::of_shape(const ProblemFeatures& features, const
 
 llvm::Expected<Problem> Problem::of_features(const ProblemFeatures& features) {
   return of_shape(features, ProblemShape{});
+}
+
+Problem Problem::of_key(const ProblemKey& key) {
+  ProblemShape shape;
+  shape.batch = 1;
+  shape.num_heads = key.gqa_ratio;
+  shape.num_kv_heads = 1;
+  shape.seqlen_q = shape.seqlen_k = static_cast<int>(std::min<int64_t>(key.seqlen_bucket, std::numeric_limits<int>::max()));
+  return Problem(key.features, shape,
+                 key.tma_addressable ? std::string() : "the problem key marks its tensors as not TMA-addressable");
 }
 
 ProblemKey Problem::key() const { return {features_, gqa_ratio(), seqlen_bucket(), tma_addressable()}; }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include <llvm/ADT/StringRef.h>
 #include <llvm/Support/Error.h>
 
 #include "flashjit/types.h"
@@ -34,6 +35,12 @@ struct ProblemKey {
   std::string str() const;
 };
 
+// The inverse of ProblemKey::str(), for keys read from disk: an invalid_argument error unless
+// `text` is exactly what str() writes for a key with valid features, a GQA ratio of at least 1 and
+// a sequence-length bucket that sequence_length_bucket() can return, so a stored key cannot carry
+// anything str() would not have written.
+llvm::Expected<ProblemKey> parse_problem_key(llvm::StringRef text);
+
 // Sequence lengths share a tuned kernel per power-of-two bucket, so that every new length does not
 // trigger a new tuning run: the next power of two at or above `seqlen`, at least 128.
 int64_t sequence_length_bucket(int64_t seqlen);
@@ -55,6 +62,9 @@ class Problem {
   static llvm::Expected<Problem> of_shape(const ProblemFeatures& features, const ProblemShape& shape);
   // Only the features matter (doctor, emit): one row of one head.
   static llvm::Expected<Problem> of_features(const ProblemFeatures& features);
+  // A problem with this key (one batch, gqa_ratio query heads on one KV head, seqlen_bucket rows),
+  // to judge a stored kernel by the rules that chose it. The key's TMA verdict is taken as given.
+  static Problem of_key(const ProblemKey& key);
 
   const ProblemFeatures& features() const { return features_; }
   DType dtype() const { return features_.dtype; }

@@ -17,6 +17,7 @@
 namespace flashjit {
 namespace {
 
+using testing::failure_of;
 using testing::message_of;
 
 // Contiguous tensors at 16-byte aligned fake addresses (never dereferenced), with explicit strides
@@ -91,6 +92,60 @@ TEST(ProblemKey, CallsOfOneBucketShareAKeyAndOthersDoNot) {
     keys.insert(k);
   }
   EXPECT_EQ(keys.size(), 7u);
+}
+
+TEST(ProblemKey, ParsesBackEveryKeyItWrites) {
+  for (DType dtype : {DType::f32, DType::f16, DType::bf16})
+    for (int head_dim : {8, 64, 96, 256})
+      for (MaskKind mask : {MaskKind::none, MaskKind::causal})
+        for (bool aligned : {true, false}) {
+          const ProblemKey key{{dtype, head_dim, mask}, 3, 1 << 20, aligned};
+          auto parsed = parse_problem_key(key.str());
+          ASSERT_TRUE(static_cast<bool>(parsed)) << llvm::toString(parsed.takeError());
+          EXPECT_EQ(*parsed, key) << key.str();
+        }
+}
+
+TEST(ProblemKey, RefusesWhatItWouldNotWrite) {
+  const std::pair<const char*, const char*> bad[] = {
+      {"", "does not end in _len<sequence bucket>"},
+      {"bf16_d128_causal_gqa4_len4000", "has a sequence bucket that is not a power of two in 128..2^31"},
+      {"bf16_d128_causal_gqa4_len64", "has a sequence bucket that is not a power of two in 128..2^31"},
+      {"bf16_d128_causal_gqa4_len4294967296", "has a sequence bucket that is not a power of two in 128..2^31"},
+      {"bf16_d128_causal_gqa4_len+4096", "does not end in _len<sequence bucket>"},
+      {"bf16_d128_causal_gqa0_len4096", "has no _gqa<query heads per KV head> before _len"},
+      {"bf16_d128_causal_gqa04_len4096", "has no _gqa<query heads per KV head> before _len"},
+      {"bf16_d128_causal_len4096", "has no _gqa<query heads per KV head> before _len"},
+      {"half_d128_causal_gqa4_len4096", "starts with no dtype: unknown dtype 'half' (expected f32, f16 or bf16)"},
+      {"bf16_x128_causal_gqa4_len4096", "has no _d<head dim> after its dtype"},
+      {"bf16_d128_sliding_gqa4_len4096", "has unknown score modifiers 'sliding'"},
+      {"f16_d8_none_gqa1_len128_aligned", "does not end in _len<sequence bucket>"},
+  };
+  for (const auto& [text, why] : bad) {
+    Status s = failure_of(parse_problem_key(text));
+    EXPECT_EQ(s.code(), ErrorCode::invalid_argument) << text;
+    EXPECT_EQ(s.message(), std::string("problem key '") + text + "' " + why);
+  }
+  // Invalid features are refused with the reason validate gives.
+  Status odd = failure_of(parse_problem_key("bf16_d100_causal_gqa4_len4096"));
+  EXPECT_EQ(odd.code(), ErrorCode::invalid_argument);
+  EXPECT_NE(odd.message().find("problem key 'bf16_d100_causal_gqa4_len4096' has invalid features: "),
+            std::string::npos)
+      << odd.message();
+  // A hostile key is quoted short and escaped.
+  Status hostile = failure_of(parse_problem_key(std::string(1000, 'x') + "\n"));
+  EXPECT_EQ(hostile.message(),
+            "problem key 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (1001 bytes)' does not end in _len<sequence "
+            "bucket>");
+}
+
+TEST(Problem, OfKeyHasThatKey) {
+  for (bool aligned : {true, false}) {
+    const ProblemKey key{{DType::f16, 64, MaskKind::causal}, 8, 2048, aligned};
+    const Problem problem = Problem::of_key(key);
+    EXPECT_EQ(problem.key(), key);
+    EXPECT_EQ(problem.tma_addressable(), aligned);
+  }
 }
 
 TEST(ProblemKey, BucketsLengthsToTheNextPowerOfTwoFrom128) {

@@ -5,6 +5,7 @@
 #include "helpers/errors.h"
 #include "support/error.h"
 #include "support/names.h"
+#include "support/quote.h"
 
 namespace flashjit {
 namespace {
@@ -72,6 +73,19 @@ TEST(ParseMask, AcceptsTheNamesAndRejectsOthers) {
   Status s = failure_of(parse_mask("sliding"));
   EXPECT_EQ(s.code(), ErrorCode::invalid_argument);
   EXPECT_EQ(s.message(), "unknown mask 'sliding' (expected none or causal)");
+}
+
+TEST(QuotePrefix, ShortPrintableTextIsUnchanged) { EXPECT_EQ(quote_prefix("bf16"), "bf16"); }
+
+TEST(QuotePrefix, EscapesControlBytesQuotesAndBackslashes) {
+  EXPECT_EQ(quote_prefix(llvm::StringRef("a\0b\n'\\\"\xff", 8)), "a\\x00b\\x0a\\x27\\x5c\\x22\\xff");
+}
+
+TEST(QuotePrefix, CutsLongTextAndSaysHowLongItWas) {
+  const std::string huge(50 * 1000 * 1000, 'x');
+  EXPECT_EQ(quote_prefix(huge, 10), "xxxxxxxxxx... (50000000 bytes)");
+  // An escape is never cut in half.
+  EXPECT_EQ(quote_prefix(llvm::StringRef("abcdefghi\x01", 10), 10), "abcdefghi... (10 bytes)");
 }
 
 }  // namespace
