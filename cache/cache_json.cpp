@@ -224,8 +224,9 @@ llvm::Error import_error(const std::string& why) {
 
 // The entries of an export document, each checked; the first problem found is the error.
 llvm::Expected<std::vector<CacheEntry>> parse_export(llvm::StringRef text, const TuningCache& cache) {
-  const json root = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) return import_error("not valid JSON");
+  auto document = parse_json(text);  // nesting bounded: a 100k-deep document must not overflow the stack
+  if (!document) return import_error(llvm::toString(document.takeError()));
+  const json root = std::move(*document);
   if (!root.is_object()) return import_error("the top level is not a JSON object");
   auto format = root.find("format");
   if (format == root.end() || !format->is_string() || format->get<std::string>() != kExportFormat)
@@ -325,12 +326,10 @@ llvm::Expected<ImportSummary> import_from_json(TuningCache& cache, llvm::StringR
   return summary;
 }
 
-llvm::Expected<ImportSummary> import_from_file(TuningCache& cache, const std::string& file) {
-  auto buffer = llvm::MemoryBuffer::getFile(file, /*IsText=*/false, /*RequiresNullTerminator=*/false);
-  if (!buffer)
-    return llvm::createStringError(buffer.getError(), "import: cannot read %s: %s", file.c_str(),
-                                   buffer.getError().message().c_str());
-  return import_from_json(cache, (*buffer)->getBuffer());
+llvm::Expected<ImportSummary> import_from_file(TuningCache& cache, const std::string& file, uint64_t max_bytes) {
+  auto text = read_input_file(file, max_bytes, "--max-input-bytes");
+  if (!text) return import_error(llvm::toString(text.takeError()));
+  return import_from_json(cache, *text);
 }
 
 }  // namespace flashjit::cache

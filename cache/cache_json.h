@@ -13,6 +13,7 @@
 #include <llvm/Support/Error.h>
 
 #include "cache/tuning_cache.h"
+#include "support/untrusted_input.h"
 
 namespace flashjit::cache {
 
@@ -39,6 +40,8 @@ llvm::Expected<ExportSummary> export_to_file(TuningCache& cache, const std::stri
 // "entry 3: field 'cubin_sha256' does not match the cubin". Nothing is stored unless every entry
 // is valid, and all entries are stored in one transaction. An error on a read-only cache.
 llvm::Expected<ImportSummary> import_from_json(TuningCache& cache, llvm::StringRef text);
-llvm::Expected<ImportSummary> import_from_file(TuningCache& cache, const std::string& file);
+// The file must be a regular file of at most `max_bytes` bytes (support/untrusted_input.h).
+llvm::Expected<ImportSummary> import_from_file(TuningCache& cache, const std::string& file,
+                                               uint64_t max_bytes = kMaxImportBytes);
 
 }  // namespace flashjit::cache

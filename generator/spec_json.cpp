@@ -8,6 +8,7 @@
 #include "support/error.h"
 #include "support/json_fields.h"
 #include "support/names.h"
+#include "support/quote.h"
 
 namespace flashjit::gen {
 namespace {
@@ -21,7 +22,7 @@ llvm::Expected<Variant> parse_variant(const std::string& text) {
   for (Variant v : variants_by_preference())
     if (text == rules_for(v).name) return v;
   return make_error(ErrorCode::invalid_argument,
-                    "unknown variant '" + text + "' (expected " + variant_names_text() + ")");
+                    "unknown variant '" + quote_prefix(text) + "' (expected " + variant_names_text() + ")");
 }
 
 llvm::Expected<std::pair<int, bool>> parse_arch(const std::string& text) {
@@ -31,7 +32,7 @@ llvm::Expected<std::pair<int, bool>> parse_arch(const std::string& text) {
   int arch = 0;
   if (s.getAsInteger(10, arch) || arch < 10 || arch > 999)
     return make_error(ErrorCode::invalid_argument,
-                      "unknown architecture '" + text + "' (expected e.g. sm_90 or sm_90a)");
+                      "unknown architecture '" + quote_prefix(text) + "' (expected e.g. sm_90 or sm_90a)");
   return std::make_pair(arch, specific);
 }
 

@@ -4,6 +4,7 @@
 #include "flashjit/runtime.h"
 #include "flashjit/status.h"
 #include "support/error.h"
+#include "support/quote.h"
 
 namespace flashjit {
 
@@ -49,13 +50,13 @@ const char* error_code_name(ErrorCode code) {
 llvm::Expected<DType> parse_dtype(llvm::StringRef text) {
   for (DType d : {DType::f32, DType::f16, DType::bf16})
     if (text == dtype_name(d)) return d;
-  return make_error(ErrorCode::invalid_argument, "unknown dtype '" + text + "' (expected f32, f16 or bf16)");
+  return make_error(ErrorCode::invalid_argument, "unknown dtype '" + quote_prefix(text) + "' (expected f32, f16 or bf16)");
 }
 
 llvm::Expected<MaskKind> parse_mask(llvm::StringRef text) {
   for (MaskKind m : {MaskKind::none, MaskKind::causal})
     if (text == mask_name(m)) return m;
-  return make_error(ErrorCode::invalid_argument, "unknown mask '" + text + "' (expected none or causal)");
+  return make_error(ErrorCode::invalid_argument, "unknown mask '" + quote_prefix(text) + "' (expected none or causal)");
 }
 
 std::string Status::to_string() const {

@@ -7,7 +7,8 @@
 
 #include "support/error.h"
 #include "support/names.h"
-#include "support/error.h"
+#include "support/quote.h"
+#include "support/untrusted_input.h"
 
 namespace flashjit::tuner {
 namespace {
@@ -37,7 +38,7 @@ llvm::Error parse_entry(const json& p, const std::string& where, std::vector<Pro
   if (!p.is_object()) return error_at(where, "expected an object");
   static const std::set<std::string> known = {"dtype", "head_dim", "causal", "num_heads", "num_kv_heads", "batch", "seqlen"};
   for (auto it = p.begin(); it != p.end(); ++it)
-    if (!known.count(it.key())) return error_at(where + "." + it.key(), "unknown field");
+    if (!known.count(it.key())) return error_at(where + "." + quote_prefix(it.key()), "unknown field");
 
   ProblemFeatures features;
   auto dtype = p.find("dtype");
@@ -90,14 +91,19 @@ llvm::Error parse_entry(const json& p, const std::string& where, std::vector<Pro
 }  // namespace
 
 llvm::Expected<std::vector<Problem>> parse_manifest(const std::string& text) {
-  json root = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded())
-    return make_error(ErrorCode::invalid_argument, "manifest: not valid JSON");
+  auto parsed = parse_json(text);
+  if (!parsed) return with_prefix(parsed.takeError(), "manifest: ");
+  const json root = std::move(*parsed);
   if (!root.is_object()) return error_at("(top level)", "expected an object");
   auto version = root.find("version");
   if (version == root.end()) return error_at("version", "missing");
-  if (!version->is_number_integer() || version->get<long long>() != kManifestVersion)
-    return error_at("version", llvm::formatv("this FlashJIT reads version {0}, got {1}", kManifestVersion, version->dump()));
+  // The value itself only when it is a number: anything else may be huge (a 50 MB string).
+  if (!version->is_number_integer())
+    return error_at("version", llvm::formatv("this FlashJIT reads version {0}, got {1}", kManifestVersion,
+                                             version->type_name()));
+  if (version->get<long long>() != kManifestVersion)
+    return error_at("version", llvm::formatv("this FlashJIT reads version {0}, got {1}", kManifestVersion,
+                                             version->dump()));
   auto problems = root.find("problems");
   if (problems == root.end()) return error_at("problems", "missing");
   if (!problems->is_array()) return error_at("problems", "expected a list");

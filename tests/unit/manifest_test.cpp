@@ -66,5 +66,25 @@ TEST(Manifest, ErrorsNameTheFieldAndPosition) {
             "manifest: problems[1]: batch 70000 exceeds the maximum of 65535");
 }
 
+// Untrusted text: a deep document is refused before anything recurses through it, and what a
+// message quotes of a bad value is short and escaped.
+TEST(Manifest, DeepNestingIsRefused) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_EQ(error_of(R"({"version": )" + deep + R"(, "problems": []})"), "manifest: JSON nesting deeper than 64 levels");
+  EXPECT_EQ(error_of(R"({"version": [[1]], "problems": []})"),
+            "manifest: version: this FlashJIT reads version 1, got array");
+}
+
+TEST(Manifest, BadValuesAreQuotedShortAndEscaped) {
+  EXPECT_EQ(error_of(with_problem(R"({"dtype": "f16", "head_dim": 64, "seqlen": 8, "ca\u0000sual": true})")),
+            "manifest: problems[1].ca\\x00sual: unknown field");
+  const std::string huge(1 << 20, 'x');
+  EXPECT_EQ(error_of(with_problem(R"({"dtype": ")" + huge + R"(", "head_dim": 64, "seqlen": 1})")),
+            "manifest: problems[1].dtype: unknown dtype '" + std::string(40, 'x') +
+                "... (1048576 bytes)' (expected f32, f16 or bf16)");
+  EXPECT_EQ(error_of(R"({"version": ")" + huge + R"(", "problems": []})"),
+            "manifest: version: this FlashJIT reads version 1, got string");
+}
+
 }  // namespace
 }  // namespace flashjit::tuner
