@@ -10,6 +10,7 @@
 #include "cache/cache_path.h"
 #include "cache/schema.h"
 #include "support/log.h"
+#include "support/quote.h"
 
 namespace flashjit::cache {
 namespace {
@@ -198,6 +199,9 @@ llvm::Expected<OpenedDatabase> open_read_write(const std::string& path, const Op
 
 llvm::Expected<OpenedDatabase> open_cache_database(const std::string& path, const OpenOptions& options) {
   if (path.empty()) return open_error(path, "the path is empty");
+  // Before anything is created; SQLite would otherwise make an empty database of a mistyped path.
+  if (options.must_exist && ::access(path.c_str(), F_OK) != 0)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), "no tuning cache at " + quote_prefix(path, 512));
   if (!options.read_only) {
     if (llvm::Error error = create_private_directory(directory_of(path))) return error;
   }
