@@ -1,6 +1,7 @@
 #include "runtime/warm.h"
 
 #include <chrono>
+#include <map>
 
 #include "support/error.h"
 
@@ -18,6 +19,7 @@ const char* built_as(KernelOrigin origin) {
 }  // namespace
 
 std::string WarmOutcome::what_happened() const {
+  if (duplicate_of) return "duplicate of entry " + std::to_string(*duplicate_of + 1);
   if (origin == KernelOrigin::cache) return "already in the cache";
   if (!store_error.empty()) return std::string(built_as(origin)) + "; not stored: " + store_error;
   if (!stored) return std::string(built_as(origin)) + "; not stored: there is no tuning cache";
@@ -34,12 +36,24 @@ std::string WarmOutcome::what_happened() const {
 std::vector<WarmOutcome> warm(const KernelBuilder& builder, const std::vector<Problem>& problems,
                               const WarmCallbacks& callbacks) {
   std::vector<WarmOutcome> outcomes;
+  std::map<std::string, size_t> first_with_key;
   for (size_t i = 0; i < problems.size(); ++i) {
     const Problem& problem = problems[i];
     if (callbacks.starting) callbacks.starting(i, problems.size(), problem);
     const auto start = std::chrono::steady_clock::now();
     WarmOutcome outcome;
     outcome.problem_key = problem.key().str();
+    if (auto earlier = first_with_key.find(outcome.problem_key); earlier != first_with_key.end()) {
+      const WarmOutcome& first = outcomes[earlier->second];
+      outcome.duplicate_of = earlier->second;
+      outcome.status = first.status;
+      outcome.kernel_key = first.kernel_key;
+      outcome.origin = first.origin;
+      if (callbacks.finished) callbacks.finished(outcome);
+      outcomes.push_back(std::move(outcome));
+      continue;
+    }
+    first_with_key.emplace(outcome.problem_key, i);
     auto built = builder.obtain(problem);
     outcome.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (built) {

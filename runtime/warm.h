@@ -24,11 +24,14 @@ struct WarmOutcome {
   KernelOrigin origin = KernelOrigin::heuristic;  // cache: it was there already
   std::optional<cache::StoreOutcome> stored;     // what storing it did, when it was built now
   std::string store_error;                       // why storing it failed (the warm failed then)
+  // The index of an earlier problem of the list with the same key: nothing was built for this one,
+  // and it shares that problem's kernel, status and origin.
+  std::optional<size_t> duplicate_of;
   double seconds = 0.0;
 
   bool ok() const { return status.ok() && store_error.empty(); }
-  // "already in the cache", "tuned and stored", "stored (untuned)", "tuned; not stored: the
-  // cache is read-only", "tuned; not stored: <why>", ...
+  // "already in the cache", "duplicate of entry 1" (counted from 1), "tuned and stored", "stored
+  // (untuned)", "tuned; not stored: the cache is read-only", "tuned; not stored: <why>", ...
   std::string what_happened() const;
 };
 
@@ -37,7 +40,9 @@ struct WarmCallbacks {
   std::function<void(const WarmOutcome& outcome)> finished;
 };
 
-// Every problem, in order; one failing does not stop the others.
+// Every problem, in order; one failing does not stop the others. A problem whose key an earlier
+// one has (listed twice, or two lengths of one bucket) is built once: the later ones are
+// reported as its duplicates.
 std::vector<WarmOutcome> warm(const KernelBuilder& builder, const std::vector<Problem>& problems,
                               const WarmCallbacks& callbacks = {});
 
