@@ -122,6 +122,8 @@ int run_bench() {
   }
   auto iterations = iterations_from_options(30);
   if (!iterations) return fail(llvm::toString(iterations.takeError()), 2);
+  auto tune_options = tune_options_from_options();
+  if (!tune_options) return fail(llvm::toString(tune_options.takeError()), 2);
   std::optional<Variant> forced;
   if (!variant.empty()) {
     auto parsed = gen::parse_variant(variant);
@@ -132,7 +134,7 @@ int run_bench() {
 
   RuntimeOptions options;
   options.backend = Backend::cuda;
-  options.tune_max_candidates = tune_options_from_options().max_candidates;
+  options.tune_max_candidates = tune_options->max_candidates;
   options.force_variant = forced;
   auto runtime = Runtime::create(options);
   if (!runtime) return fail("flashjit bench needs a GPU: " + runtime.status().message());

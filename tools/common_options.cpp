@@ -3,9 +3,11 @@
 #include <llvm/Support/CommandLine.h>
 #include <llvm/Support/FormatVariadic.h>
 
+#include "problem/validate.h"
 #include "runtime/open_cache.h"
 #include "support/error.h"
 #include "support/names.h"
+#include "support/untrusted_input.h"
 #include "tools/subcommands.h"
 
 namespace flashjit::tools {
@@ -22,18 +24,19 @@ cl::opt<int> head_dim("head-dim", cl::desc("Head dimension, a multiple of 8 up t
 cl::opt<bool> causal("causal", cl::desc("Causal mask (bottom-right aligned)"), cl::sub(run_command),
                      cl::sub(tune_command), cl::sub(emit_command), cl::cat(flashjit_options));
 // ---- the sizes: run, tune ----
-cl::opt<int> batch("batch", cl::desc("Batch size (run: default 2; tune: 1)"), cl::sub(run_command),
+cl::opt<int> batch("batch", cl::desc("Batch size, up to 65535 (run: default 2; tune: 1)"), cl::sub(run_command),
                    cl::sub(tune_command), cl::cat(flashjit_options));
-cl::opt<int> heads("heads", cl::desc("Query heads (default 16)"), cl::sub(run_command), cl::sub(tune_command),
+cl::opt<int> heads("heads", cl::desc("Query heads, up to 65535 (default 16)"), cl::sub(run_command), cl::sub(tune_command),
                    cl::cat(flashjit_options));
 cl::opt<int> kv_heads("kv-heads", cl::desc("Key/value heads (default or 0: heads)"), cl::sub(run_command),
                       cl::sub(tune_command), cl::cat(flashjit_options));
-cl::list<int> seqlens("seqlen", cl::desc("Sequence length (run: one, default 1024; tune: repeat for several, default 4096)"),
+cl::list<int> seqlens("seqlen", cl::desc("Sequence length, up to 16777216 (run: one, default 1024; tune: repeat for "
+                                          "several, default 4096)"),
                       cl::sub(run_command), cl::sub(tune_command), cl::cat(flashjit_options));
 cl::opt<int> seqlen_k("seqlen-k", cl::desc("Key sequence length (default or 0: seqlen)"), cl::sub(run_command),
                       cl::cat(flashjit_options));
 // ---- tuning: tune, warm, bench ----
-cl::opt<double> budget_ms("budget-ms", cl::desc("Timed-sample budget per candidate (ms, default 60)"),
+cl::opt<double> budget_ms("budget-ms", cl::desc("Timed-sample budget per candidate (ms, 0 to 3600000, default 60)"),
                           cl::sub(tune_command), cl::sub(warm_command), cl::cat(flashjit_options));
 cl::opt<int> max_candidates("max-candidates", cl::desc("Tune at most this many candidates per problem (0: all)"),
                             cl::sub(tune_command), cl::sub(bench_command), cl::cat(flashjit_options), cl::init(0));
@@ -44,10 +47,29 @@ cl::opt<int> iterations("iterations", cl::desc("Timed calls per problem (run: de
 cl::opt<std::string> cache_path("cache", cl::desc("Tuning cache file (default: $FLASHJIT_CACHE_DIR/flashjit.sqlite, ...)"),
                                 cl::sub(tune_command), cl::sub(warm_command), cl::sub(cache_command),
                                 cl::cat(flashjit_options));
+// ---- input files: warm (the manifest), cache import (the export file) ----
+cl::opt<uint64_t> max_input_bytes("max-input-bytes",
+                                  cl::desc("Refuse an input file larger than this (warm: default 64 MiB; cache "
+                                           "import: 1 GiB)"),
+                                  cl::sub(warm_command), cl::sub(cache_command), cl::cat(flashjit_options));
 
-template <class T, class Option>
-T given_or(const Option& option, T fallback) {
-  return option.getNumOccurrences() > 0 ? T(option) : fallback;
+// The limits of the size options: the launch grid's for batch and heads (validate.h), the
+// manifest's for lengths. Checked here, by the option's name, before any problem is made.
+constexpr int kMaxSeqlen = 1 << 24;
+constexpr int kMaxIterations = 1000000;
+constexpr int kMaxBudgetMs = 3600000;  // an hour per candidate
+
+// `option`'s value when given, else `fallback`; an error naming the option unless it is in
+// [lowest, highest] (or is `zero_means_default`'s 0, which the help says keeps the default).
+llvm::Expected<int> checked(const cl::opt<int>& option, int fallback, int lowest, int highest,
+                            bool zero_means_default = false) {
+  if (option.getNumOccurrences() == 0) return fallback;
+  const int value = option;
+  if (zero_means_default && value == 0) return fallback;
+  if (value >= lowest && value <= highest) return value;
+  return make_error(ErrorCode::invalid_argument,
+                    llvm::formatv("--{0} must be {1}between {2} and {3}, got {4}", option.ArgStr,
+                                  zero_means_default ? "0 (the default) or " : "", lowest, highest, value));
 }
 
 }  // namespace
@@ -57,10 +79,12 @@ llvm::Expected<ProblemFeatures> features_from_options(const ProblemDefaults& def
   f.dtype = defaults.dtype;
   if (dtype.getNumOccurrences() > 0) {
     auto parsed = parse_dtype(dtype);
-    if (!parsed) return parsed.takeError();
+    if (!parsed) return with_prefix(parsed.takeError(), "--dtype: ");
     f.dtype = *parsed;
   }
-  f.head_dim = given_or<int>(head_dim, defaults.head_dim);
+  auto dim = checked(head_dim, defaults.head_dim, 1, 256);
+  if (!dim) return dim.takeError();
+  f.head_dim = *dim;
   f.mask = causal ? MaskKind::causal : MaskKind::none;
   // The checks a problem of these features passes, with their messages.
   if (auto problem = Problem::of_features(f); !problem) return problem.takeError();
@@ -72,15 +96,26 @@ llvm::Expected<std::vector<Problem>> problems_from_options(const ProblemDefaults
   if (!features) return features.takeError();
   std::vector<int> lengths(seqlens.begin(), seqlens.end());
   if (lengths.empty()) lengths.push_back(defaults.seqlen);
-  ProblemShape shape;
-  shape.batch = given_or<int>(batch, defaults.batch);
-  shape.num_heads = given_or<int>(heads, defaults.heads);
+  auto batches = checked(batch, defaults.batch, 1, kMaxGridYZ);
+  if (!batches) return batches.takeError();
+  auto query_heads = checked(heads, defaults.heads, 1, kMaxGridYZ);
+  if (!query_heads) return query_heads.takeError();
   // 0 keeps the default, as the help says.
-  shape.num_kv_heads = kv_heads != 0 ? int(kv_heads) : shape.num_heads;
+  auto key_heads = checked(kv_heads, *query_heads, 1, kMaxGridYZ, /*zero_means_default=*/true);
+  if (!key_heads) return key_heads.takeError();
+  ProblemShape shape;
+  shape.batch = *batches;
+  shape.num_heads = *query_heads;
+  shape.num_kv_heads = *key_heads;
   std::vector<Problem> problems;
   for (int length : lengths) {
+    if (length < 1 || length > kMaxSeqlen)
+      return make_error(ErrorCode::invalid_argument,
+                        llvm::formatv("--seqlen must be between 1 and {0}, got {1}", kMaxSeqlen, length));
     shape.seqlen_q = length;
-    shape.seqlen_k = seqlen_k != 0 ? int(seqlen_k) : length;
+    auto key_length = checked(seqlen_k, length, 1, kMaxSeqlen, /*zero_means_default=*/true);
+    if (!key_length) return key_length.takeError();
+    shape.seqlen_k = *key_length;
     auto problem = Problem::of_shape(*features, shape);
     if (!problem) return problem.takeError();
     problems.push_back(std::move(*problem));
@@ -88,19 +123,34 @@ llvm::Expected<std::vector<Problem>> problems_from_options(const ProblemDefaults
   return problems;
 }
 
-tuner::TuneOptions tune_options_from_options() {
+llvm::Expected<tuner::TuneOptions> tune_options_from_options() {
   tuner::TuneOptions options;
-  options.budget_ms_per_candidate = given_or<double>(budget_ms, options.budget_ms_per_candidate);
+  if (budget_ms.getNumOccurrences() > 0) {
+    // NaN fails every comparison, so it is refused here too.
+    if (!(budget_ms >= 0.0 && budget_ms <= kMaxBudgetMs))
+      return make_error(ErrorCode::invalid_argument,
+                        llvm::formatv("--budget-ms must be between 0 and {0}, got {1}", kMaxBudgetMs, double(budget_ms)));
+    options.budget_ms_per_candidate = budget_ms;
+  }
+  if (max_candidates < 0)
+    return make_error(ErrorCode::invalid_argument,
+                      llvm::formatv("--max-candidates must be 0 (every candidate) or more, got {0}", int(max_candidates)));
   options.max_candidates = max_candidates;
   return options;
 }
 
-llvm::Expected<int> iterations_from_options(int fallback) {
-  const int count = given_or<int>(iterations, fallback);
-  if (count < 1) return make_error(ErrorCode::invalid_argument, "--iterations must be at least 1");
-  return count;
+llvm::Expected<int> iterations_from_options(int fallback) { return checked(iterations, fallback, 1, kMaxIterations); }
+
+llvm::Expected<uint64_t> max_input_bytes_from_options(uint64_t fallback) {
+  if (max_input_bytes.getNumOccurrences() == 0) return fallback;
+  if (max_input_bytes == 0) return make_error(ErrorCode::invalid_argument, "--max-input-bytes must be at least 1");
+  return uint64_t(max_input_bytes);
 }
 
-llvm::Expected<std::unique_ptr<cache::TuningCache>> cache_from_options() { return open_tuning_cache(cache_path); }
+llvm::Expected<std::unique_ptr<cache::TuningCache>> cache_from_options(CacheUse use) {
+  cache::OpenOptions options;
+  options.must_exist = use == CacheUse::read_existing;
+  return open_tuning_cache(cache_path, options);
+}
 
 }  // namespace flashjit::tools

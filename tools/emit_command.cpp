@@ -11,6 +11,7 @@
 #include "generator/spec_json.h"
 #include "generator/variant_rules.h"
 #include "cuda/nvrtc_compiler.h"
+#include "support/quote.h"
 #include "tools/commands.h"
 #include "tools/common_options.h"
 #include "tools/subcommands.h"
@@ -104,7 +105,7 @@ void print_resources(const gen::KernelSpec& spec, const cuda::CompiledKernel& k)
 
 int run_emit() {
   if (what != "source" && what != "ptx" && what != "resources" && what != "spec")
-    return fail("--what must be source, ptx, resources or spec, not '" + what + "'");
+    return fail("--what must be source, ptx, resources or spec, not '" + quote_prefix(what) + "'");
   auto spec = spec_from_options();
   if (!spec) return fail(llvm::toString(spec.takeError()));
   if (what == "spec") {

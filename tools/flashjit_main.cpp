@@ -3,9 +3,31 @@
 #include <llvm/Support/InitLLVM.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <exception>
+
 #include "flashjit/flashjit.h"
+#include "support/quote.h"
 #include "tools/commands.h"
 #include "tools/subcommands.h"
+
+namespace {
+
+// sysexits.h's EX_SOFTWARE: an internal software error.
+constexpr int kInternalErrorExit = 70;
+
+int run_subcommand() {
+  if (flashjit::tools::doctor_command) return flashjit::tools::run_doctor();
+  if (flashjit::tools::emit_command) return flashjit::tools::run_emit();
+  if (flashjit::tools::run_command) return flashjit::tools::run_main_job();
+  if (flashjit::tools::tune_command) return flashjit::tools::run_tune();
+  if (flashjit::tools::cache_command) return flashjit::tools::run_cache();
+  if (flashjit::tools::warm_command) return flashjit::tools::run_warm();
+  if (flashjit::tools::bench_command) return flashjit::tools::run_bench();
+  llvm::errs() << "flashjit: no subcommand given; try `flashjit --help`\n";
+  return 2;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   llvm::InitLLVM init(argc, argv);
@@ -23,13 +45,14 @@ int main(int argc, char** argv) {
                                          "  flashjit bench    time the kernels over a sweep of shapes (GPU)\n",
                                          &llvm::errs()))
     return 2;
-  if (flashjit::tools::doctor_command) return flashjit::tools::run_doctor();
-  if (flashjit::tools::emit_command) return flashjit::tools::run_emit();
-  if (flashjit::tools::run_command) return flashjit::tools::run_main_job();
-  if (flashjit::tools::tune_command) return flashjit::tools::run_tune();
-  if (flashjit::tools::cache_command) return flashjit::tools::run_cache();
-  if (flashjit::tools::warm_command) return flashjit::tools::run_warm();
-  if (flashjit::tools::bench_command) return flashjit::tools::run_bench();
-  llvm::errs() << "flashjit: no subcommand given; try `flashjit --help`\n";
-  return 2;
+  // The last resort: the commands report what they know as errors, and a library never throws on
+  // bad input; if anything still escapes, say so and exit EX_SOFTWARE instead of aborting.
+  try {
+    return run_subcommand();
+  } catch (const std::exception& e) {
+    llvm::errs() << "flashjit: internal error: " << flashjit::quote_prefix(e.what(), 400) << "\n";
+  } catch (...) {
+    llvm::errs() << "flashjit: internal error: an unknown exception\n";
+  }
+  return kInternalErrorExit;
 }

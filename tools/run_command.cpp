@@ -23,6 +23,7 @@
 #include "tools/commands.h"
 #include "tools/common_options.h"
 #include "tools/forward_timing.h"
+#include "tools/problem_memory.h"
 #include "tools/subcommands.h"
 
 namespace flashjit::tools {
@@ -89,8 +90,27 @@ void reference_row(const AttentionArgs& a, int b, int h, int i, std::vector<doub
     for (int d = 0; d < a.head_dim; ++d) out[d] += p[j] / sum * at(a.v, j, kvh, d);
 }
 
+// Refuses, before anything is allocated, a problem whose tensors do not fit: on the GPU the four
+// tensors, on the host their copies (the output three times: poisoned input, result, reference).
+llvm::Error check_gpu_memory(const Problem& problem) {
+  auto device = cuda::describe_device(0);
+  if (!device) return device.takeError();
+  const std::optional<TensorBytes> bytes = tensor_bytes(problem);
+  const uint64_t gpu_memory = static_cast<uint64_t>(std::max<long long>(device->total_memory_bytes, 0));
+  if (llvm::Error error = check_fits(bytes ? bytes_needed(*bytes, 1) : std::nullopt, gpu_memory, "GPU memory"))
+    return error;
+  return check_fits(bytes ? bytes_needed(*bytes, 3) : std::nullopt, physical_memory_bytes(), "host memory");
+}
+
+// The CPU backend works on the host copies of the four tensors.
+llvm::Error check_cpu_memory(const Problem& problem) {
+  const std::optional<TensorBytes> bytes = tensor_bytes(problem);
+  return check_fits(bytes ? bytes_needed(*bytes, 1) : std::nullopt, physical_memory_bytes(), "host memory");
+}
+
 int run_on_gpu(Runtime& runtime, const Problem& problem, int iterations) {
   const DType t = problem.dtype();
+  if (llvm::Error error = check_gpu_memory(problem)) return fail(llvm::toString(std::move(error)));
   // The buffers and events below are the application's: in the primary context, as a CUDA runtime
   // application's would be.
   auto context = cuda::PrimaryContext::retain(0);
@@ -231,6 +251,7 @@ int run_main_job() {
 
   if (!(*runtime)->fallback_reason().empty())
     llvm::outs() << "no usable GPU: " << (*runtime)->fallback_reason() << "\n";
+  if (llvm::Error error = check_cpu_memory(problem)) return fail(llvm::toString(std::move(error)));
   if (int rc = compile_for_default_arch(problem); rc != 0) return rc;
   return run_on_cpu(**runtime, problem);
 }

@@ -103,6 +103,8 @@ int tune_on_gpu(const KernelBuilder& builder, const Problem& problem) {
 int run_tune() {
   auto problems = problems_from_options(ProblemDefaults{DType::bf16, 128, 1, 16, 4096});
   if (!problems) return fail(llvm::toString(problems.takeError()));
+  auto tune_options = tune_options_from_options();
+  if (!tune_options) return fail(llvm::toString(tune_options.takeError()));
 
   auto device = CudaDevice::open(0);
   if (!device) {
@@ -121,7 +123,7 @@ int run_tune() {
                    << "\n";
   }
   BuildOptions options;
-  options.tune_options = tune_options_from_options();
+  options.tune_options = *tune_options;
   const KernelBuilder builder(std::move(*device), std::move(cache), options);
   for (const Problem& problem : *problems)
     if (int rc = tune_on_gpu(builder, problem); rc != 0) return rc;

@@ -2,8 +2,7 @@
 // problem a deployment lists. On a GPU each problem is tuned (or found in the cache); with --arch
 // and no GPU, the heuristic choice is compiled for that arch and stored untuned, for any device
 // of that compute capability, to be tuned on the target later.
-#include <fstream>
-#include <sstream>
+#include <optional>
 
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/CommandLine.h>
@@ -16,6 +15,8 @@
 #include "runtime/cuda_device.h"
 #include "runtime/kernel_builder.h"
 #include "runtime/warm.h"
+#include "support/quote.h"
+#include "support/untrusted_input.h"
 #include "tools/commands.h"
 #include "tools/common_options.h"
 #include "tools/progress_bar.h"
@@ -43,14 +44,20 @@ int warm_all(const KernelBuilder& builder, const std::vector<Problem>& problems)
   callbacks.starting = [&](size_t i, size_t total, const Problem& problem) {
     bar.update(static_cast<int>(i), static_cast<int>(total), problem.key().str());
   };
+  // Numbered from 1, as "duplicate of entry N" counts.
+  size_t number = 0;
   callbacks.finished = [&](const WarmOutcome& outcome) {
     bar.finish();
+    ++number;
     if (!outcome.status.ok()) {
-      llvm::outs() << llvm::formatv("  {0,-36} FAILED: {1}\n", outcome.problem_key, outcome.status.message());
+      llvm::outs() << llvm::formatv("{0,4}  {1,-36} FAILED: {2}{3}\n", number, outcome.problem_key,
+                                    outcome.duplicate_of ? outcome.what_happened() + ": " : "",
+                                    outcome.status.message());
       return;
     }
-    llvm::outs() << llvm::formatv("  {0,-36} {1}: {2}{3} in {4:F2} s\n", outcome.problem_key, outcome.kernel_key,
-                                  outcome.ok() ? "" : "FAILED: ", outcome.what_happened(), outcome.seconds);
+    llvm::outs() << llvm::formatv("{0,4}  {1,-36} {2}: {3}{4}{5}\n", number, outcome.problem_key,
+                                  outcome.kernel_key, outcome.ok() ? "" : "FAILED: ", outcome.what_happened(),
+                                  outcome.duplicate_of ? "" : llvm::formatv(" in {0:F2} s", outcome.seconds).str());
   };
   const std::vector<WarmOutcome> outcomes = warm(builder, problems, callbacks);
   for (const WarmOutcome& outcome : outcomes)
@@ -62,12 +69,21 @@ int warm_all(const KernelBuilder& builder, const std::vector<Problem>& problems)
 
 int run_warm() {
   if (manifest_path.empty()) return fail("give the manifest: flashjit warm MANIFEST.json [--arch sm_XY]", 2);
-  std::ifstream in(manifest_path);
-  if (!in) return fail("cannot read " + manifest_path);
-  std::stringstream text;
-  text << in.rdbuf();
-  auto problems = tuner::parse_manifest(text.str());
-  if (!problems) return fail(manifest_path + ": " + llvm::toString(problems.takeError()));
+  auto max_bytes = max_input_bytes_from_options(kMaxManifestBytes);
+  if (!max_bytes) return fail(llvm::toString(max_bytes.takeError()), 2);
+  auto text = read_input_file(manifest_path, *max_bytes, "--max-input-bytes");
+  if (!text) return fail(llvm::toString(text.takeError()));
+  auto problems = tuner::parse_manifest(*text);
+  if (!problems) return fail(quote_prefix(manifest_path, 512) + ": " + llvm::toString(problems.takeError()));
+  // The options before the cache is opened (or created): a bad one changes nothing.
+  auto tune_options = tune_options_from_options();
+  if (!tune_options) return fail(llvm::toString(tune_options.takeError()), 2);
+  std::optional<int> target_arch;
+  if (!arch.empty()) {
+    auto target = gen::parse_arch(arch);
+    if (!target) return fail("--arch: " + llvm::toString(target.takeError()), 2);
+    target_arch = target->first;
+  }
 
   auto opened = cache_from_options();
   if (!opened) return fail(llvm::toString(opened.takeError()));
@@ -76,10 +92,8 @@ int run_warm() {
 
   std::unique_ptr<BuildDevice> device;
   BuildOptions options;
-  if (!arch.empty()) {
-    auto target = gen::parse_arch(arch);
-    if (!target) return fail(llvm::toString(target.takeError()), 2);
-    device = std::make_unique<CompileOnlyDevice>(target->first);
+  if (target_arch) {
+    device = std::make_unique<CompileOnlyDevice>(*target_arch);
     options.tune = false;
     llvm::outs() << llvm::formatv("compiling {0} problems for {1} without tuning into {2}\n", problems->size(), arch,
                                   path);
@@ -90,7 +104,7 @@ int run_warm() {
                   "); give --arch sm_XY to compile without tuning");
     llvm::outs() << llvm::formatv("warming {0} problems on {1} (sm_{2}) into {3}\n", problems->size(),
                                   (*gpu)->description().name, (*gpu)->description().compute_capability(), path);
-    options.tune_options = tune_options_from_options();
+    options.tune_options = *tune_options;
     device = std::move(*gpu);
   }
   const KernelBuilder builder(std::move(device), std::move(*opened), options);
