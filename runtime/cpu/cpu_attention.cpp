@@ -93,7 +93,8 @@ void add_scaled_row(float* __restrict acc, const float* __restrict v, float weig
     for (int d = d0; d < d0 + kHeadDimStep; ++d) acc[d] += weight * v[d];
 }
 
-int64_t element_offset(const Strides& strides, int b, int s, int h) {
+// 64-bit throughout: an offset is a product of sizes, which passes 2^31 long before memory runs out.
+int64_t element_offset(const Strides& strides, int64_t b, int64_t s, int64_t h) {
   return b * strides.batch + s * strides.seq + h * strides.head;
 }
 
@@ -162,12 +163,15 @@ void accumulate_row(int r, int visible, int head_dim, BlockScratch& s) {
   float block_max = kMinusInfinity;
   for (int c = 0; c < visible; ++c) block_max = std::max(block_max, p[c]);
   const float new_max = std::max(s.row_max[r], block_max);
-  // exp(-inf) = 0 on the first visible block: the empty accumulator is simply replaced.
-  const float correction = std::exp(s.row_max[r] - new_max);
+  // Until a row meets a finite score its max stays -inf; exponentiate against 0 then (as the
+  // kernels do), so that -inf - -inf never makes a NaN: -inf scores weigh 0, a NaN score stays NaN.
+  // Once the max is finite, exp(-inf) = 0 replaces the empty accumulator.
+  const float base = new_max == kMinusInfinity ? 0.0f : new_max;
+  const float correction = std::exp(s.row_max[r] - base);
 
   float block_sum = 0.0f;
   for (int c = 0; c < visible; ++c) {
-    p[c] = std::exp(p[c] - new_max);
+    p[c] = std::exp(p[c] - base);
     block_sum += p[c];
   }
   s.row_sum[r] = s.row_sum[r] * correction + block_sum;
@@ -178,20 +182,37 @@ void accumulate_row(int r, int visible, int head_dim, BlockScratch& s) {
   for (int c = 0; c < visible; ++c) add_scaled_row(acc_row, &s.v[static_cast<size_t>(c) * head_dim], p[c], head_dim);
 }
 
-// Normalizes the accumulator and writes out (and lse). A row that saw no key stays all zeros with
-// lse = -inf, as FlashAttention defines it.
+// Normalizes the accumulator and writes out (and lse). A row with nothing to weigh (it saw no key,
+// or only -inf scores: its sum is exactly 0) stays all zeros with lse = -inf, as FlashAttention
+// defines it. A NaN score makes the sum NaN, and with it the row's output and lse (never -inf).
 void write_block(const AttentionArgs& a, const QueryBlock& blk, BlockScratch& s) {
   const int head_dim = a.head_dim;
   for (int r = 0; r < blk.q_rows; ++r) {
     const int row = blk.q_begin + r;
     float* acc_row = &s.acc[static_cast<size_t>(r) * head_dim];
-    const bool saw_a_key = s.row_max[r] != kMinusInfinity;
-    const float inverse_sum = saw_a_key ? 1.0f / s.row_sum[r] : 0.0f;
+    const bool nothing_weighed = s.row_sum[r] == 0.0f;
+    const float inverse_sum = nothing_weighed ? 0.0f : 1.0f / s.row_sum[r];
     scale_row(acc_row, inverse_sum, head_dim);
     store_row(a.out.data, a.out.dtype, element_offset(a.out.strides, blk.b, row, blk.h), head_dim, acc_row);
     if (a.lse != nullptr) {
       const int64_t lse_index = (static_cast<int64_t>(blk.b) * a.num_heads + blk.h) * a.seqlen_q + row;
-      a.lse[lse_index] = saw_a_key ? s.row_max[r] + std::log(s.row_sum[r]) : kMinusInfinity;
+      a.lse[lse_index] = nothing_weighed ? kMinusInfinity : s.row_max[r] + std::log(s.row_sum[r]);
+    }
+  }
+}
+
+// A block whose rows all see no key: zeros (all-zero bits in every dtype) and lse = -inf, with
+// nothing loaded or computed (causal problems with many more queries than keys are mostly this).
+void write_block_that_sees_no_key(const AttentionArgs& a, const QueryBlock& blk) {
+  const int element_bytes = dtype_size(a.out.dtype);
+  for (int r = 0; r < blk.q_rows; ++r) {
+    const int row = blk.q_begin + r;
+    const int64_t offset = element_offset(a.out.strides, blk.b, row, blk.h);
+    std::memset(static_cast<char*>(a.out.data) + offset * element_bytes, 0,
+                static_cast<size_t>(a.head_dim) * element_bytes);
+    if (a.lse != nullptr) {
+      const int64_t lse_index = (static_cast<int64_t>(blk.b) * a.num_heads + blk.h) * a.seqlen_q + row;
+      a.lse[lse_index] = kMinusInfinity;
     }
   }
 }
@@ -203,6 +224,15 @@ void attend_query_block(const AttentionArgs& a, const QueryBlock& blk, BlockScra
   // Bottom-right causal alignment: query i sees key j iff j <= i + diagonal.
   const int64_t diagonal = static_cast<int64_t>(a.seqlen_k) - a.seqlen_q;
 
+  // Keys at or past key_end are above the diagonal for every row of the block: never loaded.
+  const int64_t last_row = blk.q_begin + blk.q_rows - 1;
+  const int key_end =
+      causal ? static_cast<int>(std::clamp<int64_t>(last_row + diagonal + 1, 0, a.seqlen_k)) : a.seqlen_k;
+  if (key_end == 0) {
+    write_block_that_sees_no_key(a, blk);
+    return;
+  }
+
   // Scaling q once costs head_dim multiplies per row instead of one per score.
   for (int r = 0; r < blk.q_rows; ++r) {
     float* q_row = &s.q[static_cast<size_t>(r) * head_dim];
@@ -213,14 +243,10 @@ void attend_query_block(const AttentionArgs& a, const QueryBlock& blk, BlockScra
   std::fill(s.row_max.begin(), s.row_max.end(), kMinusInfinity);
   std::fill(s.row_sum.begin(), s.row_sum.end(), 0.0f);
 
-  // Keys at or past key_end are above the diagonal for every row of the block: never loaded.
-  const int64_t last_row = blk.q_begin + blk.q_rows - 1;
-  const int key_end =
-      causal ? static_cast<int>(std::clamp<int64_t>(last_row + diagonal + 1, 0, a.seqlen_k)) : a.seqlen_k;
-
-  for (int k_begin = 0; k_begin < key_end; k_begin += kKeyBlock) {
-    const int k_cols = std::min(kKeyBlock, key_end - k_begin);
-    load_key_block(a, blk.b, kv_head, k_begin, k_cols, s);
+  // 64-bit: k_begin + kKeyBlock passes INT32_MAX when seqlen_k is within a block of it.
+  for (int64_t k_begin = 0; k_begin < key_end; k_begin += kKeyBlock) {
+    const int k_cols = static_cast<int>(std::min<int64_t>(kKeyBlock, key_end - k_begin));
+    load_key_block(a, blk.b, kv_head, static_cast<int>(k_begin), k_cols, s);
     compute_scores(blk.q_rows, head_dim, s);
     for (int r = 0; r < blk.q_rows; ++r) {
       // Keys visible to this row form a prefix of the block.
@@ -249,7 +275,9 @@ CpuAttention::~CpuAttention() = default;
 int CpuAttention::threads() const { return threads_; }
 
 void CpuAttention::forward(const AttentionArgs& args) const {
-  const int query_blocks = (args.seqlen_q + kQueryBlock - 1) / kQueryBlock;
+  // 64-bit: seqlen_q + kQueryBlock - 1 passes INT32_MAX for the longest sequences (in int it wrapped
+  // negative, and nothing was computed).
+  const int64_t query_blocks = (static_cast<int64_t>(args.seqlen_q) + kQueryBlock - 1) / kQueryBlock;
   const int64_t units = static_cast<int64_t>(args.batch) * args.num_heads * query_blocks;
 
   // Workers pull units from a shared counter, so an uneven causal workload balances itself. The
@@ -260,11 +288,12 @@ void CpuAttention::forward(const AttentionArgs& args) const {
     for (int64_t unit = next_unit.fetch_add(1, std::memory_order_relaxed); unit < units;
          unit = next_unit.fetch_add(1, std::memory_order_relaxed)) {
       const int64_t head_index = unit / query_blocks;
-      const int block_index = query_blocks - 1 - static_cast<int>(unit % query_blocks);
+      const int64_t block_index = query_blocks - 1 - unit % query_blocks;
       QueryBlock blk;
       blk.b = static_cast<int>(head_index / args.num_heads);
       blk.h = static_cast<int>(head_index % args.num_heads);
-      blk.q_begin = block_index * kQueryBlock;
+      // Below seqlen_q, so within int.
+      blk.q_begin = static_cast<int>(block_index * kQueryBlock);
       blk.q_rows = std::min(kQueryBlock, args.seqlen_q - blk.q_begin);
       attend_query_block(args, blk, scratch);
     }

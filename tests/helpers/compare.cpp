@@ -27,12 +27,35 @@ testing::AssertionResult matches_reference(const HostProblem& p, const Reference
   auto report = [&](const std::string& what) {
     if (mismatches++ < 5) first << "\n  " << what;
   };
+  // A row the reference computes as NaN (a NaN among its visible scores) must be NaN throughout,
+  // lse included: neither a number nor lse = -inf, which would claim the row saw no key.
+  int64_t nan_rows = 0;
+  auto check_nan_row = [&](int b, int i, int h, bool with_lse) {
+    for (int d = 0; d < a.head_dim; ++d) {
+      const double got = output_at(p, b, i, h, d);
+      if (std::isnan(got)) continue;
+      std::ostringstream m;
+      m << "out[b=" << b << ", s=" << i << ", h=" << h << ", d=" << d << "] = " << got << ", reference NaN";
+      report(m.str());
+    }
+    const double got_lse = p.lse[(static_cast<size_t>(b) * a.num_heads + h) * a.seqlen_q + i];
+    if (with_lse && !std::isnan(got_lse)) {
+      std::ostringstream m;
+      m << "lse[b=" << b << ", h=" << h << ", s=" << i << "] = " << got_lse << ", reference NaN";
+      report(m.str());
+    }
+  };
 
   for (int b = 0; b < a.batch; ++b) {
     for (int i = 0; i < a.seqlen_q; ++i) {
       for (int h = 0; h < a.num_heads; ++h) {
         const double* ref_row = &ref.out[((static_cast<size_t>(b) * a.seqlen_q + i) * a.num_heads + h) * a.head_dim];
         const size_t lse_index = (static_cast<size_t>(b) * a.num_heads + h) * a.seqlen_q + i;
+        if (std::isnan(ref.lse[lse_index])) {
+          nan_rows += 1;
+          check_nan_row(b, i, h, check_lse);
+          continue;
+        }
         const bool masked_row = ref.lse[lse_index] == -inf;
         double row_scale = 0.0;
         for (int d = 0; d < a.head_dim; ++d) row_scale = std::max(row_scale, std::abs(ref_row[d]));
@@ -60,7 +83,9 @@ testing::AssertionResult matches_reference(const HostProblem& p, const Reference
     }
   }
 
-  const int64_t out_elements = static_cast<int64_t>(a.batch) * a.seqlen_q * a.num_heads * a.head_dim;
+  // NaN rows are NaN like the poison: the count leaves them out (the lse shows they were written).
+  const int64_t out_elements =
+      (static_cast<int64_t>(a.batch) * a.seqlen_q * a.num_heads - nan_rows) * a.head_dim;
   const int64_t buffer_elements = static_cast<int64_t>(p.out.size()) / dtype_size(p.shape.dtype);
   int64_t written = 0;
   for (int64_t e = 0; e < buffer_elements; ++e) written += !std::isnan(load_as_float(p.out.data(), p.shape.dtype, e));

@@ -24,9 +24,10 @@ Tolerance output_tolerance(DType dtype);
 inline constexpr double kCpuLseTolerance = 1e-5;
 inline constexpr double kKernelLseTolerance = 1e-4;
 
-// Checks every output element and (when check_lse) every lse value of `p` against `ref`; also that
-// the output buffer holds exactly as many non-NaN values as there are output elements, so every
-// element was written and no padding was.
+// Checks every output element and (when check_lse) every lse value of `p` against `ref` (a row the
+// reference has as NaN must be NaN, lse too); also that the output buffer holds exactly as many
+// non-NaN values as there are output elements outside NaN rows, so every element was written and
+// no padding was.
 testing::AssertionResult matches_reference(const HostProblem& p, const ReferenceOutput& ref, bool check_lse,
                                            double lse_tolerance);
 

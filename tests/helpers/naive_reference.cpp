@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "flashjit/numeric.h"
@@ -26,8 +27,9 @@ ReferenceOutput naive_attention(const AttentionArgs& a) {
       const int kvh = h / group;
       for (int i = 0; i < a.seqlen_q; ++i) {
         double max_score = -std::numeric_limits<double>::infinity();
+        bool nan_score = false;
         for (int j = 0; j < a.seqlen_k; ++j) {
-          const bool visible = a.mask != MaskKind::causal || j <= i + (a.seqlen_k - a.seqlen_q);
+          const bool visible = a.mask != MaskKind::causal || j <= i + (int64_t{a.seqlen_k} - a.seqlen_q);
           if (!visible) {
             scores[j] = -std::numeric_limits<double>::infinity();
             continue;
@@ -35,10 +37,17 @@ ReferenceOutput naive_attention(const AttentionArgs& a) {
           double dot = 0.0;
           for (int d = 0; d < D; ++d) dot += at(a.q, b, i, h, d) * at(a.k, b, j, kvh, d);
           scores[j] = dot * a.softmax_scale;
+          nan_score |= std::isnan(scores[j]);
           max_score = std::max(max_score, scores[j]);
         }
         const size_t lse_index = (static_cast<size_t>(b) * a.num_heads + h) * a.seqlen_q + i;
         double* out = &r.out[((static_cast<size_t>(b) * a.seqlen_q + i) * a.num_heads + h) * D];
+        if (nan_score) {
+          // A NaN among the visible scores makes the softmax, the output row and the lse NaN.
+          std::fill(out, out + D, std::numeric_limits<double>::quiet_NaN());
+          r.lse[lse_index] = std::numeric_limits<double>::quiet_NaN();
+          continue;
+        }
         if (max_score == -std::numeric_limits<double>::infinity()) {
           r.lse[lse_index] = -std::numeric_limits<double>::infinity();  // no visible key
           continue;

@@ -15,7 +15,8 @@ struct ReferenceOutput {
   std::vector<double> lse;
 };
 
-// `args` must be normalized (strides and scale filled in) and point at host memory.
+// `args` must be normalized (strides and scale filled in) and point at host memory. A row that sees
+// no key is zeros with lse -inf; a row with a NaN among its visible scores is NaN, lse included.
 ReferenceOutput naive_attention(const AttentionArgs& args);
 
 }  // namespace flashjit::test

@@ -2,6 +2,7 @@
 // dtypes; and its determinism across thread counts and concurrent callers.
 #include "runtime/cpu/cpu_attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -16,6 +17,7 @@
 #include "problem/validate.h"
 #include "helpers/compare.h"
 #include "helpers/naive_reference.h"
+#include "helpers/nan_scores.h"
 #include "helpers/test_problem.h"
 
 namespace flashjit {
@@ -142,6 +144,50 @@ TEST(CpuAttention, ComparisonCatchesAWrongScale) {
   wrong_args.softmax_scale *= 1.05f;
   attention_with(1).forward(wrong_args);
   EXPECT_FALSE(test::matches_reference(wrong, ref, /*check_lse=*/true, test::kCpuLseTolerance));
+}
+
+// A NaN score makes its row's output and lse NaN; before, the CPU backend wrote lse = -inf for a row
+// whose scores were all NaN, as if it had seen no key. The naive reference is checked first: it is
+// what the kernels' emulation tests compare with.
+TEST(CpuAttention, NanScoresMakeTheRowAndItsLseNan) {
+  test::NanScoreRows rows;
+  const HostProblem base =
+      test::make_nan_score_problem(shape(1, 2, 1, 150, 70, 64, DType::f16, MaskKind::causal), &rows);
+  const AttentionArgs args = normalized_args(base);
+  const test::ReferenceOutput ref = test::naive_attention(args);
+  const int seqlen_q = args.seqlen_q;
+  auto ref_lse = [&](int head, int row) { return ref.lse[static_cast<size_t>(head) * seqlen_q + row]; };
+  EXPECT_EQ(ref_lse(0, rows.masked_nan_query), -std::numeric_limits<double>::infinity());
+  EXPECT_TRUE(std::isnan(ref_lse(0, rows.nan_query)));
+  EXPECT_TRUE(std::isfinite(ref_lse(1, rows.nan_query))) << "head 1's query row holds no NaN";
+  EXPECT_TRUE(std::isfinite(ref_lse(0, rows.first_nan_key_row - 1))) << "a row before the NaN key";
+  for (int head : {0, 1})
+    for (int row = rows.first_nan_key_row; row < seqlen_q; ++row) EXPECT_TRUE(std::isnan(ref_lse(head, row))) << row;
+
+  for (int threads : {1, 3}) {
+    HostProblem computed = base;
+    attention_with(threads).forward(pointing_at(args, computed));
+    EXPECT_TRUE(test::matches_reference(computed, ref, /*check_lse=*/true, test::kCpuLseTolerance)) << threads;
+  }
+}
+
+// Scores of -inf weigh nothing: a row whose every visible score is -inf comes out as a row that sees
+// no key (zeros, lse -inf), as on the kernels, and not NaN from -inf - -inf.
+TEST(CpuAttention, MinusInfinityScoresWeighNothing) {
+  HostProblem p = test::make_problem(shape(1, 1, 1, 3, 5, 8, DType::f32));
+  float* q = reinterpret_cast<float*>(p.q.data());
+  float* k = reinterpret_cast<float*>(p.k.data());
+  // Row 1: q = (1, 0, ...), every key (-inf, 0, ...): each score is -inf.
+  std::fill(q + 8, q + 16, 0.0f);
+  q[8] = 1.0f;
+  for (int key = 0; key < 5; ++key) {
+    std::fill(k + 8 * key, k + 8 * key + 8, 0.0f);
+    k[8 * key] = -std::numeric_limits<float>::infinity();
+  }
+  const AttentionArgs args = normalized_args(p);
+  attention_with(1).forward(pointing_at(args, p));
+  for (int d = 0; d < 8; ++d) EXPECT_EQ(test::output_at(p, 0, 1, 0, d), 0.0f) << d;
+  EXPECT_EQ(p.lse[1], -std::numeric_limits<float>::infinity());
 }
 
 TEST(CpuAttention, ResolvesItsThreadCount) {
