@@ -176,8 +176,9 @@ __global__ void __launch_bounds__(Traits::kWarps * 32, 1) generic_forward(const 
   for (int r = 0; r < R; ++r) {
     const int row = m0 + warp * R + r;
     if (row >= seqlen_q) continue;
-    // A row that saw no key (causal with seqlen_q > seqlen_k) is all zeros with lse = -inf.
-    const float inv_sum = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
+    // A row that saw no key (causal with seqlen_q > seqlen_k) is all zeros with lse = -inf. Only a
+    // sum of exactly 0 means that: a NaN score makes the sum NaN, and the row and its lse with it.
+    const float inv_sum = row_sum[r] == 0.0f ? 0.0f : 1.0f / row_sum[r];
 #pragma unroll
     for (int j = 0; j < DL; ++j) {
       const int d = lane + 32 * j;
@@ -185,7 +186,7 @@ __global__ void __launch_bounds__(Traits::kWarps * 32, 1) generic_forward(const 
     }
     if (p.lse != nullptr && lane == 0) {
       const float ln2 = 0.6931471805599453f;
-      const float lse = row_sum[r] > 0.0f ? (row_max[r] + log2f(row_sum[r])) * ln2 : negative_infinity();
+      const float lse = row_sum[r] == 0.0f ? negative_infinity() : (row_max[r] + log2f(row_sum[r])) * ln2;
       p.lse[(static_cast<long long>(batch) * p.num_heads + head) * seqlen_q + row] = lse;
     }
   }

@@ -269,8 +269,9 @@ __device__ __forceinline__ void store_output(MmaAccumulators<Shape>& acc, const 
       float sum = acc.row_sum[mt][h];
       sum += __shfl_xor_sync(0xffffffffu, sum, 1);
       sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-      // A row that saw no key (causal with seqlen_q > seqlen_k) is all zeros with lse = -inf.
-      const float inv_sum = sum > 0.0f ? 1.0f / sum : 0.0f;
+      // A row that saw no key (causal with seqlen_q > seqlen_k) is all zeros with lse = -inf. Only
+      // a sum of exactly 0 means that: a NaN score makes the sum NaN, and the row and its lse with it.
+      const float inv_sum = sum == 0.0f ? 0.0f : 1.0f / sum;
       const int tile_row = warp_row0 + 16 * mt + g + 8 * h;
 #pragma unroll
       for (int dt = 0; dt < Shape::kDTiles; ++dt) {
@@ -282,7 +283,7 @@ __device__ __forceinline__ void store_output(MmaAccumulators<Shape>& acc, const 
       const int row = m0 + tile_row;
       if (p.lse != nullptr && t == 0 && row < p.seqlen_q) {
         const float ln2 = 0.6931471805599453f;
-        const float lse = sum > 0.0f ? (acc.row_max[mt][h] + log2f(sum)) * ln2 : negative_infinity();
+        const float lse = sum == 0.0f ? negative_infinity() : (acc.row_max[mt][h] + log2f(sum)) * ln2;
         p.lse[(static_cast<long long>(batch) * p.num_heads + head) * p.seqlen_q + row] = lse;
       }
     }

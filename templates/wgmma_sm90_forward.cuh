@@ -269,8 +269,9 @@ __device__ __forceinline__ void store_rows(MmaAccumulators<Shape>& acc, const At
     sum += __shfl_xor_sync(0xffffffffu, sum, 2);
     const int row = first_row + g + 8 * h;
     if (row >= p.seqlen_q) continue;
-    // A row that saw no key (causal with seqlen_q > seqlen_k) is all zeros with lse = -inf.
-    const float inv_sum = sum > 0.0f ? 1.0f / sum : 0.0f;
+    // A row that saw no key (causal with seqlen_q > seqlen_k) is all zeros with lse = -inf. Only a
+    // sum of exactly 0 means that: a NaN score makes the sum NaN, and the row and its lse with it.
+    const float inv_sum = sum == 0.0f ? 0.0f : 1.0f / sum;
     Element* out_row = o + row * p.o_strides.seq;
 #pragma unroll
     for (int dt = 0; dt < Shape::kHeadDim / 8; ++dt)
@@ -278,7 +279,7 @@ __device__ __forceinline__ void store_rows(MmaAccumulators<Shape>& acc, const At
           pack2(acc.o[0][dt][2 * h] * inv_sum, acc.o[0][dt][2 * h + 1] * inv_sum, Element{});
     if (p.lse != nullptr && t == 0) {
       const float ln2 = 0.6931471805599453f;
-      const float lse = sum > 0.0f ? (acc.row_max[0][h] + log2f(sum)) * ln2 : negative_infinity();
+      const float lse = sum == 0.0f ? negative_infinity() : (acc.row_max[0][h] + log2f(sum)) * ln2;
       p.lse[(static_cast<long long>(batch) * p.num_heads + head) * p.seqlen_q + row] = lse;
     }
   }

@@ -40,7 +40,8 @@ struct OutputTensor {
 // head_dim] (in the index order of the strides). num_heads must be a multiple of num_kv_heads
 // (GQA/MQA: query head h reads kv head h / (num_heads / num_kv_heads)).
 // The causal mask is aligned bottom-right as in FlashAttention 2.1+: query i sees key j when
-// j <= i + seqlen_k - seqlen_q. A query row that sees no key gets zeros and lse = -inf.
+// j <= i + seqlen_k - seqlen_q. A query row that sees no key gets zeros and lse = -inf; a NaN
+// among a row's visible scores (a NaN in q or k) makes its output and lse NaN.
 struct AttentionArgs {
   InputTensor q, k, v;
   OutputTensor out;

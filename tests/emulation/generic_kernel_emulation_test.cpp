@@ -20,6 +20,7 @@
 #include "emulation/cuda_emulation.h"
 #include "emulation/emulated_attention.h"
 #include "generic_forward.cuh"
+#include "helpers/nan_scores.h"
 #include "helpers/problems.h"
 
 namespace flashjit {
@@ -208,6 +209,15 @@ TEST(GenericKernelEmulation, EveryTensorInItsOwnLayout) {
     relayout(problem, Operand::out, Strides{s.num_heads * out_head, D, out_head});
     expect_problem_matches<m32n32w4, DType::bf16, 40>(problem);
   }
+}
+
+// A NaN score makes its row's output and lse NaN (the lse was -inf, as for a row that sees no key);
+// a NaN query row that sees no key stays zeros with lse -inf.
+TEST(GenericKernelEmulation, NanScoresMakeTheRowAndItsLseNan) {
+  test::NanScoreRows rows;
+  test::HostProblem problem =
+      test::make_nan_score_problem(test::shape(1, 2, 1, 70, 40, 64, DType::f16, kCausal), &rows);
+  expect_problem_matches<m32n32w4, DType::f16, 64>(problem);
 }
 
 TEST(GenericKernelEmulation, NullLseIsNotWritten) {

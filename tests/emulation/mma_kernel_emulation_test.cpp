@@ -24,6 +24,7 @@
 #include "emulation/emulated_attention.h"
 #include "mma_sm75_forward.cuh"
 #include "mma_sm80_forward.cuh"
+#include "helpers/nan_scores.h"
 #include "helpers/problems.h"
 
 namespace flashjit {
@@ -274,6 +275,19 @@ TEST(MmaSm75Emulation, HeadDim72PaddedRowsAndUnalignedStrides) {
 
 TEST(MmaSm75Emulation, HeadDim128) {
   expect_sm75_matches<Tile<16, 32, 1, 2>, 128>(test::shape(1, 1, 1, 20, 70, 128, DType::f16, kCausal));
+}
+
+// ---- NaN scores ----------------------------------------------------------------------------------
+
+// A NaN score makes its row's output and lse NaN (the lse was -inf, as for a row that sees no key),
+// in the masked and the unmasked blocks alike; a NaN query row that sees no key stays zeros with
+// lse -inf.
+TEST(MmaEmulation, NanScoresMakeTheRowAndItsLseNan) {
+  test::NanScoreRows rows;
+  test::HostProblem sm80 = test::make_nan_score_problem(test::shape(1, 2, 1, 150, 70, 64, DType::bf16, kCausal), &rows);
+  expect_problem_matches<Variant::mma_sm80, Tile<64, 32, 2, 2>, DType::bf16, 64>(sm80);
+  test::HostProblem sm75 = test::make_nan_score_problem(test::shape(1, 2, 1, 77, 40, 64, DType::f16, kCausal), &rows);
+  expect_problem_matches<Variant::mma_sm75, Tile<64, 32, 2, 2>, DType::f16, 64>(sm75);
 }
 
 }  // namespace

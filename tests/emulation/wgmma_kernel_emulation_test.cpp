@@ -22,6 +22,7 @@
 #include "flashjit/types.h"
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
+#include "helpers/nan_scores.h"
 #include "helpers/test_problem.h"
 
 #include "emulation/cuda_emulation.h"
@@ -144,6 +145,16 @@ TEST(WgmmaSm90Emulation, ExtentOneDimensions) {
   expect_matches<Tile<128, 64, 2>, DType::f16, 128>(test::shape(2, 4, 2, 1, 300, 128, DType::f16, kCausal), 2);
   expect_matches<Tile<128, 64, 2>, DType::f16, 128>(test::shape(1, 1, 1, 1, 1, 128, DType::f16, kNone), 1);
   expect_matches<Tile<128, 64, 2>, DType::f16, 128>(test::shape(1, 2, 1, 70, 1, 128, DType::f16, kCausal), 2);
+}
+
+// A NaN score makes its row's output and lse NaN (the lse was -inf, as for a row that sees no key),
+// in the masked and the unmasked blocks alike; a NaN query row that sees no key stays zeros with
+// lse -inf.
+TEST(WgmmaSm90Emulation, NanScoresMakeTheRowAndItsLseNan) {
+  test::NanScoreRows rows;
+  test::HostProblem problem =
+      test::make_nan_score_problem(test::shape(1, 2, 1, 200, 140, 64, DType::bf16, kCausal), &rows);
+  expect_problem_matches<Tile<64, 64, 2>, DType::bf16, 64>(problem, 2);
 }
 
 TEST(WgmmaSm90Emulation, NoLse) {
