@@ -79,14 +79,13 @@ llvm::Expected<ProblemFeatures> features_from_options(const ProblemDefaults& def
   f.dtype = defaults.dtype;
   if (dtype.getNumOccurrences() > 0) {
     auto parsed = parse_dtype(dtype);
-    if (!parsed) return with_prefix(parsed.takeError(), "--dtype: ");
+    if (!parsed) return parsed.takeError();
     f.dtype = *parsed;
   }
-  auto dim = checked(head_dim, defaults.head_dim, 1, 256);
-  if (!dim) return dim.takeError();
-  f.head_dim = *dim;
+  f.head_dim = head_dim.getNumOccurrences() > 0 ? int(head_dim) : defaults.head_dim;
   f.mask = causal ? MaskKind::causal : MaskKind::none;
-  // The checks a problem of these features passes, with their messages.
+  // The checks a problem of these features passes, with their messages (head_dim's among them:
+  // positive, a multiple of 8, at most 256).
   if (auto problem = Problem::of_features(f); !problem) return problem.takeError();
   return f;
 }

@@ -27,11 +27,12 @@ struct ProblemDefaults {
   int seqlen = 1024;
 };
 
-// --dtype --head-dim --causal, checked as a problem's features are. Every size option is checked
-// by its name against its limit ("--seqlen must be between 1 and 16777216, got -5").
+// --dtype --head-dim --causal, checked as a problem's features are ("head_dim 264 is larger than
+// the supported maximum of 256").
 llvm::Expected<ProblemFeatures> features_from_options(const ProblemDefaults& defaults);
 // The problems the options describe: one per --seqlen (the only length, or each of several), with
-// seqlen_k from --seqlen-k when given; checked as a call's sizes are (Problem::of_shape).
+// seqlen_k from --seqlen-k when given. Each size option is checked by its name against its limit
+// ("--seqlen must be between 1 and 16777216, got -5"), then as a call's sizes are (Problem::of_shape).
 llvm::Expected<std::vector<Problem>> problems_from_options(const ProblemDefaults& defaults);
 
 // --budget-ms and --max-candidates, as tuning options; an error naming the option when one is
