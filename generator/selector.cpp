@@ -98,13 +98,16 @@ llvm::Expected<Selection> select_variant(const DeviceDescription& device, const 
     for (const VariantVerdict& v : selection.verdicts)
       if (v.variant == *forced) chosen = &v;
     if (!chosen)
-      return make_error(ErrorCode::invalid_argument,
-                        "forced variant " + std::to_string(static_cast<int>(*forced)) + " is not a known Variant");
+      return make_error(ErrorCode::invalid_argument, "forced variant " + std::to_string(static_cast<int>(*forced)) +
+                                                         " is not a known Variant (expected " +
+                                                         variant_names_text() + ")");
+    // A forced choice that cannot be honoured is the caller's to change: invalid_argument, as for
+    // forced tiles (unsupported is for what the selector finds on its own).
     if (!chosen->usable)
-      return make_error(ErrorCode::unsupported, llvm::formatv("forced variant {0} cannot run on {1}: {2}",
-                                                              variant_name(*forced), device_label(device),
-                                                              chosen->reason)
-                                                    .str());
+      return make_error(ErrorCode::invalid_argument, llvm::formatv("forced variant {0} cannot run on {1}: {2}",
+                                                                   variant_name(*forced), device_label(device),
+                                                                   chosen->reason)
+                                                         .str());
   } else {
     for (const VariantVerdict& v : selection.verdicts) {
       if (v.usable) {

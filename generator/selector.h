@@ -31,7 +31,8 @@ struct Selection {
 VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
                              const Problem& problem, const CompilerTargets& targets);
 
-// The most capable usable variant, or `forced` if it is usable; an error explains why none is.
+// The most capable usable variant, or `forced` if it is usable; an error explains why none is
+// (invalid_argument when `forced` is not usable: the caller asked for what cannot be honoured).
 llvm::Expected<Selection> select_variant(const DeviceDescription& device, const Problem& problem,
                                          const CompilerTargets& targets,
                                          std::optional<Variant> forced = std::nullopt);

@@ -39,7 +39,22 @@ KernelBuilder::KernelBuilder(std::unique_ptr<BuildDevice> device, std::unique_pt
 KernelBuilder::~KernelBuilder() = default;
 
 llvm::Expected<gen::Selection> KernelBuilder::select(const Problem& problem) const {
-  return gen::select_variant(device_->description(), problem, device_->compiler(), options_.force_variant);
+  auto selection = gen::select_variant(device_->description(), problem, device_->compiler(), options_.force_variant);
+  if (!selection || !options_.force_tiles) return selection;
+  gen::KernelSpec& spec = selection->spec;
+  const TileConfig& tiles = *options_.force_tiles;
+  if (tiles.block_m) spec.block_m = tiles.block_m;
+  if (tiles.block_n) spec.block_n = tiles.block_n;
+  if (tiles.warps) spec.warps = tiles.warps;
+  if (tiles.stages) spec.stages = tiles.stages;
+  // Checked before anything compiles; a tile the caller forced is theirs to change.
+  std::vector<std::string> problems = gen::spec_problems(spec, device_->description());
+  if (!problems.empty())
+    return make_error(ErrorCode::invalid_argument,
+                      llvm::formatv("forced tiles give spec {0}, which cannot run on {1}: {2}",
+                                    gen::canonical_key(spec), device_->description().name, llvm::join(problems, "; "))
+                          .str());
+  return selection;
 }
 
 llvm::Expected<BuiltKernel> KernelBuilder::obtain(const Problem& problem) const {
@@ -77,20 +92,7 @@ llvm::Expected<BuiltKernel> KernelBuilder::obtain(const Problem& problem) const 
 llvm::Expected<BuiltKernel> KernelBuilder::forced(const Problem& problem) const {
   auto selection = select(problem);
   if (!selection) return selection.takeError();
-  gen::KernelSpec spec = selection->spec;
-  if (const auto& tiles = options_.force_tiles) {
-    if (tiles->block_m) spec.block_m = tiles->block_m;
-    if (tiles->block_n) spec.block_n = tiles->block_n;
-    if (tiles->warps) spec.warps = tiles->warps;
-    if (tiles->stages) spec.stages = tiles->stages;
-    std::vector<std::string> problems = gen::spec_problems(spec, device_->description());
-    if (!problems.empty())
-      return make_error(ErrorCode::invalid_argument,
-                        llvm::formatv("forced tiles give spec {0}, which cannot run on {1}: {2}",
-                                      gen::canonical_key(spec), device_->description().name,
-                                      llvm::join(problems, "; "))
-                            .str());
-  }
+  const gen::KernelSpec& spec = selection->spec;
   auto compiled = device_->compile(spec);
   if (!compiled) return compiled.takeError();
   return loaded(BuiltKernel{spec, KernelOrigin::forced, nullptr, std::nullopt, {}}, compiled->cubin,

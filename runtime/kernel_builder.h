@@ -56,7 +56,8 @@ class KernelBuilder {
   llvm::Expected<BuiltKernel> obtain(const Problem& problem) const;
 
   // The selector's choice on this device: the variant (forced by the options, if they force one),
-  // its default tiles and why.
+  // its default tiles (or the forced ones over them) and why. A forced variant or tile the device
+  // or problem cannot take is invalid_argument, saying why, before anything compiles.
   llvm::Expected<gen::Selection> select(const Problem& problem) const;
 
   // `flashjit tune`: tunes `problem` now, whatever the cache holds. The result keeps every

@@ -7,6 +7,7 @@
 
 #include "runtime/cpu/cpu_attention.h"
 #include "runtime/cuda_backend.h"
+#include "runtime/runtime_options_check.h"
 #include "support/log.h"
 #include "problem/validate.h"
 #include "support/error.h"
@@ -36,9 +37,9 @@ Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Runtime::~Runtime() = default;
 
 Result<std::unique_ptr<Runtime>> Runtime::create(const RuntimeOptions& options) {
-  if (options.cpu_threads < 0)
-    return Status(ErrorCode::invalid_argument,
-                  llvm::formatv("cpu_threads must be 0 (all cores) or positive, got {0}", options.cpu_threads));
+  if (Status checked = check_runtime_options(options); !checked.ok()) return checked;
+  if (options.backend == Backend::cpu)
+    if (Status refused = refuse_forced_choices_on_cpu(options, ""); !refused.ok()) return refused;
   auto impl = std::make_unique<Impl>();
   if (options.backend != Backend::cpu) {
     auto cuda = CudaBackend::create(options);
@@ -50,6 +51,8 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const RuntimeOptions& options) 
     // The code says whether there is no GPU (no_device) or one this build cannot drive (unsupported).
     Status why = to_status(cuda.takeError());
     if (options.backend == Backend::cuda) return Status(why.code(), "no usable GPU: " + why.message());
+    // A forced variant or tile is not dropped silently on the way to the CPU.
+    if (Status refused = refuse_forced_choices_on_cpu(options, why.message()); !refused.ok()) return refused;
     log::info("no usable GPU (" + why.message() + "); using the CPU backend");
     impl->fallback_reason = why.message();
   }

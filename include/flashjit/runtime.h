@@ -28,8 +28,10 @@ struct TileConfig {
 struct FLASHJIT_API RuntimeOptions {
   Backend backend = Backend::automatic;
   int device_index = 0;
-  // Testing and debugging: force a variant (an error says why if the device cannot run it) and/or
-  // a tile configuration (validated against the device's limits before anything compiles).
+  // Testing and debugging: force a variant (invalid_argument says why if the device or problem
+  // cannot take it) and/or a tile configuration (validated against the device's limits before
+  // anything compiles). The CPU backend runs no kernel: Runtime::create refuses either there, also
+  // when Backend::automatic falls back to it.
   std::optional<Variant> force_variant;
   std::optional<TileConfig> force_tiles;
   // CPU backend worker threads; 0 uses the hardware concurrency.

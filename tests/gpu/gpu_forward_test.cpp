@@ -153,7 +153,7 @@ TEST(GpuForwardErrors, AForcedVariantThatCannotRunSaysWhy) {
   HostProblem p = test::make_problem(shape(1, 1, 1, 8, 8, hopper ? 80 : 64, DType::f16, MaskKind::none));
   Result<KernelChoice> plan = (*runtime)->plan(p.args);
   ASSERT_FALSE(plan.ok()) << plan->kernel_key;
-  EXPECT_EQ(plan.status().code(), ErrorCode::unsupported) << plan.status().to_string();
+  EXPECT_EQ(plan.status().code(), ErrorCode::invalid_argument) << plan.status().to_string();
   EXPECT_NE(plan.status().message().find("forced variant wgmma_sm90 cannot run"), std::string::npos)
       << plan.status().message();
   EXPECT_NE(plan.status().message().find(hopper ? "head dim" : "compute capability 9.0"), std::string::npos)

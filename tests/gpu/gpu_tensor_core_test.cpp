@@ -434,7 +434,7 @@ TEST_P(GpuTensorCoreDtype, IsRefusedBeforeLaunch) {
   HostProblem p = test::make_problem(shape(1, 2, 2, 33, 65, 64, c.dtype, MaskKind::none));
   const Status s = test::run_on_device(*runtime, p);
   ASSERT_FALSE(s.ok()) << variant_name(c.variant) << " ran " << dtype_name(c.dtype);
-  EXPECT_EQ(s.code(), ErrorCode::unsupported) << s.to_string();
+  EXPECT_EQ(s.code(), ErrorCode::invalid_argument) << s.to_string();
   EXPECT_NE(s.message().find(std::string("forced variant ") + variant_name(c.variant) + " cannot run"),
             std::string::npos)
       << s.message();
@@ -624,7 +624,7 @@ TEST_P(GpuWgmmaRefusal, IsRefusedBeforeLaunch) {
   HostProblem p = test::make_problem(c.shape);
   const Status s = test::run_on_device(*runtime, p);
   ASSERT_FALSE(s.ok()) << "wgmma_sm90 ran " << c.shape.name();
-  EXPECT_EQ(s.code(), ErrorCode::unsupported) << s.to_string();
+  EXPECT_EQ(s.code(), ErrorCode::invalid_argument) << s.to_string();
   EXPECT_NE(s.message().find("forced variant wgmma_sm90 cannot run"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find(c.must_say), std::string::npos) << s.message();
   EXPECT_TRUE(test::output_is_poisoned(p));

@@ -261,12 +261,40 @@ TEST(KernelBuilder, AForcedVariantBypassesCacheAndTuner) {
   EXPECT_EQ(record->tuning_backends, 0);
   EXPECT_EQ(record->loads, 1);
 
-  // A variant the device cannot run at all says why, as unsupported.
+  // A variant that cannot serve the problem says why, as invalid_argument (the forced choice is the
+  // caller's to change), and nothing compiles.
   options.force_variant = Variant::mma_sm80;
+  const int compiles_before = record->compiles;
   KernelBuilder f32(std::make_unique<FakeBuildDevice>(record), nullptr, options);
   EXPECT_EQ(flashjit::testing::message_of(f32.obtain(flashjit::testing::problem_with(DType::f32, 128)),
-                                          ErrorCode::unsupported),
+                                          ErrorCode::invalid_argument),
             "forced variant mma_sm80 cannot run on Fake H100 (sm_90): mma_sm80 computes f16 and bf16, not f32");
+  EXPECT_EQ(record->compiles, compiles_before);
+}
+
+// What plan() shows is what a forced forward() would build: the forced tiles over the variant's
+// defaults, and a refusal, before any compile, where they cannot run.
+TEST(KernelBuilder, SelectShowsAndChecksTheForcedTiles) {
+  auto record = std::make_shared<FakeDeviceRecord>();
+  BuildOptions options;
+  options.force_variant = Variant::mma_sm80;
+  options.force_tiles = TileConfig{64, 0, 0, 3};
+  KernelBuilder builder(std::make_unique<FakeBuildDevice>(record), nullptr, options);
+  const Problem problem = flashjit::testing::problem_with(DType::bf16, 128);
+  auto selection = builder.select(problem);
+  ASSERT_TRUE(static_cast<bool>(selection)) << llvm::toString(selection.takeError());
+  auto built = builder.obtain(problem);
+  ASSERT_TRUE(static_cast<bool>(built)) << llvm::toString(built.takeError());
+  EXPECT_EQ(gen::canonical_key(selection->spec), gen::canonical_key(built->spec));
+  EXPECT_EQ(selection->spec.block_m, 64);
+  EXPECT_EQ(selection->spec.stages, 3);
+
+  options.force_tiles = TileConfig{128, 48, 4, 2};
+  KernelBuilder refused(std::make_unique<FakeBuildDevice>(record), nullptr, options);
+  EXPECT_EQ(flashjit::testing::message_of(refused.select(problem), ErrorCode::invalid_argument),
+            "forced tiles give spec mma_sm80_sm90_bf16_d128_m128n48w4s2_none, which cannot run on Fake H100: "
+            "mma_sm80 block_n 48 must be 16, 32, 64 or 128");
+  EXPECT_EQ(record->compiles, 1) << "only the first builder's kernel was compiled";
 }
 
 // The exact device's key names it; the architecture's key (what a cross-compile stores) does not.

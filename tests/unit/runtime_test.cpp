@@ -1,4 +1,6 @@
 // The public Runtime end to end on the CPU backend, and its errors where no GPU is usable.
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "flashjit/runtime.h"
@@ -84,6 +86,73 @@ TEST(Runtime, NegativeCpuThreadsIsAnError) {
   auto runtime = Runtime::create(options);
   ASSERT_FALSE(runtime.ok());
   EXPECT_EQ(runtime.status().message(), "cpu_threads must be 0 (all cores) or positive, got -2");
+}
+
+// Every field of RuntimeOptions in its range, or invalid_argument naming it (enums by their
+// number: a value outside the enum has no name). An unknown backend used to run as automatic.
+TEST(Runtime, OptionsOutOfTheirRangeAreRefusedByName) {
+  auto refusal = [](void (*change)(RuntimeOptions&)) {
+    RuntimeOptions options;
+    options.backend = Backend::cpu;
+    change(options);
+    auto runtime = Runtime::create(options);
+    if (runtime.ok()) return std::string("created");
+    EXPECT_EQ(runtime.status().code(), ErrorCode::invalid_argument) << runtime.status().to_string();
+    return runtime.status().message();
+  };
+  EXPECT_EQ(refusal([](RuntimeOptions& o) { o.backend = static_cast<Backend>(7); }),
+            "backend 7 is not a known Backend (expected automatic, cuda or cpu)");
+  EXPECT_EQ(refusal([](RuntimeOptions& o) { o.backend = static_cast<Backend>(-1); }),
+            "backend -1 is not a known Backend (expected automatic, cuda or cpu)");
+  EXPECT_EQ(refusal([](RuntimeOptions& o) { o.force_variant = static_cast<Variant>(9); }),
+            "force_variant 9 is not a known Variant (expected generic, mma_sm75, mma_sm80 or wgmma_sm90)");
+  EXPECT_EQ(refusal([](RuntimeOptions& o) { o.force_tiles = TileConfig{64, 32, -4, 0}; }),
+            "force_tiles.warps must be 0 (the variant's default) or positive, got -4");
+  EXPECT_EQ(refusal([](RuntimeOptions& o) { o.device_index = -1; }), "device_index must be 0 or positive, got -1");
+  EXPECT_EQ(refusal([](RuntimeOptions& o) { o.tune_budget_ms = std::nan(""); }),
+            "tune_budget_ms must be a finite number of milliseconds, 0 or more, got nan");
+  EXPECT_EQ(refusal([](RuntimeOptions& o) { o.tune_budget_ms = -5; }),
+            "tune_budget_ms must be a finite number of milliseconds, 0 or more, got -5.00");
+  EXPECT_EQ(refusal([](RuntimeOptions& o) { o.tune_max_candidates = -3; }),
+            "tune_max_candidates must be 0 (every candidate) or positive, got -3");
+}
+
+// The CPU backend runs no kernel variant or tile: a forced one is refused, not silently ignored.
+TEST(Runtime, TheCpuBackendRefusesForcedChoices) {
+  RuntimeOptions options;
+  options.backend = Backend::cpu;
+  options.force_variant = Variant::mma_sm80;
+  auto runtime = Runtime::create(options);
+  ASSERT_FALSE(runtime.ok());
+  EXPECT_EQ(runtime.status().to_string(),
+            "invalid_argument: force_variant mma_sm80 cannot be honoured by the CPU backend, which runs no kernel");
+
+  options.force_variant.reset();
+  options.force_tiles = TileConfig{64, 0, 0, 0};
+  runtime = Runtime::create(options);
+  ASSERT_FALSE(runtime.ok());
+  EXPECT_EQ(runtime.status().to_string(),
+            "invalid_argument: force_tiles (block_m 64, block_n 0, warps 0, stages 0) cannot be honoured by the CPU "
+            "backend, which runs no kernel");
+}
+
+// Backend::automatic falling back to the CPU does not drop a forced choice either, and says why it
+// fell back.
+TEST(Runtime, AutomaticRefusesForcedChoicesWhenItFallsBackToTheCpu) {
+  if (driver_present()) GTEST_SKIP() << "a CUDA driver is installed here";
+  RuntimeOptions options;
+  options.force_variant = Variant::generic;
+  options.force_tiles = TileConfig{32, 32, 4, 1};
+  auto runtime = Runtime::create(options);
+  ASSERT_FALSE(runtime.ok());
+  EXPECT_EQ(runtime.status().code(), ErrorCode::invalid_argument);
+  EXPECT_EQ(runtime.status().message().rfind(
+                "force_variant generic and force_tiles (block_m 32, block_n 32, warps 4, stages 1) cannot be honoured "
+                "by the CPU backend, which runs no kernel (Backend::automatic fell back to it: no usable GPU: cannot "
+                "load the CUDA driver library libcuda.so.1",
+                0),
+            0u)
+      << runtime.status().message();
 }
 
 TEST(Runtime, CudaBackendWithoutADriverSaysWhy) {

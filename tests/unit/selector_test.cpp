@@ -55,7 +55,9 @@ std::string selection_error(int cc, const Problem& p, const CompilerTargets& tar
     ADD_FAILURE() << "sm_" << cc << " unexpectedly selected " << canonical_key(s->spec);
     return "";
   }
-  return flashjit::testing::message_of(s.takeError(), ErrorCode::unsupported);
+  // A forced variant that cannot run is the caller's choice to change; otherwise the device or
+  // build cannot do it.
+  return flashjit::testing::message_of(s.takeError(), forced ? ErrorCode::invalid_argument : ErrorCode::unsupported);
 }
 
 const VariantVerdict& verdict_for(const Selection& s, Variant v) {
@@ -412,7 +414,7 @@ TEST(Selector, ARealDeviceIsNamedWithItsArchitecture) {
       {DType::f16, 128, MaskKind::none}, [](AttentionArgs& a) { a.k.data = reinterpret_cast<const void*>(0x1008); });
   auto s = select_variant(h100, unaligned, nvrtc13(), Variant::wgmma_sm90);
   ASSERT_FALSE(static_cast<bool>(s));
-  EXPECT_EQ(flashjit::testing::message_of(s.takeError(), ErrorCode::unsupported),
+  EXPECT_EQ(flashjit::testing::message_of(s.takeError(), ErrorCode::invalid_argument),
             "forced variant wgmma_sm90 cannot run on NVIDIA H100 80GB HBM3 (sm_90): TMA cannot address these "
             "tensors (k: the base address 0x0000000000001008 is not 16-byte aligned)");
 
@@ -421,7 +423,7 @@ TEST(Selector, ARealDeviceIsNamedWithItsArchitecture) {
   t4.nominal = false;
   auto t = select_variant(t4, problem(), nvrtc13(), Variant::mma_sm80);
   ASSERT_FALSE(static_cast<bool>(t));
-  EXPECT_EQ(flashjit::testing::message_of(t.takeError(), ErrorCode::unsupported),
+  EXPECT_EQ(flashjit::testing::message_of(t.takeError(), ErrorCode::invalid_argument),
             "forced variant mma_sm80 cannot run on Tesla T4 (sm_75): mma_sm80 needs compute capability 8.0 "
             "(Ampere) or newer, not sm_75");
 }

@@ -1,0 +1,79 @@
+#include "runtime/runtime_options_check.h"
+
+#include <cmath>
+
+#include <llvm/Support/FormatVariadic.h>
+
+#include "generator/variant_rules.h"
+
+namespace flashjit {
+namespace {
+
+Status invalid(std::string message) { return Status(ErrorCode::invalid_argument, std::move(message)); }
+
+bool known_backend(Backend backend) {
+  return backend == Backend::automatic || backend == Backend::cuda || backend == Backend::cpu;
+}
+
+bool known_variant(Variant variant) {
+  for (Variant known : gen::variants_by_preference())
+    if (known == variant) return true;
+  return false;
+}
+
+// Zero takes the variant's default, so only a negative tile field is out of range.
+Status check_tiles(const TileConfig& tiles) {
+  const std::pair<const char*, int> fields[] = {
+      {"block_m", tiles.block_m}, {"block_n", tiles.block_n}, {"warps", tiles.warps}, {"stages", tiles.stages}};
+  for (auto [name, value] : fields)
+    if (value < 0)
+      return invalid(llvm::formatv("force_tiles.{0} must be 0 (the variant's default) or positive, got {1}", name,
+                                   value));
+  return Status::success();
+}
+
+// "force_variant mma_sm80", "force_tiles (block_m 64, ...)", or both joined by "and".
+std::string forced_choices(const RuntimeOptions& options) {
+  std::string text;
+  if (options.force_variant) text = std::string("force_variant ") + variant_name(*options.force_variant);
+  if (const auto& t = options.force_tiles) {
+    if (!text.empty()) text += " and ";
+    text += llvm::formatv("force_tiles (block_m {0}, block_n {1}, warps {2}, stages {3})", t->block_m, t->block_n,
+                          t->warps, t->stages);
+  }
+  return text;
+}
+
+}  // namespace
+
+Status check_runtime_options(const RuntimeOptions& options) {
+  // Enum values are printed as numbers: an out-of-range value has no name.
+  if (!known_backend(options.backend))
+    return invalid(llvm::formatv("backend {0} is not a known Backend (expected automatic, cuda or cpu)",
+                                 static_cast<int>(options.backend)));
+  if (options.device_index < 0)
+    return invalid(llvm::formatv("device_index must be 0 or positive, got {0}", options.device_index));
+  if (options.force_variant && !known_variant(*options.force_variant))
+    return invalid(llvm::formatv("force_variant {0} is not a known Variant (expected {1})",
+                                 static_cast<int>(*options.force_variant), gen::variant_names_text()));
+  if (options.force_tiles)
+    if (Status tiles = check_tiles(*options.force_tiles); !tiles.ok()) return tiles;
+  if (options.cpu_threads < 0)
+    return invalid(llvm::formatv("cpu_threads must be 0 (all cores) or positive, got {0}", options.cpu_threads));
+  if (!std::isfinite(options.tune_budget_ms) || options.tune_budget_ms < 0)
+    return invalid(llvm::formatv("tune_budget_ms must be a finite number of milliseconds, 0 or more, got {0}",
+                                 options.tune_budget_ms));
+  if (options.tune_max_candidates < 0)
+    return invalid(llvm::formatv("tune_max_candidates must be 0 (every candidate) or positive, got {0}",
+                                 options.tune_max_candidates));
+  return Status::success();
+}
+
+Status refuse_forced_choices_on_cpu(const RuntimeOptions& options, const std::string& fallback_reason) {
+  if (!options.force_variant && !options.force_tiles) return Status::success();
+  const std::string refusal = forced_choices(options) + " cannot be honoured by the CPU backend, which runs no kernel";
+  if (fallback_reason.empty()) return invalid(refusal);
+  return invalid(refusal + " (Backend::automatic fell back to it: no usable GPU: " + fallback_reason + ")");
+}
+
+}  // namespace flashjit
