@@ -117,7 +117,9 @@ Problem Problem::of_call(const AttentionArgs& a) {
 }
 
 llvm::Expected<Problem> Problem::of_shape(const ProblemFeatures& features, const ProblemShape& shape) {
-  if (!known_dtype(features.dtype)) return make_error(ErrorCode::invalid_argument, "dtype is not a known DType");
+  if (!known_dtype(features.dtype))
+    return make_error(ErrorCode::invalid_argument, "dtype " + std::to_string(static_cast<int>(features.dtype)) +
+                                                       " is not a known DType (expected f32, f16 or bf16)");
   if (Status sizes = validate_sizes(features, shape); !sizes.ok()) return to_error(sizes);
   std::string why;
   for (Operand operand : {Operand::q, Operand::k, Operand::v, Operand::out}) {

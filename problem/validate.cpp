@@ -57,6 +57,15 @@ bool layout_is_one_to_one(const TensorView& t, int batch, int head_dim) {
 
 std::string pointer_text(const void* p) { return llvm::formatv("{0}", p).str(); }
 
+// The byte range [begin, begin + bytes), or nullopt when it runs past the end of the address space
+// (a wrapped end would make the overlap checks below pass for ranges that overlap).
+std::optional<std::pair<uintptr_t, uintptr_t>> byte_range(const void* data, uint64_t bytes) {
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(data);
+  uintptr_t end = 0;
+  if (__builtin_add_overflow(begin, bytes, &end)) return std::nullopt;
+  return std::make_pair(begin, end);
+}
+
 }  // namespace
 
 Strides contiguous_strides(int seqlen, int heads, int head_dim) {
@@ -86,7 +95,10 @@ Status validate_sizes(const ProblemFeatures& f, const ProblemShape& shape) {
     return invalid(llvm::formatv("num_heads {0} exceeds the maximum of {1}", shape.num_heads, kMaxGridYZ));
   if (shape.batch > kMaxGridYZ)
     return invalid(llvm::formatv("batch {0} exceeds the maximum of {1}", shape.batch, kMaxGridYZ));
-  if (f.mask != MaskKind::none && f.mask != MaskKind::causal) return invalid("mask is not a known MaskKind");
+  // An enum value outside its enumerators has no name: the message gives its number.
+  if (f.mask != MaskKind::none && f.mask != MaskKind::causal)
+    return invalid(
+        llvm::formatv("mask {0} is not a known MaskKind (expected none or causal)", static_cast<int>(f.mask)));
   return Status::success();
 }
 
@@ -117,7 +129,8 @@ Result<AttentionArgs> validate_args(const AttentionArgs& in) {
 
   for (const TensorView& t : tensors) {
     if (t.dtype != DType::f32 && t.dtype != DType::f16 && t.dtype != DType::bf16)
-      return invalid(llvm::formatv("{0} has an unknown dtype", t.name));
+      return invalid(llvm::formatv("{0} has dtype {1}, which is not a known DType (expected f32, f16 or bf16)",
+                                   t.name, static_cast<int>(t.dtype)));
     if (t.dtype != a.q.dtype)
       return invalid(llvm::formatv("{0} has dtype {1} but q has dtype {2}; all tensors must share one dtype",
                                    t.name, dtype_name(t.dtype), dtype_name(a.q.dtype)));
@@ -142,8 +155,11 @@ Result<AttentionArgs> validate_args(const AttentionArgs& in) {
     if (!extent)
       return invalid(llvm::formatv("{0} strides ({1}, {2}, {3}) overflow 64-bit offsets", t.name,
                                    t.strides.batch, t.strides.seq, t.strides.head));
-    const uintptr_t begin = reinterpret_cast<uintptr_t>(t.data);
-    ranges[i] = {begin, begin + static_cast<uintptr_t>(*extent) * dtype_size(t.dtype)};
+    auto range = byte_range(t.data, static_cast<uint64_t>(*extent) * dtype_size(t.dtype));
+    if (!range)
+      return invalid(llvm::formatv("{0} at {1} with strides ({2}, {3}, {4}) runs past the end of the address space",
+                                   t.name, pointer_text(t.data), t.strides.batch, t.strides.seq, t.strides.head));
+    ranges[i] = *range;
   }
 
   const TensorView& out = tensors[3];
@@ -157,11 +173,17 @@ Result<AttentionArgs> validate_args(const AttentionArgs& in) {
     if (overlaps(ranges[3], ranges[i]))
       return invalid(llvm::formatv("out overlaps {0}: attention cannot be computed in place", tensors[i].name));
   if (a.lse != nullptr) {
-    const uintptr_t begin = reinterpret_cast<uintptr_t>(a.lse);
-    const uintptr_t rows = static_cast<uintptr_t>(a.batch) * a.num_heads * a.seqlen_q;
-    const std::pair<uintptr_t, uintptr_t> lse_range{begin, begin + rows * sizeof(float)};
+    // batch and num_heads are at most 65535 (checked above), so rows fits in 64 bits; its bytes are
+    // checked with the end address.
+    const uint64_t rows = static_cast<uint64_t>(a.batch) * a.num_heads * a.seqlen_q;
+    uint64_t bytes = 0;
+    std::optional<std::pair<uintptr_t, uintptr_t>> lse_range;
+    if (!__builtin_mul_overflow(rows, uint64_t{sizeof(float)}, &bytes)) lse_range = byte_range(a.lse, bytes);
+    if (!lse_range)
+      return invalid(llvm::formatv("lse at {0} with {1} rows runs past the end of the address space",
+                                   pointer_text(a.lse), rows));
     for (size_t i = 0; i < 4; ++i)
-      if (overlaps(lse_range, ranges[i]))
+      if (overlaps(*lse_range, ranges[i]))
         return invalid(llvm::formatv("lse overlaps {0}", tensors[i].name));
   }
   return a;

@@ -209,9 +209,9 @@ TEST(Problem, FromSizesIsCheckedLikeACall) {
                        ErrorCode::invalid_argument),
             "seqlen_q must be positive, got 0");
   EXPECT_EQ(message_of(Problem::of_shape({static_cast<DType>(7), 64, MaskKind::none}, {}), ErrorCode::invalid_argument),
-            "dtype is not a known DType");
+            "dtype 7 is not a known DType (expected f32, f16 or bf16)");
   EXPECT_EQ(message_of(Problem::of_shape({DType::f16, 64, static_cast<MaskKind>(5)}, {}), ErrorCode::invalid_argument),
-            "mask is not a known MaskKind");
+            "mask 5 is not a known MaskKind (expected none or causal)");
 }
 
 TEST(Problem, ABatchChangeKeepsTheKey) {

@@ -1,5 +1,7 @@
 // Every validation failure has its own message, and a valid call is normalized.
 #include <cmath>
+#include <cstdint>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -122,6 +124,32 @@ TEST(Validate, RejectsNonFiniteScale) {
   test::HostProblem p = small_problem();
   p.args.softmax_scale = std::nanf("");
   EXPECT_EQ(error_of(p.args), "softmax_scale nan is not finite");
+}
+
+// An enum value outside its enumerators is named by its number (it has no name).
+TEST(Validate, RejectsUnknownEnumValuesByNumber) {
+  test::HostProblem p = small_problem();
+  p.args.k.dtype = static_cast<DType>(7);
+  EXPECT_EQ(error_of(p.args), "k has dtype 7, which is not a known DType (expected f32, f16 or bf16)");
+  p = small_problem();
+  p.args.mask = static_cast<MaskKind>(-2);
+  EXPECT_EQ(error_of(p.args), "mask -2 is not a known MaskKind (expected none or causal)");
+}
+
+// A tensor whose last element would lie past the end of the address space is refused: its end
+// address wrapped around, and the overlap checks then passed ranges that overlap.
+TEST(Validate, RejectsTensorsPastTheEndOfTheAddressSpace) {
+  test::HostProblem p = small_problem();
+  p.args.out.data = reinterpret_cast<void*>(~uintptr_t{0} - 63);  // 64 bytes before the end, aligned
+  const std::string out_error = error_of(p.args);
+  EXPECT_EQ(out_error.rfind("out at 0x", 0), 0u) << out_error;
+  EXPECT_NE(out_error.find(" with strides (320, 64, 16) runs past the end of the address space"), std::string::npos)
+      << out_error;
+  p = small_problem();
+  p.args.lse = reinterpret_cast<float*>(~uintptr_t{0} - 63);
+  const std::string lse_error = error_of(p.args);
+  EXPECT_EQ(lse_error.rfind("lse at 0x", 0), 0u) << lse_error;
+  EXPECT_NE(lse_error.find(" with 40 rows runs past the end of the address space"), std::string::npos) << lse_error;
 }
 
 TEST(Validate, RejectsGridsBeyondTheLimits) {
