@@ -1,4 +1,5 @@
 #include "cuda/loaded_kernel.h"
+#include "cuda/entry_registers.h"
 #include "support/error.h"
 
 #include <llvm/Support/FormatVariadic.h>
@@ -6,8 +7,8 @@
 namespace flashjit::cuda {
 
 llvm::Expected<std::unique_ptr<LoadedKernel>> LoadedKernel::load(const PrimaryContext& context,
-                                                                 const std::string& cubin, const std::string& symbol,
-                                                                 int dynamic_shared_bytes) {
+                                                                 const gen::KernelSpec& spec, const std::string& cubin,
+                                                                 const std::string& symbol) {
   auto api = driver_api();
   if (!api) return api.takeError();
   auto scope = ScopedContext::enter(context);
@@ -23,6 +24,14 @@ llvm::Expected<std::unique_ptr<LoadedKernel>> LoadedKernel::load(const PrimaryCo
     return err;
   }
   std::unique_ptr<LoadedKernel> kernel(new LoadedKernel(*api, context, module, function, symbol));
+  // The count the module really has, whatever compiled it: a wgmma kernel with another than its
+  // setmaxnreg counts assume would hang rather than fail.
+  int registers = 0;
+  if (llvm::Error err = check(*api, api->cuFuncGetAttribute(&registers, CU_FUNC_ATTRIBUTE_NUM_REGS, function),
+                              "cuFuncGetAttribute(NUM_REGS)"))
+    return err;
+  if (llvm::Error err = check_entry_registers(spec, registers)) return err;
+  const int dynamic_shared_bytes = gen::shared_memory_bytes(spec);
   constexpr int kDefaultDynamicLimit = 48 * 1024;
   if (dynamic_shared_bytes > kDefaultDynamicLimit) {
     if (llvm::Error err = check(*api,

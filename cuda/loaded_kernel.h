@@ -12,6 +12,7 @@
 
 #include "cuda/device.h"
 #include "cuda/driver_api.h"
+#include "generator/kernel_spec.h"
 
 namespace flashjit::cuda {
 
@@ -23,11 +24,12 @@ struct LaunchShape {
 
 class LoadedKernel {
  public:
-  // Loads `cubin` into `context` and finds `symbol`; opts the function in to
-  // `dynamic_shared_bytes` of dynamic shared memory when that is above the 48 KB default. The
-  // context must outlive the kernel.
-  static llvm::Expected<std::unique_ptr<LoadedKernel>> load(const PrimaryContext& context, const std::string& cubin,
-                                                            const std::string& symbol, int dynamic_shared_bytes);
+  // Loads `cubin`, compiled from `spec`, into `context` and finds `symbol`; refuses (unsupported) a
+  // kernel whose register count (CU_FUNC_ATTRIBUTE_NUM_REGS) is not the one the spec requires
+  // (cuda/entry_registers.h); opts the function in to the spec's dynamic shared memory when that is
+  // above the 48 KB default. The context must outlive the kernel.
+  static llvm::Expected<std::unique_ptr<LoadedKernel>> load(const PrimaryContext& context, const gen::KernelSpec& spec,
+                                                            const std::string& cubin, const std::string& symbol);
   ~LoadedKernel();
   LoadedKernel(const LoadedKernel&) = delete;
   LoadedKernel& operator=(const LoadedKernel&) = delete;

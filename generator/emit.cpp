@@ -55,6 +55,20 @@ const char* element_type(DType dtype) {
   return "float";
 }
 
+// For a variant whose kernels must have a register count (VariantRules::entry_registers): the host
+// refuses a kernel compiled or loaded with another, so the template's setmaxnreg counts must assume
+// the generator's. Empty for the others.
+std::string entry_registers_check(const VariantRules& rules, const KernelSpec& spec, const std::string& traits) {
+  if (!rules.entry_registers) return {};
+  return llvm::formatv(
+             "// The host refuses a kernel with other registers than the generator counted (0: ptxas picks):\n"
+             "// the template's setmaxnreg counts must assume the same.\n"
+             "static_assert({0}<{1}>::kEntryRegisters == {2},\n"
+             "              \"templates/{3} and the generator's rules disagree on the kernel's registers\");\n",
+             rules.entry_registers_of, traits, rules.entry_registers(spec), rules.template_file)
+      .str();
+}
+
 }  // namespace
 
 llvm::Expected<std::string> expand_template(const std::string& name) {
@@ -98,11 +112,12 @@ llvm::Expected<EmittedKernel> emit(const KernelSpec& spec) {
       "// The host launches with the shared memory the generator counted: the template must agree.\n"
       "static_assert({11}<{12}>::kSharedBytes == {13},\n"
       "              \"templates/{14} and the generator's rules disagree on shared memory\");\n"
+      "{17}"
       "template __global__ void {15}<{12}>({16});\n",
       kGeneratorVersion, templates_sha256(), kernel.key, *body, element_type(spec.dtype), spec.head_dim,
       spec.block_m, spec.block_n, spec.warps, spec.stages, modifiers, rules.shared_bytes_of, traits,
       shared_memory_bytes(spec), rules.template_file, rules.kernel_template,
-      kernel_parameter_declaration(rules.parameters));
+      kernel_parameter_declaration(rules.parameters), entry_registers_check(rules, spec, traits));
   return kernel;
 }
 

@@ -30,6 +30,11 @@ int threads_per_block(const KernelSpec& spec) { return spec.warps * 32; }
 
 int shared_memory_bytes(const KernelSpec& spec) { return rules_for(spec.variant).shared_memory_bytes(spec); }
 
+int entry_registers(const KernelSpec& spec) {
+  const VariantRules& rules = rules_for(spec.variant);
+  return rules.entry_registers ? rules.entry_registers(spec) : 0;
+}
+
 std::vector<std::string> spec_problems(const KernelSpec& spec, const DeviceDescription& limits) {
   std::vector<std::string> problems;
   auto add = [&](std::string p) { problems.push_back(std::move(p)); };

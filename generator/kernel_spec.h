@@ -43,6 +43,9 @@ std::string target_name(const KernelSpec& spec);
 int threads_per_block(const KernelSpec& spec);
 // Dynamic shared memory the kernel needs, in bytes.
 int shared_memory_bytes(const KernelSpec& spec);
+// The registers per thread the kernel must have (its setmaxnreg counts assume them), or 0 when ptxas
+// may pick (VariantRules::entry_registers).
+int entry_registers(const KernelSpec& spec);
 
 // Every reason the spec cannot be built or run within `limits` (empty when it can).
 std::vector<std::string> spec_problems(const KernelSpec& spec, const DeviceDescription& limits);

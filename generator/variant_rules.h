@@ -62,6 +62,13 @@ struct VariantRules {
   const char* template_file = "";
   const char* kernel_template = "";
   const char* shared_bytes_of = "";
+  // The registers per thread the kernel must be compiled to and loaded with because its code counts
+  // on them (wgmma_sm90: setmaxnreg moves registers between warpgroups, templates/
+  // warpgroup_register_budget.cuh); 0 for a tile whose count ptxas may pick. The generated shell
+  // checks the template's `kEntryRegisters` on the class `entry_registers_of` names against it; the
+  // runtime refuses a compiled or loaded kernel with another count. Null: ptxas picks for every tile.
+  int (*entry_registers)(const KernelSpec& spec) = nullptr;
+  const char* entry_registers_of = "";
   ParameterBlock parameters = ParameterBlock::attention;
   GridKind grid = GridKind::per_tile;
 };

@@ -1,6 +1,8 @@
 // Rules of the Hopper variant wgmma_sm90 (templates/wgmma_sm90_forward.cuh): warp-specialized, one
 // producer warpgroup feeding kBlockM / 64 consumer warpgroups through a ring of TMA-loaded K/V
 // slots. The shared-memory formula and the tile constraints mirror the template's WgmmaShape.
+#include <algorithm>
+
 #include <llvm/Support/FormatVariadic.h>
 
 #include "generator/kernel_spec.h"
@@ -32,6 +34,22 @@ int padded_dim(int head_dim) { return (head_dim + 63) / 64 * 64; }
 int wgmma_shared_memory_bytes(const KernelSpec& s) {
   const int row_bytes = padded_dim(s.head_dim) * 2;
   return 1024 + (s.block_m + 2 * s.stages * s.block_n) * row_bytes + 8 * (2 + 3 * s.stages);
+}
+
+// The registers per thread a block starts with (its share of the SM's 65536, in whole units of 8,
+// at most 256), and whether the producer warpgroup gives its registers to the consumers with
+// setmaxnreg (down to 24; they take what it frees, in units of 8, at most 256): only when they gain
+// some, so with two consumer warpgroups (168 each at launch, 240 after) and not with one (256
+// already). Then the kernel must start with exactly that many, or the consumers' setmaxnreg.inc waits
+// forever. As templates/warpgroup_register_budget.cuh derives them; every generated shell checks
+// that the two agree.
+int wgmma_entry_registers(const KernelSpec& s) {
+  const int consumer_threads = 128 * (s.block_m / 64);
+  if (consumer_threads <= 0) return 0;
+  const int threads = 128 + consumer_threads;
+  const int at_launch = std::min(256, 65536 / threads / 8 * 8);
+  const int consumers = std::min(256, (at_launch + 128 * (at_launch - 24) / consumer_threads) / 8 * 8);
+  return consumers > at_launch ? at_launch : 0;
 }
 
 // A consumer thread holds O (padded head_dim / 2 fp32), S (block_n / 2) and P (block_n / 4 pairs)
@@ -126,6 +144,8 @@ const VariantRules& wgmma_sm90_rules() {
     r.template_file = "wgmma_sm90_forward.cuh";
     r.kernel_template = "flashjit::dev::wgmma_sm90_forward";
     r.shared_bytes_of = "::flashjit::dev::WgmmaShape";
+    r.entry_registers = wgmma_entry_registers;
+    r.entry_registers_of = "::flashjit::dev::WgmmaShape";
     r.parameters = ParameterBlock::tma;
     r.grid = GridKind::persistent;
     return r;

@@ -62,7 +62,7 @@ llvm::Expected<tuner::CompiledCandidate> CudaDevice::compile(const gen::KernelSp
 llvm::Expected<std::shared_ptr<const LaunchableKernel>> CudaDevice::load(const gen::KernelSpec& spec,
                                                                          const std::string& cubin,
                                                                          const std::string& symbol) const {
-  auto kernel = cuda::LoadedKernel::load(*context_, cubin, symbol, gen::shared_memory_bytes(spec));
+  auto kernel = cuda::LoadedKernel::load(*context_, spec, cubin, symbol);
   if (!kernel) return kernel.takeError();
   return std::make_shared<CudaKernel>(std::move(*kernel));
 }

@@ -113,7 +113,7 @@ llvm::Expected<tuner::CompiledCandidate> CudaTuningBackend::compile(const gen::K
 }
 
 llvm::Error CudaTuningBackend::load(tuner::CompiledCandidate& c) {
-  auto kernel = cuda::LoadedKernel::load(context_, c.cubin, c.symbol, gen::shared_memory_bytes(c.spec));
+  auto kernel = cuda::LoadedKernel::load(context_, c.spec, c.cubin, c.symbol);
   if (!kernel) return kernel.takeError();
   c.loaded = std::shared_ptr<cuda::LoadedKernel>(std::move(*kernel));
   return llvm::Error::success();

@@ -3,6 +3,7 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "generator/emit.h"
+#include "cuda/entry_registers.h"
 #include "cuda/nvrtc_compiler.h"
 #include "runtime/kernel_dump.h"
 #include "support/error.h"
@@ -21,6 +22,9 @@ llvm::Expected<tuner::CompiledCandidate> compile_candidate(const gen::KernelSpec
     return to_error(failed);
   }
   if (!dump_dir.empty()) dump_kernel(dump_dir, spec, *emitted, &*compiled, "");
+  // Refused before it is stored or timed: a wgmma kernel whose register count is not the one its
+  // setmaxnreg counts assume would hang (checked again after every load).
+  if (llvm::Error err = cuda::check_entry_registers(spec, compiled->resources.registers)) return err;
   log::debug(llvm::formatv("compiled {0} in {1:F1} ms ({2} registers, {3} spill bytes)", compiled->key,
                            compiled->compile_ms, compiled->resources.registers, compiled->resources.spill_store_bytes));
   // A performance advisory (a serialized wgmma, say) means the kernel runs far below its speed: the

@@ -9,8 +9,9 @@
 
 namespace flashjit {
 
-// A compile_error carrying NVRTC's log when the source does not compile; ptxas performance
-// advisories are logged as warnings (the kernel works, far below its speed).
+// A compile_error carrying NVRTC's log when the source does not compile; unsupported when ptxas gave
+// the kernel another register count than its spec requires (cuda/entry_registers.h); ptxas
+// performance advisories are logged as warnings (the kernel works, far below its speed).
 llvm::Expected<tuner::CompiledCandidate> compile_candidate(const gen::KernelSpec& spec);
 
 }  // namespace flashjit

@@ -30,6 +30,7 @@
 #include "attention_params.cuh"
 #include "mma_forward.cuh"
 #include "tma_params.cuh"
+#include "warpgroup_register_budget.cuh"
 #include "wgmma_primitives.cuh"
 #include "wgmma_tile_scheduler.cuh"
 
@@ -51,7 +52,12 @@ struct WgmmaShape {
   static constexpr int kBlockN = Traits::kBlockN;
   static constexpr int kStages = Traits::kStages;
   static constexpr int kConsumers = kBlockM / 64;
-  static constexpr int kThreads = 128 * (kConsumers + 1);
+  // Launch bounds, setmaxnreg counts and the register count the kernel must have, from one place.
+  using Registers = WarpgroupRegisterBudget<kConsumers>;
+  static constexpr int kThreads = Registers::kThreads;
+  // The generated shell checks this against generator/wgmma_rules.cpp, which the host checks the
+  // loaded module against.
+  static constexpr int kEntryRegisters = Registers::kEntryRegisters;
   // What mma_forward.cuh's online softmax and accumulators expect: one 16-row tile per warp.
   static constexpr int kMTiles = 1;
   static constexpr int kNTiles = kBlockN / 8;
@@ -72,11 +78,6 @@ struct WgmmaShape {
   static_assert(kBlockM % 64 == 0 && kConsumers >= 1 && kConsumers <= 2, "64 or 128 query rows per block");
   static_assert(kBlockN % 16 == 0 && kHeadDim % 16 == 0, "wgmma k16 steps over keys and head dim");
   static_assert(kStages >= 2, "the ring needs two slots to overlap loads with compute");
-  // setmaxnreg.inc waits until the block's register pool can pay for it: the producer's 24 and the
-  // consumers' 240 must fit in what 384 threads start with (65536 / 384 rounded down to 8 = 168),
-  // or the consumers hang.
-  static_assert(kConsumers == 1 || 128 * 24 + 256 * 240 <= 384 * (65536 / 384 / 8 * 8),
-                "setmaxnreg budget exceeds the block's registers");
 };
 
 // Byte offsets of the shared-memory regions from the aligned base.
@@ -418,18 +419,20 @@ __device__ __forceinline__ void wgmma_forward(const WgmmaParams& params) {
   const WgmmaTileScheduler scheduler{(p.seqlen_q + Shape::kBlockM - 1) / Shape::kBlockM, p.num_heads, p.batch,
                                      Traits::kCausal};
   const int warpgroup = warp_uniform(threadIdx.x / 128);
+  // Two consumer warpgroups need more than the 168 registers a 384-thread block starts with: the
+  // producer gives its registers to them (templates/warpgroup_register_budget.cuh).
+  using Registers = typename Shape::Registers;
   if (warpgroup == 0) {
-    // Two consumer warpgroups need more than the 168 registers a 384-thread block starts with.
-    if constexpr (Shape::kConsumers == 2) setmaxnreg_dec<24>();
+    if constexpr (Registers::kRebalances) setmaxnreg_dec<Registers::kProducerRegisters>();
     if (threadIdx.x == 0) produce<Shape, Traits::kCausal>(params, layout, scheduler);
     return;
   }
-  if constexpr (Shape::kConsumers == 2) setmaxnreg_inc<240>();
+  if constexpr (Registers::kRebalances) setmaxnreg_inc<Registers::kConsumerRegisters>();
   consume<Shape, Element, Traits::kCausal>(p, layout, scheduler, warpgroup - 1);
 }
 
 template <class Traits>
-__global__ void __launch_bounds__(Traits::kWarps * 32, 1)
+__global__ void __launch_bounds__(WgmmaShape<Traits>::Registers::kThreads, 1)
     wgmma_sm90_forward(const FLASHJIT_GRID_CONSTANT WgmmaParams params) {
   wgmma_forward<Traits>(params);
 }

@@ -174,5 +174,45 @@ TEST(NvrtcCompiler, ATemplateThatDisagreesOnSharedMemoryDoesNotCompile) {
   }
 }
 
+// The host refuses a wgmma kernel whose registers are not the count its setmaxnreg counts assume,
+// and takes that count from the generator: a shell whose count is off (as if the template's budget
+// changed and the rules did not follow) fails to compile, naming both sides.
+TEST(NvrtcCompiler, ATemplateThatDisagreesOnEntryRegistersDoesNotCompile) {
+  auto spec = gen::default_spec(Variant::wgmma_sm90, gen::DeviceDescription::for_arch(90),
+                                flashjit::testing::problem_with(DType::bf16, 128, MaskKind::none));
+  ASSERT_TRUE(static_cast<bool>(spec)) << llvm::toString(spec.takeError());
+  ASSERT_EQ(gen::entry_registers(*spec), 168);
+  auto kernel = gen::emit(*spec);
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  const std::string counted = "::kEntryRegisters == 168,";
+  const size_t at = kernel->source.find(counted);
+  ASSERT_NE(at, std::string::npos) << "the shell does not check " << counted;
+  kernel->source.replace(at, counted.size(), "::kEntryRegisters == 160,");
+  const std::string message = flashjit::testing::message_of(compile_kernel(*kernel, *spec), ErrorCode::compile_error);
+  EXPECT_NE(message.find("wgmma_sm90_forward.cuh and the generator's rules disagree on the kernel's registers"),
+            std::string::npos)
+      << message;
+}
+
+// templates/warpgroup_register_budget.cuh refuses to compile a budget whose consumers would ask for
+// more registers than the producer frees (the hang it exists to prevent): here the consumers' count
+// edited to 248 where the producer frees enough for 240.
+TEST(NvrtcCompiler, ARegisterBudgetThatWouldHangDoesNotCompile) {
+  auto spec = gen::default_spec(Variant::wgmma_sm90, gen::DeviceDescription::for_arch(90),
+                                flashjit::testing::problem_with(DType::f16, 64, MaskKind::causal));
+  ASSERT_TRUE(static_cast<bool>(spec)) << llvm::toString(spec.takeError());
+  auto kernel = gen::emit(*spec);
+  ASSERT_TRUE(static_cast<bool>(kernel)) << llvm::toString(kernel.takeError());
+  const std::string derived = "static constexpr int kConsumerRegisters = kConsumerShare < kMost ? kConsumerShare : kMost;";
+  const size_t at = kernel->source.find(derived);
+  ASSERT_NE(at, std::string::npos) << "the budget no longer derives the consumers' count as " << derived;
+  kernel->source.replace(at, derived.size(), "static constexpr int kConsumerRegisters = 248;");
+  const std::string message = flashjit::testing::message_of(compile_kernel(*kernel, *spec), ErrorCode::compile_error);
+  EXPECT_NE(message.find("the consumers' setmaxnreg.inc asks for more registers than the producer's setmaxnreg.dec "
+                         "gives back"),
+            std::string::npos)
+      << message;
+}
+
 }  // namespace
 }  // namespace flashjit::cuda
