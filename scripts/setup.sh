@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(cmake g++ make llvm-14-dev llvm-14-tools libsqlite3-dev nlohmann-json3-dev libgtest-dev
-          zlib1g-dev libtinfo-dev python3)
+          zlib1g-dev libtinfo-dev python3 python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -23,4 +23,18 @@ if [ ! -f "${CUDA_HOME:-/usr/local/cuda}/include/nvrtc.h" ]; then
   echo "setup: install CUDA 12.x or 13.x there or set CUDA_HOME" >&2
   exit 1
 fi
+
+# nvdisasm, for the SASS check of the wgmma_sm90 kernels (tests/codegen/check_producer_registers.py),
+# from NVIDIA's pip package, pinned, into .tools/ of this tree, where tests/CMakeLists.txt looks for
+# it. pip's --target needs no virtual environment, no --break-system-packages (Debian's python3 is
+# externally managed) and no root, and works with whichever python3 comes first.
+nvdisasm_version=13.5.37
+nvdisasm_dir="$(cd "$(dirname "$0")/.." && pwd)/.tools/nvidia-cuda-nvdisasm-$nvdisasm_version"
+if ! compgen -G "$nvdisasm_dir/nvidia/*/bin/nvdisasm" >/dev/null; then
+  echo "setup: installing nvidia-cuda-nvdisasm $nvdisasm_version into $nvdisasm_dir"
+  rm -rf "$nvdisasm_dir"
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps \
+    --target "$nvdisasm_dir" "nvidia-cuda-nvdisasm==$nvdisasm_version"
+fi
+
 echo "setup: dependencies present"
