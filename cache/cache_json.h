@@ -1,13 +1,14 @@
 // Export and import of the whole cache as JSON, so that a fleet can share tuned results:
 //   {"format": "flashjit-tuning-cache", "format_version": 1, "entries": [{<every CacheEntry field,
 //    the cubin base64-encoded with its SHA-256, the spec as an object>}, ...]}
-// Import validates every entry (its spec by the cache's OpenOptions::check_spec) before storing
+// Import validates every entry (by TuningCache::entry_problems, which lookup applies too) before storing
 // any, then merges by the rule of store() (tuning_cache.h: a tuned entry beats an untuned one,
 // otherwise the existing row stays).
 #pragma once
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include <llvm/ADT/StringRef.h>
 #include <llvm/Support/Error.h>
@@ -22,7 +23,8 @@ inline constexpr int kExportFormatVersion = 1;
 
 struct ExportSummary {
   size_t exported = 0;
-  size_t skipped = 0;  // rows that fail verification (warned about), never exported
+  size_t skipped = 0;  // rows that fail verification or cannot be read (warned about), never exported
+  std::vector<std::string> left_out;  // one line per skipped row: "entry 3 (<problem key>): why"
 };
 
 struct ImportSummary {

@@ -48,10 +48,18 @@ llvm::Error open_error(const std::string& path, const std::string& why) {
                                  path.c_str(), why.c_str());
 }
 
-// The entries table and its unique index, which every lookup walks. The cubins table is left out:
-// checking it reads every blob, and a damaged blob is caught by its SHA-256 when loaded.
-llvm::Error check_entries_table(Database& db) {
-  auto statement = db.prepare("PRAGMA quick_check(entries)");
+// Every table of the schema exists (a dropped table is damage like a broken page), and SQLite's
+// quick check of every table and index passes: b-tree structure, the pages of every blob, and
+// record formats. It reads the whole file, which costs about what the first lookups would (a
+// cubin is most of a row); a cache of hundreds of kernels is checked in tens of milliseconds.
+llvm::Error check_tables(Database& db) {
+  for (const char* table : {"entries", "cubins"}) {
+    auto found = db.query_int64(std::string("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '") +
+                                table + "'");
+    if (!found) return found.takeError();
+    if (*found == 0) return llvm::make_error<CorruptDatabaseError>(std::string("the table ") + table + " is missing");
+  }
+  auto statement = db.prepare("PRAGMA quick_check");
   if (!statement) return statement.takeError();
   auto row = statement->step();
   if (!row) return row.takeError();
@@ -93,7 +101,7 @@ llvm::Error prepare_read_write(Database& db, const OpenOptions& options) {
   // few entries, which a cache can recompute.
   if (llvm::Error error = db.execute("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")) return error;
   if (llvm::Error error = migrate(db)) return error;
-  return check_entries_table(db);
+  return check_tables(db);
 }
 
 llvm::Error prepare_read_only(Database& db, const OpenOptions& options) {
@@ -105,7 +113,7 @@ llvm::Error prepare_read_only(Database& db, const OpenOptions& options) {
     return llvm::make_error<UnsupportedSchemaError>(
         "schema version " + std::to_string(*version) + " cannot be migrated to " +
         std::to_string(latest_schema_version()) + " in a read-only file");
-  return check_entries_table(db);
+  return check_tables(db);
 }
 
 // What is wrong with a file we will not use: "corrupt" or "unsupported" (names the set-aside
@@ -141,7 +149,7 @@ bool confirm_unusable(const std::string& path) {
     auto version = read_schema_version(**db);
     if (!version) return version.takeError();
     if (*version == 0) return llvm::Error::success();  // empty: migrated, not replaced
-    return check_entries_table(**db);
+    return check_tables(**db);
   }();
   return !diagnose(std::move(problem)).tag.empty();
 }
@@ -158,9 +166,11 @@ llvm::Expected<OpenedDatabase> open_read_only(const std::string& path, const Ope
       continue;
     }
     Diagnosis problem = diagnose(prepare_read_only(**db, options));
-    if (problem.message.empty()) {
+    if (problem.message.empty() || (options.inspect && !problem.tag.empty())) {
       const std::optional<FileIdentity> identity = identify_file(path);
-      return OpenedDatabase{std::move(*db), std::move(access), identity.value_or(FileIdentity{})};
+      OpenedDatabase opened{std::move(*db), std::move(access), identity.value_or(FileIdentity{})};
+      if (!problem.tag.empty()) opened.damage = "it is " + problem.tag + " (" + problem.message + ")";
+      return opened;
     }
     if (!problem.tag.empty())
       return open_error(path, "it is " + problem.tag + " (" + problem.message +
@@ -202,10 +212,11 @@ llvm::Expected<OpenedDatabase> open_cache_database(const std::string& path, cons
   // Before anything is created; SQLite would otherwise make an empty database of a mistyped path.
   if (options.must_exist && ::access(path.c_str(), F_OK) != 0)
     return llvm::createStringError(llvm::inconvertibleErrorCode(), "no tuning cache at " + quote_prefix(path, 512));
-  if (!options.read_only) {
+  const bool read_only = options.read_only || options.inspect;
+  if (!read_only) {
     if (llvm::Error error = create_private_directory(directory_of(path))) return error;
   }
-  auto access = decide_access(path, options.read_only);
+  auto access = decide_access(path, read_only);
   if (!access) return access.takeError();
   if (access->read_only) return open_read_only(path, options, std::move(*access));
   return open_read_write(path, options);

@@ -1,5 +1,5 @@
-// Opening the cache file: read-write or read-only, WAL and busy timeout, schema migration, a cheap
-// integrity check, and setting aside a file that is damaged or of an unknown schema (with a
+// Opening the cache file: read-write or read-only, WAL and busy timeout, schema migration, an
+// integrity check of every table, and setting aside a file that is damaged or of an unknown schema (with a
 // warning) to start afresh. Nothing here is fatal to the caller: the worst case is an error that
 // means "run without a cache".
 #pragma once
@@ -27,6 +27,9 @@ struct OpenedDatabase {
   std::unique_ptr<Database> db;
   AccessMode access;
   FileIdentity identity;  // of the file opened, to set aside exactly that one later
+  // Opened to inspect (OpenOptions::inspect): what the checks at open found wrong with the file;
+  // empty when nothing. Never set otherwise (a damaged file is set aside or refused instead).
+  std::string damage;
 };
 
 llvm::Expected<OpenedDatabase> open_cache_database(const std::string& path, const OpenOptions& options);

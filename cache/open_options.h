@@ -4,24 +4,32 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace flashjit::cache {
+
+struct CacheEntry;
 
 struct OpenOptions {
   // Never write, even when the file is writable: a deployment that must not change its cache, and
   // the way to get read-only behaviour where access() cannot say so (root passes every check).
   bool read_only = false;
-  // How long a call waits for another process's write before giving up with an error.
-  int busy_timeout_ms = 10000;
-  // Why a stored spec (CacheEntry::spec_json) describes no kernel this build can make; empty when
   // Open only a cache that is already there: what only reads it (`flashjit cache list`) must not
   // create a mistyped path's directories and an empty database. A missing file is the error "no
   // tuning cache at PATH".
   bool must_exist = false;
-  // it does. The cache itself requires a JSON object and nothing more (what a spec is belongs to
-  // the generator); open_tuning_cache() passes the generator's check, so that verify, export and
-  // import hold every entry to it.
-  std::function<std::string(const std::string& spec_json)> check_spec;
+  // Open to look at what is there, damage included (`flashjit cache verify`, `export`): read-only,
+  // and a damaged file or one of an unknown schema is neither set aside nor refused. What is wrong
+  // with it is in TuningCache::damage() and in verify()'s report; reads return what is intact.
+  bool inspect = false;
+  // How long a call waits for another process's write before giving up with an error.
+  int busy_timeout_ms = 10000;
+  // Every reason a stored entry must not run (its key, its spec against its key, its cubin); empty
+  // when there is none. The cache itself requires only that the spec is a JSON object (what a spec
+  // is, and which kernel serves which problem, belongs to the layers above); open_tuning_cache()
+  // passes runtime/cache_entry_check's, so that lookup, verify, export and import hold every
+  // entry to it.
+  std::function<std::vector<std::string>(const CacheEntry& entry)> check_entry;
 };
 
 }  // namespace flashjit::cache

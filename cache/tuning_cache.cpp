@@ -11,6 +11,7 @@
 #include "cache/open_database.h"
 #include "cache/sqlite_database.h"
 #include "support/log.h"
+#include "support/quote.h"
 
 namespace flashjit::cache {
 namespace {
@@ -53,6 +54,11 @@ bool TuningCache::read_only() const {
   return opened_->access.read_only;
 }
 
+std::string TuningCache::damage() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return opened_->damage;
+}
+
 std::string TuningCache::read_only_reason() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return opened_->access.reason;
@@ -89,14 +95,6 @@ bool TuningCache::replace_after_corruption(const std::string& why) {
 
 // ---- checking entries ----------------------------------------------------------------------------
 
-std::string TuningCache::spec_problem(const std::string& spec_json) const {
-  if (options_.check_spec) return options_.check_spec(spec_json);
-  const nlohmann::json spec = nlohmann::json::parse(spec_json, nullptr, /*allow_exceptions=*/false);
-  if (spec.is_discarded()) return "not valid JSON";
-  if (!spec.is_object()) return "not a JSON object";
-  return {};
-}
-
 std::string TuningCache::entry_problems(const CacheEntry& entry) const {
   std::vector<std::string> problems;
   if (entry.cubin.size() != entry.cubin_size)
@@ -104,7 +102,12 @@ std::string TuningCache::entry_problems(const CacheEntry& entry) const {
                        std::to_string(entry.cubin_size));
   if (sha256_hex(entry.cubin) != entry.cubin_sha256) problems.push_back("cubin does not match its sha256");
   if (entry.kernel_symbol.empty()) problems.push_back("kernel_symbol is empty");
-  if (std::string why = spec_problem(entry.spec_json); !why.empty()) problems.push_back("spec_json: " + why);
+  if (options_.check_entry) {
+    for (std::string& p : options_.check_entry(entry)) problems.push_back(std::move(p));
+  } else {
+    const nlohmann::json spec = nlohmann::json::parse(entry.spec_json, nullptr, /*allow_exceptions=*/false);
+    if (!spec.is_object()) problems.push_back("spec_json is not a JSON object");
+  }
   return llvm::join(problems, "; ");
 }
 
@@ -157,11 +160,11 @@ llvm::Expected<std::optional<CacheEntry>> TuningCache::lookup(const CacheKey& ke
   }
   if (!*found) return std::nullopt;
   const CacheEntry& entry = **found;
-  if (sha256_hex(entry.cubin) == entry.cubin_sha256) return found;
+  const std::string problems = entry_problems(entry);
+  if (problems.empty()) return found;
 
   const bool writable = !opened_->access.read_only;
-  log::warning("tuning cache " + path_ + ": " + describe(entry) +
-               " has a cubin that does not match its sha256; " +
+  log::warning("tuning cache " + path_ + ": " + describe(entry) + " must not run (" + problems + "); " +
                (writable ? "deleted it" : "ignoring it (read-only cache)") +
                ", the kernel will be compiled again");
   if (writable) delete_damaged_row(entry);
@@ -288,12 +291,12 @@ llvm::Expected<CacheEntry> TuningCache::find(const std::string& id_or_key) {
       for (const CacheEntry& entry : *entries)
         if (entry.key.problem_key == id_or_key) matches.push_back(entry.id);
     if (matches.empty())
-      return cache_error("no cache entry matches '" + id_or_key +
+      return cache_error("no cache entry matches '" + quote_prefix(id_or_key) +
                          "' (give a row id, a key string or a problem key)");
     if (matches.size() > 1) {
       std::vector<std::string> ids;
       for (int64_t match : matches) ids.push_back(std::to_string(match));
-      return cache_error("'" + id_or_key + "' matches " + std::to_string(matches.size()) +
+      return cache_error("'" + quote_prefix(id_or_key) + "' matches " + std::to_string(matches.size()) +
                          " cache entries (ids " + llvm::join(ids, ", ") + "); name one by its id");
     }
     id = matches.front();
@@ -317,8 +320,62 @@ llvm::Error TuningCache::for_each_entry_locked(llvm::function_ref<llvm::Error(co
   }
 }
 
-llvm::Error TuningCache::for_each_entry(llvm::function_ref<llvm::Error(const CacheEntry&)> visit) {
+llvm::Error TuningCache::for_each_readable_entry_locked(
+    llvm::function_ref<llvm::Error(const CacheEntry&)> visit,
+    llvm::function_ref<void(int64_t, const std::string&)> unreadable) {
+  if (llvm::Error error = require_usable()) return error;
+  Database& db = *opened_->db;
+  // One read transaction is one snapshot; inside it, the ids first and then each row on its own,
+  // so that a damaged page costs only the rows stored on it.
+  if (llvm::Error error = db.execute("BEGIN")) return error;
+  auto walk = [&]() -> llvm::Error {
+    std::vector<int64_t> ids;
+    auto statement = db.prepare("SELECT id FROM entries ORDER BY id");
+    if (!statement) return statement.takeError();
+    while (true) {
+      auto row = statement->step();
+      if (!row) {
+        llvm::Error error = row.takeError();
+        if (!error.isA<CorruptDatabaseError>()) return error;
+        unreadable(0, "the entries after id " + std::to_string(ids.empty() ? 0 : ids.back()) +
+                          " cannot be listed: " + llvm::toString(std::move(error)));
+        break;
+      }
+      if (!*row) break;
+      ids.push_back(statement->column_int64(0));
+    }
+    for (int64_t id : ids) {
+      auto entry = select_by_id(id);
+      if (!entry) {
+        llvm::Error error = entry.takeError();
+        if (!error.isA<CorruptDatabaseError>()) return error;
+        unreadable(id, llvm::toString(std::move(error)));
+        continue;
+      }
+      if (!*entry) continue;
+      if (llvm::Error error = visit(**entry)) return error;
+    }
+    return llvm::Error::success();
+  };
+  llvm::Error walked = walk();
+  // Nothing was written: ending the read is a rollback, which SQLite may answer with the
+  // corruption the walk already reported row by row.
+  llvm::Error ended = db.execute("ROLLBACK");
+  if (walked) {
+    llvm::consumeError(std::move(ended));
+    return walked;
+  }
+  if (ended && ended.isA<CorruptDatabaseError>()) {
+    llvm::consumeError(std::move(ended));
+    return llvm::Error::success();
+  }
+  return ended;
+}
+
+llvm::Error TuningCache::for_each_entry(llvm::function_ref<llvm::Error(const CacheEntry&)> visit,
+                                        llvm::function_ref<void(int64_t, const std::string&)> unreadable) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (unreadable) return for_each_readable_entry_locked(visit, unreadable);
   return for_each_entry_locked(visit);
 }
 
@@ -326,9 +383,11 @@ llvm::Expected<VerifyReport> TuningCache::verify() {
   std::lock_guard<std::mutex> lock(mutex_);
   if (llvm::Error error = require_usable()) return error;
   VerifyReport report;
-  // A damaged file is what verify exists to report, so SQLite's corruption errors become findings.
+  if (!opened_->damage.empty()) report.integrity_problems.push_back(opened_->damage);
+  // A damaged file is what verify exists to report, so SQLite's corruption errors become findings;
+  // in a file already found damaged at open, so does any error (a missing table, say).
   auto record_corruption = [&](llvm::Error error) -> llvm::Error {
-    if (!error.isA<CorruptDatabaseError>()) return error;
+    if (!error.isA<CorruptDatabaseError>() && opened_->damage.empty()) return error;
     report.integrity_problems.push_back(llvm::toString(std::move(error)));
     return llvm::Error::success();
   };

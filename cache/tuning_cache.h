@@ -76,19 +76,23 @@ class TuningCache {
   TuningCache& operator=(const TuningCache&) = delete;
 
   const std::string& path() const { return path_; }
-  // Everything wrong with `entry` (read with its cubin: size and SHA-256, symbol, spec by the
-  // OpenOptions::check_spec rule), joined by "; "; empty when nothing is. What `flashjit cache
-  // verify` reports and export leaves out.
+  // Everything wrong with `entry` (read with its cubin: size and SHA-256, symbol, then the
+  // OpenOptions::check_entry rule: key, spec against key, cubin), joined by "; "; empty when
+  // nothing is. What lookup refuses, `flashjit cache verify` reports, export leaves out and import
+  // rejects.
   std::string entry_problems(const CacheEntry& entry) const;
-  // Why `spec_json` is not a spec this cache accepts (OpenOptions::check_spec); empty when it is.
-  std::string spec_problem(const std::string& spec_json) const;
   bool read_only() const;
+  // Opened to inspect (OpenOptions::inspect): what the checks at open found wrong with the file
+  // ("it is corrupt (integrity check: ...)"); empty when nothing.
+  std::string damage() const;
+  // Opened with OpenOptions::inspect: read-only because it was asked to look, not because of the file.
+  bool inspecting() const { return options_.inspect; }
   // Why writes are off ("the file is not writable"); empty when the cache is writable.
   std::string read_only_reason() const;
 
-  // The entry for `key` with its cubin, or nullopt on a miss. A row whose cubin fails its SHA-256
-  // check is a miss too: it is deleted (when writable) with a warning, and the caller compiles
-  // again. So is a database found damaged meanwhile, which is set aside and started afresh.
+  // The entry for `key` with its cubin, or nullopt on a miss. A row that fails entry_problems()
+  // (a cubin that fails its SHA-256, a spec for another problem, ...) is a miss too: it is deleted
+  // (when writable) with a warning, and the caller compiles again. So is a database found damaged meanwhile, which is set aside and started afresh.
   llvm::Expected<std::optional<CacheEntry>> lookup(const CacheKey& key);
 
   // Stores `entry` under its key, computing cubin_sha256 (an error if the entry carries a
@@ -109,9 +113,13 @@ class TuningCache {
   llvm::Expected<CacheEntry> find(const std::string& id_or_key);
   // Calls `visit` for every entry with its cubin, by row id, from one consistent snapshot. `visit`
   // must not call back into this cache. An error from `visit` stops the walk and is returned.
-  llvm::Error for_each_entry(llvm::function_ref<llvm::Error(const CacheEntry&)> visit);
+  // With `unreadable`, a row on a damaged page is passed to it (its id, or 0 when the damage hides
+  // the ids that follow, and why) and the walk goes on: export saves what is intact.
+  llvm::Error for_each_entry(llvm::function_ref<llvm::Error(const CacheEntry&)> visit,
+                             llvm::function_ref<void(int64_t id, const std::string& why)> unreadable = nullptr);
   // Checks every row (cubin present and matching its SHA-256, spec JSON valid, symbol present) and
-  // the whole file's integrity. Reports; changes nothing.
+  // the whole file's integrity (with the damage found at open, when opened to inspect). Reports;
+  // changes nothing.
   llvm::Expected<VerifyReport> verify();
   // Whether a row with that id existed. An error on a read-only cache.
   llvm::Expected<bool> remove(int64_t id);
@@ -128,6 +136,8 @@ class TuningCache {
   llvm::Expected<std::vector<CacheEntry>> list_locked();
   llvm::Expected<StoreResult> store_one_in_transaction(const CacheEntry& entry, ReplacePolicy policy);
   llvm::Error for_each_entry_locked(llvm::function_ref<llvm::Error(const CacheEntry&)> visit);
+  llvm::Error for_each_readable_entry_locked(llvm::function_ref<llvm::Error(const CacheEntry&)> visit,
+                                             llvm::function_ref<void(int64_t, const std::string&)> unreadable);
   void delete_damaged_row(const CacheEntry& entry);
   // Corruption found mid-operation: set the file aside and continue with a fresh one. Returns
   // false when that was impossible (read-only, or the fresh open failed; then the error is logged).

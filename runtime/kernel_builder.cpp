@@ -68,7 +68,7 @@ llvm::Expected<BuiltKernel> KernelBuilder::obtain(const Problem& problem) const 
   if (cache_) {
     std::optional<cache::CacheEntry> hit = lookup(problem);
     if (hit && (hit->tuned || !tuning)) {
-      auto ready = from_cache(*hit);
+      auto ready = from_cache(*hit, problem);
       if (ready) return ready;
       log::warning("cached kernel for " + problem.key().str() + " is unusable (" + llvm::toString(ready.takeError()) +
                    "); building it again");
@@ -116,11 +116,16 @@ std::optional<cache::CacheEntry> KernelBuilder::lookup(const Problem& problem) c
   return std::nullopt;
 }
 
-llvm::Expected<BuiltKernel> KernelBuilder::from_cache(const cache::CacheEntry& entry) const {
+llvm::Expected<BuiltKernel> KernelBuilder::from_cache(const cache::CacheEntry& entry, const Problem& problem) const {
   auto json = nlohmann::json::parse(entry.spec_json, nullptr, false);
   if (json.is_discarded()) return make_error(ErrorCode::internal, "its spec is not valid JSON");
   auto spec = gen::spec_from_json(json);
   if (!spec) return spec.takeError();
+  // The cache checked the entry against its key (cache_entry_check.h); this is the last line
+  // between a cubin and a call it was not built for, so the call's own features are compared too.
+  if (spec->features() != problem.features())
+    return make_error(ErrorCode::internal, "its spec " + gen::canonical_key(*spec) + " is not a kernel for " +
+                                               problem.key().str());
   if (llvm::Error err = gen::validate_spec(*spec, device_->description())) return err;
   return loaded(BuiltKernel{*spec, KernelOrigin::cache, nullptr, std::nullopt, {}}, entry.cubin,
                 entry.kernel_symbol);

@@ -74,7 +74,7 @@ class KernelBuilder {
   llvm::Expected<BuiltKernel> forced(const Problem& problem) const;
   // The exact entry, else one a compile-only warm-up stored for any device of this architecture.
   std::optional<cache::CacheEntry> lookup(const Problem& problem) const;
-  llvm::Expected<BuiltKernel> from_cache(const cache::CacheEntry& entry) const;
+  llvm::Expected<BuiltKernel> from_cache(const cache::CacheEntry& entry, const Problem& problem) const;
   llvm::Expected<BuiltKernel> tuned(const Problem& problem) const;
   llvm::Expected<BuiltKernel> heuristic(const Problem& problem) const;
   // Loads `spec`'s cubin where kernels can run; leaves `built.kernel` null where they cannot.

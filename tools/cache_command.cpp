@@ -91,7 +91,11 @@ int list(cache::TuningCache& c) {
     llvm::outs() << dumped(rows) << "\n";
     return 0;
   }
-  llvm::outs() << llvm::formatv("{0} ({1} entries{2})\n", c.path(), entries->size(), c.read_only() ? ", read-only" : "");
+  // A cache opened to inspect it is read-only by choice; only damage found at open is worth saying.
+  const std::string note = !c.damage().empty()                    ? ", damaged: " + c.damage()
+                           : c.read_only() && !c.inspecting() ? ", read-only"
+                                                               : "";
+  llvm::outs() << llvm::formatv("{0} ({1} entries{2})\n", c.path(), entries->size(), note);
   for (const cache::CacheEntry& e : *entries) {
     llvm::outs() << llvm::formatv("{0,4}  {1,-36} {2,-44} {3,-7} {4,10} ms  {5}\n", e.id, printable(e.key.problem_key),
                                   printable(kernel_key_of(e)), e.tuned ? "tuned" : "untuned", ms(e.median_ms),

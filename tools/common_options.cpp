@@ -149,6 +149,9 @@ llvm::Expected<uint64_t> max_input_bytes_from_options(uint64_t fallback) {
 llvm::Expected<std::unique_ptr<cache::TuningCache>> cache_from_options(CacheUse use) {
   cache::OpenOptions options;
   options.must_exist = use == CacheUse::read_existing;
+  // What only reads the cache looks at the file as it is: a damaged one is reported (verify),
+  // salvaged (export) or listed as far as it reads, never set aside from under the operator.
+  options.inspect = use == CacheUse::read_existing;
   return open_tuning_cache(cache_path, options);
 }
 

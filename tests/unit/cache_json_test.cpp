@@ -174,7 +174,11 @@ TEST_F(CacheJson, NamesTheEntryAndFieldOfABadImportAndStoresNothing) {
       {"driver_version", 1e30, "entry 1: field 'driver_version' is not an integer"},
       {"nvrtc_version", 99999999999LL, "entry 1: field 'nvrtc_version' is out of range"},
       {"spec", "generic", "entry 1: field 'spec' is not an object"},
-      {"spec", json{{"variant", "generic"}}, "entry 1: field 'spec' is not a valid kernel spec: spec field 'target': missing"},
+      {"spec", json{{"variant", "generic"}}, "entry 1: must not run: spec field 'target': missing"},
+      // Issue 12: out-of-range specs and keys that do not parse back are refused by the entry's index.
+      {"problem_key", "bf16_d128_causal_gqa4_len4096_n1",
+       "entry 1: must not run: problem key 'bf16_d128_causal_gqa4_len4096_n1' does not end in _len<sequence bucket>"},
+      {"device_name", "H100\x01", "entry 1: must not run: device_name 'H100\\x01' holds bytes that are not printable"},
       {"kernel_symbol", 7, "entry 1: field 'kernel_symbol' is not a string"},
       {"cubin_base64", "not base64!", "entry 1: field 'cubin_base64' holds invalid base64: length 11 is not a multiple of 4"},
       {"cubin_base64", "", "entry 1: field 'cubin_base64' holds no bytes"},
@@ -193,9 +197,27 @@ TEST_F(CacheJson, NamesTheEntryAndFieldOfABadImportAndStoresNothing) {
     EXPECT_NE(error.find(c.message), std::string::npos) << c.field << ": " << error;
   }
 
+  json huge_tile = good;
+  huge_tile["entries"][1]["spec"]["block_m"] = 1 << 30;
+  EXPECT_NE(import_error(huge_tile).find("entry 1: must not run: spec generic_sm90_bf16_d128_m1073741824"),
+            std::string::npos)
+      << import_error(huge_tile);
+  // Bytes that are not a cubin, with a matching SHA-256 (so only the ELF check can refuse them).
+  json not_elf = good;
+  not_elf["entries"][1]["cubin_base64"] = base64_encode("#!/bin/sh\nrm -rf /\n");
+  not_elf["entries"][1]["cubin_sha256"] = sha256_hex("#!/bin/sh\nrm -rf /\n");
+  EXPECT_NE(import_error(not_elf).find("entry 1: must not run: cubin is not a CUDA binary: not an ELF file"),
+            std::string::npos)
+      << import_error(not_elf);
+
   json unknown = good;
   unknown["entries"][4]["colour"] = "blue";
   EXPECT_NE(import_error(unknown).find("entry 4: unknown field 'colour'"), std::string::npos);
+  // A hostile field name is quoted short and escaped, NUL included.
+  json hostile = good;
+  hostile["entries"][4][std::string("col\0our", 7)] = "blue";
+  EXPECT_NE(import_error(hostile).find("entry 4: unknown field 'col\\x00our'"), std::string::npos)
+      << import_error(hostile);
   json not_object = good;
   not_object["entries"][0] = 17;
   EXPECT_NE(import_error(not_object).find("entry 0: is not a JSON object"), std::string::npos);

@@ -21,7 +21,7 @@ TEST(CacheKey, EncodesNvrtcVersionsLikeTheDriver) {
 TEST(CacheKey, KeyStringNamesEveryField) {
   const CacheKey key = sample_key(0);
   EXPECT_EQ(key_string(key),
-            "problem=bf16_d128_causal_gqa4_len4096_n0;device=NVIDIA H100 80GB HBM3;cc=90;sms=132;"
+            "problem=bf16_d128_causal_gqa1_len4096;device=NVIDIA H100 80GB HBM3;cc=90;sms=132;"
             "driver=12040;nvrtc=12040;generator=1-0123456789abcdef;"
             "options=--std=c++17 -arch=sm_90 -default-device");
 }
@@ -43,7 +43,9 @@ std::vector<CacheKey> keys_differing_in_one_field() {
 
 TEST(CacheKey, ADifferenceInAnyFieldIsADistinctRow) {
   testing::ScratchDir dir;
-  auto cache = testing::open_cache(dir.file("cache.sqlite"));
+  // The cache's own keying, without FlashJIT's entry check (which refuses sample_entry's sm_90
+  // bf16 spec under keys 2 and 8).
+  auto cache = TuningCache::open(dir.file("cache.sqlite"));
   ASSERT_TRUE(bool(cache)) << llvm::toString(cache.takeError());
   const std::vector<CacheKey> keys = keys_differing_in_one_field();
   for (size_t i = 0; i < keys.size(); ++i) {

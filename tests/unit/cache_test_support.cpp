@@ -18,6 +18,7 @@
 #include "cache/sqlite_database.h"
 #include "generator/kernel_spec.h"
 #include "generator/spec_json.h"
+#include "helpers/minimal_cubin.h"
 #include "support/log.h"
 #include "runtime/open_cache.h"
 
@@ -61,14 +62,17 @@ CacheKey sample_key(int n) {
   key.nvrtc_version = nvrtc_version_number(12, 4);
   key.generator_hash = "1-0123456789abcdef";
   key.compile_options = "--std=c++17 -arch=sm_90 -default-device";
-  // Opaque to the cache: any string that differs per n will do.
-  key.problem_key = "bf16_d128_causal_gqa4_len4096_n" + std::to_string(n);
+  // A real problem key, different per n (FlashJIT's cache checks every entry's spec against it).
+  key.problem_key = "bf16_d128_causal_gqa" + std::to_string(n + 1) + "_len4096";
   return key;
 }
 
 std::string sample_cubin(int seed, size_t size) {
-  std::string bytes(size, '\0');
-  for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 7 + static_cast<size_t>(seed) * 31) & 0xff);
+  // A cubin for sm_90 holding the sample entry's kernel, padded with bytes that differ per seed
+  // (nothing reads past the section headers).
+  std::string bytes = flashjit::testing::minimal_cubin(90, {kSampleSymbol});
+  for (size_t i = bytes.size(); i < size; ++i)
+    bytes.push_back(static_cast<char>((i * 7 + static_cast<size_t>(seed) * 31) & 0xff));
   return bytes;
 }
 
@@ -84,7 +88,7 @@ CacheEntry sample_entry(const CacheKey& key, bool tuned, int cubin_seed) {
   CacheEntry entry;
   entry.key = key;
   entry.spec_json = sample_spec_json();
-  entry.kernel_symbol = "_Z20flashjit_generic_fwdILi128EEvN8flashjit16AttentionParamsE";
+  entry.kernel_symbol = kSampleSymbol;
   entry.cubin = sample_cubin(cubin_seed);
   if (tuned) {
     entry.median_ms = 1.25;

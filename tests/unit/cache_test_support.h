@@ -30,9 +30,13 @@ class ScratchDir {
   std::string path_;
 };
 
-// A key that differs from sample_key(j) for every j != n.
+// A key that differs from sample_key(j) for every j != n: bf16, d128, causal, GQA ratio n + 1 on
+// an H100, so that sample_entry() passes the checks FlashJIT's cache applies to every entry.
 CacheKey sample_key(int n = 0);
-// Deterministic cubin bytes for `seed` (every byte value appears, including zeros).
+// The kernel every sample cubin holds.
+inline constexpr const char* kSampleSymbol = "_Z20flashjit_generic_fwdILi128EEvN8flashjit16AttentionParamsE";
+// Deterministic cubin bytes for `seed`: an sm_90 cubin holding kSampleSymbol, padded to `size`
+// with bytes that differ per seed (every byte value appears, including zeros).
 std::string sample_cubin(int seed, size_t size = 3000);
 // A valid KernelSpec as JSON text.
 std::string sample_spec_json();

@@ -16,6 +16,7 @@
 #include <llvm/Support/Error.h>
 
 #include "generator/kernel_spec.h"
+#include "helpers/minimal_cubin.h"
 #include "tuner/tuning_backend.h"
 
 namespace flashjit::tuner::testing {
@@ -65,7 +66,7 @@ class FakeBackend : public TuningBackend {
     candidate.spec = spec;
     candidate.key = key;
     candidate.symbol = "fake_" + key;
-    candidate.cubin = "cubin of " + key;
+    candidate.cubin = flashjit::testing::minimal_cubin(spec.arch, {candidate.symbol});
     candidate.registers = script.registers;
     return candidate;
   }
