@@ -25,8 +25,9 @@ struct OpenOptions {
   // How long a call waits for another process's write before giving up with an error.
   int busy_timeout_ms = 10000;
   // Every reason a stored entry must not run (its key, its spec against its key, its cubin); empty
-  // when there is none. The cache itself requires only that the spec is a JSON object (what a spec
-  // is, and which kernel serves which problem, belongs to the layers above); open_tuning_cache()
+  // when there is none. Asked only about rows that meet cache::entry_field_problems (what every row
+  // must be to be read and to travel); what a spec is, and which kernel serves which problem,
+  // belongs to the layers above; open_tuning_cache()
   // passes runtime/cache_entry_check's, so that lookup, verify, export and import hold every
   // entry to it.
   std::function<std::vector<std::string>(const CacheEntry& entry)> check_entry;

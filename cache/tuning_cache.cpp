@@ -3,10 +3,10 @@
 #include <ctime>
 
 #include <llvm/ADT/StringExtras.h>
-#include <nlohmann/json.hpp>
 
 #include "cache/cache_path.h"
 #include "cache/codec.h"
+#include "cache/entry_fields.h"
 #include "cache/entry_rows.h"
 #include "cache/open_database.h"
 #include "cache/sqlite_database.h"
@@ -96,18 +96,11 @@ bool TuningCache::replace_after_corruption(const std::string& why) {
 // ---- checking entries ----------------------------------------------------------------------------
 
 std::string TuningCache::entry_problems(const CacheEntry& entry) const {
-  std::vector<std::string> problems;
-  if (entry.cubin.size() != entry.cubin_size)
-    problems.push_back("cubin is " + std::to_string(entry.cubin.size()) + " bytes, the row says " +
-                       std::to_string(entry.cubin_size));
-  if (sha256_hex(entry.cubin) != entry.cubin_sha256) problems.push_back("cubin does not match its sha256");
-  if (entry.kernel_symbol.empty()) problems.push_back("kernel_symbol is empty");
-  if (options_.check_entry) {
-    for (std::string& p : options_.check_entry(entry)) problems.push_back(std::move(p));
-  } else {
-    const nlohmann::json spec = nlohmann::json::parse(entry.spec_json, nullptr, /*allow_exceptions=*/false);
-    if (!spec.is_object()) problems.push_back("spec_json is not a JSON object");
-  }
+  // What a row must be to be read at all first; what it means (which problem it may serve) only
+  // for a well-formed row, which that check can then trust to parse.
+  std::vector<std::string> problems = cubin_digest_problems(entry);
+  for (std::string& problem : entry_field_problems(entry)) problems.push_back(std::move(problem));
+  if (problems.empty() && options_.check_entry) problems = options_.check_entry(entry);
   return llvm::join(problems, "; ");
 }
 

@@ -76,8 +76,9 @@ class TuningCache {
   TuningCache& operator=(const TuningCache&) = delete;
 
   const std::string& path() const { return path_; }
-  // Everything wrong with `entry` (read with its cubin: size and SHA-256, symbol, then the
-  // OpenOptions::check_entry rule: key, spec against key, cubin), joined by "; "; empty when
+  // Everything wrong with `entry` (read with its cubin: every field by cache::entry_field_problems,
+  // then, for a row that passes, the OpenOptions::check_entry rule: key, spec against key, cubin),
+  // joined by "; "; empty when
   // nothing is. What lookup refuses, `flashjit cache verify` reports, export leaves out and import
   // rejects.
   std::string entry_problems(const CacheEntry& entry) const;

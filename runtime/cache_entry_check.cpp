@@ -5,6 +5,7 @@
 #include <llvm/ADT/StringExtras.h>
 #include <nlohmann/json.hpp>
 
+#include "cache/entry_fields.h"
 #include "cuda/cubin_elf.h"
 #include "generator/device_description.h"
 #include "generator/selector.h"
@@ -14,34 +15,6 @@
 
 namespace flashjit {
 namespace {
-
-// Key strings are names and flags that NVIDIA's tools and this library write: printable ASCII of
-// a bounded length.
-std::string text_problem(const char* field, const std::string& text, size_t max_length) {
-  if (text.size() > max_length)
-    return std::string(field) + " is " + std::to_string(text.size()) + " bytes, more than " +
-           std::to_string(max_length);
-  const bool printable = std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
-  if (!printable) return std::string(field) + " '" + quote_prefix(text) + "' holds bytes that are not printable";
-  return {};
-}
-
-std::string range_problem(const char* field, int value, int lowest, int highest) {
-  if (value >= lowest && value <= highest) return {};
-  return std::string(field) + " " + std::to_string(value) + " is outside " + std::to_string(lowest) + ".." +
-         std::to_string(highest);
-}
-
-void key_problems(const cache::CacheKey& key, std::vector<std::string>& problems) {
-  for (std::string p : {text_problem("device_name", key.device_name, 256),
-                        text_problem("generator_hash", key.generator_hash, 256),
-                        text_problem("compile_options", key.compile_options, 4096),
-                        range_problem("compute_capability", key.compute_capability, 10, 999),
-                        range_problem("sm_count", key.sm_count, 0, 1 << 16),
-                        range_problem("driver_version", key.driver_version, 0, 999999),
-                        range_problem("nvrtc_version", key.nvrtc_version, 0, 999999)})
-    if (!p.empty()) problems.push_back(std::move(p));
-}
 
 // The NVRTC of the key, able to target the key's architecture (the cubin is the proof).
 gen::CompilerTargets targets_of(const cache::CacheKey& key) {
@@ -78,6 +51,24 @@ void spec_problems_for_key(const gen::KernelSpec& spec, const cache::CacheKey& k
                        key.problem_key + ": " + verdict.reason);
 }
 
+// A stored spec is exactly what spec_to_json writes for the kernel it describes: a field this
+// FlashJIT does not read, or a key that disagrees with the fields, is not something it stored.
+std::string not_as_written(const nlohmann::json& stored, const nlohmann::json& written) {
+  if (stored == written) return {};
+  for (auto it = stored.begin(); it != stored.end(); ++it)
+    if (!written.contains(it.key())) return "spec has a field this FlashJIT does not write: '" + quote_prefix(it.key()) + "'";
+  for (auto it = written.begin(); it != written.end(); ++it) {
+    if (!stored.contains(it.key())) return "spec lacks field '" + it.key() + "'";
+    if (stored[it.key()] == *it) continue;
+    if (it.key() == "key")
+      return "spec field 'key' is " + quote_prefix(stored["key"].dump(), 120) + ", but its fields describe " +
+             quote_prefix(it->dump(), 120);
+    return "spec field '" + it.key() + "' is " + quote_prefix(stored[it.key()].dump()) + ", not " +
+           quote_prefix(it->dump()) + " as this FlashJIT writes it";
+  }
+  return "spec is not as this FlashJIT writes it";
+}
+
 void cubin_problems(const cache::CacheEntry& entry, std::vector<std::string>& problems) {
   auto cubin = cuda::read_cubin(entry.cubin);
   if (!cubin) {
@@ -94,20 +85,26 @@ void cubin_problems(const cache::CacheEntry& entry, std::vector<std::string>& pr
 }  // namespace
 
 std::vector<std::string> cache_entry_problems(const cache::CacheEntry& entry) {
-  std::vector<std::string> problems;
-  key_problems(entry.key, problems);
+  // The rules every row meets before its meaning is judged (the cache applies them first too).
+  std::vector<std::string> problems = cache::entry_field_problems(entry);
+  if (!problems.empty()) return problems;
   auto problem_key = parse_problem_key(entry.key.problem_key);
   if (!problem_key) problems.push_back(llvm::toString(problem_key.takeError()));
 
+  // Well-formed and shallow: entry_field_problems parsed it with its nesting bounded.
   const nlohmann::json json = nlohmann::json::parse(entry.spec_json, nullptr, /*allow_exceptions=*/false);
-  if (json.is_discarded()) {
-    problems.push_back("spec is not valid JSON");
-  } else if (auto spec = gen::spec_from_json(json); !spec) {
+  if (auto spec = gen::spec_from_json(json); !spec) {
     problems.push_back(llvm::toString(spec.takeError()));
-  } else if (problem_key && problems.empty()) {
-    spec_problems_for_key(*spec, entry.key, *problem_key, problems);
+  } else {
+    // Which problem the kernel is for first: the reason an operator needs when an entry was moved
+    // to another key; then whatever else makes it a spec this FlashJIT did not write.
+    const size_t before = problems.size();
+    if (problem_key) spec_problems_for_key(*spec, entry.key, *problem_key, problems);
+    if (problems.size() == before)
+      if (std::string written = not_as_written(json, gen::spec_to_json(*spec)); !written.empty())
+        problems.push_back(written);
   }
-  if (!entry.cubin.empty()) cubin_problems(entry, problems);
+  cubin_problems(entry, problems);
   return problems;
 }
 

@@ -14,8 +14,10 @@
 
 namespace flashjit {
 
-// Every reason `entry` must not run, most basic first; empty when there is none. The cubin is
-// checked only when the entry carries one (list() rows do not).
+// Every reason `entry` (read with its cubin) must not run; empty when there is none. First the
+// rules every row meets (cache::entry_field_problems); only for a row that meets them, what it
+// means: the key parses, the spec is exactly as spec_to_json writes it and a kernel for the key's
+// problem on the key's architecture, the cubin a CUDA ELF for that architecture naming the kernel.
 std::vector<std::string> cache_entry_problems(const cache::CacheEntry& entry);
 
 }  // namespace flashjit

@@ -25,3 +25,15 @@ std::string quote_prefix(llvm::StringRef text, size_t max_chars) {
 }
 
 }  // namespace flashjit
+
+namespace flashjit {
+
+std::string printable_text_problem(llvm::StringRef field, llvm::StringRef text, size_t max_length) {
+  if (text.size() > max_length)
+    return field.str() + " is " + std::to_string(text.size()) + " bytes, more than " + std::to_string(max_length);
+  for (char c : text)
+    if (c < 0x20 || c >= 0x7f) return field.str() + " '" + quote_prefix(text) + "' holds bytes that are not printable";
+  return {};
+}
+
+}  // namespace flashjit

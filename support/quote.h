@@ -15,3 +15,12 @@ namespace flashjit {
 std::string quote_prefix(llvm::StringRef text, size_t max_chars = 40);
 
 }  // namespace flashjit
+
+namespace flashjit {
+
+// Empty when `text` is printable ASCII of at most `max_length` bytes; otherwise the problem, named
+// by `field`: "device_name 'H100\x01' holds bytes that are not printable". For names and flags
+// that NVIDIA's tools and this library write, which a file may hold damaged or hostile.
+std::string printable_text_problem(llvm::StringRef field, llvm::StringRef text, size_t max_length);
+
+}  // namespace flashjit

@@ -89,9 +89,32 @@ TEST(CacheEntryCheck, AKeyThatDoesNotParseIsRefused) {
   CacheEntry control = sample_entry(sample_key(1), true, 1);
   control.key.device_name = std::string("H100\n", 5);
   control.key.compute_capability = 5000;
+  // The fields first: what the row means is judged only for a well-formed one.
   EXPECT_EQ(problems_of(control),
-            "device_name 'H100\\x0a' holds bytes that are not printable; compute_capability 5000 is outside 10..999; "
-            "cubin is for sm_90, not the key's compute capability 5000");
+            "device_name 'H100\\x0a' holds bytes that are not printable; compute_capability 5000 is outside 10..999");
+}
+
+// A stored spec is exactly what spec_to_json writes: FlashJIT stored nothing else.
+TEST(CacheEntryCheck, ASpecNotAsThisFlashJITWritesItIsRefused) {
+  CacheEntry extra = sample_entry(sample_key(1), true, 1);
+  nlohmann::json spec = nlohmann::json::parse(extra.spec_json);
+  spec["launch_anyway"] = true;
+  extra.spec_json = spec.dump();
+  EXPECT_EQ(problems_of(extra), "spec has a field this FlashJIT does not write: 'launch_anyway'");
+
+  CacheEntry missing = sample_entry(sample_key(1), true, 1);
+  spec = nlohmann::json::parse(missing.spec_json);
+  spec.erase("key");
+  missing.spec_json = spec.dump();
+  EXPECT_EQ(problems_of(missing), "spec lacks field 'key'");
+
+  CacheEntry stale = sample_entry(sample_key(1), true, 1);
+  spec = nlohmann::json::parse(stale.spec_json);
+  spec["block_n"] = spec["block_n"].get<int>() * 2;
+  stale.spec_json = spec.dump();
+  const std::string problems = problems_of(stale);
+  EXPECT_EQ(problems.rfind("spec field 'key' is \\x22generic_sm90_bf16_d128_", 0), 0u) << problems;
+  EXPECT_NE(problems.find(", but its fields describe "), std::string::npos) << problems;
 }
 
 TEST(CacheEntryCheck, ACubinThatIsNotACudaBinaryIsRefused) {

@@ -49,7 +49,7 @@ TEST_F(CacheIntegrity, ATamperedCubinIsAMissAndItsRowIsDeleted) {
   const std::string warnings = expect_miss(*cache_);
   if (testing::warnings_are_shown()) {
     EXPECT_NE(warnings.find("entry " + std::to_string(id_) + " (" + sample_key(1).problem_key +
-                            ") must not run (cubin does not match its sha256; "),
+                            ") must not run (cubin does not match its sha256)"),
               std::string::npos)
         << warnings;
   }
