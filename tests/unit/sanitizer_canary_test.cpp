@@ -18,6 +18,10 @@ namespace flashjit {
 namespace {
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(FLASHJIT_SANITIZE_UNDEFINED)
+// Where the canaries put what they compute: a volatile store the compiler must keep, so the bad
+// read or addition that feeds it stays too (an unused result is dropped, bug and all, at -O1).
+[[maybe_unused]] volatile int canary_sink = 0;
+
 // Death tests fork; "threadsafe" re-runs the binary for the child, so no thread of an earlier test
 // is copied half-way through its work.
 class SanitizerCanary : public testing::Test {
@@ -27,22 +31,25 @@ class SanitizerCanary : public testing::Test {
 #endif
 
 #if defined(__SANITIZE_ADDRESS__)
-// volatile: the compiler may not drop a read whose value is unused, or prove it out of bounds.
-int read_past_the_end(volatile int index) {
+// volatile index: the compiler may not prove the read out of bounds at compile time.
+void read_past_the_end(volatile int index) {
   std::unique_ptr<int[]> block(new int[4]());
-  return block[index];
+  canary_sink = block[index];
 }
 
 TEST_F(SanitizerCanary, AddressSanitizerStopsAReadPastAHeapBlock) {
   EXPECT_DEATH(read_past_the_end(4), "AddressSanitizer: heap-buffer-overflow");
 }
 
+// Where the leaked block's only pointer lives until it is dropped: a namespace-scope volatile, so
+// neither the compiler nor -Wunused-but-set-variable removes the stores.
+void* volatile leak_sink = nullptr;
+
 TEST_F(SanitizerCanary, LeakSanitizerStopsALeak) {
   EXPECT_DEATH(
       {
-        static void* volatile leaked;
-        leaked = std::malloc(64);
-        leaked = nullptr;
+        leak_sink = std::malloc(64);
+        leak_sink = nullptr;
         __lsan_do_leak_check();
       },
       "LeakSanitizer: detected memory leaks");
@@ -50,7 +57,7 @@ TEST_F(SanitizerCanary, LeakSanitizerStopsALeak) {
 #endif
 
 #if defined(FLASHJIT_SANITIZE_UNDEFINED)
-int add(volatile int a, volatile int b) { return a + b; }
+void add(volatile int a, volatile int b) { canary_sink = a + b; }
 
 TEST_F(SanitizerCanary, UndefinedBehaviorSanitizerStopsASignedOverflow) {
   EXPECT_DEATH(add(std::numeric_limits<int>::max(), 1), "runtime error: signed integer overflow");
