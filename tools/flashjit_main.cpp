@@ -4,6 +4,7 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include <exception>
+#include <new>
 
 #include "flashjit/flashjit.h"
 #include "support/quote.h"
@@ -14,6 +15,8 @@ namespace {
 
 // sysexits.h's EX_SOFTWARE: an internal software error.
 constexpr int kInternalErrorExit = 70;
+// sysexits.h's EX_OSERR: the system refused a resource (here, memory).
+constexpr int kOutOfMemoryExit = 71;
 
 int run_subcommand() {
   if (flashjit::tools::doctor_command) return flashjit::tools::run_doctor();
@@ -31,6 +34,9 @@ int run_subcommand() {
 
 int main(int argc, char** argv) {
   llvm::InitLLVM init(argc, argv);
+  // InitLLVM installs a new-handler that aborts ("LLVM ERROR: out of memory") on the first failed
+  // allocation; without it, operator new throws std::bad_alloc, which the commands' callers report.
+  std::set_new_handler(nullptr);
   llvm::cl::SetVersionPrinter([](llvm::raw_ostream& os) { os << "flashjit " << FLASHJIT_VERSION_STRING << "\n"; });
   llvm::cl::HideUnrelatedOptions(flashjit::tools::flashjit_options);
   if (!llvm::cl::ParseCommandLineOptions(argc, argv,
@@ -49,6 +55,10 @@ int main(int argc, char** argv) {
   // bad input; if anything still escapes, say so and exit EX_SOFTWARE instead of aborting.
   try {
     return run_subcommand();
+  } catch (const std::bad_alloc&) {
+    llvm::errs() << "flashjit: out of memory: the system refused an allocation (a memory limit such as "
+                    "`ulimit -v`, or an input too large for this machine)\n";
+    return kOutOfMemoryExit;
   } catch (const std::exception& e) {
     llvm::errs() << "flashjit: internal error: " << flashjit::quote_prefix(e.what(), 400) << "\n";
   } catch (...) {

@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import stat
@@ -35,23 +36,28 @@ class Battery:
 
     # ---- running one case ----
 
-    def run(self, args, stdin=None, env_extra=None):
+    def run(self, args, stdin=None, env_extra=None, memory_limit=None):
         env = dict(os.environ, FLASHJIT_LOG="warning", FLASHJIT_CACHE_DIR=os.path.join(self.work, "default-cache"))
         env.update(env_extra or {})
+
+        def limit_memory():
+            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+
         try:
             done = subprocess.run([self.flashjit] + args, input=stdin, capture_output=True, timeout=TIMEOUT_S,
-                                  env=env)
+                                  env=env, preexec_fn=limit_memory if memory_limit else None)
         except subprocess.TimeoutExpired:
             return None, ""
         text = done.stdout.decode("utf-8", "replace") + done.stderr.decode("utf-8", "replace")
         return done.returncode, text
 
-    def check(self, kind, name, args, expect_rc, says, cache=None, cache_after=None, stdin=None):
-        """cache: a database whose rows must be as `cache_after` (default: as before) afterwards."""
+    def check(self, kind, name, args, expect_rc, says, cache=None, cache_after=None, stdin=None, memory_limit=None):
+        """cache: a database whose rows must be as `cache_after` (default: as before) afterwards.
+        memory_limit: bytes of address space the command may use (RLIMIT_AS)."""
         self.case_number += 1
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
         before = rows_of(cache) if cache else None
-        rc, text = self.run(args, stdin=stdin)
+        rc, text = self.run(args, stdin=stdin, memory_limit=memory_limit)
         problems = []
         if rc is None:
             problems.append("hung (no exit within %d s)" % TIMEOUT_S)
@@ -165,6 +171,19 @@ def input_file_cases(b, base_cache):
     big = write(os.path.join(d, "big.json"), b" " * (2 << 20) + manifest([]).encode())
     b.check("input file", "over the limit", ["warm", big, "--arch", "sm_75", "--max-input-bytes", "1048576",
                                              "--cache", os.path.join(d, "w.sqlite")], "nonzero", "1048576")
+    # Within the byte limit but not within the process's memory: a 200 MB string value read (200 MB)
+    # and parsed (200 MB more) under a 300 MB address-space limit. Out of memory is a message and
+    # EX_OSERR (71), not LLVM's abort.
+    huge = os.path.join(d, "huge-string.json")
+    with open(huge, "wb") as out:
+        out.write(b'{"format": "')
+        out.write(b"a" * (200 << 20))
+        out.write(b'"}')
+    cache = os.path.join(d, "import-oom.sqlite")
+    shutil.copy(base_cache, cache)
+    b.check("input file", "import out of memory", ["cache", "import", huge, "--cache", cache], 71, "out of memory",
+            cache=cache, memory_limit=300 << 20)
+    os.remove(huge)
 
 
 def manifest_cases(b):
