@@ -376,15 +376,17 @@ void fail(const char* format, ...) {
   std::abort();
 }
 
-void check_shared_chunk16(const void* address, const char* what) {
+void check_shared_bytes(const void* address, size_t bytes, const char* what) {
   const auto at = reinterpret_cast<std::uintptr_t>(address);
   const auto begin = reinterpret_cast<std::uintptr_t>(dev::smem);
   const size_t reserved = current_block != nullptr ? current_block->shared_bytes : dev::kEmulatedSharedBytes;
-  if (at % 16 != 0) fail("%s: address %p is not 16-byte aligned", what, address);
-  if (at < begin || at - begin + 16 > reserved)
-    fail("%s: bytes [%p, +16) are not inside the %zu bytes of shared memory the launch reserved", what, address,
-         reserved);
+  if (at % bytes != 0) fail("%s: address %p is not %zu-byte aligned", what, address, bytes);
+  if (at < begin || at - begin + bytes > reserved)
+    fail("%s: bytes [%p, +%zu) are not inside the %zu bytes of shared memory the launch reserved", what, address,
+         bytes, reserved);
 }
+
+void check_shared_chunk16(const void* address, const char* what) { check_shared_bytes(address, 16, what); }
 
 void warp_collective(const char* name, WarpCompute compute, const LanePayload& input, LanePayload& output) {
   if (current_block == nullptr) fail("%s outside a kernel", name);
@@ -552,6 +554,15 @@ void shuffle_xor(const ShuffleXorIn (&in)[32], float (&out)[32]) {
   for (unsigned lane = 0; lane < 32; ++lane) out[lane] = in[lane ^ in[lane].lane_mask].value;
 }
 
+struct ShuffleXorBitsIn {
+  unsigned value;
+  unsigned lane_mask;
+};
+
+void shuffle_xor_bits(const ShuffleXorBitsIn (&in)[32], unsigned (&out)[32]) {
+  for (unsigned lane = 0; lane < 32; ++lane) out[lane] = in[lane ^ in[lane].lane_mask].value;
+}
+
 struct Nothing {};
 
 void nothing(const Nothing (&)[32], Nothing (&)[32]) {}
@@ -564,6 +575,15 @@ float __shfl_xor_sync(unsigned mask, float value, int lane_mask) {
   if (lane_mask <= 0 || lane_mask >= 32) fail("__shfl_xor_sync: lane_mask must be in 1..31");
   const ShuffleXorIn in{value, static_cast<unsigned>(lane_mask)};
   return flashjit::emulation::warp_collective<ShuffleXorIn, float, &shuffle_xor>("__shfl_xor_sync", in);
+}
+
+unsigned __shfl_xor_sync(unsigned mask, unsigned value, int lane_mask) {
+  using flashjit::emulation::fail;
+  if (mask != 0xffffffffu) fail("__shfl_xor_sync: only full-warp masks are emulated");
+  if (lane_mask <= 0 || lane_mask >= 32) fail("__shfl_xor_sync: lane_mask must be in 1..31");
+  const ShuffleXorBitsIn in{value, static_cast<unsigned>(lane_mask)};
+  return flashjit::emulation::warp_collective<ShuffleXorBitsIn, unsigned, &shuffle_xor_bits>("__shfl_xor_sync (bits)",
+                                                                                             in);
 }
 
 void __syncwarp(unsigned mask) {

@@ -61,6 +61,8 @@ void __syncthreads();
 // Exchanges `value` with lane (lane ^ lane_mask) of the same warp. Every lane of the warp must
 // call it (mask 0xffffffff only, as the kernel does); each call is one barrier over the warp.
 float __shfl_xor_sync(unsigned mask, float value, int lane_mask);
+// The same for 32 bits that are not a float (packed f16x2), moved bit for bit.
+unsigned __shfl_xor_sync(unsigned mask, unsigned value, int lane_mask);
 
 // Waits until all 32 lanes of the warp have arrived (at this or another __syncwarp: since Volta the
 // call sites need not match). Full-warp masks only.
@@ -119,6 +121,9 @@ void emulate_launch(void (*kernel)(Params), dim3 grid, dim3 block, std::size_t d
 // Fails unless [address, address + 16) is 16-byte aligned and inside the shared memory the running
 // launch reserved (dev::smem up to its dynamic_shared_bytes); `what` names the instruction.
 void check_shared_chunk16(const void* address, const char* what);
+// The same for `bytes` bytes aligned to `bytes` (a power of two up to 16): the 8- and 16-byte shared
+// loads of the Volta kernel.
+void check_shared_bytes(const void* address, std::size_t bytes, const char* what);
 
 // ---- warp collectives ----------------------------------------------------------------------------
 // One step that all 32 lanes of a warp take together (a shuffle, ldmatrix, mma.sync, __syncwarp):

@@ -63,6 +63,36 @@ constexpr MatrixPos mma_m16n8_c(int lane, int i) {
   return {group_id(lane) + 8 * (i >> 1), 2 * thread_in_group(lane) + (i & 1)};
 }
 
+// mma.m8n8k4 with .f16 multiplicands (§9.7.14.5.1 in PTX ISA 8.x/9.0, §9.7.15.5.1 later: "Matrix
+// Fragments for mma.m8n8k4 with .f16 floating point type", Figures 46-52), Volta's shape. Unlike the
+// shapes above, "a warp executing mma.m8n8k4 with .f16 floating point type will compute 4 MMA
+// operations": computation q (0..3 here, 1..4 in the ISA's table) is done by the lanes 4q..4q+3 (the
+// "low group") and 16+4q..16+4q+3 (the "high group"), each computation with its own A, B, C and D.
+// The positions below are within the lane's own computation's matrices. In the ISA's formulas only
+// %laneid % 4 (or its bits) and whether %laneid < 16 enter; "+ 4" is the high group.
+constexpr int quad_pair(int lane) { return (lane >> 2) & 3; }
+constexpr int high_group(int lane) { return lane >= 16 ? 4 : 0; }
+
+//   A (8 x 4), a0..a3 in two .f16x2 registers. Row-major (Figure 46):
+//     row = %laneid % 4 (+ 4 in the high group);  col = i
+constexpr MatrixPos mma_m8n8k4_a_row(int lane, int i) { return {lane % 4 + high_group(lane), i}; }
+//   Column-major (Figure 47): row = i % 4 (+ 4 in the high group);  col = %laneid % 4
+constexpr MatrixPos mma_m8n8k4_a_col(int lane, int i) { return {i % 4 + high_group(lane), lane % 4}; }
+//   B (4 x 8), b0..b3 in two .f16x2 registers. Row-major (Figure 48):
+//     row = %laneid % 4;  col = i (+ 4 in the high group)
+constexpr MatrixPos mma_m8n8k4_b_row(int lane, int i) { return {lane % 4, i + high_group(lane)}; }
+//   Column-major (Figure 49): row = i;  col = %laneid % 4 (+ 4 in the high group)
+constexpr MatrixPos mma_m8n8k4_b_col(int lane, int i) { return {i, lane % 4 + high_group(lane)}; }
+//   C/D (8 x 8) as .f16, c0..c7 in four .f16x2 registers (Figure 50):
+//     row = %laneid % 4 (+ 4 in the high group);  col = i
+constexpr MatrixPos mma_m8n8k4_c_f16(int lane, int i) { return {lane % 4 + high_group(lane), i}; }
+//   C/D as .f32, c0..c7 in eight .f32 registers (Figures 51 and 52, one formula for both):
+//     row = X (+ 4 in the high group), X = (%laneid & 0b1) + (i & 0b10)
+//     col = (i & 0b100) + (%laneid & 0b10) + (i & 0b1)
+constexpr MatrixPos mma_m8n8k4_c_f32(int lane, int i) {
+  return {(lane & 1) + (i & 2) + high_group(lane), (i & 4) + (lane & 2) + (i & 1)};
+}
+
 }  // namespace ptx_layout
 }  // namespace emulation
 }  // namespace flashjit

@@ -7,6 +7,7 @@
 #include "emulation/cuda_emulation.h"
 #include "emulation/mma_fragment_layouts.h"
 #include "mma_primitives.cuh"
+#include "mma_sm70_primitives.cuh"
 
 #include <cstdint>
 #include <cstring>
@@ -149,6 +150,63 @@ void run_mma(const char* name, float acc[4], const unsigned* a, const unsigned* 
   std::memcpy(acc, out.acc, sizeof out.acc);
 }
 
+// ---- mma.sync.aligned.m8n8k4.{row,col}.{row,col}.f32.f16.f16.f32 ------------------------------------
+
+struct M8n8k4In {
+  float acc[8];
+  unsigned a[2];  // 8 x 4 halves of the lane's quad pair, two per register
+  unsigned b[2];  // 4 x 8 halves
+};
+struct M8n8k4Out {
+  float acc[8];
+};
+
+// The four products of the warp, each over its own quad pair's lanes only (the low group 4q..4q+3
+// and the high group 16+4q..16+4q+3): D_q = A_q * B_q + C_q, in double rounded to float once, as
+// mma_m16n8 above. A lane's fragments never reach another quad pair's matrices.
+template <Layout kALayout, Layout kBLayout>
+void mma_m8n8k4(const M8n8k4In (&in)[32], M8n8k4Out (&out)[32]) {
+  for (int q = 0; q < 4; ++q) {
+    float a[8][4];
+    float b[4][8];
+    double d[8][8];
+    for (int lane = 0; lane < 32; ++lane) {
+      if (ptx_layout::quad_pair(lane) != q) continue;
+      for (int i = 0; i < 4; ++i) {
+        const MatrixPos pa = kALayout(lane, i);
+        a[pa.row][pa.col] = f16_to_float(fragment_element(in[lane].a, i));
+        const MatrixPos pb = kBLayout(lane, i);
+        b[pb.row][pb.col] = f16_to_float(fragment_element(in[lane].b, i));
+      }
+      for (int i = 0; i < 8; ++i) {
+        const MatrixPos pc = ptx_layout::mma_m8n8k4_c_f32(lane, i);
+        d[pc.row][pc.col] = in[lane].acc[i];
+      }
+    }
+    for (int m = 0; m < 8; ++m)
+      for (int n = 0; n < 8; ++n)
+        for (int k = 0; k < 4; ++k) d[m][n] += static_cast<double>(a[m][k]) * b[k][n];
+    for (int lane = 0; lane < 32; ++lane) {
+      if (ptx_layout::quad_pair(lane) != q) continue;
+      for (int i = 0; i < 8; ++i) {
+        const MatrixPos pc = ptx_layout::mma_m8n8k4_c_f32(lane, i);
+        out[lane].acc[i] = static_cast<float>(d[pc.row][pc.col]);
+      }
+    }
+  }
+}
+
+// Each layout pair is its own collective, so lanes that disagree on the qualifiers diverge.
+template <Layout kALayout, Layout kBLayout>
+void run_m8n8k4(const char* name, float acc[8], const unsigned a[2], const unsigned b[2]) {
+  M8n8k4In in;
+  std::memcpy(in.acc, acc, sizeof in.acc);
+  std::memcpy(in.a, a, sizeof in.a);
+  std::memcpy(in.b, b, sizeof in.b);
+  const M8n8k4Out out = warp_collective<M8n8k4In, M8n8k4Out, &mma_m8n8k4<kALayout, kBLayout>>(name, in);
+  std::memcpy(acc, out.acc, sizeof out.acc);
+}
+
 }  // namespace
 
 void reset_ldmatrix_bank_stats() { bank_stats = LdmatrixBankStats{}; }
@@ -185,6 +243,21 @@ void mma_m16n8k16(float acc[4], const unsigned a[4], const unsigned b[2], bool b
 
 void mma_m16n8k8(float acc[4], const unsigned a[2], unsigned b) {
   emulation::run_mma<8, false, ptx_layout::mma_m16n8k8_a, ptx_layout::mma_m16n8k8_b>("mma.m16n8k8.f16", acc, a, &b);
+}
+
+void mma_m8n8k4(float acc[8], const unsigned a[2], const unsigned b[2], bool a_col, bool b_col) {
+  using ptx_layout::mma_m8n8k4_a_col;
+  using ptx_layout::mma_m8n8k4_a_row;
+  using ptx_layout::mma_m8n8k4_b_col;
+  using ptx_layout::mma_m8n8k4_b_row;
+  if (!a_col && b_col) return emulation::run_m8n8k4<mma_m8n8k4_a_row, mma_m8n8k4_b_col>("mma.m8n8k4.row.col", acc, a, b);
+  if (!a_col && !b_col) return emulation::run_m8n8k4<mma_m8n8k4_a_row, mma_m8n8k4_b_row>("mma.m8n8k4.row.row", acc, a, b);
+  if (a_col && b_col) return emulation::run_m8n8k4<mma_m8n8k4_a_col, mma_m8n8k4_b_col>("mma.m8n8k4.col.col", acc, a, b);
+  emulation::run_m8n8k4<mma_m8n8k4_a_col, mma_m8n8k4_b_row>("mma.m8n8k4.col.row", acc, a, b);
+}
+
+void check_shared_load(const void* address, int bytes, const char* what) {
+  emulation::check_shared_bytes(address, static_cast<std::size_t>(bytes), what);
 }
 
 }  // namespace emulation_hooks
