@@ -24,8 +24,7 @@ if(FLASHJIT_SANITIZE)
 endif()
 
 add_compile_options(-fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer -g)
-# --as-needed, as in cmake/sanitizers.cmake: clang does not pass it, and CUDA::nvrtc drags in the
-# toolkit's libcuda.so stub, so every binary would need libcuda.so.1 to start (the driver is
-# dlopened, never linked) and fail to on a machine without one.
+# --as-needed, as in cmake/sanitizers.cmake: clang does not pass it, and a binary should need no
+# library it does not call (NVRTC and the driver are dlopened, never linked: tests/linkage).
 add_link_options(-fsanitize=address LINKER:--as-needed)
 message(STATUS "FlashJIT: libFuzzer build (fuzzer-no-link and ASan on every target)")

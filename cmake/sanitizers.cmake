@@ -37,9 +37,8 @@ if("undefined" IN_LIST flashjit_sanitizers)
   add_compile_definitions(FLASHJIT_SANITIZE_UNDEFINED)
 endif()
 add_compile_options(${flashjit_sanitize_flags})
-# GCC links with --as-needed only when not sanitizing (Debian's specs), and CUDA::nvrtc drags in
-# CUDA::cuda_driver, the toolkit's libcuda.so stub: without --as-needed every binary would need
-# libcuda.so.1 at load time (the driver is dlopened, never linked): it fails to start where there
-# is no driver ("error while loading shared libraries: libcuda.so.1").
+# GCC links with --as-needed only when not sanitizing (Debian's specs): pass it anyway, so a binary
+# needs no library it does not call. (Nothing links NVRTC or the driver, both dlopened: tests/linkage
+# checks the NEEDED entries of the library and the CLI.)
 add_link_options(${flashjit_sanitize_flags} LINKER:--as-needed)
 message(STATUS "FlashJIT: sanitizers ${FLASHJIT_SANITIZE}; only the host-code tests are defined")

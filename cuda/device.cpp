@@ -10,10 +10,6 @@ namespace {
 
 llvm::Error error(ErrorCode code, const std::string& message) { return make_error(code, message); }
 
-std::string cuda_version_text(int version) {
-  return std::to_string(version / 1000) + "." + std::to_string((version % 1000) / 10);
-}
-
 }  // namespace
 
 llvm::Expected<int> device_count() {
@@ -68,16 +64,6 @@ llvm::Expected<gen::DeviceDescription> describe_device(int index) {
   d.total_memory_bytes = static_cast<long long>(total);
   d.driver_version = api.driver_version;
   return d;
-}
-
-llvm::Error check_driver_compatibility(int driver_version, const gen::CompilerTargets& nvrtc) {
-  // CUDA's minor-version compatibility: a cubin from toolkit X.Y loads on any driver for X.*,
-  // but not on a driver of an older major version.
-  if (driver_version / 1000 >= nvrtc.nvrtc_major) return llvm::Error::success();
-  return error(ErrorCode::unsupported, llvm::formatv(
-      "the CUDA driver supports CUDA {0} but kernels compiled by NVRTC {1} need a driver for CUDA "
-      "{2}.0 or newer; update the NVIDIA driver or use an NVRTC from CUDA {0}",
-      cuda_version_text(driver_version), nvrtc.version(), nvrtc.nvrtc_major));
 }
 
 // ---- PrimaryContext ----

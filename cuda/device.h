@@ -9,7 +9,6 @@
 
 #include <llvm/Support/Error.h>
 
-#include "generator/compiler_targets.h"
 #include "generator/device_description.h"
 #include "cuda/driver_api.h"
 
@@ -21,10 +20,6 @@ llvm::Expected<int> device_count();
 // Everything the selector needs about device `index` (name, capability, SMs, memory limits,
 // driver version). "device index 3 is out of range: 1 CUDA device found" for a bad index.
 llvm::Expected<gen::DeviceDescription> describe_device(int index);
-
-// Whether this driver can load what this NVRTC produces (a cubin from NVRTC 13 needs a CUDA 13
-// driver); the error says which versions disagree and what to change.
-llvm::Error check_driver_compatibility(int driver_version, const gen::CompilerTargets& nvrtc);
 
 // The device's primary context, retained for the object's lifetime (shared with the CUDA runtime
 // API, so FlashJIT and cudaMalloc'd pointers work together).

@@ -4,24 +4,39 @@
 #include <chrono>
 #include <memory>
 
-#include <nvrtc.h>
-
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/FormatVariadic.h>
+
+#include "cuda/nvrtc_api.h"
+#include "cuda/nvrtc_choice.h"
+#include "cuda/nvrtc_discovery.h"
 
 namespace flashjit::cuda {
 namespace {
 
-struct ProgramDeleter {
-  void operator()(nvrtcProgram program) const { nvrtcDestroyProgram(&program); }
-};
-using ProgramHandle = std::unique_ptr<std::remove_pointer_t<nvrtcProgram>, ProgramDeleter>;
+// One program of one NVRTC, destroyed by the library that created it.
+class Program {
+ public:
+  explicit Program(const NvrtcApi& api) : api_(api) {}
+  ~Program() {
+    if (program_ != nullptr) api_.nvrtcDestroyProgram(&program_);
+  }
+  Program(const Program&) = delete;
+  Program& operator=(const Program&) = delete;
 
-std::string program_log(nvrtcProgram program) {
+  nvrtcProgram* out() { return &program_; }
+  nvrtcProgram get() const { return program_; }
+
+ private:
+  const NvrtcApi& api_;
+  nvrtcProgram program_ = nullptr;
+};
+
+std::string program_log(const NvrtcApi& api, nvrtcProgram program) {
   size_t size = 0;
-  if (nvrtcGetProgramLogSize(program, &size) != NVRTC_SUCCESS || size <= 1) return {};
+  if (api.nvrtcGetProgramLogSize(program, &size) != NVRTC_SUCCESS || size <= 1) return {};
   std::string log(size, '\0');
-  if (nvrtcGetProgramLog(program, log.data()) != NVRTC_SUCCESS) return {};
+  if (api.nvrtcGetProgramLog(program, log.data()) != NVRTC_SUCCESS) return {};
   log.resize(size - 1);  // drop the terminating NUL
   return log;
 }
@@ -36,11 +51,13 @@ std::string program_output(nvrtcProgram program, GetSize get_size, Get get, bool
   return out;
 }
 
-llvm::Error nvrtc_error(const char* step, nvrtcResult result, const gen::EmittedKernel& kernel,
-                        const std::vector<std::string>& options, const std::string& log) {
-  std::string message = llvm::formatv("nvrtc {0} failed for {1} ({2}); options: {3}", step,
-                                      kernel.key, nvrtcGetErrorString(result),
-                                      llvm::join(options, " "))
+llvm::Error nvrtc_error(const NvrtcLibrary& nvrtc, const char* step, nvrtcResult result,
+                        const gen::EmittedKernel& kernel, const std::vector<std::string>& options,
+                        const std::string& log) {
+  const char* text = nvrtc.api->nvrtcGetErrorString(result);
+  std::string message = llvm::formatv("nvrtc {0} failed for {1} ({2}) with {3}; options: {4}", step, kernel.key,
+                                      text ? text : "nvrtcResult " + std::to_string(static_cast<int>(result)),
+                                      nvrtc.describe(), llvm::join(options, " "))
                             .str();
   if (!log.empty()) message += "\n" + log;
   return make_error(ErrorCode::compile_error, message);
@@ -49,62 +66,64 @@ llvm::Error nvrtc_error(const char* step, nvrtcResult result, const gen::Emitted
 }  // namespace
 
 const gen::CompilerTargets& nvrtc_targets() {
-  static const gen::CompilerTargets targets = [] {
-    gen::CompilerTargets t;
-    nvrtcVersion(&t.nvrtc_major, &t.nvrtc_minor);
-    int count = 0;
-    if (nvrtcGetNumSupportedArchs(&count) == NVRTC_SUCCESS && count > 0) {
-      t.archs.resize(count);
-      nvrtcGetSupportedArchs(t.archs.data());
-    }
-    return t;
-  }();
-  return targets;
+  static const gen::CompilerTargets none;
+  const NvrtcLibrary* newest = newest_nvrtc(nvrtc_libraries());
+  return newest ? newest->targets : none;
 }
 
 std::vector<std::string> compile_options(const gen::KernelSpec& spec) {
   return {"--gpu-architecture=" + gen::target_name(spec), "-std=c++17", "--ptxas-options=-v"};
 }
 
-llvm::Expected<CompiledKernel> compile_kernel(const gen::EmittedKernel& kernel,
-                                              const gen::KernelSpec& spec) {
+llvm::Expected<CompiledKernel> compile_kernel(const gen::EmittedKernel& kernel, const gen::KernelSpec& spec) {
+  auto nvrtc = nvrtc_for_arch(spec.arch);
+  if (!nvrtc) return nvrtc.takeError();
+  return compile_kernel(kernel, spec, *nvrtc);
+}
+
+llvm::Expected<CompiledKernel> compile_kernel(const gen::EmittedKernel& kernel, const gen::KernelSpec& spec,
+                                              const NvrtcLibrary& nvrtc) {
   const auto start = std::chrono::steady_clock::now();
+  if (!nvrtc.usable())
+    return make_error(ErrorCode::unsupported, nvrtc.path + " cannot compile " + kernel.key + ": " + nvrtc.rejected);
+  const NvrtcApi& api = *nvrtc.api;
   CompiledKernel out;
   out.key = kernel.key;
   out.target = gen::target_name(spec);
   out.options = compile_options(spec);
+  out.nvrtc_version = nvrtc.targets.version();
+  out.nvrtc_path = nvrtc.path;
 
   // NVRTC's own answer to an unsupported target is "invalid value for --gpu-architecture"; the
   // target check says which targets this NVRTC has and what would work.
-  if (auto target = gen::choose_target(spec.arch, nvrtc_targets()); !target) return target.takeError();
+  if (auto target = gen::choose_target(spec.arch, nvrtc.targets); !target) return target.takeError();
 
-  nvrtcProgram raw = nullptr;
+  Program program(api);
   const std::string file_name = kernel.key + ".cu";
-  if (nvrtcResult r = nvrtcCreateProgram(&raw, kernel.source.c_str(), file_name.c_str(), 0, nullptr, nullptr);
+  if (nvrtcResult r = api.nvrtcCreateProgram(program.out(), kernel.source.c_str(), file_name.c_str(), 0, nullptr, nullptr);
       r != NVRTC_SUCCESS)
-    return nvrtc_error("create", r, kernel, out.options, "");
-  ProgramHandle program(raw);
+    return nvrtc_error(nvrtc, "create", r, kernel, out.options, "");
 
-  if (nvrtcResult r = nvrtcAddNameExpression(raw, kernel.name_expression.c_str()); r != NVRTC_SUCCESS)
-    return nvrtc_error("add name expression", r, kernel, out.options, "");
+  if (nvrtcResult r = api.nvrtcAddNameExpression(program.get(), kernel.name_expression.c_str()); r != NVRTC_SUCCESS)
+    return nvrtc_error(nvrtc, "add name expression", r, kernel, out.options, "");
 
   std::vector<const char*> argv;
   for (const std::string& o : out.options) argv.push_back(o.c_str());
-  const nvrtcResult compiled = nvrtcCompileProgram(raw, static_cast<int>(argv.size()), argv.data());
-  out.log = program_log(raw);
-  if (compiled != NVRTC_SUCCESS) return nvrtc_error("compile", compiled, kernel, out.options, out.log);
+  const nvrtcResult compiled = api.nvrtcCompileProgram(program.get(), static_cast<int>(argv.size()), argv.data());
+  out.log = program_log(api, program.get());
+  if (compiled != NVRTC_SUCCESS) return nvrtc_error(nvrtc, "compile", compiled, kernel, out.options, out.log);
 
   const char* lowered = nullptr;
-  if (nvrtcResult r = nvrtcGetLoweredName(raw, kernel.name_expression.c_str(), &lowered);
+  if (nvrtcResult r = api.nvrtcGetLoweredName(program.get(), kernel.name_expression.c_str(), &lowered);
       r != NVRTC_SUCCESS || lowered == nullptr)
-    return nvrtc_error("lowered name lookup", r, kernel, out.options, out.log);
+    return nvrtc_error(nvrtc, "lowered name lookup", r, kernel, out.options, out.log);
   out.lowered_name = lowered;
 
-  out.ptx = program_output(raw, nvrtcGetPTXSize, nvrtcGetPTX, true);
-  out.cubin = program_output(raw, nvrtcGetCUBINSize, nvrtcGetCUBIN, false);
+  out.ptx = program_output(program.get(), api.nvrtcGetPTXSize, api.nvrtcGetPTX, true);
+  out.cubin = program_output(program.get(), api.nvrtcGetCUBINSize, api.nvrtcGetCUBIN, false);
   if (out.cubin.empty())
-    return make_error(ErrorCode::compile_error,
-                      "nvrtc produced no cubin for " + kernel.key + " (target " + out.target + ")");
+    return make_error(ErrorCode::compile_error, "nvrtc produced no cubin for " + kernel.key + " (target " + out.target +
+                                                    ", " + nvrtc.describe() + ")");
 
   auto usage = parse_ptxas_report(out.log, out.lowered_name);
   if (!usage) return usage.takeError();

@@ -1,6 +1,6 @@
 #include "runtime/compile_only_device.h"
 
-#include "cuda/nvrtc_compiler.h"
+#include "cuda/nvrtc_choice.h"
 #include "runtime/kernel_compile.h"
 #include "support/error.h"
 
@@ -15,12 +15,17 @@ class NoScope : public ContextScope {};
 CompileOnlyDevice::CompileOnlyDevice(int compute_capability)
     : description_(gen::DeviceDescription::for_arch(compute_capability)) {}
 
-const gen::CompilerTargets& CompileOnlyDevice::compiler() const { return cuda::nvrtc_targets(); }
+// No driver to satisfy: any NVRTC that targets the architecture will do, the newest first.
+const gen::CompilerTargets& CompileOnlyDevice::compiler() const {
+  return cuda::nvrtc_targets_for_arch(description_.compute_capability());
+}
 
 llvm::Expected<std::unique_ptr<ContextScope>> CompileOnlyDevice::enter() const { return std::make_unique<NoScope>(); }
 
 llvm::Expected<tuner::CompiledCandidate> CompileOnlyDevice::compile(const gen::KernelSpec& spec) const {
-  return compile_candidate(spec);
+  auto nvrtc = cuda::nvrtc_for_arch(spec.arch);
+  if (!nvrtc) return nvrtc.takeError();
+  return compile_candidate(spec, *nvrtc);
 }
 
 llvm::Expected<std::shared_ptr<const LaunchableKernel>> CompileOnlyDevice::load(const gen::KernelSpec&,

@@ -1,6 +1,7 @@
 // A GPU architecture without a GPU: what a build machine pre-warms a deployment's cache for
 // (`flashjit warm --arch`) and what `flashjit tune` lists and compiles where no GPU is usable. It
-// has the architecture's nominal limits and this NVRTC; nothing is loaded, timed or run.
+// has the architecture's nominal limits and the newest NVRTC found that targets it; nothing is
+// loaded, timed or run.
 #pragma once
 
 #include "runtime/build_device.h"

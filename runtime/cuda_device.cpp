@@ -3,7 +3,7 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "generator/selector.h"
-#include "cuda/nvrtc_compiler.h"
+#include "cuda/nvrtc_choice.h"
 #include "runtime/cuda_tuning_backend.h"
 #include "runtime/kernel_compile.h"
 #include "support/log.h"
@@ -37,17 +37,17 @@ class CudaKernel : public LaunchableKernel {
 llvm::Expected<std::unique_ptr<CudaDevice>> CudaDevice::open(int index) {
   auto device = cuda::describe_device(index);
   if (!device) return device.takeError();
-  const gen::CompilerTargets& nvrtc = cuda::nvrtc_targets();
-  if (llvm::Error err = cuda::check_driver_compatibility(device->driver_version, nvrtc)) return err;
-  if (auto target = gen::choose_target(device->compute_capability(), nvrtc); !target) return target.takeError();
+  // The newest NVRTC that targets the GPU and whose cubins its driver loads; or why there is none.
+  auto nvrtc = cuda::nvrtc_for_arch(device->compute_capability(), device->driver_version);
+  if (!nvrtc) return nvrtc.takeError();
   auto context = cuda::PrimaryContext::retain(index);
   if (!context) return context.takeError();
-  log::info(llvm::formatv("using {0} (sm_{1}, {2} SMs)", device->name, device->compute_capability(),
-                          device->sm_count));
-  return std::unique_ptr<CudaDevice>(new CudaDevice(index, std::move(*device), std::move(*context)));
+  log::info(llvm::formatv("using {0} (sm_{1}, {2} SMs), compiling with {3}", device->name,
+                          device->compute_capability(), device->sm_count, nvrtc->describe()));
+  return std::unique_ptr<CudaDevice>(new CudaDevice(index, std::move(*device), std::move(*context), *nvrtc));
 }
 
-const gen::CompilerTargets& CudaDevice::compiler() const { return cuda::nvrtc_targets(); }
+const gen::CompilerTargets& CudaDevice::compiler() const { return nvrtc_.targets; }
 
 llvm::Expected<std::unique_ptr<ContextScope>> CudaDevice::enter() const {
   auto scope = cuda::ScopedContext::enter(*context_);
@@ -56,7 +56,7 @@ llvm::Expected<std::unique_ptr<ContextScope>> CudaDevice::enter() const {
 }
 
 llvm::Expected<tuner::CompiledCandidate> CudaDevice::compile(const gen::KernelSpec& spec) const {
-  return compile_candidate(spec);
+  return compile_candidate(spec, nvrtc_);
 }
 
 llvm::Expected<std::shared_ptr<const LaunchableKernel>> CudaDevice::load(const gen::KernelSpec& spec,
@@ -68,7 +68,7 @@ llvm::Expected<std::shared_ptr<const LaunchableKernel>> CudaDevice::load(const g
 }
 
 std::unique_ptr<tuner::TuningBackend> CudaDevice::tuning_backend(const Problem& problem) const {
-  return std::make_unique<CudaTuningBackend>(*context_, problem, description_.l2_bytes, description_.sm_count);
+  return std::make_unique<CudaTuningBackend>(*context_, nvrtc_, problem, description_.l2_bytes, description_.sm_count);
 }
 
 std::string CudaDevice::fault() const {

@@ -1,19 +1,20 @@
 // A real GPU as the kernel builder sees it: its description, its primary context (retained for the
-// object's lifetime), NVRTC for its architecture, module loads and the tuner's device side.
+// object's lifetime), the NVRTC chosen for its architecture and driver, module loads and the tuner's device side.
 #pragma once
 
 #include <memory>
 
 #include "runtime/build_device.h"
 #include "cuda/device.h"
+#include "cuda/nvrtc_library.h"
 
 namespace flashjit {
 
 class CudaDevice : public BuildDevice {
  public:
-  // GPU `index`, or the precise reason it cannot be used: no driver, no device or an index out of
-  // range (no_device); a driver older than NVRTC's output or an architecture this NVRTC cannot
-  // target (unsupported).
+  // GPU `index`, compiling with the newest NVRTC found that targets it and whose cubins its driver
+  // loads (cuda/nvrtc_choice.h); or the precise reason it cannot be used: no driver, no device or
+  // an index out of range (no_device); no such NVRTC, with every one found and why not (unsupported).
   static llvm::Expected<std::unique_ptr<CudaDevice>> open(int index);
 
   int index() const { return index_; }
@@ -30,12 +31,14 @@ class CudaDevice : public BuildDevice {
   std::string fault() const override;
 
  private:
-  CudaDevice(int index, gen::DeviceDescription description, std::unique_ptr<cuda::PrimaryContext> context)
-      : index_(index), description_(std::move(description)), context_(std::move(context)) {}
+  CudaDevice(int index, gen::DeviceDescription description, std::unique_ptr<cuda::PrimaryContext> context,
+             const cuda::NvrtcLibrary& nvrtc)
+      : index_(index), description_(std::move(description)), context_(std::move(context)), nvrtc_(nvrtc) {}
 
   int index_;
   gen::DeviceDescription description_;
   std::unique_ptr<cuda::PrimaryContext> context_;
+  const cuda::NvrtcLibrary& nvrtc_;  // one of cuda::nvrtc_libraries(), which live as long as the process
 };
 
 }  // namespace flashjit

@@ -94,9 +94,10 @@ int rotation_sets(int64_t bytes_per_set, int l2_bytes) {
   return static_cast<int>(std::clamp<int64_t>(wanted, 2, kMaxSets));
 }
 
-CudaTuningBackend::CudaTuningBackend(const cuda::PrimaryContext& context, const Problem& problem, int l2_bytes,
-                                     int sm_count)
+CudaTuningBackend::CudaTuningBackend(const cuda::PrimaryContext& context, const cuda::NvrtcLibrary& nvrtc,
+                                     const Problem& problem, int l2_bytes, int sm_count)
     : context_(context),
+      nvrtc_(nvrtc),
       problem_(capped_tuning_problem(problem, kMaxBytesPerSet)),
       l2_bytes_(l2_bytes),
       sm_count_(sm_count) {}
@@ -109,7 +110,7 @@ CudaTuningBackend::~CudaTuningBackend() {
 }
 
 llvm::Expected<tuner::CompiledCandidate> CudaTuningBackend::compile(const gen::KernelSpec& spec) {
-  return compile_candidate(spec);
+  return compile_candidate(spec, nvrtc_);
 }
 
 llvm::Error CudaTuningBackend::load(tuner::CompiledCandidate& c) {

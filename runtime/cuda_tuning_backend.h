@@ -9,6 +9,7 @@
 #include "flashjit/types.h"
 #include "problem/problem.h"
 #include "cuda/device.h"
+#include "cuda/nvrtc_library.h"
 #include "tuner/tuning_backend.h"
 
 namespace flashjit {
@@ -17,7 +18,9 @@ class CudaTuningBackend : public tuner::TuningBackend {
  public:
   // Candidates are timed on contiguous inputs of `problem`'s shape (its batch capped).
   // `l2_bytes` sizes the rotation; `sm_count` bounds the grid of persistent kernels.
-  CudaTuningBackend(const cuda::PrimaryContext& context, const Problem& problem, int l2_bytes, int sm_count);
+  // `nvrtc` compiles the candidates (the device's choice for its architecture and driver).
+  CudaTuningBackend(const cuda::PrimaryContext& context, const cuda::NvrtcLibrary& nvrtc, const Problem& problem,
+                    int l2_bytes, int sm_count);
   ~CudaTuningBackend() override;
 
   llvm::Expected<tuner::CompiledCandidate> compile(const gen::KernelSpec& spec) override;
@@ -32,6 +35,7 @@ class CudaTuningBackend : public tuner::TuningBackend {
   llvm::Error prepare_inputs();
 
   const cuda::PrimaryContext& context_;
+  const cuda::NvrtcLibrary& nvrtc_;
   Problem problem_;
   int l2_bytes_;
   int sm_count_;

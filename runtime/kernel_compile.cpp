@@ -11,10 +11,10 @@
 
 namespace flashjit {
 
-llvm::Expected<tuner::CompiledCandidate> compile_candidate(const gen::KernelSpec& spec) {
+llvm::Expected<tuner::CompiledCandidate> compile_candidate(const gen::KernelSpec& spec, const cuda::NvrtcLibrary& nvrtc) {
   auto emitted = gen::emit(spec);
   if (!emitted) return emitted.takeError();
-  auto compiled = cuda::compile_kernel(*emitted, spec);
+  auto compiled = cuda::compile_kernel(*emitted, spec, nvrtc);
   const std::string dump_dir = dump_directory();
   if (!compiled) {
     Status failed = to_status(compiled.takeError());
@@ -25,8 +25,9 @@ llvm::Expected<tuner::CompiledCandidate> compile_candidate(const gen::KernelSpec
   // Refused before it is stored or timed: a wgmma kernel whose register count is not the one its
   // setmaxnreg counts assume would hang (checked again after every load).
   if (llvm::Error err = cuda::check_entry_registers(spec, compiled->resources.registers)) return err;
-  log::debug(llvm::formatv("compiled {0} in {1:F1} ms ({2} registers, {3} spill bytes)", compiled->key,
-                           compiled->compile_ms, compiled->resources.registers, compiled->resources.spill_store_bytes));
+  log::debug(llvm::formatv("compiled {0} in {1:F1} ms with NVRTC {2} ({3} registers, {4} spill bytes)", compiled->key,
+                           compiled->compile_ms, compiled->nvrtc_version, compiled->resources.registers,
+                           compiled->resources.spill_store_bytes));
   // A performance advisory (a serialized wgmma, say) means the kernel runs far below its speed: the
   // kernel still works, but someone should know.
   for (const std::string& advisory : compiled->resources.advisories)

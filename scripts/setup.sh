@@ -40,4 +40,24 @@ if ! compgen -G "$nvdisasm_dir/nvidia/*/bin/nvdisasm" >/dev/null; then
     --target "$nvdisasm_dir" "nvidia-cuda-nvdisasm==$nvdisasm_version"
 fi
 
+# The older NVRTCs, for the tests that compile real kernels for Maxwell, Pascal and Volta (sm_50..sm_72),
+# which CUDA 13's NVRTC no longer targets: NVRTC 12.9 and 11.8 from NVIDIA's pip packages, pinned,
+# into .tools/nvrtc-cu12 and .tools/nvrtc-cu11, the same way as nvdisasm. FlashJIT loads them at run
+# time through FLASHJIT_NVRTC (tests/CMakeLists.txt finds them). Each wheel's libnvrtc has RUNPATH
+# $ORIGIN and its libnvrtc-builtins beside it, so it works when dlopened by absolute path (the loader
+# also loads the builtins beside a libnvrtc first: cuda/nvrtc_library.cpp).
+# Installed again when the pin changes (pip's dist-info folder names the version).
+install_nvrtc() {
+  local package="$1" version="$2" dir="$3" soname="$4"
+  if [ ! -f "$dir/nvidia/cuda_nvrtc/lib/$soname" ] || [ ! -d "$dir/${package//-/_}-$version.dist-info" ]; then
+    echo "setup: installing $package $version into $dir"
+    rm -rf "$dir"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps \
+      --target "$dir" "$package==$version"
+  fi
+}
+tools_dir="$(cd "$(dirname "$0")/.." && pwd)/.tools"
+install_nvrtc nvidia-cuda-nvrtc-cu12 12.9.86 "$tools_dir/nvrtc-cu12" libnvrtc.so.12
+install_nvrtc nvidia-cuda-nvrtc-cu11 11.8.89 "$tools_dir/nvrtc-cu11" libnvrtc.so.11.2
+
 echo "setup: dependencies present"

@@ -19,7 +19,7 @@
 #include "generator/variant_rules.h"
 #include "support/names.h"
 #include "cuda/device.h"
-#include "cuda/nvrtc_compiler.h"
+#include "cuda/nvrtc_choice.h"
 #include "tools/commands.h"
 #include "tools/common_options.h"
 #include "tools/forward_timing.h"
@@ -72,10 +72,11 @@ llvm::Error check_forced_variant(Variant forced, const std::vector<DType>& types
                                  const std::vector<MaskKind>& mask_kinds) {
   auto device = cuda::describe_device(0);
   if (!device) return device.takeError();
+  const gen::CompilerTargets& nvrtc = cuda::nvrtc_targets_for_arch(device->compute_capability(), device->driver_version);
   for (DType t : types)
     for (int d : dims)
       for (MaskKind m : mask_kinds)
-        if (auto selection = gen::select_for_features(*device, {t, d, m}, cuda::nvrtc_targets(), forced); !selection)
+        if (auto selection = gen::select_for_features(*device, {t, d, m}, nvrtc, forced); !selection)
           return llvm::createStringError(llvm::inconvertibleErrorCode(), "--variant %s cannot run %s head_dim %d %s: %s",
                                          variant_name(forced), dtype_name(t), d, mask_name(m),
                                          llvm::toString(selection.takeError()).c_str());

@@ -1,5 +1,7 @@
 // flashjit doctor: is this GPU compatible, and what will run on it. The variant lines come from
-// the same selector the runtime dispatches with. Exit code 0 when a GPU path is usable, 1 when not.
+// the same selector the runtime dispatches with; the NVRTC lines from the same loader and choice
+// (every NVRTC found, and which one compiles for each GPU). Exit code 0 when a GPU path is usable,
+// 1 when not.
 #include <nlohmann/json.hpp>
 
 #include <llvm/ADT/StringExtras.h>
@@ -11,7 +13,9 @@
 #include "generator/selector.h"
 #include "generator/spec_json.h"
 #include "cuda/device.h"
+#include "cuda/nvrtc_choice.h"
 #include "cuda/nvrtc_compiler.h"
+#include "cuda/nvrtc_discovery.h"
 #include "tools/commands.h"
 #include "tools/subcommands.h"
 
@@ -32,11 +36,11 @@ constexpr DType kDtypes[] = {DType::f16, DType::bf16, DType::f32};
 std::string cuda_version(int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); }
 
 // What would run for common problems on `device`, from the one selector.
-json variant_table(const gen::DeviceDescription& device) {
+json variant_table(const gen::DeviceDescription& device, const gen::CompilerTargets& nvrtc) {
   json rows = json::array();
   for (int d : kHeadDims) {
     for (DType t : kDtypes) {
-      auto selection = gen::select_for_features(device, {t, d, MaskKind::none}, cuda::nvrtc_targets());
+      auto selection = gen::select_for_features(device, {t, d, MaskKind::none}, nvrtc);
       json row = {{"head_dim", d}, {"dtype", dtype_name(t)}};
       if (selection) {
         row["variant"] = variant_name(selection->spec.variant);
@@ -67,27 +71,61 @@ json describe(const gen::DeviceDescription& d) {
     j["l2_bytes"] = d.l2_bytes;
     j["registers_per_block"] = d.regs_per_block;
   }
-  auto target = gen::choose_target(d.compute_capability(), cuda::nvrtc_targets());
-  const bool has_target = static_cast<bool>(target);
-  if (has_target)
-    j["nvrtc_target"] = "sm_" + std::to_string(*target);
-  else
-    j["nvrtc_target_error"] = llvm::toString(target.takeError());
+  // The NVRTC that compiles for it: the newest that targets it and whose cubins its driver loads
+  // (a nominal device has no driver to satisfy).
+  const int cc = d.compute_capability();
+  const int driver_version = d.nominal ? 0 : d.driver_version;
+  auto nvrtc = cuda::nvrtc_for_arch(cc, driver_version);
+  const bool has_target = static_cast<bool>(nvrtc);
+  if (has_target) {
+    j["nvrtc_target"] = "sm_" + std::to_string(cc);
+    j["nvrtc"] = {{"version", nvrtc->targets.version()}, {"path", nvrtc->path}};
+    j["nvrtc_passed_over"] = cuda::choose_nvrtc(cuda::nvrtc_libraries(), cc, driver_version).passed_over;
+  } else {
+    j["nvrtc_target_error"] = llvm::toString(nvrtc.takeError());
+  }
+  const gen::CompilerTargets& targets = cuda::nvrtc_targets_for_arch(cc, driver_version);
   json dtypes = json::array();
   for (DType t : kDtypes) {
-    auto selection = gen::select_for_features(d, {t, 128, MaskKind::none}, cuda::nvrtc_targets());
+    auto selection = gen::select_for_features(d, {t, 128, MaskKind::none}, targets);
     if (selection) dtypes.push_back({{"dtype", dtype_name(t)}, {"variant", variant_name(selection->spec.variant)}});
   }
   j["dtypes"] = dtypes;
-  j["variants"] = variant_table(d);
+  j["variants"] = variant_table(d, targets);
   j["usable"] = has_target && !dtypes.empty();
   return j;
 }
 
+// Every NVRTC the loader found, in the order found: path, version and targets, or why not used.
+json nvrtc_inventory() {
+  json found = json::array();
+  for (const cuda::NvrtcLibrary& library : cuda::nvrtc_libraries()) {
+    json entry = {{"path", library.path}, {"usable", library.usable()}};
+    if (library.targets.nvrtc_major > 0) entry["version"] = library.targets.version();
+    if (library.usable()) {
+      entry["targets"] = library.targets.archs;
+      entry["range"] = library.targets.range();
+    } else {
+      entry["reason"] = library.rejected;
+    }
+    found.push_back(entry);
+  }
+  return found;
+}
+
+// "sm_50..sm_121": every architecture some NVRTC found targets.
+std::string range_of_all() {
+  gen::CompilerTargets all;
+  for (const cuda::NvrtcLibrary& library : cuda::nvrtc_libraries())
+    if (library.usable()) all.archs.insert(all.archs.end(), library.targets.archs.begin(), library.targets.archs.end());
+  return all.range();
+}
+
 json build_report() {
-  const gen::CompilerTargets& nvrtc = cuda::nvrtc_targets();
+  const gen::CompilerTargets& nvrtc = cuda::nvrtc_targets();  // the newest
   json report = {{"flashjit_version", FLASHJIT_VERSION_STRING},
-                 {"nvrtc", {{"version", nvrtc.version()}, {"targets", nvrtc.archs}, {"range", nvrtc.range()}}}};
+                 {"nvrtc", {{"version", nvrtc.version()}, {"targets", nvrtc.archs}, {"range", nvrtc.range()}}},
+                 {"nvrtc_found", nvrtc_inventory()}};
   json devices = json::array();
   std::string driver_problem;
   auto api = cuda::driver_api();
@@ -96,13 +134,9 @@ json build_report() {
     report["driver"] = {{"usable", false}, {"error", driver_problem}};
   } else {
     report["driver"] = {{"usable", true}, {"cuda_version", cuda_version(api->driver_version)}};
-    if (llvm::Error err = cuda::check_driver_compatibility(api->driver_version, nvrtc))
-      driver_problem = llvm::toString(std::move(err));
+    // Whether this driver loads an NVRTC's cubins is asked per GPU, of the NVRTC chosen for it.
     auto count = cuda::device_count();
-    if (!count) {
-      if (driver_problem.empty()) driver_problem = llvm::toString(count.takeError());
-      else llvm::consumeError(count.takeError());
-    }
+    if (!count) driver_problem = llvm::toString(count.takeError());
     for (int i = 0; count && i < *count; ++i) {
       auto d = cuda::describe_device(i);
       if (!d) {
@@ -134,7 +168,7 @@ json build_report() {
   report["gpu_usable"] = gpu_usable;
   report["verdict"] = verdict;
   report["still_works"] = {
-      "flashjit emit --arch sm_XY: generate and compile kernels for " + nvrtc.range() + " without a GPU",
+      "flashjit emit --arch sm_XY: generate and compile kernels for " + range_of_all() + " without a GPU",
       "the CPU backend (Backend::cpu, or Backend::automatic falls back to it) computes the same function",
       "flashjit run: the main job on the CPU backend"};
   if (!what_if_arch.empty()) {
@@ -158,9 +192,13 @@ void print_device(llvm::raw_ostream& os, const json& d) {
   os << llvm::formatv("  shared memory: {0} KiB per block (opt-in), {1} KiB per SM\n",
                       d["smem_per_block_optin"].get<int>() / 1024, d["smem_per_sm"].get<int>() / 1024);
   os << "  tensor cores: " << d["tensor_cores"].get<std::string>() << "\n";
-  if (d.contains("nvrtc_target"))
-    os << "  NVRTC target: " << d["nvrtc_target"].get<std::string>() << "\n";
-  else
+  if (d.contains("nvrtc_target")) {
+    os << llvm::formatv("  NVRTC target: {0}, compiled by NVRTC {1} ({2})", d["nvrtc_target"].get<std::string>(),
+                        d["nvrtc"]["version"].get<std::string>(), d["nvrtc"]["path"].get<std::string>());
+    std::vector<std::string> passed_over = d["nvrtc_passed_over"].get<std::vector<std::string>>();
+    if (!passed_over.empty()) os << "; passed over: " << llvm::join(passed_over, "; ");
+    os << "\n";
+  } else
     os << "  NVRTC target: none: " << d["nvrtc_target_error"].get<std::string>() << "\n";
   std::vector<std::string> dtypes;
   for (const json& t : d["dtypes"])
@@ -178,15 +216,37 @@ void print_device(llvm::raw_ostream& os, const json& d) {
   }
 }
 
+// Every NVRTC found: the usable ones with their targets, then the refused ones with their reasons.
+void print_nvrtc_inventory(llvm::raw_ostream& os, const json& found) {
+  os << "NVRTC libraries found (each GPU compiles with the newest that targets it):\n";
+  if (found.empty())
+    os << "  none: set FLASHJIT_NVRTC to a libnvrtc.so, or install a CUDA toolkit's NVRTC (README: NVRTC)\n";
+  for (const json& library : found)
+    if (library["usable"].get<bool>())
+      os << llvm::formatv("  NVRTC {0}, {1}: {2}\n", library["version"].get<std::string>(),
+                          library["range"].get<std::string>(), library["path"].get<std::string>());
+  for (const json& library : found)
+    if (!library["usable"].get<bool>())
+      os << llvm::formatv("  not used: {0}: {1}\n", library["path"].get<std::string>(),
+                          library["reason"].get<std::string>());
+}
+
 void print_report(llvm::raw_ostream& os, const json& r) {
   os << "FlashJIT " << r["flashjit_version"].get<std::string>() << " doctor\n";
-  os << llvm::formatv("NVRTC: {0}, targets {1}\n", r["nvrtc"]["version"].get<std::string>(),
-                      r["nvrtc"]["range"].get<std::string>());
+  size_t usable = 0;
+  for (const json& library : r["nvrtc_found"]) usable += library["usable"].get<bool>() ? 1 : 0;
+  if (usable == 0)
+    os << "NVRTC: none found\n";
+  else
+    os << llvm::formatv("NVRTC: {0}, targets {1}{2}\n", r["nvrtc"]["version"].get<std::string>(),
+                        r["nvrtc"]["range"].get<std::string>(),
+                        usable > 1 ? " (the newest of " + std::to_string(usable) + ")" : std::string());
   const json& driver = r["driver"];
   if (driver["usable"].get<bool>())
     os << "CUDA driver: loaded, supports CUDA " << driver["cuda_version"].get<std::string>() << "\n";
   else
     os << "CUDA driver: not usable: " << driver["error"].get<std::string>() << "\n";
+  print_nvrtc_inventory(os, r["nvrtc_found"]);
   for (const json& d : r["devices"]) {
     os << llvm::formatv("GPU {0}: {1}\n", d["index"].get<int>(), d.value("name", std::string("?")));
     print_device(os, d);

@@ -10,6 +10,7 @@
 #include "generator/selector.h"
 #include "generator/spec_json.h"
 #include "generator/variant_rules.h"
+#include "cuda/nvrtc_choice.h"
 #include "cuda/nvrtc_compiler.h"
 #include "support/quote.h"
 #include "tools/commands.h"
@@ -50,7 +51,7 @@ llvm::Expected<gen::KernelSpec> spec_from_options() {
 
   gen::KernelSpec spec;
   if (variant.empty()) {
-    auto selection = gen::select_variant(device, problem, cuda::nvrtc_targets());
+    auto selection = gen::select_variant(device, problem, cuda::nvrtc_targets_for_arch(target->first));
     if (!selection) return selection.takeError();
     spec = selection->spec;
   } else {
@@ -98,7 +99,8 @@ void print_resources(const gen::KernelSpec& spec, const cuda::CompiledKernel& k)
                << llvm::formatv("threads per block: {0}\n", gen::threads_per_block(spec))
                << llvm::formatv("ptxas advisories: {0}\n",
                                 r.advisories.empty() ? std::string("none") : llvm::join(r.advisories, "; "))
-               << llvm::formatv("compile time: {0:F1} ms\n", k.compile_ms);
+               << llvm::formatv("compile time: {0:F1} ms\n", k.compile_ms)
+               << llvm::formatv("compiled by: NVRTC {0} ({1})\n", k.nvrtc_version, k.nvrtc_path);
 }
 
 }  // namespace

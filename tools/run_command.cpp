@@ -17,6 +17,7 @@
 #include "generator/spec_json.h"
 #include "runtime/cpu/cpu_attention.h"
 #include "cuda/device.h"
+#include "cuda/nvrtc_choice.h"
 #include "cuda/nvrtc_compiler.h"
 #include "runtime/output_check.h"
 #include "tuner/tuner.h"
@@ -174,12 +175,13 @@ int compile_for_default_arch(const Problem& problem) {
   auto arch = gen::parse_arch(jit_arch);
   if (!arch) return fail(llvm::toString(arch.takeError()));
   const gen::DeviceDescription device = gen::DeviceDescription::for_arch(arch->first);
+  const gen::CompilerTargets& nvrtc = cuda::nvrtc_targets_for_arch(arch->first);
   llvm::outs() << llvm::formatv("JIT check: generating and compiling for {0} with NVRTC {1} (no GPU needed)\n",
-                                jit_arch, cuda::nvrtc_targets().version());
+                                jit_arch, nvrtc.version());
   for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
     ProblemFeatures features = problem.features();
     features.mask = mask;
-    auto selection = gen::select_for_features(device, features, cuda::nvrtc_targets());
+    auto selection = gen::select_for_features(device, features, nvrtc);
     if (!selection) return fail(llvm::toString(selection.takeError()));
     auto emitted = gen::emit(selection->spec);
     if (!emitted) return fail(llvm::toString(emitted.takeError()));

@@ -15,6 +15,10 @@
 #
 # `REQUIRES: no-gpu` skips the file (exit code 77, CTest's SKIP_RETURN_CODE) where a CUDA driver
 # library can be loaded: those files pin the output of a machine without one.
+# `REQUIRES: old-nvrtc` needs the older NVRTCs (12.9 and 11.8, for sm_50..sm_72) that
+# FLASHJIT_TEST_OLD_NVRTC names (tests/CMakeLists.txt sets it; RUN lines pass it on as
+# FLASHJIT_NVRTC): the file is skipped where one is missing, and fails instead when
+# FLASHJIT_REQUIRE_OLD_NVRTC=1 (scripts/test.sh sets it, so CI cannot skip it).
 set -uo pipefail
 
 flashjit="" filecheck="" not_tool="" check_file=""
@@ -60,6 +64,21 @@ while IFS= read -r line; do
       no-gpu)
         if cuda_driver_present; then
           echo "SKIP: $check_file requires no-gpu, but libcuda.so.1 is present on this machine"
+          exit 77
+        fi ;;
+      old-nvrtc)
+        missing=""
+        IFS=: read -ra old_nvrtcs <<< "${FLASHJIT_TEST_OLD_NVRTC:-}"
+        (( ${#old_nvrtcs[@]} >= 2 )) || missing="FLASHJIT_TEST_OLD_NVRTC names ${#old_nvrtcs[@]} of the 2 older NVRTCs ('${FLASHJIT_TEST_OLD_NVRTC:-}')"
+        for library in "${old_nvrtcs[@]}"; do
+          [[ -f "$library" ]] || missing="$library does not exist"
+        done
+        if [[ -n "$missing" ]]; then
+          if [[ "${FLASHJIT_REQUIRE_OLD_NVRTC:-}" == 1 ]]; then
+            echo "FAIL: $check_file requires old-nvrtc: $missing (FLASHJIT_REQUIRE_OLD_NVRTC=1: CI must not skip it)" >&2
+            exit 1
+          fi
+          echo "SKIP: $check_file requires old-nvrtc: $missing; scripts/setup.sh installs NVRTC 12.9 and 11.8 under .tools/"
           exit 77
         fi ;;
       *) echo "run_check.sh: $check_file: unknown REQUIRES feature '$feature'" >&2; exit 2 ;;
