@@ -1,6 +1,9 @@
 // The tensor-core FlashAttention-2 forward shared by mma_sm80 (mma.m16n8k16, cp.async pipeline) and
 // mma_sm80's Turing sibling mma_sm75 (two mma.m16n8k8 per k16 step, synchronous copies); `Ops`
-// says which (see mma_sm80_forward.cuh and mma_sm75_forward.cuh).
+// says which (see mma_sm80_forward.cuh and mma_sm75_forward.cuh). Its main loop (mma_forward: the
+// K/V ring, causal block skipping, the choice of masked blocks, the epilogue's barrier) also runs
+// Volta's mma_sm70, whose m8n8k4 fragments are another `Fragments` policy (mma_sm70_forward.cuh);
+// a row's lse and the epilogue's copy of O to global memory are shared with it too.
 //
 // One thread block owns kBlockM query rows of one (batch, head); warp w owns the 16 * kMTiles
 // consecutive rows starting at w * 16 * kMTiles. Per K/V block of kBlockN keys:
@@ -123,6 +126,14 @@ struct OutputRescale {
   float factor[Shape::kMTiles][2];
   bool any_moved;
 };
+
+// The natural-log lse of a row from its maximum (log2 domain) and its whole sum. A row that saw no
+// key (causal with seqlen_q > seqlen_k) has lse = -inf. Only a sum of exactly 0 means that: a NaN
+// score makes the sum NaN, and the row and its lse with it.
+__device__ __forceinline__ float row_lse(float row_max, float sum) {
+  const float ln2 = 0.6931471805599453f;
+  return sum == 0.0f ? negative_infinity() : (row_max + log2f(sum)) * ln2;
+}
 
 // The first half of the online softmax, which leaves O alone (the Hopper kernel runs it while the
 // previous block's P V still accumulates into O): scales S into the log2 domain, masks it
@@ -254,6 +265,31 @@ __device__ __forceinline__ void accumulate_pv(const float (&s)[Shape::kMTiles][S
   }
 }
 
+// The last step of the epilogue: the warp's rows of O, complete in its Q rows of shared memory
+// (normalized and rounded), written to global memory in whole 16-byte chunks where rows are aligned.
+template <class Shape, class Element>
+__device__ __forceinline__ void copy_rows_out(const AttentionParams& p, const char* q_tile, Element* o, int m0,
+                                              int warp_row0, int lane) {
+  using Layout = typename Shape::Layout;
+  const bool vector_stores = rows_are_16_byte_aligned(p.o, p.o_strides, p.batch, p.num_heads);
+  constexpr int kChunks = Layout::kChunks;
+  for (int i = lane; i < Shape::kWarpRows * kChunks; i += 32) {
+    const int r = i / kChunks;
+    const int c = i % kChunks;
+    const int row = m0 + warp_row0 + r;
+    if (row >= p.seqlen_q || c * 8 >= Shape::kHeadDim) continue;
+    const char* from = q_tile + Layout::offset(warp_row0 + r, c);
+    Element* to = o + row * p.o_strides.seq + c * 8;
+    if (vector_stores) {
+      *reinterpret_cast<Chunk16*>(to) = *reinterpret_cast<const Chunk16*>(from);
+    } else {
+      const Element* values = reinterpret_cast<const Element*>(from);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) to[e] = values[e];
+    }
+  }
+}
+
 // Normalizes O, writes the lse, and stores the warp's rows: through its own Q rows in shared memory
 // so each lane writes whole 16-byte chunks of a row.
 template <class Shape, class Element>
@@ -281,32 +317,13 @@ __device__ __forceinline__ void store_output(MmaAccumulators<Shape>& acc, const 
         *reinterpret_cast<unsigned*>(q_tile + Layout::offset(tile_row, dt) + 4 * t) = packed;
       }
       const int row = m0 + tile_row;
-      if (p.lse != nullptr && t == 0 && row < p.seqlen_q) {
-        const float ln2 = 0.6931471805599453f;
-        const float lse = sum == 0.0f ? negative_infinity() : (acc.row_max[mt][h] + log2f(sum)) * ln2;
-        p.lse[(static_cast<long long>(batch) * p.num_heads + head) * p.seqlen_q + row] = lse;
-      }
+      if (p.lse != nullptr && t == 0 && row < p.seqlen_q)
+        p.lse[(static_cast<long long>(batch) * p.num_heads + head) * p.seqlen_q + row] =
+            row_lse(acc.row_max[mt][h], sum);
     }
   }
   __syncwarp();  // the warp's rows are complete in shared memory
-
-  const bool vector_stores = rows_are_16_byte_aligned(p.o, p.o_strides, p.batch, p.num_heads);
-  constexpr int kChunks = Layout::kChunks;
-  for (int i = lane; i < Shape::kWarpRows * kChunks; i += 32) {
-    const int r = i / kChunks;
-    const int c = i % kChunks;
-    const int row = m0 + warp_row0 + r;
-    if (row >= p.seqlen_q || c * 8 >= Shape::kHeadDim) continue;
-    const char* from = q_tile + Layout::offset(warp_row0 + r, c);
-    Element* to = o + row * p.o_strides.seq + c * 8;
-    if (vector_stores) {
-      *reinterpret_cast<Chunk16*>(to) = *reinterpret_cast<const Chunk16*>(from);
-    } else {
-      const Element* values = reinterpret_cast<const Element*>(from);
-#pragma unroll
-      for (int e = 0; e < 8; ++e) to[e] = values[e];
-    }
-  }
+  copy_rows_out<Shape, Element>(p, q_tile, o, m0, warp_row0, lane);
 }
 
 // cp.async group bookkeeping, absent where the copies are synchronous (and cp.async does not exist).
@@ -319,10 +336,40 @@ __device__ __forceinline__ void wait_copies() {
   if constexpr (Ops::kAsyncCopy) cp_async_wait<kPending>();
 }
 
+// The m16n8 fragments of mma_sm80 and mma_sm75 as mma_forward's `Fragments` policy: the shape of a
+// block and its accumulators, and the four steps of a block (S = Q K^T, the online softmax, O += P V,
+// the epilogue). (Functions and types only: NVRTC emits a .global for every static data member.)
 template <class Traits, class Ops>
-__device__ __forceinline__ void mma_forward(const AttentionParams& p) {
+struct M16n8Fragments {
   using Element = typename Traits::Element;
   using Shape = MmaShape<Traits>;
+  using Accumulators = MmaAccumulators<Shape>;
+  using Scores = float[Shape::kMTiles][Shape::kNTiles][4];
+
+  static __device__ __forceinline__ void compute_scores(Scores& s, smem_addr_t q_tile, smem_addr_t k_tile,
+                                                        int warp_row0, int lane) {
+    ::flashjit::dev::compute_scores<Shape, Ops, Element>(s, q_tile, k_tile, warp_row0, lane);
+  }
+  template <bool kCausal, bool kMasked>
+  static __device__ __forceinline__ void online_softmax(Scores& s, Accumulators& acc, const AttentionParams& p,
+                                                        int first_row, int n0, int lane) {
+    ::flashjit::dev::online_softmax<Shape, kCausal, kMasked>(s, acc, p, first_row, n0, lane);
+  }
+  static __device__ __forceinline__ void accumulate_pv(const Scores& s, Accumulators& acc, smem_addr_t v_tile,
+                                                       int lane) {
+    ::flashjit::dev::accumulate_pv<Shape, Ops, Element>(s, acc, v_tile, lane);
+  }
+  static __device__ __forceinline__ void store_output(Accumulators& acc, const AttentionParams& p, char* q_tile,
+                                                      Element* o, int batch, int head, int m0, int warp_row0,
+                                                      int lane) {
+    ::flashjit::dev::store_output<Shape, Element>(acc, p, q_tile, o, batch, head, m0, warp_row0, lane);
+  }
+};
+
+template <class Traits, class Ops, class Fragments = M16n8Fragments<Traits, Ops>>
+__device__ __forceinline__ void mma_forward(const AttentionParams& p) {
+  using Element = typename Traits::Element;
+  using Shape = typename Fragments::Shape;
   constexpr int BM = Shape::kBlockM;
   constexpr int BN = Shape::kBlockN;
   constexpr int D = Shape::kHeadDim;
@@ -380,7 +427,7 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p) {
     commit_copies<Ops>();
   }
 
-  MmaAccumulators<Shape> acc;
+  typename Fragments::Accumulators acc;
   acc.clear();
   int slot = 0;
   for (int block = 0; block < n_blocks; ++block) {
@@ -416,13 +463,13 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p) {
     const bool warp_sees_block =
         !Traits::kCausal || m0 + warp_row0 + Shape::kWarpRows - 1 + causal_offset >= n0;
     if (warp_has_rows && warp_sees_block) {
-      float s[Shape::kMTiles][Shape::kNTiles][4];
-      compute_scores<Shape, Ops, Element>(s, q_addr, k_tile, warp_row0, lane);
+      typename Fragments::Scores s;
+      Fragments::compute_scores(s, q_addr, k_tile, warp_row0, lane);
       if (needs_mask)
-        online_softmax<Shape, Traits::kCausal, true>(s, acc, p, m0 + warp_row0, n0, lane);
+        Fragments::template online_softmax<Traits::kCausal, true>(s, acc, p, m0 + warp_row0, n0, lane);
       else
-        online_softmax<Shape, Traits::kCausal, false>(s, acc, p, m0 + warp_row0, n0, lane);
-      accumulate_pv<Shape, Ops, Element>(s, acc, v_tile, lane);
+        Fragments::template online_softmax<Traits::kCausal, false>(s, acc, p, m0 + warp_row0, n0, lane);
+      Fragments::accumulate_pv(s, acc, v_tile, lane);
     }
     slot = slot + 1 == kStages ? 0 : slot + 1;
   }
@@ -432,7 +479,7 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p) {
   commit_copies<Ops>();
   wait_copies<Ops, 0>();
   __syncthreads();
-  store_output<Shape, Element>(acc, p, q_tile, o, batch, head, m0, warp_row0, lane);
+  Fragments::store_output(acc, p, q_tile, o, batch, head, m0, warp_row0, lane);
 }
 
 }  // namespace dev
