@@ -79,7 +79,7 @@ std::vector<std::string> sm75_tile_problems(const KernelSpec& s) { return tile_p
 std::string sm75_arch(int arch, DType dtype) {
   if (arch < 75)
     return llvm::formatv("mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_{0} (mma.m16n8k8 and "
-                         "ldmatrix start at sm_75; Volta's m8n8k4 tensor cores are left to the generic variant)",
+                         "ldmatrix start at sm_75; Volta's m8n8k4 tensor cores are mma_sm70's)",
                          arch);
   if (dtype != DType::f16) return llvm::formatv("mma_sm75 computes f16 only, not {0}", dtype_name(dtype));
   return {};

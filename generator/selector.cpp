@@ -47,7 +47,7 @@ llvm::Expected<KernelSpec> default_spec(Variant variant, const DeviceDescription
 
 VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
                              const Problem& problem, const CompilerTargets& targets) {
-  VariantVerdict verdict{variant, false, ""};
+  VariantVerdict verdict{variant, false, false, ""};
   const VariantRules& rules = rules_for(variant);
   const int cc = device.compute_capability();
 
@@ -69,6 +69,12 @@ VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
     verdict.reason = llvm::toString(spec.takeError());
     return verdict;
   }
+  if (rules.unforced_problem)
+    if (std::string why = rules.unforced_problem(cc); !why.empty()) {
+      verdict.forcible = true;
+      verdict.reason = why;
+      return verdict;
+    }
   verdict.usable = true;
   verdict.reason = rules.usable_reason;
   return verdict;
@@ -103,7 +109,7 @@ llvm::Expected<Selection> select_variant(const DeviceDescription& device, const 
                                                          variant_names_text() + ")");
     // A forced choice that cannot be honoured is the caller's to change: invalid_argument, as for
     // forced tiles (unsupported is for what the selector finds on its own).
-    if (!chosen->usable)
+    if (!chosen->usable && !chosen->forcible)
       return make_error(ErrorCode::invalid_argument, llvm::formatv("forced variant {0} cannot run on {1}: {2}",
                                                                    variant_name(*forced), device_label(device),
                                                                    chosen->reason)
@@ -131,7 +137,9 @@ llvm::Expected<Selection> select_variant(const DeviceDescription& device, const 
   if (!spec) return spec.takeError();
   selection.spec = *spec;
   if (forced) {
-    selection.reason = std::string("forced by options: ") + chosen->reason;
+    selection.reason = std::string("forced by options: ") + rules_for(chosen->variant).usable_reason;
+    // Say so when the selector would not have chosen it here.
+    if (chosen->forcible) selection.reason += " (" + chosen->reason + ")";
     return selection;
   }
   // Say why the more capable variants were passed over.

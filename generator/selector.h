@@ -18,8 +18,9 @@ namespace flashjit::gen {
 
 struct VariantVerdict {
   Variant variant = Variant::generic;
-  bool usable = false;
-  std::string reason;  // why usable, or why not
+  bool usable = false;     // the selector may choose it (and the tuner time it)
+  bool forcible = false;   // not usable, but runs here when forced (VariantRules::unforced_problem)
+  std::string reason;      // why usable, or why not
 };
 
 struct Selection {

@@ -41,6 +41,11 @@ struct VariantRules {
   // Why the variant is not generated for `head_dim` (the selector says that, rather than that no
   // tile fits); null when it takes every head dim a problem may have.
   std::string (*head_dim_problem)(int head_dim) = nullptr;
+  // Why the selector does not choose it by itself on `arch`, where it runs when forced (mma_sm70
+  // past Volta: m8n8k4 is slower than Turing's m16n8k8 and emulated on the CUDA cores from sm_80 on,
+  // so only a test asks for it there); empty where it may. Null: chosen wherever it can run. Such a
+  // variant is neither the selector's choice nor a tuning candidate there.
+  std::string (*unforced_problem)(int arch) = nullptr;
   // Why it cannot serve this problem with this compiler beyond the above (wgmma_sm90: an NVRTC
   // that targets sm_90a, tensors TMA can address); null when nothing more is needed.
   std::string (*problem_rule)(const Problem& problem, const CompilerTargets& targets) = nullptr;
@@ -86,6 +91,7 @@ const char* kernel_parameter_declaration(ParameterBlock block);
 
 // Defined next to each variant's rules.
 const VariantRules& generic_rules();
+const VariantRules& mma_sm70_rules();
 const VariantRules& mma_sm75_rules();
 const VariantRules& mma_sm80_rules();
 const VariantRules& wgmma_sm90_rules();

@@ -11,8 +11,9 @@ enum class DType { f32, f16, bf16 };
 enum class MaskKind { none, causal };
 
 // Kernel families FlashJIT can generate. The selector picks one per device and problem;
-// RuntimeOptions can force one for testing and debugging.
-enum class Variant { generic, mma_sm75, mma_sm80, wgmma_sm90 };
+// RuntimeOptions can force one for testing and debugging. (New ones are appended: the numbers are
+// part of the ABI.)
+enum class Variant { generic, mma_sm75, mma_sm80, wgmma_sm90, mma_sm70 };
 
 // Strides in elements (not bytes). The innermost (head_dim) dimension is always contiguous.
 // All three zero means "contiguous [batch, seqlen, heads, head_dim]", the FlashAttention layout.

@@ -186,7 +186,7 @@ TEST(MmaArch, Mma75NeedsTuringAndComputesF16Only) {
   }
   expect_only_problem(sm75(64, 64, 32, 4, 2, 70),
                       "mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_70 (mma.m16n8k8 and ldmatrix "
-                      "start at sm_75; Volta's m8n8k4 tensor cores are left to the generic variant)");
+                      "start at sm_75; Volta's m8n8k4 tensor cores are mma_sm70's)");
   expect_only_problem(mma(Variant::mma_sm75, 80, 64, 64, 32, 4, 2, DType::bf16), "mma_sm75 computes f16 only, not bf16");
   expect_only_problem(mma(Variant::mma_sm75, 75, 64, 64, 32, 4, 2, DType::f32), "mma_sm75 computes f16 only, not f32");
 }

@@ -105,7 +105,7 @@ TEST(Runtime, OptionsOutOfTheirRangeAreRefusedByName) {
   EXPECT_EQ(refusal([](RuntimeOptions& o) { o.backend = static_cast<Backend>(-1); }),
             "backend -1 is not a known Backend (expected automatic, cuda or cpu)");
   EXPECT_EQ(refusal([](RuntimeOptions& o) { o.force_variant = static_cast<Variant>(9); }),
-            "force_variant 9 is not a known Variant (expected generic, mma_sm75, mma_sm80 or wgmma_sm90)");
+            "force_variant 9 is not a known Variant (expected generic, mma_sm70, mma_sm75, mma_sm80 or wgmma_sm90)");
   EXPECT_EQ(refusal([](RuntimeOptions& o) { o.force_tiles = TileConfig{64, 32, -4, 0}; }),
             "force_tiles.warps must be 0 (the variant's default) or positive, got -4");
   EXPECT_EQ(refusal([](RuntimeOptions& o) { o.device_index = -1; }), "device_index must be 0 or positive, got -1");

@@ -194,11 +194,12 @@ TEST(ChooseTarget, PreMaxwellHasNoToolkit) {
 
 TEST(Selector, VerdictsCoverEveryVariantMostCapableFirst) {
   const Selection s = selected(90, problem(), nvrtc13());
-  ASSERT_EQ(s.verdicts.size(), 4u);
+  ASSERT_EQ(s.verdicts.size(), 5u);
   EXPECT_EQ(s.verdicts[0].variant, Variant::wgmma_sm90);
   EXPECT_EQ(s.verdicts[1].variant, Variant::mma_sm80);
   EXPECT_EQ(s.verdicts[2].variant, Variant::mma_sm75);
-  EXPECT_EQ(s.verdicts[3].variant, Variant::generic);
+  EXPECT_EQ(s.verdicts[3].variant, Variant::mma_sm70);
+  EXPECT_EQ(s.verdicts[4].variant, Variant::generic);
 }
 
 // The reasons the selector gives for the tensor-core kernels it has.
@@ -299,7 +300,8 @@ TEST(Selector, Mma75ComputesF16OnlySoBf16IsNotItsJob) {
   EXPECT_EQ(canonical_key(turing.spec), "generic_sm75_bf16_d128_m32n32w4s1_none");
   EXPECT_EQ(turing.reason, std::string(kGenericReason) + " (not wgmma_sm90: " + wgmma_arch(75) +
                                "; mma_sm80: mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_75; "
-                               "mma_sm75: mma_sm75 computes f16 only, not bf16)");
+                               "mma_sm75: mma_sm75 computes f16 only, not bf16; mma_sm70: mma_sm70 computes f16 only, not "
+                               "bf16 (Volta's tensor cores have no bf16))");
 }
 
 TEST(Selector, AmpereAndAdaGetMma80) {
@@ -329,21 +331,79 @@ TEST(Selector, TuringGetsMma75ForF16) {
   EXPECT_EQ(verdict_for(s, Variant::wgmma_sm90).reason, wgmma_arch(75));
 }
 
-// Volta's tensor cores (m8n8k4) are not targeted: with a CUDA 12 NVRTC that can compile for it,
-// Volta runs generic, and mma_sm75 says why it cannot.
-TEST(Selector, VoltaWithCuda12RunsGeneric) {
-  for (DType dtype : {DType::f16, DType::bf16}) {
-    const Selection s = selected(70, problem(dtype), nvrtc12());
-    EXPECT_EQ(s.spec.variant, Variant::generic);
-    EXPECT_EQ(s.spec.arch, 70);
+constexpr const char* kMma70Reason = "Volta tensor cores through mma.sync m8n8k4";
+
+// Volta's tensor cores (m8n8k4) run f16 through mma_sm70 with a CUDA 12 NVRTC that can compile for
+// it (V100 is sm_70, Xavier sm_72); mma_sm75 says why it cannot.
+TEST(Selector, VoltaWithCuda12RunsMma70ForF16) {
+  for (int cc : {70, 72}) {
+    const Selection s = selected(cc, problem(DType::f16, 64), nvrtc12());
+    EXPECT_EQ(canonical_key(s.spec), "mma_sm70_sm" + std::to_string(cc) + "_f16_d64_m128n64w4s2_none");
+    EXPECT_TRUE(verdict_for(s, Variant::mma_sm70).usable);
     EXPECT_EQ(verdict_for(s, Variant::mma_sm75).reason,
-              "mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_70 (mma.m16n8k8 and ldmatrix "
-              "start at sm_75; Volta's m8n8k4 tensor cores are left to the generic variant)");
-    EXPECT_TRUE(contains(s.reason, "mma_sm75: mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_70"))
-        << s.reason;
-    EXPECT_TRUE(contains(s.reason, "mma_sm80: mma_sm80 needs compute capability 8.0 (Ampere) or newer, not sm_70"))
+              "mma_sm75 needs compute capability 7.5 (Turing) or newer, not sm_" + std::to_string(cc) +
+                  " (mma.m16n8k8 and ldmatrix start at sm_75; Volta's m8n8k4 tensor cores are mma_sm70's)");
+    EXPECT_EQ(s.reason.rfind(std::string(kMma70Reason) + " (not wgmma_sm90: ", 0), 0u) << s.reason;
+    EXPECT_TRUE(contains(s.reason, "mma_sm75: mma_sm75 needs compute capability 7.5 (Turing) or newer")) << s.reason;
+    EXPECT_TRUE(contains(s.reason, "mma_sm80: mma_sm80 needs compute capability 8.0 (Ampere) or newer")) << s.reason;
+  }
+  EXPECT_EQ(canonical_key(selected(70, problem(DType::f16, 256, MaskKind::causal), nvrtc12()).spec),
+            "mma_sm70_sm70_f16_d256_m64n32w4s2_causal");
+}
+
+// Volta has no bf16 tensor cores (and no tensor core computes f32): generic, and mma_sm70 says why.
+TEST(Selector, VoltaRunsGenericForBf16AndF32) {
+  const Selection bf16 = selected(70, problem(DType::bf16), nvrtc12());
+  EXPECT_EQ(bf16.spec.variant, Variant::generic);
+  EXPECT_EQ(verdict_for(bf16, Variant::mma_sm70).reason,
+            "mma_sm70 computes f16 only, not bf16 (Volta's tensor cores have no bf16)");
+  EXPECT_TRUE(contains(bf16.reason, "mma_sm70: mma_sm70 computes f16 only, not bf16 (Volta's tensor cores have no bf16)"))
+      << bf16.reason;
+  const Selection f32 = selected(70, problem(DType::f32), nvrtc12());
+  EXPECT_EQ(f32.spec.variant, Variant::generic);
+  EXPECT_EQ(verdict_for(f32, Variant::mma_sm70).reason, "mma_sm70 computes f16 only, not f32");
+}
+
+// m8n8k4 runs on every newer GPU (slower than m16n8k8 on Turing, emulated on the CUDA cores from
+// sm_80 on), so the selector never takes mma_sm70 there by itself, even for f16 where it would run;
+// the verdict says it runs only when forced.
+TEST(Selector, Mma70IsNeverChosenPastVolta) {
+  for (int cc : {75, 80, 86, 89, 90, 100, 120}) {
+    const Selection s = selected(cc, problem(DType::f16, 64), nvrtc13());
+    EXPECT_NE(s.spec.variant, Variant::mma_sm70) << cc;
+    const VariantVerdict& v = verdict_for(s, Variant::mma_sm70);
+    EXPECT_FALSE(v.usable) << cc;
+    EXPECT_TRUE(v.forcible) << cc;
+    EXPECT_TRUE(contains(v.reason, "mma_sm70 is chosen on Volta only (sm_70, sm_72), not sm_" + std::to_string(cc)))
+        << v.reason;
+  }
+  // Where it could not run even when forced, it is not forcible either.
+  const Selection bf16 = selected(90, problem(DType::bf16), nvrtc13());
+  EXPECT_FALSE(verdict_for(bf16, Variant::mma_sm70).forcible);
+  EXPECT_FALSE(verdict_for(selected(61, problem(), nvrtc12()), Variant::mma_sm70).forcible);
+}
+
+// Forced on a newer GPU (how a test runs the Volta kernel on Hopper) it is the Volta kernel compiled
+// for that GPU, and the reason says the selector would not have chosen it.
+TEST(Selector, ForcedMma70RunsOnNewerGpus) {
+  for (int cc : {75, 80, 90}) {
+    const Selection s = selected(cc, problem(DType::f16, 64), nvrtc13(), Variant::mma_sm70);
+    EXPECT_EQ(s.spec.variant, Variant::mma_sm70) << cc;
+    EXPECT_EQ(s.spec.arch, cc);
+    EXPECT_EQ(s.reason.rfind(std::string("forced by options: ") + kMma70Reason +
+                                 " (mma_sm70 is chosen on Volta only (sm_70, sm_72), not sm_" + std::to_string(cc),
+                             0),
+              0u)
         << s.reason;
   }
+  const Selection volta = selected(70, problem(DType::f16, 64), nvrtc12(), Variant::mma_sm70);
+  EXPECT_EQ(volta.reason, std::string("forced by options: ") + kMma70Reason);
+  EXPECT_EQ(selection_error(61, problem(), nvrtc12(), Variant::mma_sm70),
+            "forced variant mma_sm70 cannot run on nominal sm_61: mma_sm70 needs compute capability 7.0 (Volta) or "
+            "newer, not sm_61 (mma.m8n8k4 starts at sm_70)");
+  EXPECT_EQ(selection_error(90, problem(DType::bf16), nvrtc13(), Variant::mma_sm70),
+            "forced variant mma_sm70 cannot run on nominal sm_90: mma_sm70 computes f16 only, not bf16 (Volta's "
+            "tensor cores have no bf16)");
 }
 
 TEST(Selector, VoltaWithNvrtc13NeedsCuda12) {
@@ -436,7 +496,9 @@ TEST(Selector, F32AlwaysGoesToGeneric) {
     EXPECT_EQ(s.spec.variant, Variant::generic) << cc;
     EXPECT_EQ(s.spec.dtype, DType::f32);
     EXPECT_EQ(s.reason.rfind(kGenericReason, 0), 0u) << s.reason;
-    EXPECT_TRUE(contains(s.reason, "mma_sm75: mma_sm75 computes f16 only, not f32)")) << s.reason;
+    EXPECT_TRUE(contains(s.reason, "mma_sm75: mma_sm75 computes f16 only, not f32; mma_sm70: mma_sm70 computes f16 "
+                                   "only, not f32)"))
+        << s.reason;
     if (cc >= 80) {
       EXPECT_TRUE(contains(s.reason, "mma_sm80: mma_sm80 computes f16 and bf16, not f32;")) << s.reason;
     }
@@ -447,7 +509,8 @@ TEST(Selector, F32AlwaysGoesToGeneric) {
   EXPECT_EQ(verdict_for(h, Variant::mma_sm75).reason, "mma_sm75 computes f16 only, not f32");
   EXPECT_EQ(h.reason, std::string(kGenericReason) +
                           " (not wgmma_sm90: wgmma_sm90 computes f16 and bf16, not f32; mma_sm80: mma_sm80 "
-                          "computes f16 and bf16, not f32; mma_sm75: mma_sm75 computes f16 only, not f32)");
+                          "computes f16 and bf16, not f32; mma_sm75: mma_sm75 computes f16 only, not f32; mma_sm70: "
+                          "mma_sm70 computes f16 only, not f32)");
   const Selection p = selected(61, problem(DType::f32), nvrtc12());
   EXPECT_EQ(p.spec.variant, Variant::generic);
 }
@@ -642,15 +705,16 @@ TEST(DefaultSpec, TensorCoreDefaultsFitEveryHeadDimAndMask) {
 
 // What the selector runs, for every family, storage type, head dim and mask: the expected variant
 // (wgmma_sm90 on Hopper at the head dims it is generated for; mma_sm80 from sm_80 up otherwise;
-// mma_sm75 for f16 on Turing; generic for f32, Turing bf16 and everything older), with a tile valid
-// on that device.
+// mma_sm75 for f16 on Turing; mma_sm70 for f16 on Volta; generic for f32, Volta and Turing bf16
+// and everything older), with a tile valid on that device.
 TEST(DefaultSpec, StaysWithinTheOptInSharedMemoryEverywhere) {
   struct Device {
     int cc;
     CompilerTargets targets;
   };
   auto expected_variant = [](int cc, DType dtype, int head_dim) {
-    if (dtype == DType::f32 || cc < 75) return Variant::generic;
+    if (dtype == DType::f32 || cc < 70) return Variant::generic;
+    if (cc < 75) return dtype == DType::f16 ? Variant::mma_sm70 : Variant::generic;
     const bool wgmma_head_dim =
         head_dim == 64 || head_dim == 96 || head_dim == 128 || head_dim == 192 || head_dim == 256;
     if (cc == 90 && wgmma_head_dim) return Variant::wgmma_sm90;

@@ -131,9 +131,9 @@ TEST(SpecJson, IntegersOutsideIntAreRejectedNotTruncated) {
 
 TEST(SpecJson, BadValuesAreNamedWithTheReason) {
   nlohmann::json j = spec_to_json(sample_spec());
-  j["variant"] = "mma_sm70";
+  j["variant"] = "mma_sm60";
   EXPECT_EQ(json_error(j),
-            "spec field 'variant': unknown variant 'mma_sm70' (expected generic, mma_sm75, mma_sm80 "
+            "spec field 'variant': unknown variant 'mma_sm60' (expected generic, mma_sm70, mma_sm75, mma_sm80 "
             "or wgmma_sm90)");
 
   j = spec_to_json(sample_spec());
@@ -182,13 +182,13 @@ TEST(ParseArch, RejectsOtherText) {
 }
 
 TEST(ParseVariant, AcceptsTheNamesAndRejectsOthers) {
-  for (Variant v : {Variant::generic, Variant::mma_sm75, Variant::mma_sm80, Variant::wgmma_sm90}) {
+  for (Variant v : {Variant::generic, Variant::mma_sm70, Variant::mma_sm75, Variant::mma_sm80, Variant::wgmma_sm90}) {
     auto parsed = parse_variant(variant_name(v));
     ASSERT_TRUE(static_cast<bool>(parsed)) << llvm::toString(parsed.takeError());
     EXPECT_EQ(*parsed, v);
   }
   EXPECT_EQ(error_of(parse_variant("wgmma")),
-            "unknown variant 'wgmma' (expected generic, mma_sm75, mma_sm80 or wgmma_sm90)");
+            "unknown variant 'wgmma' (expected generic, mma_sm70, mma_sm75, mma_sm80 or wgmma_sm90)");
 }
 
 }  // namespace

@@ -83,6 +83,30 @@ TEST(TunerCandidates, HopperTunesWgmmaOnlyWhereTmaCanAddressTheTensors) {
   for (const CandidateReport& r : unaligned.pruned) EXPECT_NE(r.spec.variant, Variant::wgmma_sm90);
 }
 
+// Volta tunes mma_sm70's grid for f16; on newer GPUs, where the selector takes mma_sm70 only when
+// forced, it is no candidate at all (kept or pruned), so tuning cannot pick it either.
+TEST(TunerCandidates, OnlyVoltaTunesMma70) {
+  const gen::CompilerTargets nvrtc12{12, 9, {61, 70, 72, 75, 80, 90}};
+  auto variants_listed = [&](int cc) {
+    auto list = candidates(gen::DeviceDescription::for_arch(cc), problem(DType::f16, 128), nvrtc12);
+    EXPECT_TRUE(static_cast<bool>(list)) << "sm_" << cc;
+    std::multiset<Variant> variants;
+    if (!list) {
+      llvm::consumeError(list.takeError());
+      return variants;
+    }
+    for (const gen::KernelSpec& s : list->specs) variants.insert(s.variant);
+    for (const CandidateReport& r : list->pruned) variants.insert(r.spec.variant);
+    return variants;
+  };
+  for (int cc : {70, 72}) {
+    const std::multiset<Variant> volta = variants_listed(cc);
+    EXPECT_GT(volta.count(Variant::mma_sm70), 8u) << "sm_" << cc;
+    EXPECT_EQ(volta.count(Variant::mma_sm75), 0u) << "sm_" << cc;
+  }
+  for (int cc : {75, 80, 90}) EXPECT_EQ(variants_listed(cc).count(Variant::mma_sm70), 0u) << "sm_" << cc;
+}
+
 TEST(TunerCandidates, EveryGridTileIsListedOnceEitherKeptOrPruned) {
   const CandidateList list = listed(61, problem(DType::f32, 256));
   std::set<std::string> keys;
