@@ -69,6 +69,7 @@ class Collector {
       for (const NvrtcLibrary& seen : found_) {
         if (!seen.usable() || seen.targets.version() != library.targets.version()) continue;
         library.rejected = "another NVRTC " + seen.targets.version() + " was found first and serves: " + seen.path;
+        library.api.reset();  // never used: one NVRTC per version, so one cache key means one compiler
         break;
       }
     }

@@ -113,6 +113,7 @@ TEST(NvrtcDiscovery, TheFirstLibraryOfAVersionServes) {
   EXPECT_EQ(found[0].targets.archs, (std::vector<int>{50, 61, 90}));
   EXPECT_EQ(found[1].rejected,
             "another NVRTC 12.4 was found first and serves: " + fake_nvrtc("fake_nvrtc_12_4_again"));
+  EXPECT_EQ(found[1].api, nullptr);
 }
 
 // Sonames are looked for in each directory; a directory or soname holding nothing is not news.
