@@ -11,7 +11,9 @@
 #   4. the main job (flashjit run) on the default problem, and a tune
 #   5. flashjit bench, one run per FlashJIT column, beside PyTorch SDPA (flash, cuDNN, mem-efficient)
 #      in one table: on a Hopper GPU (compute capability 9.0) wgmma_sm90 forced, mma_sm80 forced
-#      and the selector's choice (tuned); elsewhere the selector's choice and mma_sm75 forced
+#      and the selector's choice (tuned); on Volta (7.0, 7.2) the selector's choice and mma_sm70 forced,
+#      plus issue 13's shape (batch 1, 32 heads, 1024 x 1024, d 64, causal); elsewhere the selector's
+#      choice and mma_sm75 forced
 # Logs go to OUT_DIR; a short table is printed last. Usage: scripts/gpu_check.sh BUILD_DIR OUT_DIR
 #
 # A device session is short (a few minutes per command), so the steps can be chosen:
@@ -39,6 +41,7 @@ generic_case='GpuForwardTiles.ForcedTilesMatchTheCpuBackend'
 # odd lengths, causal, GQA, d 64.
 sm80_case='Sanitizer/GpuTensorCore.MatchesTheCpuBackend/mma_sm80_*'
 sm75_case='Sanitizer/GpuTensorCore.MatchesTheCpuBackend/mma_sm75_*'
+sm70_case='Sanitizer/GpuTensorCore.MatchesTheCpuBackend/mma_sm70_*'
 # wgmma_sm90's: its default d64 tile (two consumer warpgroups) over three K/V blocks, so the ring
 # of TMA slots wraps; it skips on a GPU that is not compute capability 9.0.
 sm90_case='Sanitizer/GpuTensorCore.MatchesTheCpuBackend/wgmma_sm90_*'
@@ -84,12 +87,16 @@ status=ok
 # Nothing should skip on the GPU host: a skip means a case was not checked (no GPU, or one too old).
 # The exceptions: GpuDevices.PointersOfAnotherGpuAreRefused, which needs two GPUs (on a one-GPU host
 # it always skips), and the wgmma_sm90 cases on a GPU that is not Hopper (they run on compute
-# capability 9.0 only); those alone must not hide a clean run, but the summary says what skipped.
+# capability 9.0 only), and the GpuVolta cases on a GPU that is not Volta (the selector takes mma_sm70
+# on sm_70/72 only; forced, it runs in GpuTensorCore everywhere); those alone must not hide a clean
+# run, but the summary says what skipped.
 skipped="$(grep -oE '^\[  SKIPPED \] [0-9]+ test' "$out/gpu_tests.log" | grep -oE '[0-9]+' | tail -1)"
 two_gpu_skips="$(grep -c 'needs two GPUs, found' "$out/gpu_tests.log")"
 not_hopper_skips="$(grep -c 'wgmma_sm90 needs compute capability 9.0' "$out/gpu_tests.log")"
-[ "$status" = ok ] && [ "${skipped:-0}" -gt $((two_gpu_skips + not_hopper_skips)) ] && status=SKIPPED
+not_volta_skips="$(grep -c 'the selector takes mma_sm70 on Volta only' "$out/gpu_tests.log")"
+[ "$status" = ok ] && [ "${skipped:-0}" -gt $((two_gpu_skips + not_hopper_skips + not_volta_skips)) ] && status=SKIPPED
 [ "$not_hopper_skips" -gt 0 ] && summary+="($not_hopper_skips wgmma_sm90 tests skipped: not a Hopper GPU)"
+[ "$not_volta_skips" -gt 0 ] && summary+="($not_volta_skips GpuVolta tests skipped: not a Volta GPU)"
 record gpu-tests "$status" "$summary"
 fi
 
@@ -102,6 +109,9 @@ for tool in memcheck racecheck synccheck; do
 done
 for tool in memcheck racecheck synccheck; do
   sanitize sanitizer-mma_sm75 "$sm75_case" "$tool"
+done
+for tool in memcheck racecheck synccheck; do
+  sanitize sanitizer-mma_sm70 "$sm70_case" "$tool"
 done
 for tool in memcheck racecheck synccheck; do
   sanitize sanitizer-wgmma_sm90 "$sm90_case" "$tool"
@@ -144,6 +154,8 @@ if [ -n "${GPU_CHECK_BENCH_VARIANTS:-}" ]; then
   read -r -a bench_variants <<< "${GPU_CHECK_BENCH_VARIANTS//,/ }"
 elif [ "$cc" -eq 90 ]; then
   bench_variants=(wgmma_sm90 mma_sm80 auto)
+elif [ "$cc" -eq 70 ] || [ "$cc" -eq 72 ]; then
+  bench_variants=(auto mma_sm70)
 else
   bench_variants=(auto mma_sm75)
 fi
@@ -160,6 +172,7 @@ for variant in "${bench_variants[@]}"; do
   fi
   dtypes=bf16,f16
   [ "$variant" = mma_sm75 ] && dtypes=f16  # mma_sm75 computes f16 only
+  [ "$variant" = mma_sm70 ] && dtypes=f16  # so does mma_sm70 (Volta has no bf16 tensor cores)
   rm -f "$out/$name.json"
   started=$SECONDS
   "$flashjit" bench --json "$out/$name.json" "${variant_flags[@]}" --dtypes "$dtypes" "${sweep[@]}" \
@@ -169,6 +182,17 @@ for variant in "${bench_variants[@]}"; do
     "$(grep -cE '^(bf16|f16) ' "$out/$name.log") shapes in $((SECONDS - started)) s, see $name.log"
   [ -s "$out/$name.json" ] && bench_jsons+=("$out/$name.json")
 done
+# On Volta, issue 13's own shape (a community V100 fork's benchmark: batch 1, 32 heads, 1024 x 1024,
+# d 64, causal), the number bench/PERFORMANCE.md predicts for mma_sm70.
+if [ "$cc" -eq 70 ] || [ "$cc" -eq 72 ]; then
+  started=$SECONDS
+  "$flashjit" bench --json "$out/bench_volta_issue.json" --variant mma_sm70 --dtypes f16 --tokens 1024 \
+    --hidden 2048 --head-dims 64 --seqlens 1024 --masks causal > "$out/bench_volta_issue.log" 2>&1
+  rc=$?
+  record bench-volta-issue "$(ok_or_fail $rc)" \
+    "$(grep -E '^f16 ' "$out/bench_volta_issue.log" | head -1) ($((SECONDS - started)) s)"
+  [ -s "$out/bench_volta_issue.json" ] && bench_jsons+=("$out/bench_volta_issue.json")
+fi
 if [ ${#bench_jsons[@]} -eq 0 ]; then
   record compare-sdpa SKIPPED "no bench results"
 else

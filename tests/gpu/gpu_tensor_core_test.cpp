@@ -1,7 +1,9 @@
 // The tensor-core variants forced on a real GPU against the CPU backend: wgmma_sm90 (f16 and bf16,
 // compute capability 9.0 exactly: H100/H200; head dims 64, 96, 128, 192, 256), mma_sm80 (f16 and
-// bf16, compute capability >= 8.0, Hopper included) and mma_sm75 (f16, >= 7.5, and correct when
-// forced on a newer GPU). The issue's head dims from 8 to 256, causal and not, odd lengths, q > k,
+// bf16, compute capability >= 8.0, Hopper included), mma_sm75 (f16, >= 7.5, and correct when
+// forced on a newer GPU) and mma_sm70 (f16, >= 7.0: Volta's m8n8k4, which the selector takes on
+// Volta only; forced on a newer GPU, ptxas runs it there too, on the CUDA cores from sm_80 on, so
+// any GPU checks its fragment handling). The issue's head dims from 8 to 256, causal and not, odd lengths, q > k,
 // GQA/MQA, padded and unaligned strides, a custom scale, no lse, seqlen 1, forced tiles; outputs
 // poisoned (NaN) first, so an element the kernel never wrote fails. Also: repeated runs are
 // bit-identical (a moving result is a race), an illegal forced tile is refused before launch, and
@@ -61,7 +63,10 @@ std::string case_name(const testing::TestParamInfo<TensorCoreCase>& info) { retu
 
 // From the issue rather than from the generator's rules: a rule that wrongly refused a capable GPU
 // must fail these tests, not skip them.
-int minimum_compute_capability(Variant variant) { return variant == Variant::mma_sm80 ? 80 : 75; }
+int minimum_compute_capability(Variant variant) {
+  if (variant == Variant::mma_sm80) return 80;
+  return variant == Variant::mma_sm70 ? 70 : 75;
+}
 
 // wgmma_sm90 runs on compute capability 9.0 only (wgmma and setmaxnreg exist in sm_90a alone).
 constexpr int kHopper = 90;
@@ -144,7 +149,7 @@ std::vector<DType> dtypes_of(Variant variant) {
 // The head dims wgmma_sm90 is generated for (others run on mma_sm80).
 constexpr int kWgmmaHeadDims[] = {64, 96, 128, 192, 256};
 
-constexpr Variant kTensorCoreVariants[] = {Variant::mma_sm80, Variant::mma_sm75};
+constexpr Variant kTensorCoreVariants[] = {Variant::mma_sm80, Variant::mma_sm75, Variant::mma_sm70};
 
 // Every head dim from the issue, each dtype the variant computes, causal and not, on lengths that
 // fill no tile (77 queries, 133 keys) with GQA 2:1.
@@ -269,6 +274,9 @@ std::vector<TensorCoreCase> forced_tiles() {
   const TileConfig sm80_tiles[] = {{16, 16, 1, 2}, {32, 32, 1, 3}, {64, 32, 4, 3}, {64, 64, 4, 4},
                                    {128, 64, 8, 2}, {32, 128, 2, 2}, {64, 32, 2, 2}};
   const TileConfig sm75_tiles[] = {{16, 16, 1, 1}, {32, 32, 1, 2}, {64, 64, 4, 1}, {128, 32, 8, 1}, {32, 64, 2, 1}};
+  // mma_sm70: 32 rows per warp (a quad pair per slab) and 16 (the head dim split), one and two
+  // slots; all within Volta's 96 KiB and generator/mma_sm70_rules.cpp's registers at d128.
+  const TileConfig sm70_tiles[] = {{32, 16, 1, 1}, {16, 32, 1, 2}, {64, 64, 4, 1}, {128, 32, 8, 2}, {64, 32, 2, 2}};
   std::vector<TensorCoreCase> cases;
   for (const TileConfig& t : sm80_tiles) {
     cases.push_back({Variant::mma_sm80, shape(2, 2, 1, 77, 93, 64, DType::f16, MaskKind::causal), t});
@@ -277,6 +285,10 @@ std::vector<TensorCoreCase> forced_tiles() {
   for (const TileConfig& t : sm75_tiles) {
     cases.push_back({Variant::mma_sm75, shape(2, 2, 1, 77, 93, 64, DType::f16, MaskKind::causal), t});
     cases.push_back({Variant::mma_sm75, shape(1, 2, 2, 31, 200, 128, DType::f16, MaskKind::none), t});
+  }
+  for (const TileConfig& t : sm70_tiles) {
+    cases.push_back({Variant::mma_sm70, shape(2, 2, 1, 77, 93, 64, DType::f16, MaskKind::causal), t});
+    cases.push_back({Variant::mma_sm70, shape(1, 2, 2, 31, 200, 128, DType::f16, MaskKind::none), t});
   }
   // wgmma_sm90: block_m 64 (one consumer warpgroup, 8 warps) or 128 (two, 12 warps), each key-tile
   // width, 2 to 4 stages; each on the causal d64 problem and, where the tile fits there (227 KB of
@@ -304,6 +316,7 @@ std::vector<TensorCoreCase> sanitizer_cases() {
   // three K/V blocks, so the ring of TMA slots and their mbarriers wrap once.
   return {{Variant::mma_sm80, shape(1, 2, 1, 77, 133, 64, DType::bf16, MaskKind::causal), std::nullopt},
           {Variant::mma_sm75, shape(1, 2, 1, 77, 133, 64, DType::f16, MaskKind::causal), std::nullopt},
+          {Variant::mma_sm70, shape(1, 2, 1, 77, 133, 64, DType::f16, MaskKind::causal), std::nullopt},
           {Variant::wgmma_sm90, shape(1, 2, 1, 77, 520, 64, DType::bf16, MaskKind::causal), std::nullopt}};
 }
 
@@ -345,6 +358,8 @@ std::vector<TensorCoreCase> stability_cases() {
           {Variant::mma_sm80, f16, TileConfig{64, 64, 4, 3}},
           {Variant::mma_sm75, f16, std::nullopt},
           {Variant::mma_sm75, f16, TileConfig{64, 64, 4, 2}},
+          {Variant::mma_sm70, f16, std::nullopt},
+          {Variant::mma_sm70, f16, TileConfig{64, 64, 4, 2}},
           {Variant::wgmma_sm90, bf16, std::nullopt},
           {Variant::wgmma_sm90, f16, TileConfig{64, 64, 8, 2}},
           {Variant::wgmma_sm90, f16, TileConfig{128, 64, 12, 4}}};
@@ -406,6 +421,9 @@ const IllegalTile kIllegalTiles[] = {
     {Variant::mma_sm75, {32, 24, 2, 1}, "block_n"},
     {Variant::mma_sm75, {24, 32, 1, 1}, "block_m"},
     {Variant::mma_sm75, {32, 64, 2, 3}, "stages"},    // mma_sm75 takes 1..2 stages
+    {Variant::mma_sm70, {32, 24, 2, 1}, "block_n"},
+    {Variant::mma_sm70, {24, 32, 1, 1}, "block_m"},
+    {Variant::mma_sm70, {32, 64, 2, 3}, "stages"},    // mma_sm70 takes 1..2 stages
     {Variant::wgmma_sm90, {128, 80, 12, 2}, "block_n"},   // no wgmma n80 for S = Q K^T
     {Variant::wgmma_sm90, {128, 256, 12, 2}, "block_n"},
     {Variant::wgmma_sm90, {96, 64, 12, 2}, "block_m"},    // one or two 64-row consumer warpgroups
@@ -450,6 +468,8 @@ std::string dtype_case_name(const testing::TestParamInfo<UncomputedDtype>& info)
 INSTANTIATE_TEST_SUITE_P(Refused, GpuTensorCoreDtype,
                          testing::Values(UncomputedDtype{Variant::mma_sm75, DType::bf16},
                                          UncomputedDtype{Variant::mma_sm75, DType::f32},
+                                         UncomputedDtype{Variant::mma_sm70, DType::bf16},
+                                         UncomputedDtype{Variant::mma_sm70, DType::f32},
                                          UncomputedDtype{Variant::mma_sm80, DType::f32},
                                          UncomputedDtype{Variant::wgmma_sm90, DType::f32}),
                          dtype_case_name);
