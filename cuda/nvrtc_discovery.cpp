@@ -48,6 +48,38 @@ std::vector<std::string> versioned_toolkits() {
   return found;
 }
 
+// The directories `pattern` (a glob) matches, sorted.
+std::vector<std::string> matching_directories(const std::string& pattern) {
+  std::vector<std::string> found;
+  glob_t matches{};
+  if (glob(pattern.c_str(), GLOB_ONLYDIR, nullptr, &matches) == 0)
+    for (size_t i = 0; i < matches.gl_pathc; ++i) found.emplace_back(matches.gl_pathv[i]);
+  globfree(&matches);
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+// Where NVIDIA's pip wheels put libnvrtc (nvidia-cuda-nvrtc-cu11 and -cu12: nvidia/cuda_nvrtc/lib;
+// nvidia-cuda-nvrtc for CUDA 13: nvidia/cu13/lib), in the Python environments a user most likely
+// installed one into: the active virtual environment, the active conda environment, the user's own
+// site-packages, the system's. `pip install nvidia-cuda-nvrtc-cu12` (what the advice for a Pascal
+// GPU says) then works without FLASHJIT_NVRTC; PyTorch installs the same wheels.
+std::vector<std::string> python_wheel_directories() {
+  std::vector<std::string> site_packages;
+  for (const char* variable : {"VIRTUAL_ENV", "CONDA_PREFIX"})
+    if (std::string prefix = environment(variable); !prefix.empty())
+      site_packages.push_back(prefix + "/lib/python3*/site-packages");
+  if (std::string home = environment("HOME"); !home.empty())
+    site_packages.push_back(home + "/.local/lib/python3*/site-packages");
+  site_packages.push_back("/usr/local/lib/python3*/dist-packages");
+  site_packages.push_back("/usr/lib/python3/dist-packages");
+  std::vector<std::string> directories;
+  for (const std::string& packages : site_packages)
+    for (const char* wheel : {"/nvidia/cu13/lib", "/nvidia/cuda_nvrtc/lib"})
+      for (std::string& directory : matching_directories(packages + wheel)) directories.push_back(std::move(directory));
+  return directories;
+}
+
 // Why an entry of FLASHJIT_NVRTC cannot even be tried; empty when it is a file to load.
 std::string unloadable_entry(const std::string& path) {
   bool is_directory = false;
@@ -108,6 +140,7 @@ NvrtcSearch default_nvrtc_search() {
   for (std::string& toolkit : versioned_toolkits()) prefixes.push_back(std::move(toolkit));
   for (const std::string& prefix : prefixes)
     for (const char* dir : kToolkitLibraryDirs) search.directories.push_back(prefix + "/" + dir);
+  for (std::string& directory : python_wheel_directories()) search.directories.push_back(std::move(directory));
   search.directories.push_back("/usr/lib/x86_64-linux-gnu");
   return search;
 }

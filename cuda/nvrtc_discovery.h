@@ -3,7 +3,9 @@
 //   2. the sonames libnvrtc.so.13, libnvrtc.so.12 and libnvrtc.so.11.2 (CUDA 11.2 to 11.8) through
 //      the dynamic loader's search (LD_LIBRARY_PATH, the ld.so cache);
 //   3. those sonames in lib64, lib and targets/x86_64-linux/lib under $CUDA_HOME, $CUDA_PATH,
-//      /usr/local/cuda and every /usr/local/cuda-* (newest first), then in /usr/lib/x86_64-linux-gnu.
+//      /usr/local/cuda and every /usr/local/cuda-* (newest first); in NVIDIA's pip wheels
+//      (nvidia/cuda_nvrtc/lib, nvidia/cu13/lib) in the site-packages of $VIRTUAL_ENV, $CONDA_PREFIX,
+//      ~/.local and the system's Python; then in /usr/lib/x86_64-linux-gnu.
 // One library found twice (a link, or a soname and its path) is listed once; of two libraries of
 // one version, the first found serves and the other is listed as not used.
 #pragma once

@@ -1,6 +1,7 @@
 // Where FlashJIT looks for NVRTC (cuda/nvrtc_discovery.h): FLASHJIT_NVRTC's entries first, each
 // refused with its reason where it is no library; sonames and directories; one library found
 // twice listed once; two of one version, the first serving.
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -178,6 +179,40 @@ TEST(NvrtcDiscovery, TheDefaultSearchWithoutEnvironmentStartsAtTheToolkit) {
   EXPECT_EQ(search.nvrtc_list, "");
   ASSERT_FALSE(search.directories.empty());
   EXPECT_EQ(search.directories.front(), "/usr/local/cuda/lib64");
+}
+
+// `pip install nvidia-cuda-nvrtc-cu12` into the active virtual environment (a wheel's layout, its
+// lib folder a link to the real 12.9 that scripts/setup.sh installs) is found with no FLASHJIT_NVRTC,
+// and so is a CUDA 13 wheel's folder; both before the system's library folder.
+TEST(NvrtcDiscovery, TheDefaultSearchLooksInPythonEnvironments) {
+  FLASHJIT_REQUIRE_OLD_NVRTC(cu12, 12);
+  ScratchDir venv("nvrtc_discovery_venv");
+  const std::string packages = venv.path() + "/lib/python3.11/site-packages/nvidia";
+  fs::create_directories(packages + "/cu13/lib");
+  fs::create_directories(packages + "/cuda_nvrtc");
+  fs::create_directory_symlink(fs::path(cu12->path).parent_path(), packages + "/cuda_nvrtc/lib");
+  ScopedEnv nvrtc("FLASHJIT_NVRTC", nullptr);
+  ScopedEnv virtual_env("VIRTUAL_ENV", venv.path().c_str());
+  const NvrtcSearch search = default_nvrtc_search();
+  const auto wheel13 = std::find(search.directories.begin(), search.directories.end(), packages + "/cu13/lib");
+  const auto wheel12 = std::find(search.directories.begin(), search.directories.end(), packages + "/cuda_nvrtc/lib");
+  ASSERT_NE(wheel13, search.directories.end());
+  ASSERT_NE(wheel12, search.directories.end());
+  EXPECT_LT(wheel12 - search.directories.begin(),
+            static_cast<std::ptrdiff_t>(search.directories.size()) - 1);  // before /usr/lib/x86_64-linux-gnu
+  EXPECT_EQ(search.directories.back(), "/usr/lib/x86_64-linux-gnu");
+
+  // Found by its real path: this process may hold the same library already (loaded above), which
+  // the dynamic loader's soname search then returns first.
+  const std::string wheel_library = fs::canonical(packages + "/cuda_nvrtc/lib/libnvrtc.so.12").string();
+  const std::vector<NvrtcLibrary> found = discover_nvrtc(search);
+  const auto pip12 = std::find_if(found.begin(), found.end(), [&](const NvrtcLibrary& library) {
+    return library.real_path == wheel_library;
+  });
+  ASSERT_NE(pip12, found.end());
+  EXPECT_TRUE(pip12->usable()) << pip12->rejected;
+  EXPECT_EQ(pip12->targets.nvrtc_major, 12);
+  EXPECT_TRUE(pip12->targets.supports(61)) << pip12->targets.range();
 }
 
 // This process's search (no FLASHJIT_NVRTC in the unit tests' environment) finds the toolkit's
