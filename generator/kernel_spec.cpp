@@ -47,6 +47,15 @@ std::vector<std::string> spec_problems(const KernelSpec& spec, const DeviceDescr
     add("block_m, block_n, warps and stages must be positive");
     return problems;
   }
+  // A spec read from a cache file or an import may hold any int. Far beyond every legal tile, these
+  // bounds keep the arithmetic below and in the variants' rules (threads, shared memory, registers)
+  // inside an int, so a hostile spec is refused instead of overflowing.
+  if (spec.head_dim > 1024 || spec.block_m > 4096 || spec.block_n > 4096 || spec.warps > 1024 || spec.stages > 64) {
+    add(llvm::formatv("head_dim {0}, block_m {1}, block_n {2}, warps {3} or stages {4} is beyond any kernel (at most "
+                      "1024, 4096, 4096, 1024 and 64)",
+                      spec.head_dim, spec.block_m, spec.block_n, spec.warps, spec.stages));
+    return problems;
+  }
   if (threads_per_block(spec) > limits.max_threads_per_block)
     add(llvm::formatv("{0} warps make {1} threads, more than the {2} a block may have", spec.warps,
                       threads_per_block(spec), limits.max_threads_per_block));

@@ -1,4 +1,5 @@
 // KernelSpec: the canonical key, the target name, and every reason spec validation gives.
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -143,6 +144,25 @@ TEST(KernelSpecValidate, RejectsHeadDimOver256) {
   s.head_dim = 0;
   EXPECT_TRUE(has_problem_containing(spec_problems(s, DeviceDescription::for_arch(90)),
                                      "head_dim 0 is outside 8..256"));
+}
+
+// A spec from a cache file or an import may hold any int: the fuzz replay under UBSan found
+// warps = INT_MAX overflowing the thread count. Every size at INT_MAX, for every variant, is refused
+// by name before any arithmetic (the sanitizer job runs this too).
+TEST(KernelSpecValidate, SizesBeyondAnyKernelAreRefusedBeforeAnyArithmetic) {
+  constexpr int kHuge = std::numeric_limits<int>::max();
+  for (Variant variant : {Variant::generic, Variant::mma_sm70, Variant::mma_sm75, Variant::mma_sm80, Variant::wgmma_sm90}) {
+    for (int field = 0; field < 5; ++field) {
+      KernelSpec s = generic_spec();
+      s.variant = variant;
+      int* sizes[] = {&s.head_dim, &s.block_m, &s.block_n, &s.warps, &s.stages};
+      *sizes[field] = kHuge;
+      const auto problems = spec_problems(s, DeviceDescription::for_arch(90));
+      ASSERT_EQ(problems.size(), field == 0 ? 2u : 1u) << joined(problems);
+      EXPECT_TRUE(has_problem_containing(problems, "is beyond any kernel (at most 1024, 4096, 4096, 1024 and 64)"))
+          << variant_name(variant) << " field " << field << ": " << joined(problems);
+    }
+  }
 }
 
 TEST(KernelSpecValidate, RejectsBadWarps) {
