@@ -1,6 +1,8 @@
 #include "cuda/nvrtc_choice.h"
 
 #include <algorithm>
+#include <map>
+#include <mutex>
 
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/FormatVariadic.h>
@@ -113,12 +115,31 @@ const NvrtcLibrary* newest_nvrtc(const std::vector<NvrtcLibrary>& found) {
   return newest;
 }
 
+gen::CompilerTargets targets_of_choice(const NvrtcChoice& choice) {
+  if (choice.library == nullptr) return {};
+  gen::CompilerTargets targets = choice.library->targets;
+  targets.choice = choice.library->describe();
+  if (!choice.passed_over.empty()) targets.choice += "; passed over: " + llvm::join(choice.passed_over, "; ");
+  return targets;
+}
+
 const gen::CompilerTargets& nvrtc_targets_for_arch(int arch, int driver_version) {
   const std::vector<NvrtcLibrary>& found = nvrtc_libraries();
-  if (const NvrtcLibrary* chosen = choose_nvrtc(found, arch, driver_version).library) return chosen->targets;
-  static const gen::CompilerTargets none;
-  const NvrtcLibrary* newest = newest_nvrtc(found);
-  return newest ? newest->targets : none;
+  const NvrtcChoice choice = choose_nvrtc(found, arch, driver_version);
+  if (choice.library == nullptr) {
+    static const gen::CompilerTargets none;
+    const NvrtcLibrary* newest = newest_nvrtc(found);
+    return newest ? newest->targets : none;
+  }
+  // One entry per (architecture, driver) asked about, kept for the process's life: callers hold
+  // the reference (a device's compiler()), and the libraries found never change.
+  static std::mutex mutex;
+  static std::map<std::pair<int, int>, gen::CompilerTargets>* const chosen =
+      new std::map<std::pair<int, int>, gen::CompilerTargets>();
+  std::lock_guard<std::mutex> lock(mutex);
+  auto [entry, added] = chosen->try_emplace({arch, driver_version});
+  if (added) entry->second = targets_of_choice(choice);
+  return entry->second;
 }
 
 }  // namespace flashjit::cuda

@@ -41,6 +41,11 @@ std::string nvrtc_install_advice(int arch);
 // The newest usable library of `found`; null where there is none.
 const NvrtcLibrary* newest_nvrtc(const std::vector<NvrtcLibrary>& found);
 
+// The chosen library's targets, with `choice` saying which NVRTC it is and which others were passed
+// over and why (gen::CompilerTargets::choice, which the selector's reason carries); empty targets
+// when none was chosen.
+gen::CompilerTargets targets_of_choice(const NvrtcChoice& choice);
+
 // The targets of the NVRTC that compiles for `arch` (the selector and the cache key use its
 // version); where none targets it, those of the newest NVRTC found, so that the selector's
 // choose_target names what is missing. Empty targets where no NVRTC was found at all.

@@ -12,6 +12,10 @@ struct CompilerTargets {
   int nvrtc_major = 0;
   int nvrtc_minor = 0;
   std::vector<int> archs;  // as nvrtcGetSupportedArchs: 75, 80, ...
+  // Which NVRTC these are the targets of, and why it compiles for the GPU at hand rather than the
+  // others found: "NVRTC 12.9 (PATH); passed over: NVRTC 13.0 targets sm_75..sm_121 only, not
+  // sm_61 (PATH)". The selector's Selection::compiled_by; empty for targets not chosen by the loader.
+  std::string choice;
 
   bool supports(int arch) const;
   std::string version() const;  // "13.0"

@@ -140,6 +140,7 @@ llvm::Expected<Selection> select_variant(const DeviceDescription& device, const 
     selection.reason = std::string("forced by options: ") + rules_for(chosen->variant).usable_reason;
     // Say so when the selector would not have chosen it here.
     if (chosen->forcible) selection.reason += " (" + chosen->reason + ")";
+    selection.compiled_by = targets.choice;
     return selection;
   }
   // Say why the more capable variants were passed over.
@@ -150,6 +151,7 @@ llvm::Expected<Selection> select_variant(const DeviceDescription& device, const 
   }
   selection.reason = chosen->reason;
   if (!passed_over.empty()) selection.reason += " (not " + llvm::join(passed_over, "; ") + ")";
+  selection.compiled_by = targets.choice;
   return selection;
 }
 

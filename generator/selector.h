@@ -26,6 +26,9 @@ struct VariantVerdict {
 struct Selection {
   KernelSpec spec;                      // the variant with its default tiles, for this device
   std::string reason;                   // why this variant
+  // Which NVRTC compiles it and why not the others found (CompilerTargets::choice): "NVRTC 12.9
+  // (PATH); passed over: NVRTC 13.0 targets sm_75..sm_121 only"; empty for targets of no loader.
+  std::string compiled_by;
   std::vector<VariantVerdict> verdicts; // every variant, most capable first
 };
 

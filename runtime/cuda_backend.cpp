@@ -68,6 +68,7 @@ llvm::Expected<KernelPlan> CudaBackend::plan(const AttentionArgs& args) const {
   auto selection = builder_.select(problem);
   if (!selection) return selection.takeError();
   KernelPlan plan{selection->spec, selection->reason, KernelOrigin::planned};
+  if (!selection->compiled_by.empty()) plan.reason += "; compiled by " + selection->compiled_by;
   if (options_.force_variant || options_.force_tiles) plan.reason += "; forced by options";
   else if (options_.tune) plan.reason += "; tiles are tuned at first use (or taken from the tuning cache)";
   return plan;

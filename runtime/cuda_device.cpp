@@ -47,7 +47,10 @@ llvm::Expected<std::unique_ptr<CudaDevice>> CudaDevice::open(int index) {
   return std::unique_ptr<CudaDevice>(new CudaDevice(index, std::move(*device), std::move(*context), *nvrtc));
 }
 
-const gen::CompilerTargets& CudaDevice::compiler() const { return nvrtc_.targets; }
+// nvrtc_'s targets (the same choice open() made), with the reason it was chosen for the selector.
+const gen::CompilerTargets& CudaDevice::compiler() const {
+  return cuda::nvrtc_targets_for_arch(description_.compute_capability(), description_.driver_version);
+}
 
 llvm::Expected<std::unique_ptr<ContextScope>> CudaDevice::enter() const {
   auto scope = cuda::ScopedContext::enter(*context_);

@@ -46,6 +46,7 @@ json variant_table(const gen::DeviceDescription& device, const gen::CompilerTarg
         row["variant"] = variant_name(selection->spec.variant);
         row["kernel"] = gen::canonical_key(selection->spec);
         row["reason"] = selection->reason;
+        row["compiled_by"] = selection->compiled_by;
       } else {
         row["variant"] = nullptr;
         row["reason"] = llvm::toString(selection.takeError());

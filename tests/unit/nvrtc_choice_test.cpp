@@ -48,6 +48,20 @@ TEST_F(NvrtcChoiceTest, PascalGetsTheNewestThatTargetsIt) {
   EXPECT_EQ(&*chosen, &fake12());
 }
 
+// The chosen NVRTC's targets say which library it is and why the others were passed over: what the
+// selector's reason carries ("compiled by ...").
+TEST_F(NvrtcChoiceTest, TheChosenTargetsSayWhichNvrtcAndWhyNotTheOthers) {
+  const gen::CompilerTargets pascal = targets_of_choice(choose_nvrtc(found_, 61));
+  EXPECT_EQ(pascal.version(), "12.4");
+  EXPECT_EQ(pascal.archs, fake12().targets.archs);
+  EXPECT_EQ(pascal.choice, "NVRTC 12.4 (" + fake12().path + "); passed over: NVRTC 14.0 targets sm_75..sm_130 only; NVRTC " +
+                               toolkit_ + " targets " + toolkit_range_ + " only");
+  // Nothing chosen: no targets, no choice.
+  const gen::CompilerTargets none = targets_of_choice(choose_nvrtc(found_, 35));
+  EXPECT_TRUE(none.archs.empty());
+  EXPECT_EQ(none.choice, "");
+}
+
 // Hopper without a driver to satisfy: all three target it, the newest wins, the others say why not.
 TEST_F(NvrtcChoiceTest, HopperGetsTheNewestOfAll) {
   const NvrtcChoice choice = choose_nvrtc(found_, 90);
@@ -136,7 +150,12 @@ TEST(NvrtcChoice, ARefusedLibraryIsNeverChosen) {
 TEST(NvrtcChoice, TheProcessChoosesPerArchitecture) {
   auto turing = nvrtc_for_arch(75);
   ASSERT_TRUE(static_cast<bool>(turing)) << llvm::toString(turing.takeError());
-  EXPECT_EQ(&nvrtc_targets_for_arch(75), &turing->targets);
+  // The chosen library's targets, saying which it is (one entry per architecture, kept).
+  const gen::CompilerTargets& for_turing = nvrtc_targets_for_arch(75);
+  EXPECT_EQ(&for_turing, &nvrtc_targets_for_arch(75));
+  EXPECT_EQ(for_turing.version(), turing->targets.version());
+  EXPECT_EQ(for_turing.archs, turing->targets.archs);
+  EXPECT_EQ(for_turing.choice.rfind(turing->describe(), 0), 0u) << for_turing.choice;
   const NvrtcLibrary* newest = newest_nvrtc(nvrtc_libraries());
   ASSERT_NE(newest, nullptr);
   if (nvrtc_for_arch(61)) GTEST_SKIP() << "an NVRTC for sm_61 is on this machine's search path";
@@ -151,7 +170,8 @@ TEST(NvrtcChoice, TheProcessChoosesPerArchitecture) {
 TEST(NvrtcChoice, ACompileOnlyDeviceUsesItsArchitecturesNvrtc) {
   auto turing = nvrtc_for_arch(75);
   ASSERT_TRUE(static_cast<bool>(turing)) << llvm::toString(turing.takeError());
-  EXPECT_EQ(&CompileOnlyDevice(75).compiler(), &turing->targets);
+  EXPECT_EQ(&CompileOnlyDevice(75).compiler(), &nvrtc_targets_for_arch(75));
+  EXPECT_EQ(CompileOnlyDevice(75).compiler().version(), turing->targets.version());
   if (nvrtc_for_arch(61)) GTEST_SKIP() << "an NVRTC for sm_61 is on this machine's search path";
   gen::KernelSpec spec;
   spec.arch = 61;

@@ -274,6 +274,19 @@ TEST(Selector, HopperWithTensorsTmaCannotAddressRunsMma80) {
 
 // NVRTC 11.8 can compile for sm_90 but not sm_90a: Hopper then runs mma_sm80 and says which NVRTC
 // would do.
+// The loader's choice of NVRTC travels in the targets into the selection, forced or not; targets
+// without one (a test's) leave it empty. The reason itself is the variant's.
+TEST(Selector, TheSelectionSaysWhichNvrtcCompilesIt) {
+  CompilerTargets chosen = nvrtc12();
+  chosen.choice = "NVRTC 12.4 (/opt/nvrtc/libnvrtc.so.12); passed over: NVRTC 13.0 targets sm_75..sm_121 only";
+  const Problem p = flashjit::testing::problem_with(DType::f16, 64);
+  const Selection selection = selected(61, p, chosen);
+  EXPECT_EQ(selection.compiled_by, chosen.choice);
+  EXPECT_EQ(selection.reason, selected(61, p, nvrtc12()).reason);
+  EXPECT_EQ(selected(61, p, nvrtc12()).compiled_by, "");
+  EXPECT_EQ(selected(61, p, chosen, Variant::generic).compiled_by, chosen.choice);
+}
+
 TEST(Selector, HopperWithNvrtc11RunsMma80) {
   const CompilerTargets nvrtc11{11, 8, {35, 37, 50, 52, 53, 60, 61, 62, 70, 72, 75, 80, 86, 87, 89, 90}};
   const Selection s = selected(90, problem(DType::f16, 128), nvrtc11);
