@@ -30,6 +30,15 @@ int threads_per_block(const KernelSpec& spec) { return spec.warps * 32; }
 
 int shared_memory_bytes(const KernelSpec& spec) { return rules_for(spec.variant).shared_memory_bytes(spec); }
 
+KernelSpec with_tile(const KernelSpec& base, int block_m, int block_n, int warps, int stages) {
+  KernelSpec spec = base;
+  spec.block_m = block_m;
+  spec.block_n = block_n;
+  spec.warps = warps;
+  spec.stages = stages;
+  return spec;
+}
+
 int entry_registers(const KernelSpec& spec) {
   const VariantRules& rules = rules_for(spec.variant);
   return rules.entry_registers ? rules.entry_registers(spec) : 0;

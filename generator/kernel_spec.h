@@ -43,6 +43,8 @@ std::string target_name(const KernelSpec& spec);
 int threads_per_block(const KernelSpec& spec);
 // Dynamic shared memory the kernel needs, in bytes.
 int shared_memory_bytes(const KernelSpec& spec);
+// `base` with this tile (the rules' tuning spaces and default lists build specs from one base).
+KernelSpec with_tile(const KernelSpec& base, int block_m, int block_n, int warps, int stages);
 // The registers per thread the kernel must have (its setmaxnreg counts assume them), or 0 when ptxas
 // may pick (VariantRules::entry_registers).
 int entry_registers(const KernelSpec& spec);

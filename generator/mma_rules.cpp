@@ -91,15 +91,6 @@ std::string sm80_arch(int arch, DType dtype) {
   return {};
 }
 
-KernelSpec with_tile(const KernelSpec& base, int block_m, int block_n, int warps, int stages) {
-  KernelSpec spec = base;
-  spec.block_m = block_m;
-  spec.block_n = block_n;
-  spec.warps = warps;
-  spec.stages = stages;
-  return spec;
-}
-
 // The tuner's search space: 16 or 32 rows per warp with 4 or 8 warps (64 or 128 query rows), every
 // key tile, and the stage counts worth their shared memory. Tiles over a device's limits or the
 // register budget stay in on purpose: the tuner prunes them and says why. Most promising first

@@ -84,15 +84,6 @@ std::string unforced_problem(int arch) {
                        arch, arch < 80 ? "slower than Turing's m16n8k8" : "emulated on the CUDA cores from sm_80 on");
 }
 
-KernelSpec with_tile(const KernelSpec& base, int block_m, int block_n, int warps, int stages) {
-  KernelSpec spec = base;
-  spec.block_m = block_m;
-  spec.block_n = block_n;
-  spec.warps = warps;
-  spec.stages = stages;
-  return spec;
-}
-
 // The tuner's search space: 32 rows per warp (4 warps: 128 rows, 2 warps: 64) and 16 rows per warp
 // (8 warps: 128, 4 warps: 64), every key tile, one and two K/V slots. Tiles over the registers or
 // Volta's shared memory stay in on purpose: the tuner prunes them and says why. The likely winners
