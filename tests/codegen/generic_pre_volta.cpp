@@ -20,6 +20,7 @@
 
 #include "cuda/nvrtc_compiler.h"
 #include "cuda/nvrtc_discovery.h"
+#include "codegen/old_nvrtc_programs.h"
 #include "generator/device_description.h"
 #include "generator/emit.h"
 #include "generator/kernel_spec.h"
@@ -80,27 +81,9 @@ int pre_volta_main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--jobs" && i + 1 < argc) jobs = std::max(1, std::atoi(argv[++i]));
 
-  cuda::NvrtcSearch search;
-  const char* list = std::getenv("FLASHJIT_TEST_OLD_NVRTC");
-  search.nvrtc_list = list ? list : "";
-  const std::vector<cuda::NvrtcLibrary> old = cuda::discover_nvrtc(search);
-  const cuda::NvrtcLibrary* cu12 = nullptr;
-  const cuda::NvrtcLibrary* cu11 = nullptr;
-  for (const cuda::NvrtcLibrary& library : old) {
-    if (!library.usable()) continue;
-    if (library.targets.nvrtc_major == 12 && !cu12) cu12 = &library;
-    if (library.targets.nvrtc_major == 11 && !cu11) cu11 = &library;
-  }
-  if (!cu12 || !cu11) {
-    const char* required = std::getenv("FLASHJIT_REQUIRE_OLD_NVRTC");
-    std::printf("missing NVRTC %s in FLASHJIT_TEST_OLD_NVRTC='%s' (scripts/setup.sh installs 12.9 and 11.8 under .tools/)\n",
-                !cu12 ? "12.x" : "11.x", list ? list : "");
-    if (required != nullptr && std::string(required) == "1") {
-      std::printf("FAIL: FLASHJIT_REQUIRE_OLD_NVRTC=1: CI must not skip the older NVRTCs\n");
-      return 1;
-    }
-    return 77;
-  }
+  const cuda::NvrtcLibrary* cu12 = codegen::old_nvrtc(12);
+  const cuda::NvrtcLibrary* cu11 = codegen::old_nvrtc(11);
+  if (!cu12 || !cu11) return codegen::missing_old_nvrtc_status(!cu12 ? " NVRTC 12.x" : " NVRTC 11.x");
 
   std::vector<Job> all;
   for (int arch : {50, 52, 60, 61})
@@ -108,22 +91,16 @@ int pre_volta_main(int argc, char** argv) {
   for (int head_dim : kHeadDims) all.push_back({cu11, 61, head_dim});
 
   std::vector<std::string> lines(all.size());
-  std::atomic<size_t> next{0};
   std::atomic<int> failures{0};
   std::mutex print;
-  std::vector<std::thread> workers;
-  for (unsigned w = 0; w < jobs; ++w)
-    workers.emplace_back([&] {
-      for (size_t i = next++; i < all.size(); i = next++) {
-        const std::string problem = run(all[i], lines[i]);
-        if (problem.empty()) continue;
-        ++failures;
-        std::lock_guard<std::mutex> lock(print);
-        std::printf("FAIL NVRTC %s sm_%d d%d: %s\n", all[i].nvrtc->targets.version().c_str(), all[i].arch,
-                    all[i].head_dim, problem.c_str());
-      }
-    });
-  for (std::thread& worker : workers) worker.join();
+  codegen::for_each_in_parallel(all.size(), jobs, [&](size_t i) {
+    const std::string problem = run(all[i], lines[i]);
+    if (problem.empty()) return;
+    ++failures;
+    std::lock_guard<std::mutex> lock(print);
+    std::printf("FAIL NVRTC %s sm_%d d%d: %s\n", all[i].nvrtc->targets.version().c_str(), all[i].arch,
+                all[i].head_dim, problem.c_str());
+  });
   for (const std::string& line : lines)
     if (!line.empty()) std::printf("%s\n", line.c_str());
   if (failures > 0) {

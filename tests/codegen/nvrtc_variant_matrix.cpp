@@ -26,6 +26,7 @@
 #include "cuda/nvrtc_choice.h"
 #include "cuda/nvrtc_compiler.h"
 #include "cuda/nvrtc_discovery.h"
+#include "codegen/old_nvrtc_programs.h"
 #include "generator/device_description.h"
 #include "generator/emit.h"
 #include "generator/kernel_spec.h"
@@ -95,13 +96,6 @@ std::string run(const Compile& job, std::string& line) {
   return {};
 }
 
-// The older NVRTC of CUDA `major` named by FLASHJIT_TEST_OLD_NVRTC, or null.
-const cuda::NvrtcLibrary* old_nvrtc(const std::vector<cuda::NvrtcLibrary>& old, int major) {
-  for (const cuda::NvrtcLibrary& library : old)
-    if (library.usable() && library.targets.nvrtc_major == major) return &library;
-  return nullptr;
-}
-
 int matrix_main(int argc, char** argv) {
   unsigned jobs = 2;
   for (int i = 1; i < argc; ++i) {
@@ -116,13 +110,9 @@ int matrix_main(int argc, char** argv) {
     return 1;
   }
   nvrtcs.push_back(newest);
-  cuda::NvrtcSearch search;
-  const char* list = std::getenv("FLASHJIT_TEST_OLD_NVRTC");
-  search.nvrtc_list = list ? list : "";
-  const std::vector<cuda::NvrtcLibrary> old = cuda::discover_nvrtc(search);
   std::string missing;
   for (int major : {12, 11}) {
-    if (const cuda::NvrtcLibrary* library = old_nvrtc(old, major)) {
+    if (const cuda::NvrtcLibrary* library = codegen::old_nvrtc(major)) {
       nvrtcs.push_back(library);
       continue;
     }
@@ -143,38 +133,23 @@ int matrix_main(int argc, char** argv) {
       for (int head_dim : kHeadDims) compiles.push_back({nvrtc, c, head_dim});
     }
 
-  std::atomic<size_t> next{0};
   std::atomic<int> failures{0};
   std::mutex print;
-  std::vector<std::thread> workers;
-  for (unsigned w = 0; w < jobs; ++w)
-    workers.emplace_back([&] {
-      for (size_t i = next++; i < compiles.size(); i = next++) {
-        std::string line;
-        const std::string problem = run(compiles[i], line);
-        std::lock_guard<std::mutex> lock(print);
-        if (!problem.empty()) {
-          ++failures;
-          std::printf("FAIL %s: %s\n", describe(compiles[i]).c_str(), problem.c_str());
-        } else {
-          std::printf("ok   %s: %s\n", compiles[i].nvrtc->describe().c_str(), line.c_str());
-        }
-      }
-    });
-  for (std::thread& worker : workers) worker.join();
+  codegen::for_each_in_parallel(compiles.size(), jobs, [&](size_t i) {
+    std::string line;
+    const std::string problem = run(compiles[i], line);
+    std::lock_guard<std::mutex> lock(print);
+    if (!problem.empty()) {
+      ++failures;
+      std::printf("FAIL %s: %s\n", describe(compiles[i]).c_str(), problem.c_str());
+    } else {
+      std::printf("ok   %s: %s\n", compiles[i].nvrtc->describe().c_str(), line.c_str());
+    }
+  });
 
   std::printf("%zu compiles with %zu NVRTCs, %d failed\n", compiles.size(), nvrtcs.size(), failures.load());
   if (failures > 0) return 1;
-  if (!missing.empty()) {
-    const char* required = std::getenv("FLASHJIT_REQUIRE_OLD_NVRTC");
-    std::printf("missing:%s (scripts/setup.sh installs them under .tools/; FLASHJIT_TEST_OLD_NVRTC='%s')\n",
-                missing.c_str(), list ? list : "");
-    if (required != nullptr && std::string(required) == "1") {
-      std::printf("FAIL: FLASHJIT_REQUIRE_OLD_NVRTC=1: CI must not skip the older NVRTCs\n");
-      return 1;
-    }
-    return 77;
-  }
+  if (!missing.empty()) return codegen::missing_old_nvrtc_status(missing);
   std::printf("every variant compiles with every NVRTC found\n");
   return 0;
 }
