@@ -51,6 +51,45 @@ std::string program_output(nvrtcProgram program, GetSize get_size, Get get, bool
   return out;
 }
 
+// One NVRTC run over the kernel: the program (kept for its outputs), how it ended, the step that
+// failed and NVRTC's log.
+struct Compilation {
+  std::unique_ptr<Program> program;
+  nvrtcResult result = NVRTC_SUCCESS;
+  const char* step = "compile";
+  std::string log;
+
+  // NVRTC refused `option` as unknown ("unrecognized option --no-cache found").
+  bool refused(const char* option) const {
+    return result == NVRTC_ERROR_INVALID_OPTION && log.find(option) != std::string::npos;
+  }
+};
+
+constexpr const char* kNoCache = "--no-cache";
+
+Compilation compile_program(const NvrtcApi& api, const gen::EmittedKernel& kernel,
+                            const std::vector<std::string>& options, bool no_cache) {
+  Compilation c;
+  c.program = std::make_unique<Program>(api);
+  const std::string file_name = kernel.key + ".cu";
+  c.result = api.nvrtcCreateProgram(c.program->out(), kernel.source.c_str(), file_name.c_str(), 0, nullptr, nullptr);
+  if (c.result != NVRTC_SUCCESS) {
+    c.step = "create";
+    return c;
+  }
+  c.result = api.nvrtcAddNameExpression(c.program->get(), kernel.name_expression.c_str());
+  if (c.result != NVRTC_SUCCESS) {
+    c.step = "add name expression";
+    return c;
+  }
+  std::vector<const char*> argv;
+  for (const std::string& o : options) argv.push_back(o.c_str());
+  if (no_cache) argv.push_back(kNoCache);
+  c.result = api.nvrtcCompileProgram(c.program->get(), static_cast<int>(argv.size()), argv.data());
+  c.log = program_log(api, c.program->get());
+  return c;
+}
+
 llvm::Error nvrtc_error(const NvrtcLibrary& nvrtc, const char* step, nvrtcResult result,
                         const gen::EmittedKernel& kernel, const std::vector<std::string>& options,
                         const std::string& log) {
@@ -98,20 +137,19 @@ llvm::Expected<CompiledKernel> compile_kernel(const gen::EmittedKernel& kernel, 
   // target check says which targets this NVRTC has and what would work.
   if (auto target = gen::choose_target(spec.arch, nvrtc.targets); !target) return target.takeError();
 
-  Program program(api);
-  const std::string file_name = kernel.key + ".cu";
-  if (nvrtcResult r = api.nvrtcCreateProgram(program.out(), kernel.source.c_str(), file_name.c_str(), 0, nullptr, nullptr);
-      r != NVRTC_SUCCESS)
-    return nvrtc_error(nvrtc, "create", r, kernel, out.options, "");
-
-  if (nvrtcResult r = api.nvrtcAddNameExpression(program.get(), kernel.name_expression.c_str()); r != NVRTC_SUCCESS)
-    return nvrtc_error(nvrtc, "add name expression", r, kernel, out.options, "");
-
-  std::vector<const char*> argv;
-  for (const std::string& o : out.options) argv.push_back(o.c_str());
-  const nvrtcResult compiled = api.nvrtcCompileProgram(program.get(), static_cast<int>(argv.size()), argv.data());
-  out.log = program_log(api, program.get());
-  if (compiled != NVRTC_SUCCESS) return nvrtc_error(nvrtc, "compile", compiled, kernel, out.options, out.log);
+  // NVRTC 12.x and 13.x keep what they compile in the CUDA driver's compute cache whenever a driver
+  // is present, and a cache hit skips ptxas, so its -v report is missing: on the H200 host every
+  // kernel some earlier process had compiled failed with "the ptxas report has no resource usage".
+  // FlashJIT keeps its own cache, so NVRTC's is turned off with --no-cache. The option changes no
+  // code, so it is not among the options the cache key records. NVRTCs without that cache (11.x)
+  // refuse it; for those the compile runs without it.
+  const bool no_cache = nvrtc.targets.nvrtc_major >= 12;
+  Compilation compilation = compile_program(api, kernel, out.options, no_cache);
+  if (no_cache && compilation.refused(kNoCache)) compilation = compile_program(api, kernel, out.options, false);
+  if (compilation.result != NVRTC_SUCCESS)
+    return nvrtc_error(nvrtc, compilation.step, compilation.result, kernel, out.options, compilation.log);
+  const Program& program = *compilation.program;
+  out.log = compilation.log;
 
   const char* lowered = nullptr;
   if (nvrtcResult r = api.nvrtcGetLoweredName(program.get(), kernel.name_expression.c_str(), &lowered);
@@ -126,7 +164,13 @@ llvm::Expected<CompiledKernel> compile_kernel(const gen::EmittedKernel& kernel, 
                                                     ", " + nvrtc.describe() + ")");
 
   auto usage = parse_ptxas_report(out.log, out.lowered_name);
-  if (!usage) return usage.takeError();
+  if (!usage) {
+    // Say what NVRTC did print, so a change in its log (or a cache that skipped ptxas) is visible.
+    constexpr size_t kLogExcerpt = 600;
+    const std::string excerpt = out.log.empty() ? "(empty)" : out.log.substr(0, kLogExcerpt);
+    return make_error(ErrorCode::compile_error, llvm::toString(usage.takeError()) + " (" + kernel.key + ", " +
+                                                    nvrtc.describe() + "); NVRTC's log: " + excerpt);
+  }
   out.resources = *usage;
   out.compile_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
