@@ -46,6 +46,10 @@ sm70_case='Sanitizer/GpuTensorCore.MatchesTheCpuBackend/mma_sm70_*'
 # of TMA slots wraps; it skips on a GPU that is not compute capability 9.0.
 sm90_case='Sanitizer/GpuTensorCore.MatchesTheCpuBackend/wgmma_sm90_*'
 
+# Every step runs under GPU_CHECK_TIMEOUT seconds (default 900), so a hung kernel costs one step,
+# not the device session; a step stopped so exits 124.
+limited() { timeout -k 10 "${GPU_CHECK_TIMEOUT:-900}" "$@"; }
+
 declare -a rows
 record() { rows+=("$(printf '%-30s %-7s %s' "$1" "$2" "$3")"); }
 ok_or_fail() { [ "$1" -eq 0 ] && echo ok || echo FAIL; }
@@ -55,7 +59,7 @@ ok_or_fail() { [ "$1" -eq 0 ] && echo ok || echo FAIL; }
 sanitize() {
   local label="$1" filter="$2" tool="$3"
   local log="$out/${label}_$tool.log"
-  "$sanitizer" --tool "$tool" --error-exitcode 9 "$gpu_tests" --gtest_filter="$filter" > "$log" 2>&1
+  limited "$sanitizer" --tool "$tool" --error-exitcode 9 "$gpu_tests" --gtest_filter="$filter" > "$log" 2>&1
   local rc=$?
   local status=ok detail
   detail="$(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$log" | tail -1)"
@@ -71,7 +75,7 @@ sanitize() {
   record "$label-$tool" "$status" "$detail"
 }
 
-"$flashjit" doctor > "$out/doctor.txt" 2>&1
+limited "$flashjit" doctor > "$out/doctor.txt" 2>&1
 record doctor "$([ $? -eq 0 ] && echo ok || echo NO-GPU)" "$(grep -m1 '^GPU 0' "$out/doctor.txt")"
 # GPU 0's compute capability as XY (90 for 9.0), from doctor's "compute capability: 9.0 (...)"; 0
 # when doctor found no GPU.
@@ -79,9 +83,23 @@ cc="$(grep -m1 -oE 'compute capability: [0-9]+\.[0-9]+' "$out/doctor.txt" | grep
 cc="${cc:-0}"
 
 if wants tests; then
-"$gpu_tests" --gtest_brief=1 > "$out/gpu_tests.log" 2>&1
-rc=$?
-summary="$(grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/gpu_tests.log" | tr '\n' ' ')"
+# The suite compiles a few hundred kernels with NVRTC, one at a time per process: GPU_CHECK_JOBS
+# gtest shards run side by side (default: the cores, at most 8), each under the time limit, and
+# their logs are joined in shard order (gtest's summary lines are then summed below).
+jobs="${GPU_CHECK_JOBS:-$(nproc)}"
+[ "$jobs" -gt 8 ] && jobs=8
+pids=()
+for ((shard = 0; shard < jobs; ++shard)); do
+  GTEST_TOTAL_SHARDS=$jobs GTEST_SHARD_INDEX=$shard limited "$gpu_tests" --gtest_brief=1 \
+    > "$out/gpu_tests.$shard.log" 2>&1 &
+  pids+=($!)
+done
+rc=0
+for pid in "${pids[@]}"; do wait "$pid" || rc=$?; done
+for ((shard = 0; shard < jobs; ++shard)); do cat "$out/gpu_tests.$shard.log"; done > "$out/gpu_tests.log"
+rm -f "$out"/gpu_tests.[0-9]*.log
+summary="$(awk '/^\[  (PASSED|FAILED|SKIPPED) *\] [0-9]+ test/ {n[$2] += $3} END {for (k in n) printf "%s %d ", k, n[k]}' FS='[][ ]+' "$out/gpu_tests.log")"
+[ $rc -eq 124 ] && summary+="(a shard ran past ${GPU_CHECK_TIMEOUT:-900} s and was stopped) "
 status=ok
 [ $rc -eq 0 ] || status=FAIL
 # Nothing should skip on the GPU host: a skip means a case was not checked (no GPU, or one too old).
@@ -90,7 +108,7 @@ status=ok
 # capability 9.0 only), and the GpuVolta cases on a GPU that is not Volta (the selector takes mma_sm70
 # on sm_70/72 only; forced, it runs in GpuTensorCore everywhere); those alone must not hide a clean
 # run, but the summary says what skipped.
-skipped="$(grep -oE '^\[  SKIPPED \] [0-9]+ test' "$out/gpu_tests.log" | grep -oE '[0-9]+' | tail -1)"
+skipped="$(grep -oE '^\[  SKIPPED \] [0-9]+ test' "$out/gpu_tests.log" | grep -oE '[0-9]+' | awk '{n += $1} END {print n + 0}')"
 two_gpu_skips="$(grep -c 'needs two GPUs, found' "$out/gpu_tests.log")"
 not_hopper_skips="$(grep -c 'wgmma_sm90 needs compute capability 9.0' "$out/gpu_tests.log")"
 not_volta_skips="$(grep -c 'the selector takes mma_sm70 on Volta only' "$out/gpu_tests.log")"
@@ -123,16 +141,16 @@ if wants main; then
 export FLASHJIT_CACHE_DIR="$out/cache"
 rm -rf "$FLASHJIT_CACHE_DIR"
 for run in cold warm; do
-  "$flashjit" run > "$out/main_job_$run.log" 2>&1
+  limited "$flashjit" run > "$out/main_job_$run.log" 2>&1
   rc=$?
   record "main-job-$run" "$([ $rc -eq 0 ] && echo ok || echo FAIL)" \
     "$(grep -E 'kernel:|first call|TFLOP/s|max error' "$out/main_job_$run.log" | tr '\n' ' ')"
 done
-"$flashjit" tune --seqlen 4096 --head-dim 128 --dtype bf16 > "$out/tune.log" 2>&1
+limited "$flashjit" tune --seqlen 4096 --head-dim 128 --dtype bf16 > "$out/tune.log" 2>&1
 rc=$?
 record tune "$([ $rc -eq 0 ] && echo ok || echo FAIL)" "$(grep -E '^winner' "$out/tune.log")"
 
-"$flashjit" run --seqlen 4096 --batch 1 --heads 16 --head-dim 128 --dtype bf16 > "$out/main_job_4k.log" 2>&1
+limited "$flashjit" run --seqlen 4096 --batch 1 --heads 16 --head-dim 128 --dtype bf16 > "$out/main_job_4k.log" 2>&1
 rc=$?
 record main-job-4k "$([ $rc -eq 0 ] && echo ok || echo FAIL)" "$(grep -E 'TFLOP/s|max error' "$out/main_job_4k.log" | tr '\n' ' ')"
 fi
@@ -175,7 +193,7 @@ for variant in "${bench_variants[@]}"; do
   [ "$variant" = mma_sm70 ] && dtypes=f16  # so does mma_sm70 (Volta has no bf16 tensor cores)
   rm -f "$out/$name.json"
   started=$SECONDS
-  "$flashjit" bench --json "$out/$name.json" "${variant_flags[@]}" --dtypes "$dtypes" "${sweep[@]}" \
+  limited "$flashjit" bench --json "$out/$name.json" "${variant_flags[@]}" --dtypes "$dtypes" "${sweep[@]}" \
     > "$out/$name.log" 2>&1
   rc=$?
   record "$label" "$(ok_or_fail $rc)" \
