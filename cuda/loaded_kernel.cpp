@@ -49,11 +49,10 @@ LoadedKernel::~LoadedKernel() {
   api_.cuModuleUnload(module_);
 }
 
-llvm::Error LoadedKernel::launch(const LaunchShape& s, CUstream stream, void* params) const {
-  void* args[] = {params};
+llvm::Error LoadedKernel::launch(const LaunchShape& s, CUstream stream, void** arguments) const {
   return check(api_,
                api_.cuLaunchKernel(function_, s.grid[0], s.grid[1], s.grid[2], s.block[0], s.block[1],
-                                   s.block[2], s.dynamic_shared_bytes, stream, args, nullptr),
+                                   s.block[2], s.dynamic_shared_bytes, stream, arguments, nullptr),
                "cuLaunchKernel", ErrorCode::launch_error);
 }
 

@@ -35,7 +35,8 @@ class LoadedKernel {
   LoadedKernel& operator=(const LoadedKernel&) = delete;
 
   // Queues the kernel with one by-value parameter block.
-  llvm::Error launch(const LaunchShape& shape, CUstream stream, void* params) const;
+  // `arguments`: a pointer to each kernel parameter, as cuLaunchKernel takes them.
+  llvm::Error launch(const LaunchShape& shape, CUstream stream, void** arguments) const;
   const std::string& symbol() const { return symbol_; }
 
  private:

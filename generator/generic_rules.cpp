@@ -90,6 +90,7 @@ const VariantRules& generic_rules() {
     r.name = "generic";
     r.usable_reason = "plain CUDA with fp32 FMA; runs on any compute capability >= 5.0";
     r.arch_problem = arch_problem;
+    r.modifiers = {true, true, true, true};  // ragged, window, softcap, ALiBi
     r.tile_problems = tile_problems;
     r.shared_memory_bytes = generic_shared_memory_bytes;
     r.tile_grid = tile_grid;

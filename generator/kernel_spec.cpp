@@ -76,6 +76,7 @@ std::vector<std::string> spec_problems(const KernelSpec& spec, const DeviceDescr
     add(llvm::formatv("target {0} does not match the device's compute capability {1}.{2}",
                       target_name(spec), limits.cc_major, limits.cc_minor));
   if (auto why = rules.arch_problem(spec.arch, spec.dtype); !why.empty()) add(why);
+  if (auto why = modifier_problem(rules, spec.features()); !why.empty()) add(why);
 
   // Only meaningful once the tile itself is sane.
   if (problems.empty()) {

@@ -59,6 +59,10 @@ VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
     verdict.reason = llvm::toString(target.takeError());
     return verdict;
   }
+  if (std::string why = modifier_problem(rules, problem.features()); !why.empty()) {
+    verdict.reason = why;
+    return verdict;
+  }
   if (rules.problem_rule)
     if (std::string why = rules.problem_rule(problem, targets); !why.empty()) {
       verdict.reason = why;

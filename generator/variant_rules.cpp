@@ -29,13 +29,28 @@ std::string variant_names_text() {
   return text;
 }
 
-const char* kernel_parameter_declaration(ParameterBlock block) {
+std::string kernel_parameter_declaration(ParameterBlock block, bool score_mods) {
+  std::string declaration;
   switch (block) {
-    case ParameterBlock::attention: return "const ::flashjit::AttentionParams";
+    case ParameterBlock::attention: declaration = "const ::flashjit::AttentionParams"; break;
     // TMA reads the tensor maps where they are: in the kernel's parameter space.
-    case ParameterBlock::tma: return "const __grid_constant__ ::flashjit::WgmmaParams";
+    case ParameterBlock::tma: declaration = "const __grid_constant__ ::flashjit::WgmmaParams"; break;
   }
-  return "";
+  if (score_mods) declaration += ", const ::flashjit::ScoreModParams";
+  return declaration;
+}
+
+std::string modifier_problem(const VariantRules& rules, const ProblemFeatures& f) {
+  std::vector<std::string> missing;
+  if (f.ragged && !rules.modifiers.ragged) missing.push_back("ragged batches");
+  if (f.window && !rules.modifiers.window) missing.push_back("sliding windows");
+  if (f.softcap && !rules.modifiers.softcap) missing.push_back("softcap");
+  if (f.alibi && !rules.modifiers.alibi) missing.push_back("ALiBi");
+  if (missing.empty()) return {};
+  std::string text = std::string(rules.name) + " does not compute ";
+  for (size_t i = 0; i < missing.size(); ++i)
+    text += (i == 0 ? "" : i + 1 == missing.size() ? " or " : ", ") + missing[i];
+  return text;
 }
 
 }  // namespace flashjit::gen

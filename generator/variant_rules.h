@@ -50,6 +50,15 @@ struct VariantRules {
   // that targets sm_90a, tensors TMA can address); null when nothing more is needed.
   std::string (*problem_rule)(const Problem& problem, const CompilerTargets& targets) = nullptr;
 
+  // The ragged batches and score modifiers (issue 14) its template computes; a problem with
+  // another is refused by modifier_problem() below, which the selector and spec checks ask.
+  struct Modifiers {
+    bool ragged = false;
+    bool window = false;
+    bool softcap = false;
+    bool alibi = false;
+  } modifiers;
+
   // Why the tile (block_m/block_n/warps/stages against head_dim) is illegal; empty when legal.
   std::vector<std::string> (*tile_problems)(const KernelSpec& spec) = nullptr;
   // Dynamic shared memory of a tile, in bytes. The generated shell checks it against the
@@ -86,8 +95,13 @@ const std::vector<Variant>& variants_by_preference();
 // wgmma_sm90" (messages and the CLI's help).
 std::string variant_names_text();
 
-// The template's declaration of the kernel's parameter (emitted into the shell).
-const char* kernel_parameter_declaration(ParameterBlock block);
+// The template's declaration of the kernel's parameters (emitted into the shell): the parameter
+// block, and the ScoreModParams of a kernel specialized on a ragged batch or a score modifier.
+std::string kernel_parameter_declaration(ParameterBlock block, bool score_mods);
+
+// Why `rules`' variant does not compute the features' ragged batch or score modifiers ("mma_sm80
+// does not compute ALiBi or softcap"); empty when it computes them all.
+std::string modifier_problem(const VariantRules& rules, const ProblemFeatures& features);
 
 // Defined next to each variant's rules.
 const VariantRules& generic_rules();

@@ -82,11 +82,16 @@ llvm::Expected<ProblemKey> parse_problem_key(llvm::StringRef text) {
   key.features.head_dim = static_cast<int>(head_dim);
   bool known_modifiers = false;
   for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
-    key.features.mask = mask;
-    if (modifier_key(key.features) == modifiers) {
-      known_modifiers = true;
-      break;
+    // Every combination of the four specializations (issue 14), each one bit.
+    for (int flags = 0; flags < 16 && !known_modifiers; ++flags) {
+      key.features.mask = mask;
+      key.features.window = flags & 1;
+      key.features.softcap = flags & 2;
+      key.features.alibi = flags & 4;
+      key.features.ragged = flags & 8;
+      known_modifiers = modifier_key(key.features) == modifiers;
     }
+    if (known_modifiers) break;
   }
   if (!known_modifiers) return bad_key(text, "has unknown score modifiers '" + quote_prefix(modifiers) + "'");
   if (auto valid = Problem::of_features(key.features); !valid)

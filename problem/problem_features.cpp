@@ -11,7 +11,19 @@
 namespace flashjit {
 namespace {
 
-auto fields(const ProblemFeatures& f) { return std::tie(f.dtype, f.head_dim, f.mask); }
+auto fields(const ProblemFeatures& f) {
+  return std::tie(f.dtype, f.head_dim, f.mask, f.ragged, f.window, f.softcap, f.alibi);
+}
+
+// The optional boolean features of a stored spec, in key order.
+struct FlagField {
+  const char* name;
+  bool ProblemFeatures::*flag;
+};
+constexpr FlagField kFlagFields[] = {{"window", &ProblemFeatures::window},
+                                     {"softcap", &ProblemFeatures::softcap},
+                                     {"alibi", &ProblemFeatures::alibi},
+                                     {"ragged", &ProblemFeatures::ragged}};
 
 }  // namespace
 
@@ -19,7 +31,18 @@ bool ProblemFeatures::operator==(const ProblemFeatures& other) const { return fi
 
 bool ProblemFeatures::operator<(const ProblemFeatures& other) const { return fields(*this) < fields(other); }
 
-ProblemFeatures features_of(const AttentionArgs& a) { return {a.q.dtype, a.head_dim, a.mask}; }
+ProblemFeatures features_of(const AttentionArgs& a) {
+  ProblemFeatures f;
+  f.dtype = a.q.dtype;
+  f.head_dim = a.head_dim;
+  f.mask = a.mask;
+  f.ragged = a.cu_seqlens_q != nullptr || a.cu_seqlens_k != nullptr;
+  // A causal mask already bounds the right side; only a left bound then needs the window.
+  f.window = a.window_left >= 0 || (a.window_right >= 0 && a.mask != MaskKind::causal);
+  f.softcap = a.softcap != 0.0f;
+  f.alibi = a.alibi_slopes != nullptr;
+  return f;
+}
 
 void set_features(const ProblemFeatures& f, AttentionArgs& a) {
   a.q.dtype = a.k.dtype = a.v.dtype = a.out.dtype = f.dtype;
@@ -31,16 +54,28 @@ std::string shape_key(const ProblemFeatures& f) {
   return std::string(dtype_name(f.dtype)) + "_d" + std::to_string(f.head_dim);
 }
 
-std::string modifier_key(const ProblemFeatures& f) { return mask_name(f.mask); }
+std::string modifier_key(const ProblemFeatures& f) {
+  std::string key = mask_name(f.mask);
+  for (const FlagField& field : kFlagFields)
+    if (f.*field.flag) key += std::string("_") + (field.flag == &ProblemFeatures::ragged ? "varlen" : field.name);
+  return key;
+}
 
 std::vector<KernelTrait> modifier_traits(const ProblemFeatures& f) {
-  return {{"bool", "kCausal", f.mask == MaskKind::causal ? "true" : "false"}};
+  auto flag = [](bool on) { return on ? "true" : "false"; };
+  return {{"bool", "kCausal", flag(f.mask == MaskKind::causal)},
+          {"bool", "kWindow", flag(f.window)},
+          {"bool", "kSoftcap", flag(f.softcap)},
+          {"bool", "kAlibi", flag(f.alibi)},
+          {"bool", "kRagged", flag(f.ragged)}};
 }
 
 void write_features(const ProblemFeatures& f, nlohmann::json& object) {
   object["dtype"] = dtype_name(f.dtype);
   object["head_dim"] = f.head_dim;
   object["mask"] = mask_name(f.mask);
+  for (const FlagField& field : kFlagFields)
+    if (f.*field.flag) object[field.name] = true;
 }
 
 llvm::Expected<ProblemFeatures> read_features(const nlohmann::json& object) {
@@ -60,6 +95,14 @@ llvm::Expected<ProblemFeatures> read_features(const nlohmann::json& object) {
   auto parsed_mask = parse_mask(*mask);
   if (!parsed_mask) return field_error("mask", "expected none or causal");
   f.mask = *parsed_mask;
+
+  for (const FlagField& field : kFlagFields) {
+    auto it = object.find(field.name);
+    if (it == object.end()) continue;
+    // Written only when true: anything else is not a spec FlashJIT wrote.
+    if (!it->is_boolean() || !it->get<bool>()) return field_error(field.name, "expected true (or no field)");
+    f.*field.flag = true;
+  }
   return f;
 }
 

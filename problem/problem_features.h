@@ -18,6 +18,14 @@ struct ProblemFeatures {
   DType dtype = DType::f16;
   int head_dim = 128;
   MaskKind mask = MaskKind::none;
+  // Issue 14's specializations: a kernel compiled with one reads its ScoreModParams; without any it
+  // takes none and is the dense kernel of before.
+  bool ragged = false;   // cu_seqlens_q/k
+  bool window = false;   // a window bound beyond what the mask gives (window_left, or window_right without causal)
+  bool softcap = false;  // softcap > 0
+  bool alibi = false;    // alibi_slopes
+
+  bool any_modifier() const { return ragged || window || softcap || alibi; }
 
   bool operator==(const ProblemFeatures& other) const;
   bool operator!=(const ProblemFeatures& other) const { return !(*this == other); }
@@ -31,7 +39,9 @@ void set_features(const ProblemFeatures& features, AttentionArgs& args);
 
 // "bf16_d128": the element type and head dim, which size every tile.
 std::string shape_key(const ProblemFeatures& features);
-// "causal", or "none" when nothing modifies the scores: what changes the kernel's arithmetic.
+// "causal", or "none" when nothing modifies the scores, then "_window", "_softcap", "_alibi" and
+// "_varlen" for the specializations a kernel has: what changes the kernel's arithmetic. A dense
+// kernel's key is what it was before those existed.
 std::string modifier_key(const ProblemFeatures& features);
 
 // One static constexpr member of the generated shell's traits: {"bool", "kCausal", "true"}.
@@ -44,8 +54,9 @@ struct KernelTrait {
 // emitted by the generator, which names the device types.)
 std::vector<KernelTrait> modifier_traits(const ProblemFeatures& features);
 
-// The features as fields of a stored spec's JSON object ("dtype", "head_dim", "mask"), and read
-// back with every field checked; an error names the field: "field 'mask': expected none or causal".
+// The features as fields of a stored spec's JSON object ("dtype", "head_dim", "mask", and "ragged",
+// "window", "softcap", "alibi" only when true, so a dense spec reads as before), and read back with
+// every field checked; an error names the field: "field 'mask': expected none or causal".
 void write_features(const ProblemFeatures& features, nlohmann::json& object);
 llvm::Expected<ProblemFeatures> read_features(const nlohmann::json& object);
 

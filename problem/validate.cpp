@@ -102,6 +102,94 @@ Status validate_sizes(const ProblemFeatures& f, const ProblemShape& shape) {
   return Status::success();
 }
 
+namespace {
+
+// The score modifiers' own values (issue 14), each with its message.
+Status check_score_modifiers(const AttentionArgs& a) {
+  if (a.window_left < -1)
+    return invalid(llvm::formatv("window_left {0} is below -1 (-1 means unbounded)", a.window_left));
+  if (a.window_right < -1)
+    return invalid(llvm::formatv("window_right {0} is below -1 (-1 means unbounded)", a.window_right));
+  if (!std::isfinite(a.softcap) || a.softcap < 0.0f)
+    return invalid(llvm::formatv("softcap {0} must be a finite number above 0 (0 turns it off)", a.softcap));
+  if (a.alibi_slopes == nullptr && a.alibi_batch_stride != 0)
+    return invalid(llvm::formatv("alibi_batch_stride {0} is set but alibi_slopes is null", a.alibi_batch_stride));
+  if (a.alibi_slopes != nullptr) {
+    if (reinterpret_cast<uintptr_t>(a.alibi_slopes) % 4 != 0)
+      return invalid(llvm::formatv("alibi_slopes pointer {0} is not aligned to 4 bytes (fp32)",
+                                   pointer_text(a.alibi_slopes)));
+    if (a.alibi_batch_stride < 0 || (a.alibi_batch_stride > 0 && a.alibi_batch_stride < a.num_heads))
+      return invalid(llvm::formatv("alibi_batch_stride {0} must be 0 (one slope per head for every batch entry) "
+                                   "or at least num_heads {1} ([batch, num_heads] slopes)",
+                                   a.alibi_batch_stride, a.num_heads));
+  }
+  return Status::success();
+}
+
+// A ragged batch: both offsets arrays, aligned, and packed tensors without a batch stride.
+Status check_ragged_layout(const AttentionArgs& a) {
+  if ((a.cu_seqlens_q == nullptr) != (a.cu_seqlens_k == nullptr))
+    return invalid(llvm::formatv("{0} is set but {1} is null: a ragged batch needs both offsets arrays",
+                                 a.cu_seqlens_q ? "cu_seqlens_q" : "cu_seqlens_k",
+                                 a.cu_seqlens_q ? "cu_seqlens_k" : "cu_seqlens_q"));
+  if (a.cu_seqlens_q == nullptr) return Status::success();
+  for (auto [name, pointer] : {std::pair<const char*, const void*>{"cu_seqlens_q", a.cu_seqlens_q},
+                               std::pair<const char*, const void*>{"cu_seqlens_k", a.cu_seqlens_k}})
+    if (reinterpret_cast<uintptr_t>(pointer) % 4 != 0)
+      return invalid(llvm::formatv("{0} pointer {1} is not aligned to 4 bytes (int32)", name, pointer_text(pointer)));
+  for (auto [name, strides] : {std::pair<const char*, Strides>{"q", a.q.strides}, {"k", a.k.strides},
+                               {"v", a.v.strides}, {"out", a.out.strides}})
+    if (!strides.is_default() && strides.batch != 0)
+      return invalid(llvm::formatv("{0} has batch stride {1} in a ragged batch: packed tensors step from sequence "
+                                   "to sequence by their offsets, so the batch stride must be 0",
+                                   name, strides.batch));
+  return Status::success();
+}
+
+// Strides of a tensor left at the default: contiguous [batch, seqlen, heads, head_dim], or packed
+// [tokens, heads, head_dim] in a ragged batch.
+Strides default_strides(bool ragged, int seqlen, int heads, int head_dim) {
+  Strides s = contiguous_strides(seqlen, heads, head_dim);
+  if (ragged) s.batch = 0;
+  return s;
+}
+
+// The extent and overlap checks of the four tensors (and lse, `lse_rows` floats), each seen as
+// `batch` entries of its `seqlen` rows: the dense call's shape, or a ragged call's one packed entry.
+Status check_extents(const AttentionArgs& a, int batch, int64_t q_rows, int64_t k_rows, uint64_t lse_rows);
+
+}  // namespace
+
+Status check_ragged_offsets(const AttentionArgs& a, const int32_t* q_offsets, const int32_t* k_offsets) {
+  struct Side {
+    const char* name;
+    const int32_t* offsets;
+    int max_length;
+    const char* max_name;
+  };
+  for (const Side& side : {Side{"cu_seqlens_q", q_offsets, a.seqlen_q, "seqlen_q"},
+                           Side{"cu_seqlens_k", k_offsets, a.seqlen_k, "seqlen_k"}}) {
+    if (side.offsets[0] < 0)
+      return invalid(llvm::formatv("{0}[0] = {1} is negative: offsets count tokens from 0", side.name,
+                                   side.offsets[0]));
+    for (int i = 0; i < a.batch; ++i) {
+      const int32_t from = side.offsets[i];
+      const int32_t to = side.offsets[i + 1];
+      if (to < from)
+        return invalid(llvm::formatv("{0}[{1}] = {2} is smaller than {0}[{3}] = {4}: offsets must not decrease",
+                                     side.name, i + 1, to, i, from));
+      if (to - from > side.max_length)
+        return invalid(llvm::formatv("{0}[{1}] - {0}[{2}] = {3}: sequence {2} is longer than {4} = {5}, the "
+                                     "longest sequence the call declares",
+                                     side.name, i + 1, i, to - from, side.max_name, side.max_length));
+    }
+  }
+  const int64_t q_tokens = q_offsets[a.batch];
+  const int64_t k_tokens = k_offsets[a.batch];
+  return check_extents(a, 1, std::max<int64_t>(q_tokens, 1), std::max<int64_t>(k_tokens, 1),
+                       static_cast<uint64_t>(a.num_heads) * q_tokens);
+}
+
 Result<AttentionArgs> validate_args(const AttentionArgs& in) {
   AttentionArgs a = in;
   // The dtypes are checked below, tensor by tensor, so that the message names the tensor.
@@ -111,11 +199,14 @@ Result<AttentionArgs> validate_args(const AttentionArgs& in) {
   if (a.softmax_scale == 0.0f) a.softmax_scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
   if (!std::isfinite(a.softmax_scale))
     return invalid(llvm::formatv("softmax_scale {0} is not finite", a.softmax_scale));
+  if (Status modifiers = check_score_modifiers(a); !modifiers.ok()) return modifiers;
+  if (Status ragged = check_ragged_layout(a); !ragged.ok()) return ragged;
+  const bool ragged = a.cu_seqlens_q != nullptr;
 
-  if (a.q.strides.is_default()) a.q.strides = contiguous_strides(a.seqlen_q, a.num_heads, a.head_dim);
-  if (a.k.strides.is_default()) a.k.strides = contiguous_strides(a.seqlen_k, a.num_kv_heads, a.head_dim);
-  if (a.v.strides.is_default()) a.v.strides = contiguous_strides(a.seqlen_k, a.num_kv_heads, a.head_dim);
-  if (a.out.strides.is_default()) a.out.strides = contiguous_strides(a.seqlen_q, a.num_heads, a.head_dim);
+  if (a.q.strides.is_default()) a.q.strides = default_strides(ragged, a.seqlen_q, a.num_heads, a.head_dim);
+  if (a.k.strides.is_default()) a.k.strides = default_strides(ragged, a.seqlen_k, a.num_kv_heads, a.head_dim);
+  if (a.v.strides.is_default()) a.v.strides = default_strides(ragged, a.seqlen_k, a.num_kv_heads, a.head_dim);
+  if (a.out.strides.is_default()) a.out.strides = default_strides(ragged, a.seqlen_q, a.num_heads, a.head_dim);
 
   const TensorView tensors[] = {
       {"q", a.q.data, a.q.dtype, a.q.strides, a.seqlen_q, a.num_heads},
@@ -145,13 +236,34 @@ Result<AttentionArgs> validate_args(const AttentionArgs& in) {
   if (a.lse != nullptr && reinterpret_cast<uintptr_t>(a.lse) % 4 != 0)
     return invalid(llvm::formatv("lse pointer {0} is not aligned to 4 bytes", pointer_text(a.lse)));
 
+  for (const TensorView& t : tensors) {
+    if ((!ragged && t.strides.batch <= 0) || t.strides.seq <= 0 || t.strides.head <= 0)
+      return invalid(llvm::formatv("{0} strides ({1}, {2}, {3}) must all be positive{4}", t.name, t.strides.batch,
+                                   t.strides.seq, t.strides.head, ragged ? " (but the batch stride 0)" : ""));
+  }
+  // A ragged call's extent needs its offsets: check_ragged_offsets.
+  if (ragged) return a;
+  const uint64_t lse_rows = static_cast<uint64_t>(a.batch) * a.num_heads * a.seqlen_q;
+  if (Status extents = check_extents(a, a.batch, a.seqlen_q, a.seqlen_k, lse_rows); !extents.ok()) return extents;
+  return a;
+}
+
+namespace {
+
+Status check_extents(const AttentionArgs& a, int batch, int64_t q_rows, int64_t k_rows, uint64_t lse_rows) {
+  // Row counts beyond an int are refused as overflowing below; a packed tensor's are token counts.
+  const int q_seq = static_cast<int>(std::min<int64_t>(q_rows, INT32_MAX));
+  const int k_seq = static_cast<int>(std::min<int64_t>(k_rows, INT32_MAX));
+  const TensorView tensors[] = {
+      {"q", a.q.data, a.q.dtype, a.q.strides, q_seq, a.num_heads},
+      {"k", a.k.data, a.k.dtype, a.k.strides, k_seq, a.num_kv_heads},
+      {"v", a.v.data, a.v.dtype, a.v.strides, k_seq, a.num_kv_heads},
+      {"out", a.out.data, a.out.dtype, a.out.strides, q_seq, a.num_heads},
+  };
   std::array<std::pair<uintptr_t, uintptr_t>, 4> ranges{};  // byte ranges [begin, end)
   for (size_t i = 0; i < 4; ++i) {
     const TensorView& t = tensors[i];
-    if (t.strides.batch <= 0 || t.strides.seq <= 0 || t.strides.head <= 0)
-      return invalid(llvm::formatv("{0} strides ({1}, {2}, {3}) must all be positive", t.name,
-                                   t.strides.batch, t.strides.seq, t.strides.head));
-    auto extent = element_extent(t, a.batch, a.head_dim);
+    auto extent = element_extent(t, batch, a.head_dim);
     if (!extent)
       return invalid(llvm::formatv("{0} strides ({1}, {2}, {3}) overflow 64-bit offsets", t.name,
                                    t.strides.batch, t.strides.seq, t.strides.head));
@@ -163,7 +275,7 @@ Result<AttentionArgs> validate_args(const AttentionArgs& in) {
   }
 
   const TensorView& out = tensors[3];
-  if (!layout_is_one_to_one(out, a.batch, a.head_dim))
+  if (!layout_is_one_to_one(out, batch, a.head_dim))
     return invalid(llvm::formatv("out strides ({0}, {1}, {2}) make different output elements overlap",
                                  out.strides.batch, out.strides.seq, out.strides.head));
   auto overlaps = [](std::pair<uintptr_t, uintptr_t> x, std::pair<uintptr_t, uintptr_t> y) {
@@ -175,7 +287,7 @@ Result<AttentionArgs> validate_args(const AttentionArgs& in) {
   if (a.lse != nullptr) {
     // batch and num_heads are at most 65535 (checked above), so rows fits in 64 bits; its bytes are
     // checked with the end address.
-    const uint64_t rows = static_cast<uint64_t>(a.batch) * a.num_heads * a.seqlen_q;
+    const uint64_t rows = lse_rows;
     uint64_t bytes = 0;
     std::optional<std::pair<uintptr_t, uintptr_t>> lse_range;
     if (!__builtin_mul_overflow(rows, uint64_t{sizeof(float)}, &bytes)) lse_range = byte_range(a.lse, bytes);
@@ -186,7 +298,9 @@ Result<AttentionArgs> validate_args(const AttentionArgs& in) {
       if (overlaps(*lse_range, ranges[i]))
         return invalid(llvm::formatv("lse overlaps {0}", tensors[i].name));
   }
-  return a;
+  return Status::success();
 }
+
+}  // namespace
 
 }  // namespace flashjit

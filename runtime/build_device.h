@@ -25,7 +25,7 @@ class LaunchableKernel {
  public:
   virtual ~LaunchableKernel() = default;
   // Queues the kernel with its one by-value parameter block.
-  virtual llvm::Error launch(const cuda::LaunchShape& shape, CUstream stream, void* params) const = 0;
+  virtual llvm::Error launch(const cuda::LaunchShape& shape, CUstream stream, void** arguments) const = 0;
 };
 
 // Holds a device's context current on the calling thread; the thread's previous one comes back

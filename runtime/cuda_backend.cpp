@@ -128,7 +128,7 @@ Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
   auto params = make_kernel_parameters(ready->spec, args, cuda::encode_tensor_map);
   if (!params) return to_status(params.takeError());
   Status launched =
-      to_status(ready->kernel->launch(launch_shape(ready->spec, args, device_.description().sm_count), stream, params->data()));
+      to_status(ready->kernel->launch(launch_shape(ready->spec, args, device_.description().sm_count), stream, params->arguments()));
   if (!launched.ok()) return unless_context_lost(std::move(launched), stream);
   return launched;
 }

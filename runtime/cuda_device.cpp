@@ -24,8 +24,8 @@ class CudaKernel : public LaunchableKernel {
  public:
   explicit CudaKernel(std::unique_ptr<cuda::LoadedKernel> kernel) : kernel_(std::move(kernel)) {}
 
-  llvm::Error launch(const cuda::LaunchShape& shape, CUstream stream, void* params) const override {
-    return kernel_->launch(shape, stream, params);
+  llvm::Error launch(const cuda::LaunchShape& shape, CUstream stream, void** arguments) const override {
+    return kernel_->launch(shape, stream, arguments);
   }
 
  private:

@@ -65,7 +65,7 @@ llvm::Expected<PreparedLaunch> prepare_launch(const tuner::CompiledCandidate& c,
 }
 
 llvm::Error launch(const tuner::CompiledCandidate& c, PreparedLaunch& prepared) {
-  return loaded_kernel(c).launch(prepared.shape, nullptr, prepared.params.data());
+  return loaded_kernel(c).launch(prepared.shape, nullptr, prepared.params.arguments());
 }
 
 llvm::Error launch(const tuner::CompiledCandidate& c, const AttentionArgs& args, int sm_count) {

@@ -38,6 +38,19 @@ AttentionParams make_params(const AttentionArgs& a) {
   return p;
 }
 
+ScoreModParams make_score_mod_params(const AttentionArgs& a) {
+  ScoreModParams m{};
+  m.cu_seqlens_q = a.cu_seqlens_q;
+  m.cu_seqlens_k = a.cu_seqlens_k;
+  m.alibi_slopes = a.alibi_slopes;
+  m.alibi_batch_stride = a.alibi_batch_stride;
+  m.window_left = a.window_left;
+  m.window_right = a.window_right;
+  m.softcap = a.softcap;
+  m.softcap_scale = a.softcap > 0.0f ? a.softmax_scale / a.softcap : 0.0f;
+  return m;
+}
+
 llvm::Expected<WgmmaParams> make_wgmma_params(const gen::KernelSpec& spec, const AttentionArgs& a,
                                               const TensorMapEncoder& encode) {
   WgmmaParams p{};
@@ -59,11 +72,15 @@ llvm::Expected<WgmmaParams> make_wgmma_params(const gen::KernelSpec& spec, const
 
 llvm::Expected<KernelParameters> make_kernel_parameters(const gen::KernelSpec& spec, const AttentionArgs& a,
                                                         const TensorMapEncoder& encode) {
+  auto with_mods = [&](KernelParameters parameters) {
+    if (spec.features().any_modifier()) parameters.set_score_mods(make_score_mod_params(a));
+    return parameters;
+  };
   if (gen::rules_for(spec.variant).parameters == gen::ParameterBlock::attention)
-    return KernelParameters(make_params(a));
+    return with_mods(KernelParameters(make_params(a)));
   auto params = make_wgmma_params(spec, a, encode);
   if (!params) return params.takeError();
-  return KernelParameters(*params);
+  return with_mods(KernelParameters(*params));
 }
 
 cuda::LaunchShape launch_shape(const gen::KernelSpec& spec, const AttentionArgs& a, int persistent_blocks) {

@@ -7,6 +7,7 @@
 #include <llvm/Support/Error.h>
 
 #include "attention_params.cuh"
+#include "score_modifier_params.cuh"
 #include "flashjit/types.h"
 #include "generator/kernel_spec.h"
 #include "cuda/loaded_kernel.h"
@@ -22,6 +23,9 @@ static_assert(sizeof(TmaTensor) == 192 && sizeof(WgmmaParams) == 3 * 192 + 192, 
 
 AttentionParams make_params(const AttentionArgs& normalized);
 
+// The second parameter block of a kernel specialized on a ragged batch or a score modifier.
+ScoreModParams make_score_mod_params(const AttentionArgs& normalized);
+
 // Turns the arguments of one cuTensorMapEncodeTiled call into the 128 bytes of a tensor map: the
 // driver on a GPU (cuda::encode_tensor_map), the emulation's stand-in in tests.
 using TensorMapEncoder = std::function<llvm::Expected<TensorMapBits>(const TensorMapRequest&)>;
@@ -31,15 +35,25 @@ using TensorMapEncoder = std::function<llvm::Expected<TensorMapBits>(const Tenso
 llvm::Expected<WgmmaParams> make_wgmma_params(const gen::KernelSpec& spec, const AttentionArgs& normalized,
                                               const TensorMapEncoder& encode);
 
-// The parameter block of `spec`'s kernel, whichever variant; data() is what cuLaunchKernel takes.
+// The parameters of `spec`'s kernel, whichever variant: its parameter block, and ScoreModParams for a
+// kernel with modifiers. arguments() is what cuLaunchKernel takes (valid while this object lives
+// where it is: it points into it).
 class KernelParameters {
  public:
   explicit KernelParameters(const AttentionParams& p) : block_(p) {}
   explicit KernelParameters(const WgmmaParams& p) : block_(p) {}
-  void* data() { return std::visit([](auto& block) -> void* { return &block; }, block_); }
+  void set_score_mods(const ScoreModParams& mods) { mods_ = mods; has_mods_ = true; }
+  void** arguments() {
+    pointers_[0] = std::visit([](auto& block) -> void* { return &block; }, block_);
+    pointers_[1] = has_mods_ ? &mods_ : nullptr;
+    return pointers_;
+  }
 
  private:
   std::variant<AttentionParams, WgmmaParams> block_;
+  ScoreModParams mods_{};
+  bool has_mods_ = false;
+  void* pointers_[2] = {nullptr, nullptr};
 };
 llvm::Expected<KernelParameters> make_kernel_parameters(const gen::KernelSpec& spec, const AttentionArgs& normalized,
                                                         const TensorMapEncoder& encode);

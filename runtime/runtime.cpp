@@ -33,6 +33,11 @@ bool RuntimeOptions::default_tune() {
   return value == nullptr || std::string(value) != "0";
 }
 
+bool RuntimeOptions::default_check_args() {
+  const char* value = std::getenv("FLASHJIT_CHECK_ARGS");
+  return value != nullptr && std::string(value) == "1";
+}
+
 Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Runtime::~Runtime() = default;
 
@@ -65,6 +70,11 @@ Status Runtime::forward(const AttentionArgs& args, Stream stream) {
   Result<AttentionArgs> normalized = validate_args(args);
   if (!normalized) return normalized.status();
   if (impl_->cuda) return impl_->cuda->forward(*normalized, static_cast<CUstream>(stream));
+  // The CPU backend reads a ragged batch's offsets from host memory anyway: always checked.
+  if (normalized->cu_seqlens_q != nullptr)
+    if (Status offsets = check_ragged_offsets(*normalized, normalized->cu_seqlens_q, normalized->cu_seqlens_k);
+        !offsets.ok())
+      return offsets;
   impl_->cpu->forward(*normalized);
   return Status::success();
 }

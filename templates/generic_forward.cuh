@@ -8,12 +8,13 @@
 // sum per row, fp32) so the seqlen_q x seqlen_k matrix never exists.
 //
 // Traits (emitted by the generator): Element (float, half_bits or bf16_bits), kHeadDim, kBlockM,
-// kBlockN, kWarps, kCausal.
+// kBlockN, kWarps, kCausal; a kernel with modifiers also kWindow, kSoftcap, kAlibi, kRagged.
 #pragma once
 
 #include "attention_params.cuh"
 #include "head_slices.cuh"
 #include "numeric.cuh"
+#include "score_modifiers.cuh"
 
 namespace flashjit {
 namespace dev {
@@ -51,9 +52,12 @@ __device__ __forceinline__ void load_tile(float* tile, int tile_stride, const El
   }
 }
 
-template <class Traits>
-__global__ void __launch_bounds__(Traits::kWarps * 32, 1) generic_forward(const AttentionParams p) {
+// One block's work: the kernel entries below call it with the modifiers' parameters (NoScoreMods
+// for a dense kernel, where every modifier branch folds away and the code is what it was before).
+template <class Traits, class Mods>
+__device__ __forceinline__ void generic_attention(const AttentionParams& p, const Mods& mods) {
   using Element = typename Traits::Element;
+  constexpr bool kMods = has_score_mods<Mods>();
   using Shape = GenericShape<Traits>;
   constexpr int D = Shape::kHeadDim;
   constexpr int BM = Shape::kBlockM;
@@ -72,12 +76,20 @@ __global__ void __launch_bounds__(Traits::kWarps * 32, 1) generic_forward(const 
   const int batch = blockIdx.z;
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  const int seqlen_q = p.seqlen_q;
-  const int seqlen_k = p.seqlen_k;
+  const auto mod = mod_state<Traits>(p, mods, batch, head);
+  int seqlen_q = p.seqlen_q;
+  int seqlen_k = p.seqlen_k;
+  if constexpr (kMods) {
+    seqlen_q = mod.sequence.seqlen_q;
+    seqlen_k = mod.sequence.seqlen_k;
+    // A ragged batch's grid covers its longest sequence: blocks past this one's end have no rows.
+    if (m0 >= seqlen_q) return;
+  }
   // Bottom-right causal alignment: query i sees key j when j <= i + causal_offset.
   const int causal_offset = seqlen_k - seqlen_q;
 
-  const HeadSlices<Element> slices = head_slices<Element>(p, batch, head);
+  HeadSlices<Element> slices = head_slices<Element>(p, batch, head);
+  if constexpr (kMods) move_to_sequence(slices, p, mod.sequence);
   const Element* q = slices.q;
   const Element* k = slices.k;
   const Element* v = slices.v;
@@ -88,6 +100,13 @@ __global__ void __launch_bounds__(Traits::kWarps * 32, 1) generic_forward(const 
   // Keys past the last one the block's bottom row may see are skipped entirely.
   int n_end = seqlen_k;
   if (Traits::kCausal) n_end = min(seqlen_k, m0 + BM + causal_offset);
+  // With a window, also the keys after the last one the bottom row sees, and whole blocks before the
+  // first one the top row sees: the work is proportional to the window, not the sequence.
+  int n_begin = 0;
+  if constexpr (kMods) {
+    n_end = min(n_end, mod.rule.key_end(min(m0 + BM, seqlen_q) - 1));
+    n_begin = mod.rule.key_begin(m0) / BN * BN;
+  }
 
   float acc[R][DL];
   float row_max[R];  // running max of scaled scores, log2 domain
@@ -100,7 +119,7 @@ __global__ void __launch_bounds__(Traits::kWarps * 32, 1) generic_forward(const 
     for (int j = 0; j < DL; ++j) acc[r][j] = 0.0f;
   }
 
-  for (int n0 = 0; n0 < n_end; n0 += BN) {
+  for (int n0 = n_begin; n0 < n_end; n0 += BN) {
     __syncthreads();  // the previous V tile (and, first time, nothing) is no longer read
     load_tile<Element, Shape::kThreads, D>(kv_tile, Shape::kKvStride, k, p.k_strides.seq, n0, BN, seqlen_k);
     __syncthreads();
@@ -129,8 +148,12 @@ __global__ void __launch_bounds__(Traits::kWarps * 32, 1) generic_forward(const 
 #pragma unroll
       for (int c = 0; c < C; ++c) {
         const int col = n0 + lane + 32 * c;
-        const bool visible = col < seqlen_k && (!Traits::kCausal || col <= row + causal_offset);
-        s[r][c] = visible ? s[r][c] * p.scale_log2 : negative_infinity();
+        if constexpr (kMods) {
+          s[r][c] = mod.rule.visible(row, col) ? mod.rule.logit(s[r][c], row, col) : negative_infinity();
+        } else {
+          const bool visible = col < seqlen_k && (!Traits::kCausal || col <= row + causal_offset);
+          s[r][c] = visible ? s[r][c] * p.scale_log2 : negative_infinity();
+        }
         tile_max = fmaxf(tile_max, s[r][c]);
       }
       tile_max = warp_max(tile_max);
@@ -187,9 +210,25 @@ __global__ void __launch_bounds__(Traits::kWarps * 32, 1) generic_forward(const 
     if (p.lse != nullptr && lane == 0) {
       const float ln2 = 0.6931471805599453f;
       const float lse = row_sum[r] == 0.0f ? negative_infinity() : (row_max[r] + log2f(row_sum[r])) * ln2;
-      p.lse[(static_cast<long long>(batch) * p.num_heads + head) * seqlen_q + row] = lse;
+      if constexpr (kMods) {
+        p.lse[mod.sequence.lse_row0 + row] = lse;
+      } else {
+        p.lse[(static_cast<long long>(batch) * p.num_heads + head) * seqlen_q + row] = lse;
+      }
     }
   }
+}
+
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kWarps * 32, 1) generic_forward(const AttentionParams p) {
+  generic_attention<Traits>(p, NoScoreMods{});
+}
+
+// A kernel specialized on a ragged batch or a score modifier (templates/score_modifiers.cuh).
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kWarps * 32, 1)
+    generic_forward_modified(const AttentionParams p, const ScoreModParams mods) {
+  generic_attention<Traits>(p, mods);
 }
 
 }  // namespace dev

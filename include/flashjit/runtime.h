@@ -51,7 +51,16 @@ struct FLASHJIT_API RuntimeOptions {
   bool use_cache = true;
   std::string cache_path;
 
+  // Checks what forward() cannot check without a copy from the device: a ragged batch's offsets
+  // (cu_seqlens_q/k) are copied to the host (synchronizing on the stream) and refused when they
+  // decrease, run past the tensors' extent the other arguments imply or give a sequence longer than
+  // seqlen_q/seqlen_k, naming the first bad entry. Off by default (it costs a copy and a sync per
+  // call); FLASHJIT_CHECK_ARGS=1 in the environment turns it on for a default-constructed
+  // RuntimeOptions.
+  bool check_args = default_check_args();
+
   static bool default_tune();
+  static bool default_check_args();
 };
 
 // Opaque CUDA stream (a CUstream or cudaStream_t); nullptr is the default stream.

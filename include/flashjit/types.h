@@ -36,7 +36,8 @@ struct OutputTensor {
   Strides strides{};
 };
 
-// One attention forward: out = softmax(scale * q k^T + mask) v, per batch and query head.
+// One attention forward: out = softmax(scale * q k^T + mask) v, per batch and query head (with the
+// optional ragged batches and score modifiers below).
 // q and out: [batch, seqlen_q, num_heads, head_dim]; k and v: [batch, seqlen_k, num_kv_heads,
 // head_dim] (in the index order of the strides). num_heads must be a multiple of num_kv_heads
 // (GQA/MQA: query head h reads kv head h / (num_heads / num_kv_heads)).
@@ -58,6 +59,30 @@ struct AttentionArgs {
   MaskKind mask = MaskKind::none;
   // 0 means the usual 1/sqrt(head_dim).
   float softmax_scale = 0.0f;
+
+  // Ragged batches (FlashAttention-2's varlen), both or neither: int32 prefix offsets [batch + 1]
+  // of each sequence's first token in packed q/out [total_q, num_heads, head_dim] and k/v
+  // [total_k, num_kv_heads, head_dim] (device memory on the CUDA backend, host memory on the CPU
+  // backend; the batch strides must be 0, the seq stride steps one token). seqlen_q and seqlen_k are
+  // then the longest sequence's lengths (max_seqlen_q/k). Each sequence is its own problem: the
+  // causal alignment, windows and ALiBi distances use its own lengths; a sequence of length 0
+  // produces nothing. lse is then [num_heads, total_q].
+  const int32_t* cu_seqlens_q = nullptr;
+  const int32_t* cu_seqlens_k = nullptr;
+
+  // Score modifiers, with FlashAttention-2's semantics. With sq, sk one sequence's lengths:
+  // Sliding window (-1 = unbounded): query i sees key j when
+  //   i + sk - sq - window_left <= j <= i + sk - sq + window_right.
+  // MaskKind::causal is window_right = 0 (and composes with window_left).
+  int window_left = -1;
+  int window_right = -1;
+  // Logit softcap (0 = off): a score becomes softcap * tanh(score * softmax_scale / softcap).
+  float softcap = 0.0f;
+  // ALiBi (null = off): fp32 slopes, one per query head, for batch entry b at
+  // alibi_slopes + b * alibi_batch_stride (0: the same slopes for every batch entry); adds
+  // -slope * |i + sk - sq - j| to the scaled (and capped) score.
+  const float* alibi_slopes = nullptr;
+  int64_t alibi_batch_stride = 0;
 };
 
 FLASHJIT_API const char* dtype_name(DType dtype);       // "f32", "f16", "bf16"

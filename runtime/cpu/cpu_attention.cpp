@@ -120,24 +120,85 @@ struct BlockScratch {
   std::vector<float> key_row;       // one K row before it is transposed into k_transposed
 };
 
-// One query block of one (batch, head): rows [q_begin, q_begin + q_rows).
-struct QueryBlock {
+// One sequence of the batch: its lengths, and its first query and key tokens within batch entry b
+// (0 in a dense batch; the offsets' entries in a ragged one, whose batch stride is 0).
+struct Sequence {
   int b;
+  int seqlen_q;
+  int seqlen_k;
+  int64_t q_row0;
+  int64_t k_row0;
+};
+
+Sequence sequence_of(const AttentionArgs& a, int b) {
+  if (a.cu_seqlens_q == nullptr) return {b, a.seqlen_q, a.seqlen_k, 0, 0};
+  return {b, a.cu_seqlens_q[b + 1] - a.cu_seqlens_q[b], a.cu_seqlens_k[b + 1] - a.cu_seqlens_k[b],
+          a.cu_seqlens_q[b], a.cu_seqlens_k[b]};
+}
+
+// Which keys a row of one (sequence, head) sees and its scores' modifiers (FlashAttention-2's
+// semantics; include/flashjit/types.h): the reference the kernels are checked against.
+struct ScoreRule {
+  int64_t offset = 0;       // seqlen_k - seqlen_q: the bottom-right alignment
+  int seqlen_k = 0;
+  int64_t window_left = -1;   // -1: unbounded
+  int64_t window_right = -1;  // -1: unbounded; 0 under the causal mask
+  float softcap = 0.0f;       // 0: off
+  float slope = 0.0f;         // ALiBi slope of the head, 0: off
+  bool modifies_scores = false;
+
+  int64_t first_key(int64_t row) const { return window_left < 0 ? 0 : std::max<int64_t>(0, row + offset - window_left); }
+  // Inclusive; below first_key when the row sees no key.
+  int64_t last_key(int64_t row) const {
+    const int64_t last = seqlen_k - 1;
+    return window_right < 0 ? last : std::min(last, row + offset + window_right);
+  }
+  // A score already multiplied by the softmax scale, capped and biased.
+  float modify(float scaled, int64_t row, int64_t col) const {
+    float x = softcap > 0.0f ? softcap * std::tanh(scaled / softcap) : scaled;
+    if (slope != 0.0f) x -= slope * static_cast<float>(std::llabs(row + offset - col));
+    return x;
+  }
+};
+
+ScoreRule score_rule(const AttentionArgs& a, const Sequence& seq, int h) {
+  ScoreRule rule;
+  rule.offset = static_cast<int64_t>(seq.seqlen_k) - seq.seqlen_q;
+  rule.seqlen_k = seq.seqlen_k;
+  rule.window_left = a.window_left;
+  rule.window_right = a.mask == MaskKind::causal ? 0 : a.window_right;
+  rule.softcap = a.softcap;
+  if (a.alibi_slopes != nullptr) rule.slope = a.alibi_slopes[seq.b * a.alibi_batch_stride + h];
+  rule.modifies_scores = rule.softcap > 0.0f || a.alibi_slopes != nullptr;
+  return rule;
+}
+
+// One query block of one (sequence, head): rows [q_begin, q_begin + q_rows) of the sequence.
+struct QueryBlock {
+  Sequence seq;
   int h;
   int q_begin;
   int q_rows;
 };
 
 // Converts keys [k_begin, k_begin + k_cols) of the block's kv head: K transposed, V as is.
-void load_key_block(const AttentionArgs& a, int b, int kv_head, int k_begin, int k_cols, BlockScratch& s) {
+void load_key_block(const AttentionArgs& a, const Sequence& seq, int kv_head, int64_t k_begin, int k_cols,
+                    BlockScratch& s) {
   const int head_dim = a.head_dim;
   for (int c = 0; c < k_cols; ++c) {
-    const int key = k_begin + c;
-    load_row(a.k.data, a.k.dtype, element_offset(a.k.strides, b, key, kv_head), head_dim, s.key_row.data());
+    const int64_t key = seq.k_row0 + k_begin + c;
+    load_row(a.k.data, a.k.dtype, element_offset(a.k.strides, seq.b, key, kv_head), head_dim, s.key_row.data());
     for (int d = 0; d < head_dim; ++d) s.k_transposed[static_cast<size_t>(d) * kKeyBlock + c] = s.key_row[d];
-    load_row(a.v.data, a.v.dtype, element_offset(a.v.strides, b, key, kv_head), head_dim,
+    load_row(a.v.data, a.v.dtype, element_offset(a.v.strides, seq.b, key, kv_head), head_dim,
              &s.v[static_cast<size_t>(c) * head_dim]);
   }
+}
+
+// Index into lse of one query row: [batch, num_heads, seqlen_q], or [num_heads, total_q] when ragged.
+int64_t lse_index(const AttentionArgs& a, const QueryBlock& blk, int row) {
+  if (a.cu_seqlens_q != nullptr)
+    return static_cast<int64_t>(blk.h) * a.cu_seqlens_q[a.batch] + blk.seq.q_row0 + row;
+  return (static_cast<int64_t>(blk.seq.b) * a.num_heads + blk.h) * a.seqlen_q + row;
 }
 
 // scores[r, c] = q[r] . k[c] for the loaded tiles. The innermost loop runs over keys, contiguous in
@@ -193,11 +254,10 @@ void write_block(const AttentionArgs& a, const QueryBlock& blk, BlockScratch& s)
     const bool nothing_weighed = s.row_sum[r] == 0.0f;
     const float inverse_sum = nothing_weighed ? 0.0f : 1.0f / s.row_sum[r];
     scale_row(acc_row, inverse_sum, head_dim);
-    store_row(a.out.data, a.out.dtype, element_offset(a.out.strides, blk.b, row, blk.h), head_dim, acc_row);
-    if (a.lse != nullptr) {
-      const int64_t lse_index = (static_cast<int64_t>(blk.b) * a.num_heads + blk.h) * a.seqlen_q + row;
-      a.lse[lse_index] = nothing_weighed ? kMinusInfinity : s.row_max[r] + std::log(s.row_sum[r]);
-    }
+    store_row(a.out.data, a.out.dtype, element_offset(a.out.strides, blk.seq.b, blk.seq.q_row0 + row, blk.h),
+              head_dim, acc_row);
+    if (a.lse != nullptr)
+      a.lse[lse_index(a, blk, row)] = nothing_weighed ? kMinusInfinity : s.row_max[r] + std::log(s.row_sum[r]);
   }
 }
 
@@ -207,28 +267,37 @@ void write_block_that_sees_no_key(const AttentionArgs& a, const QueryBlock& blk)
   const int element_bytes = dtype_size(a.out.dtype);
   for (int r = 0; r < blk.q_rows; ++r) {
     const int row = blk.q_begin + r;
-    const int64_t offset = element_offset(a.out.strides, blk.b, row, blk.h);
+    const int64_t offset = element_offset(a.out.strides, blk.seq.b, blk.seq.q_row0 + row, blk.h);
     std::memset(static_cast<char*>(a.out.data) + offset * element_bytes, 0,
                 static_cast<size_t>(a.head_dim) * element_bytes);
-    if (a.lse != nullptr) {
-      const int64_t lse_index = (static_cast<int64_t>(blk.b) * a.num_heads + blk.h) * a.seqlen_q + row;
-      a.lse[lse_index] = kMinusInfinity;
-    }
+    if (a.lse != nullptr) a.lse[lse_index(a, blk, row)] = kMinusInfinity;
+  }
+}
+
+// Scores of row r outside [first, last] (sequence key indices) become -inf, the others are capped
+// and biased: a modified problem's row, before it is folded in.
+void modify_scores(const ScoreRule& rule, int64_t row, int64_t k_begin, int k_cols, float* scores) {
+  const int64_t first = rule.first_key(row);
+  const int64_t last = rule.last_key(row);
+  for (int c = 0; c < k_cols; ++c) {
+    const int64_t col = k_begin + c;
+    scores[c] = col < first || col > last ? kMinusInfinity : rule.modify(scores[c], row, col);
   }
 }
 
 void attend_query_block(const AttentionArgs& a, const QueryBlock& blk, BlockScratch& s) {
   const int head_dim = a.head_dim;
   const int kv_head = blk.h / (a.num_heads / a.num_kv_heads);
-  const bool causal = a.mask == MaskKind::causal;
-  // Bottom-right causal alignment: query i sees key j iff j <= i + diagonal.
-  const int64_t diagonal = static_cast<int64_t>(a.seqlen_k) - a.seqlen_q;
+  const ScoreRule rule = score_rule(a, blk.seq, blk.h);
+  // A dense row sees a prefix of the keys (the causal mask, the sequence end); a windowed one a
+  // range, and a capped or biased one needs every score touched.
+  const bool prefix_only = rule.window_left < 0 && !rule.modifies_scores;
 
-  // Keys at or past key_end are above the diagonal for every row of the block: never loaded.
+  // Keys outside [key_begin, key_end) are seen by no row of the block: never loaded.
   const int64_t last_row = blk.q_begin + blk.q_rows - 1;
-  const int key_end =
-      causal ? static_cast<int>(std::clamp<int64_t>(last_row + diagonal + 1, 0, a.seqlen_k)) : a.seqlen_k;
-  if (key_end == 0) {
+  const int64_t key_end = std::clamp<int64_t>(rule.last_key(last_row) + 1, 0, blk.seq.seqlen_k);
+  const int64_t key_begin = std::min(rule.first_key(blk.q_begin) / kKeyBlock * kKeyBlock, key_end);
+  if (key_end <= key_begin) {
     write_block_that_sees_no_key(a, blk);
     return;
   }
@@ -236,7 +305,8 @@ void attend_query_block(const AttentionArgs& a, const QueryBlock& blk, BlockScra
   // Scaling q once costs head_dim multiplies per row instead of one per score.
   for (int r = 0; r < blk.q_rows; ++r) {
     float* q_row = &s.q[static_cast<size_t>(r) * head_dim];
-    load_row(a.q.data, a.q.dtype, element_offset(a.q.strides, blk.b, blk.q_begin + r, blk.h), head_dim, q_row);
+    load_row(a.q.data, a.q.dtype, element_offset(a.q.strides, blk.seq.b, blk.seq.q_row0 + blk.q_begin + r, blk.h),
+             head_dim, q_row);
     scale_row(q_row, a.softmax_scale, head_dim);
   }
   std::fill(s.acc.begin(), s.acc.begin() + static_cast<size_t>(blk.q_rows) * head_dim, 0.0f);
@@ -244,16 +314,20 @@ void attend_query_block(const AttentionArgs& a, const QueryBlock& blk, BlockScra
   std::fill(s.row_sum.begin(), s.row_sum.end(), 0.0f);
 
   // 64-bit: k_begin + kKeyBlock passes INT32_MAX when seqlen_k is within a block of it.
-  for (int64_t k_begin = 0; k_begin < key_end; k_begin += kKeyBlock) {
+  for (int64_t k_begin = key_begin; k_begin < key_end; k_begin += kKeyBlock) {
     const int k_cols = static_cast<int>(std::min<int64_t>(kKeyBlock, key_end - k_begin));
-    load_key_block(a, blk.b, kv_head, static_cast<int>(k_begin), k_cols, s);
+    load_key_block(a, blk.seq, kv_head, k_begin, k_cols, s);
     compute_scores(blk.q_rows, head_dim, s);
     for (int r = 0; r < blk.q_rows; ++r) {
-      // Keys visible to this row form a prefix of the block.
-      const int visible =
-          causal ? static_cast<int>(std::clamp<int64_t>(blk.q_begin + r + diagonal + 1 - k_begin, 0, k_cols))
-                 : k_cols;
-      if (visible > 0) accumulate_row(r, visible, head_dim, s);
+      const int64_t row = blk.q_begin + r;
+      if (prefix_only) {
+        // Keys visible to this row form a prefix of the block.
+        const int visible = static_cast<int>(std::clamp<int64_t>(rule.last_key(row) + 1 - k_begin, 0, k_cols));
+        if (visible > 0) accumulate_row(r, visible, head_dim, s);
+        continue;
+      }
+      modify_scores(rule, row, k_begin, k_cols, &s.scores[static_cast<size_t>(r) * kKeyBlock]);
+      accumulate_row(r, k_cols, head_dim, s);
     }
   }
   write_block(a, blk, s);
@@ -290,12 +364,13 @@ void CpuAttention::forward(const AttentionArgs& args) const {
       const int64_t head_index = unit / query_blocks;
       const int64_t block_index = query_blocks - 1 - unit % query_blocks;
       QueryBlock blk;
-      blk.b = static_cast<int>(head_index / args.num_heads);
+      blk.seq = sequence_of(args, static_cast<int>(head_index / args.num_heads));
       blk.h = static_cast<int>(head_index % args.num_heads);
-      // Below seqlen_q, so within int.
+      // Below seqlen_q, so within int. A ragged batch's units cover its longest sequence: the
+      // shorter ones' last blocks have no rows.
       blk.q_begin = static_cast<int>(block_index * kQueryBlock);
-      blk.q_rows = std::min(kQueryBlock, args.seqlen_q - blk.q_begin);
-      attend_query_block(args, blk, scratch);
+      blk.q_rows = std::min(kQueryBlock, blk.seq.seqlen_q - blk.q_begin);
+      if (blk.q_rows > 0) attend_query_block(args, blk, scratch);
     }
   };
 

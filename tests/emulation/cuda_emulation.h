@@ -113,6 +113,13 @@ void emulate_launch(void (*kernel)(Params), dim3 grid, dim3 block, std::size_t d
   run_grid(grid, block, dynamic_shared_bytes, [kernel, &params] { kernel(params); });
 }
 
+// A kernel with a second parameter block (the `_modified` entries' ScoreModParams).
+template <class Params, class Mods>
+void emulate_launch(void (*kernel)(Params, Mods), dim3 grid, dim3 block, std::size_t dynamic_shared_bytes,
+                    const Params& params, const Mods& mods) {
+  run_grid(grid, block, dynamic_shared_bytes, [kernel, &params, &mods] { kernel(params, mods); });
+}
+
 // ---- failures -------------------------------------------------------------------------------------
 // A misuse of CUDA by the emulated kernel is a bug to fix, not a result to compare: prints
 // "cuda_emulation: <message>" with the calling thread's block and thread index, then aborts.

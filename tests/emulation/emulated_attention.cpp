@@ -15,6 +15,7 @@
 #include "runtime/launch_params.h"
 #include "problem/tma_addressability.h"
 #include "runtime/tensor_map_request.h"
+#include "problem/problem_features.h"
 #include "problem/validate.h"
 #include "helpers/compare.h"
 #include "helpers/naive_reference.h"
@@ -63,6 +64,37 @@ void expect_emulated_kernel_matches(EmulatedKernel kernel, const gen::KernelSpec
   });
 }
 
+void expect_emulated_modified_kernel_matches(EmulatedModifiedKernel kernel, const gen::KernelSpec& spec,
+                                             const gen::DeviceDescription& device, HostProblem& problem, Lse lse) {
+  expect_launch_matches(spec, device, problem, lse, [&](const AttentionArgs& args) {
+    const AttentionParams params = make_params(args);
+    const ScoreModParams mods = make_score_mod_params(args);
+    const cuda::LaunchShape shape = launch_shape(spec, args);
+    emulation::reset_ldmatrix_bank_stats();
+    emulation::emulate_launch(kernel, as_dim3(shape.grid), as_dim3(shape.block), shape.dynamic_shared_bytes, params,
+                              mods);
+    const emulation::LdmatrixBankStats banks = emulation::ldmatrix_bank_stats();
+    EXPECT_EQ(banks.extra_cycles, 0) << "ldmatrix bank conflicts: " << banks.extra_cycles
+                                     << " extra requests over " << banks.phases << " phases";
+  });
+}
+
+void expect_emulated_modified_wgmma_kernel_matches(EmulatedModifiedWgmmaKernel kernel, const gen::KernelSpec& spec,
+                                                   const gen::DeviceDescription& device, HostProblem& problem, Lse lse,
+                                                   int persistent_blocks) {
+  expect_launch_matches(spec, device, problem, lse, [&](const AttentionArgs& args) {
+    auto encode = [](const TensorMapRequest& request) -> llvm::Expected<TensorMapBits> {
+      return emulation::encode_tensor_map(request);
+    };
+    auto params = make_wgmma_params(spec, args, encode);
+    ASSERT_TRUE(static_cast<bool>(params)) << llvm::toString(params.takeError());
+    const ScoreModParams mods = make_score_mod_params(args);
+    const cuda::LaunchShape shape = launch_shape(spec, args, persistent_blocks);
+    emulation::emulate_launch(kernel, as_dim3(shape.grid), as_dim3(shape.block), shape.dynamic_shared_bytes, *params,
+                              mods);
+  });
+}
+
 void expect_emulated_wgmma_kernel_matches(EmulatedWgmmaKernel kernel, const gen::KernelSpec& spec,
                                           const gen::DeviceDescription& device, HostProblem& problem, Lse lse,
                                           int persistent_blocks) {
@@ -91,6 +123,9 @@ gen::KernelSpec emulated_spec(Variant variant, int arch, const ProblemShape& pro
   spec.warps = warps;
   spec.stages = stages;
   spec.mask = problem.mask;
+  // The features the runtime derives from the call's arguments (problem/problem_features.cpp).
+  HostProblem sample = make_problem(problem);
+  spec.set_features(features_of(sample.args));
   return spec;
 }
 

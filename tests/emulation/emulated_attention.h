@@ -12,6 +12,7 @@
 #include "helpers/test_problem.h"
 #include "attention_params.cuh"
 #include "numeric.cuh"
+#include "score_modifier_params.cuh"
 #include "tma_params.cuh"
 
 namespace flashjit::test {
@@ -44,10 +45,19 @@ struct EmulatedTraits {
   static constexpr bool kCausal = kCausal_;
 };
 
+// What the generated shell of a kernel with modifiers (issue 14) defines besides.
+template <class Base, bool kWindow_, bool kSoftcap_, bool kAlibi_, bool kRagged_>
+struct WithModifiers : Base {
+  static constexpr bool kWindow = kWindow_;
+  static constexpr bool kSoftcap = kSoftcap_;
+  static constexpr bool kAlibi = kAlibi_;
+  static constexpr bool kRagged = kRagged_;
+};
+
 enum class Lse { written, null };
 
-// The spec the runtime would build for `problem` (dtype, head dim, mask) with this variant, target
-// and tile.
+// The spec the runtime would build for `problem` (dtype, head dim, mask, ragged batch and score
+// modifiers) with this variant, target and tile.
 gen::KernelSpec emulated_spec(Variant variant, int arch, const ProblemShape& problem, int block_m, int block_n,
                               int warps, int stages);
 
@@ -58,6 +68,11 @@ using EmulatedKernel = void (*)(AttentionParams);
 void expect_emulated_kernel_matches(EmulatedKernel kernel, const gen::KernelSpec& spec,
                                     const gen::DeviceDescription& device, HostProblem& problem, Lse lse);
 
+// A kernel's `_modified` entry, which takes the modifiers' parameters too (make_score_mod_params).
+using EmulatedModifiedKernel = void (*)(AttentionParams, ScoreModParams);
+void expect_emulated_modified_kernel_matches(EmulatedModifiedKernel kernel, const gen::KernelSpec& spec,
+                                             const gen::DeviceDescription& device, HostProblem& problem, Lse lse);
+
 using EmulatedWgmmaKernel = void (*)(WgmmaParams);
 
 // The same for the wgmma_sm90 kernel: its parameters from the runtime's make_wgmma_params with the
@@ -66,6 +81,11 @@ using EmulatedWgmmaKernel = void (*)(WgmmaParams);
 void expect_emulated_wgmma_kernel_matches(EmulatedWgmmaKernel kernel, const gen::KernelSpec& spec,
                                           const gen::DeviceDescription& device, HostProblem& problem, Lse lse,
                                           int persistent_blocks);
+
+using EmulatedModifiedWgmmaKernel = void (*)(WgmmaParams, ScoreModParams);
+void expect_emulated_modified_wgmma_kernel_matches(EmulatedModifiedWgmmaKernel kernel, const gen::KernelSpec& spec,
+                                                   const gen::DeviceDescription& device, HostProblem& problem, Lse lse,
+                                                   int persistent_blocks);
 
 // `s` with padding between heads and sequence rows.
 ProblemShape strided(ProblemShape s, int head_padding, int seq_padding);

@@ -253,5 +253,94 @@ TEST(GenericKernelEmulation, DefaultTilesOfHopper) {
   }
 }
 
+// ---- Ragged batches and score modifiers (issue 14) -----------------------------------------------
+// The `_modified` entry with the shell's modifier traits, launched as the runtime launches it, on
+// odd shapes against the double-precision reference (which writes the semantics out separately).
+
+template <DType kDType, int kHeadDim, class TileT, bool kCausal, bool kWindow, bool kSoftcap, bool kAlibi,
+          bool kRagged>
+void run_modified(const ProblemShape& s, Lse lse = Lse::written) {
+  using Traits = test::WithModifiers<KernelTraits<kDType, kHeadDim, TileT, kCausal>, kWindow, kSoftcap, kAlibi, kRagged>;
+  const gen::KernelSpec spec = spec_for<TileT>(s);
+  ASSERT_EQ(spec.dtype, kDType);
+  ASSERT_EQ(spec.head_dim, kHeadDim);
+  ASSERT_EQ(spec.mask == MaskKind::causal, kCausal);
+  ASSERT_EQ(spec.window, kWindow);
+  ASSERT_EQ(spec.softcap, kSoftcap);
+  ASSERT_EQ(spec.alibi, kAlibi);
+  ASSERT_EQ(spec.ragged, kRagged);
+  test::HostProblem p = test::make_problem(s);
+  test::expect_emulated_modified_kernel_matches(&dev::generic_forward_modified<Traits>, spec, hopper(), p, lse);
+}
+
+ProblemShape windowed(ProblemShape s, int left, int right) {
+  s.window_left = left;
+  s.window_right = right;
+  return s;
+}
+
+ProblemShape capped(ProblemShape s, float softcap) {
+  s.softcap = softcap;
+  return s;
+}
+
+ProblemShape with_alibi(ProblemShape s, bool per_batch) {
+  s.alibi = true;
+  s.alibi_per_batch = per_batch;
+  return s;
+}
+
+TEST(GenericKernelModifiers, SlidingWindowBothSides) {
+  // Window (5, 3) over 93 keys: each row sees at most 9; seqlen_q < seqlen_k shifts the band.
+  run_modified<DType::f16, 64, m32n32w4, false, true, false, false, false>(
+      windowed(test::shape(2, 3, 3, 77, 93, 64, DType::f16), 5, 3));
+  // Left bound only, more queries than keys: the top rows' bands start before key 0.
+  run_modified<DType::bf16, 128, m16n64w2, false, true, false, false, false>(
+      windowed(test::shape(1, 2, 1, 130, 41, 128, DType::bf16), 20, -1));
+}
+
+TEST(GenericKernelModifiers, CausalWithALeftWindow) {
+  // Causal with window_left 17: rows whose band lies before key 0 (seqlen_q > seqlen_k) see nothing.
+  run_modified<DType::f16, 64, m32n32w4, true, true, false, false, false>(
+      windowed(test::shape(2, 4, 2, 150, 70, 64, DType::f16, MaskKind::causal), 17, -1));
+  run_modified<DType::f32, 32, m8n32w1, true, true, false, false, false>(
+      windowed(test::shape(1, 2, 2, 45, 200, 32, DType::f32, MaskKind::causal), 0, -1));
+}
+
+TEST(GenericKernelModifiers, Softcap) {
+  // A cap of 0.5 flattens every score; 30 (Gemma 2's) barely touches scores this small.
+  run_modified<DType::f16, 64, m32n32w4, false, false, true, false, false>(
+      capped(test::shape(2, 2, 1, 33, 70, 64, DType::f16), 0.5f));
+  run_modified<DType::bf16, 128, m16n64w2, true, false, true, false, false>(
+      capped(test::shape(1, 3, 3, 61, 61, 128, DType::bf16, MaskKind::causal), 30.0f));
+}
+
+TEST(GenericKernelModifiers, Alibi) {
+  run_modified<DType::f16, 64, m32n32w4, false, false, false, true, false>(
+      with_alibi(test::shape(2, 4, 2, 40, 97, 64, DType::f16), false));
+  // Per-batch slopes, causal, lse left out.
+  run_modified<DType::f32, 64, m64n32w8, true, false, false, true, false>(
+      with_alibi(test::shape(3, 2, 1, 70, 50, 64, DType::f32, MaskKind::causal), true), Lse::null);
+}
+
+TEST(GenericKernelModifiers, RaggedBatches) {
+  // Lengths 0, 1, odd and long in one batch, seqlen_q != seqlen_k per sequence; an empty query
+  // sequence writes nothing, an empty key sequence gives zero rows with lse -inf.
+  run_modified<DType::f16, 64, m32n32w4, false, false, false, false, true>(
+      test::ragged_shape({0, 1, 37, 100, 5}, {7, 0, 37, 64, 130}, 2, 1, 64, DType::f16));
+  run_modified<DType::bf16, 128, m16n64w2, true, false, false, false, true>(
+      test::ragged_shape({17, 0, 64, 3}, {17, 9, 130, 1}, 3, 3, 128, DType::bf16, MaskKind::causal));
+}
+
+TEST(GenericKernelModifiers, EverythingAtOnce) {
+  ProblemShape s = test::ragged_shape({33, 1, 90}, {70, 12, 45}, 4, 2, 64, DType::f16, MaskKind::causal);
+  s = with_alibi(capped(windowed(s, 9, -1), 2.0f), true);
+  run_modified<DType::f16, 64, m32n32w4, true, true, true, true, true>(s);
+  // Non-causal, a window on both sides, over padded strides.
+  ProblemShape t = strided(test::ragged_shape({20, 57}, {64, 31}, 2, 2, 64, DType::bf16), 8, 3);
+  t = with_alibi(capped(windowed(t, 4, 11), 1.0f), false);
+  run_modified<DType::bf16, 64, m16n64w2, false, true, true, true, true>(t);
+}
+
 }  // namespace
 }  // namespace flashjit

@@ -32,13 +32,13 @@ testing::AssertionResult matches_reference(const HostProblem& p, const Reference
   int64_t nan_rows = 0;
   auto check_nan_row = [&](int b, int i, int h, bool with_lse) {
     for (int d = 0; d < a.head_dim; ++d) {
-      const double got = output_at(p, b, i, h, d);
+      const double got = output_at(p, b, static_cast<int>(p.q_row0(b)) + i, h, d);
       if (std::isnan(got)) continue;
       std::ostringstream m;
       m << "out[b=" << b << ", s=" << i << ", h=" << h << ", d=" << d << "] = " << got << ", reference NaN";
       report(m.str());
     }
-    const double got_lse = p.lse[(static_cast<size_t>(b) * a.num_heads + h) * a.seqlen_q + i];
+    const double got_lse = p.lse[p.lse_index(b, h, i)];
     if (with_lse && !std::isnan(got_lse)) {
       std::ostringstream m;
       m << "lse[b=" << b << ", h=" << h << ", s=" << i << "] = " << got_lse << ", reference NaN";
@@ -46,8 +46,12 @@ testing::AssertionResult matches_reference(const HostProblem& p, const Reference
     }
   };
 
+  int64_t rows = 0;
   for (int b = 0; b < a.batch; ++b) {
-    for (int i = 0; i < a.seqlen_q; ++i) {
+    const int seqlen_q = p.seqlen_q_of(b);
+    const int row0 = static_cast<int>(p.q_row0(b));
+    rows += static_cast<int64_t>(seqlen_q) * a.num_heads;
+    for (int i = 0; i < seqlen_q; ++i) {
       for (int h = 0; h < a.num_heads; ++h) {
         const double* ref_row = &ref.out[((static_cast<size_t>(b) * a.seqlen_q + i) * a.num_heads + h) * a.head_dim];
         const size_t lse_index = (static_cast<size_t>(b) * a.num_heads + h) * a.seqlen_q + i;
@@ -61,7 +65,7 @@ testing::AssertionResult matches_reference(const HostProblem& p, const Reference
         for (int d = 0; d < a.head_dim; ++d) row_scale = std::max(row_scale, std::abs(ref_row[d]));
         const double allowed = masked_row ? 0.0 : tol.abs + tol.rel * row_scale;
         for (int d = 0; d < a.head_dim; ++d) {
-          const double got = output_at(p, b, i, h, d);
+          const double got = output_at(p, b, row0 + i, h, d);
           if (!(std::abs(got - ref_row[d]) <= allowed)) {
             std::ostringstream m;
             m << "out[b=" << b << ", s=" << i << ", h=" << h << ", d=" << d << "] = " << got << ", reference "
@@ -70,7 +74,7 @@ testing::AssertionResult matches_reference(const HostProblem& p, const Reference
           }
         }
         if (!check_lse) continue;
-        const double got_lse = p.lse[lse_index];
+        const double got_lse = p.lse[p.lse_index(b, h, i)];
         const double want_lse = ref.lse[lse_index];
         const bool lse_ok = masked_row ? got_lse == -inf
                                        : std::abs(got_lse - want_lse) <= lse_tolerance * (1.0 + std::abs(want_lse));
@@ -84,8 +88,7 @@ testing::AssertionResult matches_reference(const HostProblem& p, const Reference
   }
 
   // NaN rows are NaN like the poison: the count leaves them out (the lse shows they were written).
-  const int64_t out_elements =
-      (static_cast<int64_t>(a.batch) * a.seqlen_q * a.num_heads - nan_rows) * a.head_dim;
+  const int64_t out_elements = (rows - nan_rows) * a.head_dim;
   const int64_t buffer_elements = static_cast<int64_t>(p.out.size()) / dtype_size(p.shape.dtype);
   int64_t written = 0;
   for (int64_t e = 0; e < buffer_elements; ++e) written += !std::isnan(load_as_float(p.out.data(), p.shape.dtype, e));
@@ -123,12 +126,16 @@ testing::AssertionResult lse_is_poisoned(const HostProblem& p) {
 ReferenceOutput reference_from(const HostProblem& p) {
   const AttentionArgs& a = p.args;
   ReferenceOutput r;
-  r.out.reserve(static_cast<size_t>(a.batch) * a.seqlen_q * a.num_heads * a.head_dim);
+  r.out.assign(static_cast<size_t>(a.batch) * a.seqlen_q * a.num_heads * a.head_dim, 0.0);
+  r.lse.assign(static_cast<size_t>(a.batch) * a.num_heads * a.seqlen_q, 0.0);
   for (int b = 0; b < a.batch; ++b)
-    for (int i = 0; i < a.seqlen_q; ++i)
-      for (int h = 0; h < a.num_heads; ++h)
-        for (int d = 0; d < a.head_dim; ++d) r.out.push_back(output_at(p, b, i, h, d));
-  r.lse.assign(p.lse.begin(), p.lse.end());
+    for (int i = 0; i < p.seqlen_q_of(b); ++i)
+      for (int h = 0; h < a.num_heads; ++h) {
+        for (int d = 0; d < a.head_dim; ++d)
+          r.out[((static_cast<size_t>(b) * a.seqlen_q + i) * a.num_heads + h) * a.head_dim + d] =
+              output_at(p, b, static_cast<int>(p.q_row0(b)) + i, h, d);
+        r.lse[(static_cast<size_t>(b) * a.num_heads + h) * a.seqlen_q + i] = p.lse[p.lse_index(b, h, i)];
+      }
   return r;
 }
 

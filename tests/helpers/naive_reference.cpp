@@ -15,28 +15,43 @@ ReferenceOutput naive_attention(const AttentionArgs& a) {
   r.out.assign(static_cast<size_t>(a.batch) * a.seqlen_q * a.num_heads * D, 0.0);
   r.lse.assign(static_cast<size_t>(a.batch) * a.num_heads * a.seqlen_q, 0.0);
   const int group = a.num_heads / a.num_kv_heads;
-  std::vector<double> scores(a.seqlen_k);
+  const bool ragged = a.cu_seqlens_q != nullptr;
+  std::vector<double> scores;
 
-  auto at = [&](const InputTensor& t, int b, int s, int h, int d) {
+  // Element (token s of batch entry b, head h, d); a ragged tensor's tokens are packed (batch stride 0).
+  auto at = [&](const InputTensor& t, int b, int64_t s, int h, int d) {
     return static_cast<double>(
         load_as_float(t.data, t.dtype, b * t.strides.batch + s * t.strides.seq + h * t.strides.head + d));
   };
 
   for (int b = 0; b < a.batch; ++b) {
+    const int64_t sq = ragged ? a.cu_seqlens_q[b + 1] - a.cu_seqlens_q[b] : a.seqlen_q;
+    const int64_t sk = ragged ? a.cu_seqlens_k[b + 1] - a.cu_seqlens_k[b] : a.seqlen_k;
+    const int64_t q0 = ragged ? a.cu_seqlens_q[b] : 0;
+    const int64_t k0 = ragged ? a.cu_seqlens_k[b] : 0;
+    scores.assign(static_cast<size_t>(sk), 0.0);
     for (int h = 0; h < a.num_heads; ++h) {
       const int kvh = h / group;
-      for (int i = 0; i < a.seqlen_q; ++i) {
+      const double slope = a.alibi_slopes ? a.alibi_slopes[b * a.alibi_batch_stride + h] : 0.0;
+      for (int64_t i = 0; i < sq; ++i) {
         double max_score = -std::numeric_limits<double>::infinity();
         bool nan_score = false;
-        for (int j = 0; j < a.seqlen_k; ++j) {
-          const bool visible = a.mask != MaskKind::causal || j <= i + (int64_t{a.seqlen_k} - a.seqlen_q);
+        // Bottom-right alignment: the diagonal of row i is key i + sk - sq.
+        const int64_t diagonal = i + sk - sq;
+        const int64_t window_right = a.mask == MaskKind::causal ? 0 : a.window_right;
+        for (int64_t j = 0; j < sk; ++j) {
+          const bool visible = (a.window_left < 0 || j >= diagonal - a.window_left) &&
+                               (window_right < 0 || j <= diagonal + window_right);
           if (!visible) {
             scores[j] = -std::numeric_limits<double>::infinity();
             continue;
           }
           double dot = 0.0;
-          for (int d = 0; d < D; ++d) dot += at(a.q, b, i, h, d) * at(a.k, b, j, kvh, d);
-          scores[j] = dot * a.softmax_scale;
+          for (int d = 0; d < D; ++d) dot += at(a.q, b, q0 + i, h, d) * at(a.k, b, k0 + j, kvh, d);
+          double score = dot * a.softmax_scale;
+          if (a.softcap > 0.0f) score = a.softcap * std::tanh(score / a.softcap);
+          score -= slope * std::abs(static_cast<double>(diagonal - j));
+          scores[j] = score;
           nan_score |= std::isnan(scores[j]);
           max_score = std::max(max_score, scores[j]);
         }
@@ -53,14 +68,14 @@ ReferenceOutput naive_attention(const AttentionArgs& a) {
           continue;
         }
         double sum = 0.0;
-        for (int j = 0; j < a.seqlen_k; ++j) {
+        for (int64_t j = 0; j < sk; ++j) {
           scores[j] = std::exp(scores[j] - max_score);
           sum += scores[j];
         }
-        for (int j = 0; j < a.seqlen_k; ++j) {
+        for (int64_t j = 0; j < sk; ++j) {
           if (scores[j] == 0.0) continue;
           const double weight = scores[j] / sum;
-          for (int d = 0; d < D; ++d) out[d] += weight * at(a.v, b, j, kvh, d);
+          for (int d = 0; d < D; ++d) out[d] += weight * at(a.v, b, k0 + j, kvh, d);
         }
         r.lse[lse_index] = max_score + std::log(sum);
       }

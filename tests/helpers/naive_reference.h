@@ -10,13 +10,17 @@
 namespace flashjit::test {
 
 struct ReferenceOutput {
-  // [batch, seqlen_q, num_heads, head_dim] and [batch, num_heads, seqlen_q]
+  // [batch, seqlen_q, num_heads, head_dim] and [batch, num_heads, seqlen_q], whatever the layout of
+  // the call: a ragged batch's sequence b fills rows [0, its length) of entry b (seqlen_q being the
+  // longest), the rest stay 0.
   std::vector<double> out;
   std::vector<double> lse;
 };
 
-// `args` must be normalized (strides and scale filled in) and point at host memory. A row that sees
-// no key is zeros with lse -inf; a row with a NaN among its visible scores is NaN, lse included.
+// `args` must be normalized (strides and scale filled in) and point at host memory (ragged offsets
+// and ALiBi slopes too). A row that sees no key is zeros with lse -inf; a row with a NaN among its
+// visible scores is NaN, lse included. The score modifiers follow include/flashjit/types.h, written
+// out here a second time from the definitions (window, softcap, ALiBi), in double precision.
 ReferenceOutput naive_attention(const AttentionArgs& args);
 
 }  // namespace flashjit::test

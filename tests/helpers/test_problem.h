@@ -26,6 +26,20 @@ struct ProblemShape : ::flashjit::ProblemShape {
   // False: args.lse is null, so the kernel must compute without writing any lse.
   bool with_lse = true;
 
+  // Issue 14. A ragged batch: one query and one key length per sequence (batch, seqlen_q and
+  // seqlen_k then become the count and the longest of each); empty: dense.
+  std::vector<int> q_lengths;
+  std::vector<int> k_lengths;
+  int window_left = -1;
+  int window_right = -1;
+  float softcap = 0.0f;
+  // ALiBi slopes: ALiBi's geometric 2^(-8 (h + 1) / num_heads), and with alibi_per_batch a
+  // [batch, num_heads] table whose rows differ.
+  bool alibi = false;
+  bool alibi_per_batch = false;
+
+  bool ragged() const { return !q_lengths.empty(); }
+
   // "b2_h4_kv2_q17_k33_d64_f16_causal", then what differs from the defaults ("_hpad8_spad3",
   // "_scale0p3", "_nolse"), so that two shapes with different layouts never share a name.
   std::string name() const;
@@ -33,6 +47,10 @@ struct ProblemShape : ::flashjit::ProblemShape {
 
 ProblemShape shape(int batch, int heads, int kv_heads, int seqlen_q, int seqlen_k, int head_dim, DType dtype,
                    MaskKind mask = MaskKind::none);
+
+// A ragged batch of q_lengths.size() sequences (k_lengths of the same size).
+ProblemShape ragged_shape(std::vector<int> q_lengths, std::vector<int> k_lengths, int heads, int kv_heads,
+                          int head_dim, DType dtype, MaskKind mask = MaskKind::none);
 
 // GoogleTest prints parameters with this (instead of their bytes).
 inline void PrintTo(const ProblemShape& shape, std::ostream* os) { *os << shape.name(); }
@@ -45,7 +63,16 @@ struct HostProblem {
   ProblemShape shape;
   std::vector<uint8_t> q, k, v, out;
   std::vector<float> lse;
+  std::vector<int32_t> cu_seqlens_q, cu_seqlens_k;  // a ragged batch's offsets
+  std::vector<float> alibi_slopes;
   AttentionArgs args;
+
+  // Sequence b's lengths and first tokens (0 when dense), and where its (head h, row i) lse is.
+  int seqlen_q_of(int b) const;
+  int seqlen_k_of(int b) const;
+  int64_t q_row0(int b) const;
+  int64_t k_row0(int b) const;
+  size_t lse_index(int b, int h, int i) const;
 
   // Re-points args at the vectors (after a copy or move); args.lse stays null when the shape asks
   // for no lse.
@@ -56,7 +83,8 @@ struct HostProblem {
 // and lse with a poison value, so unwritten elements are caught.
 HostProblem make_problem(const ProblemShape& shape, uint32_t seed = 1234);
 
-// Output element (b, s, h, d) of a problem's out buffer as float.
+// Output element (b, s, h, d) of a problem's out buffer as float; s counts tokens of batch entry b
+// (of the packed tensor when ragged: q_row0(b) + the row).
 float output_at(const HostProblem& p, int b, int s, int h, int d);
 
 }  // namespace flashjit::test

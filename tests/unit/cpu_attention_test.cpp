@@ -101,6 +101,56 @@ std::vector<CpuCase> reference_cases() {
   };
 }
 
+ProblemShape windowed(ProblemShape s, int left, int right) {
+  s.window_left = left;
+  s.window_right = right;
+  return s;
+}
+
+ProblemShape capped(ProblemShape s, float softcap) {
+  s.softcap = softcap;
+  return s;
+}
+
+ProblemShape with_alibi(ProblemShape s, bool per_batch = false) {
+  s.alibi = true;
+  s.alibi_per_batch = per_batch;
+  return s;
+}
+
+// Issue 14: ragged batches, sliding windows, softcap and ALiBi, alone and together.
+std::vector<CpuCase> modifier_cases() {
+  constexpr DType f32 = DType::f32, f16 = DType::f16, bf16 = DType::bf16;
+  constexpr MaskKind causal = MaskKind::causal;
+  using test::ragged_shape;
+  return {
+      {"window_both_sides_f32", windowed(shape(2, 2, 1, 77, 93, 64, f32), 5, 3)},
+      {"window_left_only_f16", windowed(shape(1, 2, 2, 130, 41, 64, f16), 20, -1)},
+      {"window_right_only_bf16", windowed(shape(1, 2, 2, 60, 90, 32, bf16), -1, 0)},
+      {"window_diagonal_only_f32", windowed(shape(1, 1, 1, 70, 70, 64, f32), 0, 0)},
+      {"window_wider_than_the_sequence_f16", windowed(shape(1, 2, 1, 50, 40, 64, f16), 500, 500)},
+      {"causal_window_left_f16", windowed(shape(2, 4, 2, 150, 70, 64, f16, causal), 17, -1)},
+      // A right bound under causal is ignored, as in FlashAttention-2 (causal means right = 0).
+      {"causal_window_right_ignored_f32", windowed(shape(1, 2, 2, 45, 200, 32, f32, causal), 3, 9)},
+      {"window_long_f32", windowed(shape(1, 1, 1, 1000, 1200, 64, f32), 100, 30)},
+      {"softcap_sharp_f16", capped(shape(2, 2, 1, 33, 70, 64, f16), 0.5f)},
+      {"softcap_gemma_causal_bf16", capped(shape(1, 3, 3, 61, 61, 128, bf16, causal), 30.0f)},
+      {"softcap_scaled_f32", capped(scaled(shape(1, 2, 2, 40, 80, 64, f32), 4.0f), 1.0f)},
+      {"alibi_f16", with_alibi(shape(2, 4, 2, 40, 97, 64, f16))},
+      {"alibi_per_batch_causal_f32", with_alibi(shape(3, 2, 1, 70, 50, 64, f32, causal), true)},
+      {"ragged_f16", ragged_shape({0, 1, 37, 100, 5}, {7, 0, 37, 64, 130}, 2, 1, 64, f16)},
+      {"ragged_causal_bf16", ragged_shape({17, 0, 64, 3}, {17, 9, 130, 1}, 3, 3, 128, bf16, causal)},
+      {"ragged_all_empty_f32", ragged_shape({0, 0}, {0, 5}, 2, 2, 32, f32)},
+      {"ragged_long_f32", ragged_shape({1000, 1, 300}, {900, 1000, 2}, 1, 1, 64, f32, causal)},
+      {"ragged_strided_f16", padded(ragged_shape({20, 57}, {64, 31}, 4, 2, 40, f16), 8, 3)},
+      {"everything_causal_f16",
+       with_alibi(capped(windowed(ragged_shape({33, 1, 90}, {70, 12, 45}, 4, 2, 64, f16, causal), 9, -1), 2.0f),
+                  true)},
+      {"everything_two_sided_bf16",
+       with_alibi(capped(windowed(ragged_shape({20, 57}, {64, 31}, 2, 2, 64, bf16), 4, 11), 1.0f))},
+  };
+}
+
 // Names a case by its label in gtest's failure messages (instead of a byte dump).
 void PrintTo(const CpuCase& c, std::ostream* os) { *os << c.label << " (" << c.shape.name() << ")"; }
 
@@ -133,6 +183,7 @@ TEST_P(CpuAttentionReference, MatchesTheNaiveReference) {
 std::string case_label(const testing::TestParamInfo<CpuCase>& param_info) { return param_info.param.label; }
 
 INSTANTIATE_TEST_SUITE_P(Cpu, CpuAttentionReference, testing::ValuesIn(reference_cases()), case_label);
+INSTANTIATE_TEST_SUITE_P(Modifiers, CpuAttentionReference, testing::ValuesIn(modifier_cases()), case_label);
 
 TEST(CpuAttention, ComparisonCatchesAWrongScale) {
   const HostProblem base = test::make_problem(shape(1, 2, 2, 40, 60, 64, DType::f32));

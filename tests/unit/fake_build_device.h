@@ -33,7 +33,7 @@ struct FakeDeviceRecord {
 
 class FakeKernel : public LaunchableKernel {
  public:
-  llvm::Error launch(const cuda::LaunchShape&, CUstream, void*) const override { return llvm::Error::success(); }
+  llvm::Error launch(const cuda::LaunchShape&, CUstream, void**) const override { return llvm::Error::success(); }
 };
 
 class FakeBuildDevice : public BuildDevice {

@@ -255,7 +255,8 @@ TEST(LaunchParams, KernelParametersFollowTheVariant) {
   auto plain = make_kernel_parameters(mma, a, encoder.function());
   ASSERT_TRUE(static_cast<bool>(plain)) << llvm::toString(plain.takeError());
   EXPECT_TRUE(encoder.requests.empty());
-  const auto* attention = static_cast<const AttentionParams*>(plain->data());
+  const auto* attention = static_cast<const AttentionParams*>(plain->arguments()[0]);
+  EXPECT_EQ(plain->arguments()[1], nullptr) << "a dense kernel takes one parameter";
   EXPECT_EQ(attention->q, a.q.data);
   EXPECT_EQ(attention->o, a.out.data);
   EXPECT_EQ(attention->seqlen_q, 40);
@@ -263,11 +264,38 @@ TEST(LaunchParams, KernelParametersFollowTheVariant) {
   auto tma = make_kernel_parameters(wgmma_spec(), a, encoder.function());
   ASSERT_TRUE(static_cast<bool>(tma)) << llvm::toString(tma.takeError());
   EXPECT_EQ(encoder.requests.size(), 3u);
-  const auto* wgmma = static_cast<const WgmmaParams*>(tma->data());
+  const auto* wgmma = static_cast<const WgmmaParams*>(tma->arguments()[0]);
   EXPECT_EQ(wgmma->q.map.opaque[0], 0xC0FFEE01ull);
   EXPECT_EQ(wgmma->v.map.opaque[0], 0xC0FFEE03ull);
   EXPECT_EQ(wgmma->attention.q, a.q.data);
   EXPECT_EQ(wgmma->attention.seqlen_q, 40);
+}
+
+// A kernel with modifiers takes ScoreModParams second: the window, the softcap (with the softmax
+// scale folded in), the slopes and the offsets, as the call gave them.
+TEST(LaunchParams, AKernelWithModifiersTakesTheirParameters) {
+  test::HostProblem p;
+  AttentionArgs a = validated_gqa(p);
+  const float slopes[4] = {0.5f, 0.25f, 0.125f, 0.0625f};
+  a.window_left = 7;
+  a.window_right = 3;
+  a.softcap = 30.0f;
+  a.alibi_slopes = slopes;
+  RecordingEncoder encoder;
+  gen::KernelSpec spec = wgmma_spec();
+  spec.variant = Variant::generic;
+  spec.arch_specific = false;
+  spec.window = spec.softcap = spec.alibi = true;
+  auto params = make_kernel_parameters(spec, a, encoder.function());
+  ASSERT_TRUE(static_cast<bool>(params)) << llvm::toString(params.takeError());
+  const auto* mods = static_cast<const ScoreModParams*>(params->arguments()[1]);
+  ASSERT_NE(mods, nullptr);
+  EXPECT_EQ(mods->window_left, 7);
+  EXPECT_EQ(mods->window_right, 3);
+  EXPECT_FLOAT_EQ(mods->softcap, 30.0f);
+  EXPECT_FLOAT_EQ(mods->softcap_scale, a.softmax_scale / 30.0f);
+  EXPECT_EQ(mods->alibi_slopes, slopes);
+  EXPECT_EQ(mods->cu_seqlens_q, nullptr);
 }
 
 }  // namespace

@@ -201,7 +201,9 @@ TEST(MmaArch, BothAreBuiltAndNameTheirTemplates) {
   for (Variant v : {Variant::mma_sm80, Variant::mma_sm75}) {
     const VariantRules& rules = rules_for(v);
     EXPECT_EQ(rules.parameters, ParameterBlock::attention);
-    EXPECT_STREQ(kernel_parameter_declaration(rules.parameters), "const ::flashjit::AttentionParams");
+    EXPECT_EQ(kernel_parameter_declaration(rules.parameters, false), "const ::flashjit::AttentionParams");
+    EXPECT_EQ(kernel_parameter_declaration(rules.parameters, true),
+              "const ::flashjit::AttentionParams, const ::flashjit::ScoreModParams");
     EXPECT_EQ(rules.grid, GridKind::per_tile);
     EXPECT_FALSE(rules.arch_specific);
     EXPECT_STREQ(rules.shared_bytes_of, "::flashjit::dev::MmaShape");

@@ -104,6 +104,23 @@ TEST(ProblemKey, ParsesBackEveryKeyItWrites) {
           ASSERT_TRUE(static_cast<bool>(parsed)) << llvm::toString(parsed.takeError());
           EXPECT_EQ(*parsed, key) << key.str();
         }
+  // Every combination of issue 14's specializations, with either mask.
+  for (int flags = 0; flags < 16; ++flags)
+    for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
+      ProblemKey key{{DType::bf16, 128, mask}, 2, 4096, true};
+      key.features.window = flags & 1;
+      key.features.softcap = flags & 2;
+      key.features.alibi = flags & 4;
+      key.features.ragged = flags & 8;
+      auto parsed = parse_problem_key(key.str());
+      ASSERT_TRUE(static_cast<bool>(parsed)) << llvm::toString(parsed.takeError());
+      EXPECT_EQ(*parsed, key) << key.str();
+    }
+  // Out of order is not what str() writes.
+  auto out_of_order = parse_problem_key("bf16_d128_causal_alibi_window_gqa2_len4096");
+  ASSERT_FALSE(static_cast<bool>(out_of_order));
+  EXPECT_NE(llvm::toString(out_of_order.takeError()).find("has unknown score modifiers 'causal_alibi_window'"),
+            std::string::npos);
 }
 
 TEST(ProblemKey, RefusesWhatItWouldNotWrite) {
@@ -235,8 +252,9 @@ TEST(ProblemFeatures, KeysTraitsAndJsonComeFromOnePlace) {
   EXPECT_EQ(modifier_key(kBf16Causal), "causal");
   EXPECT_EQ(modifier_key({DType::f32, 64, MaskKind::none}), "none");
   const std::vector<KernelTrait> traits = modifier_traits(kBf16Causal);
-  ASSERT_EQ(traits.size(), 1u);
+  ASSERT_EQ(traits.size(), 5u);
   EXPECT_EQ(traits[0].type + " " + traits[0].name + " = " + traits[0].value, "bool kCausal = true");
+  for (size_t i = 1; i < traits.size(); ++i) EXPECT_EQ(traits[i].value, "false") << traits[i].name;
 
   nlohmann::json object = nlohmann::json::object();
   write_features(kBf16Causal, object);
@@ -250,6 +268,50 @@ TEST(ProblemFeatures, KeysTraitsAndJsonComeFromOnePlace) {
   object.erase("head_dim");
   object["mask"] = "none";
   EXPECT_EQ(message_of(read_features(object), ErrorCode::invalid_argument), "field 'head_dim': missing");
+}
+
+// Issue 14's specializations extend the keys, traits and JSON, and leave a dense problem's alone.
+TEST(ProblemFeatures, ModifiersExtendKeysTraitsAndJson) {
+  ProblemFeatures f = kBf16Causal;
+  f.window = f.softcap = f.alibi = f.ragged = true;
+  EXPECT_EQ(modifier_key(f), "causal_window_softcap_alibi_varlen");
+  ProblemFeatures only_ragged{DType::f16, 64, MaskKind::none};
+  only_ragged.ragged = true;
+  EXPECT_EQ(modifier_key(only_ragged), "none_varlen");
+  EXPECT_TRUE(only_ragged.any_modifier());
+  EXPECT_FALSE(kBf16Causal.any_modifier());
+  std::string names;
+  for (const KernelTrait& t : modifier_traits(f)) names += t.name + "=" + t.value + " ";
+  EXPECT_EQ(names, "kCausal=true kWindow=true kSoftcap=true kAlibi=true kRagged=true ");
+
+  nlohmann::json object = nlohmann::json::object();
+  write_features(f, object);
+  EXPECT_EQ(object, (nlohmann::json{{"dtype", "bf16"}, {"head_dim", 128}, {"mask", "causal"}, {"window", true},
+                                    {"softcap", true}, {"alibi", true}, {"ragged", true}}));
+  auto back = read_features(object);
+  ASSERT_TRUE(static_cast<bool>(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(*back, f);
+  object["alibi"] = false;  // never written: only true fields are
+  EXPECT_EQ(message_of(read_features(object), ErrorCode::invalid_argument),
+            "field 'alibi': expected true (or no field)");
+}
+
+// A call's arguments decide the features: a causal mask covers window_right, a window_left does not.
+TEST(ProblemFeatures, FeaturesOfACall) {
+  AttentionArgs a;
+  set_features(kBf16Causal, a);
+  a.window_right = 4;
+  EXPECT_FALSE(features_of(a).window) << "causal already bounds the right side";
+  a.mask = MaskKind::none;
+  EXPECT_TRUE(features_of(a).window);
+  a.window_right = -1;
+  a.window_left = 0;
+  EXPECT_TRUE(features_of(a).window);
+  a.softcap = 50.0f;
+  EXPECT_TRUE(features_of(a).softcap);
+  int32_t offsets[2] = {0, 1};
+  a.cu_seqlens_q = a.cu_seqlens_k = offsets;
+  EXPECT_TRUE(features_of(a).ragged);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -156,6 +157,96 @@ TEST(Validate, RejectsGridsBeyondTheLimits) {
   test::HostProblem p = small_problem();
   p.args.batch = 70000;
   EXPECT_EQ(error_of(p.args), "batch 70000 exceeds the maximum of 65535");
+}
+
+// ---- Ragged batches and score modifiers (issue 14) -------------------------------------------
+
+TEST(Validate, RejectsBadScoreModifiers) {
+  test::HostProblem p = small_problem();
+  p.args.window_left = -2;
+  EXPECT_EQ(error_of(p.args), "window_left -2 is below -1 (-1 means unbounded)");
+  p = small_problem();
+  p.args.window_right = -7;
+  EXPECT_EQ(error_of(p.args), "window_right -7 is below -1 (-1 means unbounded)");
+  for (float softcap : {-1.0f, std::nanf(""), INFINITY}) {
+    p = small_problem();
+    p.args.softcap = softcap;
+    const std::string error = error_of(p.args);
+    EXPECT_NE(error.find("must be a finite number above 0 (0 turns it off)"), std::string::npos) << error;
+    EXPECT_EQ(error.rfind("softcap ", 0), 0u) << error;
+  }
+  p = small_problem();
+  p.args.alibi_batch_stride = 4;
+  EXPECT_EQ(error_of(p.args), "alibi_batch_stride 4 is set but alibi_slopes is null");
+  float slopes[9] = {};
+  p = small_problem();
+  p.args.alibi_slopes = reinterpret_cast<const float*>(reinterpret_cast<const char*>(slopes) + 2);
+  EXPECT_NE(error_of(p.args).find("is not aligned to 4 bytes (fp32)"), std::string::npos);
+  p = small_problem();
+  p.args.alibi_slopes = slopes;
+  p.args.alibi_batch_stride = 3;  // 4 heads
+  EXPECT_EQ(error_of(p.args), "alibi_batch_stride 3 must be 0 (one slope per head for every batch entry) or at "
+                              "least num_heads 4 ([batch, num_heads] slopes)");
+  p.args.alibi_batch_stride = 4;
+  EXPECT_TRUE(validate_args(p.args).ok());
+}
+
+test::HostProblem ragged_problem() {
+  return test::make_problem(test::ragged_shape({3, 0, 5}, {4, 7, 2}, 4, 2, 16, DType::f16));
+}
+
+TEST(Validate, RejectsBadRaggedLayouts) {
+  test::HostProblem p = ragged_problem();
+  ASSERT_TRUE(validate_args(p.args).ok()) << validate_args(p.args).status().message();
+  p.args.cu_seqlens_k = nullptr;
+  EXPECT_EQ(error_of(p.args), "cu_seqlens_q is set but cu_seqlens_k is null: a ragged batch needs both offsets arrays");
+  p = ragged_problem();
+  p.args.cu_seqlens_q = nullptr;
+  EXPECT_EQ(error_of(p.args), "cu_seqlens_k is set but cu_seqlens_q is null: a ragged batch needs both offsets arrays");
+  p = ragged_problem();
+  p.args.cu_seqlens_k = reinterpret_cast<const int32_t*>(reinterpret_cast<const char*>(p.cu_seqlens_k.data()) + 1);
+  EXPECT_NE(error_of(p.args).find("cu_seqlens_k pointer 0x"), std::string::npos);
+  p = ragged_problem();
+  p.args.v.strides.batch = 640;
+  EXPECT_EQ(error_of(p.args), "v has batch stride 640 in a ragged batch: packed tensors step from sequence to "
+                              "sequence by their offsets, so the batch stride must be 0");
+  p = ragged_problem();
+  p.args.seqlen_q = 0;  // max_seqlen_q
+  EXPECT_EQ(error_of(p.args), "seqlen_q must be positive, got 0");
+}
+
+// The offsets themselves: each bad entry named by its index.
+TEST(Validate, RaggedOffsetsAreCheckedEntryByEntry) {
+  test::HostProblem p = ragged_problem();
+  Result<AttentionArgs> a = validate_args(p.args);
+  ASSERT_TRUE(a.ok());
+  std::vector<int32_t> q = p.cu_seqlens_q, k = p.cu_seqlens_k;  // {0, 3, 3, 8}, {0, 4, 11, 13}
+  EXPECT_TRUE(check_ragged_offsets(*a, q.data(), k.data()).ok());
+
+  std::vector<int32_t> decreasing = {0, 3, 2, 8};
+  Status s = check_ragged_offsets(*a, decreasing.data(), k.data());
+  EXPECT_EQ(s.code(), ErrorCode::invalid_argument);
+  EXPECT_EQ(s.message(), "cu_seqlens_q[2] = 2 is smaller than cu_seqlens_q[1] = 3: offsets must not decrease");
+
+  std::vector<int32_t> negative = {-4, 4, 11, 13};
+  EXPECT_EQ(check_ragged_offsets(*a, q.data(), negative.data()).message(),
+            "cu_seqlens_k[0] = -4 is negative: offsets count tokens from 0");
+
+  std::vector<int32_t> too_long = {0, 4, 12, 13};  // sequence 1 has 8 keys, seqlen_k (the longest) is 7
+  EXPECT_EQ(check_ragged_offsets(*a, q.data(), too_long.data()).message(),
+            "cu_seqlens_k[2] - cu_seqlens_k[1] = 8: sequence 1 is longer than seqlen_k = 7, the longest sequence "
+            "the call declares");
+
+  // With the totals known, the packed tensors' extent is checked like a dense call's: out placed
+  // right behind q's 8 tokens is fine, on its last token it overlaps.
+  AttentionArgs moved = *a;
+  std::vector<uint16_t> joint(static_cast<size_t>(16) * 64 * 4, 0);
+  moved.q.data = joint.data();
+  moved.out.data = joint.data() + 8 * a->q.strides.seq;
+  EXPECT_TRUE(check_ragged_offsets(moved, q.data(), k.data()).ok());
+  moved.out.data = joint.data() + 7 * a->q.strides.seq;
+  EXPECT_EQ(check_ragged_offsets(moved, q.data(), k.data()).message(),
+            "out overlaps q: attention cannot be computed in place");
 }
 
 }  // namespace
