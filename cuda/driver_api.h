@@ -53,6 +53,7 @@ namespace flashjit::cuda {
   X(cuEventElapsedTime)              \
   X(cuPointerGetAttribute)           \
   X(cuPointerGetAttributes)          \
+  X(cuMemGetAddressRange)            \
   X(cuTensorMapEncodeTiled)
 
 struct DriverApi {

@@ -31,7 +31,10 @@ Status check_device_pointers(const AttentionArgs& args, int device_index) {
   auto api = driver_api();
   if (!api) return Status(ErrorCode::driver_error, llvm::toString(api.takeError()));
   const std::pair<const char*, const void*> pointers[] = {
-      {"q", args.q.data}, {"k", args.k.data}, {"v", args.v.data}, {"out", args.out.data}, {"lse", args.lse}};
+      {"q", args.q.data},   {"k", args.k.data},
+      {"v", args.v.data},   {"out", args.out.data},
+      {"lse", args.lse},    {"cu_seqlens_q", args.cu_seqlens_q},
+      {"cu_seqlens_k", args.cu_seqlens_k}, {"alibi_slopes", args.alibi_slopes}};
   for (auto [name, pointer] : pointers) {
     if (pointer == nullptr) continue;
     PointerFacts facts;

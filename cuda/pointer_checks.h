@@ -10,7 +10,8 @@
 
 namespace flashjit::cuda {
 
-// An invalid_argument error naming the first tensor (q, k, v, out, lse) that is plain host memory
+// An invalid_argument error naming the first tensor (q, k, v, out, lse, and a ragged batch's offsets
+// or the ALiBi slopes) that is plain host memory
 // or device memory of a GPU other than `device_index`; managed and mapped host memory pass.
 Status check_device_pointers(const AttentionArgs& args, int device_index);
 

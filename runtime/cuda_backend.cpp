@@ -4,6 +4,7 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "cuda/device.h"
+#include "cuda/device_argument_check.h"
 #include "cuda/pointer_checks.h"
 #include "cuda/tensor_map_encoder.h"
 #include "runtime/launch_params.h"
@@ -116,6 +117,8 @@ Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
   if (!scoped) return to_status(scoped.takeError());
   if (Status s = cuda::check_device_pointers(args, options_.device_index); !s.ok())
     return unless_context_lost(std::move(s), stream);
+  if (options_.check_args)
+    if (Status s = cuda::check_device_arguments(args, stream); !s.ok()) return unless_context_lost(std::move(s), stream);
   const Problem problem = Problem::of_call(args);
   const ProblemKey key = problem.key();
   const BuiltKernel* ready = kernels_.find(key);

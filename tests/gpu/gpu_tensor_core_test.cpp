@@ -61,29 +61,6 @@ struct TensorCoreCase {
 void PrintTo(const TensorCoreCase& c, std::ostream* os) { *os << c.name(); }
 std::string case_name(const testing::TestParamInfo<TensorCoreCase>& info) { return info.param.name(); }
 
-// From the issue rather than from the generator's rules: a rule that wrongly refused a capable GPU
-// must fail these tests, not skip them.
-int minimum_compute_capability(Variant variant) {
-  if (variant == Variant::mma_sm80) return 80;
-  return variant == Variant::mma_sm70 ? 70 : 75;
-}
-
-// wgmma_sm90 runs on compute capability 9.0 only (wgmma and setmaxnreg exist in sm_90a alone).
-constexpr int kHopper = 90;
-
-// Why a GPU of compute capability `cc` cannot run `variant`, the test's skip reason; empty when it
-// can. scripts/gpu_check.sh counts the wgmma_sm90 reason ("... needs compute capability 9.0 ...")
-// as an expected skip on a GPU that is not Hopper.
-std::string architecture_skip(Variant variant, int cc) {
-  if (variant == Variant::wgmma_sm90) {
-    if (cc == kHopper) return {};
-    return "wgmma_sm90 needs compute capability 9.0 (H100/H200, sm_90a), this GPU is sm_" + std::to_string(cc);
-  }
-  if (cc >= minimum_compute_capability(variant)) return {};
-  return std::string(variant_name(variant)) + " needs compute capability " +
-         std::to_string(minimum_compute_capability(variant)) + ", this GPU is sm_" + std::to_string(cc);
-}
-
 // The shared runtime forcing the case's variant and tiles, or null with why the test must skip:
 // no usable GPU, or one the variant does not run on.
 Runtime* runtime_for(Variant variant, const std::optional<TileConfig>& tiles, std::string* skip_reason) {
@@ -97,7 +74,7 @@ Runtime* runtime_for(Variant variant, const std::optional<TileConfig>& tiles, st
   }
   const int cc = test::gpu_compute_capability(skip_reason);
   if (cc == 0) return nullptr;
-  if (std::string why = architecture_skip(variant, cc); !why.empty()) {
+  if (std::string why = test::architecture_skip(variant, cc); !why.empty()) {
     *skip_reason = why;
     return nullptr;
   }
@@ -517,7 +494,7 @@ std::unique_ptr<Runtime> fresh_hopper_runtime(std::string* skip_reason) {
   }
   const int cc = test::gpu_compute_capability(skip_reason);
   if (cc == 0) return nullptr;
-  if (std::string why = architecture_skip(Variant::wgmma_sm90, cc); !why.empty()) {
+  if (std::string why = test::architecture_skip(Variant::wgmma_sm90, cc); !why.empty()) {
     *skip_reason = why;
     return nullptr;
   }

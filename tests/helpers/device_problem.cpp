@@ -1,5 +1,7 @@
 #include "helpers/device_problem.h"
 
+#include <algorithm>
+
 #include "cuda/device.h"
 
 namespace flashjit::test {
@@ -33,7 +35,12 @@ Status run_on_device(Runtime& runtime, HostProblem& p, const ForwardCall& call) 
   auto v = upload(p.v.data(), p.v.size());
   auto out = upload(p.out.data(), p.out.size());
   auto lse = upload(p.lse.data(), p.lse.size() * sizeof(float));
-  for (auto* b : {&q, &k, &v, &out, &lse})
+  // A ragged batch's offsets and the ALiBi slopes live on the device too (a byte for absent ones).
+  auto bytes_of = [](const auto& values) { return std::max<size_t>(1, values.size() * sizeof(values[0])); };
+  auto cu_q = upload(p.cu_seqlens_q.data(), bytes_of(p.cu_seqlens_q));
+  auto cu_k = upload(p.cu_seqlens_k.data(), bytes_of(p.cu_seqlens_k));
+  auto slopes = upload(p.alibi_slopes.data(), bytes_of(p.alibi_slopes));
+  for (auto* b : {&q, &k, &v, &out, &lse, &cu_q, &cu_k, &slopes})
     if (!*b) return driver_status(b->takeError());
 
   AttentionArgs args = p.args;
@@ -42,6 +49,9 @@ Status run_on_device(Runtime& runtime, HostProblem& p, const ForwardCall& call) 
   args.v.data = v->pointer();
   args.out.data = out->pointer();
   args.lse = static_cast<float*>(p.args.lse ? lse->pointer() : nullptr);
+  if (p.args.cu_seqlens_q) args.cu_seqlens_q = static_cast<const int32_t*>(cu_q->pointer());
+  if (p.args.cu_seqlens_k) args.cu_seqlens_k = static_cast<const int32_t*>(cu_k->pointer());
+  if (p.args.alibi_slopes) args.alibi_slopes = static_cast<const float*>(slopes->pointer());
   const Status forwarded = call(runtime, args);
   // Copied back even when forward() failed, so that a test can check a refused call left the
   // poisoned buffers alone (launched nothing); forward()'s own error is the one reported.

@@ -66,6 +66,21 @@ int gpu_compute_capability(std::string* why_not) {
   return device->compute_capability();
 }
 
+std::string architecture_skip(Variant variant, int cc) {
+  // wgmma_sm90 runs on compute capability 9.0 only (wgmma and setmaxnreg exist in sm_90a alone).
+  if (variant == Variant::wgmma_sm90) {
+    if (cc == 90) return {};
+    return "wgmma_sm90 needs compute capability 9.0 (H100/H200, sm_90a), this GPU is sm_" + std::to_string(cc);
+  }
+  int minimum = 75;
+  if (variant == Variant::generic) minimum = 50;
+  if (variant == Variant::mma_sm70) minimum = 70;
+  if (variant == Variant::mma_sm80) minimum = 80;
+  if (cc >= minimum) return {};
+  return std::string(variant_name(variant)) + " needs compute capability " + std::to_string(minimum) +
+         ", this GPU is sm_" + std::to_string(cc);
+}
+
 testing::AssertionResult device_matches_cpu(Runtime& runtime, HostProblem& p) {
   const ReferenceOutput reference = cpu_reference(p);
   const Status s = run_on_device(runtime, p);

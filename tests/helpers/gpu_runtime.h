@@ -20,6 +20,12 @@ Runtime* shared_gpu_runtime(const RuntimeOptions& options, std::string* why_not)
 // Compute capability of device 0 as XY (90 for 9.0), or 0 with the reason in *why_not.
 int gpu_compute_capability(std::string* why_not);
 
+// Why a GPU of compute capability `cc` (XY) cannot run `variant`, a GPU test's skip reason; empty
+// when it can. From the issues rather than from the generator's rules, so that a rule that wrongly
+// refused a capable GPU fails the tests instead of skipping them. scripts/gpu_check.sh counts the
+// wgmma_sm90 reason ("... needs compute capability 9.0 ...") as an expected skip elsewhere.
+std::string architecture_skip(Variant variant, int cc);
+
 // Runs `p` through `runtime` on the GPU (out and lse poisoned first by make_problem) and compares
 // the output with the CPU backend's: every element within output_tolerance and, unless the shape
 // asks for no lse, every lse value within kKernelLseTolerance.

@@ -1,0 +1,181 @@
+// Issue 14 on the GPU: ragged batches, sliding windows, softcap and ALiBi through every variant the
+// GPU runs (forced, default tiles) and through the selector's own choice, against the CPU backend on
+// odd shapes with the output poisoned first; a variant that does not compute a feature is refused
+// with why, and the selector then picks one that does; the opt-in argument check (check_args) finds a
+// bad offset on the device by its index. Skipped, with the reason, where no GPU (or not this
+// variant's) is usable.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "flashjit/runtime.h"
+#include "helpers/compare.h"
+#include "helpers/device_problem.h"
+#include "helpers/gpu_runtime.h"
+#include "helpers/test_problem.h"
+
+namespace flashjit {
+namespace {
+
+using test::HostProblem;
+using test::ProblemShape;
+
+ProblemShape windowed(ProblemShape s, int left, int right) {
+  s.window_left = left;
+  s.window_right = right;
+  return s;
+}
+
+ProblemShape capped(ProblemShape s, float softcap) {
+  s.softcap = softcap;
+  return s;
+}
+
+ProblemShape with_alibi(ProblemShape s, bool per_batch) {
+  s.alibi = true;
+  s.alibi_per_batch = per_batch;
+  return s;
+}
+
+// The cases every variant runs, in the dtype it computes (f16 runs everywhere with tensor cores).
+std::vector<ProblemShape> modifier_cases(DType dtype) {
+  constexpr MaskKind causal = MaskKind::causal;
+  using test::ragged_shape;
+  using test::shape;
+  return {
+      windowed(shape(2, 4, 2, 301, 517, 64, dtype), 70, 30),
+      windowed(shape(1, 2, 2, 400, 180, 128, dtype, causal), 33, -1),
+      capped(shape(2, 2, 1, 133, 77, 64, dtype), 0.5f),
+      capped(shape(1, 4, 4, 257, 257, 128, dtype, causal), 30.0f),
+      with_alibi(shape(2, 4, 2, 150, 333, 64, dtype), false),
+      with_alibi(shape(3, 2, 1, 97, 61, 128, dtype, causal), true),
+      ragged_shape({0, 1, 37, 300, 5}, {7, 0, 37, 200, 513}, 4, 2, 64, dtype),
+      ragged_shape({129, 0, 64, 3}, {129, 9, 400, 1}, 2, 2, 128, dtype, causal),
+      with_alibi(capped(windowed(ragged_shape({33, 1, 290}, {270, 12, 245}, 4, 2, 64, dtype, causal), 40, -1), 2.0f),
+                 true),
+  };
+}
+
+struct ModifierCase {
+  std::optional<Variant> variant;  // empty: the selector's choice
+  ProblemShape shape;
+};
+
+void PrintTo(const ModifierCase& c, std::ostream* os) {
+  *os << (c.variant ? variant_name(*c.variant) : "auto") << " " << c.shape.name();
+}
+
+std::vector<ModifierCase> every_variant() {
+  std::vector<ModifierCase> cases;
+  for (const ProblemShape& s : modifier_cases(DType::bf16)) cases.push_back({std::nullopt, s});
+  for (const ProblemShape& s : modifier_cases(DType::f16)) cases.push_back({std::nullopt, s});
+  for (Variant v : {Variant::generic, Variant::mma_sm80, Variant::wgmma_sm90})
+    for (const ProblemShape& s : modifier_cases(DType::bf16)) cases.push_back({v, s});
+  for (Variant v : {Variant::mma_sm75, Variant::mma_sm70})
+    for (const ProblemShape& s : modifier_cases(DType::f16)) cases.push_back({v, s});
+  for (const ProblemShape& s : modifier_cases(DType::f32)) cases.push_back({Variant::generic, s});
+  return cases;
+}
+
+// The shared runtime for the case, or null with why the test must skip: no GPU, or one the forced
+// variant does not run on (wgmma_sm90 on compute capability 9.0 only; the others from their minimum).
+Runtime* runtime_for(const ModifierCase& c, std::string* skip) {
+  RuntimeOptions options;
+  options.force_variant = c.variant;
+  Runtime* runtime = test::shared_gpu_runtime(options, skip);
+  if (!runtime) return nullptr;
+  if (!c.variant) return runtime;
+  const int cc = test::gpu_compute_capability(skip);
+  if (cc == 0) return nullptr;
+  if (std::string why = test::architecture_skip(*c.variant, cc); !why.empty()) {
+    *skip = why;
+    return nullptr;
+  }
+  return runtime;
+}
+
+class GpuModifiers : public testing::TestWithParam<ModifierCase> {};
+
+TEST_P(GpuModifiers, MatchesTheCpuBackend) {
+  const ModifierCase& c = GetParam();
+  std::string skip;
+  Runtime* runtime = runtime_for(c, &skip);
+  if (!runtime) GTEST_SKIP() << skip;
+  HostProblem p = test::make_problem(c.shape);
+  Result<KernelChoice> choice = runtime->plan(p.args);
+  // The one combination a forced variant refuses, with why: wgmma_sm90 and ragged batches. Nothing
+  // runs, and the selector's choice covers that combination (it takes mma_sm80).
+  if (c.variant == Variant::wgmma_sm90 && c.shape.ragged()) {
+    ASSERT_FALSE(choice.ok()) << choice->kernel_key;
+    EXPECT_EQ(choice.status().code(), ErrorCode::invalid_argument);
+    EXPECT_NE(choice.status().message().find(std::string(variant_name(*c.variant)) + " does not compute"),
+              std::string::npos)
+        << choice.status().message();
+    EXPECT_EQ(run_on_device(*runtime, p).code(), ErrorCode::invalid_argument);
+    EXPECT_TRUE(test::output_is_poisoned(p));
+    return;
+  }
+  ASSERT_TRUE(choice.ok()) << choice.status().to_string();
+  if (c.variant) {
+    EXPECT_EQ(choice->variant, c.variant) << choice->kernel_key;
+  }
+  SCOPED_TRACE(choice->kernel_key + ": " + choice->reason);
+  EXPECT_TRUE(test::device_matches_cpu(*runtime, p));
+}
+
+std::string case_name(const testing::TestParamInfo<ModifierCase>& info) {
+  return std::string(info.param.variant ? variant_name(*info.param.variant) : "auto") + "_" + info.param.shape.name();
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryVariant, GpuModifiers, testing::ValuesIn(every_variant()), case_name);
+
+// On Hopper a ragged batch runs mma_sm80 (wgmma_sm90's TMA tensor maps need the packed tensors' token
+// counts), and plan() says why wgmma_sm90 was passed over.
+TEST(GpuModifiersSelection, RaggedBatchesOnHopperRunMmaSm80) {
+  std::string skip;
+  Runtime* runtime = test::shared_gpu_runtime({}, &skip);
+  if (!runtime) GTEST_SKIP() << "no usable GPU: " << skip;
+  if (test::gpu_compute_capability(&skip) != 90) GTEST_SKIP() << "not a Hopper GPU";
+  HostProblem p = test::make_problem(test::ragged_shape({100, 7}, {100, 300}, 4, 4, 128, DType::bf16));
+  Result<KernelChoice> choice = runtime->plan(p.args);
+  ASSERT_TRUE(choice.ok()) << choice.status().to_string();
+  EXPECT_EQ(choice->variant, std::optional<Variant>(Variant::mma_sm80)) << choice->kernel_key;
+  EXPECT_NE(choice->kernel_key.find("_varlen"), std::string::npos) << choice->kernel_key;
+  EXPECT_TRUE(test::device_matches_cpu(*runtime, p));
+}
+
+// FLASHJIT_CHECK_ARGS / RuntimeOptions::check_args: offsets on the device are copied and checked; a
+// decreasing one is refused by its index and nothing is launched. Without the check the same call
+// is not refused (what it computes is then undefined, as in FlashAttention).
+TEST(GpuModifiersCheckArgs, ADecreasingOffsetIsFoundByItsIndex) {
+  RuntimeOptions options;
+  options.backend = Backend::cuda;
+  options.tune = false;
+  options.use_cache = false;
+  options.check_args = true;
+  auto created = Runtime::create(options);
+  if (!created) GTEST_SKIP() << "no usable GPU: " << created.status().message();
+  HostProblem p = test::make_problem(test::ragged_shape({5, 9, 4}, {5, 9, 4}, 2, 2, 64, DType::f16));
+  p.cu_seqlens_k = {0, 5, 3, 18};  // entry 2 goes back
+  p.bind();
+  const Status refused = run_on_device(**created, p);
+  EXPECT_EQ(refused.code(), ErrorCode::invalid_argument);
+  EXPECT_EQ(refused.message(), "cu_seqlens_k[2] = 3 is smaller than cu_seqlens_k[1] = 5: offsets must not decrease");
+  EXPECT_TRUE(test::output_is_poisoned(p));
+
+  // An offset past the tensors' end: k holds 18 tokens, the offsets claim 40.
+  HostProblem q = test::make_problem(test::ragged_shape({5, 9, 4}, {5, 9, 4}, 2, 2, 64, DType::f16));
+  q.cu_seqlens_k = {0, 5, 14, 40};
+  q.shape.k_lengths = {5, 9, 26};
+  q.args.seqlen_k = 26;
+  q.bind();
+  const Status past = run_on_device(**created, q);
+  EXPECT_EQ(past.code(), ErrorCode::invalid_argument);
+  EXPECT_NE(past.message().find("runs past its allocation"), std::string::npos) << past.message();
+  EXPECT_TRUE(test::output_is_poisoned(q));
+}
+
+}  // namespace
+}  // namespace flashjit
