@@ -65,6 +65,35 @@ TEST(Runtime, InvalidArgumentsAreRejectedWithTheirMessage) {
   EXPECT_TRUE(std::isnan(test::output_at(p, 0, 0, 0, 0)));
 }
 
+// A ragged batch through the public API on the CPU backend: computed with its modifiers, and bad
+// offsets (which the CPU backend always checks) refused by their index with nothing written.
+TEST(Runtime, CpuBackendComputesARaggedBatchAndChecksItsOffsets) {
+  RuntimeOptions options;
+  options.backend = Backend::cpu;
+  auto runtime = Runtime::create(options);
+  ASSERT_TRUE(runtime.ok());
+  test::ProblemShape s = test::ragged_shape({9, 0, 30}, {12, 5, 30}, 4, 2, 40, DType::bf16, MaskKind::causal);
+  s.window_left = 6;
+  s.softcap = 3.0f;
+  s.alibi = true;
+  test::HostProblem p = test::make_problem(s);
+  Result<AttentionArgs> normalized = validate_args(p.args);
+  ASSERT_TRUE(normalized.ok()) << normalized.status().to_string();
+  const test::ReferenceOutput reference = test::naive_attention(*normalized);
+  ASSERT_TRUE((*runtime)->forward(p.args).ok());
+  EXPECT_TRUE(test::matches_reference(p, reference, true, test::kCpuLseTolerance));
+
+  test::HostProblem bad = test::make_problem(s);
+  bad.cu_seqlens_q = {0, 9, 9, 41};  // sequence 2 claims 32 query tokens, the maximum is 30
+  bad.bind();
+  Status refused = (*runtime)->forward(bad.args);
+  EXPECT_EQ(refused.code(), ErrorCode::invalid_argument);
+  EXPECT_EQ(refused.message(), "cu_seqlens_q[3] - cu_seqlens_q[2] = 32: sequence 2 is longer than seqlen_q = 30, the "
+                               "longest sequence the call declares");
+  EXPECT_TRUE(test::output_is_poisoned(bad));
+  EXPECT_TRUE(test::lse_is_poisoned(bad));
+}
+
 TEST(Runtime, PlanNamesTheCpuKernelAndWhy) {
   RuntimeOptions options;
   options.backend = Backend::cpu;
