@@ -111,14 +111,50 @@ int64_t sequence_length_bucket(int64_t seqlen) {
   return bucket;
 }
 
+namespace {
+
+// Query-key pairs a sequence of these lengths computes under a sliding window: each row's keys
+// from its first to its last visible one (templates/score_modifiers.cuh's ScoreRule).
+double windowed_pairs(int64_t seqlen_q, int64_t seqlen_k, bool causal, const ScoreModValues& v) {
+  const int64_t offset = seqlen_k - seqlen_q;
+  double pairs = 0.0;
+  for (int64_t row = 0; row < seqlen_q; ++row) {
+    const int64_t first = v.window_left >= 0 ? std::max<int64_t>(0, row + offset - v.window_left) : 0;
+    int64_t last = seqlen_k - 1;
+    if (causal)
+      last = std::min(last, row + offset);
+    else if (v.window_right >= 0)
+      last = std::min(last, row + offset + v.window_right);
+    if (last >= first) pairs += double(last - first + 1);
+  }
+  return pairs;
+}
+
+// One sequence's operations, per head.
+double sequence_flops(const Problem& p, int64_t seqlen_q, int64_t seqlen_k) {
+  const bool causal = p.mask() == MaskKind::causal;
+  if (p.features().window)
+    return 4.0 * windowed_pairs(seqlen_q, seqlen_k, causal, p.score_mod_values()) * p.head_dim();
+  const double full = 4.0 * double(seqlen_q) * double(seqlen_k) * p.head_dim();
+  return causal ? full / 2 : full;
+}
+
+}  // namespace
+
 double attention_flops(const Problem& p) {
   const ProblemShape& s = p.shape();
-  const double full = 4.0 * s.batch * s.num_heads * double(s.seqlen_q) * s.seqlen_k * p.head_dim();
-  return p.mask() == MaskKind::causal ? full / 2 : full;
+  return double(s.batch) * s.num_heads * sequence_flops(p, s.seqlen_q, s.seqlen_k);
+}
+
+double attention_flops(const Problem& p, const std::vector<int>& q_lengths, const std::vector<int>& k_lengths) {
+  double total = 0.0;
+  for (size_t i = 0; i < q_lengths.size() && i < k_lengths.size(); ++i)
+    total += sequence_flops(p, q_lengths[i], k_lengths[i]);
+  return total * p.shape().num_heads;
 }
 
 Problem Problem::of_call(const AttentionArgs& a) {
-  return Problem(features_of(a), shape_of(a), tma_layout_problem(a));
+  return Problem(features_of(a), shape_of(a), tma_layout_problem(a), score_mod_values_of(a));
 }
 
 llvm::Expected<Problem> Problem::of_shape(const ProblemFeatures& features, const ProblemShape& shape) {
@@ -128,10 +164,30 @@ llvm::Expected<Problem> Problem::of_shape(const ProblemFeatures& features, const
   if (Status sizes = validate_sizes(features, shape); !sizes.ok()) return to_error(sizes);
   std::string why;
   for (Operand operand : {Operand::q, Operand::k, Operand::v, Operand::out}) {
-    why = tma_layout_problem(contiguous_geometry(shape, features.head_dim, operand), dtype_size(features.dtype));
+    TensorGeometry geometry = contiguous_geometry(shape, features.head_dim, operand);
+    // A ragged batch's packed tensors have batch stride 0, as its calls' do (contiguous_args), so
+    // its key is theirs: TMA cannot step between its sequences.
+    if (features.ragged)
+      for (TensorDim& dim : geometry.dims)
+        if (dim.role == TensorRole::batch) dim.stride = 0;
+    why = tma_layout_problem(geometry, dtype_size(features.dtype));
     if (!why.empty()) break;
   }
-  return Problem(features, shape, std::move(why));
+  // Without values a softcap kernel would compute softcap 0 (every score 0): it runs at a nominal cap.
+  ScoreModValues values;
+  if (features.softcap) values.softcap = kNominalSoftcap;
+  return Problem(features, shape, std::move(why), values);
+}
+
+llvm::Expected<Problem> Problem::of_shape(const ProblemFeatures& features, const ProblemShape& shape,
+                                          const ScoreModValues& values) {
+  if (llvm::Error error = check_score_mod_values(values)) return error;
+  auto problem = of_shape(with_score_mod_values(features, values), shape);
+  if (!problem) return problem.takeError();
+  const float nominal_softcap = problem->values_.softcap;
+  problem->values_ = values;
+  if (values.softcap == 0.0f) problem->values_.softcap = nominal_softcap;
+  return problem;
 }
 
 llvm::Expected<Problem> Problem::of_features(const ProblemFeatures& features) {
@@ -144,8 +200,11 @@ Problem Problem::of_key(const ProblemKey& key) {
   shape.num_heads = key.gqa_ratio;
   shape.num_kv_heads = 1;
   shape.seqlen_q = shape.seqlen_k = static_cast<int>(std::min<int64_t>(key.seqlen_bucket, std::numeric_limits<int>::max()));
+  ScoreModValues values;
+  if (key.features.softcap) values.softcap = kNominalSoftcap;
   return Problem(key.features, shape,
-                 key.tma_addressable ? std::string() : "the problem key marks its tensors as not TMA-addressable");
+                 key.tma_addressable ? std::string() : "the problem key marks its tensors as not TMA-addressable",
+                 values);
 }
 
 ProblemKey Problem::key() const { return {features_, gqa_ratio(), seqlen_bucket(), tma_addressable()}; }
@@ -156,7 +215,8 @@ Problem Problem::with_batch(int batch) const {
   return copy;
 }
 
-AttentionArgs Problem::contiguous_args(const void* q, const void* k, const void* v, void* out) const {
+AttentionArgs Problem::contiguous_args(const void* q, const void* k, const void* v, void* out,
+                                       const ModifierPointers& mods) const {
   AttentionArgs a;
   a.batch = shape_.batch;
   a.num_heads = shape_.num_heads;
@@ -172,6 +232,14 @@ AttentionArgs Problem::contiguous_args(const void* q, const void* k, const void*
   a.q.strides = contiguous_strides(a.seqlen_q, a.num_heads, a.head_dim);
   a.k.strides = a.v.strides = contiguous_strides(a.seqlen_k, a.num_kv_heads, a.head_dim);
   a.out.strides = contiguous_strides(a.seqlen_q, a.num_heads, a.head_dim);
+  set_score_mod_values(values_, a);
+  if (features_.ragged) {
+    // Packed [tokens, heads, head_dim]: a sequence starts at its offset, not at a batch stride.
+    for (Strides* strides : {&a.q.strides, &a.k.strides, &a.v.strides, &a.out.strides}) strides->batch = 0;
+    a.cu_seqlens_q = mods.cu_seqlens_q;
+    a.cu_seqlens_k = mods.cu_seqlens_k;
+  }
+  if (features_.alibi) a.alibi_slopes = mods.alibi_slopes;
   return a;
 }
 

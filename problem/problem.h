@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <llvm/ADT/StringRef.h>
 #include <llvm/Support/Error.h>
@@ -13,6 +14,7 @@
 #include "flashjit/types.h"
 #include "problem/problem_features.h"
 #include "problem/problem_shape.h"
+#include "problem/score_mod_values.h"
 
 namespace flashjit {
 
@@ -49,8 +51,19 @@ class Problem;
 
 // Floating-point operations of the attention: 4 * batch * heads * seqlen_q * seqlen_k * head_dim
 // (the two matrix products), half of that under the causal mask, as FlashAttention's benchmarks
-// count them, so TFLOP/s figures compare.
+// count them, so TFLOP/s figures compare. A sliding window counts the keys each row sees instead
+// (work proportional to the window, as the kernels do it), so a windowed TFLOP/s stays honest.
 double attention_flops(const Problem& problem);
+// The same for a ragged batch of these lengths (one pair per sequence), each its own problem.
+double attention_flops(const Problem& problem, const std::vector<int>& q_lengths, const std::vector<int>& k_lengths);
+
+// Where a problem's ragged-batch offsets and ALiBi slopes are, in the memory its backend reads
+// (problem/modifier_data.h makes them): what contiguous_args needs beyond the tensors.
+struct ModifierPointers {
+  const int32_t* cu_seqlens_q = nullptr;
+  const int32_t* cu_seqlens_k = nullptr;
+  const float* alibi_slopes = nullptr;
+};
 
 class Problem {
  public:
@@ -60,6 +73,12 @@ class Problem {
   // Sizes without data: contiguous tensors at aligned addresses. Checked as validate_args checks
   // the sizes, with its messages (an invalid_argument error).
   static llvm::Expected<Problem> of_shape(const ProblemFeatures& features, const ProblemShape& shape);
+  // The same with the score modifiers' values, checked as a call's are: the features gain the window
+  // and softcap specializations the values need (with_score_mod_values), so the two agree. A softcap
+  // feature without a cap (here or without values) runs at kNominalSoftcap; a window feature
+  // without bounds, unbounded.
+  static llvm::Expected<Problem> of_shape(const ProblemFeatures& features, const ProblemShape& shape,
+                                          const ScoreModValues& values);
   // Only the features matter (doctor, emit): one row of one head.
   static llvm::Expected<Problem> of_features(const ProblemFeatures& features);
   // A problem with this key (one batch, gqa_ratio query heads on one KV head, seqlen_bucket rows),
@@ -72,6 +91,8 @@ class Problem {
   MaskKind mask() const { return features_.mask; }
 
   const ProblemShape& shape() const { return shape_; }
+  // The window bounds and softcap the problem's kernel reads (defaults where it has none).
+  const ScoreModValues& score_mod_values() const { return values_; }
   int gqa_ratio() const { return shape_.num_heads / shape_.num_kv_heads; }
   int64_t seqlen_bucket() const { return sequence_length_bucket(shape_.seqlen_k); }
 
@@ -86,16 +107,21 @@ class Problem {
   // on fewer rows.
   Problem with_batch(int batch) const;
   // Normalized arguments for contiguous tensors of this problem at the given buffers (the tuner's
-  // and the CLI's own calls); softmax_scale 1/sqrt(head_dim), no lse.
-  AttentionArgs contiguous_args(const void* q, const void* k, const void* v, void* out) const;
+  // and the CLI's own calls); softmax_scale 1/sqrt(head_dim), no lse, the score modifiers' values.
+  // A ragged problem's tensors are packed ([tokens, heads, head_dim], batch stride 0) and it needs
+  // `mods`' offsets, as a problem with ALiBi needs its slopes; pointers a problem does not use are
+  // left out.
+  AttentionArgs contiguous_args(const void* q, const void* k, const void* v, void* out,
+                                const ModifierPointers& mods = {}) const;
 
  private:
-  Problem(ProblemFeatures features, ProblemShape shape, std::string tma_problem)
-      : features_(features), shape_(shape), tma_problem_(std::move(tma_problem)) {}
+  Problem(ProblemFeatures features, ProblemShape shape, std::string tma_problem, ScoreModValues values)
+      : features_(features), shape_(shape), tma_problem_(std::move(tma_problem)), values_(values) {}
 
   ProblemFeatures features_;
   ProblemShape shape_;
   std::string tma_problem_;
+  ScoreModValues values_;
 };
 
 }  // namespace flashjit

@@ -6,6 +6,7 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "flashjit/numeric.h"
+#include "problem/modifier_data.h"
 #include "runtime/cpu/cpu_attention.h"
 #include "cuda/loaded_kernel.h"
 #include "cuda/tensor_map_encoder.h"
@@ -20,6 +21,8 @@ namespace {
 constexpr int64_t kMaxBytesPerSet = int64_t{512} << 20;
 constexpr int kMaxSets = 8;
 
+// A timed problem's tensors hold `batch` sequences of its lengths: dense, or a ragged batch of
+// sequences of the longest lengths packed into the same memory.
 int64_t q_elements(const Problem& p) {
   return int64_t{p.shape().batch} * p.shape().seqlen_q * p.shape().num_heads * p.head_dim();
 }
@@ -81,6 +84,38 @@ struct CudaTuningBackend::InputSet {
   AttentionArgs args;  // normalized, pointing at the buffers
 };
 
+int64_t CheckProblem::q_rows() const {
+  if (q_lengths.empty()) return int64_t{problem.shape().batch} * problem.shape().seqlen_q;
+  return sequence_offsets(q_lengths).back();
+}
+
+int64_t CheckProblem::k_rows() const {
+  if (k_lengths.empty()) return int64_t{problem.shape().batch} * problem.shape().seqlen_k;
+  return sequence_offsets(k_lengths).back();
+}
+
+llvm::Expected<CheckProblem> correctness_check_problem(const Problem& tuned) {
+  // Odd lengths with tails in both sequences, and the problem's GQA ratio.
+  const int group = tuned.gqa_ratio();
+  CheckProblem check{tuned, {}, {}};
+  ProblemShape shape{1, 2 * group, 2, 77, 133};
+  if (tuned.features().ragged) {
+    check.q_lengths = {77, 0, 1, 30};
+    check.k_lengths = {133, 5, 0, 61};
+    shape.batch = static_cast<int>(check.q_lengths.size());
+  }
+  // A window wider than the check's 133 keys would check no edge of it: its bounded sides shrink to
+  // kCheckWindow keys (a value the kernel reads, so the candidate checked is the same kernel).
+  constexpr int kCheckWindow = 32;
+  ScoreModValues values = tuned.score_mod_values();
+  values.window_left = std::min(values.window_left, kCheckWindow);
+  values.window_right = std::min(values.window_right, kCheckWindow);
+  auto small = Problem::of_shape(tuned.features(), shape, values);
+  if (!small) return small.takeError();
+  check.problem = std::move(*small);
+  return check;
+}
+
 Problem capped_tuning_problem(const Problem& problem, int64_t max_bytes) {
   Problem capped = problem;
   while (capped.shape().batch > 1 && set_bytes(capped) > max_bytes)
@@ -107,6 +142,7 @@ CudaTuningBackend::~CudaTuningBackend() {
   auto scoped = cuda::ScopedContext::enter(context_);
   if (!scoped) llvm::consumeError(scoped.takeError());
   sets_.clear();
+  modifiers_ = DeviceModifierData{};
 }
 
 llvm::Expected<tuner::CompiledCandidate> CudaTuningBackend::compile(const gen::KernelSpec& spec) {
@@ -122,6 +158,9 @@ llvm::Error CudaTuningBackend::load(tuner::CompiledCandidate& c) {
 
 llvm::Error CudaTuningBackend::prepare_inputs() {
   if (!sets_.empty()) return llvm::Error::success();
+  auto modifiers = upload_modifier_data(modifier_data(problem_));
+  if (!modifiers) return modifiers.takeError();
+  modifiers_ = std::move(*modifiers);
   const DType t = problem_.dtype();
   const auto q_host = random_bytes(q_elements(problem_), t, 1);
   const auto kv_host = random_bytes(kv_elements(problem_), t, 2);
@@ -135,7 +174,8 @@ llvm::Error CudaTuningBackend::prepare_inputs() {
     set->k = std::move(*k);
     set->v = std::move(*v);
     set->out = std::move(*out);
-    set->args = problem_.contiguous_args(set->q.pointer(), set->k.pointer(), set->v.pointer(), set->out.pointer());
+    set->args = problem_.contiguous_args(set->q.pointer(), set->k.pointer(), set->v.pointer(), set->out.pointer(),
+                                         modifiers_.pointers());
     sets_.push_back(std::move(set));
   }
   return llvm::Error::success();
@@ -182,20 +222,24 @@ std::string CudaTuningBackend::device_lost() {
 llvm::Expected<std::string> CudaTuningBackend::check(const tuner::CompiledCandidate& c) {
   auto scoped = cuda::ScopedContext::enter(context_);
   if (!scoped) return scoped.takeError();
-  // Odd lengths with tails in both sequences, and the problem's GQA ratio.
-  const int group = problem_.gqa_ratio();
-  auto small = Problem::of_shape(problem_.features(), ProblemShape{1, 2 * group, 2, 77, 133});
-  if (!small) return small.takeError();
-  const DType t = small->dtype();
-  auto q_host = random_bytes(q_elements(*small), t, 3);
-  auto k_host = random_bytes(kv_elements(*small), t, 4);
-  auto v_host = random_bytes(kv_elements(*small), t, 5);
+  auto check_problem = correctness_check_problem(problem_);
+  if (!check_problem) return check_problem.takeError();
+  const Problem& small = check_problem->problem;
+  const int64_t head_dim = small.head_dim();
+  const DType t = small.dtype();
+  auto q_host = random_bytes(check_problem->q_rows() * small.shape().num_heads * head_dim, t, 3);
+  auto k_host = random_bytes(check_problem->k_rows() * small.shape().num_kv_heads * head_dim, t, 4);
+  auto v_host = random_bytes(check_problem->k_rows() * small.shape().num_kv_heads * head_dim, t, 5);
   std::vector<uint8_t> poison(q_host.size(), 0xff);  // NaN in every dtype
   auto q = upload(q_host), k = upload(k_host), v = upload(v_host), out = upload(poison);
   for (auto* b : {&q, &k, &v, &out})
     if (!*b) return b->takeError();
+  const ModifierData host_modifiers = modifier_data(small, check_problem->q_lengths, check_problem->k_lengths);
+  auto device_modifiers = upload_modifier_data(host_modifiers);
+  if (!device_modifiers) return device_modifiers.takeError();
 
-  if (llvm::Error err = launch(c, small->contiguous_args(q->pointer(), k->pointer(), v->pointer(), out->pointer()),
+  if (llvm::Error err = launch(c, small.contiguous_args(q->pointer(), k->pointer(), v->pointer(), out->pointer(),
+                                                        device_modifiers->pointers()),
                                sm_count_))
     return err;
   if (llvm::Error err = cuda::synchronize_stream(nullptr)) return err;
@@ -203,7 +247,8 @@ llvm::Expected<std::string> CudaTuningBackend::check(const tuner::CompiledCandid
   if (llvm::Error err = out->copy_to_host(result.data(), result.size())) return err;
 
   std::vector<uint8_t> reference(poison.size());
-  cpu::CpuAttention(0).forward(small->contiguous_args(q_host.data(), k_host.data(), v_host.data(), reference.data()));
+  cpu::CpuAttention(0).forward(small.contiguous_args(q_host.data(), k_host.data(), v_host.data(), reference.data(),
+                                                    host_modifiers.pointers()));
 
   const double error = max_output_error(result, reference, t);
   if (error <= output_tolerance(t)) return std::string();

@@ -33,10 +33,54 @@ llvm::Expected<int> positive_int(const json& object, const std::string& where, c
   return static_cast<int>(value);
 }
 
+llvm::Expected<bool> boolean_field(const json& object, const std::string& where, const char* field) {
+  auto it = object.find(field);
+  if (it == object.end()) return false;
+  if (!it->is_boolean()) return error_at(where + "." + field, "expected true or false");
+  return it->get<bool>();
+}
+
+// "window": [left, right], each -1 (unbounded) or a key count, not both -1.
+llvm::Error parse_window(const json& p, const std::string& where, ScoreModValues& values) {
+  auto it = p.find("window");
+  if (it == p.end()) return llvm::Error::success();
+  const std::string at = where + ".window";
+  if (!it->is_array() || it->size() != 2)
+    return error_at(at, "expected [left, right]: the keys a query sees before and after its diagonal, -1 for unbounded");
+  int bounds[2] = {-1, -1};
+  for (size_t i = 0; i < 2; ++i) {
+    const json& bound = (*it)[i];
+    const std::string side = llvm::formatv("{0}[{1}]", at, i).str();
+    if (!bound.is_number_integer()) return error_at(side, "expected an integer, got " + std::string(bound.type_name()));
+    const long long value = bound.get<long long>();
+    if (value < -1 || value > (1 << 30))
+      return error_at(side, llvm::formatv("expected -1 (unbounded) or a key count up to {0}, got {1}", 1 << 30, value));
+    bounds[i] = static_cast<int>(value);
+  }
+  if (bounds[0] == -1 && bounds[1] == -1) return error_at(at, "[-1, -1] bounds nothing: leave the field out for no window");
+  values.window_left = bounds[0];
+  values.window_right = bounds[1];
+  return llvm::Error::success();
+}
+
+// "softcap": a finite number above 0.
+llvm::Error parse_softcap(const json& p, const std::string& where, ScoreModValues& values) {
+  auto it = p.find("softcap");
+  if (it == p.end()) return llvm::Error::success();
+  const std::string at = where + ".softcap";
+  if (!it->is_number()) return error_at(at, "expected a number above 0, got " + std::string(it->type_name()));
+  const double value = it->get<double>();
+  if (!(value > 0.0 && value <= 1e30))
+    return error_at(at, llvm::formatv("expected a number above 0 (leave the field out for none), got {0}", it->dump()));
+  values.softcap = static_cast<float>(value);
+  return llvm::Error::success();
+}
+
 // The problems of one entry: its features and sizes, once per listed length.
 llvm::Error parse_entry(const json& p, const std::string& where, std::vector<Problem>& out) {
   if (!p.is_object()) return error_at(where, "expected an object");
-  static const std::set<std::string> known = {"dtype", "head_dim", "causal", "num_heads", "num_kv_heads", "batch", "seqlen"};
+  static const std::set<std::string> known = {"dtype",  "head_dim", "causal", "num_heads", "num_kv_heads", "batch",
+                                              "seqlen", "window",   "softcap", "alibi",    "varlen"};
   for (auto it = p.begin(); it != p.end(); ++it)
     if (!known.count(it.key())) return error_at(where + "." + quote_prefix(it.key()), "unknown field");
 
@@ -58,6 +102,19 @@ llvm::Error parse_entry(const json& p, const std::string& where, std::vector<Pro
     if (!causal->is_boolean()) return error_at(where + ".causal", "expected true or false");
     features.mask = causal->get<bool>() ? MaskKind::causal : MaskKind::none;
   }
+  // Issue 14: the score modifiers' values, ALiBi (geometric slopes when tuned) and a ragged batch,
+  // whose `seqlen` lengths are then the longest sequence's (a ragged problem is keyed by them) and
+  // whose `batch` is its number of sequences.
+  ScoreModValues values;
+  if (llvm::Error err = parse_window(p, where, values)) return err;
+  if (llvm::Error err = parse_softcap(p, where, values)) return err;
+  auto alibi = boolean_field(p, where, "alibi");
+  if (!alibi) return alibi.takeError();
+  features.alibi = *alibi;
+  auto varlen = boolean_field(p, where, "varlen");
+  if (!varlen) return varlen.takeError();
+  features.ragged = *varlen;
+
   ProblemShape shape;
   auto heads = positive_int(p, where, "num_heads", 1, false);
   if (!heads) return heads.takeError();
@@ -81,7 +138,7 @@ llvm::Error parse_entry(const json& p, const std::string& where, std::vector<Pro
       return error_at(at, "expected a positive integer up to 16777216");
     shape.seqlen_q = shape.seqlen_k = lengths[i].get<int>();
     // The checks every problem passes beyond the manifest's own (the launch grid's limits).
-    auto problem = Problem::of_shape(features, shape);
+    auto problem = Problem::of_shape(features, shape, values);
     if (!problem) return error_at(where, llvm::toString(problem.takeError()));
     out.push_back(std::move(*problem));
   }

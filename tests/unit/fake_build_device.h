@@ -23,6 +23,7 @@ struct FakeDeviceRecord {
   int compiles = 0;
   int loads = 0;
   int tuning_backends = 0;  // tuning runs
+  std::vector<Problem> tuned_problems;  // what each tuning run was asked to time, in order
   std::vector<std::string> loaded_keys;
   // Scripts handed to every tuning backend (by canonical key); see tuner_fake_backend.h.
   std::map<std::string, tuner::testing::Script> scripts;
@@ -80,9 +81,10 @@ class FakeBuildDevice : public BuildDevice {
     return std::make_shared<FakeKernel>();
   }
 
-  std::unique_ptr<tuner::TuningBackend> tuning_backend(const Problem&) const override {
+  std::unique_ptr<tuner::TuningBackend> tuning_backend(const Problem& problem) const override {
     if (!can_run_) return nullptr;
     ++record_->tuning_backends;
+    record_->tuned_problems.push_back(problem);
     auto backend = std::make_unique<Backend>(record_);
     backend->scripts = record_->scripts;
     return backend;

@@ -1,6 +1,7 @@
 // The kernel builder on a scripted fake GPU and a real SQLite cache: the path every kernel takes
 // (forced options, cache, tuner or heuristic, store, load), `warm` over a manifest on a GPU and
 // cross-compiling, and the context it must make current before it loads anything.
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -14,6 +15,7 @@
 #include "cache/sqlite_database.h"
 #include "runtime/cache_entries.h"
 #include "runtime/kernel_builder.h"
+#include "runtime/kernel_table.h"
 #include "runtime/open_cache.h"
 #include "runtime/warm.h"
 #include "tuner/manifest.h"
@@ -295,6 +297,59 @@ TEST(KernelBuilder, SelectShowsAndChecksTheForcedTiles) {
             "forced tiles give spec mma_sm80_sm90_bf16_d128_m128n48w4s2_none, which cannot run on Fake H100: "
             "mma_sm80 block_n 48 must be 16, 32, 64 or 128");
   EXPECT_EQ(record->compiles, 1) << "only the first builder's kernel was compiled";
+}
+
+// Issue 14: a windowed problem of a dense problem's shape is a problem of its own. It is tuned
+// under its own key, with its window bounds in the problem the tuner times, stored beside the dense
+// one, and each later process finds its own kernel: the dense kernel never serves the window.
+TEST(KernelBuilder, ATunedDenseKernelIsNotReusedForAWindowedProblem) {
+  cache::testing::ScratchDir dir;
+  const ProblemFeatures causal{DType::bf16, 128, MaskKind::causal};
+  const ProblemShape shape{2, 8, 8, 4096, 4096};
+  auto dense = Problem::of_shape(causal, shape);
+  auto windowed = Problem::of_shape(causal, shape, ScoreModValues{256, 0, 0.0f});
+  ASSERT_TRUE(dense && windowed);
+  ASSERT_NE(dense->key(), windowed->key());
+  EXPECT_EQ(windowed->key().str(), "bf16_d128_causal_window_gqa1_len4096");
+
+  auto record = std::make_shared<FakeDeviceRecord>();
+  auto builder = builder_for(record, dir.file("c.sqlite"));
+  auto built_dense = builder->obtain(*dense);
+  auto built_window = builder->obtain(*windowed);
+  ASSERT_TRUE(built_dense && built_window);
+  EXPECT_EQ(built_dense->origin, KernelOrigin::tuned);
+  EXPECT_EQ(built_window->origin, KernelOrigin::tuned);
+  EXPECT_FALSE(built_dense->spec.features().window);
+  EXPECT_TRUE(built_window->spec.features().window);
+  ASSERT_EQ(record->tuning_backends, 2) << "the windowed problem was tuned, not served the dense kernel";
+  EXPECT_EQ(record->tuned_problems[1].key(), windowed->key());
+  EXPECT_EQ(record->tuned_problems[1].score_mod_values(), (ScoreModValues{256, 0, 0.0f}));
+
+  auto rows = builder->cache()->list();
+  ASSERT_TRUE(static_cast<bool>(rows)) << llvm::toString(rows.takeError());
+  ASSERT_EQ(rows->size(), 2u);
+  std::vector<std::string> keys = {(*rows)[0].key.problem_key, (*rows)[1].key.problem_key};
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, (std::vector<std::string>{"bf16_d128_causal_gqa1_len4096", "bf16_d128_causal_window_gqa1_len4096"}));
+
+  // The kernel table keys them apart too.
+  KernelTable table;
+  for (const Problem* p : {&*dense, &*windowed})
+    ASSERT_TRUE(static_cast<bool>(table.get_or_build(p->key(), [&] { return builder->obtain(*p); })));
+  EXPECT_EQ(table.size(), 2u);
+  EXPECT_TRUE(table.find(windowed->key())->spec.features().window);
+  EXPECT_FALSE(table.find(dense->key())->spec.features().window);
+
+  auto later = std::make_shared<FakeDeviceRecord>();
+  auto second = builder_for(later, dir.file("c.sqlite"));
+  auto cached_window = second->obtain(*windowed);
+  auto cached_dense = second->obtain(*dense);
+  ASSERT_TRUE(cached_window && cached_dense);
+  EXPECT_EQ(cached_window->origin, KernelOrigin::cache);
+  EXPECT_EQ(cached_dense->origin, KernelOrigin::cache);
+  EXPECT_EQ(gen::canonical_key(cached_window->spec), gen::canonical_key(built_window->spec));
+  EXPECT_EQ(gen::canonical_key(cached_dense->spec), gen::canonical_key(built_dense->spec));
+  EXPECT_EQ(later->tuning_backends, 0);
 }
 
 // The exact device's key names it; the architecture's key (what a cross-compile stores) does not.

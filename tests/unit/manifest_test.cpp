@@ -86,5 +86,66 @@ TEST(Manifest, BadValuesAreQuotedShortAndEscaped) {
             "manifest: version: this FlashJIT reads version 1, got string");
 }
 
+// Issue 14: "window", "softcap", "alibi" and "varlen" make problems of their own keys, carrying the
+// window bounds and softcap the tuner times them with.
+TEST(Manifest, ScoreModifiersAndRaggedBatchesMakeProblemsOfTheirOwn) {
+  auto problems = parse_manifest(R"({"version": 1, "problems": [
+      {"dtype": "bf16", "head_dim": 128, "causal": true, "seqlen": 4096},
+      {"dtype": "bf16", "head_dim": 128, "causal": true, "seqlen": 4096, "window": [256, 0]},
+      {"dtype": "bf16", "head_dim": 128, "seqlen": 4096, "window": [-1, 64], "softcap": 30.5, "alibi": true},
+      {"dtype": "bf16", "head_dim": 128, "causal": true, "batch": 16, "seqlen": [3000], "varlen": true}]})");
+  ASSERT_TRUE(static_cast<bool>(problems)) << llvm::toString(problems.takeError());
+  ASSERT_EQ(problems->size(), 4u);
+  const Problem& dense = (*problems)[0];
+  const Problem& windowed = (*problems)[1];
+  const Problem& capped = (*problems)[2];
+  const Problem& ragged = (*problems)[3];
+  EXPECT_EQ(dense.key().str(), "bf16_d128_causal_gqa1_len4096");
+  EXPECT_EQ(windowed.key().str(), "bf16_d128_causal_window_gqa1_len4096");
+  EXPECT_EQ(windowed.score_mod_values(), (ScoreModValues{256, 0, 0.0f}));
+  EXPECT_EQ(capped.key().str(), "bf16_d128_none_window_softcap_alibi_gqa1_len4096");
+  EXPECT_EQ(capped.score_mod_values(), (ScoreModValues{-1, 64, 30.5f}));
+  // A ragged batch: `batch` sequences, keyed by the longest one's bucket.
+  EXPECT_EQ(ragged.key().str(), "bf16_d128_causal_varlen_gqa1_len4096_unaligned");
+  EXPECT_EQ(ragged.shape().batch, 16);
+  EXPECT_EQ(ragged.shape().seqlen_k, 3000);
+  EXPECT_NE(dense.key(), windowed.key());
+  EXPECT_NE(dense.key(), ragged.key());
+}
+
+// A right bound under the causal mask is what the mask gives already: the dense causal problem.
+TEST(Manifest, ACausalRightBoundIsNoWindow) {
+  auto problems = parse_manifest(with_problem(R"({"dtype": "f16", "head_dim": 64, "causal": true, "seqlen": 128,
+                                                  "window": [-1, 16]})"));
+  ASSERT_TRUE(static_cast<bool>(problems)) << llvm::toString(problems.takeError());
+  EXPECT_EQ((*problems)[1].key().str(), "f16_d64_causal_gqa1_len128");
+}
+
+TEST(Manifest, ScoreModifierErrorsNameTheField) {
+  auto entry = [](const std::string& fields) {
+    return with_problem(R"({"dtype": "f16", "head_dim": 64, "seqlen": 128, )" + fields + "}");
+  };
+  const std::string pair = "expected [left, right]: the keys a query sees before and after its diagonal, -1 for unbounded";
+  EXPECT_EQ(error_of(entry(R"("window": 16)")), "manifest: problems[1].window: " + pair);
+  EXPECT_EQ(error_of(entry(R"("window": [16])")), "manifest: problems[1].window: " + pair);
+  EXPECT_EQ(error_of(entry(R"("window": [1, 2, 3])")), "manifest: problems[1].window: " + pair);
+  EXPECT_EQ(error_of(entry(R"("window": [16, "0"])")), "manifest: problems[1].window[1]: expected an integer, got string");
+  EXPECT_EQ(error_of(entry(R"("window": [-2, 0])")),
+            "manifest: problems[1].window[0]: expected -1 (unbounded) or a key count up to 1073741824, got -2");
+  EXPECT_EQ(error_of(entry(R"("window": [0, 99999999999])")),
+            "manifest: problems[1].window[1]: expected -1 (unbounded) or a key count up to 1073741824, got 99999999999");
+  EXPECT_EQ(error_of(entry(R"("window": [-1, -1])")),
+            "manifest: problems[1].window: [-1, -1] bounds nothing: leave the field out for no window");
+  EXPECT_EQ(error_of(entry(R"("softcap": "50")")), "manifest: problems[1].softcap: expected a number above 0, got string");
+  EXPECT_EQ(error_of(entry(R"("softcap": 0)")),
+            "manifest: problems[1].softcap: expected a number above 0 (leave the field out for none), got 0");
+  EXPECT_EQ(error_of(entry(R"("softcap": -3.5)")),
+            "manifest: problems[1].softcap: expected a number above 0 (leave the field out for none), got -3.5");
+  EXPECT_EQ(error_of(entry(R"("softcap": 1e300)")),
+            "manifest: problems[1].softcap: expected a number above 0 (leave the field out for none), got 1e+300");
+  EXPECT_EQ(error_of(entry(R"("alibi": 1)")), "manifest: problems[1].alibi: expected true or false");
+  EXPECT_EQ(error_of(entry(R"("varlen": "yes")")), "manifest: problems[1].varlen: expected true or false");
+}
+
 }  // namespace
 }  // namespace flashjit::tuner

@@ -1,0 +1,23 @@
+// A problem's ragged-batch offsets and ALiBi slopes copied to the GPU, for the runs FlashJIT makes
+// itself on a device: the tuner's timing and correctness runs, `flashjit run` and `flashjit bench`.
+#pragma once
+
+#include <llvm/Support/Error.h>
+
+#include "cuda/device.h"
+#include "problem/modifier_data.h"
+
+namespace flashjit {
+
+struct DeviceModifierData {
+  // Unallocated (a null pointer) where the problem has none.
+  cuda::DeviceBuffer cu_seqlens_q, cu_seqlens_k, alibi_slopes;
+
+  // The device pointers, as Problem::contiguous_args takes them.
+  ModifierPointers pointers() const;
+};
+
+// Copies `host`'s non-empty vectors into buffers of the current context.
+llvm::Expected<DeviceModifierData> upload_modifier_data(const ModifierData& host);
+
+}  // namespace flashjit
