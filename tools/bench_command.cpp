@@ -2,7 +2,9 @@
 // 2048 by default, as in the PyTorch comparison of bench/compare_sdpa.py), with a JSON output.
 // Each shape's first call tunes (or loads from the cache); only later calls are timed. --variant
 // forces one kernel variant for every shape (its heuristic default tiles, not tuned), so variants
-// can be compared on the same card.
+// can be compared on the same card. --window, --softcap and --alibi apply to every row; a ragged
+// batch (--varlen, --varlen-random, or --varlen-fill: the dense row's tokens and longest sequence)
+// replaces each row's dense batch. Every row prints and records its modifiers (and lengths).
 #include <algorithm>
 #include <fstream>
 #include <optional>
@@ -17,12 +19,16 @@
 #include "generator/selector.h"
 #include "generator/spec_json.h"
 #include "generator/variant_rules.h"
+#include "problem/modifier_data.h"
+#include "runtime/device_modifier_data.h"
 #include "support/names.h"
+#include "support/quote.h"
 #include "cuda/device.h"
 #include "cuda/nvrtc_choice.h"
 #include "tools/commands.h"
 #include "tools/common_options.h"
 #include "tools/forward_timing.h"
+#include "tools/modifier_text.h"
 #include "tools/subcommands.h"
 #include "tuner/tuner.h"
 
@@ -42,6 +48,11 @@ cl::opt<int> hidden("hidden", cl::desc("Hidden size (heads = hidden / head_dim)"
 const std::string variant_help = "Force a variant for every shape (" + gen::variant_names_text() +
                                  "), with its default tiles, untuned; default: the selector's choice, tuned";
 cl::opt<std::string> variant("variant", cl::desc(variant_help), cl::sub(bench_command), cl::cat(flashjit_options));
+cl::opt<std::string> varlen_fill("varlen-fill",
+                                 cl::desc("Each row a ragged batch of the dense row's tokens and longest sequence: "
+                                          "lengths drawn from SEED in 1..seqlen, the first seqlen, until they total "
+                                          "batch x seqlen"),
+                                 cl::sub(bench_command), cl::cat(flashjit_options));
 
 // The JSON's and the table's name for the selector's own choice (no --variant).
 constexpr const char* kSelectedVariant = "auto";
@@ -66,17 +77,96 @@ llvm::Expected<std::vector<int>> int_list(const std::string& text, const char* w
   return out;
 }
 
+// The ragged batch and score modifiers every row has.
+struct RowModifiers {
+  ScoreModOptions mods;
+  RaggedOptions ragged;
+  std::optional<uint32_t> fill_seed;  // --varlen-fill
+
+  bool is_ragged() const { return ragged.ragged() || fill_seed.has_value(); }
+
+  // The features of a row of this dtype, head dim and mask (the window's follows the mask).
+  ProblemFeatures features(DType t, int d, MaskKind m) const {
+    ProblemFeatures f{t, d, m};
+    f.alibi = mods.alibi;
+    f.ragged = is_ragged();
+    return with_score_mod_values(f, mods.values);
+  }
+};
+
+llvm::Expected<RowModifiers> row_modifiers() {
+  RowModifiers r;
+  auto mods = score_mods_from_options();
+  if (!mods) return mods.takeError();
+  r.mods = *mods;
+  auto ragged = ragged_options();
+  if (!ragged) return ragged.takeError();
+  r.ragged = *ragged;
+  if (varlen_fill.getNumOccurrences() > 0) {
+    if (r.ragged.ragged())
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "--varlen-fill and --varlen or --varlen-random all give the sequence lengths: "
+                                     "choose one");
+    unsigned long long seed = 0;
+    if (llvm::StringRef(varlen_fill).trim().getAsInteger(10, seed) || seed > UINT32_MAX)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     "--varlen-fill must be a SEED in 0..%u, got '%s'", UINT32_MAX,
+                                     quote_prefix(varlen_fill).c_str());
+    r.fill_seed = static_cast<uint32_t>(seed);
+  }
+  if (!r.ragged.lengths.empty() && seqlens.getNumOccurrences() > 0)
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   "--seqlens: --varlen gives each sequence's length; leave --seqlens out");
+  return r;
+}
+
+// One row's problem: its dense batch of tokens / seqlen sequences, or the ragged batch the options
+// make of it, with its lengths.
+struct Row {
+  Problem problem;
+  RaggedLengths lengths;  // empty when dense
+
+  int64_t q_rows() const {
+    return lengths.empty() ? int64_t(problem.shape().batch) * problem.shape().seqlen_q : lengths.q_tokens();
+  }
+  int64_t k_rows() const {
+    return lengths.empty() ? int64_t(problem.shape().batch) * problem.shape().seqlen_k : lengths.k_tokens();
+  }
+  double flops() const {
+    return lengths.empty() ? attention_flops(problem) : attention_flops(problem, lengths.q, lengths.k);
+  }
+};
+
+llvm::Expected<Row> make_row(const RowModifiers& r, DType t, int d, MaskKind m, int s) {
+  const int heads = std::max(1, hidden / d);
+  ProblemShape shape{std::max(1, tokens / s), heads, heads, s, s};
+  RaggedLengths lengths;
+  if (!r.ragged.lengths.empty()) {
+    lengths = r.ragged.lengths;
+    shape.seqlen_q = lengths.longest_q();
+    shape.seqlen_k = lengths.longest_k();
+  } else if (r.ragged.random) {
+    lengths.q = lengths.k = draw_lengths(r.ragged.random->count, s, r.ragged.random->seed);
+  } else if (r.fill_seed) {
+    lengths.q = lengths.k = fill_lengths(int64_t(shape.batch) * s, s, *r.fill_seed);
+  }
+  if (!lengths.empty()) shape.batch = static_cast<int>(lengths.q.size());
+  auto problem = Problem::of_shape(r.features(t, d, m), shape, r.mods.values);
+  if (!problem) return problem.takeError();
+  return Row{std::move(*problem), std::move(lengths)};
+}
+
 // Before anything is timed: every shape of the sweep can run the forced variant on this device,
 // else the first one that cannot, and why.
 llvm::Error check_forced_variant(Variant forced, const std::vector<DType>& types, const std::vector<int>& dims,
-                                 const std::vector<MaskKind>& mask_kinds) {
+                                 const std::vector<MaskKind>& mask_kinds, const RowModifiers& modifiers) {
   auto device = cuda::describe_device(0);
   if (!device) return device.takeError();
   const gen::CompilerTargets& nvrtc = cuda::nvrtc_targets_for_arch(device->compute_capability(), device->driver_version);
   for (DType t : types)
     for (int d : dims)
       for (MaskKind m : mask_kinds)
-        if (auto selection = gen::select_for_features(*device, {t, d, m}, nvrtc, forced); !selection)
+        if (auto selection = gen::select_for_features(*device, modifiers.features(t, d, m), nvrtc, forced); !selection)
           return llvm::createStringError(llvm::inconvertibleErrorCode(), "--variant %s cannot run %s head_dim %d %s: %s",
                                          variant_name(forced), dtype_name(t), d, mask_name(m),
                                          llvm::toString(selection.takeError()).c_str());
@@ -85,21 +175,41 @@ llvm::Error check_forced_variant(Variant forced, const std::vector<DType>& types
 
 struct Buffers {
   cuda::DeviceBuffer q, k, v, out;
+  DeviceModifierData modifiers;
 };
 
-// Equal lengths and head counts, so one size serves q, k, v and out.
-llvm::Expected<Buffers> allocate(const Problem& p) {
-  const size_t elems = size_t(p.shape().batch) * p.shape().seqlen_q * p.shape().num_heads * p.head_dim();
-  const size_t bytes = elems * dtype_size(p.dtype());
+llvm::Expected<Buffers> allocate(const Row& row) {
+  const Problem& p = row.problem;
+  const size_t q_bytes = size_t(row.q_rows()) * p.shape().num_heads * p.head_dim() * dtype_size(p.dtype());
+  const size_t k_bytes = size_t(row.k_rows()) * p.shape().num_kv_heads * p.head_dim() * dtype_size(p.dtype());
   Buffers b;
-  for (cuda::DeviceBuffer* buffer : {&b.q, &b.k, &b.v, &b.out}) {
+  for (auto [buffer, bytes] : {std::pair{&b.q, q_bytes}, {&b.k, k_bytes}, {&b.v, k_bytes}, {&b.out, q_bytes}}) {
     auto allocated = cuda::DeviceBuffer::allocate(bytes);
     if (!allocated) return allocated.takeError();
     // 0x3c bytes are 1.0-ish values in f16/bf16 (no NaN or inf), enough for timing.
     if (llvm::Error err = allocated->fill_bytes(0x3c)) return err;
     *buffer = std::move(*allocated);
   }
+  auto modifiers = upload_modifier_data(modifier_data(p, row.lengths.q, row.lengths.k));
+  if (!modifiers) return modifiers.takeError();
+  b.modifiers = std::move(*modifiers);
   return b;
+}
+
+// The row's modifiers in the JSON: "window" [L, R] and "softcap" X (null without), "alibi" and
+// "varlen" flags, a ragged batch's lengths; what compare_sdpa.py builds PyTorch's call from.
+void add_modifiers(const Row& row, json& out) {
+  const ProblemFeatures& f = row.problem.features();
+  const ScoreModValues& v = row.problem.score_mod_values();
+  out["window"] = f.window ? json::array({v.window_left, v.window_right}) : json(nullptr);
+  out["softcap"] = f.softcap ? json(v.softcap) : json(nullptr);
+  out["alibi"] = f.alibi;
+  out["varlen"] = f.ragged;
+  if (f.ragged) {
+    out["q_lengths"] = row.lengths.q;
+    out["k_lengths"] = row.lengths.k;
+  }
+  out["gflop"] = row.flops() / 1e9;
 }
 
 }  // namespace
@@ -132,6 +242,10 @@ int run_bench() {
     forced = *parsed;
   }
   const std::string variant_label = forced ? variant_name(*forced) : kSelectedVariant;
+  auto modifiers = row_modifiers();
+  if (!modifiers) return fail(llvm::toString(modifiers.takeError()), 2);
+  // With --varlen the lengths are the rows' own: one row per dtype, head dim and mask.
+  if (!modifiers->ragged.lengths.empty()) *lengths = {modifiers->ragged.lengths.longest_q()};
 
   RuntimeOptions options;
   options.backend = Backend::cuda;
@@ -140,7 +254,8 @@ int run_bench() {
   auto runtime = Runtime::create(options);
   if (!runtime) return fail("flashjit bench needs a GPU: " + runtime.status().message());
   if (forced)
-    if (llvm::Error err = check_forced_variant(*forced, types, *dims, mask_kinds)) return fail(llvm::toString(std::move(err)));
+    if (llvm::Error err = check_forced_variant(*forced, types, *dims, mask_kinds, *modifiers))
+      return fail(llvm::toString(std::move(err)));
   // The buffers and events below are the application's: in the primary context.
   auto context = cuda::PrimaryContext::retain(0);
   if (!context) return fail(llvm::toString(context.takeError()));
@@ -151,35 +266,39 @@ int run_bench() {
                << (forced ? variant_label + " (forced for every shape, default tiles, untuned)"
                           : std::string(kSelectedVariant) + " (the selector's choice per shape, tuned)")
                << "\n";
-  llvm::outs() << llvm::formatv("{0,-5} {1,4} {2,6} {3,-6} {4,5} {5,5} {6,-10} {7,10} {8,8}  {9}\n", "dtype", "d",
-                                "seqlen", "mask", "batch", "heads", "variant", "median ms", "TFLOP/s", "kernel (origin)");
+  llvm::outs() << llvm::formatv("{0,-5} {1,4} {2,6} {3,-6} {4,-14} {5,5} {6,5} {7,-10} {8,10} {9,8}  {10}\n", "dtype",
+                                "d", "seqlen", "mask", "modifiers", "batch", "heads", "variant", "median ms", "TFLOP/s",
+                                "kernel (origin)");
   for (DType t : types)
     for (int d : *dims)
       for (MaskKind m : mask_kinds)
         for (int s : *lengths) {
-          const int heads = std::max(1, hidden / d);
-          auto problem = Problem::of_shape({t, d, m}, ProblemShape{std::max(1, tokens / s), heads, heads, s, s});
-          if (!problem) return fail(llvm::toString(problem.takeError()));
-          auto buffers = allocate(*problem);
+          auto row = make_row(*modifiers, t, d, m, s);
+          if (!row) return fail(llvm::toString(row.takeError()));
+          auto buffers = allocate(*row);
           if (!buffers) return fail(llvm::toString(buffers.takeError()));
-          const AttentionArgs a = problem->contiguous_args(buffers->q.pointer(), buffers->k.pointer(),
-                                                           buffers->v.pointer(), buffers->out.pointer());
+          const AttentionArgs a =
+              row->problem.contiguous_args(buffers->q.pointer(), buffers->k.pointer(), buffers->v.pointer(),
+                                           buffers->out.pointer(), buffers->modifiers.pointers());
           if (Status st = (*runtime)->forward(a); !st.ok()) return fail(st.to_string());  // tunes or loads
           auto timed = tools::time_forward_calls(**runtime, a, *iterations);
           if (!timed) return fail(llvm::toString(timed.takeError()));
           const tuner::Timing timing = tuner::summarize(*timed);
-          const double tflops = attention_flops(*problem) / (timing.median_ms * 1e-3) / 1e12;
+          const double tflops = row->flops() / (timing.median_ms * 1e-3) / 1e12;
           Result<KernelChoice> choice = (*runtime)->plan(a);
           const std::string kernel = choice ? choice->kernel_key : "?";
           const std::string origin = choice ? kernel_origin_name(choice->origin) : "?";
           const std::string ran = choice && choice->variant ? variant_name(*choice->variant) : "?";
-          llvm::outs() << llvm::formatv("{0,-5} {1,4} {2,6} {3,-6} {4,5} {5,5} {6,-10} {7,10:F4} {8,8:F1}  {9} ({10})\n",
-                                        dtype_name(t), d, s, mask_name(m), a.batch, a.num_heads, ran, timing.median_ms,
-                                        tflops, kernel, origin);
-          rows.push_back({{"dtype", dtype_name(t)}, {"head_dim", d}, {"seqlen", s}, {"causal", m == MaskKind::causal},
-                          {"batch", a.batch}, {"heads", a.num_heads}, {"kv_heads", a.num_kv_heads},
-                          {"variant", ran}, {"kernel", kernel}, {"origin", origin}, {"median_ms", timing.median_ms},
-                          {"p20_ms", timing.p20_ms}, {"p80_ms", timing.p80_ms}, {"tflops", tflops}});
+          llvm::outs() << llvm::formatv(
+              "{0,-5} {1,4} {2,6} {3,-6} {4,-14} {5,5} {6,5} {7,-10} {8,10:F4} {9,8:F1}  {10} ({11})\n", dtype_name(t), d,
+              a.seqlen_q, mask_name(m), modifiers_label(row->problem), a.batch, a.num_heads, ran, timing.median_ms,
+              tflops, kernel, origin);
+          json entry = {{"dtype", dtype_name(t)}, {"head_dim", d}, {"seqlen", a.seqlen_q}, {"causal", m == MaskKind::causal},
+                        {"batch", a.batch}, {"heads", a.num_heads}, {"kv_heads", a.num_kv_heads},
+                        {"variant", ran}, {"kernel", kernel}, {"origin", origin}, {"median_ms", timing.median_ms},
+                        {"p20_ms", timing.p20_ms}, {"p80_ms", timing.p80_ms}, {"tflops", tflops}};
+          add_modifiers(*row, entry);
+          rows.push_back(std::move(entry));
         }
   if (!json_path.empty()) {
     std::ofstream out(json_path);

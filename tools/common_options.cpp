@@ -1,5 +1,8 @@
 #include "tools/common_options.h"
 
+#include <cmath>
+
+#include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/CommandLine.h>
 #include <llvm/Support/FormatVariadic.h>
 
@@ -7,6 +10,7 @@
 #include "runtime/open_cache.h"
 #include "support/error.h"
 #include "support/names.h"
+#include "support/quote.h"
 #include "support/untrusted_input.h"
 #include "tools/subcommands.h"
 
@@ -35,6 +39,30 @@ cl::list<int> seqlens("seqlen", cl::desc("Sequence length, up to 16777216 (run: 
                       cl::sub(run_command), cl::sub(tune_command), cl::cat(flashjit_options));
 cl::opt<int> seqlen_k("seqlen-k", cl::desc("Key sequence length (default or 0: seqlen)"), cl::sub(run_command),
                       cl::cat(flashjit_options));
+// ---- ragged batches and score modifiers (issue 14): run, bench, emit, tune ----
+cl::opt<std::string> varlen("varlen", cl::desc("A ragged batch: each sequence's query length, LEN,LEN,... (0 allowed; "
+                                               "keys the same unless --varlen-k)"),
+                            cl::sub(run_command), cl::sub(bench_command), cl::sub(emit_command), cl::sub(tune_command),
+                            cl::cat(flashjit_options));
+cl::opt<std::string> varlen_k("varlen-k", cl::desc("Each --varlen sequence's key length, LEN,LEN,..."),
+                              cl::sub(run_command), cl::sub(bench_command), cl::sub(emit_command),
+                              cl::sub(tune_command), cl::cat(flashjit_options));
+cl::opt<std::string> varlen_random("varlen-random",
+                                   cl::desc("A ragged batch of N sequences whose lengths (keys as queries) are drawn "
+                                            "reproducibly from SEED in 1..seqlen: N,SEED"),
+                                   cl::sub(run_command), cl::sub(bench_command), cl::sub(emit_command),
+                                   cl::sub(tune_command), cl::cat(flashjit_options));
+cl::opt<std::string> window("window", cl::desc("Sliding window L,R: query i sees keys i+sk-sq-L .. i+sk-sq+R (-1: "
+                                               "unbounded on that side)"),
+                            cl::sub(run_command), cl::sub(bench_command), cl::sub(emit_command), cl::sub(tune_command),
+                            cl::cat(flashjit_options));
+cl::opt<std::string> softcap("softcap", cl::desc("Logit softcap X > 0: a score becomes X * tanh(score * scale / X)"),
+                             cl::sub(run_command), cl::sub(bench_command), cl::sub(emit_command),
+                             cl::sub(tune_command), cl::cat(flashjit_options));
+cl::opt<bool> alibi("alibi", cl::desc("ALiBi: -slope * |i + sk - sq - j| added to each score, with ALiBi's geometric "
+                                      "slopes per head"),
+                    cl::sub(run_command), cl::sub(bench_command), cl::sub(emit_command), cl::sub(tune_command),
+                    cl::cat(flashjit_options));
 // ---- tuning: tune, warm, bench ----
 cl::opt<double> budget_ms("budget-ms", cl::desc("Timed-sample budget per candidate (ms, 0 to 3600000, default 60)"),
                           cl::sub(tune_command), cl::sub(warm_command), cl::cat(flashjit_options));
@@ -72,9 +100,82 @@ llvm::Expected<int> checked(const cl::opt<int>& option, int fallback, int lowest
                                   zero_means_default ? "0 (the default) or " : "", lowest, highest, value));
 }
 
+llvm::Error invalid(const llvm::Twine& message) { return make_error(ErrorCode::invalid_argument, message); }
+
+// "L,R": two integers of at least -1, not both -1 (that bounds nothing).
+llvm::Expected<std::pair<int, int>> parse_window(const std::string& text) {
+  auto [left_text, right_text] = llvm::StringRef(text).split(',');
+  int left = 0, right = 0;
+  if (left_text.trim().getAsInteger(10, left) || right_text.trim().getAsInteger(10, right))
+    return invalid(llvm::formatv("--window must be L,R (keys before and after the diagonal, -1 for unbounded), got "
+                                 "'{0}'",
+                                 quote_prefix(text)));
+  for (auto [side, value] : {std::pair<const char*, int>{"L", left}, {"R", right}})
+    if (value < -1) return invalid(llvm::formatv("--window: {0} {1} is below -1 (-1 means unbounded)", side, value));
+  if (left == -1 && right == -1)
+    return invalid("--window -1,-1 bounds nothing: leave --window out for no window");
+  return std::pair{left, right};
+}
+
+// X > 0 and finite.
+llvm::Expected<float> parse_softcap(const std::string& text) {
+  double value = 0.0;
+  if (llvm::StringRef(text).trim().getAsDouble(value))
+    return invalid(llvm::formatv("--softcap: '{0}' is not a number", quote_prefix(text)));
+  if (!std::isfinite(value) || value <= 0.0 || value > 1e30)
+    return invalid(llvm::formatv("--softcap must be a finite number above 0 (leave it out for none), got {0}",
+                                 quote_prefix(text)));
+  return static_cast<float>(value);
+}
+
 }  // namespace
 
-llvm::Expected<ProblemFeatures> features_from_options(const ProblemDefaults& defaults) {
+llvm::Expected<ScoreModOptions> score_mods_from_options() {
+  ScoreModOptions options;
+  if (window.getNumOccurrences() > 0) {
+    auto bounds = parse_window(window);
+    if (!bounds) return bounds.takeError();
+    options.values.window_left = bounds->first;
+    options.values.window_right = bounds->second;
+  }
+  if (softcap.getNumOccurrences() > 0) {
+    auto cap = parse_softcap(softcap);
+    if (!cap) return cap.takeError();
+    options.values.softcap = *cap;
+  }
+  options.alibi = alibi;
+  return options;
+}
+
+llvm::Expected<RaggedOptions> ragged_options() {
+  RaggedOptions options;
+  const bool listed = varlen.getNumOccurrences() > 0;
+  if (varlen_k.getNumOccurrences() > 0 && !listed)
+    return invalid("--varlen-k gives the key lengths of --varlen's sequences: give --varlen too");
+  if (listed && varlen_random.getNumOccurrences() > 0)
+    return invalid("--varlen and --varlen-random both give the sequence lengths: choose one");
+  if (varlen_random.getNumOccurrences() > 0) {
+    auto random = parse_random_lengths(varlen_random, "varlen-random", kMaxGridYZ);
+    if (!random) return random.takeError();
+    options.random = *random;
+  }
+  if (!listed) return options;
+  auto q = parse_lengths(varlen, "varlen", kMaxSeqlen, kMaxGridYZ);
+  if (!q) return q.takeError();
+  options.lengths.q = *q;
+  options.lengths.k = *q;
+  if (varlen_k.getNumOccurrences() > 0) {
+    auto k = parse_lengths(varlen_k, "varlen-k", kMaxSeqlen, kMaxGridYZ);
+    if (!k) return k.takeError();
+    if (k->size() != q->size())
+      return invalid(llvm::formatv("--varlen-k gives {0} length{1} for --varlen's {2} sequences: give one per sequence",
+                                   k->size(), k->size() == 1 ? "" : "s", q->size()));
+    options.lengths.k = *k;
+  }
+  return options;
+}
+
+llvm::Expected<FeatureOptions> features_from_options(const ProblemDefaults& defaults) {
   ProblemFeatures f;
   f.dtype = defaults.dtype;
   if (dtype.getNumOccurrences() > 0) {
@@ -84,17 +185,35 @@ llvm::Expected<ProblemFeatures> features_from_options(const ProblemDefaults& def
   }
   f.head_dim = head_dim.getNumOccurrences() > 0 ? int(head_dim) : defaults.head_dim;
   f.mask = causal ? MaskKind::causal : MaskKind::none;
+  auto mods = score_mods_from_options();
+  if (!mods) return mods.takeError();
+  f.alibi = mods->alibi;
+  auto ragged = ragged_options();
+  if (!ragged) return ragged.takeError();
+  f.ragged = ragged->ragged();
   // The checks a problem of these features passes, with their messages (head_dim's among them:
-  // positive, a multiple of 8, at most 256).
-  if (auto problem = Problem::of_features(f); !problem) return problem.takeError();
-  return f;
+  // positive, a multiple of 8, at most 256); the window and softcap features follow the values.
+  auto problem = Problem::of_shape(f, ProblemShape{}, mods->values);
+  if (!problem) return problem.takeError();
+  return FeatureOptions{problem->features(), mods->values};
 }
 
-llvm::Expected<std::vector<Problem>> problems_from_options(const ProblemDefaults& defaults) {
+llvm::Expected<std::vector<OptionProblem>> problems_from_options(const ProblemDefaults& defaults) {
   auto features = features_from_options(defaults);
   if (!features) return features.takeError();
+  auto ragged = ragged_options();
+  if (!ragged) return ragged.takeError();
   std::vector<int> lengths(seqlens.begin(), seqlens.end());
   if (lengths.empty()) lengths.push_back(defaults.seqlen);
+  // A ragged batch's count comes from its lengths, its longest lengths from them or --seqlen.
+  if (ragged->ragged() && batch.getNumOccurrences() > 0)
+    return invalid("--batch: a ragged batch has one sequence per --varlen length (or --varlen-random's N); "
+                   "leave --batch out");
+  if (!ragged->lengths.empty() && seqlens.getNumOccurrences() > 0)
+    return invalid("--seqlen: --varlen gives each sequence's length; leave --seqlen out");
+  if (ragged->ragged() && seqlen_k.getNumOccurrences() > 0)
+    return invalid("--seqlen-k: a ragged batch's key lengths are --varlen-k's (else its query lengths); leave "
+                   "--seqlen-k out");
   auto batches = checked(batch, defaults.batch, 1, kMaxGridYZ);
   if (!batches) return batches.takeError();
   auto query_heads = checked(heads, defaults.heads, 1, kMaxGridYZ);
@@ -106,18 +225,37 @@ llvm::Expected<std::vector<Problem>> problems_from_options(const ProblemDefaults
   shape.batch = *batches;
   shape.num_heads = *query_heads;
   shape.num_kv_heads = *key_heads;
-  std::vector<Problem> problems;
+  std::vector<OptionProblem> problems;
+  auto add = [&](const RaggedLengths& sequences) -> llvm::Error {
+    auto problem = Problem::of_shape(features->features, shape, features->values);
+    if (!problem) return problem.takeError();
+    problems.push_back({std::move(*problem), sequences});
+    return llvm::Error::success();
+  };
+  if (!ragged->lengths.empty()) {
+    shape.batch = static_cast<int>(ragged->lengths.q.size());
+    shape.seqlen_q = ragged->lengths.longest_q();
+    shape.seqlen_k = ragged->lengths.longest_k();
+    if (llvm::Error error = add(ragged->lengths)) return error;
+    return problems;
+  }
   for (int length : lengths) {
     if (length < 1 || length > kMaxSeqlen)
       return make_error(ErrorCode::invalid_argument,
                         llvm::formatv("--seqlen must be between 1 and {0}, got {1}", kMaxSeqlen, length));
     shape.seqlen_q = length;
-    auto key_length = checked(seqlen_k, length, 1, kMaxSeqlen, /*zero_means_default=*/true);
-    if (!key_length) return key_length.takeError();
-    shape.seqlen_k = *key_length;
-    auto problem = Problem::of_shape(*features, shape);
-    if (!problem) return problem.takeError();
-    problems.push_back(std::move(*problem));
+    RaggedLengths sequences;
+    if (ragged->random) {
+      // Lengths up to --seqlen, which stays the declared longest (the kernel's grid and key bucket).
+      sequences.q = sequences.k = draw_lengths(ragged->random->count, length, ragged->random->seed);
+      shape.batch = ragged->random->count;
+      shape.seqlen_k = length;
+    } else {
+      auto key_length = checked(seqlen_k, length, 1, kMaxSeqlen, /*zero_means_default=*/true);
+      if (!key_length) return key_length.takeError();
+      shape.seqlen_k = *key_length;
+    }
+    if (llvm::Error error = add(sequences)) return error;
   }
   return problems;
 }

@@ -1,6 +1,7 @@
 // The options several commands take, each defined once (as llama.cpp's common/arg.cpp defines its
 // arguments once for all its programs): the problem (--dtype --head-dim --causal --batch --heads
-// --kv-heads --seqlen --seqlen-k), the tuning options (--budget-ms --max-candidates), the number of
+// --kv-heads --seqlen --seqlen-k), its ragged batch and score modifiers (--varlen --varlen-k
+// --varlen-random --window --softcap --alibi), the tuning options (--budget-ms --max-candidates), the number of
 // timed calls (--iterations), the tuning cache (--cache) and the size limit of input files
 // (--max-input-bytes). A command that takes an option is named
 // in its definition; where commands differ it is in the defaults they pass here (emit shows f16).
@@ -8,12 +9,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <llvm/Support/Error.h>
 
 #include "cache/tuning_cache.h"
 #include "problem/problem.h"
+#include "tools/ragged_lengths.h"
 #include "tuner/tuner.h"
 
 namespace flashjit::tools {
@@ -27,13 +30,44 @@ struct ProblemDefaults {
   int seqlen = 1024;
 };
 
-// --dtype --head-dim --causal, checked as a problem's features are ("head_dim 264 is larger than
-// the supported maximum of 256").
-llvm::Expected<ProblemFeatures> features_from_options(const ProblemDefaults& defaults);
+// What a kernel is specialized on and the values it reads: --dtype --head-dim --causal, the score
+// modifiers --window L,R, --softcap X and --alibi, and a ragged batch when any --varlen option is
+// given. Checked as a problem's features are ("head_dim 264 is larger than the supported maximum of
+// 256"), each modifier by its option's name ("--window: L -3 is below -1 (-1 means unbounded)").
+// --window L,R, --softcap X and --alibi alone (bench applies them to every row of its sweep).
+struct ScoreModOptions {
+  ScoreModValues values;
+  bool alibi = false;
+};
+llvm::Expected<ScoreModOptions> score_mods_from_options();
+
+struct FeatureOptions {
+  ProblemFeatures features;
+  ScoreModValues values;
+};
+llvm::Expected<FeatureOptions> features_from_options(const ProblemDefaults& defaults);
+
+// A problem and, when it is a ragged batch, each sequence's lengths (the problem's batch is their
+// count, its seqlen_q and seqlen_k their longest).
+struct OptionProblem {
+  Problem problem;
+  RaggedLengths lengths;
+};
 // The problems the options describe: one per --seqlen (the only length, or each of several), with
-// seqlen_k from --seqlen-k when given. Each size option is checked by its name against its limit
-// ("--seqlen must be between 1 and 16777216, got -5"), then as a call's sizes are (Problem::of_shape).
-llvm::Expected<std::vector<Problem>> problems_from_options(const ProblemDefaults& defaults);
+// seqlen_k from --seqlen-k when given; with --varlen LEN,... (keys --varlen-k, else the same), one
+// ragged batch of those lengths; with --varlen-random N,SEED, per --seqlen one of N lengths drawn
+// in 1..seqlen. Each size option is checked by its name against its limit ("--seqlen must be
+// between 1 and 16777216, got -5"), then as a call's sizes are (Problem::of_shape).
+llvm::Expected<std::vector<OptionProblem>> problems_from_options(const ProblemDefaults& defaults);
+
+// The ragged-batch options as bench's sweep takes them (it has its own lengths, --seqlens): the
+// explicit lengths of --varlen/--varlen-k, or --varlen-random's count and seed; neither: dense.
+struct RaggedOptions {
+  RaggedLengths lengths;               // --varlen (and --varlen-k)
+  std::optional<RandomLengths> random;  // --varlen-random
+  bool ragged() const { return !lengths.empty() || random.has_value(); }
+};
+llvm::Expected<RaggedOptions> ragged_options();
 
 // --budget-ms and --max-candidates, as tuning options; an error naming the option when one is
 // negative (or the budget is not a finite number up to an hour).

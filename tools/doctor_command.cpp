@@ -1,6 +1,7 @@
 // flashjit doctor: is this GPU compatible, and what will run on it. The variant lines come from
-// the same selector the runtime dispatches with; the NVRTC lines from the same loader and choice
-// (every NVRTC found, and which one compiles for each GPU). Exit code 0 when a GPU path is usable,
+// the same selector the runtime dispatches with (for dense problems and for each ragged batch and
+// score modifier); what each variant's template computes of those, from the variant table; the
+// NVRTC lines from the same loader and choice (every NVRTC found, and which one compiles for each GPU). Exit code 0 when a GPU path is usable,
 // 1 when not.
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,7 @@
 #include "flashjit/flashjit.h"
 #include "generator/selector.h"
 #include "generator/spec_json.h"
+#include "generator/variant_rules.h"
 #include "cuda/device.h"
 #include "cuda/nvrtc_choice.h"
 #include "cuda/nvrtc_compiler.h"
@@ -57,6 +59,68 @@ json variant_table(const gen::DeviceDescription& device, const gen::CompilerTarg
   return rows;
 }
 
+// The ragged batch and score modifiers as the doctor asks about them: each alone (the name, then
+// the feature it sets), then all four together.
+struct ModifierCase {
+  const char* name;
+  void (*set)(ProblemFeatures& features);
+};
+constexpr ModifierCase kEachModifier[] = {
+    {"ragged", [](ProblemFeatures& f) { f.ragged = true; }},
+    {"window", [](ProblemFeatures& f) { f.window = true; }},
+    {"softcap", [](ProblemFeatures& f) { f.softcap = true; }},
+    {"ALiBi", [](ProblemFeatures& f) { f.alibi = true; }},
+};
+constexpr ModifierCase kAllModifiers = {"all four",
+                                        [](ProblemFeatures& f) { f.ragged = f.window = f.softcap = f.alibi = true; }};
+// The problem they are asked for: the head dim and dtype every tensor-core generation computes.
+constexpr int kModifierHeadDim = 128;
+constexpr DType kModifierDtype = DType::f16;
+
+// What each variant's template computes of them (VariantRules::modifiers), and why not the rest
+// (modifier_problem), least capable variant first; the same for every device.
+json modifiers_by_variant() {
+  json rows = json::array();
+  const std::vector<Variant>& variants = gen::variants_by_preference();
+  ProblemFeatures all;
+  kAllModifiers.set(all);
+  for (auto it = variants.rbegin(); it != variants.rend(); ++it) {
+    const gen::VariantRules& rules = gen::rules_for(*it);
+    json serves = json::array();
+    for (const ModifierCase& c : kEachModifier) {
+      ProblemFeatures one;
+      c.set(one);
+      if (gen::modifier_problem(rules, one).empty()) serves.push_back(c.name);
+    }
+    const std::string why = gen::modifier_problem(rules, all);
+    rows.push_back({{"variant", rules.name}, {"serves", serves}, {"why_not", why.empty() ? json(nullptr) : json(why)}});
+  }
+  return rows;
+}
+
+// What would run on `device` for a problem with each modifier (and all of them), from the selector.
+json modifier_table(const gen::DeviceDescription& device, const gen::CompilerTargets& nvrtc) {
+  json rows = json::array();
+  std::vector<ModifierCase> cases(std::begin(kEachModifier), std::end(kEachModifier));
+  cases.push_back(kAllModifiers);
+  for (const ModifierCase& c : cases) {
+    ProblemFeatures features{kModifierDtype, kModifierHeadDim, MaskKind::none};
+    c.set(features);
+    auto selection = gen::select_for_features(device, features, nvrtc);
+    json row = {{"modifiers", c.name}, {"head_dim", kModifierHeadDim}, {"dtype", dtype_name(kModifierDtype)}};
+    if (selection) {
+      row["variant"] = variant_name(selection->spec.variant);
+      row["kernel"] = gen::canonical_key(selection->spec);
+      row["reason"] = selection->reason;
+    } else {
+      row["variant"] = nullptr;
+      row["reason"] = llvm::toString(selection.takeError());
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
 json describe(const gen::DeviceDescription& d) {
   const gen::ArchTraits traits = d.traits();
   json j = {{"name", d.name},
@@ -93,6 +157,7 @@ json describe(const gen::DeviceDescription& d) {
   }
   j["dtypes"] = dtypes;
   j["variants"] = variant_table(d, targets);
+  j["modifier_variants"] = modifier_table(d, targets);
   j["usable"] = has_target && !dtypes.empty();
   return j;
 }
@@ -126,7 +191,8 @@ json build_report() {
   const gen::CompilerTargets& nvrtc = cuda::nvrtc_targets();  // the newest
   json report = {{"flashjit_version", FLASHJIT_VERSION_STRING},
                  {"nvrtc", {{"version", nvrtc.version()}, {"targets", nvrtc.archs}, {"range", nvrtc.range()}}},
-                 {"nvrtc_found", nvrtc_inventory()}};
+                 {"nvrtc_found", nvrtc_inventory()},
+                 {"modifiers_by_variant", modifiers_by_variant()}};
   json devices = json::array();
   std::string driver_problem;
   auto api = cuda::driver_api();
@@ -215,6 +281,24 @@ void print_device(llvm::raw_ostream& os, const json& d) {
     os << llvm::formatv("    d={0,-3} {1,-4} -> {2}: {3}\n", row["head_dim"].get<int>(),
                         row["dtype"].get<std::string>(), v, row["reason"].get<std::string>());
   }
+  os << llvm::formatv("  with ragged batches and score modifiers (d={0} {1}, modifiers -> variant: why):\n",
+                      kModifierHeadDim, dtype_name(kModifierDtype));
+  for (const json& row : d["modifier_variants"]) {
+    const std::string v = row["variant"].is_null() ? "none" : row["variant"].get<std::string>();
+    os << llvm::formatv("    {0,-8} -> {1}: {2}\n", row["modifiers"].get<std::string>(), v,
+                        row["reason"].get<std::string>());
+  }
+}
+
+// What each variant computes of the ragged batches and score modifiers, and why not the rest.
+void print_modifiers_by_variant(llvm::raw_ostream& os, const json& rows) {
+  os << "Ragged batches and score modifiers each variant computes:\n";
+  for (const json& row : rows) {
+    std::vector<std::string> serves = row["serves"].get<std::vector<std::string>>();
+    std::string text = serves.empty() ? std::string("none") : llvm::join(serves, ", ");
+    if (!row["why_not"].is_null()) text += " (" + row["why_not"].get<std::string>() + ")";
+    os << llvm::formatv("  {0,-10} {1}\n", row["variant"].get<std::string>(), text);
+  }
 }
 
 // Every NVRTC found: the usable ones with their targets, then the refused ones with their reasons.
@@ -248,6 +332,7 @@ void print_report(llvm::raw_ostream& os, const json& r) {
   else
     os << "CUDA driver: not usable: " << driver["error"].get<std::string>() << "\n";
   print_nvrtc_inventory(os, r["nvrtc_found"]);
+  print_modifiers_by_variant(os, r["modifiers_by_variant"]);
   for (const json& d : r["devices"]) {
     os << llvm::formatv("GPU {0}: {1}\n", d["index"].get<int>(), d.value("name", std::string("?")));
     print_device(os, d);

@@ -1,5 +1,6 @@
 // flashjit emit: the source, PTX or resource usage of one generated kernel, for any architecture
-// NVRTC can target, without a GPU.
+// NVRTC can target, without a GPU; with a ragged batch or score modifiers (--varlen, --window,
+// --softcap, --alibi), the variant's `_modified` kernel specialized on them.
 #include <nlohmann/json.hpp>
 
 #include <llvm/ADT/StringExtras.h>
@@ -42,10 +43,11 @@ llvm::Expected<gen::KernelSpec> spec_from_options() {
   auto target = gen::parse_arch(arch);
   if (!target) return target.takeError();
   // f16 unless told: the type every tensor-core generation computes.
+  // With --window, --softcap, --alibi or a --varlen option: the variant's `_modified` kernel.
   auto features = features_from_options(ProblemDefaults{DType::f16});
   if (!features) return features.takeError();
   const gen::DeviceDescription device = gen::DeviceDescription::for_arch(target->first);
-  auto made = Problem::of_features(*features);
+  auto made = Problem::of_shape(features->features, ProblemShape{}, features->values);
   if (!made) return made.takeError();
   const Problem& problem = *made;
 

@@ -20,10 +20,18 @@ std::optional<uint64_t> product(std::initializer_list<uint64_t> factors) {
 
 std::optional<TensorBytes> tensor_bytes(const Problem& problem) {
   const ProblemShape& s = problem.shape();
+  auto q_rows = product({uint64_t(s.batch), uint64_t(s.seqlen_q)});
+  auto k_rows = product({uint64_t(s.batch), uint64_t(s.seqlen_k)});
+  if (!q_rows || !k_rows) return std::nullopt;
+  return tensor_bytes(problem, int64_t(*q_rows), int64_t(*k_rows));
+}
+
+std::optional<TensorBytes> tensor_bytes(const Problem& problem, int64_t q_rows, int64_t k_rows) {
+  const ProblemShape& s = problem.shape();
   const uint64_t element = static_cast<uint64_t>(dtype_size(problem.dtype()));
   const uint64_t head_dim = static_cast<uint64_t>(problem.head_dim());
-  auto q = product({uint64_t(s.batch), uint64_t(s.seqlen_q), uint64_t(s.num_heads), head_dim, element});
-  auto k = product({uint64_t(s.batch), uint64_t(s.seqlen_k), uint64_t(s.num_kv_heads), head_dim, element});
+  auto q = product({uint64_t(q_rows), uint64_t(s.num_heads), head_dim, element});
+  auto k = product({uint64_t(k_rows), uint64_t(s.num_kv_heads), head_dim, element});
   if (!q || !k) return std::nullopt;
   return TensorBytes{*q, *k, *q};
 }

@@ -19,6 +19,8 @@ struct TensorBytes {
   uint64_t out = 0;
 };
 std::optional<TensorBytes> tensor_bytes(const Problem& problem);
+// The same for tensors of these many rows over all batch entries (a ragged batch's packed tokens).
+std::optional<TensorBytes> tensor_bytes(const Problem& problem, int64_t q_rows, int64_t k_rows);
 
 // q + k + v + `out_copies` outputs; nullopt on overflow.
 std::optional<uint64_t> bytes_needed(const TensorBytes& bytes, uint64_t out_copies);

@@ -1,7 +1,8 @@
 // flashjit run, the main job. On a GPU: generate, compile and run attention for a problem, print
 // the kernel chosen, its time, TFLOP/s and the error against the CPU backend. Without a GPU: say
 // why, compile the same kernels for sm_90 to show the JIT path works, run the CPU backend and check
-// it against a double-precision reference on sampled rows.
+// it against a double-precision reference on sampled rows. A ragged batch (--varlen ...) and the
+// score modifiers (--window, --softcap, --alibi) go into the same arguments on every path.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -13,17 +14,20 @@
 #include <llvm/Support/raw_ostream.h>
 
 #include "flashjit/flashjit.h"
+#include "problem/modifier_data.h"
 #include "generator/selector.h"
 #include "generator/spec_json.h"
 #include "runtime/cpu/cpu_attention.h"
 #include "cuda/device.h"
 #include "cuda/nvrtc_choice.h"
 #include "cuda/nvrtc_compiler.h"
+#include "runtime/device_modifier_data.h"
 #include "runtime/output_check.h"
 #include "tuner/tuner.h"
 #include "tools/commands.h"
 #include "tools/common_options.h"
 #include "tools/forward_timing.h"
+#include "tools/modifier_text.h"
 #include "tools/problem_memory.h"
 #include "tools/subcommands.h"
 
@@ -36,7 +40,26 @@ cl::opt<bool> cpu_only("cpu", cl::desc("Use the CPU backend even when a GPU is u
 cl::opt<std::string> jit_arch("jit-arch", cl::desc("Architecture to compile for when there is no GPU"),
                               cl::sub(run_command), cl::cat(flashjit_options), cl::init("sm_90"));
 
-// Host copies of the problem's tensors, contiguous [batch, seq, heads, head_dim].
+// The problem the options describe and the data of its ragged batch and ALiBi (host copies).
+struct RunProblem {
+  Problem problem;
+  RaggedLengths lengths;  // empty when dense
+  ModifierData data;
+
+  // Rows of the q/out and k/v tensors: all batch entries' (the packed tokens when ragged).
+  int64_t q_rows() const {
+    return problem.features().ragged ? data.q_tokens() : int64_t(problem.shape().batch) * problem.shape().seqlen_q;
+  }
+  int64_t k_rows() const {
+    return problem.features().ragged ? data.k_tokens() : int64_t(problem.shape().batch) * problem.shape().seqlen_k;
+  }
+  double flops() const {
+    return problem.features().ragged ? attention_flops(problem, lengths.q, lengths.k) : attention_flops(problem);
+  }
+};
+
+// Host copies of the problem's tensors, contiguous [batch, seq, heads, head_dim] (packed [tokens,
+// heads, head_dim] when ragged).
 struct HostTensors {
   std::vector<uint8_t> q, k, v, out;
 };
@@ -46,7 +69,8 @@ int fail(const std::string& message) {
   return 1;
 }
 
-HostTensors random_tensors(const Problem& p) {
+HostTensors random_tensors(const RunProblem& run) {
+  const Problem& p = run.problem;
   std::mt19937 rng(2024);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   auto fill = [&](std::vector<uint8_t>& buf, int64_t n) {
@@ -55,8 +79,8 @@ HostTensors random_tensors(const Problem& p) {
   };
   const ProblemShape& s = p.shape();
   HostTensors t;
-  const int64_t q_elems = int64_t(s.batch) * s.seqlen_q * s.num_heads * p.head_dim();
-  const int64_t kv_elems = int64_t(s.batch) * s.seqlen_k * s.num_kv_heads * p.head_dim();
+  const int64_t q_elems = run.q_rows() * s.num_heads * p.head_dim();
+  const int64_t kv_elems = run.k_rows() * s.num_kv_heads * p.head_dim();
   fill(t.q, q_elems);
   fill(t.k, kv_elems);
   fill(t.v, kv_elems);
@@ -64,39 +88,63 @@ HostTensors random_tensors(const Problem& p) {
   return t;
 }
 
-// Double-precision attention for one query row, straight from the definition: an independent check
+// Sequence b of a call: its lengths and the token of its row 0 in each tensor (0 when dense, where
+// the batch stride steps to it).
+struct SequenceRows {
+  int seqlen_q, seqlen_k;
+  int64_t q_row0, k_row0;
+};
+
+SequenceRows sequence_of(const AttentionArgs& a, int b) {
+  if (a.cu_seqlens_q == nullptr) return {a.seqlen_q, a.seqlen_k, 0, 0};
+  return {a.cu_seqlens_q[b + 1] - a.cu_seqlens_q[b], a.cu_seqlens_k[b + 1] - a.cu_seqlens_k[b], a.cu_seqlens_q[b],
+          a.cu_seqlens_k[b]};
+}
+
+// Double-precision attention for one query row, straight from the definition (FlashAttention-2's
+// semantics of the window, softcap and ALiBi, each sequence its own problem): an independent check
 // of the CPU backend when there is no GPU to compare with.
 void reference_row(const AttentionArgs& a, int b, int h, int i, std::vector<double>& out) {
   const int kvh = h / (a.num_heads / a.num_kv_heads);
-  auto at = [&](const InputTensor& t, int s, int hh, int d) {
-    return double(load_as_float(t.data, t.dtype, b * t.strides.batch + s * t.strides.seq + hh * t.strides.head + d));
+  const SequenceRows seq = sequence_of(a, b);
+  auto at = [&](const InputTensor& t, int64_t row0, int s, int hh, int d) {
+    return double(load_as_float(t.data, t.dtype,
+                                b * t.strides.batch + (row0 + s) * t.strides.seq + hh * t.strides.head + d));
   };
-  std::vector<double> p(a.seqlen_k, 0.0);
+  const int diagonal = i + seq.seqlen_k - seq.seqlen_q;  // the key aligned with row i
+  std::vector<double> p(seq.seqlen_k, -INFINITY);
   double max_score = -INFINITY;
-  for (int j = 0; j < a.seqlen_k; ++j) {
-    if (a.mask == MaskKind::causal && j > i + a.seqlen_k - a.seqlen_q) {
-      p[j] = -INFINITY;
-      continue;
-    }
+  for (int j = 0; j < seq.seqlen_k; ++j) {
+    const bool before_window = a.window_left >= 0 && j < diagonal - a.window_left;
+    const bool after_window = a.mask == MaskKind::causal ? j > diagonal : a.window_right >= 0 && j > diagonal + a.window_right;
+    if (before_window || after_window) continue;
     double dot = 0.0;
-    for (int d = 0; d < a.head_dim; ++d) dot += at(a.q, i, h, d) * at(a.k, j, kvh, d);
-    p[j] = dot * a.softmax_scale;
+    for (int d = 0; d < a.head_dim; ++d) dot += at(a.q, seq.q_row0, i, h, d) * at(a.k, seq.k_row0, j, kvh, d);
+    double score = dot * a.softmax_scale;
+    if (a.softcap > 0.0f) score = a.softcap * std::tanh(score / a.softcap);
+    if (a.alibi_slopes != nullptr) score -= a.alibi_slopes[b * a.alibi_batch_stride + h] * std::abs(diagonal - j);
+    p[j] = score;
     max_score = std::max(max_score, p[j]);
   }
   out.assign(a.head_dim, 0.0);
-  if (max_score == -INFINITY) return;
+  if (max_score == -INFINITY) return;  // a row that sees no key: zeros
   double sum = 0.0;
   for (double& x : p) sum += (x = std::exp(x - max_score));
-  for (int j = 0; j < a.seqlen_k; ++j)
-    for (int d = 0; d < a.head_dim; ++d) out[d] += p[j] / sum * at(a.v, j, kvh, d);
+  for (int j = 0; j < seq.seqlen_k; ++j)
+    for (int d = 0; d < a.head_dim; ++d) out[d] += p[j] / sum * at(a.v, seq.k_row0, j, kvh, d);
+}
+
+// The tensors' bytes: a ragged batch's packed tokens, else every batch entry's rows.
+std::optional<TensorBytes> run_tensor_bytes(const RunProblem& run) {
+  return tensor_bytes(run.problem, run.q_rows(), run.k_rows());
 }
 
 // Refuses, before anything is allocated, a problem whose tensors do not fit: on the GPU the four
 // tensors, on the host their copies (the output three times: poisoned input, result, reference).
-llvm::Error check_gpu_memory(const Problem& problem) {
+llvm::Error check_gpu_memory(const RunProblem& run) {
   auto device = cuda::describe_device(0);
   if (!device) return device.takeError();
-  const std::optional<TensorBytes> bytes = tensor_bytes(problem);
+  const std::optional<TensorBytes> bytes = run_tensor_bytes(run);
   const uint64_t gpu_memory = static_cast<uint64_t>(std::max<long long>(device->total_memory_bytes, 0));
   if (llvm::Error error = check_fits(bytes ? bytes_needed(*bytes, 1) : std::nullopt, gpu_memory, "GPU memory"))
     return error;
@@ -104,31 +152,36 @@ llvm::Error check_gpu_memory(const Problem& problem) {
 }
 
 // The CPU backend works on the host copies of the four tensors.
-llvm::Error check_cpu_memory(const Problem& problem) {
-  const std::optional<TensorBytes> bytes = tensor_bytes(problem);
+llvm::Error check_cpu_memory(const RunProblem& run) {
+  const std::optional<TensorBytes> bytes = run_tensor_bytes(run);
   return check_fits(bytes ? bytes_needed(*bytes, 1) : std::nullopt, physical_memory_bytes(), "host memory");
 }
 
-int run_on_gpu(Runtime& runtime, const Problem& problem, int iterations) {
+llvm::Expected<cuda::DeviceBuffer> upload(const std::vector<uint8_t>& data) {
+  auto buffer = cuda::DeviceBuffer::allocate(data.size());
+  if (!buffer) return buffer.takeError();
+  if (llvm::Error err = buffer->copy_from_host(data.data(), data.size())) return err;
+  return buffer;
+}
+
+int run_on_gpu(Runtime& runtime, const RunProblem& run, int iterations) {
+  const Problem& problem = run.problem;
   const DType t = problem.dtype();
-  if (llvm::Error error = check_gpu_memory(problem)) return fail(llvm::toString(std::move(error)));
+  if (llvm::Error error = check_gpu_memory(run)) return fail(llvm::toString(std::move(error)));
   // The buffers and events below are the application's: in the primary context, as a CUDA runtime
   // application's would be.
   auto context = cuda::PrimaryContext::retain(0);
   if (!context) return fail(llvm::toString(context.takeError()));
   if (llvm::Error err = (*context)->make_current()) return fail(llvm::toString(std::move(err)));
 
-  HostTensors host = random_tensors(problem);
-  auto upload = [](const std::vector<uint8_t>& data) -> llvm::Expected<cuda::DeviceBuffer> {
-    auto buffer = cuda::DeviceBuffer::allocate(data.size());
-    if (!buffer) return buffer.takeError();
-    if (llvm::Error err = buffer->copy_from_host(data.data(), data.size())) return err;
-    return buffer;
-  };
+  HostTensors host = random_tensors(run);
   auto q = upload(host.q), k = upload(host.k), v = upload(host.v), out = upload(host.out);
   for (auto* b : {&q, &k, &v, &out})
     if (!*b) return fail(llvm::toString(b->takeError()));
-  const AttentionArgs args = problem.contiguous_args(q->pointer(), k->pointer(), v->pointer(), out->pointer());
+  auto mods = upload_modifier_data(run.data);
+  if (!mods) return fail(llvm::toString(mods.takeError()));
+  const AttentionArgs args =
+      problem.contiguous_args(q->pointer(), k->pointer(), v->pointer(), out->pointer(), mods->pointers());
 
   Result<KernelChoice> choice = runtime.plan(args);
   if (!choice) return fail(choice.status().to_string());
@@ -145,7 +198,7 @@ int run_on_gpu(Runtime& runtime, const Problem& problem, int iterations) {
   if (!timed) return fail(llvm::toString(timed.takeError()));
   const tuner::Timing timing = tuner::summarize(*timed);
   llvm::outs() << llvm::formatv("time: {0:F3} ms per call (median of {1}), {2:F1} TFLOP/s\n", timing.median_ms,
-                                timing.samples, attention_flops(problem) / (timing.median_ms * 1e-3) / 1e12);
+                                timing.samples, run.flops() / (timing.median_ms * 1e-3) / 1e12);
 
   // Host overhead of a forward() on a loaded kernel: validation, lookup and launch, no waiting.
   constexpr int kOverheadCalls = 1000;
@@ -161,8 +214,10 @@ int run_on_gpu(Runtime& runtime, const Problem& problem, int iterations) {
   std::vector<uint8_t> result(host.out.size());
   if (llvm::Error err = out->copy_to_host(result.data(), result.size())) return fail(llvm::toString(std::move(err)));
 
+  // The same call on the CPU backend: the same values, with the host copies of the offsets and slopes.
   std::vector<uint8_t> reference(host.out.size());
-  cpu::CpuAttention(0).forward(problem.contiguous_args(host.q.data(), host.k.data(), host.v.data(), reference.data()));
+  cpu::CpuAttention(0).forward(
+      problem.contiguous_args(host.q.data(), host.k.data(), host.v.data(), reference.data(), run.data.pointers()));
   const double error = max_output_error(result, reference, t);
   const bool ok = error <= output_tolerance(t);
   llvm::outs() << llvm::formatv("max error vs the CPU backend: {0:e} (tolerance {1:e}) {2}\n", error,
@@ -181,6 +236,9 @@ int compile_for_default_arch(const Problem& problem) {
   for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
     ProblemFeatures features = problem.features();
     features.mask = mask;
+    // A right window bound is a specialization without the causal mask only: decided again.
+    features.window = false;
+    features = with_score_mod_values(features, problem.score_mod_values());
     auto selection = gen::select_for_features(device, features, nvrtc);
     if (!selection) return fail(llvm::toString(selection.takeError()));
     auto emitted = gen::emit(selection->spec);
@@ -195,9 +253,31 @@ int compile_for_default_arch(const Problem& problem) {
   return 0;
 }
 
-int run_on_cpu(Runtime& runtime, const Problem& problem) {
-  HostTensors host = random_tensors(problem);
-  const AttentionArgs args = problem.contiguous_args(host.q.data(), host.k.data(), host.v.data(), host.out.data());
+// A sampled row: a batch entry (a sequence with rows when ragged), a head and a row of it; the
+// first samples take the first and last rows.
+struct SampledRow {
+  int b, h, i;
+};
+
+std::vector<SampledRow> sample_rows(const AttentionArgs& a, int count) {
+  std::vector<int> with_rows;
+  for (int b = 0; b < a.batch; ++b)
+    if (sequence_of(a, b).seqlen_q > 0) with_rows.push_back(b);
+  std::mt19937 rng(7);
+  std::vector<SampledRow> rows;
+  for (int sample = 0; sample < count; ++sample) {
+    const int b = with_rows[rng() % with_rows.size()], h = int(rng() % a.num_heads);
+    const int length = sequence_of(a, b).seqlen_q;
+    rows.push_back({b, h, sample == 0 ? 0 : sample == 1 ? length - 1 : int(rng() % length)});
+  }
+  return rows;
+}
+
+int run_on_cpu(Runtime& runtime, const RunProblem& run) {
+  const Problem& problem = run.problem;
+  HostTensors host = random_tensors(run);
+  const AttentionArgs args =
+      problem.contiguous_args(host.q.data(), host.k.data(), host.v.data(), host.out.data(), run.data.pointers());
   Result<KernelChoice> choice = runtime.plan(args);
   if (!choice) return fail(choice.status().to_string());
   llvm::outs() << "kernel: " << choice->kernel_key << "\n  why: " << choice->reason << "\n";
@@ -206,20 +286,18 @@ int run_on_cpu(Runtime& runtime, const Problem& problem) {
   if (Status s = runtime.forward(args); !s.ok()) return fail(s.to_string());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   llvm::outs() << llvm::formatv("CPU backend: {0:F3} s, {1:F1} GFLOP/s\n", seconds,
-                                attention_flops(problem) / seconds / 1e9);
+                                run.flops() / seconds / 1e9);
 
   const AttentionArgs& a = args;
-  std::mt19937 rng(7);
   constexpr int kSampledRows = 48;
   double worst = 0.0;
   std::vector<double> ref;
-  for (int sample = 0; sample < kSampledRows; ++sample) {
-    const int b = int(rng() % a.batch), h = int(rng() % a.num_heads);
-    const int i = sample == 0 ? 0 : sample == 1 ? a.seqlen_q - 1 : int(rng() % a.seqlen_q);
+  for (const auto& [b, h, i] : sample_rows(a, kSampledRows)) {
     reference_row(a, b, h, i, ref);
+    const int64_t row = sequence_of(a, b).q_row0 + i;
     for (int d = 0; d < a.head_dim; ++d) {
       const double o = load_as_float(a.out.data, a.out.dtype,
-                                     b * a.out.strides.batch + i * a.out.strides.seq + h * a.out.strides.head + d);
+                                     b * a.out.strides.batch + row * a.out.strides.seq + h * a.out.strides.head + d);
       worst = std::max(worst, std::isfinite(o) ? std::abs(o - ref[d]) / std::max(1.0, std::abs(ref[d])) : INFINITY);
     }
   }
@@ -231,6 +309,15 @@ int run_on_cpu(Runtime& runtime, const Problem& problem) {
   return ok ? 0 : 1;
 }
 
+// "5,0,17", or the first 16 and how many more.
+std::string lengths_text(const std::vector<int>& lengths) {
+  constexpr size_t kShown = 16;
+  std::string text;
+  for (size_t i = 0; i < lengths.size() && i < kShown; ++i) text += (i ? "," : "") + std::to_string(lengths[i]);
+  if (lengths.size() > kShown) text += llvm::formatv(",... ({0} sequences)", lengths.size()).str();
+  return text;
+}
+
 }  // namespace
 
 int run_main_job() {
@@ -239,23 +326,31 @@ int run_main_job() {
   if (problems->size() != 1) return fail("run takes one --seqlen");
   auto iterations = iterations_from_options(20);
   if (!iterations) return fail(llvm::toString(iterations.takeError()));
-  const Problem& problem = problems->front();
+  const OptionProblem& chosen = problems->front();
+  const RunProblem run{chosen.problem, chosen.lengths,
+                       modifier_data(chosen.problem, chosen.lengths.q, chosen.lengths.k)};
+  const Problem& problem = run.problem;
   const ProblemShape& s = problem.shape();
   llvm::outs() << llvm::formatv("problem: batch {0}, heads {1} (kv {2}), seqlen {3} x {4}, head_dim {5}, {6}, mask {7}\n",
                                 s.batch, s.num_heads, s.num_kv_heads, s.seqlen_q, s.seqlen_k, problem.head_dim(),
                                 dtype_name(problem.dtype()), mask_name(problem.mask()));
+  // The modifiers on their own line, so the dense problem line reads as it always did.
+  if (problem.features().any_modifier()) llvm::outs() << "modifiers: " << modifiers_text(problem) << "\n";
+  if (problem.features().ragged)
+    llvm::outs() << llvm::formatv("sequences: q {0}; k {1} ({2} and {3} tokens)\n", lengths_text(run.lengths.q),
+                                  lengths_text(run.lengths.k), run.data.q_tokens(), run.data.k_tokens());
 
   RuntimeOptions options;
   options.backend = cpu_only ? Backend::cpu : Backend::automatic;
   Result<std::unique_ptr<Runtime>> runtime = Runtime::create(options);
   if (!runtime) return fail(runtime.status().to_string());
-  if ((*runtime)->backend() == Backend::cuda) return run_on_gpu(**runtime, problem, *iterations);
+  if ((*runtime)->backend() == Backend::cuda) return run_on_gpu(**runtime, run, *iterations);
 
   if (!(*runtime)->fallback_reason().empty())
     llvm::outs() << "no usable GPU: " << (*runtime)->fallback_reason() << "\n";
-  if (llvm::Error error = check_cpu_memory(problem)) return fail(llvm::toString(std::move(error)));
+  if (llvm::Error error = check_cpu_memory(run)) return fail(llvm::toString(std::move(error)));
   if (int rc = compile_for_default_arch(problem); rc != 0) return rc;
-  return run_on_cpu(**runtime, problem);
+  return run_on_cpu(**runtime, run);
 }
 
 }  // namespace flashjit::tools

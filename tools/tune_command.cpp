@@ -15,6 +15,7 @@
 #include "runtime/kernel_builder.h"
 #include "tools/commands.h"
 #include "tools/common_options.h"
+#include "tools/modifier_text.h"
 #include "tools/progress_bar.h"
 #include "tools/subcommands.h"
 #include "tuner/tuner.h"
@@ -83,10 +84,12 @@ void store_winner(const KernelBuilder& builder, const Problem& problem, const tu
 int tune_on_gpu(const KernelBuilder& builder, const Problem& problem) {
   const gen::DeviceDescription& device = builder.device().description();
   const ProblemShape& shape = problem.shape();
-  llvm::outs() << llvm::formatv("tuning {0} head_dim {1} {2}, batch {3}, heads {4} (kv {5}), seqlen {6} on {7} (sm_{8})\n",
+  llvm::outs() << llvm::formatv("tuning {0} head_dim {1} {2}, batch {3}, heads {4} (kv {5}), seqlen {6}{7} on {8} "
+                                "(sm_{9})\n",
                                 dtype_name(problem.dtype()), problem.head_dim(), mask_name(problem.mask()), shape.batch,
-                                shape.num_heads, shape.num_kv_heads, shape.seqlen_q, device.name,
-                                device.compute_capability());
+                                shape.num_heads, shape.num_kv_heads, shape.seqlen_q,
+                                problem.features().any_modifier() ? ", " + modifiers_text(problem) : std::string(),
+                                device.name, device.compute_capability());
   ProgressBar bar("tuning");
   auto result = builder.tune(problem, [&](int done, int total, const std::string& what) { bar.update(done, total, what); });
   bar.finish();
@@ -110,7 +113,7 @@ int run_tune() {
   if (!device) {
     llvm::outs() << "no usable GPU: " << llvm::toString(device.takeError()) << "\n";
     // Still useful without a GPU, but nothing was tuned: the exit code says so either way.
-    list_and_compile(problems->front());
+    list_and_compile(problems->front().problem);
     return 1;
   }
   std::unique_ptr<cache::TuningCache> cache;
@@ -125,8 +128,8 @@ int run_tune() {
   BuildOptions options;
   options.tune_options = *tune_options;
   const KernelBuilder builder(std::move(*device), std::move(cache), options);
-  for (const Problem& problem : *problems)
-    if (int rc = tune_on_gpu(builder, problem); rc != 0) return rc;
+  for (const OptionProblem& option_problem : *problems)
+    if (int rc = tune_on_gpu(builder, option_problem.problem); rc != 0) return rc;
   return 0;
 }
 

@@ -137,6 +137,29 @@ def command_line_cases(b):
     for value in ["sm_", "sm_abc", "sm_9999999999", "compute_90", "sm_90\x02"]:
         b.check("option value", "arch %r" % value, ["warm", os.path.join(b.work, "one.json"), "--arch", value],
                 "nonzero", "arch")
+    # Issue 14's ragged batch and score modifiers, on every command that takes them.
+    modifiers = [(["--window", "3"], "--window"), (["--window", "-2,0"], "--window"), (["--window", "-1,-1"], "--window"),
+                 (["--window", "1," + "9" * 30], "--window"), (["--window", ""], "--window"),
+                 (["--softcap", "0"], "--softcap"), (["--softcap", "-5"], "--softcap"), (["--softcap", "nan"], "--softcap"),
+                 (["--softcap", "inf"], "--softcap"), (["--softcap", "1e999"], "--softcap"), (["--softcap", "x"], "--softcap"),
+                 (["--varlen", ""], "--varlen"), (["--varlen", "4,x"], "--varlen"), (["--varlen", "0,0"], "--varlen"),
+                 (["--varlen", "-3"], "--varlen"), (["--varlen", "99999999999"], "--varlen"),
+                 (["--varlen", ",".join(["1"] * 5000) + ",x"], "--varlen"),
+                 (["--varlen-k", "4"], "--varlen-k"), (["--varlen", "4,5", "--varlen-k", "4"], "--varlen-k"),
+                 (["--varlen", "4", "--varlen-random", "2,1"], "--varlen-random"),
+                 (["--varlen-random", "2"], "--varlen-random"), (["--varlen-random", "0,1"], "--varlen-random"),
+                 (["--varlen-random", "2,-1"], "--varlen-random"), (["--varlen-random", "x,y"], "--varlen-random")]
+    for extra, says in modifiers:
+        for command in (["run", "--cpu"], ["emit"], ["bench"]):
+            b.check("option value", " ".join(command[:1] + [e[:20] for e in extra]), command + extra, "nonzero", says)
+    for extra, says in [(["--varlen", "4,5", "--batch", "2"], "--batch"), (["--varlen", "4,5", "--seqlen", "9"], "--seqlen"),
+                        (["--varlen-random", "3,1", "--seqlen-k", "9"], "--seqlen-k")]:
+        b.check("option value", "run " + " ".join(extra), ["run", "--cpu"] + extra, "nonzero", says)
+    for extra, says in [(["--varlen-fill", "x"], "--varlen-fill"), (["--varlen-fill", "1", "--varlen", "3"], "--varlen-fill"),
+                        (["--varlen", "3", "--seqlens", "5"], "--seqlens")]:
+        b.check("option value", "bench " + " ".join(extra), ["bench"] + extra, 2, says)
+    b.check("option value", "huge ragged problem", ["run", "--cpu", "--heads", "65535", "--varlen",
+                                                    ",".join(["16777216"] * 8)], "nonzero", "bytes")
     b.check("option value", "unknown option", ["run", "--frobnicate"], "nonzero", "frobnicate")
     b.check("option value", "unknown command", ["frobnicate"], "nonzero", "frobnicate")
     for verb in ["frobnicate", "show", "export", "import", "remove\x01"]:
@@ -205,6 +228,19 @@ def manifest_cases(b):
         ("num_heads zero", dict(good, num_heads=0), "num_heads"),
         ("kv heads not dividing", dict(good, num_heads=6, num_kv_heads=4), "num_kv_heads"),
         ("causal string", dict(good, causal="yes"), "causal"),
+        ("window number", dict(good, window=16), "window"),
+        ("window one bound", dict(good, window=[16]), "window"),
+        ("window three bounds", dict(good, window=[1, 2, 3]), "window"),
+        ("window below -1", dict(good, window=[-2, 0]), "window[0]"),
+        ("window huge", dict(good, window=[0, 2 ** 40]), "window[1]"),
+        ("window string", dict(good, window=["16", 0]), "window[0]"),
+        ("window unbounded", dict(good, window=[-1, -1]), "window"),
+        ("softcap zero", dict(good, softcap=0), "softcap"),
+        ("softcap negative", dict(good, softcap=-1.5), "softcap"),
+        ("softcap string", dict(good, softcap="50"), "softcap"),
+        ("softcap huge", dict(good, softcap=1e300), "softcap"),
+        ("alibi number", dict(good, alibi=1), "alibi"),
+        ("varlen string", dict(good, varlen="yes"), "varlen"),
         ("unknown field", dict(good, colour="blue"), "colour"),
         ("NUL in a field name", dict([("dt\x00ype", "f16")] + list(good.items())), "\\x00"),
         ("null entry", None, "problem"),
