@@ -16,6 +16,16 @@ problem missing from a file is n/a in its column.
 
     python3 bench/compare_sdpa.py --flashjit-json auto.json mma_sm75.json --out out/compare
 
+Rows with issue 14's ragged batches and score modifiers (a `flashjit bench` row's "window",
+"softcap", "alibi", "varlen" and lengths) are compared with what PyTorch offers for the same
+function: SDPA over nested jagged tensors for a ragged batch, and torch.nn.attention.flex_attention
+(compiled, with a block mask and a score_mod) for windows, softcap and ALiBi; a column this torch
+lacks is n/a with a note. `--modifiers` adds such rows to a `--flashjit` run: sliding windows of
+256 and 4096 keys at 8k and 16k tokens (beside dense causal rows of those lengths), softcap 50,
+ALiBi, and ragged batches of seeded lengths with the dense rows' tokens and longest sequence.
+
+    python3 bench/compare_sdpa.py --flashjit build/tools/flashjit --modifiers --out out/compare
+
 torch and matplotlib are imported lazily so that `--help`, `--no-torch` and the report code run
 on machines without them. Exit codes: 0 success, 1 the flashjit binary or the measurement failed,
 2 usage error.
@@ -51,14 +61,24 @@ DEFAULT_ITERATIONS = 30
 DEFAULT_WARMUP = 5
 MAX_REASON_CHARS = 300
 
-# (key in outputs, label in tables and plots, torch.nn.attention.SDPBackend member)
+# (key in outputs, label in tables and plots, torch.nn.attention.SDPBackend member; None: not SDPA
+# but flex_attention, measured for rows with score modifiers)
 SDPA_BACKENDS = (
     ("flash", "SDPA flash", "FLASH_ATTENTION"),
     ("cudnn", "SDPA cuDNN", "CUDNN_ATTENTION"),
     ("mem_efficient", "SDPA mem-eff", "EFFICIENT_ATTENTION"),
+    ("flex", "flex_attention", None),
 )
 
-TFLOPS_FORMULA = "4*batch*heads*seqlen^2*head_dim / time, halved when causal"
+TFLOPS_FORMULA = ("4*batch*heads*seqlen^2*head_dim / time, halved when causal; with a window, 4*heads*head_dim "
+                  "per visible query-key pair; a ragged batch sums its sequences (flashjit bench's gflop)")
+
+# What --modifiers adds: (name, flashjit bench options, sequence lengths). The window rows are causal
+# sliding windows (Mistral's), compared with dense causal rows of the same lengths.
+KNOWN_MODIFIERS = ("window", "softcap", "alibi", "ragged")
+WINDOW_SEQLENS = (8192, 16384)
+MODIFIER_SEQLEN = 4096
+DEFAULT_VARLEN_SEED = 1
 
 
 class UsageError(Exception):
@@ -91,9 +111,55 @@ class Timing:
                 "tflops": self.tflops}
 
 
-@dataclass
+@dataclass(frozen=True)
+class Modifiers:
+    """A row's ragged batch and score modifiers (issue 14), as `flashjit bench --json` records them:
+    window (left, right) with -1 unbounded, softcap, ALiBi (geometric slopes per head) and a ragged
+    batch's query and key lengths. Frozen, so a problem stays hashable."""
+
+    window: Optional[tuple[int, int]] = None
+    softcap: Optional[float] = None
+    alibi: bool = False
+    q_lengths: tuple[int, ...] = ()
+    k_lengths: tuple[int, ...] = ()
+
+    @property
+    def ragged(self) -> bool:
+        return bool(self.q_lengths)
+
+    def any(self) -> bool:
+        return self.window is not None or self.softcap is not None or self.alibi or self.ragged
+
+    def scores_modified(self) -> bool:
+        """What SDPA cannot compute: a window, a softcap or ALiBi (flex_attention can)."""
+        return self.window is not None or self.softcap is not None or self.alibi
+
+    def label(self) -> str:
+        """As flashjit bench prints it: "varlen w256,0 cap50 alibi", or "-"."""
+        parts = []
+        if self.ragged:
+            parts.append("varlen")
+        if self.window is not None:
+            parts.append(f"w{self.window[0]},{self.window[1]}")
+        if self.softcap is not None:
+            parts.append(f"cap{self.softcap:g}")
+        if self.alibi:
+            parts.append("alibi")
+        return " ".join(parts) if parts else "-"
+
+    def to_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"window": list(self.window) if self.window is not None else None,
+                                  "softcap": self.softcap, "alibi": self.alibi, "varlen": self.ragged}
+        if self.ragged:
+            result["q_lengths"] = list(self.q_lengths)
+            result["k_lengths"] = list(self.k_lengths)
+        return result
+
+
+@dataclass(frozen=True)
 class Problem:
-    """One attention problem, as in a `flashjit bench` row (layout [batch, seqlen, heads, d])."""
+    """One attention problem, as in a `flashjit bench` row (layout [batch, seqlen, heads, d]; a
+    ragged batch's seqlen is its longest sequence, its batch the number of sequences)."""
 
     dtype: str
     head_dim: int
@@ -102,13 +168,18 @@ class Problem:
     batch: int
     heads: int
     kv_heads: int
+    modifiers: Modifiers = Modifiers()
+    gflop: Optional[float] = None  # flashjit bench's count, which a window or ragged batch needs
 
     @property
     def mask(self) -> str:
         return "causal" if self.causal else "none"
 
     def flops(self) -> float:
-        """Two matrix products of s x s x d per head; causal skips half of them."""
+        """flashjit bench's count when the row has one (a window counts visible pairs, a ragged
+        batch its sequences); else two matrix products of s x s x d per head, causal half."""
+        if self.gflop is not None:
+            return self.gflop * 1e9
         total = 4.0 * self.batch * self.heads * self.seqlen * self.seqlen * self.head_dim
         return total / 2.0 if self.causal else total
 
@@ -116,7 +187,8 @@ class Problem:
         return self.flops() / (milliseconds * 1e-3) / 1e12
 
     def sort_key(self) -> tuple:
-        return (self.dtype, self.head_dim, self.causal, self.seqlen, self.batch, self.heads)
+        return (self.dtype, self.head_dim, self.causal, self.modifiers.label(), self.seqlen, self.batch,
+                self.heads)
 
 
 @dataclass
@@ -168,15 +240,18 @@ class Comparison:
         result = {
             "dtype": p.dtype, "head_dim": p.head_dim, "seqlen": p.seqlen, "causal": p.causal,
             "batch": p.batch, "heads": p.heads, "kv_heads": p.kv_heads, "gflop": p.flops() / 1e9,
+            **p.modifiers.to_json(),
             "flashjit": self.primary().to_json(),
             "sdpa": {key: timing.to_json() for key, timing in self.sdpa.items()},
             "ratio_flashjit_over_flash": self.ratio("flash"),
             "ratio_flashjit_over_cudnn": self.ratio("cudnn"),
+            "ratio_flashjit_over_flex": self.ratio("flex"),
         }
         if len(self.flashjit) > 1:
             result["flashjit_runs"] = {
                 label: {**run.to_json(), "ratio_over_flash": self.ratio("flash", label),
-                        "ratio_over_cudnn": self.ratio("cudnn", label)}
+                        "ratio_over_cudnn": self.ratio("cudnn", label),
+                        "ratio_over_flex": self.ratio("flex", label)}
                 for label, run in self.flashjit.items()}
         return result
 
@@ -206,6 +281,8 @@ class Config:
     warmup: int
     no_torch: bool
     explicit_filters: set[str]
+    modifiers: list[str] = field(default_factory=list)  # --modifiers: which sweeps to add
+    varlen_seed: int = DEFAULT_VARLEN_SEED
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,6 +321,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-torch", action="store_true",
                         help="debugging: skip the SDPA timing (all n/a) so the report code runs "
                              "without torch or a GPU")
+    parser.add_argument("--modifiers", metavar="LIST", nargs="?", const=",".join(KNOWN_MODIFIERS),
+                        help="with --flashjit: also bench ragged batches and score modifiers beside "
+                             "PyTorch (SDPA on nested jagged tensors, flex_attention), comma-separated "
+                             f"of {','.join(KNOWN_MODIFIERS)} (no LIST: all): causal windows of 256 and "
+                             f"4096 keys at {' and '.join(map(str, WINDOW_SEQLENS))} tokens, softcap 50 "
+                             f"and ALiBi at {MODIFIER_SEQLEN}, ragged batches of the dense rows' tokens "
+                             "and longest sequence")
+    parser.add_argument("--varlen-seed", metavar="SEED", type=int, default=DEFAULT_VARLEN_SEED,
+                        help="seed of the ragged batches' lengths (flashjit bench --varlen-fill; "
+                             "default: %(default)s)")
     return parser
 
 
@@ -289,6 +376,14 @@ def resolve_config(args: argparse.Namespace) -> Config:
     for path in args.flashjit_json or []:
         if not path.is_file():
             raise UsageError(f"--flashjit-json: {path} does not exist")
+    modifiers = []
+    if args.modifiers is not None:
+        if args.flashjit is None:
+            raise UsageError("--modifiers runs `flashjit bench` for each modifier: give --flashjit "
+                             "(rows with modifiers in --flashjit-json files are compared as they are)")
+        modifiers = parse_word_list(args.modifiers, KNOWN_MODIFIERS, "--modifiers")
+    if not 0 <= args.varlen_seed <= 2 ** 32 - 1:
+        raise UsageError(f"--varlen-seed must be between 0 and {2 ** 32 - 1}")
     return Config(
         flashjit=args.flashjit,
         flashjit_jsons=list(args.flashjit_json or []),
@@ -305,6 +400,8 @@ def resolve_config(args: argparse.Namespace) -> Config:
         warmup=args.warmup,
         no_torch=args.no_torch,
         explicit_filters=explicit,
+        modifiers=modifiers,
+        varlen_seed=args.varlen_seed,
     )
 
 
@@ -316,13 +413,51 @@ def join_list(values: Sequence[Any]) -> str:
     return ",".join(str(value) for value in values)
 
 
-def run_flashjit_bench(config: Config, json_path: Path) -> None:
+@dataclass
+class BenchRun:
+    """One `flashjit bench` invocation: its name and the options beyond the shared ones."""
+
+    name: str
+    options: list[str]
+    seqlens: list[int]
+    masks: list[str]
+
+
+def modifier_sweep(config: Config) -> list[BenchRun]:
+    """The bench runs --modifiers adds, in order: dense causal rows at the window lengths the main
+    run lacks, the causal windows, softcap, ALiBi, and ragged batches (--varlen-fill: the dense
+    rows' total tokens and longest sequence)."""
+    runs = []
+    if "window" in config.modifiers:
+        missing = [s for s in WINDOW_SEQLENS if s not in config.seqlens or "causal" not in config.masks]
+        if missing:
+            runs.append(BenchRun("dense causal", [], missing, ["causal"]))
+        for width in (256, 4096):
+            runs.append(BenchRun(f"window {width}", ["--window", f"{width},0"], list(WINDOW_SEQLENS), ["causal"]))
+    if "softcap" in config.modifiers:
+        runs.append(BenchRun("softcap 50", ["--softcap", "50"], [MODIFIER_SEQLEN], list(config.masks)))
+    if "alibi" in config.modifiers:
+        runs.append(BenchRun("ALiBi", ["--alibi"], [MODIFIER_SEQLEN], list(config.masks)))
+    if "ragged" in config.modifiers:
+        runs.append(BenchRun("ragged", ["--varlen-fill", str(config.varlen_seed)], list(config.seqlens),
+                             list(config.masks)))
+    return runs
+
+
+def bench_command(config: Config, json_path: Path, run: Optional[BenchRun] = None) -> list[str]:
+    """`flashjit bench` with the configured lists (a sweep run's own lengths, masks and options)."""
+    seqlens = run.seqlens if run else config.seqlens
+    masks = run.masks if run else config.masks
+    return [config.flashjit, "bench", "--json", str(json_path),
+            "--dtypes", join_list(config.dtypes), "--head-dims", join_list(config.head_dims),
+            "--seqlens", join_list(seqlens), "--masks", join_list(masks),
+            "--iterations", str(config.iterations), *(run.options if run else [])]
+
+
+def run_flashjit_bench(config: Config, json_path: Path, run: Optional[BenchRun] = None) -> None:
     """Run `flashjit bench` with the same lists; its stdout passes through, its stderr is kept
     so that a failure can be explained."""
-    command = [config.flashjit, "bench", "--json", str(json_path),
-               "--dtypes", join_list(config.dtypes), "--head-dims", join_list(config.head_dims),
-               "--seqlens", join_list(config.seqlens), "--masks", join_list(config.masks),
-               "--iterations", str(config.iterations)]
+    command = bench_command(config, json_path, run)
     print(f"running: {shlex.join(command)}", file=sys.stderr, flush=True)
     try:
         result = subprocess.run(command, stderr=subprocess.PIPE, text=True, check=False)
@@ -355,16 +490,52 @@ def optional_float(value: Any) -> Optional[float]:
     return float(value) if math.isfinite(value) else None
 
 
+def lengths_of(row: dict[str, Any], name: str) -> tuple[int, ...]:
+    """A ragged row's lengths: a non-empty list of integers >= 0."""
+    value = row.get(name)
+    if (not isinstance(value, list) or not value
+            or any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in value)):
+        raise ValueError(f"'{name}' must be a non-empty list of lengths (integers >= 0)")
+    return tuple(value)
+
+
+def modifiers_from_row(row: dict[str, Any]) -> Modifiers:
+    """The row's modifiers; every field is optional (rows from before issue 14 have none)."""
+    window = row.get("window")
+    if window is not None:
+        if (not isinstance(window, list) or len(window) != 2
+                or any(isinstance(x, bool) or not isinstance(x, int) or x < -1 for x in window)):
+            raise ValueError("'window' must be [left, right], integers >= -1, or null")
+        window = (window[0], window[1])
+    softcap = row.get("softcap")
+    if softcap is not None:
+        if isinstance(softcap, bool) or not isinstance(softcap, (int, float)) or not softcap > 0:
+            raise ValueError("'softcap' must be a number above 0, or null")
+        softcap = float(softcap)
+    alibi = row.get("alibi", False)
+    varlen = row.get("varlen", False)
+    if not isinstance(alibi, bool) or not isinstance(varlen, bool):
+        raise ValueError("'alibi' and 'varlen' must be true or false")
+    q_lengths = k_lengths = ()
+    if varlen:
+        q_lengths, k_lengths = lengths_of(row, "q_lengths"), lengths_of(row, "k_lengths")
+        if len(q_lengths) != len(k_lengths):
+            raise ValueError("'q_lengths' and 'k_lengths' must have one length per sequence each")
+    return Modifiers(window=window, softcap=softcap, alibi=alibi, q_lengths=q_lengths, k_lengths=k_lengths)
+
+
 def problem_from_row(row: dict[str, Any]) -> Problem:
     """Build the problem of one row; kv_heads defaults to heads (plain multi-head attention)."""
     try:
         heads = int(row["heads"])
+        modifiers = modifiers_from_row(row)
+        gflop = optional_float(row.get("gflop")) if modifiers.any() else None
         return Problem(dtype=str(row["dtype"]), head_dim=int(row["head_dim"]),
                        seqlen=int(row["seqlen"]), causal=bool(row["causal"]),
                        batch=int(row["batch"]), heads=heads,
-                       kv_heads=int(row.get("kv_heads", heads)))
+                       kv_heads=int(row.get("kv_heads", heads)), modifiers=modifiers, gflop=gflop)
     except (KeyError, TypeError, ValueError) as exc:
-        raise RunError(f"malformed flashjit row {row!r}: {exc}") from None
+        raise RunError(f"malformed flashjit row {str(row)[:300]}: {exc}") from None
 
 
 def flashjit_timing(problem: Problem, row: dict[str, Any]) -> Timing:
@@ -417,7 +588,8 @@ def comparisons_from_bench(runs: Sequence[FlashjitRun], config: Config) -> list[
             if not isinstance(row, dict):
                 raise RunError(f"malformed flashjit row {row!r}")
             problem = problem_from_row(row)
-            if not row_selected(problem, config):
+            # A --flashjit run (and its --modifiers sweep) benched exactly what was asked.
+            if config.flashjit_jsons and not row_selected(problem, config):
                 continue
             shape = dataclasses.astuple(problem)
             seen[shape] = seen.get(shape, 0) + 1
@@ -472,16 +644,180 @@ def torch_dtype(torch: Any, name: str) -> Any:
     return {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32}[name]
 
 
+class MissingFeature(Exception):
+    """The installed torch lacks what a column needs; the cell is n/a with this note."""
+
+
 def make_inputs(torch: Any, problem: Problem) -> tuple[Any, Any, Any]:
     """q, k, v stored as FlashJIT stores them ([b, s, h, d]) and handed to SDPA as [b, h, s, d]
-    transpose views, so both sides read the same memory layout."""
+    transpose views, so both sides read the same memory layout. A ragged batch's are nested jagged
+    tensors of its sequences (packed [tokens, h, d] values, [b, h, j, d] views)."""
     dtype = torch_dtype(torch, problem.dtype)
+    if problem.modifiers.ragged:
+        if not hasattr(torch, "jagged") or not hasattr(torch.nested, "nested_tensor_from_jagged"):
+            raise MissingFeature("this torch has no jagged nested tensors (torch.jagged, PyTorch 2.3+)")
+        m = problem.modifiers
+
+        def jagged(lengths: Sequence[int], heads: int) -> Any:
+            values = torch.randn((sum(lengths), heads, problem.head_dim), device="cuda", dtype=dtype)
+            offsets = torch.tensor(sequence_offsets(lengths), device="cuda", dtype=torch.int64)
+            return torch.nested.nested_tensor_from_jagged(values, offsets).transpose(1, 2)
+
+        return jagged(m.q_lengths, problem.heads), jagged(m.k_lengths, problem.kv_heads), \
+            jagged(m.k_lengths, problem.kv_heads)
     shape_q = (problem.batch, problem.seqlen, problem.heads, problem.head_dim)
     shape_kv = (problem.batch, problem.seqlen, problem.kv_heads, problem.head_dim)
     q = torch.randn(shape_q, device="cuda", dtype=dtype)
     k = torch.randn(shape_kv, device="cuda", dtype=dtype)
     v = torch.randn(shape_kv, device="cuda", dtype=dtype)
     return q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+
+
+def sequence_offsets(lengths: Sequence[int]) -> list[int]:
+    """[0, l0, l0 + l1, ...]: a ragged batch's cu_seqlens."""
+    offsets = [0]
+    for length in lengths:
+        offsets.append(offsets[-1] + length)
+    return offsets
+
+
+def alibi_slopes(heads: int) -> list[float]:
+    """ALiBi's geometric slopes, as FlashJIT's `flashjit bench --alibi` uses them (Press et al.):
+    2^(-8h/n) for a power of two n, else the largest power of two's, then every other slope of
+    twice as many."""
+    def power_of_two(n: int) -> list[float]:
+        return [2.0 ** (-8.0 * h / n) for h in range(1, n + 1)]
+
+    closest = 1
+    while closest * 2 <= heads:
+        closest *= 2
+    slopes = power_of_two(closest)
+    slopes += power_of_two(2 * closest)[0::2][:heads - closest]
+    return slopes[:heads]
+
+
+def visibility_conditions(diagonal: Any, key: Any, causal: bool,
+                          window: Optional[tuple[int, int]]) -> list[Any]:
+    """FlashAttention-2's rule for which keys a query sees, as conditions to AND (ints or torch
+    tensors alike): key >= diagonal - left, and key <= diagonal (causal) or <= diagonal + right,
+    where diagonal = query + seqlen_k - seqlen_q and -1 leaves a side unbounded."""
+    conditions = []
+    if window is not None and window[0] >= 0:
+        conditions.append(key >= diagonal - window[0])
+    if causal:
+        conditions.append(key <= diagonal)
+    elif window is not None and window[1] >= 0:
+        conditions.append(key <= diagonal + window[1])
+    return conditions
+
+
+def modified_score(score: Any, distance: Any, slope: Any, softcap: Optional[float], tanh: Callable[[Any], Any]) -> Any:
+    """FlashAttention-2's order: the scaled score through the softcap, then minus slope * |distance|
+    (slope None: no ALiBi)."""
+    if softcap is not None:
+        score = softcap * tanh(score / softcap)
+    if slope is not None:
+        score = score - slope * abs(distance)
+    return score
+
+
+@dataclass
+class FlexCall:
+    """flex_attention's inputs for a problem: [b, h, s, d] tensors (a ragged batch packed as one
+    entry), its block mask (None: every key visible) and score_mod (None: the plain score)."""
+
+    q: Any
+    k: Any
+    v: Any
+    block_mask: Any
+    score_mod: Any
+
+
+def make_flex_call(torch: Any, problem: Problem) -> FlexCall:
+    """The problem's function for flex_attention: a block mask for the causal mask, the window and a
+    ragged batch's sequences (a document mask over the packed tokens), a score_mod for softcap and
+    ALiBi."""
+    try:
+        from torch.nn.attention.flex_attention import create_block_mask  # noqa: PLC0415
+    except ImportError:
+        raise MissingFeature("this torch has no torch.nn.attention.flex_attention (PyTorch 2.5+)") from None
+    m = problem.modifiers
+    dtype = torch_dtype(torch, problem.dtype)
+    batch = 1 if m.ragged else problem.batch
+    q_lengths = list(m.q_lengths) if m.ragged else [problem.seqlen]
+    k_lengths = list(m.k_lengths) if m.ragged else [problem.seqlen]
+    q_rows, k_rows = sum(q_lengths), sum(k_lengths)
+
+    def tensor(rows: int, heads: int) -> Any:
+        return torch.randn((batch, rows, heads, problem.head_dim), device="cuda", dtype=dtype).transpose(1, 2)
+
+    q, k, v = tensor(q_rows, problem.heads), tensor(k_rows, problem.kv_heads), tensor(k_rows, problem.kv_heads)
+
+    def token_tables(lengths: list[int]) -> tuple[Any, Any]:
+        """Each token's sequence and its position in it."""
+        sequence = torch.repeat_interleave(torch.arange(len(lengths), device="cuda"),
+                                           torch.tensor(lengths, device="cuda"))
+        starts = torch.tensor(sequence_offsets(lengths)[:-1], device="cuda")
+        return sequence, torch.arange(sum(lengths), device="cuda") - starts[sequence]
+
+    q_sequence, q_position = token_tables(q_lengths)
+    k_sequence, k_position = token_tables(k_lengths)
+    # The bottom-right alignment of each sequence: seqlen_k - seqlen_q.
+    alignment = torch.tensor(k_lengths, device="cuda") - torch.tensor(q_lengths, device="cuda")
+    slopes = torch.tensor(alibi_slopes(problem.heads), device="cuda", dtype=torch.float32)
+
+    def diagonal(q_idx: Any) -> Any:
+        return q_position[q_idx] + alignment[q_sequence[q_idx]]
+
+    def mask_mod(b: Any, h: Any, q_idx: Any, kv_idx: Any) -> Any:
+        visible = q_sequence[q_idx] == k_sequence[kv_idx]
+        for condition in visibility_conditions(diagonal(q_idx), k_position[kv_idx], problem.causal, m.window):
+            visible = visible & condition
+        return visible
+
+    def score_mod(score: Any, b: Any, h: Any, q_idx: Any, kv_idx: Any) -> Any:
+        distance = diagonal(q_idx) - k_position[kv_idx]
+        return modified_score(score, distance, slopes[h] if m.alibi else None, m.softcap, torch.tanh)
+
+    masked = m.ragged or problem.causal or m.window is not None
+    block_mask = create_block_mask(mask_mod, None, None, q_rows, k_rows, device="cuda") if masked else None
+    modifies = m.softcap is not None or m.alibi
+    return FlexCall(q, k, v, block_mask, score_mod if modifies else None)
+
+
+def time_flex(torch: Any, problem: Problem, iterations: int, warmup: int) -> Timing:
+    """flex_attention, compiled (its eager path is a reference, not a kernel), on the problem's
+    function; a torch without it, or any failure, is n/a with why."""
+    if not problem.modifiers.any():
+        return Timing(error="measured for rows with a ragged batch or score modifiers (dense rows: SDPA)")
+    caught: list[warnings.WarningMessage] = []
+    try:
+        call = make_flex_call(torch, problem)
+        from torch.nn.attention.flex_attention import flex_attention  # noqa: PLC0415
+        compiled = torch.compile(flex_attention, dynamic=False)
+        extra = {"enable_gqa": True} if problem.kv_heads != problem.heads else {}
+        with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+            warnings.simplefilter("always")
+            samples = time_cuda_calls(
+                torch, lambda: compiled(call.q, call.k, call.v, score_mod=call.score_mod,
+                                        block_mask=call.block_mask, **extra),
+                iterations, warmup)
+    except MissingFeature as missing:
+        return Timing(error=str(missing))
+    except Exception as exc:  # noqa: BLE001 (a failure is n/a, not the end of the run)
+        return Timing(error=describe_failure(exc, caught))
+    return timing_from_samples(problem, samples)
+
+
+def sdpa_refusal(problem: Problem) -> Optional[str]:
+    """Why SDPA does not compute the problem's function, or None."""
+    m = problem.modifiers
+    if m.scores_modified():
+        return "SDPA computes no sliding window, softcap or ALiBi (flex_attention does)"
+    if m.ragged and problem.causal and m.q_lengths != m.k_lengths:
+        return ("SDPA's causal mask is top-left aligned: it differs from FlashJIT's bottom-right one where "
+                "query and key lengths differ")
+    return None
 
 
 def time_cuda_calls(torch: Any, call: Callable[[], Any], iterations: int, warmup: int) -> list[float]:
@@ -524,6 +860,9 @@ def time_sdpa_backend(torch: Any, problem: Problem, inputs: tuple[Any, Any, Any]
     backend = getattr(SDPBackend, backend_name, None)
     if backend is None:
         return Timing(error=f"this torch has no SDPBackend.{backend_name}")
+    refusal = sdpa_refusal(problem)
+    if refusal is not None:
+        return Timing(error=refusal)
     q, k, v = inputs
     extra = {"enable_gqa": True} if problem.kv_heads != problem.heads else {}
     caught: list[warnings.WarningMessage] = []
@@ -540,21 +879,32 @@ def time_sdpa_backend(torch: Any, problem: Problem, inputs: tuple[Any, Any, Any]
 
 
 def measure_sdpa(torch: Any, comparisons: list[Comparison], iterations: int, warmup: int) -> None:
-    """Measure every backend for every row, one after another on the current card."""
+    """Measure every backend for every row, one after another on the current card; flex_attention
+    for the rows with modifiers."""
     for index, comparison in enumerate(comparisons, start=1):
         problem = comparison.problem
         print(f"[{index}/{len(comparisons)}] SDPA {problem.dtype} d={problem.head_dim} "
-              f"s={problem.seqlen} {problem.mask}", file=sys.stderr, flush=True)
+              f"s={problem.seqlen} {problem.mask} {problem.modifiers.label()}", file=sys.stderr, flush=True)
+        comparison.sdpa["flex"] = time_flex(torch, problem, iterations, warmup)
+        sdpa_backends = [(key, name) for key, _, name in SDPA_BACKENDS if name is not None]
         try:
-            inputs = make_inputs(torch, problem)
+            inputs = make_inputs(torch, problem) if sdpa_refusal(problem) is None else None
+        except MissingFeature as missing:
+            for key, _ in sdpa_backends:
+                comparison.sdpa[key] = Timing(error=str(missing))
+            continue
         except Exception as exc:  # noqa: BLE001 (e.g. out of memory: n/a for all backends)
             reason = describe_failure(exc, [])
-            comparison.sdpa = {key: Timing(error=reason) for key, _, _ in SDPA_BACKENDS}
+            for key, _ in sdpa_backends:
+                comparison.sdpa[key] = Timing(error=reason)
             continue
-        for key, _, backend_name in SDPA_BACKENDS:
+        for key, backend_name in sdpa_backends:
             comparison.sdpa[key] = time_sdpa_backend(torch, problem, inputs, backend_name,
                                                      iterations, warmup)
         del inputs
+    # Keep the columns' order whatever order they were measured in.
+    for comparison in comparisons:
+        comparison.sdpa = {key: comparison.sdpa[key] for key, _, _ in SDPA_BACKENDS if key in comparison.sdpa}
 
 
 def mark_sdpa_unmeasured(comparisons: list[Comparison]) -> None:
@@ -588,6 +938,7 @@ class RunColumns:
     tflops: str
     over_flash: str
     over_cudnn: str
+    over_flex: str
     kernel: str
 
 
@@ -599,23 +950,31 @@ def run_labels(comparisons: Sequence[Comparison]) -> list[str]:
 def run_columns(labels: Sequence[str]) -> list[RunColumns]:
     """One run keeps the plain names ("FlashJIT", "FJ/flash"); several carry their label."""
     if len(labels) == 1:
-        return [RunColumns("FlashJIT", "FJ/flash", "FJ/cuDNN", "FlashJIT kernel")]
-    return [RunColumns(f"FJ {label}", f"FJ {label}/flash", f"FJ {label}/cuDNN",
+        return [RunColumns("FlashJIT", "FJ/flash", "FJ/cuDNN", "FJ/flex", "FlashJIT kernel")]
+    return [RunColumns(f"FJ {label}", f"FJ {label}/flash", f"FJ {label}/cuDNN", f"FJ {label}/flex",
                        f"FJ {label} kernel") for label in labels]
 
 
+# The ratios each run gets a column for: (backend key, RunColumns field).
+RATIO_COLUMNS = (("flash", "over_flash"), ("cudnn", "over_cudnn"), ("flex", "over_flex"))
+# The problem's columns: dtype, d, seqlen, causal, modifiers.
+PROBLEM_COLUMNS = 5
+
+
 def table_headers(labels: Sequence[str]) -> list[str]:
-    """Problem, TFLOP/s of each FlashJIT run and SDPA backend, the ratios, then the kernels."""
+    """Problem, TFLOP/s of each FlashJIT run and SDPA backend (and flex_attention), the ratios,
+    then the kernels."""
     columns = run_columns(labels)
-    return ["dtype", "d", "seqlen", "causal", *(c.tflops for c in columns),
+    return ["dtype", "d", "seqlen", "causal", "modifiers", *(c.tflops for c in columns),
             *(label for _, label, _ in SDPA_BACKENDS),
-            *(name for c in columns for name in (c.over_flash, c.over_cudnn)),
+            *(getattr(c, name) for c in columns for _, name in RATIO_COLUMNS),
             *(c.kernel for c in columns)]
 
 
 def numeric_columns(labels: Sequence[str]) -> set[int]:
-    """Right-aligned columns: everything but dtype, causal and the kernel names."""
-    return set(range(1, 4 + len(labels) + len(SDPA_BACKENDS) + 2 * len(labels))) - {3}
+    """Right-aligned columns: d, seqlen and the numbers, not dtype, causal, modifiers or kernels."""
+    numbers = len(labels) + len(SDPA_BACKENDS) + len(RATIO_COLUMNS) * len(labels)
+    return {1, 2} | set(range(PROBLEM_COLUMNS, PROBLEM_COLUMNS + numbers))
 
 
 def kernel_text(result: FlashjitResult) -> str:
@@ -626,11 +985,11 @@ def table_cells(comparison: Comparison) -> list[str]:
     """One table row as strings (TFLOP/s for each implementation, then the ratios)."""
     p = comparison.problem
     results = comparison.flashjit
-    return [p.dtype, str(p.head_dim), str(p.seqlen), "yes" if p.causal else "no",
+    return [p.dtype, str(p.head_dim), str(p.seqlen), "yes" if p.causal else "no", p.modifiers.label(),
             *(fmt_tflops(result.timing) for result in results.values()),
             *(fmt_tflops(comparison.sdpa.get(key)) for key, _, _ in SDPA_BACKENDS),
             *(fmt_ratio(comparison.ratio(backend, label))
-              for label in results for backend in ("flash", "cudnn")),
+              for label in results for backend, _ in RATIO_COLUMNS),
             *(kernel_text(result) for result in results.values())]
 
 
@@ -647,6 +1006,8 @@ def failure_notes(comparisons: Sequence[Comparison]) -> list[str]:
             if timing is not None and timing.error is not None:
                 note = f"{label}: {timing.error}"
                 where = f"{p.dtype} d={p.head_dim} s={p.seqlen} {p.mask}"
+                if p.modifiers.any():
+                    where += f" {p.modifiers.label()}"
                 if not any(existing.startswith(note) for existing in notes):
                     notes.append(f"{note} (first at {where})")
     return notes
@@ -684,7 +1045,8 @@ def header_lines(env: Environment, runs: Sequence[FlashjitRun], config: Config) 
                      f"{run.data.get('device', '?')}{variant})")
     if env.sdpa_measured:
         lines.append(f"SDPA: median of {config.iterations} runs after {config.warmup} warm-up "
-                     "runs, CUDA events, each backend forced with sdpa_kernel")
+                     "runs, CUDA events, each backend forced with sdpa_kernel (a ragged batch on "
+                     "nested jagged tensors); flex_attention compiled, for rows with modifiers")
     else:
         lines.append("SDPA: not measured (--no-torch)")
     lines.append(f"TFLOP/s = {TFLOPS_FORMULA}")
@@ -726,7 +1088,8 @@ def markdown_cells(comparison: Comparison) -> list[str]:
 
 def shapes_summary(comparisons: Sequence[Comparison]) -> str:
     """Describe the shapes compactly (e.g. constant tokens and hidden size) for the notes."""
-    tokens = sorted({c.problem.batch * c.problem.seqlen for c in comparisons})
+    tokens = sorted({sum(c.problem.modifiers.q_lengths) if c.problem.modifiers.ragged
+                     else c.problem.batch * c.problem.seqlen for c in comparisons})
     hidden = sorted({c.problem.heads * c.problem.head_dim for c in comparisons})
     gqa = any(c.problem.kv_heads != c.problem.heads for c in comparisons)
     text = (f"total tokens (batch·seqlen) {', '.join(map(str, tokens))}; "
@@ -801,16 +1164,16 @@ def write_plot(comparisons: Sequence[Comparison], env: Environment, path: Path) 
     except ImportError:
         print("matplotlib is not installed; skipping comparison.png", file=sys.stderr)
         return False
-    panel_rows = sorted({(c.problem.dtype, c.problem.mask) for c in comparisons})
+    panel_rows = sorted({(c.problem.dtype, c.problem.mask, c.problem.modifiers.label()) for c in comparisons})
     head_dims = sorted({c.problem.head_dim for c in comparisons})
     figure, axes = plt.subplots(len(panel_rows), len(head_dims), squeeze=False,
                                 figsize=(4.5 * len(head_dims), 3.5 * len(panel_rows)))
-    for r, (dtype, mask) in enumerate(panel_rows):
+    for r, (dtype, mask, modifiers) in enumerate(panel_rows):
         for col, head_dim in enumerate(head_dims):
-            selected = [c for c in comparisons if (c.problem.dtype, c.problem.mask,
-                                                   c.problem.head_dim) == (dtype, mask, head_dim)]
-            draw_panel(axes[r][col], selected, run_labels(comparisons),
-                       f"{dtype}, d={head_dim}, {mask}")
+            selected = [c for c in comparisons if (c.problem.dtype, c.problem.mask, c.problem.modifiers.label(),
+                                                   c.problem.head_dim) == (dtype, mask, modifiers, head_dim)]
+            title = f"{dtype}, d={head_dim}, {mask}" + ("" if modifiers == "-" else f", {modifiers}")
+            draw_panel(axes[r][col], selected, run_labels(comparisons), title)
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="upper center", ncol=len(labels) or 1)
     figure.suptitle(f"{env.device}: TFLOP/s vs sequence length", y=0.995)
@@ -849,7 +1212,13 @@ def obtain_bench_data(config: Config) -> list[FlashjitRun]:
         return label_runs([(str(path), load_bench_json(path)) for path in config.flashjit_jsons])
     json_path = config.out / "flashjit.json"
     run_flashjit_bench(config, json_path)
-    return label_runs([(str(json_path), load_bench_json(json_path))])
+    data = load_bench_json(json_path)
+    # The --modifiers sweep: one bench per modifier, its rows added to the same column.
+    for index, run in enumerate(modifier_sweep(config), start=1):
+        sweep_path = config.out / f"flashjit_modifiers_{index}.json"
+        run_flashjit_bench(config, sweep_path, run)
+        data["rows"].extend(load_bench_json(sweep_path)["rows"])
+    return label_runs([(str(json_path), data)])
 
 
 def warn_if_cards_differ(runs: Sequence[FlashjitRun], torch_device: Optional[str]) -> None:
