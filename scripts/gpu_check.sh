@@ -17,14 +17,15 @@
 # Logs go to OUT_DIR; a short table is printed last. Usage: scripts/gpu_check.sh BUILD_DIR OUT_DIR
 #
 # A device session is short (a few minutes per command), so the steps can be chosen:
-#   GPU_CHECK_PHASES="tests sanitizer main bench" (the default: all of them; doctor always runs)
+#   GPU_CHECK_PHASES="tests sanitizer main bench modifiers" (the default: all of them; doctor always
+#   runs; modifiers: issue 14's ragged batches, windows, softcap and ALiBi beside PyTorch)
 #   GPU_CHECK_SWEEP=quick (default: d 128, seqlen 1k and 4k, both masks, bf16 and f16) or full (the
 #   issue's sweep: bf16 and f16 x d 64, 128, 256 x seqlen 1k, 4k, 16k x causal and not; always
 #   16k tokens in all (batch = 16384 / seqlen) and hidden 2048 (heads = 2048 / d))
 #   GPU_CHECK_BENCH_VARIANTS: the bench columns instead of the defaults above, e.g.
 #   "wgmma_sm90 mma_sm80" (forced variants; "auto" is the selector's choice, tuned)
 set -uo pipefail
-phases=" ${GPU_CHECK_PHASES:-tests sanitizer main bench} "
+phases=" ${GPU_CHECK_PHASES:-tests sanitizer main bench modifiers} "
 wants() { [[ "$phases" == *" $1 "* ]]; }
 build="$(cd "${1:?build folder}" && pwd)"
 out="${2:?output folder}"
@@ -226,6 +227,20 @@ else
   fi
   cat "$out/compare/comparison.md" 2>/dev/null
 fi
+fi
+
+# Issue 14's rows: ragged batches, windows, softcap and ALiBi beside what PyTorch offers for the same
+# function (SDPA on nested jagged tensors, flex_attention), at d 128 bf16, with the dense rows beside
+# them (bench/compare_sdpa.py --modifiers says which).
+if wants modifiers; then
+  export FLASHJIT_CACHE_DIR="$out/cache"
+  started=$SECONDS
+  limited python3 "$here/../bench/compare_sdpa.py" --flashjit "$flashjit" --modifiers --dtypes bf16 --head-dims 128 \
+    --seqlens 4096 --masks causal --iterations "${GPU_CHECK_ITERATIONS:-20}" --out "$out/compare_modifiers" \
+    > "$out/compare_modifiers.log" 2>&1
+  rc=$?
+  record compare-modifiers "$(ok_or_fail $rc)" "$((SECONDS - started)) s, see compare_modifiers/comparison.md"
+  cat "$out/compare_modifiers/comparison.md" 2>/dev/null
 fi
 
 echo
