@@ -203,5 +203,22 @@ __device__ __forceinline__ void move_to_sequence(HeadSlices<Element>& slices, co
   slices.o += s.q_row0 * p.o_strides.seq;
 }
 
+// ScoreRule::logit with ALiBi's distance (row + offset - col) given as a float, for a kernel that
+// holds a row's keys in registers: it converts the distance to the row's first key once and subtracts
+// each key's compile-time column in floats, exact while distances stay below 2^24, instead of an
+// integer subtraction, absolute value and conversion per element (beside a window's mask those
+// spilled wgmma_sm90's 192-key blocks at d 64). The scale and softcap are logit's: keep them alike.
+template <class Traits>
+__device__ __forceinline__ float logit_at_distance(const ScoreRule<Traits>& r, float qk, float distance) {
+  float x;
+  if constexpr (Traits::kSoftcap) {
+    x = r.softcap_log2 * softcap_tanh(qk * r.softcap_scale);
+  } else {
+    x = qk * r.scale_log2;
+  }
+  if constexpr (Traits::kAlibi) x -= r.slope_log2 * fabsf(distance);
+  return x;
+}
+
 }  // namespace dev
 }  // namespace flashjit

@@ -22,6 +22,13 @@
 // Key blocks run from the last to the first, so the masked ones come first and the rest need no
 // mask; causal blocks above the diagonal of the tile are never loaded.
 //
+// Issue 14's sliding windows, softcap and ALiBi: the `_modified` entry takes ScoreModParams as well
+// (the dense entry passes NoScoreMods, and its code is what it was). A tile then loads and computes
+// only the key blocks its rows' bands touch (a window skips whole blocks on both sides; a tile whose
+// rows see no key has none), the blocks crossing an edge of a band take the mask, and softcap and
+// ALiBi rewrite every logit (wgmma_score_modifiers.cuh). Ragged batches are refused (the tensor maps
+// need the packed tensors' token counts, which cu_seqlens leave on the device).
+//
 // Shared memory (from a 1024-byte aligned base, see wgmma_primitives.cuh for the swizzle):
 //   Q: kConsumers x [64 rows x kPaddedDim], K: kStages x [kBlockN x kPaddedDim], V: the same,
 //   each stored as 64-column tiles of 128-byte rows; then the mbarriers.
@@ -29,9 +36,11 @@
 
 #include "attention_params.cuh"
 #include "mma_forward.cuh"
+#include "score_modifiers.cuh"
 #include "tma_params.cuh"
 #include "warpgroup_register_budget.cuh"
 #include "wgmma_primitives.cuh"
+#include "wgmma_score_modifiers.cuh"
 #include "wgmma_tile_scheduler.cuh"
 
 #if defined(FLASHJIT_HOST_EMULATION)
@@ -146,9 +155,11 @@ __device__ __forceinline__ void load_rows(smem_addr_t dst, int rows, const TmaTe
   }
 }
 
-template <class Shape, bool kCausal>
-__device__ __forceinline__ void produce(const WgmmaParams& params, const WgmmaSharedLayout<Shape>& shared,
-                                        const WgmmaTileScheduler& scheduler) {
+template <class Shape, class Traits, class Mods>
+__device__ __forceinline__ void produce(const WgmmaParams& params, const Mods mods,
+                                        const WgmmaSharedLayout<Shape>& shared, const WgmmaTileScheduler& scheduler) {
+  constexpr bool kCausal = Traits::kCausal;
+  constexpr bool kMods = has_score_mods<Mods>();
   const AttentionParams& p = params.attention;
   prefetch_tensor_map(&params.q.map);
   prefetch_tensor_map(&params.k.map);
@@ -157,7 +168,15 @@ __device__ __forceinline__ void produce(const WgmmaParams& params, const WgmmaSh
   int q_loads = 0;
   for (int index = blockIdx.x; index < scheduler.tile_count(); index += gridDim.x) {
     const WgmmaTile tile = scheduler.tile(index);
-    const int blocks = key_block_count<Shape, kCausal>(p, tile.m_block);
+    int blocks;
+    int first_block = 0;
+    if constexpr (kMods) {
+      const KeyBlocks range = window_key_blocks<Shape>(mod_state<Traits>(p, mods, tile.batch, tile.head), tile.m_block);
+      blocks = range.count;
+      first_block = range.first;
+    } else {
+      blocks = key_block_count<Shape, kCausal>(p, tile.m_block);
+    }
     if (blocks == 0) continue;  // the consumers store zeros without waiting for anything
     const int kv_head = tile.head / (p.num_heads / p.num_kv_heads);
     // The previous tile's consumers have read their last Q rows.
@@ -168,7 +187,7 @@ __device__ __forceinline__ void produce(const WgmmaParams& params, const WgmmaSh
     for (int c = 0; c < Shape::kConsumers; ++c)
       load_rows<Shape>(shared.q(c), 64, params.q, tile.m_block * Shape::kBlockM + 64 * c, tile.head, tile.batch,
                        shared.q_full());
-    for (int block = blocks - 1; block >= 0; --block) {
+    for (int block = first_block + blocks - 1; block >= first_block; --block) {
       // The slot's previous round has been consumed (a fresh barrier's "previous phase" counts as done).
       mbarrier_wait(shared.kv_empty(ring.slot), ring.phase ^ 1u);
       mbarrier_arrive_expect_tx(shared.k_full(ring.slot), Shape::kKvTileBytes);
@@ -288,16 +307,23 @@ __device__ __forceinline__ void store_rows(MmaAccumulators<Shape>& acc, const At
 
 // Scales, masks and exponentiates S_j and updates the row statistics (mma_forward.cuh's online
 // softmax: the fragment layout is the same), leaving O alone; returns O's rescale. Only blocks that
-// cross the diagonal or the sequence end are masked.
-template <class Shape, bool kCausal>
+// cross the diagonal or the sequence end are masked; with modifiers, the blocks crossing an edge of
+// a row's band (wgmma_score_modifiers.cuh).
+template <class Shape, class Traits, class Mods>
 __device__ __forceinline__ OutputRescale<Shape> score_block(float (&s)[1][Shape::kNTiles][4],
                                                             MmaAccumulators<Shape>& acc, const AttentionParams& p,
-                                                            int group_row0, int warp_row0, int block, int lane) {
-  const int n0 = block * Shape::kBlockN;
-  const bool needs_mask = n0 + Shape::kBlockN > p.seqlen_k ||
-                          (kCausal && n0 + Shape::kBlockN - 1 > group_row0 + p.seqlen_k - p.seqlen_q);
-  if (needs_mask) return softmax_scores<Shape, kCausal, true>(s, acc, p, warp_row0, n0, lane);
-  return softmax_scores<Shape, kCausal, false>(s, acc, p, warp_row0, n0, lane);
+                                                            const ModState<Traits, Mods> mod, int group_row0,
+                                                            int warp_row0, int block, int lane) {
+  constexpr bool kCausal = Traits::kCausal;
+  if constexpr (has_score_mods<Mods>()) {
+    return modified_block_scores<Shape>(s, acc, p, mod.rule, warp_row0, block, lane);
+  } else {
+    const int n0 = block * Shape::kBlockN;
+    const bool needs_mask = n0 + Shape::kBlockN > p.seqlen_k ||
+                            (kCausal && n0 + Shape::kBlockN - 1 > group_row0 + p.seqlen_k - p.seqlen_q);
+    if (needs_mask) return softmax_scores<Shape, kCausal, true>(s, acc, p, warp_row0, n0, lane);
+    return softmax_scores<Shape, kCausal, false>(s, acc, p, warp_row0, n0, lane);
+  }
 }
 
 // One consumer warpgroup's tiles. Per key block j (last to first), in its ping-pong turn it issues
@@ -308,11 +334,15 @@ __device__ __forceinline__ OutputRescale<Shape> score_block(float (&s)[1][Shape:
 // beside the other's products. The first block has no P V before it and the last P V no S after
 // it: they are peeled, so that no wgmma is ever issued under a branch (ptxas would then insert
 // fences between them, warning C7519). Every block is computed by both warpgroups,
-// even one whose rows cannot see it (the causal diagonal, or rows past seqlen_q): its mask gives
-// zeros, at the cost of a few products per tile.
-template <class Shape, class Element, bool kCausal>
-__device__ __forceinline__ void consume(const AttentionParams& p, const WgmmaSharedLayout<Shape>& shared,
-                                        const WgmmaTileScheduler& scheduler, int consumer) {
+// even one whose rows cannot see it (the causal diagonal, a window's edge, or rows past seqlen_q):
+// its mask gives zeros, at the cost of a few products per tile. With modifiers the blocks are those
+// of window_key_blocks, the producer's; the ring and Q phases count blocks and loads alike.
+template <class Shape, class Element, class Traits, class Mods>
+__device__ __forceinline__ void consume(const AttentionParams& p, const Mods mods,
+                                        const WgmmaSharedLayout<Shape>& shared, const WgmmaTileScheduler& scheduler,
+                                        int consumer) {
+  constexpr bool kCausal = Traits::kCausal;
+  constexpr bool kMods = has_score_mods<Mods>();
   const int lane = threadIdx.x % 32;
   const int warp_in_group = (threadIdx.x / 32) % 4;
   const PingPong<Shape> turns{consumer};
@@ -321,7 +351,16 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const WgmmaSha
   int q_loads = 0;
   for (int index = blockIdx.x; index < scheduler.tile_count(); index += gridDim.x) {
     const WgmmaTile tile = scheduler.tile(index);
-    const int blocks = key_block_count<Shape, kCausal>(p, tile.m_block);
+    const auto mod = mod_state<Traits>(p, mods, tile.batch, tile.head);
+    int blocks;
+    int first_block = 0;
+    if constexpr (kMods) {
+      const KeyBlocks range = window_key_blocks<Shape>(mod, tile.m_block);
+      blocks = range.count;
+      first_block = range.first;
+    } else {
+      blocks = key_block_count<Shape, kCausal>(p, tile.m_block);
+    }
     const int group_row0 = tile.m_block * Shape::kBlockM + 64 * consumer;  // the warpgroup's first row
     const int warp_row0 = group_row0 + 16 * warp_in_group;
     MmaAccumulators<Shape> acc;
@@ -344,7 +383,7 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const WgmmaSha
       wgmma_pin_all(s[0]);
       // The last block's scores are the last read of Q: the producer may load the next tile's.
       if (blocks == 1) mbarrier_arrive(shared.q_empty());
-      rescale_output(acc, score_block<Shape, kCausal>(s, acc, p, group_row0, warp_row0, blocks - 1, lane));
+      rescale_output(acc, score_block<Shape>(s, acc, p, mod, group_row0, warp_row0, first_block + blocks - 1, lane));
       pack_probabilities<Shape, Element>(probabilities, s);
       RingPosition<Shape::kStages> pending = ring;  // the block whose P V is still to be issued
       ring.advance();
@@ -365,7 +404,8 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const WgmmaSha
         wgmma_wait<1>();  // S_j; P V may still run
         wgmma_pin_all(s[0]);
         if (block == 0) mbarrier_arrive(shared.q_empty());
-        const OutputRescale<Shape> rescale = score_block<Shape, kCausal>(s, acc, p, group_row0, warp_row0, block, lane);
+        const OutputRescale<Shape> rescale =
+            score_block<Shape>(s, acc, p, mod, group_row0, warp_row0, first_block + block, lane);
         wgmma_wait<0>();  // P V: O, P and the V slot are free
         wgmma_pin_all(acc.o[0]);
         wgmma_pin_all(probabilities);
@@ -392,8 +432,12 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const WgmmaSha
   turns.end();
 }
 
-template <class Traits>
-__device__ __forceinline__ void wgmma_forward(const WgmmaParams& params) {
+// One block's work: the kernel entries below call it with the modifiers' parameters (NoScoreMods
+// for a dense kernel, where every modifier branch folds away and the code is what it was before).
+// The parameters and the ModState travel by value: an empty NoScoreMods (or ModState) passed by
+// reference reordered a few instructions of the dense kernel's PTX.
+template <class Traits, class Mods>
+__device__ __forceinline__ void wgmma_forward(const WgmmaParams& params, const Mods mods) {
   using Shape = WgmmaShape<Traits>;
   using Element = typename Traits::Element;
   const AttentionParams& p = params.attention;
@@ -424,17 +468,27 @@ __device__ __forceinline__ void wgmma_forward(const WgmmaParams& params) {
   using Registers = typename Shape::Registers;
   if (warpgroup == 0) {
     if constexpr (Registers::kRebalances) setmaxnreg_dec<Registers::kProducerRegisters>();
-    if (threadIdx.x == 0) produce<Shape, Traits::kCausal>(params, layout, scheduler);
+    if (threadIdx.x == 0) produce<Shape, Traits>(params, mods, layout, scheduler);
     return;
   }
   if constexpr (Registers::kRebalances) setmaxnreg_inc<Registers::kConsumerRegisters>();
-  consume<Shape, Element, Traits::kCausal>(p, layout, scheduler, warpgroup - 1);
+  consume<Shape, Element, Traits>(p, mods, layout, scheduler, warpgroup - 1);
 }
 
 template <class Traits>
 __global__ void __launch_bounds__(WgmmaShape<Traits>::Registers::kThreads, 1)
     wgmma_sm90_forward(const FLASHJIT_GRID_CONSTANT WgmmaParams params) {
-  wgmma_forward<Traits>(params);
+  wgmma_forward<Traits>(params, NoScoreMods{});
+}
+
+// A kernel specialized on sliding windows, softcap or ALiBi (templates/score_modifiers.cuh).
+template <class Traits>
+__global__ void __launch_bounds__(WgmmaShape<Traits>::Registers::kThreads, 1)
+    wgmma_sm90_forward_modified(const FLASHJIT_GRID_CONSTANT WgmmaParams params, const ScoreModParams mods) {
+  static_assert(!Traits::kRagged,
+                "wgmma_sm90 does not compute ragged batches: its TMA tensor maps need the packed tensors' token "
+                "counts, which cu_seqlens leave on the device");
+  wgmma_forward<Traits>(params, mods);
 }
 
 }  // namespace dev

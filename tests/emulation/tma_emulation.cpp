@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -32,6 +33,18 @@ namespace emulation {
 namespace {
 
 std::atomic<TmaMode> tma_mode{TmaMode::deferred};
+
+// The loads record_tma_loads asked to keep (the producer threads of several blocks issue them).
+std::mutex tma_log_mutex;
+bool tma_log_on = false;
+std::vector<TmaLoad> tma_log;
+
+void log_tma_load(const TensorMapRequest& map, const int (&coords)[4]) {
+  std::lock_guard<std::mutex> lock(tma_log_mutex);
+  if (!tma_log_on) return;
+  tma_log.push_back(TmaLoad{map.address, coords[0], coords[map.seq_slot], coords[map.head_slot],
+                            coords[map.batch_slot]});
+}
 
 // ---- mbarrier state, packed into the object's 8 bytes ---------------------------------------------
 // bits 63..48 a marker (so shared-memory poison, or anything else, is not taken for a barrier);
@@ -198,6 +211,17 @@ thread_local char wait_description[128];
 
 void set_tma_mode(TmaMode mode) { tma_mode.store(mode); }
 
+void record_tma_loads() {
+  std::lock_guard<std::mutex> lock(tma_log_mutex);
+  tma_log_on = true;
+  tma_log.clear();
+}
+
+std::vector<TmaLoad> recorded_tma_loads() {
+  std::lock_guard<std::mutex> lock(tma_log_mutex);
+  return tma_log;
+}
+
 MbarrierView inspect_mbarrier(const void* bar) {
   const unsigned window = barrier_window(bar, "inspect_mbarrier");
   const Mbarrier b = load_barrier(window, "inspect_mbarrier");
@@ -273,6 +297,7 @@ void tma_load_4d(void* smem_dst, const TensorMapBits* map, const int (&coords)[4
   if (reinterpret_cast<std::uintptr_t>(map) % 64 != 0)
     fail("%s: the tensor map at %p is not 64-byte aligned", what, static_cast<const void*>(map));
   emulation::PendingTma copy{0, emulation::decode_tensor_map(*map), {coords[0], coords[1], coords[2], coords[3]}};
+  emulation::log_tma_load(copy.map, coords);
   if (copy.map.box[0] != kTmaBoxColumns)
     fail("%s: the box is %u columns wide; the emulation copies rows of exactly %u (the 128-byte swizzle span)", what,
          copy.map.box[0], kTmaBoxColumns);

@@ -3,6 +3,8 @@
 // without disturbing it.
 #pragma once
 
+#include <vector>
+
 namespace flashjit {
 namespace emulation {
 
@@ -21,6 +23,20 @@ struct MbarrierView {
 //    the buffer's "empty" barrier) corrupts what they read.
 enum class TmaMode { eager, deferred };
 void set_tma_mode(TmaMode mode);
+
+// One TMA load as issued: the tensor's global address (the map's) and the box's coordinates, the
+// 64-column tile first, then the sequence row, head and batch wherever the map placed them.
+struct TmaLoad {
+  const void* tensor;
+  int column;
+  int row;
+  int head;
+  int batch;
+};
+// Starts recording every TMA load any thread issues (forgetting those recorded before), and what was
+// recorded since: a test counts which key blocks a kernel loaded.
+void record_tma_loads();
+std::vector<TmaLoad> recorded_tma_loads();
 
 // The mbarrier at `bar` (emulated shared memory). Unlike every hook, this does not land TMA copies
 // in flight: a test sees them pending. Fails, like the hooks, on an address that holds no mbarrier.

@@ -15,7 +15,10 @@
 // tests cover those).
 #define FLASHJIT_HOST_EMULATION 1
 
+#include <algorithm>
+#include <array>
 #include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -189,6 +192,154 @@ TEST(WgmmaSm90Emulation, EagerTmaCopies) {
   EagerTma eager;
   for (MaskKind mask : {kNone, kCausal})
     expect_matches<Tile<128, 64, 2>, DType::f16, 128>(test::shape(1, 2, 1, 140, 330, 128, DType::f16, mask), 2);
+}
+
+// ---- issue 14: sliding windows, softcap and ALiBi (the `_modified` entry) ---------------------------
+
+ProblemShape windowed(ProblemShape s, int left, int right) {
+  s.window_left = left;
+  s.window_right = right;
+  return s;
+}
+
+ProblemShape capped(ProblemShape s, float softcap) {
+  s.softcap = softcap;
+  return s;
+}
+
+ProblemShape with_alibi(ProblemShape s, bool per_batch) {
+  s.alibi = true;
+  s.alibi_per_batch = per_batch;
+  return s;
+}
+
+// The K rows TMA should load for `s` with query tiles of kBlockM rows and key blocks of kBlockN: for
+// every (batch, head) tile, each block holding a key some row of the tile sees, and no other,
+// written out from the window's definition (not the kernel's formula); (kv head, batch, first row)
+// per block, sorted.
+std::vector<std::array<int, 3>> expected_key_blocks(const ProblemShape& s, int block_m, int block_n) {
+  const int offset = s.seqlen_k - s.seqlen_q;
+  std::vector<std::array<int, 3>> blocks;
+  for (int batch = 0; batch < s.batch; ++batch)
+    for (int head = 0; head < s.num_heads; ++head)
+      for (int m0 = 0; m0 < s.seqlen_q; m0 += block_m) {
+        std::vector<bool> seen((s.seqlen_k + block_n - 1) / block_n, false);
+        for (int row = m0; row < std::min(m0 + block_m, s.seqlen_q); ++row)
+          for (int key = 0; key < s.seqlen_k; ++key) {
+            const bool causal_ok = s.mask != kCausal || key <= row + offset;
+            const bool left_ok = s.window_left < 0 || key >= row + offset - s.window_left;
+            const bool right_ok = s.window_right < 0 || key <= row + offset + s.window_right;
+            if (causal_ok && left_ok && right_ok) seen[key / block_n] = true;
+          }
+        const int kv_head = head / (s.num_heads / s.num_kv_heads);
+        for (size_t b = 0; b < seen.size(); ++b)
+          if (seen[b]) blocks.push_back({kv_head, batch, static_cast<int>(b) * block_n});
+      }
+  std::sort(blocks.begin(), blocks.end());
+  return blocks;
+}
+
+// The blocks of `tensor` the launch loaded (its first 64-column tile's boxes), sorted like the above.
+std::vector<std::array<int, 3>> loaded_blocks(const void* tensor) {
+  std::vector<std::array<int, 3>> blocks;
+  for (const emulation::TmaLoad& load : emulation::recorded_tma_loads())
+    if (load.tensor == tensor && load.column == 0) blocks.push_back({load.head, load.batch, load.row});
+  std::sort(blocks.begin(), blocks.end());
+  return blocks;
+}
+
+// Runs `s` on the `_modified` entry specialized on the given modifiers (they must be the shape's),
+// with tile TileT on `persistent_blocks` blocks, against the reference; then checks that the
+// producer loaded exactly the K and V blocks the tiles' rows see.
+template <class TileT, DType kDType, int kHeadDim, bool kMaskCausal, bool kWindow, bool kSoftcap, bool kAlibi>
+void run_modified(const ProblemShape& s, int persistent_blocks = 2, Lse lse = Lse::written) {
+  using Traits = test::WithModifiers<test::EmulatedTraits<kDType, kHeadDim, TileT::kBlockM, TileT::kBlockN,
+                                                          TileT::kWarps, TileT::kStages, kMaskCausal>,
+                                     kWindow, kSoftcap, kAlibi, false>;
+  gen::KernelSpec spec = test::emulated_spec(Variant::wgmma_sm90, 90, s, TileT::kBlockM, TileT::kBlockN,
+                                             TileT::kWarps, TileT::kStages);
+  spec.arch_specific = true;
+  ASSERT_EQ(spec.dtype, kDType) << s.name();
+  ASSERT_EQ(spec.head_dim, kHeadDim) << s.name();
+  ASSERT_EQ(spec.mask == kCausal, kMaskCausal) << s.name();
+  ASSERT_EQ(spec.window, kWindow) << s.name();
+  ASSERT_EQ(spec.softcap, kSoftcap) << s.name();
+  ASSERT_EQ(spec.alibi, kAlibi) << s.name();
+  ASSERT_FALSE(spec.ragged) << s.name();
+  EXPECT_EQ(dev::WgmmaShape<Traits>::kSharedBytes, gen::shared_memory_bytes(spec)) << gen::canonical_key(spec);
+  test::HostProblem problem = test::make_problem(s);
+  emulation::record_tma_loads();
+  test::expect_emulated_modified_wgmma_kernel_matches(&dev::wgmma_sm90_forward_modified<Traits>, spec, hopper(),
+                                                      problem, lse, persistent_blocks);
+  const std::vector<std::array<int, 3>> expected = expected_key_blocks(s, TileT::kBlockM, TileT::kBlockN);
+  EXPECT_EQ(loaded_blocks(problem.args.k.data), expected) << s.name() << ": the K blocks loaded";
+  EXPECT_EQ(loaded_blocks(problem.args.v.data), expected) << s.name() << ": the V blocks loaded";
+}
+
+// A window on both sides over a few hundred keys: each tile loads the two or three 64-key blocks its
+// band crosses and skips the rest on both sides (the load check), with seqlen_q != seqlen_k shifting
+// the band; one block walks several tiles, so the ring's phases carry over between tiles that load
+// different numbers of blocks.
+TEST(WgmmaSm90Modifiers, SlidingWindowSkipsBlocksOnBothSides) {
+  run_modified<Tile<128, 64, 2>, DType::f16, 64, false, true, false, false>(
+      windowed(test::shape(2, 2, 1, 330, 420, 64, DType::f16), 40, 25), 2);
+  run_modified<Tile<64, 64, 3>, DType::bf16, 128, false, true, false, false>(
+      windowed(test::shape(1, 2, 2, 200, 390, 128, DType::bf16), 20, 70), 3);
+}
+
+// Many more queries than keys, a window of 10 on each side: rows 0..339 have their band end before
+// key 0, so the first two tiles have no block at all (the producer loads nothing for them, their
+// consumers store zeros with lse -inf) and the third is partly empty; one block walks them all.
+TEST(WgmmaSm90Modifiers, TilesWhoseRowsSeeNoKey) {
+  run_modified<Tile<128, 64, 2>, DType::f16, 64, false, true, false, false>(
+      windowed(test::shape(1, 2, 1, 450, 100, 64, DType::f16), 10, 10), 1);
+}
+
+// Causal with window_left, seqlen_q > seqlen_k: the first rows see nothing; the rest see the 31 keys
+// up to their diagonal.
+TEST(WgmmaSm90Modifiers, CausalWithALeftWindow) {
+  run_modified<Tile<64, 64, 2>, DType::bf16, 64, true, true, false, false>(
+      windowed(test::shape(2, 2, 1, 300, 170, 64, DType::bf16, kCausal), 30, -1), 3);
+  run_modified<Tile<128, 128, 3>, DType::f16, 128, true, true, false, false>(
+      windowed(test::shape(1, 3, 1, 140, 400, 128, DType::f16, kCausal), 150, -1), 2);
+}
+
+// A cap of 0.5 flattens every score; 30 (Gemma 2's) barely touches scores this small.
+TEST(WgmmaSm90Modifiers, Softcap) {
+  run_modified<Tile<128, 64, 2>, DType::f16, 64, false, false, true, false>(
+      capped(test::shape(2, 2, 1, 100, 150, 64, DType::f16), 0.5f), 2);
+  run_modified<Tile<128, 128, 3>, DType::bf16, 128, true, false, true, false>(
+      capped(test::shape(1, 2, 2, 150, 300, 128, DType::bf16, kCausal), 30.0f), 2);
+}
+
+// ALiBi per head with GQA (4 heads on 2), and per batch entry (3 rows of slopes) with MQA, causal.
+TEST(WgmmaSm90Modifiers, AlibiPerHeadAndPerBatchWithGqa) {
+  run_modified<Tile<128, 64, 2>, DType::f16, 64, false, false, false, true>(
+      with_alibi(test::shape(2, 4, 2, 90, 200, 64, DType::f16), false), 2);
+  run_modified<Tile<64, 64, 2>, DType::bf16, 128, true, false, false, true>(
+      with_alibi(test::shape(3, 2, 1, 130, 110, 128, DType::bf16, kCausal), true), 3);
+}
+
+// All three at once: d 64's default 192-key blocks (the tile that spilled before ALiBi's distances
+// went to floats), d 128's 128 x 128 with three slots, d 256's 64-key blocks; causal with a left
+// window, and a window on both sides; lse left out once.
+TEST(WgmmaSm90Modifiers, WindowSoftcapAndAlibiTogether) {
+  run_modified<Tile<128, 192, 2>, DType::f16, 64, false, true, true, true>(
+      with_alibi(capped(windowed(test::shape(2, 4, 2, 260, 500, 64, DType::f16), 70, 30), 2.0f), true), 2);
+  run_modified<Tile<128, 128, 3>, DType::bf16, 128, true, true, true, true>(
+      with_alibi(capped(windowed(test::shape(1, 4, 1, 300, 270, 128, DType::bf16, kCausal), 45, -1), 30.0f), false),
+      2);
+  run_modified<Tile<128, 64, 2>, DType::bf16, 256, false, true, true, true>(
+      with_alibi(capped(windowed(test::shape(1, 1, 1, 70, 260, 256, DType::bf16), 60, 0), 1.0f), false), 1,
+      Lse::null);
+}
+
+// TMA copies landing at issue: with tiles loading different numbers of blocks, a producer that
+// refilled a slot before both consumers released it would corrupt what they read.
+TEST(WgmmaSm90Modifiers, EagerTmaCopiesWithAWindow) {
+  EagerTma eager;
+  run_modified<Tile<128, 64, 2>, DType::f16, 64, false, true, false, false>(
+      windowed(test::shape(1, 2, 1, 300, 330, 64, DType::f16), 60, 5), 1);
 }
 
 }  // namespace
