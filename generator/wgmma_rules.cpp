@@ -55,6 +55,13 @@ int wgmma_entry_registers(const KernelSpec& s) {
 // A consumer thread holds O (padded head_dim / 2 fp32), S (block_n / 2) and P (block_n / 4 pairs)
 // with 240 registers after setmaxnreg (168 before, with one consumer warpgroup 255).
 constexpr int kConsumerRegisterBudget = 200;
+// What a `_modified` kernel (issue 14) keeps beside them: the window's bounds, the ALiBi slope, the
+// softcap and a row's ALiBi distance. Measured with ptxas (NVRTC 13.0) on every tile the rules allow,
+// with a window, softcap and ALiBi: only d 256's m64n96 (200 accumulators) spilled (28 bytes).
+constexpr int kModifierRegisters = 8;
+int consumer_register_budget(const KernelSpec& s) {
+  return kConsumerRegisterBudget - (s.features().any_modifier() ? kModifierRegisters : 0);
+}
 // O spans whole 64-column tiles (templates/wgmma_sm90_forward.cuh: d 96 keeps 128 columns).
 int consumer_registers(const KernelSpec& s) { return padded_dim(s.head_dim) / 2 + s.block_n / 2 + s.block_n / 4; }
 
@@ -73,10 +80,11 @@ std::vector<std::string> tile_problems(const KernelSpec& s) {
     p.push_back(llvm::formatv("wgmma_sm90 block_n {0} must be 64, 96, 128 or 192", s.block_n));
   if (s.stages < 2 || s.stages > 4)
     p.push_back(llvm::formatv("wgmma_sm90 stages {0} must be 2..4", s.stages));
-  if (p.empty() && consumer_registers(s) > kConsumerRegisterBudget)
+  if (p.empty() && consumer_registers(s) > consumer_register_budget(s))
     p.push_back(llvm::formatv("wgmma_sm90 tile n{0} at head_dim {1} keeps {2} accumulator registers per consumer "
-                              "thread, over the {3} that fit beside the rest",
-                              s.block_n, s.head_dim, consumer_registers(s), kConsumerRegisterBudget));
+                              "thread, over the {3} that fit beside the rest{4}",
+                              s.block_n, s.head_dim, consumer_registers(s), consumer_register_budget(s),
+                              s.features().any_modifier() ? " and the score modifiers' state" : ""));
   return p;
 }
 
@@ -137,6 +145,12 @@ const VariantRules& wgmma_sm90_rules() {
     r.arch_problem = sm90_arch;
     r.head_dim_problem = head_dim_problem;
     r.problem_rule = problem_rule;
+    // Windows, softcap and ALiBi: templates/wgmma_score_modifiers.cuh. A ragged batch runs on
+    // mma_sm80: the kernel's TMA tensor maps are encoded on the host with each tensor's extent, and a
+    // packed tensor's token count is cu_seqlens[batch], which a ragged call leaves on the device.
+    r.modifiers = {false, true, true, true};
+    r.modifiers.ragged_refusal =
+        "its TMA tensor maps need the packed tensors' token counts, which cu_seqlens leave on the device";
     r.tile_problems = tile_problems;
     r.shared_memory_bytes = wgmma_shared_memory_bytes;
     r.tile_grid = tile_grid;

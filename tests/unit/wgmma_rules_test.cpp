@@ -225,5 +225,94 @@ TEST(WgmmaTileGrid, HoldsOnlyWgmmaTilesWithTheirWarps) {
   }
 }
 
+// ---- issue 14: sliding windows, softcap and ALiBi; ragged batches refused ------------------------
+
+ProblemFeatures with_modifiers(int head_dim, bool ragged, bool window, bool softcap, bool alibi) {
+  ProblemFeatures f{DType::bf16, head_dim, MaskKind::causal};
+  f.ragged = ragged;
+  f.window = window;
+  f.softcap = softcap;
+  f.alibi = alibi;
+  return f;
+}
+
+// Like NVRTC 13.0: it targets sm_90a.
+CompilerTargets nvrtc13() { return {13, 0, {75, 80, 86, 87, 88, 89, 90, 100, 103, 110, 120, 121}}; }
+
+const char* const kRaggedRefusal =
+    "wgmma_sm90 does not compute ragged batches (its TMA tensor maps need the packed tensors' token counts, "
+    "which cu_seqlens leave on the device)";
+
+// templates/wgmma_score_modifiers.cuh: each modifier alone and all three at every head dim, through
+// the spec check, the default tile and the selector's verdict on Hopper.
+TEST(WgmmaModifiers, ComputesWindowsSoftcapAndAlibi) {
+  const VariantRules& rules = rules_for(Variant::wgmma_sm90);
+  EXPECT_FALSE(rules.modifiers.ragged);
+  EXPECT_TRUE(rules.modifiers.window);
+  EXPECT_TRUE(rules.modifiers.softcap);
+  EXPECT_TRUE(rules.modifiers.alibi);
+  const DeviceDescription hopper = DeviceDescription::for_arch(90);
+  for (int head_dim : kHeadDims)
+    for (const ProblemFeatures& f :
+         {with_modifiers(head_dim, false, true, false, false), with_modifiers(head_dim, false, false, true, false),
+          with_modifiers(head_dim, false, false, false, true), with_modifiers(head_dim, false, true, true, true)}) {
+      EXPECT_EQ(modifier_problem(rules, f), "");
+      const Problem problem = flashjit::testing::problem_with(f);
+      auto spec = default_spec(Variant::wgmma_sm90, hopper, problem);
+      ASSERT_TRUE(static_cast<bool>(spec)) << llvm::toString(spec.takeError());
+      EXPECT_EQ(spec->features(), f) << canonical_key(*spec);
+      EXPECT_TRUE(spec_problems(*spec, hopper).empty()) << joined(spec_problems(*spec, hopper));
+      const VariantVerdict verdict = judge_variant(Variant::wgmma_sm90, hopper, problem, nvrtc13());
+      EXPECT_TRUE(verdict.usable) << canonical_key(*spec) << ": " << verdict.reason;
+    }
+}
+
+// A ragged batch is refused with the reason, alone or beside the modifiers it computes, by the spec
+// check (emit, the tuner, a stored spec) and by the selector, which then passes on to another variant.
+TEST(WgmmaModifiers, RefusesRaggedBatchesSayingWhy) {
+  const VariantRules& rules = rules_for(Variant::wgmma_sm90);
+  for (const ProblemFeatures& f :
+       {with_modifiers(128, true, false, false, false), with_modifiers(64, true, true, true, true)}) {
+    EXPECT_EQ(modifier_problem(rules, f), kRaggedRefusal);
+    KernelSpec spec = wgmma(f.head_dim, 128, 128, 12, 2, 90, DType::bf16);
+    spec.set_features(f);
+    expect_only_problem(spec, kRaggedRefusal);
+    const VariantVerdict verdict = judge_variant(Variant::wgmma_sm90, DeviceDescription::for_arch(90),
+                                                 flashjit::testing::problem_with(f), nvrtc13());
+    EXPECT_FALSE(verdict.usable);
+    EXPECT_FALSE(verdict.forcible);
+    EXPECT_EQ(verdict.reason, kRaggedRefusal);
+  }
+}
+
+// A kernel with modifiers keeps 8 registers of the consumers' accumulator budget for their state: the
+// tile at the budget (d 256's m64n96, which spilled 28 bytes with all three) is refused for it, with
+// why; the next smaller (n64) stays.
+TEST(WgmmaModifiers, KeepRegistersForTheModifiersState) {
+  KernelSpec at_budget = wgmma(256, 64, 96, 8, 2);
+  ASSERT_TRUE(problems_of(at_budget).empty()) << joined(problems_of(at_budget));
+  at_budget.set_features(with_modifiers(256, false, true, false, false));
+  expect_only_problem(at_budget,
+                      "wgmma_sm90 tile n96 at head_dim 256 keeps 200 accumulator registers per consumer thread, "
+                      "over the 192 that fit beside the rest and the score modifiers' state");
+  KernelSpec below = wgmma(256, 64, 64, 8, 2);
+  below.set_features(with_modifiers(256, false, true, true, true));
+  EXPECT_TRUE(problems_of(below).empty()) << joined(problems_of(below));
+}
+
+// modifier_problem adds a variant's reason only where it has one; the list reads as a sentence.
+TEST(WgmmaModifiers, ARaggedRefusalWithoutAReasonStaysPlain) {
+  VariantRules plain;
+  plain.name = "plain";
+  EXPECT_EQ(modifier_problem(plain, with_modifiers(64, true, false, false, true)),
+            "plain does not compute ragged batches or ALiBi");
+  VariantRules reasoned = plain;
+  reasoned.modifiers.ragged_refusal = "a reason";
+  EXPECT_EQ(modifier_problem(reasoned, with_modifiers(64, true, true, false, false)),
+            "plain does not compute ragged batches (a reason) or sliding windows");
+  EXPECT_EQ(modifier_problem(reasoned, with_modifiers(64, false, true, false, false)),
+            "plain does not compute sliding windows");
+}
+
 }  // namespace
 }  // namespace flashjit::gen
