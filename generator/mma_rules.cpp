@@ -19,6 +19,15 @@ constexpr int kRegisterBudget = 255;
 // block.) tests/codegen/mma_sm80_no_spills.check and mma_sm75_no_spills.check keep the default
 // tiles honest.
 constexpr int kFixedRegisters = kRegisterBudget - 160;
+// What a kernel with a ragged batch or score modifiers (issue 14) keeps besides: the sequence's
+// lengths, the window's bounds per warp and row, the ALiBi slope and the softcap, and the softcap's
+// tanh in flight. Measured with ptxas (NVRTC 13.0; sm_75, sm_80, sm_86, sm_90): at 160 accumulators
+// (d 128's m128n32w4) a window, softcap or ALiBi alone took 245-253 registers, a causal ragged batch
+// 253-255 (16 bytes spilled on sm_75), every modifier at once spilled 4-40 bytes; at the defaults
+// these rules give (every head dim, 144 accumulators at most: d 112's m128n32w4) nothing spilled. So
+// the `_modified` kernels keep 16 fewer accumulators, and d 128 takes eight warps of one 16-row
+// tile (m128n64w8; m128n32w8 in Turing's 64 KB) by default.
+constexpr int kModifierRegisters = 16;
 
 int padded_dim(int head_dim) { return (head_dim + 15) / 16 * 16; }
 
@@ -40,7 +49,11 @@ int accumulator_registers(const KernelSpec& s) {
   return m_tiles(s) * (s.block_n / 2 + padded_dim(s.head_dim) / 2);
 }
 
-int estimated_registers(const KernelSpec& s) { return accumulator_registers(s) + kFixedRegisters; }
+int fixed_registers(const KernelSpec& s) {
+  return kFixedRegisters + (s.features().any_modifier() ? kModifierRegisters : 0);
+}
+
+int estimated_registers(const KernelSpec& s) { return accumulator_registers(s) + fixed_registers(s); }
 
 // "16 or 32", "64 or 128", "128": the block_m values legal with `warps` warps.
 std::string legal_block_m(int warps) {
@@ -65,10 +78,10 @@ std::vector<std::string> tile_problems(const KernelSpec& s, int max_stages) {
     p.push_back(llvm::formatv("{0} stages {1} must be 1..{2}", name, s.stages, max_stages));
   if (p.empty() && estimated_registers(s) > kRegisterBudget)
     p.push_back(llvm::formatv("{0} tile m{1}n{2}w{3} at head_dim {4} keeps {5} fp32 accumulators in {6} 16-row "
-                              "tile{7} per warp, over the {8} that fit in registers without spills",
+                              "tile{7} per warp, over the {8} that fit in registers without spills{9}",
                               name, s.block_m, s.block_n, s.warps, s.head_dim, accumulator_registers(s),
-                              m_tiles(s), m_tiles(s) == 1 ? "" : "s",
-                              kRegisterBudget - kFixedRegisters));
+                              m_tiles(s), m_tiles(s) == 1 ? "" : "s", kRegisterBudget - fixed_registers(s),
+                              s.features().any_modifier() ? " beside a ragged batch's or score modifiers' state" : ""));
   return p;
 }
 
@@ -123,9 +136,11 @@ std::vector<KernelSpec> preferred(const KernelSpec& base, int stages) {
 // slot saves the barrier that would otherwise precede every load.
 std::vector<KernelSpec> two_stage_preferred(const KernelSpec& base) { return preferred(base, 2); }
 
-// What both variants share: the template's tile layout, shared memory and preferences.
+// What both variants share: the template's tile layout, shared memory and preferences, and issue 14's
+// ragged batches, windows, softcap and ALiBi (mma_forward.cuh's `_modified` entries).
 VariantRules mma_rules() {
   VariantRules r;
+  r.modifiers = {true, true, true, true};
   r.shared_memory_bytes = mma_shared_memory_bytes;
   r.preferred_tiles = two_stage_preferred;
   r.shared_bytes_of = "::flashjit::dev::MmaShape";

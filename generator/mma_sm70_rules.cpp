@@ -116,6 +116,8 @@ const VariantRules& mma_sm70_rules() {
     r.variant = Variant::mma_sm70;
     r.name = "mma_sm70";
     r.usable_reason = "Volta tensor cores through mma.sync m8n8k4";
+    // Ragged batches, windows, softcap and ALiBi: mma_forward.cuh's main loop and this layout's softmax.
+    r.modifiers = {true, true, true, true};
     r.arch_problem = arch_problem;
     r.unforced_problem = unforced_problem;
     r.tile_problems = tile_problems;

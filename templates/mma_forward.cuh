@@ -19,6 +19,15 @@
 // O is normalized, staged through the warp's own (no longer needed) Q rows and written with
 // 16-byte stores.
 //
+// Ragged batches and score modifiers (issue 14; templates/score_modifiers.cuh) are the `_modified`
+// entries of the kernels built on this loop: a block works on its own sequence (a block past its
+// end returns before any copy or barrier), loads only the key blocks between the first key its top
+// row sees and the last its bottom row sees (a window skips blocks on both sides), and per warp takes
+// the masked softmax only for blocks that cross a row's band (window edge, diagonal, sequence end).
+// Softcap and ALiBi rewrite every logit (ScoreRule::logit); without them unmasked blocks keep the
+// plain scale. A dense kernel's PTX is what it was: every change sits in an `if constexpr` branch,
+// and the dense code reads the call's lengths where it always did.
+//
 // Fragment layouts (PTX ISA, mma.m16n8k16 .f16/.bf16, g = lane / 4, t = lane % 4):
 //   A regs: {row g, cols 2t..2t+1}, {row g+8, cols 2t..}, {row g, cols 2t+8..}, {row g+8, cols 2t+8..}
 //   B regs: {k 2t..2t+1, col g}, {k 2t+8.., col g}
@@ -30,9 +39,42 @@
 #include "mma_primitives.cuh"
 #include "mma_tile_layout.cuh"
 #include "numeric.cuh"
+#include "score_modifiers.cuh"
 
 namespace flashjit {
 namespace dev {
+
+// Ragged batches and score modifiers (templates/score_modifiers.cuh): the steps below take the pieces
+// of a block's ModState they need (the online softmax its ScoreRule, the epilogue its SequenceView),
+// and NoScoreMods in a dense kernel, where every modifier branch folds away and the code is what it
+// was before.
+__device__ constexpr bool has_score_mods(const SequenceView*) { return true; }
+template <class Traits>
+__device__ constexpr bool has_score_mods(const ScoreRule<Traits>*) { return true; }
+
+// Whether a rule rewrites every logit (softcap, ALiBi), so that blocks without a mask touch each score
+// too; without either, unmasked blocks keep the dense kernel's plain scale.
+template <class Traits>
+__device__ constexpr bool rewrites_logits(const ScoreRule<Traits>*) {
+  return Traits::kSoftcap || Traits::kAlibi;
+}
+template <class Rule>
+__device__ constexpr bool rewrites_logits() {
+  return rewrites_logits(static_cast<const Rule*>(nullptr));
+}
+
+// A raw q·k score as the online softmax takes it (log2 domain) under a kernel's modifiers: the rule's
+// logit with ALiBi's `distance` (row + offset - col) in floats, a subtraction of the key's
+// compile-time column per element instead of an integer difference, absolute value and conversion
+// (logit_at_distance); the plain scale without softcap or ALiBi.
+template <class Rule>
+__device__ __forceinline__ float modified_logit(float qk, const Rule& rule, float distance, float scale_log2) {
+  if constexpr (rewrites_logits<Rule>()) {
+    return logit_at_distance(rule, qk, distance);
+  } else {
+    return qk * scale_log2;
+  }
+}
 
 template <class Traits>
 struct MmaShape {
@@ -140,11 +182,15 @@ __device__ __forceinline__ float row_lse(float row_max, float sum) {
 // (kMasked: blocks crossing the diagonal or the sequence end; a compile-time choice so unmasked
 // blocks carry no compare per element and no mask state in registers), updates the running max and
 // sum, leaves P = exp2(S - max) in `s`, and returns how O must be rescaled.
-template <class Shape, bool kCausal, bool kMasked>
+// With a ScoreRule (a kernel with modifiers; rows and `n0` are the sequence's own) the logits are the
+// rule's and kMasked blocks (crossing a window edge too) hide what ScoreRule::visible hides; kCausal
+// is then the rule's business.
+template <class Shape, bool kCausal, bool kMasked, class Rule = NoScoreMods>
 __device__ __forceinline__ OutputRescale<Shape> softmax_scores(float (&s)[Shape::kMTiles][Shape::kNTiles][4],
                                                                MmaAccumulators<Shape>& acc,
                                                                const AttentionParams& p, int first_row, int n0,
-                                                               int lane) {
+                                                               int lane, const Rule& rule = Rule{}) {
+  constexpr bool kMods = has_score_mods<Rule>();
   const int g = lane / 4;
   const int t = lane % 4;
   const int causal_offset = p.seqlen_k - p.seqlen_q;  // bottom-right: row i sees keys <= i + offset
@@ -156,22 +202,46 @@ __device__ __forceinline__ OutputRescale<Shape> softmax_scores(float (&s)[Shape:
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const int row = first_row + 16 * mt + g + 8 * h;
-      // Element (nt, e) is key n0 + 2t + 8nt + e: visible while 8nt + e <= last_visible (one
-      // compare against a compile-time constant per element keeps the mask cheap in registers).
-      int last_visible = 0;
-      if (kMasked) {
-        last_visible = p.seqlen_k - 1 - n0 - 2 * t;
-        if (kCausal) last_visible = min(last_visible, row + causal_offset - n0 - 2 * t);
-      }
       float tile_max = negative_infinity();
+      if constexpr (kMods) {
+        // Element (nt, e) is key col0 + 8nt + e: visible while first_visible <= 8nt + e <=
+        // last_visible (the rule's bounds for the row, relative to col0).
+        const int col0 = n0 + 2 * t;
+        const float distance0 = static_cast<float>(row + rule.offset - col0);  // ALiBi's, to key col0
+        int first_visible = 0;
+        int last_visible = 0;
+        if (kMasked) {
+          first_visible = rule.first_key(row) - col0;
+          last_visible = rule.last_key(row) - col0;
+        }
 #pragma unroll
-      for (int nt = 0; nt < Shape::kNTiles; ++nt) {
+        for (int nt = 0; nt < Shape::kNTiles; ++nt) {
 #pragma unroll
-        for (int e = 0; e < 2; ++e) {
-          float& x = s[mt][nt][2 * h + e];
-          x *= p.scale_log2;
-          if (kMasked && 8 * nt + e > last_visible) x = negative_infinity();
-          tile_max = fmaxf(tile_max, x);
+          for (int e = 0; e < 2; ++e) {
+            float& x = s[mt][nt][2 * h + e];
+            const int key = 8 * nt + e;
+            x = modified_logit(x, rule, distance0 - static_cast<float>(key), p.scale_log2);
+            if (kMasked && (key < first_visible || key > last_visible)) x = negative_infinity();
+            tile_max = fmaxf(tile_max, x);
+          }
+        }
+      } else {
+        // Element (nt, e) is key n0 + 2t + 8nt + e: visible while 8nt + e <= last_visible (one
+        // compare against a compile-time constant per element keeps the mask cheap in registers).
+        int last_visible = 0;
+        if (kMasked) {
+          last_visible = p.seqlen_k - 1 - n0 - 2 * t;
+          if (kCausal) last_visible = min(last_visible, row + causal_offset - n0 - 2 * t);
+        }
+#pragma unroll
+        for (int nt = 0; nt < Shape::kNTiles; ++nt) {
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            float& x = s[mt][nt][2 * h + e];
+            x *= p.scale_log2;
+            if (kMasked && 8 * nt + e > last_visible) x = negative_infinity();
+            tile_max = fmaxf(tile_max, x);
+          }
         }
       }
       // The four threads of a quad hold the same row.
@@ -224,11 +294,11 @@ __device__ __forceinline__ void rescale_output(MmaAccumulators<Shape>& acc, cons
 
 // The whole online softmax of one block: statistics and P, then O rescaled (only when a maximum
 // moved).
-template <class Shape, bool kCausal, bool kMasked>
+template <class Shape, bool kCausal, bool kMasked, class Rule = NoScoreMods>
 __device__ __forceinline__ void online_softmax(float (&s)[Shape::kMTiles][Shape::kNTiles][4],
                                                MmaAccumulators<Shape>& acc, const AttentionParams& p,
-                                               int first_row, int n0, int lane) {
-  rescale_output(acc, softmax_scores<Shape, kCausal, kMasked>(s, acc, p, first_row, n0, lane));
+                                               int first_row, int n0, int lane, const Rule& rule = Rule{}) {
+  rescale_output(acc, softmax_scores<Shape, kCausal, kMasked>(s, acc, p, first_row, n0, lane, rule));
 }
 
 // O += P V with P taken from the S accumulators in registers and V from the tile at `v_tile`.
@@ -267,9 +337,11 @@ __device__ __forceinline__ void accumulate_pv(const float (&s)[Shape::kMTiles][S
 
 // The last step of the epilogue: the warp's rows of O, complete in its Q rows of shared memory
 // (normalized and rounded), written to global memory in whole 16-byte chunks where rows are aligned.
-template <class Shape, class Element>
+// With a SequenceView (a kernel with modifiers), `o` is the sequence's row 0 and its length bounds
+// the rows; a packed tensor's batch stride of 0 keeps the 16-byte stores.
+template <class Shape, class Element, class Sequence = NoScoreMods>
 __device__ __forceinline__ void copy_rows_out(const AttentionParams& p, const char* q_tile, Element* o, int m0,
-                                              int warp_row0, int lane) {
+                                              int warp_row0, int lane, const Sequence& sequence = Sequence{}) {
   using Layout = typename Shape::Layout;
   const bool vector_stores = rows_are_16_byte_aligned(p.o, p.o_strides, p.batch, p.num_heads);
   constexpr int kChunks = Layout::kChunks;
@@ -277,7 +349,11 @@ __device__ __forceinline__ void copy_rows_out(const AttentionParams& p, const ch
     const int r = i / kChunks;
     const int c = i % kChunks;
     const int row = m0 + warp_row0 + r;
-    if (row >= p.seqlen_q || c * 8 >= Shape::kHeadDim) continue;
+    if constexpr (has_score_mods<Sequence>()) {
+      if (row >= sequence.seqlen_q || c * 8 >= Shape::kHeadDim) continue;
+    } else {
+      if (row >= p.seqlen_q || c * 8 >= Shape::kHeadDim) continue;
+    }
     const char* from = q_tile + Layout::offset(warp_row0 + r, c);
     Element* to = o + row * p.o_strides.seq + c * 8;
     if (vector_stores) {
@@ -291,10 +367,12 @@ __device__ __forceinline__ void copy_rows_out(const AttentionParams& p, const ch
 }
 
 // Normalizes O, writes the lse, and stores the warp's rows: through its own Q rows in shared memory
-// so each lane writes whole 16-byte chunks of a row.
-template <class Shape, class Element>
+// so each lane writes whole 16-byte chunks of a row. With a SequenceView (a kernel with modifiers) the
+// rows are the sequence's and its lse rows start at lse_row0 (a ragged batch's lse is [heads, total_q]).
+template <class Shape, class Element, class Sequence = NoScoreMods>
 __device__ __forceinline__ void store_output(MmaAccumulators<Shape>& acc, const AttentionParams& p, char* q_tile,
-                                             Element* o, int batch, int head, int m0, int warp_row0, int lane) {
+                                             Element* o, int batch, int head, int m0, int warp_row0, int lane,
+                                             const Sequence& sequence = Sequence{}) {
   using Layout = typename Shape::Layout;
   const int g = lane / 4;
   const int t = lane % 4;
@@ -317,13 +395,18 @@ __device__ __forceinline__ void store_output(MmaAccumulators<Shape>& acc, const 
         *reinterpret_cast<unsigned*>(q_tile + Layout::offset(tile_row, dt) + 4 * t) = packed;
       }
       const int row = m0 + tile_row;
-      if (p.lse != nullptr && t == 0 && row < p.seqlen_q)
-        p.lse[(static_cast<long long>(batch) * p.num_heads + head) * p.seqlen_q + row] =
-            row_lse(acc.row_max[mt][h], sum);
+      if constexpr (has_score_mods<Sequence>()) {
+        if (p.lse != nullptr && t == 0 && row < sequence.seqlen_q)
+          p.lse[sequence.lse_row0 + row] = row_lse(acc.row_max[mt][h], sum);
+      } else {
+        if (p.lse != nullptr && t == 0 && row < p.seqlen_q)
+          p.lse[(static_cast<long long>(batch) * p.num_heads + head) * p.seqlen_q + row] =
+              row_lse(acc.row_max[mt][h], sum);
+      }
     }
   }
   __syncwarp();  // the warp's rows are complete in shared memory
-  copy_rows_out<Shape, Element>(p, q_tile, o, m0, warp_row0, lane);
+  copy_rows_out<Shape, Element>(p, q_tile, o, m0, warp_row0, lane, sequence);
 }
 
 // cp.async group bookkeeping, absent where the copies are synchronous (and cp.async does not exist).
@@ -350,25 +433,31 @@ struct M16n8Fragments {
                                                         int warp_row0, int lane) {
     ::flashjit::dev::compute_scores<Shape, Ops, Element>(s, q_tile, k_tile, warp_row0, lane);
   }
-  template <bool kCausal, bool kMasked>
+  template <bool kCausal, bool kMasked, class Rule = NoScoreMods>
   static __device__ __forceinline__ void online_softmax(Scores& s, Accumulators& acc, const AttentionParams& p,
-                                                        int first_row, int n0, int lane) {
-    ::flashjit::dev::online_softmax<Shape, kCausal, kMasked>(s, acc, p, first_row, n0, lane);
+                                                        int first_row, int n0, int lane, const Rule& rule = Rule{}) {
+    ::flashjit::dev::online_softmax<Shape, kCausal, kMasked>(s, acc, p, first_row, n0, lane, rule);
   }
   static __device__ __forceinline__ void accumulate_pv(const Scores& s, Accumulators& acc, smem_addr_t v_tile,
                                                        int lane) {
     ::flashjit::dev::accumulate_pv<Shape, Ops, Element>(s, acc, v_tile, lane);
   }
+  template <class Sequence = NoScoreMods>
   static __device__ __forceinline__ void store_output(Accumulators& acc, const AttentionParams& p, char* q_tile,
                                                       Element* o, int batch, int head, int m0, int warp_row0,
-                                                      int lane) {
-    ::flashjit::dev::store_output<Shape, Element>(acc, p, q_tile, o, batch, head, m0, warp_row0, lane);
+                                                      int lane, const Sequence& sequence = Sequence{}) {
+    ::flashjit::dev::store_output<Shape, Element>(acc, p, q_tile, o, batch, head, m0, warp_row0, lane, sequence);
   }
 };
 
-template <class Traits, class Ops, class Fragments = M16n8Fragments<Traits, Ops>>
-__device__ __forceinline__ void mma_forward(const AttentionParams& p) {
+// One block's work. A kernel with modifiers passes its ScoreModParams (the `_modified` entries): the
+// block then works on its own sequence of a ragged batch, skips the key blocks outside its rows' window
+// on both sides, and masks the blocks crossing an edge of some row's band; a dense kernel passes
+// nothing (NoScoreMods), and every modifier branch folds away.
+template <class Traits, class Ops, class Fragments = M16n8Fragments<Traits, Ops>, class Mods = NoScoreMods>
+__device__ __forceinline__ void mma_forward(const AttentionParams& p, const Mods& mods = Mods{}) {
   using Element = typename Traits::Element;
+  constexpr bool kMods = has_score_mods<Mods>();
   using Shape = typename Fragments::Shape;
   constexpr int BM = Shape::kBlockM;
   constexpr int BN = Shape::kBlockN;
@@ -392,7 +481,25 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p) {
   const int lane = threadIdx.x % 32;
   const int warp_row0 = (threadIdx.x / 32) * Shape::kWarpRows;
 
-  const HeadSlices<Element> slices = head_slices<Element>(p, batch, head);
+  const auto mod = mod_state<Traits>(p, mods, batch, head);
+  // The lengths of the block's sequence: a ragged batch's own with modifiers; in a dense kernel the
+  // call's, read where they are used (as before modifiers existed: the dense PTX stays the same).
+  auto seqlen_q = [&] {
+    if constexpr (kMods) return mod.sequence.seqlen_q;
+    else return p.seqlen_q;
+  };
+  auto seqlen_k = [&] {
+    if constexpr (kMods) return mod.sequence.seqlen_k;
+    else return p.seqlen_k;
+  };
+  // A ragged batch's grid covers its longest sequence: a block past this one's end has no rows and
+  // leaves before any copy or barrier (the whole block alike).
+  if constexpr (kMods) {
+    if (m0 >= seqlen_q()) return;
+  }
+
+  HeadSlices<Element> slices = head_slices<Element>(p, batch, head);
+  if constexpr (kMods) move_to_sequence(slices, p, mod.sequence);
   const Element* q = slices.q;
   const Element* k = slices.k;
   const Element* v = slices.v;
@@ -403,9 +510,17 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p) {
                        rows_are_16_byte_aligned(p.v, p.v_strides, p.batch, p.num_kv_heads);
 
   // Keys past the last one the block's bottom row may see are never loaded.
-  const int causal_offset = p.seqlen_k - p.seqlen_q;
-  int n_end = p.seqlen_k;
-  if (Traits::kCausal) n_end = min(p.seqlen_k, m0 + BM + causal_offset);
+  const int causal_offset = seqlen_k() - seqlen_q();
+  int n_end = seqlen_k();
+  if (Traits::kCausal) n_end = min(seqlen_k(), m0 + BM + causal_offset);
+  // With a window, neither are the keys after the last one the bottom row sees nor the whole blocks
+  // before the first one the top row sees: the work follows the window, not the sequence. The ring
+  // then starts at block first_block (slot 0).
+  int first_block = 0;
+  if constexpr (kMods) {
+    n_end = min(n_end, mod.rule.key_end(min(m0 + BM, seqlen_q()) - 1));
+    first_block = mod.rule.key_begin(m0) / BN;
+  }
   const int n_blocks = n_end > 0 ? (n_end + BN - 1) / BN : 0;
 
   auto load_kv = [&](int block, int slot) {
@@ -413,24 +528,24 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p) {
     char* k_tile = kv_tiles + (2 * slot) * Shape::kKvTileBytes;
     char* v_tile = k_tile + Shape::kKvTileBytes;
     load_tile_rows<Element, D, BN, kThreads, Ops::kAsyncCopy>(k_tile, kv_addr + (2 * slot) * Shape::kKvTileBytes, k,
-                                             p.k_strides.seq, n0, p.seqlen_k, aligned);
+                                             p.k_strides.seq, n0, seqlen_k(), aligned);
     load_tile_rows<Element, D, BN, kThreads, Ops::kAsyncCopy>(v_tile, kv_addr + (2 * slot + 1) * Shape::kKvTileBytes, v,
-                                             p.v_strides.seq, n0, p.seqlen_k, aligned);
+                                             p.v_strides.seq, n0, seqlen_k(), aligned);
   };
 
   // Prologue: Q with the first kStages - 1 K/V blocks, one commit group per block (empty groups
   // past the end keep the group count, and so the wait below, uniform).
-  load_tile_rows<Element, D, BM, kThreads, Ops::kAsyncCopy>(q_tile, q_addr, q, p.q_strides.seq, m0, p.seqlen_q, aligned);
+  load_tile_rows<Element, D, BM, kThreads, Ops::kAsyncCopy>(q_tile, q_addr, q, p.q_strides.seq, m0, seqlen_q(), aligned);
 #pragma unroll
   for (int block = 0; block < kStages - 1; ++block) {
-    if (block < n_blocks) load_kv(block, block);
+    if (first_block + block < n_blocks) load_kv(first_block + block, block);
     commit_copies<Ops>();
   }
 
   typename Fragments::Accumulators acc;
   acc.clear();
   int slot = 0;
-  for (int block = 0; block < n_blocks; ++block) {
+  for (int block = first_block; block < n_blocks; ++block) {
     if constexpr (kStages == 1) {
       __syncthreads();  // every warp is done with the previous block's slot
       load_kv(block, 0);
@@ -445,7 +560,12 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p) {
     __syncthreads();
     if constexpr (kStages > 1) {
       const int ahead = block + kStages - 1;
-      if (ahead < n_blocks) load_kv(ahead, ahead % kStages);
+      if constexpr (kMods) {
+        // The ring starts at first_block: block `ahead` goes into the slot before this block's.
+        if (ahead < n_blocks) load_kv(ahead, slot == 0 ? kStages - 1 : slot - 1);
+      } else {
+        if (ahead < n_blocks) load_kv(ahead, ahead % kStages);
+      }
       commit_copies<Ops>();
     }
 
@@ -453,22 +573,37 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p) {
     const smem_addr_t k_tile = kv_addr + (2 * slot) * Shape::kKvTileBytes;
     const smem_addr_t v_tile = k_tile + Shape::kKvTileBytes;
     // Only blocks crossing the sequence end or the diagonal need the mask.
-    const bool needs_mask = n0 + BN > p.seqlen_k || (Traits::kCausal && n0 + BN - 1 > m0 + causal_offset);
+    bool needs_mask = n0 + BN > seqlen_k() || (Traits::kCausal && n0 + BN - 1 > m0 + causal_offset);
 
     // On the diagonal a block of keys can lie entirely after the warp's last row can see: such a
     // block would add exp2(-inf) = 0 everywhere and leave max and sum as they are, so the warp
     // skips it (it still took part in the copies and the barrier above). So does a warp whose rows
     // are all past the end of the sequence (in the last query block), which stores nothing.
-    const bool warp_has_rows = m0 + warp_row0 < p.seqlen_q;
-    const bool warp_sees_block =
-        !Traits::kCausal || m0 + warp_row0 + Shape::kWarpRows - 1 + causal_offset >= n0;
+    const bool warp_has_rows = m0 + warp_row0 < seqlen_q();
+    bool warp_sees_block = !Traits::kCausal || m0 + warp_row0 + Shape::kWarpRows - 1 + causal_offset >= n0;
+    if constexpr (kMods) {
+      // Per warp, from its rows' bands (first_key and last_key grow with the row): whether some row
+      // sees a key of the block, and whether some row misses one (a window edge, the diagonal or the
+      // sequence end crosses the warp's tile), which takes the mask.
+      const int warp_first = m0 + warp_row0;
+      const int warp_rows = min(Shape::kWarpRows, seqlen_q() - warp_first);
+      warp_sees_block = mod.rule.last_key(warp_first + warp_rows - 1) >= n0 && mod.rule.first_key(warp_first) < n0 + BN;
+      needs_mask = mod.rule.tile_needs_mask(warp_first, warp_rows, n0, BN);
+    }
     if (warp_has_rows && warp_sees_block) {
       typename Fragments::Scores s;
       Fragments::compute_scores(s, q_addr, k_tile, warp_row0, lane);
-      if (needs_mask)
-        Fragments::template online_softmax<Traits::kCausal, true>(s, acc, p, m0 + warp_row0, n0, lane);
-      else
-        Fragments::template online_softmax<Traits::kCausal, false>(s, acc, p, m0 + warp_row0, n0, lane);
+      if constexpr (kMods) {
+        if (needs_mask)
+          Fragments::template online_softmax<Traits::kCausal, true>(s, acc, p, m0 + warp_row0, n0, lane, mod.rule);
+        else
+          Fragments::template online_softmax<Traits::kCausal, false>(s, acc, p, m0 + warp_row0, n0, lane, mod.rule);
+      } else {
+        if (needs_mask)
+          Fragments::template online_softmax<Traits::kCausal, true>(s, acc, p, m0 + warp_row0, n0, lane);
+        else
+          Fragments::template online_softmax<Traits::kCausal, false>(s, acc, p, m0 + warp_row0, n0, lane);
+      }
       Fragments::accumulate_pv(s, acc, v_tile, lane);
     }
     slot = slot + 1 == kStages ? 0 : slot + 1;
@@ -479,7 +614,13 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p) {
   commit_copies<Ops>();
   wait_copies<Ops, 0>();
   __syncthreads();
-  Fragments::store_output(acc, p, q_tile, o, batch, head, m0, warp_row0, lane);
+  if constexpr (kMods) {
+    // The sequence's view again, rather than its lse row kept in two registers through the loop.
+    const SequenceView sequence = sequence_view<Traits>(p, mods, batch, head);
+    Fragments::store_output(acc, p, q_tile, o, batch, head, m0, warp_row0, lane, sequence);
+  } else {
+    Fragments::store_output(acc, p, q_tile, o, batch, head, m0, warp_row0, lane);
+  }
 }
 
 }  // namespace dev

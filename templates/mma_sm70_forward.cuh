@@ -156,10 +156,12 @@ struct M8n8k4Fragments {
   // The online softmax of one block (mma_forward.cuh's softmax_scores and rescale_output, on this
   // layout): S scaled into the log2 domain and masked (kMasked: blocks crossing the diagonal or the
   // sequence end), the running max and sum updated, P = exp2(S - max) left in `s`, O rescaled where
-  // a maximum moved.
-  template <bool kCausal, bool kMasked>
+  // a maximum moved. With a ScoreRule (a kernel with modifiers) the logits and the mask are the
+  // rule's, as in softmax_scores.
+  template <bool kCausal, bool kMasked, class Rule = NoScoreMods>
   static __device__ __forceinline__ void online_softmax(Scores& s, Accumulators& acc, const AttentionParams& p,
-                                                        int first_row, int n0, int lane) {
+                                                        int first_row, int n0, int lane, const Rule& rule = Rule{}) {
+    constexpr bool kMods = has_score_mods<Rule>();
     const Lane at(lane);
     const int causal_offset = p.seqlen_k - p.seqlen_q;  // bottom-right: row i sees keys <= i + offset
     float rescale[2];
@@ -167,23 +169,48 @@ struct M8n8k4Fragments {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       const int row = first_row + at.c_row + 2 * h;
-      // Element e of tile nt is key n0 + 8nt + (e & 4) + c_col + (e & 1): visible while
-      // 8nt + (e & 4) + (e & 1) <= last_visible (a compile-time constant per element).
-      int last_visible = 0;
-      if (kMasked) {
-        last_visible = p.seqlen_k - 1 - n0 - at.c_col;
-        if (kCausal) last_visible = min(last_visible, row + causal_offset - n0 - at.c_col);
-      }
       float tile_max = negative_infinity();
+      if constexpr (kMods) {
+        // Element e of tile nt is key col0 + 8nt + (e & 4) + (e & 1): visible while first_visible <=
+        // 8nt + (e & 4) + (e & 1) <= last_visible (the rule's bounds for the row, relative to col0).
+        const int col0 = n0 + at.c_col;
+        const float distance0 = static_cast<float>(row + rule.offset - col0);  // ALiBi's, to key col0
+        int first_visible = 0;
+        int last_visible = 0;
+        if (kMasked) {
+          first_visible = rule.first_key(row) - col0;
+          last_visible = rule.last_key(row) - col0;
+        }
 #pragma unroll
-      for (int nt = 0; nt < Shape::kNTiles; ++nt) {
+        for (int nt = 0; nt < Shape::kNTiles; ++nt) {
 #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-          const int e = 2 * h + (j & 1) + 4 * (j >> 1);  // row h's elements: 2h, 2h+1, 2h+4, 2h+5
-          float& x = s[nt][e];
-          x *= p.scale_log2;
-          if (kMasked && 8 * nt + (e & 4) + (e & 1) > last_visible) x = negative_infinity();
-          tile_max = fmaxf(tile_max, x);
+          for (int j = 0; j < 4; ++j) {
+            const int e = 2 * h + (j & 1) + 4 * (j >> 1);
+            float& x = s[nt][e];
+            const int key = 8 * nt + (e & 4) + (e & 1);
+            x = modified_logit(x, rule, distance0 - static_cast<float>(key), p.scale_log2);
+            if (kMasked && (key < first_visible || key > last_visible)) x = negative_infinity();
+            tile_max = fmaxf(tile_max, x);
+          }
+        }
+      } else {
+        // Element e of tile nt is key n0 + 8nt + (e & 4) + c_col + (e & 1): visible while
+        // 8nt + (e & 4) + (e & 1) <= last_visible (a compile-time constant per element).
+        int last_visible = 0;
+        if (kMasked) {
+          last_visible = p.seqlen_k - 1 - n0 - at.c_col;
+          if (kCausal) last_visible = min(last_visible, row + causal_offset - n0 - at.c_col);
+        }
+#pragma unroll
+        for (int nt = 0; nt < Shape::kNTiles; ++nt) {
+#pragma unroll
+          for (int j = 0; j < 4; ++j) {
+            const int e = 2 * h + (j & 1) + 4 * (j >> 1);  // row h's elements: 2h, 2h+1, 2h+4, 2h+5
+            float& x = s[nt][e];
+            x *= p.scale_log2;
+            if (kMasked && 8 * nt + (e & 4) + (e & 1) > last_visible) x = negative_infinity();
+            tile_max = fmaxf(tile_max, x);
+          }
         }
       }
       // Lanes l and l ^ 2 hold the row's other columns.
@@ -243,10 +270,12 @@ struct M8n8k4Fragments {
   }
 
   // Normalizes O, writes the lse, and stores the warp's rows through its own Q rows in shared memory
-  // (copy_rows_out then writes whole 16-byte chunks of each row).
+  // (copy_rows_out then writes whole 16-byte chunks of each row). With a SequenceView (a kernel with
+  // modifiers) the rows are the sequence's and its lse rows start at lse_row0.
+  template <class Sequence = NoScoreMods>
   static __device__ __forceinline__ void store_output(Accumulators& acc, const AttentionParams& p, char* q_tile,
                                                       Element* o, int batch, int head, int m0, int warp_row0,
-                                                      int lane) {
+                                                      int lane, const Sequence& sequence = Sequence{}) {
     const Lane at(lane);
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
@@ -267,11 +296,16 @@ struct M8n8k4Fragments {
       }
       const int row = m0 + tile_row;
       // One lane per row writes its lse (with two parts, both hold the same statistics).
-      if (p.lse != nullptr && at.c_col == 0 && at.part == 0 && row < p.seqlen_q)
-        p.lse[(static_cast<long long>(batch) * p.num_heads + head) * p.seqlen_q + row] = row_lse(acc.row_max[h], sum);
+      if constexpr (has_score_mods<Sequence>()) {
+        if (p.lse != nullptr && at.c_col == 0 && at.part == 0 && row < sequence.seqlen_q)
+          p.lse[sequence.lse_row0 + row] = row_lse(acc.row_max[h], sum);
+      } else {
+        if (p.lse != nullptr && at.c_col == 0 && at.part == 0 && row < p.seqlen_q)
+          p.lse[(static_cast<long long>(batch) * p.num_heads + head) * p.seqlen_q + row] = row_lse(acc.row_max[h], sum);
+      }
     }
     __syncwarp();  // the warp's rows are complete in shared memory
-    copy_rows_out<Shape, Element>(p, q_tile, o, m0, warp_row0, lane);
+    copy_rows_out<Shape, Element>(p, q_tile, o, m0, warp_row0, lane, sequence);
   }
 };
 
@@ -282,6 +316,13 @@ struct Sm70Ops {
 template <class Traits>
 __global__ void __launch_bounds__(Traits::kWarps * 32, 1) mma_sm70_forward(const AttentionParams p) {
   mma_forward<Traits, Sm70Ops, M8n8k4Fragments<Traits>>(p);
+}
+
+// A kernel specialized on a ragged batch or a score modifier (templates/score_modifiers.cuh).
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kWarps * 32, 1)
+    mma_sm70_forward_modified(const AttentionParams p, const ScoreModParams mods) {
+  mma_forward<Traits, Sm70Ops, M8n8k4Fragments<Traits>>(p, mods);
 }
 
 }  // namespace dev

@@ -25,5 +25,12 @@ __global__ void __launch_bounds__(Traits::kWarps * 32, 1) mma_sm75_forward(const
   mma_forward<Traits, Sm75Ops>(p);
 }
 
+// A kernel specialized on a ragged batch or a score modifier (templates/score_modifiers.cuh).
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kWarps * 32, 1)
+    mma_sm75_forward_modified(const AttentionParams p, const ScoreModParams mods) {
+  mma_forward<Traits, Sm75Ops>(p, mods);
+}
+
 }  // namespace dev
 }  // namespace flashjit

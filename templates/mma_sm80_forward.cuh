@@ -22,5 +22,12 @@ __global__ void __launch_bounds__(Traits::kWarps * 32, 1) mma_sm80_forward(const
   mma_forward<Traits, Sm80Ops>(p);
 }
 
+// A kernel specialized on a ragged batch or a score modifier (templates/score_modifiers.cuh).
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kWarps * 32, 1)
+    mma_sm80_forward_modified(const AttentionParams p, const ScoreModParams mods) {
+  mma_forward<Traits, Sm80Ops>(p, mods);
+}
+
 }  // namespace dev
 }  // namespace flashjit

@@ -9,6 +9,7 @@
 // compiled code (tests/codegen and the GPU tests cover those).
 #define FLASHJIT_HOST_EMULATION 1
 
+#include <algorithm>
 #include <utility>
 
 #include <gtest/gtest.h>
@@ -275,6 +276,209 @@ TEST(MmaSm75Emulation, HeadDim72PaddedRowsAndUnalignedStrides) {
 
 TEST(MmaSm75Emulation, HeadDim128) {
   expect_sm75_matches<Tile<16, 32, 1, 2>, 128>(test::shape(1, 1, 1, 20, 70, 128, DType::f16, kCausal));
+}
+
+// ---- Ragged batches and score modifiers (issue 14) -----------------------------------------------
+// The `_modified` entries with the shell's modifier traits, launched as the runtime launches them, on
+// odd shapes against the double-precision reference: several key blocks per row so that windows skip
+// blocks on both sides, masked and unmasked blocks, rows that see no key, GQA, ragged lengths 0, 1,
+// odd and long.
+
+template <Variant kVariant, class Traits>
+test::EmulatedModifiedKernel modified_kernel_of() {
+  if constexpr (kVariant == Variant::mma_sm80)
+    return &dev::mma_sm80_forward_modified<Traits>;
+  else
+    return &dev::mma_sm75_forward_modified<Traits>;
+}
+
+// The problem's features must be the kernel's: the mask and each modifier (the runtime derives them
+// from the arguments, as emulated_spec does).
+template <Variant kVariant, class TileT, DType kDType, int kHeadDim, bool kCausal, bool kWindow, bool kSoftcap,
+          bool kAlibi, bool kRagged>
+void expect_modified_problem_matches(test::HostProblem& p, Lse lse = Lse::written) {
+  using Base = test::EmulatedTraits<kDType, kHeadDim, TileT::kBlockM, TileT::kBlockN, TileT::kWarps, TileT::kStages,
+                                    kCausal>;
+  using Traits = test::WithModifiers<Base, kWindow, kSoftcap, kAlibi, kRagged>;
+  const gen::KernelSpec spec = spec_for<kVariant, TileT>(p.shape);
+  ASSERT_EQ(spec.dtype, kDType);
+  ASSERT_EQ(spec.head_dim, kHeadDim);
+  ASSERT_EQ(spec.mask == MaskKind::causal, kCausal);
+  ASSERT_EQ(spec.window, kWindow);
+  ASSERT_EQ(spec.softcap, kSoftcap);
+  ASSERT_EQ(spec.alibi, kAlibi);
+  ASSERT_EQ(spec.ragged, kRagged);
+  test::expect_emulated_modified_kernel_matches(modified_kernel_of<kVariant, Traits>(), spec, device_for(kVariant), p,
+                                                lse);
+}
+
+template <Variant kVariant, class TileT, DType kDType, int kHeadDim, bool kCausal, bool kWindow, bool kSoftcap,
+          bool kAlibi, bool kRagged>
+void expect_modified_matches(const ProblemShape& s, Lse lse = Lse::written) {
+  test::HostProblem p = test::make_problem(s);
+  expect_modified_problem_matches<kVariant, TileT, kDType, kHeadDim, kCausal, kWindow, kSoftcap, kAlibi, kRagged>(p,
+                                                                                                                 lse);
+}
+
+ProblemShape windowed(ProblemShape s, int left, int right) {
+  s.window_left = left;
+  s.window_right = right;
+  return s;
+}
+
+ProblemShape capped(ProblemShape s, float softcap) {
+  s.softcap = softcap;
+  return s;
+}
+
+ProblemShape with_alibi(ProblemShape s, bool per_batch) {
+  s.alibi = true;
+  s.alibi_per_batch = per_batch;
+  return s;
+}
+
+constexpr Variant kSm80 = Variant::mma_sm80;
+constexpr Variant kSm75 = Variant::mma_sm75;
+
+TEST(MmaModifiers, Sm80SlidingWindowBothSides) {
+  // Window (20, 5) over 310 keys: each row sees at most 26 keys, ten 32-key blocks per sequence.
+  expect_modified_matches<kSm80, Tile<64, 32, 2, 2>, DType::f16, 64, false, true, false, false, false>(
+      windowed(test::shape(2, 2, 1, 300, 310, 64, DType::f16), 20, 5));
+  // Right bound only, three stages, more keys than queries; and left only, fewer.
+  expect_modified_matches<kSm80, Tile<32, 32, 2, 3>, DType::bf16, 128, false, true, false, false, false>(
+      windowed(test::shape(1, 2, 2, 130, 257, 128, DType::bf16), -1, 30));
+  expect_modified_matches<kSm80, Tile<32, 32, 2, 3>, DType::bf16, 128, false, true, false, false, false>(
+      windowed(test::shape(1, 1, 1, 200, 97, 128, DType::bf16), 19, -1));
+}
+
+TEST(MmaModifiers, Sm80CausalWithALeftWindowAndRowsThatSeeNothing) {
+  // seqlen_q > seqlen_k: the top 130 rows' bands lie before key 0 (zeros, lse -inf).
+  expect_modified_matches<kSm80, Tile<64, 32, 2, 2>, DType::f16, 64, true, true, false, false, false>(
+      windowed(test::shape(1, 2, 2, 200, 70, 64, DType::f16, kCausal), 17, -1));
+  // window_left 0: every row sees its diagonal key alone.
+  expect_modified_matches<kSm80, Tile<32, 16, 2, 1>, DType::bf16, 96, true, true, false, false, false>(
+      windowed(test::shape(1, 1, 1, 150, 90, 96, DType::bf16, kCausal), 0, -1));
+}
+
+TEST(MmaModifiers, Sm80Softcap) {
+  // A cap of 0.5 flattens every score; 30 (Gemma 2's) barely touches scores this small.
+  expect_modified_matches<kSm80, Tile<32, 32, 2, 2>, DType::bf16, 128, false, false, true, false, false>(
+      capped(test::shape(2, 2, 1, 77, 150, 128, DType::bf16), 0.5f));
+  expect_modified_matches<kSm80, Tile<64, 32, 2, 2>, DType::f16, 64, true, false, true, false, false>(
+      capped(test::shape(1, 3, 3, 97, 97, 64, DType::f16, kCausal), 30.0f));
+}
+
+TEST(MmaModifiers, Sm80AlibiPerHeadAndPerBatchWithGqa) {
+  expect_modified_matches<kSm80, Tile<64, 32, 2, 2>, DType::f16, 64, false, false, false, true, false>(
+      with_alibi(test::shape(2, 4, 2, 90, 130, 64, DType::f16), false));
+  // Per-batch slopes, causal, four query heads on one key/value head, lse left out.
+  expect_modified_matches<kSm80, Tile<32, 32, 2, 2>, DType::bf16, 128, true, false, false, true, false>(
+      with_alibi(test::shape(3, 4, 1, 70, 50, 128, DType::bf16, kCausal), true), Lse::null);
+}
+
+TEST(MmaModifiers, Sm80RaggedBatches) {
+  // Lengths 0, 1, odd and long in one batch, seqlen_q != seqlen_k per sequence; an empty query
+  // sequence writes nothing, an empty key sequence gives zero rows with lse -inf.
+  expect_modified_matches<kSm80, Tile<64, 32, 2, 2>, DType::f16, 64, true, false, false, false, true>(
+      test::ragged_shape({0, 1, 37, 300, 5}, {7, 0, 37, 200, 130}, 2, 1, 64, DType::f16, kCausal));
+  expect_modified_matches<kSm80, Tile<32, 16, 2, 2>, DType::bf16, 128, false, false, false, false, true>(
+      test::ragged_shape({17, 0, 64, 3}, {17, 9, 130, 1}, 3, 3, 128, DType::bf16));
+}
+
+TEST(MmaModifiers, Sm80EverythingAtOnce) {
+  ProblemShape s = test::ragged_shape({33, 1, 190, 0}, {270, 12, 145, 3}, 4, 2, 64, DType::f16, kCausal);
+  s = with_alibi(capped(windowed(s, 21, -1), 2.0f), true);
+  expect_modified_matches<kSm80, Tile<64, 32, 2, 2>, DType::f16, 64, true, true, true, true, true>(s);
+  // Non-causal, a window on both sides, head dim 40 (padded rows), over strides that are not 16-byte
+  // aligned (the element-by-element copies).
+  ProblemShape t = test::strided(test::ragged_shape({20, 157}, {64, 131}, 2, 2, 40, DType::bf16), 8, 3);
+  t = with_alibi(capped(windowed(t, 4, 11), 1.0f), false);
+  expect_modified_matches<kSm80, Tile<32, 16, 2, 2>, DType::bf16, 40, false, true, true, true, true>(t);
+}
+
+// The 16-byte copies mma_sm80 issues for a problem with tile (block_m, block_n): per query block with
+// rows, its Q tile, and the K and V tiles of each key block from the one holding the first key its
+// top row sees to the one holding the last key its bottom row sees (FlashAttention-2's window,
+// written out here from the semantics); nothing for a block past its sequence's end.
+long long expected_copies(const test::HostProblem& p, int block_m, int block_n) {
+  const ProblemShape& s = p.shape;
+  const long long chunks = (s.head_dim + 15) / 16 * 2;  // 16-byte chunks of a row padded to 16 elements
+  long long copies = 0;
+  for (int b = 0; b < s.batch; ++b) {
+    const int sq = p.seqlen_q_of(b);
+    const int sk = p.seqlen_k_of(b);
+    for (int m0 = 0; m0 < sq; m0 += block_m) {
+      const int top = m0;
+      const int bottom = std::min(m0 + block_m, sq) - 1;
+      const int first = s.window_left < 0 ? 0 : std::max(0, top + sk - sq - s.window_left);
+      int last = sk - 1;
+      if (s.mask == kCausal) last = std::min(last, bottom + sk - sq);
+      else if (s.window_right >= 0) last = std::min(last, bottom + sk - sq + s.window_right);
+      const int blocks = last < 0 ? 0 : (last + block_n) / block_n - first / block_n;
+      copies += s.num_heads * (block_m * chunks + 2LL * blocks * block_n * chunks);
+    }
+  }
+  return copies;
+}
+
+// A window's work follows the window: the kernel loads no key block before the one its block's top
+// row starts in, nor after the one its bottom row ends in (both sides), and a ragged batch's blocks
+// past their sequence's end load nothing. The packed tensors (batch stride 0) keep the 16-byte
+// cp.async path: the element-by-element one would issue no copies at all.
+TEST(MmaModifiers, Sm80WindowsLoadOnlyTheKeyBlocksTheirRowsSee) {
+  using T = Tile<64, 32, 2, 2>;
+  test::HostProblem one = test::make_problem(windowed(test::shape(1, 2, 1, 300, 310, 64, DType::f16), 20, 5));
+  const long long before_one = emulation::cp_async_copies_issued();
+  expect_modified_problem_matches<kSm80, T, DType::f16, 64, false, true, false, false, false>(one);
+  const long long windowed_copies = emulation::cp_async_copies_issued() - before_one;
+  EXPECT_EQ(windowed_copies, expected_copies(one, 64, 32));
+  // Without the window, each of the 5 query blocks of the 2 heads loads its 64 Q rows and all 10 key
+  // blocks (8 chunks a row); with it, 3 or 4 key blocks.
+  const long long unwindowed_copies = 2 * 5 * (64 + 2 * 10 * 32) * 8;
+  EXPECT_LT(windowed_copies, unwindowed_copies / 2);
+
+  ProblemShape s = test::ragged_shape({300, 0, 45, 130}, {310, 20, 300, 1}, 2, 1, 64, DType::f16, kCausal);
+  test::HostProblem ragged = test::make_problem(windowed(s, 20, -1));
+  const long long before_ragged = emulation::cp_async_copies_issued();
+  expect_modified_problem_matches<kSm80, T, DType::f16, 64, true, true, false, false, true>(ragged);
+  EXPECT_EQ(emulation::cp_async_copies_issued() - before_ragged, expected_copies(ragged, 64, 32));
+}
+
+// The tile the selector picks on an A100 for a kernel with modifiers at head dim 128: eight warps of
+// one 16-row tile (generator/mma_rules.cpp keeps 16 accumulators for the modifiers' state).
+TEST(MmaModifiers, Sm80DefaultTileAtHeadDim128) {
+  const ProblemShape s = capped(windowed(test::shape(1, 1, 1, 150, 300, 128, DType::bf16, kCausal), 40, -1), 5.0f);
+  const gen::KernelSpec expected = spec_for<kSm80, Tile<128, 64, 8, 2>>(s);
+  auto spec = gen::default_spec(kSm80, device_for(kSm80), flashjit::testing::problem_with(expected.features()));
+  ASSERT_TRUE(static_cast<bool>(spec)) << llvm::toString(spec.takeError());
+  ASSERT_EQ(gen::canonical_key(*spec), gen::canonical_key(expected))
+      << "the default tile changed: instantiate the new one here";
+  expect_modified_matches<kSm80, Tile<128, 64, 8, 2>, DType::bf16, 128, true, true, true, false, false>(s);
+}
+
+TEST(MmaModifiers, Sm75EveryModifier) {
+  using T = Tile<64, 32, 2, 2>;
+  expect_modified_matches<kSm75, T, DType::f16, 64, false, true, false, false, false>(
+      windowed(test::shape(2, 2, 1, 300, 310, 64, DType::f16), 20, 5));
+  expect_modified_matches<kSm75, Tile<32, 16, 2, 1>, DType::f16, 128, true, true, false, false, false>(
+      windowed(test::shape(1, 2, 2, 200, 70, 128, DType::f16, kCausal), 17, -1));
+  expect_modified_matches<kSm75, Tile<32, 16, 2, 2>, DType::f16, 128, false, false, true, false, false>(
+      capped(test::shape(2, 2, 1, 77, 150, 128, DType::f16), 0.5f));
+  expect_modified_matches<kSm75, T, DType::f16, 64, false, false, false, true, false>(
+      with_alibi(test::shape(2, 4, 2, 90, 130, 64, DType::f16), false));
+  expect_modified_matches<kSm75, Tile<32, 16, 2, 2>, DType::f16, 128, true, false, false, true, false>(
+      with_alibi(test::shape(3, 4, 1, 70, 50, 128, DType::f16, kCausal), true));
+  expect_modified_matches<kSm75, T, DType::f16, 64, true, false, false, false, true>(
+      test::ragged_shape({0, 1, 37, 300, 5}, {7, 0, 37, 200, 130}, 2, 1, 64, DType::f16, kCausal));
+}
+
+TEST(MmaModifiers, Sm75EverythingAtOnce) {
+  ProblemShape s = test::ragged_shape({33, 1, 190, 0}, {270, 12, 145, 3}, 4, 2, 64, DType::f16, kCausal);
+  s = with_alibi(capped(windowed(s, 21, -1), 2.0f), true);
+  expect_modified_matches<kSm75, Tile<64, 32, 2, 2>, DType::f16, 64, true, true, true, true, true>(s);
+  ProblemShape t = test::ragged_shape({20, 157}, {64, 131}, 2, 2, 96, DType::f16);
+  t = with_alibi(capped(windowed(t, 4, 11), 1.0f), false);
+  expect_modified_matches<kSm75, Tile<32, 16, 2, 1>, DType::f16, 96, false, true, true, true, true>(t);
 }
 
 // ---- NaN scores ----------------------------------------------------------------------------------

@@ -175,6 +175,95 @@ TEST(MmaSm70Emulation, NonContiguousStridesAlignedAndNot) {
   expect_matches<Tile<32, 16, 2, 2>, 40>(test::strided(f16(1, 2, 1, 20, 40, 40, kNone), 3, 5));
 }
 
+// ---- Ragged batches and score modifiers (issue 14) ---------------------------------------------
+// The `_modified` entry with the shell's modifier traits, launched as the runtime launches it, on odd
+// shapes against the double-precision reference, with both warp shapes (32 rows per warp: a quad
+// pair per slab; 16 rows: the head dim split between two quad pairs, which run the same softmax).
+
+template <class TileT, int kHeadDim, bool kCausal, bool kWindow, bool kSoftcap, bool kAlibi, bool kRagged>
+void expect_modified_matches(const ProblemShape& s, Lse lse = Lse::written) {
+  using Base = test::EmulatedTraits<DType::f16, kHeadDim, TileT::kBlockM, TileT::kBlockN, TileT::kWarps,
+                                    TileT::kStages, kCausal>;
+  using Traits = test::WithModifiers<Base, kWindow, kSoftcap, kAlibi, kRagged>;
+  const gen::KernelSpec spec = spec_for<TileT>(s);
+  ASSERT_EQ(spec.dtype, DType::f16);
+  ASSERT_EQ(spec.head_dim, kHeadDim);
+  ASSERT_EQ(spec.mask == MaskKind::causal, kCausal);
+  ASSERT_EQ(spec.window, kWindow);
+  ASSERT_EQ(spec.softcap, kSoftcap);
+  ASSERT_EQ(spec.alibi, kAlibi);
+  ASSERT_EQ(spec.ragged, kRagged);
+  test::HostProblem p = test::make_problem(s);
+  test::expect_emulated_modified_kernel_matches(&dev::mma_sm70_forward_modified<Traits>, spec, volta(), p, lse);
+}
+
+ProblemShape windowed(ProblemShape s, int left, int right) {
+  s.window_left = left;
+  s.window_right = right;
+  return s;
+}
+
+ProblemShape capped(ProblemShape s, float softcap) {
+  s.softcap = softcap;
+  return s;
+}
+
+ProblemShape with_alibi(ProblemShape s, bool per_batch) {
+  s.alibi = true;
+  s.alibi_per_batch = per_batch;
+  return s;
+}
+
+using ThirtyTwoRows = Tile<64, 32, 2, 2>;  // 32 rows per warp
+using SixteenRows = Tile<64, 16, 4, 2>;    // 16 rows per warp, the head dim split
+
+TEST(MmaSm70Modifiers, SlidingWindowBothSides) {
+  // Window (20, 5) over 310 keys: each row sees at most 26 keys, ten 32-key blocks per sequence.
+  expect_modified_matches<ThirtyTwoRows, 64, false, true, false, false, false>(
+      windowed(f16(2, 2, 1, 300, 310, 64, kNone), 20, 5));
+  expect_modified_matches<SixteenRows, 128, false, true, false, false, false>(
+      windowed(f16(1, 2, 2, 130, 257, 128, kNone), 7, 30));
+}
+
+TEST(MmaSm70Modifiers, CausalWithALeftWindowAndRowsThatSeeNothing) {
+  // seqlen_q > seqlen_k: the top 130 rows' bands lie before key 0 (zeros, lse -inf).
+  expect_modified_matches<ThirtyTwoRows, 64, true, true, false, false, false>(
+      windowed(f16(1, 2, 2, 200, 70, 64, kCausal), 17, -1));
+  expect_modified_matches<Tile<64, 16, 4, 1>, 96, true, true, false, false, false>(
+      windowed(f16(1, 1, 1, 150, 90, 96, kCausal), 0, -1));
+}
+
+TEST(MmaSm70Modifiers, Softcap) {
+  expect_modified_matches<SixteenRows, 128, false, false, true, false, false>(
+      capped(f16(2, 2, 1, 77, 150, 128, kNone), 0.5f));
+  expect_modified_matches<ThirtyTwoRows, 64, true, false, true, false, false>(
+      capped(f16(1, 3, 3, 97, 97, 64, kCausal), 30.0f));
+}
+
+TEST(MmaSm70Modifiers, AlibiPerHeadAndPerBatchWithGqa) {
+  expect_modified_matches<ThirtyTwoRows, 64, false, false, false, true, false>(
+      with_alibi(f16(2, 4, 2, 90, 130, 64, kNone), false));
+  expect_modified_matches<SixteenRows, 128, true, false, false, true, false>(
+      with_alibi(f16(3, 4, 1, 70, 50, 128, kCausal), true), Lse::null);
+}
+
+TEST(MmaSm70Modifiers, RaggedBatches) {
+  expect_modified_matches<ThirtyTwoRows, 64, true, false, false, false, true>(
+      test::ragged_shape({0, 1, 37, 300, 5}, {7, 0, 37, 200, 130}, 2, 1, 64, DType::f16, kCausal));
+  expect_modified_matches<SixteenRows, 128, false, false, false, false, true>(
+      test::ragged_shape({17, 0, 64, 3}, {17, 9, 130, 1}, 3, 3, 128, DType::f16));
+}
+
+TEST(MmaSm70Modifiers, EverythingAtOnce) {
+  ProblemShape s = test::ragged_shape({33, 1, 190, 0}, {270, 12, 145, 3}, 4, 2, 64, DType::f16, kCausal);
+  s = with_alibi(capped(windowed(s, 21, -1), 2.0f), true);
+  expect_modified_matches<ThirtyTwoRows, 64, true, true, true, true, true>(s);
+  // Non-causal, a window on both sides, head dim 40, over strides that are not 16-byte aligned.
+  ProblemShape t = test::strided(test::ragged_shape({20, 157}, {64, 131}, 2, 2, 40, DType::f16), 8, 3);
+  t = with_alibi(capped(windowed(t, 4, 11), 1.0f), false);
+  expect_modified_matches<SixteenRows, 40, false, true, true, true, true>(t);
+}
+
 // ---- NaN scores ------------------------------------------------------------------------------------------
 
 // A NaN score makes its row's output and lse NaN (not the -inf of a row that sees no key), in the

@@ -12,7 +12,9 @@
 
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
+#include "generator/selector.h"
 #include "generator/variant_rules.h"
+#include "helpers/problems.h"
 #include "unit/rules_test_support.h"
 
 namespace flashjit::gen {
@@ -209,6 +211,61 @@ TEST(MmaArch, BothAreBuiltAndNameTheirTemplates) {
     EXPECT_STREQ(rules.shared_bytes_of, "::flashjit::dev::MmaShape");
     EXPECT_STREQ(rules.name, variant_name(v));
   }
+}
+
+// ---- ragged batches and score modifiers (issue 14) ------------------------------------------------
+
+ProblemFeatures every_modifier(int head_dim) {
+  ProblemFeatures f{DType::f16, head_dim, MaskKind::causal};
+  f.ragged = f.window = f.softcap = f.alibi = true;
+  return f;
+}
+
+// Both templates have `_modified` entries (templates/mma_forward.cuh), so neither refuses a feature:
+// the selector runs them for windows, softcap, ALiBi and ragged batches instead of generic.
+TEST(MmaModifiers, BothComputeEveryModifier) {
+  for (Variant v : {Variant::mma_sm80, Variant::mma_sm75}) {
+    EXPECT_EQ(modifier_problem(rules_for(v), every_modifier(64)), "") << variant_name(v);
+    KernelSpec s = mma(v, v == Variant::mma_sm80 ? 80 : 75, 64, 128, 64, 4, 2);
+    s.set_features(every_modifier(64));
+    EXPECT_TRUE(problems_of(s).empty()) << canonical_key(s) << ": " << joined(problems_of(s));
+  }
+  auto choice = default_spec(Variant::mma_sm80, DeviceDescription::for_arch(80),
+                             flashjit::testing::problem_with(every_modifier(64)));
+  ASSERT_TRUE(static_cast<bool>(choice)) << llvm::toString(choice.takeError());
+  EXPECT_EQ(canonical_key(*choice), "mma_sm80_sm80_f16_d64_m128n64w4s2_causal_window_softcap_alibi_varlen");
+}
+
+// A kernel with modifiers keeps the sequence, the window's bounds, the slope and the softcap in
+// registers too: 16 fewer accumulators fit (ptxas spilled at 160 with two or more modifiers).
+TEST(MmaModifiers, KeepSixteenFewerAccumulators) {
+  KernelSpec d128 = sm80(128, 128, 32, 4, 2);  // 2 * (16 + 64) = 160
+  EXPECT_TRUE(problems_of(d128).empty()) << joined(problems_of(d128));
+  d128.window = true;
+  expect_only_problem(d128,
+                      "mma_sm80 tile m128n32w4 at head_dim 128 keeps 160 fp32 accumulators in 2 16-row tiles per "
+                      "warp, over the 144 that fit in registers without spills beside a ragged batch's or score "
+                      "modifiers' state");
+  KernelSpec d112 = sm75(112, 128, 32, 4, 2);  // 2 * (16 + 56) = 144
+  d112.set_features(every_modifier(112));
+  EXPECT_TRUE(problems_of(d112).empty()) << joined(problems_of(d112));
+}
+
+// So at d 128 a kernel with modifiers takes eight warps of one 16-row tile (64-key blocks; 32 on
+// Turing, whose 64 KB hold no more), where the dense one keeps two tiles per warp.
+TEST(MmaModifiers, DefaultTilesWithModifiers) {
+  auto key = [](Variant v, int arch, const ProblemFeatures& f) {
+    auto spec = default_spec(v, DeviceDescription::for_arch(arch), flashjit::testing::problem_with(f));
+    if (!spec) return "error: " + llvm::toString(spec.takeError());
+    return canonical_key(*spec);
+  };
+  ProblemFeatures window{DType::bf16, 128, MaskKind::none};
+  window.window = true;
+  EXPECT_EQ(key(Variant::mma_sm80, 80, window), "mma_sm80_sm80_bf16_d128_m128n64w8s2_none_window");
+  EXPECT_EQ(key(Variant::mma_sm80, 80, ProblemFeatures{DType::bf16, 128, MaskKind::none}),
+            "mma_sm80_sm80_bf16_d128_m128n32w4s2_none");
+  EXPECT_EQ(key(Variant::mma_sm75, 75, every_modifier(128)),
+            "mma_sm75_sm75_f16_d128_m128n32w8s2_causal_window_softcap_alibi_varlen");
 }
 
 // ---- the tuner's grid ----------------------------------------------------------------------------

@@ -165,6 +165,21 @@ TEST(MmaSm70Defaults, EveryHeadDimHasATileThatFitsAV100) {
   EXPECT_EQ(volta_default(64, MaskKind::causal), "mma_sm70_sm70_f16_d64_m128n64w4s2_causal");
 }
 
+// ---- ragged batches and score modifiers (issue 14) ------------------------------------------------
+
+// The template has a `_modified` entry (mma_forward.cuh's main loop with this layout's softmax), so
+// Volta runs windows, softcap, ALiBi and ragged batches on its tensor cores rather than on generic.
+// Its defaults keep the dense kernel's tiles: ptxas spilled none of them with every modifier at once
+// (tests/codegen/mma_sm70_modified_no_spills.check).
+TEST(MmaSm70Modifiers, ComputesEveryModifierAtTheDenseDefaults) {
+  ProblemFeatures f{DType::f16, 128, MaskKind::causal};
+  f.ragged = f.window = f.softcap = f.alibi = true;
+  EXPECT_EQ(modifier_problem(rules_for(Variant::mma_sm70), f), "");
+  auto spec = default_spec(Variant::mma_sm70, DeviceDescription::for_arch(70), testing::problem_with(f));
+  ASSERT_TRUE(static_cast<bool>(spec)) << llvm::toString(spec.takeError());
+  EXPECT_EQ(canonical_key(*spec), "mma_sm70_sm70_f16_d128_m128n32w4s2_causal_window_softcap_alibi_varlen");
+}
+
 // ---- the tuner's grid ----------------------------------------------------------------------------
 
 // Both warp shapes at 64 and 128 query rows, every key tile, one and two slots: 32 tiles of legal
