@@ -29,6 +29,9 @@ namespace {
 using test::Lse;
 using test::Operand;
 using test::ProblemShape;
+using test::capped;
+using test::windowed;
+using test::with_alibi;
 using test::relayout;
 using test::strided;
 
@@ -271,23 +274,6 @@ void run_modified(const ProblemShape& s, Lse lse = Lse::written) {
   ASSERT_EQ(spec.ragged, kRagged);
   test::HostProblem p = test::make_problem(s);
   test::expect_emulated_modified_kernel_matches(&dev::generic_forward_modified<Traits>, spec, hopper(), p, lse);
-}
-
-ProblemShape windowed(ProblemShape s, int left, int right) {
-  s.window_left = left;
-  s.window_right = right;
-  return s;
-}
-
-ProblemShape capped(ProblemShape s, float softcap) {
-  s.softcap = softcap;
-  return s;
-}
-
-ProblemShape with_alibi(ProblemShape s, bool per_batch) {
-  s.alibi = true;
-  s.alibi_per_batch = per_batch;
-  return s;
 }
 
 TEST(GenericKernelModifiers, SlidingWindowBothSides) {

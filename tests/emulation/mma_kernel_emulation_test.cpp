@@ -34,6 +34,9 @@ namespace {
 using test::Lse;
 using test::Operand;
 using test::ProblemShape;
+using test::capped;
+using test::windowed;
+using test::with_alibi;
 
 constexpr MaskKind kNone = MaskKind::none;
 constexpr MaskKind kCausal = MaskKind::causal;
@@ -318,23 +321,6 @@ void expect_modified_matches(const ProblemShape& s, Lse lse = Lse::written) {
   test::HostProblem p = test::make_problem(s);
   expect_modified_problem_matches<kVariant, TileT, kDType, kHeadDim, kCausal, kWindow, kSoftcap, kAlibi, kRagged>(p,
                                                                                                                  lse);
-}
-
-ProblemShape windowed(ProblemShape s, int left, int right) {
-  s.window_left = left;
-  s.window_right = right;
-  return s;
-}
-
-ProblemShape capped(ProblemShape s, float softcap) {
-  s.softcap = softcap;
-  return s;
-}
-
-ProblemShape with_alibi(ProblemShape s, bool per_batch) {
-  s.alibi = true;
-  s.alibi_per_batch = per_batch;
-  return s;
 }
 
 constexpr Variant kSm80 = Variant::mma_sm80;

@@ -31,6 +31,9 @@ namespace {
 
 using test::Lse;
 using test::ProblemShape;
+using test::capped;
+using test::windowed;
+using test::with_alibi;
 
 constexpr MaskKind kNone = MaskKind::none;
 constexpr MaskKind kCausal = MaskKind::causal;
@@ -195,23 +198,6 @@ void expect_modified_matches(const ProblemShape& s, Lse lse = Lse::written) {
   ASSERT_EQ(spec.ragged, kRagged);
   test::HostProblem p = test::make_problem(s);
   test::expect_emulated_modified_kernel_matches(&dev::mma_sm70_forward_modified<Traits>, spec, volta(), p, lse);
-}
-
-ProblemShape windowed(ProblemShape s, int left, int right) {
-  s.window_left = left;
-  s.window_right = right;
-  return s;
-}
-
-ProblemShape capped(ProblemShape s, float softcap) {
-  s.softcap = softcap;
-  return s;
-}
-
-ProblemShape with_alibi(ProblemShape s, bool per_batch) {
-  s.alibi = true;
-  s.alibi_per_batch = per_batch;
-  return s;
 }
 
 using ThirtyTwoRows = Tile<64, 32, 2, 2>;  // 32 rows per warp

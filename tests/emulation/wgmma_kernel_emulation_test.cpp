@@ -38,6 +38,9 @@ namespace {
 
 using test::Lse;
 using test::ProblemShape;
+using test::capped;
+using test::windowed;
+using test::with_alibi;
 
 constexpr MaskKind kNone = MaskKind::none;
 constexpr MaskKind kCausal = MaskKind::causal;
@@ -195,23 +198,6 @@ TEST(WgmmaSm90Emulation, EagerTmaCopies) {
 }
 
 // ---- issue 14: sliding windows, softcap and ALiBi (the `_modified` entry) ---------------------------
-
-ProblemShape windowed(ProblemShape s, int left, int right) {
-  s.window_left = left;
-  s.window_right = right;
-  return s;
-}
-
-ProblemShape capped(ProblemShape s, float softcap) {
-  s.softcap = softcap;
-  return s;
-}
-
-ProblemShape with_alibi(ProblemShape s, bool per_batch) {
-  s.alibi = true;
-  s.alibi_per_batch = per_batch;
-  return s;
-}
 
 // The K rows TMA should load for `s` with query tiles of kBlockM rows and key blocks of kBlockN: for
 // every (batch, head) tile, each block holding a key some row of the tile sees, and no other,

@@ -21,23 +21,9 @@ namespace {
 
 using test::HostProblem;
 using test::ProblemShape;
-
-ProblemShape windowed(ProblemShape s, int left, int right) {
-  s.window_left = left;
-  s.window_right = right;
-  return s;
-}
-
-ProblemShape capped(ProblemShape s, float softcap) {
-  s.softcap = softcap;
-  return s;
-}
-
-ProblemShape with_alibi(ProblemShape s, bool per_batch) {
-  s.alibi = true;
-  s.alibi_per_batch = per_batch;
-  return s;
-}
+using test::capped;
+using test::windowed;
+using test::with_alibi;
 
 // The cases every variant runs, in the dtype it computes (f16 runs everywhere with tensor cores).
 std::vector<ProblemShape> modifier_cases(DType dtype) {

@@ -67,6 +67,23 @@ ProblemShape shape(int batch, int heads, int kv_heads, int seqlen_q, int seqlen_
   return s;
 }
 
+ProblemShape windowed(ProblemShape s, int left, int right) {
+  s.window_left = left;
+  s.window_right = right;
+  return s;
+}
+
+ProblemShape capped(ProblemShape s, float softcap) {
+  s.softcap = softcap;
+  return s;
+}
+
+ProblemShape with_alibi(ProblemShape s, bool per_batch) {
+  s.alibi = true;
+  s.alibi_per_batch = per_batch;
+  return s;
+}
+
 namespace {
 
 Strides padded_strides(const ProblemShape& s, int seqlen, int heads) {

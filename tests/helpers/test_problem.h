@@ -52,6 +52,11 @@ ProblemShape shape(int batch, int heads, int kv_heads, int seqlen_q, int seqlen_
 ProblemShape ragged_shape(std::vector<int> q_lengths, std::vector<int> k_lengths, int heads, int kv_heads,
                           int head_dim, DType dtype, MaskKind mask = MaskKind::none);
 
+// `s` with a sliding window, a softcap, or ALiBi slopes (per batch entry when per_batch).
+ProblemShape windowed(ProblemShape s, int left, int right);
+ProblemShape capped(ProblemShape s, float softcap);
+ProblemShape with_alibi(ProblemShape s, bool per_batch = false);
+
 // GoogleTest prints parameters with this (instead of their bytes).
 inline void PrintTo(const ProblemShape& shape, std::ostream* os) { *os << shape.name(); }
 

@@ -25,6 +25,9 @@ namespace {
 
 using test::HostProblem;
 using test::ProblemShape;
+using test::capped;
+using test::windowed;
+using test::with_alibi;
 using test::shape;
 
 // The normalized args of `p` (as the runtime would pass them to a backend).
@@ -99,23 +102,6 @@ std::vector<CpuCase> reference_cases() {
       {"head_dim256_f32", shape(1, 1, 1, 70, 70, 256, f32)},
       {"head_dim256_causal_f16", shape(1, 2, 1, 70, 100, 256, f16, causal)},
   };
-}
-
-ProblemShape windowed(ProblemShape s, int left, int right) {
-  s.window_left = left;
-  s.window_right = right;
-  return s;
-}
-
-ProblemShape capped(ProblemShape s, float softcap) {
-  s.softcap = softcap;
-  return s;
-}
-
-ProblemShape with_alibi(ProblemShape s, bool per_batch = false) {
-  s.alibi = true;
-  s.alibi_per_batch = per_batch;
-  return s;
 }
 
 // Issue 14: ragged batches, sliding windows, softcap and ALiBi, alone and together.
