@@ -42,10 +42,7 @@ std::string kernel_parameter_declaration(ParameterBlock block, bool score_mods) 
 
 std::string modifier_problem(const VariantRules& rules, const ProblemFeatures& f) {
   std::vector<std::string> missing;
-  if (f.ragged && !rules.modifiers.ragged) {
-    const std::string refusal = rules.modifiers.ragged_refusal;
-    missing.push_back(refusal.empty() ? "ragged batches" : "ragged batches (" + refusal + ")");
-  }
+  if (f.ragged && !rules.modifiers.ragged) missing.push_back("ragged batches");
   if (f.window && !rules.modifiers.window) missing.push_back("sliding windows");
   if (f.softcap && !rules.modifiers.softcap) missing.push_back("softcap");
   if (f.alibi && !rules.modifiers.alibi) missing.push_back("ALiBi");

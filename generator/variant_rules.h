@@ -57,9 +57,9 @@ struct VariantRules {
     bool window = false;
     bool softcap = false;
     bool alibi = false;
-    // Why the template cannot compute ragged batches, where that is more than work not done yet:
-    // modifier_problem() says it in parentheses after "ragged batches". Empty: nothing to add.
-    const char* ragged_refusal = "";
+    // What a ragged call must give for the template to take it, as `flashjit doctor` says it;
+    // empty: nothing beyond the offsets. (The Problem's own checks enforce it.)
+    const char* ragged_condition = "";
   } modifiers;
 
   // Why the tile (block_m/block_n/warps/stages against head_dim) is illegal; empty when legal.

@@ -145,12 +145,11 @@ const VariantRules& wgmma_sm90_rules() {
     r.arch_problem = sm90_arch;
     r.head_dim_problem = head_dim_problem;
     r.problem_rule = problem_rule;
-    // Windows, softcap and ALiBi: templates/wgmma_score_modifiers.cuh. A ragged batch runs on
-    // mma_sm80: the kernel's TMA tensor maps are encoded on the host with each tensor's extent, and a
-    // packed tensor's token count is cu_seqlens[batch], which a ragged call leaves on the device.
-    r.modifiers = {false, true, true, true};
-    r.modifiers.ragged_refusal =
-        "its TMA tensor maps need the packed tensors' token counts, which cu_seqlens leave on the device";
+    // Ragged batches, windows, softcap and ALiBi: templates/wgmma_score_modifiers.cuh. A ragged call
+    // that does not give its packed tensors' token counts (total_q, total_k) cannot have its tensor
+    // maps sized: its Problem is not TMA-addressable, and problem_rule refuses it saying so.
+    r.modifiers = {true, true, true, true};
+    r.modifiers.ragged_condition = "when the call gives total_q and total_k, which size its TMA tensor maps";
     r.tile_problems = tile_problems;
     r.shared_memory_bytes = wgmma_shared_memory_bytes;
     r.tile_grid = tile_grid;

@@ -8,6 +8,8 @@ ModifierPointers ModifierData::pointers() const {
   ModifierPointers p;
   if (!cu_seqlens_q.empty()) p.cu_seqlens_q = cu_seqlens_q.data();
   if (!cu_seqlens_k.empty()) p.cu_seqlens_k = cu_seqlens_k.data();
+  p.total_q = q_tokens();
+  p.total_k = k_tokens();
   if (!alibi_slopes.empty()) p.alibi_slopes = alibi_slopes.data();
   return p;
 }

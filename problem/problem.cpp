@@ -164,12 +164,8 @@ llvm::Expected<Problem> Problem::of_shape(const ProblemFeatures& features, const
   if (Status sizes = validate_sizes(features, shape); !sizes.ok()) return to_error(sizes);
   std::string why;
   for (Operand operand : {Operand::q, Operand::k, Operand::v, Operand::out}) {
-    TensorGeometry geometry = contiguous_geometry(shape, features.head_dim, operand);
-    // A ragged batch's packed tensors have batch stride 0, as its calls' do (contiguous_args), so
-    // its key is theirs: TMA cannot step between its sequences.
-    if (features.ragged)
-      for (TensorDim& dim : geometry.dims)
-        if (dim.role == TensorRole::batch) dim.stride = 0;
+    // A ragged batch's tensors are packed, as its calls' are (contiguous_args, with their token counts).
+    const TensorGeometry geometry = contiguous_geometry(shape, features.head_dim, operand, features.ragged);
     why = tma_layout_problem(geometry, dtype_size(features.dtype));
     if (!why.empty()) break;
   }
@@ -238,6 +234,8 @@ AttentionArgs Problem::contiguous_args(const void* q, const void* k, const void*
     for (Strides* strides : {&a.q.strides, &a.k.strides, &a.v.strides, &a.out.strides}) strides->batch = 0;
     a.cu_seqlens_q = mods.cu_seqlens_q;
     a.cu_seqlens_k = mods.cu_seqlens_k;
+    a.total_q = mods.total_q;
+    a.total_k = mods.total_k;
   }
   if (features_.alibi) a.alibi_slopes = mods.alibi_slopes;
   return a;

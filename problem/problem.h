@@ -62,6 +62,8 @@ double attention_flops(const Problem& problem, const std::vector<int>& q_lengths
 struct ModifierPointers {
   const int32_t* cu_seqlens_q = nullptr;
   const int32_t* cu_seqlens_k = nullptr;
+  int64_t total_q = 0;  // the packed tensors' token counts (the offsets' last entries)
+  int64_t total_k = 0;
   const float* alibi_slopes = nullptr;
 };
 

@@ -27,32 +27,46 @@ const char* name_of(Operand operand) {
   return "?";
 }
 
-TensorGeometry make(Operand operand, uintptr_t base, const Strides& s, const ProblemShape& shape, int head_dim) {
-  const Extents e = extents_of(shape, operand);
+TensorGeometry make(Operand operand, uintptr_t base, const Strides& s, int64_t rows, int heads, int batch,
+                    int head_dim) {
   return {name_of(operand),
           base,
-          {{{TensorRole::sequence, "seq", s.seq, e.seqlen},
-            {TensorRole::head, "head", s.head, e.heads},
-            {TensorRole::batch, "batch", s.batch, shape.batch}}},
+          {{{TensorRole::sequence, "seq", s.seq, rows},
+            {TensorRole::head, "head", s.head, heads},
+            {TensorRole::batch, "batch", s.batch, batch}}},
           head_dim};
 }
+
+bool is_query_side(Operand operand) { return operand == Operand::q || operand == Operand::out; }
 
 }  // namespace
 
 TensorGeometry geometry_of(const AttentionArgs& a, Operand operand) {
   const ProblemShape shape = shape_of(a);
-  switch (operand) {
-    case Operand::q: return make(operand, reinterpret_cast<uintptr_t>(a.q.data), a.q.strides, shape, a.head_dim);
-    case Operand::k: return make(operand, reinterpret_cast<uintptr_t>(a.k.data), a.k.strides, shape, a.head_dim);
-    case Operand::v: return make(operand, reinterpret_cast<uintptr_t>(a.v.data), a.v.strides, shape, a.head_dim);
-    case Operand::out: break;
+  const Extents e = extents_of(shape, operand);
+  const InputTensor* input = operand == Operand::q   ? &a.q
+                             : operand == Operand::k ? &a.k
+                             : operand == Operand::v ? &a.v
+                                                     : nullptr;  // out
+  const uintptr_t base = reinterpret_cast<uintptr_t>(input ? input->data : a.out.data);
+  const Strides& strides = input ? input->strides : a.out.strides;
+  if (a.cu_seqlens_q != nullptr) {
+    // One packed entry of the call's token count (0 when it gives none; at least one row when it
+    // does, so a side whose sequences are all empty still has a tensor map, never read).
+    const int64_t tokens = is_query_side(operand) ? a.total_q : a.total_k;
+    return make(operand, base, strides, has_token_counts(a) ? std::max<int64_t>(tokens, 1) : 0, e.heads, 1,
+                a.head_dim);
   }
-  return make(operand, reinterpret_cast<uintptr_t>(a.out.data), a.out.strides, shape, a.head_dim);
+  return make(operand, base, strides, e.seqlen, e.heads, shape.batch, a.head_dim);
 }
 
-TensorGeometry contiguous_geometry(const ProblemShape& shape, int head_dim, Operand operand) {
+TensorGeometry contiguous_geometry(const ProblemShape& shape, int head_dim, Operand operand, bool ragged) {
   const Extents e = extents_of(shape, operand);
-  return make(operand, 0, contiguous_strides(e.seqlen, e.heads, head_dim), shape, head_dim);
+  Strides strides = contiguous_strides(e.seqlen, e.heads, head_dim);
+  if (!ragged) return make(operand, 0, strides, e.seqlen, e.heads, shape.batch, head_dim);
+  // Packed: `batch` sequences of the longest length at most, one entry without a batch stride.
+  strides.batch = 0;
+  return make(operand, 0, strides, int64_t{shape.batch} * e.seqlen, e.heads, 1, head_dim);
 }
 
 int64_t span_elements(const TensorGeometry& t) {

@@ -20,7 +20,7 @@ struct TensorDim {
   TensorRole role;
   const char* name;  // "seq", "head", "batch"
   int64_t stride;    // elements
-  int64_t extent;
+  int64_t extent;   // 0: not known (the token count of a ragged call that gives none)
 };
 
 struct TensorGeometry {
@@ -30,10 +30,13 @@ struct TensorGeometry {
   int head_dim = 0;
 };
 
-// One tensor of normalized arguments (validate_args filled in the strides).
+// One tensor of normalized arguments (validate_args filled in the strides). A ragged call's packed
+// tensor is one batch entry of total_q (q, out) or total_k (k, v) rows.
 TensorGeometry geometry_of(const AttentionArgs& normalized, Operand operand);
-// The same tensor stored contiguously ([batch, seq, heads, head_dim]) at a 16-byte aligned base.
-TensorGeometry contiguous_geometry(const ProblemShape& shape, int head_dim, Operand operand);
+// The same tensor stored contiguously ([batch, seq, heads, head_dim]) at a 16-byte aligned base; a
+// ragged one packed ([tokens, heads, head_dim], batch stride 0) with room for `batch` sequences of
+// the shape's lengths.
+TensorGeometry contiguous_geometry(const ProblemShape& shape, int head_dim, Operand operand, bool ragged = false);
 
 // The elements the tensor spans from its base: the largest offset a dimension reaches, plus a row.
 int64_t span_elements(const TensorGeometry& tensor);

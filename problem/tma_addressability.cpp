@@ -2,6 +2,8 @@
 
 #include <llvm/Support/FormatVariadic.h>
 
+#include "problem/validate.h"
+
 namespace flashjit {
 
 std::string tma_layout_problem(const TensorGeometry& t, int element_bytes) {
@@ -27,6 +29,10 @@ std::string tma_layout_problem(const TensorGeometry& t, int element_bytes) {
 }
 
 std::string tma_layout_problem(const AttentionArgs& args) {
+  // A tensor map is sized by its tensor's extent, which a ragged call's offsets keep on the device.
+  if (args.cu_seqlens_q != nullptr && !has_token_counts(args))
+    return "q: the packed tensors' token counts are not given (AttentionArgs::total_q and total_k), which TMA's "
+           "tensor maps are sized by";
   const int element_bytes = dtype_size(args.q.dtype);
   for (Operand operand : {Operand::q, Operand::k, Operand::v, Operand::out})
     if (std::string why = tma_layout_problem(geometry_of(args, operand), element_bytes); !why.empty()) return why;

@@ -18,7 +18,8 @@ inline constexpr uint64_t kTmaStrideLimit = uint64_t{1} << 40;
 std::string tma_layout_problem(const TensorGeometry& tensor, int element_bytes);
 
 // The same for every tensor of normalized arguments, q, k, v and out (the Hopper epilogue stores
-// pairs of elements, so out counts too); the first problem found, or empty.
+// pairs of elements, so out counts too); the first problem found, or empty. A ragged call needs its
+// token counts (total_q, total_k) as well.
 std::string tma_layout_problem(const AttentionArgs& normalized);
 
 }  // namespace flashjit

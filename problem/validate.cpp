@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 #include <optional>
+#include <tuple>
+#include <utility>
 
 #include <llvm/Support/FormatVariadic.h>
 
@@ -132,7 +134,20 @@ Status check_ragged_layout(const AttentionArgs& a) {
     return invalid(llvm::formatv("{0} is set but {1} is null: a ragged batch needs both offsets arrays",
                                  a.cu_seqlens_q ? "cu_seqlens_q" : "cu_seqlens_k",
                                  a.cu_seqlens_q ? "cu_seqlens_k" : "cu_seqlens_q"));
-  if (a.cu_seqlens_q == nullptr) return Status::success();
+  if (a.cu_seqlens_q == nullptr) {
+    if (a.total_q != 0 || a.total_k != 0)
+      return invalid(llvm::formatv("{0} = {1} is set but the batch is not ragged (cu_seqlens_q is null): token "
+                                   "counts describe packed tensors",
+                                   a.total_q != 0 ? "total_q" : "total_k", a.total_q != 0 ? a.total_q : a.total_k));
+    return Status::success();
+  }
+  for (auto [name, total] : {std::pair<const char*, int64_t>{"total_q", a.total_q}, {"total_k", a.total_k}}) {
+    if (total < 0)
+      return invalid(llvm::formatv("{0} = {1} is negative: a token count is 0 (not given) or more", name, total));
+    if (total > INT32_MAX)
+      return invalid(llvm::formatv("{0} = {1} is beyond the int32 offsets of cu_seqlens (at most 2147483647)", name,
+                                   total));
+  }
   for (auto [name, pointer] : {std::pair<const char*, const void*>{"cu_seqlens_q", a.cu_seqlens_q},
                                std::pair<const char*, const void*>{"cu_seqlens_k", a.cu_seqlens_k}})
     if (reinterpret_cast<uintptr_t>(pointer) % 4 != 0)
@@ -186,6 +201,13 @@ Status check_ragged_offsets(const AttentionArgs& a, const int32_t* q_offsets, co
   }
   const int64_t q_tokens = q_offsets[a.batch];
   const int64_t k_tokens = k_offsets[a.batch];
+  // Given token counts bound the offsets: validate_args checked the tensors' extent by them.
+  for (auto [name, tokens, total, total_name] :
+       {std::tuple<const char*, int64_t, int64_t, const char*>{"cu_seqlens_q", q_tokens, a.total_q, "total_q"},
+        {"cu_seqlens_k", k_tokens, a.total_k, "total_k"}})
+    if (has_token_counts(a) && tokens > total)
+      return invalid(llvm::formatv("{0}[{1}] = {2} is past {3} = {4}, the packed tensor's token count", name, a.batch,
+                                   tokens, total_name, total));
   return check_extents(a, 1, std::max<int64_t>(q_tokens, 1), std::max<int64_t>(k_tokens, 1),
                        static_cast<uint64_t>(a.num_heads) * q_tokens);
 }
@@ -241,8 +263,14 @@ Result<AttentionArgs> validate_args(const AttentionArgs& in) {
       return invalid(llvm::formatv("{0} strides ({1}, {2}, {3}) must all be positive{4}", t.name, t.strides.batch,
                                    t.strides.seq, t.strides.head, ragged ? " (but the batch stride 0)" : ""));
   }
-  // A ragged call's extent needs its offsets: check_ragged_offsets.
-  if (ragged) return a;
+  if (ragged) {
+    // Without token counts a packed tensor's extent needs the offsets: check_ragged_offsets.
+    if (!has_token_counts(a)) return a;
+    const uint64_t lse_rows = static_cast<uint64_t>(a.num_heads) * a.total_q;
+    const int64_t q_rows = std::max<int64_t>(a.total_q, 1), k_rows = std::max<int64_t>(a.total_k, 1);
+    if (Status extents = check_extents(a, 1, q_rows, k_rows, lse_rows); !extents.ok()) return extents;
+    return a;
+  }
   const uint64_t lse_rows = static_cast<uint64_t>(a.batch) * a.num_heads * a.seqlen_q;
   if (Status extents = check_extents(a, a.batch, a.seqlen_q, a.seqlen_k, lse_rows); !extents.ok()) return extents;
   return a;

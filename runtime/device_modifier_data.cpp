@@ -21,12 +21,16 @@ ModifierPointers DeviceModifierData::pointers() const {
   ModifierPointers p;
   p.cu_seqlens_q = static_cast<const int32_t*>(cu_seqlens_q.pointer());
   p.cu_seqlens_k = static_cast<const int32_t*>(cu_seqlens_k.pointer());
+  p.total_q = total_q;
+  p.total_k = total_k;
   p.alibi_slopes = static_cast<const float*>(alibi_slopes.pointer());
   return p;
 }
 
 llvm::Expected<DeviceModifierData> upload_modifier_data(const ModifierData& host) {
   DeviceModifierData device;
+  device.total_q = host.q_tokens();
+  device.total_k = host.k_tokens();
   if (llvm::Error err = upload(host.cu_seqlens_q, device.cu_seqlens_q)) return err;
   if (llvm::Error err = upload(host.cu_seqlens_k, device.cu_seqlens_k)) return err;
   if (llvm::Error err = upload(host.alibi_slopes, device.alibi_slopes)) return err;

@@ -12,6 +12,7 @@ namespace flashjit {
 struct DeviceModifierData {
   // Unallocated (a null pointer) where the problem has none.
   cuda::DeviceBuffer cu_seqlens_q, cu_seqlens_k, alibi_slopes;
+  int64_t total_q = 0, total_k = 0;  // the offsets' last entries (the packed tensors' token counts)
 
   // The device pointers, as Problem::contiguous_args takes them.
   ModifierPointers pointers() const;

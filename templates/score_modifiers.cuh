@@ -28,6 +28,20 @@ __device__ constexpr bool has_score_mods() {
   return has_score_mods(static_cast<const Mods*>(nullptr));
 }
 
+// Whether a kernel computes a ragged batch (a dense kernel's traits declare no kRagged).
+template <class Traits>
+__device__ constexpr bool is_ragged_batch(const NoScoreMods*) {
+  return false;
+}
+template <class Traits>
+__device__ constexpr bool is_ragged_batch(const ScoreModParams*) {
+  return Traits::kRagged;
+}
+template <class Traits, class Mods>
+__device__ constexpr bool is_ragged_batch() {
+  return is_ragged_batch<Traits>(static_cast<const Mods*>(nullptr));
+}
+
 // 1/x with the hardware approximation (rcp.approx: relative error about 2^-23).
 __device__ __forceinline__ float fast_reciprocal(float x) {
   float y;

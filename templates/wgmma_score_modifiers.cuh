@@ -2,8 +2,7 @@
 // which key blocks a tile loads and computes, and the scores of one block, through the shared
 // ScoreRule (score_modifiers.cuh) on the fragment layout the online softmax of mma_forward.cuh reads.
 // Only a kernel with modifiers (its `_modified` entry) calls these; a dense kernel's code does not
-// change. Ragged batches are not computed here: the kernel's TMA tensor maps are sized by the packed
-// tensors' token counts, which a ragged call leaves on the device (generator/wgmma_rules.cpp).
+// change. In a ragged batch, rows and keys are the sequence's own (ModState's SequenceView).
 #pragma once
 
 #include "attention_params.cuh"
@@ -28,6 +27,9 @@ struct KeyBlocks {
 template <class Shape, class Traits>
 __device__ __forceinline__ KeyBlocks window_key_blocks(const ModState<Traits, ScoreModParams>& mod, int m_block) {
   const int row0 = m_block * Shape::kBlockM;
+  // A ragged batch's tiles run to its longest sequence: a shorter one has nothing from here on.
+  if constexpr (Traits::kRagged)
+    if (row0 >= mod.sequence.seqlen_q) return {0, 0};
   const int row_last = min(row0 + Shape::kBlockM, mod.sequence.seqlen_q) - 1;
   // first_key and last_key grow with the row: the top row starts the band, the bottom row ends it.
   const int begin = mod.rule.key_begin(row0);

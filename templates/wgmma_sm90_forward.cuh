@@ -26,8 +26,13 @@
 // (the dense entry passes NoScoreMods, and its code is what it was). A tile then loads and computes
 // only the key blocks its rows' bands touch (a window skips whole blocks on both sides; a tile whose
 // rows see no key has none), the blocks crossing an edge of a band take the mask, and softcap and
-// ALiBi rewrite every logit (wgmma_score_modifiers.cuh). Ragged batches are refused (the tensor maps
-// need the packed tensors' token counts, which cu_seqlens leave on the device).
+// ALiBi rewrite every logit (wgmma_score_modifiers.cuh). A ragged batch's packed tensors are one
+// tensor-map entry of total_q or total_k tokens (the host encodes them; the call gives the counts): a
+// tile loads from its sequence's first token on, and a box running past the sequence's end reads
+// the next sequence's rows, which the mask hides from the scores (keys) or the store leaves out
+// (queries), or TMA's zeros past the last token (so P V never multiplies a zero probability with
+// memory that is not a finite value). Tiles run to the longest sequence: a shorter sequence's tiles
+// past its end load nothing and store nothing.
 //
 // Shared memory (from a 1024-byte aligned base, see wgmma_primitives.cuh for the swizzle):
 //   Q: kConsumers x [64 rows x kPaddedDim], K: kStages x [kBlockN x kPaddedDim], V: the same,
@@ -124,6 +129,24 @@ struct RingPosition {
   }
 };
 
+// Tile `index` of the order: a dense batch's scheduler computes it; a ragged batch's walk moves
+// forward to it, reading the call's offsets and sizes from the kernel's parameters.
+template <class Mods>
+__device__ __forceinline__ WgmmaTile tile_at(const WgmmaTileScheduler& scheduler, int index, const AttentionParams&,
+                                             const Mods&) {
+  return scheduler.tile(index);
+}
+
+__device__ __forceinline__ RaggedBatch ragged_batch(const AttentionParams& p, const ScoreModParams& m) {
+  return {m.cu_seqlens_q, m.cu_seqlens_k, p.batch, p.num_heads, p.seqlen_q, p.seqlen_k};
+}
+
+template <int kBlockM, int kBlockN, bool kCausal>
+__device__ __forceinline__ WgmmaTile tile_at(const RaggedTileWalk<kBlockM, kBlockN, kCausal>& walk, int index,
+                                             const AttentionParams& p, const ScoreModParams& m) {
+  return walk.tile(index, ragged_batch(p, m));
+}
+
 // The key blocks of one tile: [0, count), processed from count - 1 down to 0.
 template <class Shape, bool kCausal>
 __device__ __forceinline__ int key_block_count(const AttentionParams& p, int m_block) {
@@ -155,9 +178,12 @@ __device__ __forceinline__ void load_rows(smem_addr_t dst, int rows, const TmaTe
   }
 }
 
-template <class Shape, class Traits, class Mods>
+// `scheduler`: WgmmaTileScheduler, or a ragged batch's RaggedTileWalk (each thread's own: a walk
+// moves forward as it is asked; tile_at). Taken by reference as the dense kernel always took its
+// scheduler: a copy reordered a few of the dense kernel's instructions.
+template <class Shape, class Traits, class Mods, class Scheduler>
 __device__ __forceinline__ void produce(const WgmmaParams& params, const Mods mods,
-                                        const WgmmaSharedLayout<Shape>& shared, const WgmmaTileScheduler& scheduler) {
+                                        const WgmmaSharedLayout<Shape>& shared, const Scheduler& scheduler) {
   constexpr bool kCausal = Traits::kCausal;
   constexpr bool kMods = has_score_mods<Mods>();
   const AttentionParams& p = params.attention;
@@ -167,11 +193,14 @@ __device__ __forceinline__ void produce(const WgmmaParams& params, const Mods mo
   RingPosition<Shape::kStages> ring;
   int q_loads = 0;
   for (int index = blockIdx.x; index < scheduler.tile_count(); index += gridDim.x) {
-    const WgmmaTile tile = scheduler.tile(index);
+    const WgmmaTile tile = tile_at(scheduler, index, p, mods);
+    if constexpr (is_ragged_batch<Traits, Mods>())
+      if (Scheduler::is_end(tile)) break;
+    const auto mod = mod_state<Traits>(p, mods, tile.batch, tile.head);
     int blocks;
     int first_block = 0;
     if constexpr (kMods) {
-      const KeyBlocks range = window_key_blocks<Shape>(mod_state<Traits>(p, mods, tile.batch, tile.head), tile.m_block);
+      const KeyBlocks range = window_key_blocks<Shape>(mod, tile.m_block);
       blocks = range.count;
       first_block = range.first;
     } else {
@@ -179,23 +208,33 @@ __device__ __forceinline__ void produce(const WgmmaParams& params, const Mods mo
     }
     if (blocks == 0) continue;  // the consumers store zeros without waiting for anything
     const int kv_head = tile.head / (p.num_heads / p.num_kv_heads);
+    // Where the tile's rows are in the tensor maps: its batch entry, or in a ragged batch the one
+    // packed entry from its sequence's first tokens (offsets are int32, as TMA's coordinates).
+    int batch = tile.batch;
+    int q_row0 = 0;
+    int k_row0 = 0;
+    if constexpr (is_ragged_batch<Traits, Mods>()) {
+      batch = 0;
+      q_row0 = static_cast<int>(mod.sequence.q_row0);
+      k_row0 = static_cast<int>(mod.sequence.k_row0);
+    }
     // The previous tile's consumers have read their last Q rows.
     if (q_loads > 0) mbarrier_wait(shared.q_empty(), (q_loads - 1) & 1);
     ++q_loads;
     mbarrier_arrive_expect_tx(shared.q_full(), Shape::kQBytes);
 #pragma unroll
     for (int c = 0; c < Shape::kConsumers; ++c)
-      load_rows<Shape>(shared.q(c), 64, params.q, tile.m_block * Shape::kBlockM + 64 * c, tile.head, tile.batch,
+      load_rows<Shape>(shared.q(c), 64, params.q, q_row0 + tile.m_block * Shape::kBlockM + 64 * c, tile.head, batch,
                        shared.q_full());
     for (int block = first_block + blocks - 1; block >= first_block; --block) {
       // The slot's previous round has been consumed (a fresh barrier's "previous phase" counts as done).
       mbarrier_wait(shared.kv_empty(ring.slot), ring.phase ^ 1u);
       mbarrier_arrive_expect_tx(shared.k_full(ring.slot), Shape::kKvTileBytes);
-      load_rows<Shape>(shared.k(ring.slot), Shape::kBlockN, params.k, block * Shape::kBlockN, kv_head, tile.batch,
-                       shared.k_full(ring.slot));
+      load_rows<Shape>(shared.k(ring.slot), Shape::kBlockN, params.k, k_row0 + block * Shape::kBlockN, kv_head,
+                       batch, shared.k_full(ring.slot));
       mbarrier_arrive_expect_tx(shared.v_full(ring.slot), Shape::kKvTileBytes);
-      load_rows<Shape>(shared.v(ring.slot), Shape::kBlockN, params.v, block * Shape::kBlockN, kv_head, tile.batch,
-                       shared.v_full(ring.slot));
+      load_rows<Shape>(shared.v(ring.slot), Shape::kBlockN, params.v, k_row0 + block * Shape::kBlockN, kv_head,
+                       batch, shared.v_full(ring.slot));
       ring.advance();
     }
   }
@@ -276,19 +315,29 @@ struct PingPong {
 
 // Normalizes O and stores the thread's two rows straight from registers (pairs of columns: 4-byte
 // stores; the selector only runs this variant on layouts whose rows are 16-byte aligned), and the lse.
-template <class Shape, class Element>
-__device__ __forceinline__ void store_rows(MmaAccumulators<Shape>& acc, const AttentionParams& p, int batch,
-                                           int head, int first_row, int lane) {
+// A ragged batch's rows are its sequence's, from its first token (the batch stride is 0): where they
+// are is read again here rather than kept through the main loop, whose accumulators leave no
+// registers to spare (d 64's 192-key tile spilled keeping them).
+template <class Shape, class Element, class Traits, class Mods>
+__device__ __forceinline__ void store_rows(MmaAccumulators<Shape>& acc, const AttentionParams& p, const Mods mods,
+                                           int batch, int head, int first_row, int lane) {
+  constexpr bool kRagged = is_ragged_batch<Traits, Mods>();
   const int g = lane / 4;
   const int t = lane % 4;
   Element* o = static_cast<Element*>(p.o) + batch * p.o_strides.batch + head * p.o_strides.head;
+  const auto mod = mod_state<Traits>(p, mods, batch, head);
+  if constexpr (kRagged) o += mod.sequence.q_row0 * p.o_strides.seq;
 #pragma unroll
   for (int h = 0; h < 2; ++h) {
     float sum = acc.row_sum[0][h];
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);
     sum += __shfl_xor_sync(0xffffffffu, sum, 2);
     const int row = first_row + g + 8 * h;
-    if (row >= p.seqlen_q) continue;
+    if constexpr (kRagged) {
+      if (row >= mod.sequence.seqlen_q) continue;
+    } else {
+      if (row >= p.seqlen_q) continue;
+    }
     // A row that saw no key (causal with seqlen_q > seqlen_k) is all zeros with lse = -inf. Only a
     // sum of exactly 0 means that: a NaN score makes the sum NaN, and the row and its lse with it.
     const float inv_sum = sum == 0.0f ? 0.0f : 1.0f / sum;
@@ -300,7 +349,11 @@ __device__ __forceinline__ void store_rows(MmaAccumulators<Shape>& acc, const At
     if (p.lse != nullptr && t == 0) {
       const float ln2 = 0.6931471805599453f;
       const float lse = sum == 0.0f ? negative_infinity() : (acc.row_max[0][h] + log2f(sum)) * ln2;
-      p.lse[(static_cast<long long>(batch) * p.num_heads + head) * p.seqlen_q + row] = lse;
+      if constexpr (kRagged) {
+        p.lse[mod.sequence.lse_row0 + row] = lse;
+      } else {
+        p.lse[(static_cast<long long>(batch) * p.num_heads + head) * p.seqlen_q + row] = lse;
+      }
     }
   }
 }
@@ -337,9 +390,9 @@ __device__ __forceinline__ OutputRescale<Shape> score_block(float (&s)[1][Shape:
 // even one whose rows cannot see it (the causal diagonal, a window's edge, or rows past seqlen_q):
 // its mask gives zeros, at the cost of a few products per tile. With modifiers the blocks are those
 // of window_key_blocks, the producer's; the ring and Q phases count blocks and loads alike.
-template <class Shape, class Element, class Traits, class Mods>
+template <class Shape, class Element, class Traits, class Mods, class Scheduler>
 __device__ __forceinline__ void consume(const AttentionParams& p, const Mods mods,
-                                        const WgmmaSharedLayout<Shape>& shared, const WgmmaTileScheduler& scheduler,
+                                        const WgmmaSharedLayout<Shape>& shared, const Scheduler& scheduler,
                                         int consumer) {
   constexpr bool kCausal = Traits::kCausal;
   constexpr bool kMods = has_score_mods<Mods>();
@@ -350,7 +403,9 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const Mods mod
   RingPosition<Shape::kStages> ring;
   int q_loads = 0;
   for (int index = blockIdx.x; index < scheduler.tile_count(); index += gridDim.x) {
-    const WgmmaTile tile = scheduler.tile(index);
+    const WgmmaTile tile = tile_at(scheduler, index, p, mods);
+    if constexpr (is_ragged_batch<Traits, Mods>())
+      if (Scheduler::is_end(tile)) break;
     const auto mod = mod_state<Traits>(p, mods, tile.batch, tile.head);
     int blocks;
     int first_block = 0;
@@ -427,9 +482,27 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const Mods mod
       wgmma_pin_all(acc.o[0]);
       mbarrier_arrive(shared.kv_empty(pending.slot));
     }
-    store_rows<Shape, Element>(acc, p, tile.batch, tile.head, warp_row0, lane);
+    store_rows<Shape, Element, Traits>(acc, p, mods, tile.batch, tile.head, warp_row0, lane);
   }
   turns.end();
+}
+
+// The producer warpgroup's one thread loads, the consumer warpgroups compute, each walking the
+// tiles of `scheduler` in the same order.
+template <class Shape, class Element, class Traits, class Mods, class Scheduler>
+__device__ __forceinline__ void run_warpgroups(const WgmmaParams& params, const Mods mods,
+                                               const WgmmaSharedLayout<Shape>& layout, const Scheduler& scheduler) {
+  const int warpgroup = warp_uniform(threadIdx.x / 128);
+  // Two consumer warpgroups need more than the 168 registers a 384-thread block starts with: the
+  // producer gives its registers to them (templates/warpgroup_register_budget.cuh).
+  using Registers = typename Shape::Registers;
+  if (warpgroup == 0) {
+    if constexpr (Registers::kRebalances) setmaxnreg_dec<Registers::kProducerRegisters>();
+    if (threadIdx.x == 0) produce<Shape, Traits>(params, mods, layout, scheduler);
+    return;
+  }
+  if constexpr (Registers::kRebalances) setmaxnreg_inc<Registers::kConsumerRegisters>();
+  consume<Shape, Element, Traits>(params.attention, mods, layout, scheduler, warpgroup - 1);
 }
 
 // One block's work: the kernel entries below call it with the modifiers' parameters (NoScoreMods
@@ -460,19 +533,15 @@ __device__ __forceinline__ void wgmma_forward(const WgmmaParams& params, const M
   }
   __syncthreads();
 
-  const WgmmaTileScheduler scheduler{(p.seqlen_q + Shape::kBlockM - 1) / Shape::kBlockM, p.num_heads, p.batch,
-                                     Traits::kCausal};
-  const int warpgroup = warp_uniform(threadIdx.x / 128);
-  // Two consumer warpgroups need more than the 168 registers a 384-thread block starts with: the
-  // producer gives its registers to them (templates/warpgroup_register_budget.cuh).
-  using Registers = typename Shape::Registers;
-  if (warpgroup == 0) {
-    if constexpr (Registers::kRebalances) setmaxnreg_dec<Registers::kProducerRegisters>();
-    if (threadIdx.x == 0) produce<Shape, Traits>(params, mods, layout, scheduler);
-    return;
+  if constexpr (is_ragged_batch<Traits, Mods>()) {
+    using Walk = RaggedTileWalk<Shape::kBlockM, Shape::kBlockN, Traits::kCausal>;
+    const Walk walk = Walk::start(ragged_batch(p, mods));
+    run_warpgroups<Shape, Element, Traits>(params, mods, layout, walk);
+  } else {
+    const WgmmaTileScheduler scheduler{(p.seqlen_q + Shape::kBlockM - 1) / Shape::kBlockM, p.num_heads, p.batch,
+                                       Traits::kCausal};
+    run_warpgroups<Shape, Element, Traits>(params, mods, layout, scheduler);
   }
-  if constexpr (Registers::kRebalances) setmaxnreg_inc<Registers::kConsumerRegisters>();
-  consume<Shape, Element, Traits>(p, mods, layout, scheduler, warpgroup - 1);
 }
 
 template <class Traits>
@@ -481,13 +550,10 @@ __global__ void __launch_bounds__(WgmmaShape<Traits>::Registers::kThreads, 1)
   wgmma_forward<Traits>(params, NoScoreMods{});
 }
 
-// A kernel specialized on sliding windows, softcap or ALiBi (templates/score_modifiers.cuh).
+// A kernel specialized on a ragged batch, sliding windows, softcap or ALiBi (templates/score_modifiers.cuh).
 template <class Traits>
 __global__ void __launch_bounds__(WgmmaShape<Traits>::Registers::kThreads, 1)
     wgmma_sm90_forward_modified(const FLASHJIT_GRID_CONSTANT WgmmaParams params, const ScoreModParams mods) {
-  static_assert(!Traits::kRagged,
-                "wgmma_sm90 does not compute ragged batches: its TMA tensor maps need the packed tensors' token "
-                "counts, which cu_seqlens leave on the device");
   wgmma_forward<Traits>(params, mods);
 }
 

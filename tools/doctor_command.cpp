@@ -93,7 +93,11 @@ json modifiers_by_variant() {
       if (gen::modifier_problem(rules, one).empty()) serves.push_back(c.name);
     }
     const std::string why = gen::modifier_problem(rules, all);
-    rows.push_back({{"variant", rules.name}, {"serves", serves}, {"why_not", why.empty() ? json(nullptr) : json(why)}});
+    const std::string condition = rules.modifiers.ragged_condition;
+    rows.push_back({{"variant", rules.name},
+                    {"serves", serves},
+                    {"ragged_condition", condition.empty() ? json(nullptr) : json(condition)},
+                    {"why_not", why.empty() ? json(nullptr) : json(why)}});
   }
   return rows;
 }
@@ -295,6 +299,9 @@ void print_modifiers_by_variant(llvm::raw_ostream& os, const json& rows) {
   os << "Ragged batches and score modifiers each variant computes:\n";
   for (const json& row : rows) {
     std::vector<std::string> serves = row["serves"].get<std::vector<std::string>>();
+    if (!row["ragged_condition"].is_null())
+      for (std::string& name : serves)
+        if (name == "ragged") name += " (" + row["ragged_condition"].get<std::string>() + ")";
     std::string text = serves.empty() ? std::string("none") : llvm::join(serves, ", ");
     if (!row["why_not"].is_null()) text += " (" + row["why_not"].get<std::string>() + ")";
     os << llvm::formatv("  {0,-10} {1}\n", row["variant"].get<std::string>(), text);

@@ -69,6 +69,13 @@ struct AttentionArgs {
   // produces nothing. lse is then [num_heads, total_q].
   const int32_t* cu_seqlens_q = nullptr;
   const int32_t* cu_seqlens_k = nullptr;
+  // Optional with a ragged batch (both 0: not given): the token counts of packed q/out
+  // and k/v, total_q and total_k (at least cu_seqlens_q[batch] and cu_seqlens_k[batch]; the tensors'
+  // first dimension). Given, they bound the packed tensors, so validate_args checks their extent and
+  // overlap without reading the offsets, and the Hopper kernel can serve the batch (TMA sizes its
+  // tensor maps by them); without them a ragged batch runs on another variant.
+  int64_t total_q = 0;
+  int64_t total_k = 0;
 
   // Score modifiers, with FlashAttention-2's semantics. With sq, sk one sequence's lengths:
   // Sliding window (-1 = unbounded): query i sees key j when

@@ -69,8 +69,8 @@ std::vector<gen::KernelSpec> allowed_tiles() {
   return tiles;
 }
 
-// Each tile's dense kernel, then its `_modified` kernel with all three score modifiers, where the
-// rules allow that too.
+// Each tile's dense kernel, then its `_modified` kernel with a ragged batch and all three score
+// modifiers, where the rules allow that too.
 std::vector<gen::KernelSpec> kernels_of(const std::vector<gen::KernelSpec>& tiles) {
   const gen::DeviceDescription hopper = gen::DeviceDescription::for_arch(90);
   std::vector<gen::KernelSpec> kernels;
@@ -78,7 +78,7 @@ std::vector<gen::KernelSpec> kernels_of(const std::vector<gen::KernelSpec>& tile
     kernels.push_back(tile);
     gen::KernelSpec modified = tile;
     ProblemFeatures features = tile.features();
-    features.window = features.softcap = features.alibi = true;
+    features.ragged = features.window = features.softcap = features.alibi = true;
     modified.set_features(features);
     if (gen::spec_problems(modified, hopper).empty()) kernels.push_back(modified);
   }

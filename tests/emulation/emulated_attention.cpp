@@ -83,6 +83,8 @@ void expect_emulated_modified_wgmma_kernel_matches(EmulatedModifiedWgmmaKernel k
                                                    const gen::DeviceDescription& device, HostProblem& problem, Lse lse,
                                                    int persistent_blocks) {
   expect_launch_matches(spec, device, problem, lse, [&](const AttentionArgs& args) {
+    const std::string layout = tma_layout_problem(args);
+    ASSERT_TRUE(layout.empty()) << "the selector would not run wgmma_sm90 here: " << layout;
     auto encode = [](const TensorMapRequest& request) -> llvm::Expected<TensorMapBits> {
       return emulation::encode_tensor_map(request);
     };

@@ -202,16 +202,20 @@ TEST(WgmmaSm90Emulation, EagerTmaCopies) {
 // The K rows TMA should load for `s` with query tiles of kBlockM rows and key blocks of kBlockN: for
 // every (batch, head) tile, each block holding a key some row of the tile sees, and no other,
 // written out from the window's definition (not the kernel's formula); (kv head, batch, first row)
-// per block, sorted.
+// per block, sorted. A ragged batch's sequences are rows of its one packed entry (batch 0), from
+// their first tokens.
 std::vector<std::array<int, 3>> expected_key_blocks(const ProblemShape& s, int block_m, int block_n) {
-  const int offset = s.seqlen_k - s.seqlen_q;
   std::vector<std::array<int, 3>> blocks;
-  for (int batch = 0; batch < s.batch; ++batch)
+  int k_row0 = 0;
+  for (int batch = 0; batch < s.batch; ++batch) {
+    const int seqlen_q = s.ragged() ? s.q_lengths[batch] : s.seqlen_q;
+    const int seqlen_k = s.ragged() ? s.k_lengths[batch] : s.seqlen_k;
+    const int offset = seqlen_k - seqlen_q;
     for (int head = 0; head < s.num_heads; ++head)
-      for (int m0 = 0; m0 < s.seqlen_q; m0 += block_m) {
-        std::vector<bool> seen((s.seqlen_k + block_n - 1) / block_n, false);
-        for (int row = m0; row < std::min(m0 + block_m, s.seqlen_q); ++row)
-          for (int key = 0; key < s.seqlen_k; ++key) {
+      for (int m0 = 0; m0 < seqlen_q; m0 += block_m) {
+        std::vector<bool> seen((seqlen_k + block_n - 1) / block_n, false);
+        for (int row = m0; row < std::min(m0 + block_m, seqlen_q); ++row)
+          for (int key = 0; key < seqlen_k; ++key) {
             const bool causal_ok = s.mask != kCausal || key <= row + offset;
             const bool left_ok = s.window_left < 0 || key >= row + offset - s.window_left;
             const bool right_ok = s.window_right < 0 || key <= row + offset + s.window_right;
@@ -219,8 +223,11 @@ std::vector<std::array<int, 3>> expected_key_blocks(const ProblemShape& s, int b
           }
         const int kv_head = head / (s.num_heads / s.num_kv_heads);
         for (size_t b = 0; b < seen.size(); ++b)
-          if (seen[b]) blocks.push_back({kv_head, batch, static_cast<int>(b) * block_n});
+          if (seen[b])
+            blocks.push_back({kv_head, s.ragged() ? 0 : batch, k_row0 + static_cast<int>(b) * block_n});
       }
+    if (s.ragged()) k_row0 += seqlen_k;
+  }
   std::sort(blocks.begin(), blocks.end());
   return blocks;
 }
@@ -237,11 +244,12 @@ std::vector<std::array<int, 3>> loaded_blocks(const void* tensor) {
 // Runs `s` on the `_modified` entry specialized on the given modifiers (they must be the shape's),
 // with tile TileT on `persistent_blocks` blocks, against the reference; then checks that the
 // producer loaded exactly the K and V blocks the tiles' rows see.
-template <class TileT, DType kDType, int kHeadDim, bool kMaskCausal, bool kWindow, bool kSoftcap, bool kAlibi>
+template <class TileT, DType kDType, int kHeadDim, bool kMaskCausal, bool kWindow, bool kSoftcap, bool kAlibi,
+          bool kRagged = false>
 void run_modified(const ProblemShape& s, int persistent_blocks = 2, Lse lse = Lse::written) {
   using Traits = test::WithModifiers<test::EmulatedTraits<kDType, kHeadDim, TileT::kBlockM, TileT::kBlockN,
                                                           TileT::kWarps, TileT::kStages, kMaskCausal>,
-                                     kWindow, kSoftcap, kAlibi, false>;
+                                     kWindow, kSoftcap, kAlibi, kRagged>;
   gen::KernelSpec spec = test::emulated_spec(Variant::wgmma_sm90, 90, s, TileT::kBlockM, TileT::kBlockN,
                                              TileT::kWarps, TileT::kStages);
   spec.arch_specific = true;
@@ -251,7 +259,7 @@ void run_modified(const ProblemShape& s, int persistent_blocks = 2, Lse lse = Ls
   ASSERT_EQ(spec.window, kWindow) << s.name();
   ASSERT_EQ(spec.softcap, kSoftcap) << s.name();
   ASSERT_EQ(spec.alibi, kAlibi) << s.name();
-  ASSERT_FALSE(spec.ragged) << s.name();
+  ASSERT_EQ(spec.ragged, kRagged) << s.name();
   EXPECT_EQ(dev::WgmmaShape<Traits>::kSharedBytes, gen::shared_memory_bytes(spec)) << gen::canonical_key(spec);
   test::HostProblem problem = test::make_problem(s);
   emulation::record_tma_loads();
@@ -318,6 +326,39 @@ TEST(WgmmaSm90Modifiers, WindowSoftcapAndAlibiTogether) {
   run_modified<Tile<128, 64, 2>, DType::bf16, 256, false, true, true, true>(
       with_alibi(capped(windowed(test::shape(1, 1, 1, 70, 260, 256, DType::bf16), 60, 0), 1.0f), false), 1,
       Lse::null);
+}
+
+// Ragged batches (the packed tensors one tensor-map entry of their token counts): lengths 0, 1, odd
+// and long in one batch, seqlen_q above and below seqlen_k per sequence, causal bottom-right per
+// sequence, GQA, tiles past a short sequence's end (nothing loaded or stored), key boxes running into
+// the next sequence (masked) and past the last token (TMA's zeros), both consumer counts, every
+// stage count, and the lse at [num_heads, total_q]; the load check proves each tile loads only its
+// own sequence's blocks.
+TEST(WgmmaSm90Modifiers, RaggedBatches) {
+  run_modified<Tile<128, 64, 2>, DType::f16, 64, true, false, false, false, true>(
+      test::ragged_shape({0, 1, 37, 300, 5}, {7, 0, 37, 200, 130}, 2, 1, 64, DType::f16, kCausal), 2);
+  run_modified<Tile<64, 128, 3>, DType::bf16, 128, false, false, false, false, true>(
+      test::ragged_shape({17, 0, 190, 3}, {17, 9, 130, 1}, 3, 3, 128, DType::bf16), 3);
+  run_modified<Tile<128, 128, 3>, DType::bf16, 128, true, false, false, false, true>(
+      test::ragged_shape({33, 1, 260, 0}, {270, 12, 145, 3}, 4, 2, 128, DType::bf16, kCausal), 1);
+  run_modified<Tile<128, 64, 2>, DType::f16, 256, false, false, false, false, true>(
+      test::ragged_shape({70, 2}, {65, 129}, 1, 1, 256, DType::f16), 2, Lse::null);
+}
+
+// A ragged batch with every modifier: a window on both sides, a softcap and per-batch ALiBi slopes
+// (each sequence its own distances), and a causal one with a left window, at d 64's 192-key blocks.
+TEST(WgmmaSm90Modifiers, RaggedBatchesWithWindowSoftcapAndAlibi) {
+  run_modified<Tile<128, 64, 2>, DType::f16, 64, false, true, true, true, true>(
+      with_alibi(capped(windowed(test::ragged_shape({150, 0, 41, 266}, {300, 5, 41, 90}, 4, 2, 64, DType::f16), 30,
+                                 20),
+                        5.0f),
+                 true),
+      2);
+  run_modified<Tile<128, 192, 2>, DType::bf16, 64, true, true, true, true, true>(
+      with_alibi(capped(windowed(test::ragged_shape({200, 1, 77}, {420, 64, 30}, 2, 1, 64, DType::bf16, kCausal),
+                                 100, -1),
+                        30.0f)),
+      2);
 }
 
 // TMA copies landing at issue: with tiles loading different numbers of blocks, a producer that

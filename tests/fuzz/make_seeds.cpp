@@ -92,6 +92,13 @@ cache::CacheEntry hopper_entry() {
 }
 cache::CacheEntry ampere_entry() { return valid_entry("NVIDIA A100-SXM4-80GB", 80, "f16_d64_none_gqa1_len1024", false); }
 cache::CacheEntry turing_entry() { return valid_entry("Tesla T4", 75, "f32_d32_causal_gqa1_len128", true); }
+// Issue 14's specializations: a ragged batch with every score modifier, and a window alone.
+cache::CacheEntry modified_hopper_entry() {
+  return valid_entry("NVIDIA H200", 90, "bf16_d128_causal_window_softcap_alibi_varlen_gqa4_len4096", true);
+}
+cache::CacheEntry windowed_ampere_entry() {
+  return valid_entry("NVIDIA A100-SXM4-80GB", 80, "f16_d64_none_window_gqa1_len8192", false);
+}
 
 // A real export of a scratch cache holding `entries`, in the order given.
 std::string exported(const std::vector<cache::CacheEntry>& entries) {
@@ -129,6 +136,7 @@ void add_import_seeds(SeedSet& seeds) {
   seeds.add("cache_import", "valid-one-entry.json", one);
   seeds.add("cache_import", "valid-three-entries.json", exported({hopper_entry(), ampere_entry(), turing_entry()}));
   seeds.add("cache_import", "valid-no-entries.json", exported({}));
+  seeds.add("cache_import", "valid-score-modifiers.json", exported({modified_hopper_entry(), windowed_ampere_entry()}));
   // The same key twice, untuned then tuned: the import merges them by store()'s rule.
   seeds.add("cache_import", "valid-duplicate-key.json", edited(exported({ampere_entry()}), [](json& root) {
     json tuned = root["entries"][0];
@@ -175,7 +183,19 @@ void add_manifest_seeds(SeedSet& seeds) {
   add("valid-limits.json",
       "{\"version\": 1, \"problems\": [{\"dtype\": \"f16\", \"head_dim\": 256, \"causal\": false, \"num_heads\": 64, "
       "\"num_kv_heads\": 1, \"batch\": 1, \"seqlen\": [16777216, 1, 128]}]}\n");
+  add("valid-score-modifiers.json",
+      "{\"version\": 1, \"problems\": [\n"
+      "  {\"dtype\": \"bf16\", \"head_dim\": 128, \"causal\": true, \"num_heads\": 8, \"seqlen\": 4096, "
+      "\"window\": [256, 0]},\n"
+      "  {\"dtype\": \"bf16\", \"head_dim\": 128, \"num_heads\": 8, \"seqlen\": 4096, \"softcap\": 50, "
+      "\"alibi\": true},\n"
+      "  {\"dtype\": \"f16\", \"head_dim\": 64, \"causal\": true, \"num_heads\": 32, \"num_kv_heads\": 8, "
+      "\"batch\": 16, \"seqlen\": [3000, 4096], \"varlen\": true, \"window\": [-1, 0]}\n]}\n");
   const std::string prefix = "{\"version\": 1, \"problems\": [{\"dtype\": \"bf16\", \"head_dim\": ";
+  add("invalid-window-one-bound.json", prefix + "64, \"seqlen\": 128, \"window\": [4]}]}\n");
+  add("invalid-window-below-minus-one.json", prefix + "64, \"seqlen\": 128, \"window\": [1, -2]}]}\n");
+  add("invalid-softcap-negative.json", prefix + "64, \"seqlen\": 128, \"softcap\": -3}]}\n");
+  add("invalid-varlen-not-bool.json", prefix + "64, \"seqlen\": 128, \"varlen\": 1}]}\n");
   add("invalid-head-dim.json", prefix + "100, \"seqlen\": 128}]}\n");
   add("invalid-huge-numbers.json", prefix + "64, \"batch\": 99999999999999999999, \"seqlen\": 128}]}\n");
   add("invalid-negative-seqlen.json", prefix + "64, \"seqlen\": [128, -4]}]}\n");
@@ -209,6 +229,11 @@ void add_row_seeds(SeedSet& seeds) {
   add("valid-hopper-tuned.bin", row(hopper_entry()));
   add("valid-ampere-untuned.bin", row(ampere_entry()));
   add("valid-turing-tuned.bin", row(turing_entry()));
+  add("valid-hopper-score-modifiers.bin", row(modified_hopper_entry()));
+  // The dense kernel stored under a key with modifiers: the spec is not the key's problem's kernel.
+  add("invalid-dense-spec-for-modified-key.bin", row(modified_hopper_entry(), [](cache::CacheEntry& e) {
+        e.spec_json = hopper_entry().spec_json;
+      }));
   // NaN is stored as no timing; an empty device name is a compile-only warm-up's entry.
   add("valid-nan-timing.bin", row(turing_entry(), [](cache::CacheEntry& e) {
         e.median_ms = std::numeric_limits<double>::quiet_NaN();

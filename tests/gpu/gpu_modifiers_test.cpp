@@ -91,18 +91,6 @@ TEST_P(GpuModifiers, MatchesTheCpuBackend) {
   if (!runtime) GTEST_SKIP() << skip;
   HostProblem p = test::make_problem(c.shape);
   Result<KernelChoice> choice = runtime->plan(p.args);
-  // The one combination a forced variant refuses, with why: wgmma_sm90 and ragged batches. Nothing
-  // runs, and the selector's choice covers that combination (it takes mma_sm80).
-  if (c.variant == Variant::wgmma_sm90 && c.shape.ragged()) {
-    ASSERT_FALSE(choice.ok()) << choice->kernel_key;
-    EXPECT_EQ(choice.status().code(), ErrorCode::invalid_argument);
-    EXPECT_NE(choice.status().message().find(std::string(variant_name(*c.variant)) + " does not compute"),
-              std::string::npos)
-        << choice.status().message();
-    EXPECT_EQ(run_on_device(*runtime, p).code(), ErrorCode::invalid_argument);
-    EXPECT_TRUE(test::output_is_poisoned(p));
-    return;
-  }
   ASSERT_TRUE(choice.ok()) << choice.status().to_string();
   if (c.variant) {
     EXPECT_EQ(choice->variant, c.variant) << choice->kernel_key;
@@ -117,19 +105,39 @@ std::string case_name(const testing::TestParamInfo<ModifierCase>& info) {
 
 INSTANTIATE_TEST_SUITE_P(EveryVariant, GpuModifiers, testing::ValuesIn(every_variant()), case_name);
 
-// On Hopper a ragged batch runs mma_sm80 (wgmma_sm90's TMA tensor maps need the packed tensors' token
-// counts), and plan() says why wgmma_sm90 was passed over.
-TEST(GpuModifiersSelection, RaggedBatchesOnHopperRunMmaSm80) {
+// On Hopper a ragged batch that gives its token counts runs wgmma_sm90; one that does not runs
+// mma_sm80, and plan() says why wgmma_sm90 was passed over; forced onto wgmma_sm90 it is refused with
+// that reason and nothing runs.
+TEST(GpuModifiersSelection, RaggedBatchesOnHopperRunWgmmaSm90WithTheirTokenCounts) {
   std::string skip;
   Runtime* runtime = test::shared_gpu_runtime({}, &skip);
   if (!runtime) GTEST_SKIP() << "no usable GPU: " << skip;
   if (test::gpu_compute_capability(&skip) != 90) GTEST_SKIP() << "not a Hopper GPU";
-  HostProblem p = test::make_problem(test::ragged_shape({100, 7}, {100, 300}, 4, 4, 128, DType::bf16));
-  Result<KernelChoice> choice = runtime->plan(p.args);
+  ProblemShape shape = test::ragged_shape({100, 7, 0, 260}, {100, 300, 5, 130}, 4, 2, 128, DType::bf16);
+  HostProblem counted = test::make_problem(shape);
+  Result<KernelChoice> choice = runtime->plan(counted.args);
+  ASSERT_TRUE(choice.ok()) << choice.status().to_string();
+  EXPECT_EQ(choice->variant, std::optional<Variant>(Variant::wgmma_sm90)) << choice->kernel_key;
+  EXPECT_NE(choice->kernel_key.find("_varlen"), std::string::npos) << choice->kernel_key;
+  EXPECT_TRUE(test::device_matches_cpu(*runtime, counted));
+
+  shape.with_totals = false;
+  HostProblem uncounted = test::make_problem(shape);
+  choice = runtime->plan(uncounted.args);
   ASSERT_TRUE(choice.ok()) << choice.status().to_string();
   EXPECT_EQ(choice->variant, std::optional<Variant>(Variant::mma_sm80)) << choice->kernel_key;
-  EXPECT_NE(choice->kernel_key.find("_varlen"), std::string::npos) << choice->kernel_key;
-  EXPECT_TRUE(test::device_matches_cpu(*runtime, p));
+  EXPECT_NE(choice->reason.find("total_q"), std::string::npos) << choice->reason;
+  EXPECT_TRUE(test::device_matches_cpu(*runtime, uncounted));
+
+  RuntimeOptions forced;
+  forced.force_variant = Variant::wgmma_sm90;
+  Runtime* wgmma = test::shared_gpu_runtime(forced, &skip);
+  ASSERT_NE(wgmma, nullptr) << skip;
+  HostProblem refused = test::make_problem(shape);
+  const Status status = run_on_device(*wgmma, refused);
+  EXPECT_EQ(status.code(), ErrorCode::invalid_argument);
+  EXPECT_NE(status.message().find("token counts are not given"), std::string::npos) << status.message();
+  EXPECT_TRUE(test::output_is_poisoned(refused));
 }
 
 // FLASHJIT_CHECK_ARGS / RuntimeOptions::check_args: offsets on the device are copied and checked; a
@@ -151,8 +159,10 @@ TEST(GpuModifiersCheckArgs, ADecreasingOffsetIsFoundByItsIndex) {
   EXPECT_EQ(refused.message(), "cu_seqlens_k[2] = 3 is smaller than cu_seqlens_k[1] = 5: offsets must not decrease");
   EXPECT_TRUE(test::output_is_poisoned(p));
 
-  // An offset past the tensors' end: k holds 18 tokens, the offsets claim 40.
-  HostProblem q = test::make_problem(test::ragged_shape({5, 9, 4}, {5, 9, 4}, 2, 2, 64, DType::f16));
+  // An offset past the tensors' end, without token counts: k holds 18 tokens, the offsets claim 40.
+  ProblemShape uncounted = test::ragged_shape({5, 9, 4}, {5, 9, 4}, 2, 2, 64, DType::f16);
+  uncounted.with_totals = false;
+  HostProblem q = test::make_problem(uncounted);
   q.cu_seqlens_k = {0, 5, 14, 40};
   q.shape.k_lengths = {5, 9, 26};
   q.args.seqlen_k = 26;
@@ -161,6 +171,17 @@ TEST(GpuModifiersCheckArgs, ADecreasingOffsetIsFoundByItsIndex) {
   EXPECT_EQ(past.code(), ErrorCode::invalid_argument);
   EXPECT_NE(past.message().find("runs past its allocation"), std::string::npos) << past.message();
   EXPECT_TRUE(test::output_is_poisoned(q));
+
+  // The same with the token counts given: the last offset past total_k, by its index.
+  HostProblem r = test::make_problem(test::ragged_shape({5, 9, 4}, {5, 9, 4}, 2, 2, 64, DType::f16));
+  r.cu_seqlens_k = {0, 5, 14, 40};
+  r.shape.k_lengths = {5, 9, 26};
+  r.args.seqlen_k = 26;
+  r.bind();
+  const Status past_count = run_on_device(**created, r);
+  EXPECT_EQ(past_count.code(), ErrorCode::invalid_argument);
+  EXPECT_EQ(past_count.message(), "cu_seqlens_k[3] = 40 is past total_k = 18, the packed tensor's token count");
+  EXPECT_TRUE(test::output_is_poisoned(r));
 }
 
 }  // namespace

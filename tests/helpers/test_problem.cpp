@@ -30,7 +30,7 @@ std::string ProblemShape::name() const {
     for (size_t i = 0; i < v.size(); ++i) t += (i ? "x" : "") + std::to_string(v[i]);
     return t;
   };
-  if (ragged()) n += "_varlen_q" + lengths(q_lengths) + "_k" + lengths(k_lengths);
+  if (ragged()) n += "_varlen_q" + lengths(q_lengths) + "_k" + lengths(k_lengths) + (with_totals ? "" : "_nototals");
   if (window_left >= 0 || window_right >= 0)
     n += "_win" + (window_left < 0 ? std::string("inf") : std::to_string(window_left)) + "_" +
          (window_right < 0 ? std::string("inf") : std::to_string(window_right));
@@ -153,6 +153,10 @@ HostProblem make_problem(const ProblemShape& s, uint32_t seed) {
     q_entries = std::max(1, p.cu_seqlens_q.back());
     k_entries = std::max(1, p.cu_seqlens_k.back());
     entries = 1;
+    if (s.with_totals) {
+      a.total_q = p.cu_seqlens_q.back();
+      a.total_k = p.cu_seqlens_k.back();
+    }
   }
   a.q.strides = padded_strides(s, static_cast<int>(q_entries), s.num_heads);
   a.k.strides = padded_strides(s, static_cast<int>(k_entries), s.num_kv_heads);

@@ -30,6 +30,9 @@ struct ProblemShape : ::flashjit::ProblemShape {
   // seqlen_k then become the count and the longest of each); empty: dense.
   std::vector<int> q_lengths;
   std::vector<int> k_lengths;
+  // A ragged batch's args carry the packed tensors' token counts (total_q, total_k); false leaves
+  // them out, as a caller that does not know them would.
+  bool with_totals = true;
   int window_left = -1;
   int window_right = -1;
   float softcap = 0.0f;

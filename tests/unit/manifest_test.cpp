@@ -105,8 +105,9 @@ TEST(Manifest, ScoreModifiersAndRaggedBatchesMakeProblemsOfTheirOwn) {
   EXPECT_EQ(windowed.score_mod_values(), (ScoreModValues{256, 0, 0.0f}));
   EXPECT_EQ(capped.key().str(), "bf16_d128_none_window_softcap_alibi_gqa1_len4096");
   EXPECT_EQ(capped.score_mod_values(), (ScoreModValues{-1, 64, 30.5f}));
-  // A ragged batch: `batch` sequences, keyed by the longest one's bucket.
-  EXPECT_EQ(ragged.key().str(), "bf16_d128_causal_varlen_gqa1_len4096_unaligned");
+  // A ragged batch: `batch` sequences, keyed by the longest one's bucket; its packed tensors are
+  // TMA-addressable as the calls' that give their token counts.
+  EXPECT_EQ(ragged.key().str(), "bf16_d128_causal_varlen_gqa1_len4096");
   EXPECT_EQ(ragged.shape().batch, 16);
   EXPECT_EQ(ragged.shape().seqlen_k, 3000);
   EXPECT_NE(dense.key(), windowed.key());

@@ -103,15 +103,17 @@ TEST(ModifierData, ARaggedProblemRunsAsBatchSequencesOfItsLongestLengths) {
   EXPECT_EQ(a.q.strides.batch, 0);
   EXPECT_EQ(a.q.strides.seq, 4 * 64);
   EXPECT_EQ(a.k.strides.batch, 0);
+  EXPECT_EQ(a.total_q, data.cu_seqlens_q.back());
+  EXPECT_EQ(a.total_k, data.cu_seqlens_k.back());
   EXPECT_EQ(a.window_left, 32);
   EXPECT_EQ(a.window_right, 0);
   EXPECT_EQ(a.softcap, 40.0f);
   Result<AttentionArgs> valid = validate_args(a);
   ASSERT_TRUE(valid.ok()) << valid.status().to_string();
   EXPECT_TRUE(check_ragged_offsets(*valid, a.cu_seqlens_q, a.cu_seqlens_k).ok());
-  // The same key as the calls it stands for: TMA cannot step between packed sequences either way.
+  // The same key as the calls it stands for: packed tensors TMA addresses by their token counts.
   EXPECT_EQ(Problem::of_call(*valid).key().str(), p.key().str());
-  EXPECT_EQ(p.key().str(), "f16_d64_causal_window_softcap_alibi_varlen_gqa2_len256_unaligned");
+  EXPECT_EQ(p.key().str(), "f16_d64_causal_window_softcap_alibi_varlen_gqa2_len256");
   EXPECT_EQ(Problem::of_call(*valid).score_mod_values(), p.score_mod_values());
 }
 

@@ -125,6 +125,30 @@ TEST(TensorMapRequest, AnExtentOneDimensionSortsLast) {
   EXPECT_EQ(k.head_slot, 3);
 }
 
+// A ragged batch's packed tensors are one entry of their token counts (the batch stride 0 is never
+// stepped over and sorts last); q/out take total_q rows, k/v total_k.
+TEST(TensorMapRequest, ARaggedBatchIsOnePackedEntryOfItsTokenCount) {
+  static const int32_t offsets[] = {0, 70, 75, 180};
+  AttentionArgs a = bshd(3, 4, 2, 105, 105, 128);
+  a.cu_seqlens_q = a.cu_seqlens_k = offsets;
+  a.total_q = 180;
+  a.total_k = 200;
+  for (Strides* s : {&a.q.strides, &a.k.strides, &a.v.strides, &a.out.strides}) s->batch = 0;
+  const TensorMapRequest q = tensor_map_request(a, Operand::q, 64);
+  // Head 128, seq 512 elements; the batch entry takes the span, 180 * 512 elements.
+  EXPECT_EQ(q.dims, (Dims{128, 4, 180, 1}));
+  EXPECT_EQ(q.strides_bytes, (StridesBytes{256, 1024, 180 * 1024}));
+  EXPECT_EQ(q.seq_slot, 2);
+  EXPECT_EQ(q.batch_slot, 3);
+  EXPECT_EQ(tensor_map_request(a, Operand::k, 128).dims, (Dims{128, 2, 200, 1}));
+  EXPECT_EQ(tma_layout_problem(a), "");
+  // Without the counts there is no extent to give TMA.
+  a.total_q = a.total_k = 0;
+  EXPECT_EQ(tma_layout_problem(a),
+            "q: the packed tensors' token counts are not given (AttentionArgs::total_q and total_k), which TMA's "
+            "tensor maps are sized by");
+}
+
 TEST(TensorMapRequest, CarriesTheDtype) {
   const AttentionArgs a = bshd(2, 3, 3, 100, 100, 128, DType::bf16);
   for (Operand operand : {Operand::q, Operand::k, Operand::v})

@@ -249,5 +249,51 @@ TEST(Validate, RaggedOffsetsAreCheckedEntryByEntry) {
             "out overlaps q: attention cannot be computed in place");
 }
 
+// The packed tensors' token counts: refused when negative, beyond int32 offsets, or without a ragged
+// batch; given, they bound the tensors (extent and overlap checked without the offsets) and the
+// offsets (check_ragged_offsets names the last one past its count).
+TEST(Validate, RaggedTokenCountsBoundTheTensorsAndTheOffsets) {
+  test::HostProblem p = ragged_problem();  // offsets {0, 3, 3, 8}, {0, 4, 11, 13}
+  ASSERT_EQ(p.args.total_q, 8);
+  ASSERT_EQ(p.args.total_k, 13);
+  Result<AttentionArgs> a = validate_args(p.args);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+
+  AttentionArgs bad = p.args;
+  bad.total_k = -2;
+  EXPECT_EQ(error_of(bad), "total_k = -2 is negative: a token count is 0 (not given) or more");
+  bad = p.args;
+  bad.total_q = int64_t{1} << 31;
+  EXPECT_EQ(error_of(bad), "total_q = 2147483648 is beyond the int32 offsets of cu_seqlens (at most 2147483647)");
+  test::HostProblem dense = test::make_problem(test::shape(1, 2, 2, 5, 5, 16, DType::f16));
+  dense.args.total_k = 5;
+  EXPECT_EQ(error_of(dense.args), "total_k = 5 is set but the batch is not ragged (cu_seqlens_q is null): token "
+                                  "counts describe packed tensors");
+
+  // Overlap is found from the counts alone: out on q's last token.
+  std::vector<uint16_t> joint(static_cast<size_t>(16) * 64 * 4, 0);
+  AttentionArgs moved = p.args;
+  moved.q.data = joint.data();
+  moved.out.data = joint.data() + 7 * a->q.strides.seq;
+  EXPECT_EQ(error_of(moved), "out overlaps q: attention cannot be computed in place");
+  moved.out.data = joint.data() + 8 * a->q.strides.seq;
+  EXPECT_TRUE(validate_args(moved).ok());
+
+  // Offsets past the counts.
+  AttentionArgs fewer = *a;
+  fewer.total_k = 12;
+  EXPECT_EQ(check_ragged_offsets(fewer, p.cu_seqlens_q.data(), p.cu_seqlens_k.data()).message(),
+            "cu_seqlens_k[3] = 13 is past total_k = 12, the packed tensor's token count");
+  // Counts above the offsets' last entries are tensors with room to spare; zero queries are fine.
+  AttentionArgs roomy = *a;
+  roomy.total_q = 9;
+  EXPECT_TRUE(check_ragged_offsets(roomy, p.cu_seqlens_q.data(), p.cu_seqlens_k.data()).ok());
+  std::vector<int32_t> no_queries = {0, 0, 0, 0};
+  AttentionArgs empty = *a;
+  empty.total_q = 0;
+  EXPECT_TRUE(validate_args(empty).ok());
+  EXPECT_TRUE(check_ragged_offsets(empty, no_queries.data(), p.cu_seqlens_k.data()).ok());
+}
+
 }  // namespace
 }  // namespace flashjit

@@ -1,4 +1,4 @@
-// wgmma_sm90's `_modified` kernels (issue 14: sliding windows, softcap, ALiBi) compiled with the real
+// wgmma_sm90's `_modified` kernels (issue 14: ragged batches, sliding windows, softcap, ALiBi) compiled with the real
 // NVRTC (no GPU needed) at the default tiles of d 64, 128 and 256: each keeps the register count its
 // setmaxnreg budget assumes (templates/warpgroup_register_budget.cuh; the runtime refuses any other),
 // spills nothing, needs no stack and draws no ptxas advisory (a serialized wgmma). The modifiers'
@@ -26,6 +26,7 @@ struct Modifiers {
   bool window;
   bool softcap;
   bool alibi;
+  bool ragged = false;
 };
 
 gen::KernelSpec default_modified(int head_dim, DType dtype, const Modifiers& m) {
@@ -33,6 +34,7 @@ gen::KernelSpec default_modified(int head_dim, DType dtype, const Modifiers& m) 
   f.window = m.window;
   f.softcap = m.softcap;
   f.alibi = m.alibi;
+  f.ragged = m.ragged;
   auto spec = gen::default_spec(Variant::wgmma_sm90, gen::DeviceDescription::for_arch(90),
                                 flashjit::testing::problem_with(f));
   if (!spec) {
@@ -43,11 +45,14 @@ gen::KernelSpec default_modified(int head_dim, DType dtype, const Modifiers& m) 
 }
 
 TEST(WgmmaModifierKernels, DefaultTilesKeepTheirRegistersWithoutSpills) {
-  // Every modifier together, and a window with ALiBi alone (the pair that spilled), in both masks.
-  const std::vector<Modifiers> sets = {{MaskKind::causal, true, true, true}, {MaskKind::none, true, false, true}};
+  // Every modifier together with a ragged batch (whose tile walk the consumers keep besides), a
+  // window with ALiBi alone (the pair that spilled), and a ragged batch alone, in both masks.
+  const std::vector<Modifiers> sets = {{MaskKind::causal, true, true, true, true},
+                                       {MaskKind::none, true, false, true},
+                                       {MaskKind::none, false, false, false, true}};
   for (int head_dim : {64, 128, 256})
     for (size_t i = 0; i < sets.size(); ++i) {
-      const gen::KernelSpec spec = default_modified(head_dim, i == 0 ? DType::bf16 : DType::f16, sets[i]);
+      const gen::KernelSpec spec = default_modified(head_dim, i % 2 == 0 ? DType::bf16 : DType::f16, sets[i]);
       const std::string key = gen::canonical_key(spec);
       ASSERT_TRUE(spec.features().any_modifier()) << key;
       auto emitted = gen::emit(spec);

@@ -225,7 +225,7 @@ TEST(WgmmaTileGrid, HoldsOnlyWgmmaTilesWithTheirWarps) {
   }
 }
 
-// ---- issue 14: sliding windows, softcap and ALiBi; ragged batches refused ------------------------
+// ---- issue 14: ragged batches, sliding windows, softcap and ALiBi -----------------------------------
 
 ProblemFeatures with_modifiers(int head_dim, bool ragged, bool window, bool softcap, bool alibi) {
   ProblemFeatures f{DType::bf16, head_dim, MaskKind::causal};
@@ -239,23 +239,20 @@ ProblemFeatures with_modifiers(int head_dim, bool ragged, bool window, bool soft
 // Like NVRTC 13.0: it targets sm_90a.
 CompilerTargets nvrtc13() { return {13, 0, {75, 80, 86, 87, 88, 89, 90, 100, 103, 110, 120, 121}}; }
 
-const char* const kRaggedRefusal =
-    "wgmma_sm90 does not compute ragged batches (its TMA tensor maps need the packed tensors' token counts, "
-    "which cu_seqlens leave on the device)";
-
-// templates/wgmma_score_modifiers.cuh: each modifier alone and all three at every head dim, through
-// the spec check, the default tile and the selector's verdict on Hopper.
-TEST(WgmmaModifiers, ComputesWindowsSoftcapAndAlibi) {
+// templates/wgmma_score_modifiers.cuh: a ragged batch and each modifier alone, and all four at every
+// head dim, through the spec check, the default tile and the selector's verdict on Hopper.
+TEST(WgmmaModifiers, ComputesRaggedBatchesWindowsSoftcapAndAlibi) {
   const VariantRules& rules = rules_for(Variant::wgmma_sm90);
-  EXPECT_FALSE(rules.modifiers.ragged);
+  EXPECT_TRUE(rules.modifiers.ragged);
   EXPECT_TRUE(rules.modifiers.window);
   EXPECT_TRUE(rules.modifiers.softcap);
   EXPECT_TRUE(rules.modifiers.alibi);
   const DeviceDescription hopper = DeviceDescription::for_arch(90);
   for (int head_dim : kHeadDims)
     for (const ProblemFeatures& f :
-         {with_modifiers(head_dim, false, true, false, false), with_modifiers(head_dim, false, false, true, false),
-          with_modifiers(head_dim, false, false, false, true), with_modifiers(head_dim, false, true, true, true)}) {
+         {with_modifiers(head_dim, true, false, false, false), with_modifiers(head_dim, false, true, false, false),
+          with_modifiers(head_dim, false, false, true, false), with_modifiers(head_dim, false, false, false, true),
+          with_modifiers(head_dim, true, true, true, true)}) {
       EXPECT_EQ(modifier_problem(rules, f), "");
       const Problem problem = flashjit::testing::problem_with(f);
       auto spec = default_spec(Variant::wgmma_sm90, hopper, problem);
@@ -267,22 +264,37 @@ TEST(WgmmaModifiers, ComputesWindowsSoftcapAndAlibi) {
     }
 }
 
-// A ragged batch is refused with the reason, alone or beside the modifiers it computes, by the spec
-// check (emit, the tuner, a stored spec) and by the selector, which then passes on to another variant.
-TEST(WgmmaModifiers, RefusesRaggedBatchesSayingWhy) {
-  const VariantRules& rules = rules_for(Variant::wgmma_sm90);
-  for (const ProblemFeatures& f :
-       {with_modifiers(128, true, false, false, false), with_modifiers(64, true, true, true, true)}) {
-    EXPECT_EQ(modifier_problem(rules, f), kRaggedRefusal);
-    KernelSpec spec = wgmma(f.head_dim, 128, 128, 12, 2, 90, DType::bf16);
-    spec.set_features(f);
-    expect_only_problem(spec, kRaggedRefusal);
-    const VariantVerdict verdict = judge_variant(Variant::wgmma_sm90, DeviceDescription::for_arch(90),
-                                                 flashjit::testing::problem_with(f), nvrtc13());
-    EXPECT_FALSE(verdict.usable);
-    EXPECT_FALSE(verdict.forcible);
-    EXPECT_EQ(verdict.reason, kRaggedRefusal);
-  }
+// A ragged call that does not give its packed tensors' token counts cannot have its tensor maps
+// sized: TMA cannot address it, the selector says why (and passes on to mma_sm80, the selector's
+// tests), and its key is apart from the call that gives them. With the counts the call is served.
+TEST(WgmmaModifiers, ARaggedCallWithoutTokenCountsIsRefusedSayingWhy) {
+  const ProblemFeatures f = with_modifiers(128, true, false, false, false);
+  const Problem without = flashjit::testing::problem_of_call(f, [](AttentionArgs& a) {
+    static const int32_t offsets[] = {0, 3, 4};
+    a.batch = 2;
+    a.cu_seqlens_q = a.cu_seqlens_k = offsets;
+    a.q.strides.batch = a.k.strides.batch = a.v.strides.batch = a.out.strides.batch = 0;
+  });
+  const std::string why =
+      "q: the packed tensors' token counts are not given (AttentionArgs::total_q and total_k), which TMA's "
+      "tensor maps are sized by";
+  EXPECT_EQ(without.tma_problem(), why);
+  const VariantVerdict verdict =
+      judge_variant(Variant::wgmma_sm90, DeviceDescription::for_arch(90), without, nvrtc13());
+  EXPECT_FALSE(verdict.usable);
+  EXPECT_EQ(verdict.reason, "TMA cannot address these tensors (" + why + ")");
+
+  const Problem with = flashjit::testing::problem_of_call(f, [](AttentionArgs& a) {
+    static const int32_t offsets[] = {0, 3, 4};
+    a.batch = 2;
+    a.cu_seqlens_q = a.cu_seqlens_k = offsets;
+    a.total_q = a.total_k = 4;
+    a.q.strides.batch = a.k.strides.batch = a.v.strides.batch = a.out.strides.batch = 0;
+  });
+  EXPECT_EQ(with.tma_problem(), "");
+  EXPECT_TRUE(judge_variant(Variant::wgmma_sm90, DeviceDescription::for_arch(90), with, nvrtc13()).usable);
+  EXPECT_NE(without.key(), with.key());
+  EXPECT_EQ(without.key().str(), with.key().str() + "_unaligned");
 }
 
 // A kernel with modifiers keeps 8 registers of the consumers' accumulator budget for their state: the
@@ -300,17 +312,15 @@ TEST(WgmmaModifiers, KeepRegistersForTheModifiersState) {
   EXPECT_TRUE(problems_of(below).empty()) << joined(problems_of(below));
 }
 
-// modifier_problem adds a variant's reason only where it has one; the list reads as a sentence.
-TEST(WgmmaModifiers, ARaggedRefusalWithoutAReasonStaysPlain) {
+// modifier_problem lists what a variant does not compute as a sentence.
+TEST(WgmmaModifiers, ModifierProblemReadsAsASentence) {
   VariantRules plain;
   plain.name = "plain";
   EXPECT_EQ(modifier_problem(plain, with_modifiers(64, true, false, false, true)),
             "plain does not compute ragged batches or ALiBi");
-  VariantRules reasoned = plain;
-  reasoned.modifiers.ragged_refusal = "a reason";
-  EXPECT_EQ(modifier_problem(reasoned, with_modifiers(64, true, true, false, false)),
-            "plain does not compute ragged batches (a reason) or sliding windows");
-  EXPECT_EQ(modifier_problem(reasoned, with_modifiers(64, false, true, false, false)),
+  EXPECT_EQ(modifier_problem(plain, with_modifiers(64, true, true, true, false)),
+            "plain does not compute ragged batches, sliding windows or softcap");
+  EXPECT_EQ(modifier_problem(plain, with_modifiers(64, false, true, false, false)),
             "plain does not compute sliding windows");
 }
 
