@@ -46,6 +46,9 @@ std::string modifier_problem(const VariantRules& rules, const ProblemFeatures& f
   if (f.window && !rules.modifiers.window) missing.push_back("sliding windows");
   if (f.softcap && !rules.modifiers.softcap) missing.push_back("softcap");
   if (f.alibi && !rules.modifiers.alibi) missing.push_back("ALiBi");
+  if (f.kv_cache && !rules.modifiers.kv_cache) missing.push_back("KV caches (seqused_k)");
+  if (f.paged && !rules.modifiers.paged) missing.push_back("paged KV caches");
+  if (f.append && !rules.modifiers.append) missing.push_back("appended keys");
   if (missing.empty()) return {};
   std::string text = std::string(rules.name) + " does not compute ";
   for (size_t i = 0; i < missing.size(); ++i)

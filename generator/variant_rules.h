@@ -57,6 +57,10 @@ struct VariantRules {
     bool window = false;
     bool softcap = false;
     bool alibi = false;
+    // Issue 15: keys from a KV cache (seqused_k), in pages (block_table), appended first (k_new).
+    bool kv_cache = false;
+    bool paged = false;
+    bool append = false;
     // What a ragged call must give for the template to take it, as `flashjit doctor` says it;
     // empty: nothing beyond the offsets. (The Problem's own checks enforce it.)
     const char* ragged_condition = "";

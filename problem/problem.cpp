@@ -82,13 +82,16 @@ llvm::Expected<ProblemKey> parse_problem_key(llvm::StringRef text) {
   key.features.head_dim = static_cast<int>(head_dim);
   bool known_modifiers = false;
   for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
-    // Every combination of the four specializations (issue 14), each one bit.
-    for (int flags = 0; flags < 16 && !known_modifiers; ++flags) {
+    // Every combination of the seven specializations (issues 14 and 15), each one bit.
+    for (int flags = 0; flags < 128 && !known_modifiers; ++flags) {
       key.features.mask = mask;
       key.features.window = flags & 1;
       key.features.softcap = flags & 2;
       key.features.alibi = flags & 4;
       key.features.ragged = flags & 8;
+      key.features.kv_cache = flags & 16;
+      key.features.paged = flags & 32;
+      key.features.append = flags & 64;
       known_modifiers = modifier_key(key.features) == modifiers;
     }
     if (known_modifiers) break;

@@ -12,18 +12,22 @@ namespace flashjit {
 namespace {
 
 auto fields(const ProblemFeatures& f) {
-  return std::tie(f.dtype, f.head_dim, f.mask, f.ragged, f.window, f.softcap, f.alibi);
+  return std::tie(f.dtype, f.head_dim, f.mask, f.ragged, f.window, f.softcap, f.alibi, f.kv_cache, f.paged, f.append);
 }
 
-// The optional boolean features of a stored spec, in key order.
+// The optional boolean features of a stored spec, in key order: the JSON field and the key's word.
 struct FlagField {
   const char* name;
+  const char* key_word;
   bool ProblemFeatures::*flag;
 };
-constexpr FlagField kFlagFields[] = {{"window", &ProblemFeatures::window},
-                                     {"softcap", &ProblemFeatures::softcap},
-                                     {"alibi", &ProblemFeatures::alibi},
-                                     {"ragged", &ProblemFeatures::ragged}};
+constexpr FlagField kFlagFields[] = {{"window", "window", &ProblemFeatures::window},
+                                     {"softcap", "softcap", &ProblemFeatures::softcap},
+                                     {"alibi", "alibi", &ProblemFeatures::alibi},
+                                     {"ragged", "varlen", &ProblemFeatures::ragged},
+                                     {"kv_cache", "kvcache", &ProblemFeatures::kv_cache},
+                                     {"paged", "paged", &ProblemFeatures::paged},
+                                     {"append", "append", &ProblemFeatures::append}};
 
 }  // namespace
 
@@ -41,6 +45,9 @@ ProblemFeatures features_of(const AttentionArgs& a) {
   f.window = a.window_left >= 0 || (a.window_right >= 0 && a.mask != MaskKind::causal);
   f.softcap = a.softcap != 0.0f;
   f.alibi = a.alibi_slopes != nullptr;
+  f.kv_cache = a.seqused_k != nullptr;
+  f.paged = a.block_table != nullptr;
+  f.append = a.seqlen_new > 0 || a.k_new.data != nullptr || a.v_new.data != nullptr;
   return f;
 }
 
@@ -57,7 +64,7 @@ std::string shape_key(const ProblemFeatures& f) {
 std::string modifier_key(const ProblemFeatures& f) {
   std::string key = mask_name(f.mask);
   for (const FlagField& field : kFlagFields)
-    if (f.*field.flag) key += std::string("_") + (field.flag == &ProblemFeatures::ragged ? "varlen" : field.name);
+    if (f.*field.flag) key += std::string("_") + field.key_word;
   return key;
 }
 

@@ -24,8 +24,13 @@ struct ProblemFeatures {
   bool window = false;   // a window bound beyond what the mask gives (window_left, or window_right without causal)
   bool softcap = false;  // softcap > 0
   bool alibi = false;    // alibi_slopes
+  // Issue 15's KV cache: each sequence's keys by seqused_k, in pages (block_table), with new keys
+  // appended first (k_new, v_new).
+  bool kv_cache = false;
+  bool paged = false;
+  bool append = false;
 
-  bool any_modifier() const { return ragged || window || softcap || alibi; }
+  bool any_modifier() const { return ragged || window || softcap || alibi || kv_cache || paged || append; }
 
   bool operator==(const ProblemFeatures& other) const;
   bool operator!=(const ProblemFeatures& other) const { return !(*this == other); }
@@ -39,8 +44,8 @@ void set_features(const ProblemFeatures& features, AttentionArgs& args);
 
 // "bf16_d128": the element type and head dim, which size every tile.
 std::string shape_key(const ProblemFeatures& features);
-// "causal", or "none" when nothing modifies the scores, then "_window", "_softcap", "_alibi" and
-// "_varlen" for the specializations a kernel has: what changes the kernel's arithmetic. A dense
+// "causal", or "none" when nothing modifies the scores, then "_window", "_softcap", "_alibi",
+// "_varlen", "_kvcache", "_paged" and "_append" for the specializations a kernel has: what changes the kernel's arithmetic. A dense
 // kernel's key is what it was before those existed.
 std::string modifier_key(const ProblemFeatures& features);
 

@@ -9,6 +9,7 @@
 #include "runtime/cuda_backend.h"
 #include "runtime/runtime_options_check.h"
 #include "support/log.h"
+#include "problem/kv_cache_args.h"
 #include "problem/validate.h"
 #include "support/error.h"
 
@@ -70,11 +71,16 @@ Status Runtime::forward(const AttentionArgs& args, Stream stream) {
   Result<AttentionArgs> normalized = validate_args(args);
   if (!normalized) return normalized.status();
   if (impl_->cuda) return impl_->cuda->forward(*normalized, static_cast<CUstream>(stream));
-  // The CPU backend reads a ragged batch's offsets from host memory anyway: always checked.
+  // The CPU backend reads a ragged batch's offsets and a KV cache's counts and block table from host
+  // memory anyway: always checked.
   if (normalized->cu_seqlens_q != nullptr)
     if (Status offsets = check_ragged_offsets(*normalized, normalized->cu_seqlens_q, normalized->cu_seqlens_k);
         !offsets.ok())
       return offsets;
+  if (has_kv_cache(*normalized))
+    if (Status cache = check_kv_cache_contents(*normalized, normalized->seqused_k, normalized->block_table);
+        !cache.ok())
+      return cache;
   impl_->cpu->forward(*normalized);
   return Status::success();
 }

@@ -59,8 +59,8 @@ json variant_table(const gen::DeviceDescription& device, const gen::CompilerTarg
   return rows;
 }
 
-// The ragged batch and score modifiers as the doctor asks about them: each alone (the name, then
-// the feature it sets), then all four together.
+// The ragged batch, score modifiers and KV cache as the doctor asks about them: each alone (the
+// name, then the features it sets: pages and appends need a cache), then issue 14's four together.
 struct ModifierCase {
   const char* name;
   void (*set)(ProblemFeatures& features);
@@ -70,6 +70,9 @@ constexpr ModifierCase kEachModifier[] = {
     {"window", [](ProblemFeatures& f) { f.window = true; }},
     {"softcap", [](ProblemFeatures& f) { f.softcap = true; }},
     {"ALiBi", [](ProblemFeatures& f) { f.alibi = true; }},
+    {"KV cache", [](ProblemFeatures& f) { f.kv_cache = true; }},
+    {"paged", [](ProblemFeatures& f) { f.kv_cache = f.paged = true; }},
+    {"append", [](ProblemFeatures& f) { f.kv_cache = f.append = true; }},
 };
 constexpr ModifierCase kAllModifiers = {"all four",
                                         [](ProblemFeatures& f) { f.ragged = f.window = f.softcap = f.alibi = true; }};
@@ -82,8 +85,9 @@ constexpr DType kModifierDtype = DType::f16;
 json modifiers_by_variant() {
   json rows = json::array();
   const std::vector<Variant>& variants = gen::variants_by_preference();
+  // Every feature at once: what the variant does not compute of any of them.
   ProblemFeatures all;
-  kAllModifiers.set(all);
+  for (const ModifierCase& c : kEachModifier) c.set(all);
   for (auto it = variants.rbegin(); it != variants.rend(); ++it) {
     const gen::VariantRules& rules = gen::rules_for(*it);
     json serves = json::array();
@@ -285,7 +289,7 @@ void print_device(llvm::raw_ostream& os, const json& d) {
     os << llvm::formatv("    d={0,-3} {1,-4} -> {2}: {3}\n", row["head_dim"].get<int>(),
                         row["dtype"].get<std::string>(), v, row["reason"].get<std::string>());
   }
-  os << llvm::formatv("  with ragged batches and score modifiers (d={0} {1}, modifiers -> variant: why):\n",
+  os << llvm::formatv("  with ragged batches, score modifiers and KV caches (d={0} {1}, modifiers -> variant: why):\n",
                       kModifierHeadDim, dtype_name(kModifierDtype));
   for (const json& row : d["modifier_variants"]) {
     const std::string v = row["variant"].is_null() ? "none" : row["variant"].get<std::string>();
@@ -296,7 +300,7 @@ void print_device(llvm::raw_ostream& os, const json& d) {
 
 // What each variant computes of the ragged batches and score modifiers, and why not the rest.
 void print_modifiers_by_variant(llvm::raw_ostream& os, const json& rows) {
-  os << "Ragged batches and score modifiers each variant computes:\n";
+  os << "Ragged batches, score modifiers and KV caches each variant computes:\n";
   for (const json& row : rows) {
     std::vector<std::string> serves = row["serves"].get<std::vector<std::string>>();
     if (!row["ragged_condition"].is_null())

@@ -90,6 +90,32 @@ struct AttentionArgs {
   // -slope * |i + sk - sq - j| to the scaled (and capped) score.
   const float* alibi_slopes = nullptr;
   int64_t alibi_batch_stride = 0;
+
+  // A KV cache (FlashAttention-2's flash_attn_with_kvcache; decode and chunked prefill), issue 15.
+  // seqused_k (int32 [batch], device memory on the CUDA backend, host memory on the CPU backend):
+  // sequence b's keys already in the cache, which may differ per sequence and may be 0; the causal
+  // mask, windows and ALiBi align bottom-right against each sequence's keys. seqlen_k then bounds
+  // every sequence's keys (after an append), and a dense cache (k and v as above) has seqlen_k rows
+  // per batch entry. Queries may be dense or ragged (cu_seqlens_q; cu_seqlens_k stays null).
+  const int32_t* seqused_k = nullptr;
+  // Paged (vLLM's block tables), with seqused_k: k and v are the caches [num_pages, page_size,
+  // num_kv_heads, head_dim], their strides' `batch` stepping pages, `seq` rows within a page and
+  // `head` heads (default: contiguous pages). Key j of sequence b is row j % page_size of page
+  // block_table[b * block_table_stride + j / page_size] (int32, same memory as seqused_k); pages may
+  // be shared between sequences and appear in any order. page_size is a power of two; seqlen_k is
+  // at most max_pages_per_sequence * page_size.
+  const int32_t* block_table = nullptr;
+  int max_pages_per_sequence = 0;
+  int64_t block_table_stride = 0;  // entries between the rows of sequences; 0: max_pages_per_sequence
+  int page_size = 0;
+  int num_pages = 0;  // pages k and v hold
+  // Appending (with seqused_k): k_new and v_new [batch, seqlen_new, num_kv_heads, head_dim] (in the
+  // order of their strides; default contiguous) are written into the cache at positions
+  // seqused_k[b] .. seqused_k[b] + seqlen_new - 1 (through the block table) before attention, which
+  // then sees seqused_k[b] + seqlen_new keys. seqused_k itself is not changed (the caller advances
+  // it), and k and v must be writable memory.
+  InputTensor k_new, v_new;
+  int seqlen_new = 0;
 };
 
 FLASHJIT_API const char* dtype_name(DType dtype);       // "f32", "f16", "bf16"

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <future>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include <llvm/ADT/ScopeExit.h>
@@ -21,6 +22,7 @@
 #include <llvm/Support/Threading.h>
 
 #include "flashjit/numeric.h"
+#include "problem/kv_cache_args.h"
 
 namespace flashjit::cpu {
 namespace {
@@ -121,7 +123,8 @@ struct BlockScratch {
 };
 
 // One sequence of the batch: its lengths, and its first query and key tokens within batch entry b
-// (0 in a dense batch; the offsets' entries in a ragged one, whose batch stride is 0).
+// (0 in a dense batch; the offsets' entries in a ragged one, whose batch stride is 0). A KV cache's
+// keys are its seqused_k (and the appended ones), from row 0 of its entry or of its pages.
 struct Sequence {
   int b;
   int seqlen_q;
@@ -131,9 +134,42 @@ struct Sequence {
 };
 
 Sequence sequence_of(const AttentionArgs& a, int b) {
-  if (a.cu_seqlens_q == nullptr) return {b, a.seqlen_q, a.seqlen_k, 0, 0};
-  return {b, a.cu_seqlens_q[b + 1] - a.cu_seqlens_q[b], a.cu_seqlens_k[b + 1] - a.cu_seqlens_k[b],
-          a.cu_seqlens_q[b], a.cu_seqlens_k[b]};
+  Sequence s{b, a.seqlen_q, a.seqlen_k, 0, 0};
+  if (a.cu_seqlens_q != nullptr) {
+    s.seqlen_q = a.cu_seqlens_q[b + 1] - a.cu_seqlens_q[b];
+    s.q_row0 = a.cu_seqlens_q[b];
+  }
+  if (has_kv_cache(a)) {
+    s.seqlen_k = static_cast<int>(keys_after_append(a, a.seqused_k, b));
+  } else if (a.cu_seqlens_k != nullptr) {
+    s.seqlen_k = a.cu_seqlens_k[b + 1] - a.cu_seqlens_k[b];
+    s.k_row0 = a.cu_seqlens_k[b];
+  }
+  return s;
+}
+
+// Element offset of key `key` (the sequence's own index) of tensor t (k or v, or a paged cache's).
+int64_t key_offset(const AttentionArgs& a, const Strides& strides, const Sequence& seq, int64_t key, int kv_head) {
+  if (!is_paged(a)) return element_offset(strides, seq.b, seq.k_row0 + key, kv_head);
+  const int64_t page = block_table_row(a, a.block_table, seq.b)[key / a.page_size];
+  return element_offset(strides, page, key % a.page_size, kv_head);
+}
+
+// Writes the call's new keys and values into the cache (through the block table when paged): row i
+// of sequence b goes to its key seqused_k[b] + i. The cache is the caller's writable k and v.
+void append_keys(const AttentionArgs& a) {
+  const size_t row_bytes = static_cast<size_t>(a.head_dim) * dtype_size(a.k.dtype);
+  for (int b = 0; b < a.batch; ++b) {
+    const Sequence seq = sequence_of(a, b);
+    for (int i = 0; i < a.seqlen_new; ++i)
+      for (int h = 0; h < a.num_kv_heads; ++h)
+        for (auto [cache, fresh] : {std::pair{&a.k, &a.k_new}, std::pair{&a.v, &a.v_new}}) {
+          const int64_t to = key_offset(a, cache->strides, seq, int64_t{a.seqused_k[b]} + i, h);
+          const int64_t from = element_offset(fresh->strides, b, i, h);
+          std::memcpy(static_cast<char*>(const_cast<void*>(cache->data)) + to * dtype_size(cache->dtype),
+                      static_cast<const char*>(fresh->data) + from * dtype_size(fresh->dtype), row_bytes);
+        }
+  }
 }
 
 // Which keys a row of one (sequence, head) sees and its scores' modifiers (FlashAttention-2's
@@ -186,10 +222,10 @@ void load_key_block(const AttentionArgs& a, const Sequence& seq, int kv_head, in
                     BlockScratch& s) {
   const int head_dim = a.head_dim;
   for (int c = 0; c < k_cols; ++c) {
-    const int64_t key = seq.k_row0 + k_begin + c;
-    load_row(a.k.data, a.k.dtype, element_offset(a.k.strides, seq.b, key, kv_head), head_dim, s.key_row.data());
+    const int64_t key = k_begin + c;
+    load_row(a.k.data, a.k.dtype, key_offset(a, a.k.strides, seq, key, kv_head), head_dim, s.key_row.data());
     for (int d = 0; d < head_dim; ++d) s.k_transposed[static_cast<size_t>(d) * kKeyBlock + c] = s.key_row[d];
-    load_row(a.v.data, a.v.dtype, element_offset(a.v.strides, seq.b, key, kv_head), head_dim,
+    load_row(a.v.data, a.v.dtype, key_offset(a, a.v.strides, seq, key, kv_head), head_dim,
              &s.v[static_cast<size_t>(c) * head_dim]);
   }
 }
@@ -349,6 +385,8 @@ CpuAttention::~CpuAttention() = default;
 int CpuAttention::threads() const { return threads_; }
 
 void CpuAttention::forward(const AttentionArgs& args) const {
+  // The new keys go in before any query reads the cache.
+  if (appends_keys(args)) append_keys(args);
   // 64-bit: seqlen_q + kQueryBlock - 1 passes INT32_MAX for the longest sequences (in int it wrapped
   // negative, and nothing was computed).
   const int64_t query_blocks = (static_cast<int64_t>(args.seqlen_q) + kQueryBlock - 1) / kQueryBlock;

@@ -15,7 +15,9 @@ ReferenceOutput naive_attention(const AttentionArgs& a) {
   r.out.assign(static_cast<size_t>(a.batch) * a.seqlen_q * a.num_heads * D, 0.0);
   r.lse.assign(static_cast<size_t>(a.batch) * a.num_heads * a.seqlen_q, 0.0);
   const int group = a.num_heads / a.num_kv_heads;
-  const bool ragged = a.cu_seqlens_q != nullptr;
+  // Queries and keys packed independently: a KV cache's tests pass packed keys with dense queries.
+  const bool ragged_q = a.cu_seqlens_q != nullptr;
+  const bool ragged_k = a.cu_seqlens_k != nullptr;
   std::vector<double> scores;
 
   // Element (token s of batch entry b, head h, d); a ragged tensor's tokens are packed (batch stride 0).
@@ -25,10 +27,10 @@ ReferenceOutput naive_attention(const AttentionArgs& a) {
   };
 
   for (int b = 0; b < a.batch; ++b) {
-    const int64_t sq = ragged ? a.cu_seqlens_q[b + 1] - a.cu_seqlens_q[b] : a.seqlen_q;
-    const int64_t sk = ragged ? a.cu_seqlens_k[b + 1] - a.cu_seqlens_k[b] : a.seqlen_k;
-    const int64_t q0 = ragged ? a.cu_seqlens_q[b] : 0;
-    const int64_t k0 = ragged ? a.cu_seqlens_k[b] : 0;
+    const int64_t sq = ragged_q ? a.cu_seqlens_q[b + 1] - a.cu_seqlens_q[b] : a.seqlen_q;
+    const int64_t sk = ragged_k ? a.cu_seqlens_k[b + 1] - a.cu_seqlens_k[b] : a.seqlen_k;
+    const int64_t q0 = ragged_q ? a.cu_seqlens_q[b] : 0;
+    const int64_t k0 = ragged_k ? a.cu_seqlens_k[b] : 0;
     scores.assign(static_cast<size_t>(sk), 0.0);
     for (int h = 0; h < a.num_heads; ++h) {
       const int kvh = h / group;

@@ -18,7 +18,8 @@ struct ReferenceOutput {
 };
 
 // `args` must be normalized (strides and scale filled in) and point at host memory (ragged offsets
-// and ALiBi slopes too). A row that sees no key is zeros with lse -inf; a row with a NaN among its
+// and ALiBi slopes too). Queries and keys may be packed independently (cu_seqlens_q or
+// cu_seqlens_k alone; a packed tensor's batch stride is 0). A row that sees no key is zeros with lse -inf; a row with a NaN among its
 // visible scores is NaN, lse included. The score modifiers follow include/flashjit/types.h, written
 // out here a second time from the definitions (window, softcap, ALiBi), in double precision.
 ReferenceOutput naive_attention(const AttentionArgs& args);

@@ -296,6 +296,30 @@ TEST(ProblemFeatures, ModifiersExtendKeysTraitsAndJson) {
             "field 'alibi': expected true (or no field)");
 }
 
+// Issue 15's KV cache: its own words in the key and fields in the JSON, both read back; a key with
+// pages or appends but no cache is not a problem (they need its counts).
+TEST(ProblemFeatures, KvCacheFeaturesExtendKeysAndJson) {
+  ProblemFeatures f{DType::bf16, 128, MaskKind::causal};
+  f.kv_cache = f.paged = f.append = true;
+  EXPECT_EQ(modifier_key(f), "causal_kvcache_paged_append");
+  EXPECT_TRUE(f.any_modifier());
+  ProblemKey key{f, 4, 8192, true};
+  EXPECT_EQ(key.str(), "bf16_d128_causal_kvcache_paged_append_gqa4_len8192");
+  auto parsed = parse_problem_key(key.str());
+  ASSERT_TRUE(static_cast<bool>(parsed)) << llvm::toString(parsed.takeError());
+  EXPECT_EQ(*parsed, key);
+  nlohmann::json object = nlohmann::json::object();
+  write_features(f, object);
+  EXPECT_EQ(object, (nlohmann::json{{"dtype", "bf16"}, {"head_dim", 128}, {"mask", "causal"}, {"kv_cache", true},
+                                    {"paged", true}, {"append", true}}));
+  auto back = read_features(object);
+  ASSERT_TRUE(static_cast<bool>(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(*back, f);
+  EXPECT_EQ(message_of(parse_problem_key("f16_d64_none_paged_gqa1_len128"), ErrorCode::invalid_argument),
+            "problem key 'f16_d64_none_paged_gqa1_len128' has invalid features: a paged KV cache needs each "
+            "sequence's key count (seqused_k)");
+}
+
 // A call's arguments decide the features: a causal mask covers window_right, a window_left does not.
 TEST(ProblemFeatures, FeaturesOfACall) {
   AttentionArgs a;
