@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "emulation/cuda_emulation.h"
+#include "emulation/emulated_attention.h"
 #include "flashjit/numeric.h"
 #include "flashjit/types.h"
 #include "split_combine.cuh"
@@ -28,24 +29,9 @@ namespace {
 constexpr double kInf = std::numeric_limits<double>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-template <DType kDType>
-struct ElementOf;
-template <>
-struct ElementOf<DType::f32> {
-  using type = float;
-};
-template <>
-struct ElementOf<DType::f16> {
-  using type = dev::half_bits;
-};
-template <>
-struct ElementOf<DType::bf16> {
-  using type = dev::bf16_bits;
-};
-
 template <DType kDType, int kHeadDimValue, bool kRaggedValue>
 struct CombineTraits {
-  using Element = typename ElementOf<kDType>::type;
+  using Element = typename test::ElementOf<kDType>::type;
   static constexpr int kHeadDim = kHeadDimValue;
   static constexpr int kWarps = 4;
   static constexpr bool kRagged = kRaggedValue;
