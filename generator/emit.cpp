@@ -46,15 +46,6 @@ llvm::Error inline_template(llvm::StringRef name, std::set<std::string>& seen, s
   return llvm::Error::success();
 }
 
-const char* element_type(DType dtype) {
-  switch (dtype) {
-    case DType::f32: return "float";
-    case DType::f16: return "::flashjit::dev::half_bits";
-    case DType::bf16: return "::flashjit::dev::bf16_bits";
-  }
-  return "float";
-}
-
 // For a variant whose kernels must have a register count (VariantRules::entry_registers): the host
 // refuses a kernel compiled or loaded with another, so the template's setmaxnreg counts must assume
 // the generator's. Empty for the others.
@@ -70,6 +61,15 @@ std::string entry_registers_check(const VariantRules& rules, const KernelSpec& s
 }
 
 }  // namespace
+
+const char* element_type(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return "float";
+    case DType::f16: return "::flashjit::dev::half_bits";
+    case DType::bf16: return "::flashjit::dev::bf16_bits";
+  }
+  return "float";
+}
 
 llvm::Expected<std::string> expand_template(const std::string& name) {
   std::set<std::string> seen;

@@ -21,6 +21,10 @@ struct EmittedKernel {
 
 llvm::Expected<EmittedKernel> emit(const KernelSpec& spec);
 
+// The device storage type a shell declares as Element for a dtype: "float",
+// "::flashjit::dev::half_bits", "::flashjit::dev::bf16_bits".
+const char* element_type(DType dtype);
+
 // Template text with its quoted includes of other templates inlined (each file once).
 llvm::Expected<std::string> expand_template(const std::string& name);
 

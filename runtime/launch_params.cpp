@@ -51,6 +51,24 @@ ScoreModParams make_score_mod_params(const AttentionArgs& a) {
   return m;
 }
 
+KvCacheParams make_kv_cache_params(const AttentionArgs& a) {
+  KvCacheParams kv{};
+  kv.seqused_k = a.seqused_k;
+  kv.block_table = a.block_table;
+  kv.block_table_stride = a.block_table_stride > 0 ? a.block_table_stride : a.max_pages_per_sequence;
+  kv.page_size = a.block_table ? a.page_size : 0;
+  // validate_args accepted a power of two.
+  while (kv.page_size > 0 && (1 << kv.page_shift) < kv.page_size) ++kv.page_shift;
+  if (a.seqlen_new > 0) {
+    kv.k_new = a.k_new.data;
+    kv.v_new = a.v_new.data;
+    kv.k_new_strides = {a.k_new.strides.batch, a.k_new.strides.seq, a.k_new.strides.head};
+    kv.v_new_strides = {a.v_new.strides.batch, a.v_new.strides.seq, a.v_new.strides.head};
+    kv.seqlen_new = a.seqlen_new;
+  }
+  return kv;
+}
+
 llvm::Expected<WgmmaParams> make_wgmma_params(const gen::KernelSpec& spec, const AttentionArgs& a,
                                               const TensorMapEncoder& encode) {
   WgmmaParams p{};

@@ -7,6 +7,7 @@
 #include <llvm/Support/Error.h>
 
 #include "attention_params.cuh"
+#include "kv_cache_params.cuh"
 #include "score_modifier_params.cuh"
 #include "flashjit/types.h"
 #include "generator/kernel_spec.h"
@@ -25,6 +26,9 @@ AttentionParams make_params(const AttentionArgs& normalized);
 
 // The second parameter block of a kernel specialized on a ragged batch or a score modifier.
 ScoreModParams make_score_mod_params(const AttentionArgs& normalized);
+
+// The third of a kernel reading a KV cache (templates/kv_cache_params.cuh).
+KvCacheParams make_kv_cache_params(const AttentionArgs& normalized);
 
 // Turns the arguments of one cuTensorMapEncodeTiled call into the 128 bytes of a tensor map: the
 // driver on a GPU (cuda::encode_tensor_map), the emulation's stand-in in tests.

@@ -8,11 +8,15 @@
 // sum per row, fp32) so the seqlen_q x seqlen_k matrix never exists.
 //
 // Traits (emitted by the generator): Element (float, half_bits or bf16_bits), kHeadDim, kBlockM,
-// kBlockN, kWarps, kCausal; a kernel with modifiers also kWindow, kSoftcap, kAlibi, kRagged.
+// kBlockN, kWarps, kCausal; a kernel with modifiers also kWindow, kSoftcap, kAlibi, kRagged; one
+// reading a KV cache (issue 15) also kKvCache, kPaged, kAppend, and takes KvCacheParams third:
+// each sequence's keys are its cached ones then the appended ones (read from the new tensors, which
+// the block of query rows 0 of each KV group's first head also writes into the cache).
 #pragma once
 
 #include "attention_params.cuh"
 #include "head_slices.cuh"
+#include "kv_cache.cuh"
 #include "numeric.cuh"
 #include "score_modifiers.cuh"
 
@@ -52,10 +56,24 @@ __device__ __forceinline__ void load_tile(float* tile, int tile_stride, const El
   }
 }
 
+// Loads keys [row0, row0 + rows) of a KV cache's sequence (CacheKeys::row: cached, paged or
+// appended) into an fp32 tile; keys past `valid_rows` become zeros.
+template <class Element, class Traits, int kThreads, int kHeadDim>
+__device__ __forceinline__ void load_cache_tile(float* tile, int tile_stride, const CacheKeys<Element, Traits>& keys,
+                                                int row0, int rows, int valid_rows) {
+  for (int i = threadIdx.x; i < rows * kHeadDim; i += kThreads) {
+    const int r = i / kHeadDim;
+    const int c = i % kHeadDim;
+    const int row = row0 + r;
+    tile[r * tile_stride + c] = row < valid_rows ? to_float(keys.row(row)[c]) : 0.0f;
+  }
+}
+
 // One block's work: the kernel entries below call it with the modifiers' parameters (NoScoreMods
-// for a dense kernel, where every modifier branch folds away and the code is what it was before).
-template <class Traits, class Mods>
-__device__ __forceinline__ void generic_attention(const AttentionParams& p, const Mods& mods) {
+// for a dense kernel, where every modifier branch folds away and the code is what it was before)
+// and the cache's (NoKvCache without one).
+template <class Traits, class Mods, class Kv = NoKvCache>
+__device__ __forceinline__ void generic_attention(const AttentionParams& p, const Mods& mods, const Kv kv = Kv{}) {
   using Element = typename Traits::Element;
   constexpr bool kMods = has_score_mods<Mods>();
   using Shape = GenericShape<Traits>;
@@ -76,7 +94,15 @@ __device__ __forceinline__ void generic_attention(const AttentionParams& p, cons
   const int batch = blockIdx.z;
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  const auto mod = mod_state<Traits>(p, mods, batch, head);
+  constexpr bool kCache = has_kv_cache<Kv>();
+  const auto mod = cache_mod_state<Traits>(p, mods, kv, batch, head);
+  // Before any return: a sequence without queries still appends its keys.
+  if constexpr (kCache && appends_keys<Traits>()) {
+    // The first head of each KV group, query block 0, writes the group's appended rows.
+    if (blockIdx.x == 0 && head % (p.num_heads / p.num_kv_heads) == 0)
+      append_rows<Element, Traits, Shape::kThreads, D>(p, kv, batch, head / (p.num_heads / p.num_kv_heads));
+  }
+
   int seqlen_q = p.seqlen_q;
   int seqlen_k = p.seqlen_k;
   if constexpr (kMods) {
@@ -94,6 +120,8 @@ __device__ __forceinline__ void generic_attention(const AttentionParams& p, cons
   const Element* k = slices.k;
   const Element* v = slices.v;
   Element* o = slices.o;
+  // A KV cache's keys and values, wherever each row lives (nothing without one).
+  const CacheRows<Element, Traits, Kv> cache = cache_rows<Element, Traits>(p, kv, batch, head);
 
   load_tile<Element, Shape::kThreads, D>(q_tile, D, q, p.q_strides.seq, m0, BM, seqlen_q);
 
@@ -121,7 +149,11 @@ __device__ __forceinline__ void generic_attention(const AttentionParams& p, cons
 
   for (int n0 = n_begin; n0 < n_end; n0 += BN) {
     __syncthreads();  // the previous V tile (and, first time, nothing) is no longer read
-    load_tile<Element, Shape::kThreads, D>(kv_tile, Shape::kKvStride, k, p.k_strides.seq, n0, BN, seqlen_k);
+    if constexpr (kCache) {
+      load_cache_tile<Element, Traits, Shape::kThreads, D>(kv_tile, Shape::kKvStride, cache.k, n0, BN, seqlen_k);
+    } else {
+      load_tile<Element, Shape::kThreads, D>(kv_tile, Shape::kKvStride, k, p.k_strides.seq, n0, BN, seqlen_k);
+    }
     __syncthreads();
 
     float s[R][C];
@@ -176,7 +208,11 @@ __device__ __forceinline__ void generic_attention(const AttentionParams& p, cons
     }
 
     __syncthreads();  // every warp is done with K
-    load_tile<Element, Shape::kThreads, D>(kv_tile, Shape::kKvStride, v, p.v_strides.seq, n0, BN, seqlen_k);
+    if constexpr (kCache) {
+      load_cache_tile<Element, Traits, Shape::kThreads, D>(kv_tile, Shape::kKvStride, cache.v, n0, BN, seqlen_k);
+    } else {
+      load_tile<Element, Shape::kThreads, D>(kv_tile, Shape::kKvStride, v, p.v_strides.seq, n0, BN, seqlen_k);
+    }
     __syncthreads();
 
     for (int n = 0; n < BN; ++n) {
@@ -229,6 +265,13 @@ template <class Traits>
 __global__ void __launch_bounds__(Traits::kWarps * 32, 1)
     generic_forward_modified(const AttentionParams p, const ScoreModParams mods) {
   generic_attention<Traits>(p, mods);
+}
+
+// A kernel reading its keys from a KV cache (templates/kv_cache.cuh), with any of the above.
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kWarps * 32, 1)
+    generic_forward_kvcache(const AttentionParams p, const ScoreModParams mods, const KvCacheParams kv) {
+  generic_attention<Traits>(p, mods, kv);
 }
 
 }  // namespace dev

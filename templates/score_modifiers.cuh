@@ -12,6 +12,7 @@
 #include "attention_params.cuh"
 #include "head_slices.cuh"
 #include "numeric.cuh"
+#include "kv_cache_params.cuh"
 #include "score_modifier_params.cuh"
 
 namespace flashjit {
@@ -26,6 +27,18 @@ __device__ constexpr bool has_score_mods(const ScoreModParams*) { return true; }
 template <class Mods>
 __device__ constexpr bool has_score_mods() {
   return has_score_mods(static_cast<const Mods*>(nullptr));
+}
+
+// Whether a kernel reads its keys from a KV cache (templates/kv_cache.cuh): its shell declares
+// kKvCache; no other shell declares it, and it reads as false there (a function, not a static
+// member, so that no other kernel's PTX changes).
+template <class Traits>
+__device__ constexpr auto kv_cache_trait(int) -> decltype(Traits::kKvCache) {
+  return Traits::kKvCache;
+}
+template <class Traits>
+__device__ constexpr bool kv_cache_trait(long) {
+  return false;
 }
 
 // Whether a kernel computes a ragged batch (a dense kernel's traits declare no kRagged).
@@ -75,7 +88,15 @@ template <class Traits>
 __device__ __forceinline__ SequenceView sequence_view(const AttentionParams& p, const ScoreModParams& m, int batch,
                                                       int head) {
   SequenceView s;
-  if constexpr (Traits::kRagged) {
+  if constexpr (Traits::kRagged && kv_cache_trait<Traits>(0)) {
+    // Only the queries are packed: a KV cache counts the keys (cache_mod_state sets seqlen_k).
+    const int q0 = m.cu_seqlens_q[batch];
+    s.seqlen_q = m.cu_seqlens_q[batch + 1] - q0;
+    s.seqlen_k = p.seqlen_k;
+    s.q_row0 = q0;
+    s.k_row0 = 0;
+    s.lse_row0 = static_cast<long long>(head) * m.cu_seqlens_q[p.batch] + q0;
+  } else if constexpr (Traits::kRagged) {
     const int q0 = m.cu_seqlens_q[batch];
     const int k0 = m.cu_seqlens_k[batch];
     s.seqlen_q = m.cu_seqlens_q[batch + 1] - q0;
@@ -204,6 +225,26 @@ __device__ __forceinline__ ModState<Traits, ScoreModParams> mod_state(const Atte
   ModState<Traits, ScoreModParams> state;
   state.sequence = sequence_view<Traits>(p, m, batch, head);
   state.rule = score_rule<Traits>(p, m, state.sequence, batch, head);
+  return state;
+}
+
+// mod_state for a kernel that may read a KV cache (templates/kv_cache.cuh): without one
+// (NoKvCache, any other Kv type) the same; with one, the sequence's keys are its cached ones and
+// the appended ones (seqused_k[b] + seqlen_new), and its score rule aligns against them.
+template <class Traits, class Mods, class Kv>
+__device__ __forceinline__ auto cache_mod_state(const AttentionParams& p, const Mods& mods, const Kv&, int batch,
+                                                int head) {
+  return mod_state<Traits>(p, mods, batch, head);
+}
+
+template <class Traits>
+__device__ __forceinline__ ModState<Traits, ScoreModParams> cache_mod_state(const AttentionParams& p,
+                                                                            const ScoreModParams& mods,
+                                                                            const KvCacheParams& kv, int batch,
+                                                                            int head) {
+  ModState<Traits, ScoreModParams> state = mod_state<Traits>(p, mods, batch, head);
+  state.sequence.seqlen_k = kv.seqused_k[batch] + kv.seqlen_new;
+  state.rule = score_rule<Traits>(p, mods, state.sequence, batch, head);
   return state;
 }
 

@@ -120,6 +120,13 @@ void emulate_launch(void (*kernel)(Params, Mods), dim3 grid, dim3 block, std::si
   run_grid(grid, block, dynamic_shared_bytes, [kernel, &params, &mods] { kernel(params, mods); });
 }
 
+// A kernel with a third parameter block (the `_kvcache` entries' KvCacheParams).
+template <class Params, class Mods, class Kv>
+void emulate_launch(void (*kernel)(Params, Mods, Kv), dim3 grid, dim3 block, std::size_t dynamic_shared_bytes,
+                    const Params& params, const Mods& mods, const Kv& kv) {
+  run_grid(grid, block, dynamic_shared_bytes, [kernel, &params, &mods, &kv] { kernel(params, mods, kv); });
+}
+
 // ---- failures -------------------------------------------------------------------------------------
 // A misuse of CUDA by the emulated kernel is a bug to fix, not a result to compare: prints
 // "cuda_emulation: <message>" with the calling thread's block and thread index, then aborts.

@@ -154,6 +154,21 @@ KvCacheProblem make_kv_cache_problem(const KvCacheCase& c, uint32_t seed) {
   return p;
 }
 
+KvCacheCase kv_cache_case(ProblemShape queries, std::vector<int> cached, int page_size, int seqlen_new, bool share) {
+  KvCacheCase c;
+  c.queries = std::move(queries);
+  c.cached = std::move(cached);
+  c.page_size = page_size;
+  c.seqlen_new = seqlen_new;
+  c.share_first_page = share;
+  return c;
+}
+
+ProblemShape decode_queries(int batch, int heads, int kv_heads, int seqlen_q, int head_dim, DType dtype,
+                            MaskKind mask) {
+  return shape(batch, heads, kv_heads, seqlen_q, 1, head_dim, dtype, mask);
+}
+
 void KvCacheProblem::bind() {
   queries.bind();
   AttentionArgs kept = args;

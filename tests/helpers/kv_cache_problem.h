@@ -54,4 +54,12 @@ struct KvCacheProblem {
 
 KvCacheProblem make_kv_cache_problem(const KvCacheCase& c, uint32_t seed = 4321);
 
+// A case: these queries against caches holding `cached` keys per sequence (page_size 0: dense),
+// `seqlen_new` appended, sequences 0 and 1 sharing their first page when `share`.
+KvCacheCase kv_cache_case(ProblemShape queries, std::vector<int> cached, int page_size, int seqlen_new = 0,
+                          bool share = false);
+// Dense decode queries: `batch` sequences of seqlen_q rows (the keys come from the cache).
+ProblemShape decode_queries(int batch, int heads, int kv_heads, int seqlen_q, int head_dim, DType dtype,
+                            MaskKind mask = MaskKind::causal);
+
 }  // namespace flashjit::test

@@ -75,10 +75,14 @@ TEST(Emit, ContainsEachTemplateOnce) {
   // Each template's definitions appear once, so the source has no redefinitions.
   EXPECT_EQ(count_of(k.source, "struct AttentionParams {"), 1u);
   EXPECT_EQ(count_of(k.source, "struct half_bits {"), 1u);
-  // Two kernel entries: the dense one and the `_modified` one with the modifiers' parameters.
-  EXPECT_EQ(count_of(k.source, "__global__ void __launch_bounds__"), 2u);
+  // Three kernel entries: the dense one, the `_modified` one with the modifiers' parameters and the
+  // `_kvcache` one with a KV cache's too.
+  EXPECT_EQ(count_of(k.source, "__global__ void __launch_bounds__"), 3u);
   EXPECT_EQ(count_of(k.source, " generic_forward(const AttentionParams p)"), 1u);
   EXPECT_EQ(count_of(k.source, " generic_forward_modified(const AttentionParams p, const ScoreModParams mods)"), 1u);
+  EXPECT_EQ(count_of(k.source, " generic_forward_kvcache(const AttentionParams p, const ScoreModParams mods, "
+                               "const KvCacheParams kv)"),
+            1u);
   EXPECT_EQ(count_of(k.source, "// ---- generated shell ----\n"), 1u);
 }
 

@@ -26,6 +26,8 @@ namespace {
 using test::KvCacheCase;
 using test::KvCacheProblem;
 using test::ProblemShape;
+using test::decode_queries;
+using test::kv_cache_case;
 
 Runtime& cpu_runtime() {
   static std::unique_ptr<Runtime> runtime = [] {
@@ -39,22 +41,7 @@ Runtime& cpu_runtime() {
   return *runtime;
 }
 
-KvCacheCase cache_case(ProblemShape queries, std::vector<int> cached, int page_size, int seqlen_new = 0,
-                       bool share = false) {
-  KvCacheCase c;
-  c.queries = std::move(queries);
-  c.cached = std::move(cached);
-  c.page_size = page_size;
-  c.seqlen_new = seqlen_new;
-  c.share_first_page = share;
-  return c;
-}
 
-// Dense queries: `batch` sequences of seqlen_q rows.
-ProblemShape decode_queries(int batch, int heads, int kv_heads, int seqlen_q, int head_dim, DType dtype,
-                            MaskKind mask = MaskKind::causal) {
-  return test::shape(batch, heads, kv_heads, seqlen_q, 1, head_dim, dtype, mask);
-}
 
 std::vector<KvCacheCase> cases() {
   using test::capped;
@@ -63,24 +50,24 @@ std::vector<KvCacheCase> cases() {
   const DType f16 = DType::f16, bf16 = DType::bf16, f32 = DType::f32;
   std::vector<KvCacheCase> c;
   // Decode: one query row, GQA 32/8 shrunk to 8/2, counts 0, 1, a page boundary +-1 and long.
-  c.push_back(cache_case(decode_queries(6, 8, 2, 1, 64, f16), {0, 1, 15, 16, 17, 300}, 16));
+  c.push_back(kv_cache_case(decode_queries(6, 8, 2, 1, 64, f16), {0, 1, 15, 16, 17, 300}, 16));
   // Every page size from SGLang's 1 to FlashAttention's 256, counts around their boundaries.
   for (int page : {1, 2, 16, 64, 256})
-    c.push_back(cache_case(decode_queries(3, 4, 1, 2, 32, f32), {page - 1, page + 1, 2 * page + 3}, page));
+    c.push_back(kv_cache_case(decode_queries(3, 4, 1, 2, 32, f32), {page - 1, page + 1, 2 * page + 3}, page));
   // Appends crossing a page boundary (15 + 3 over 16), into an empty sequence, MQA.
-  c.push_back(cache_case(decode_queries(3, 4, 1, 3, 64, bf16), {15, 0, 30}, 16, 3));
+  c.push_back(kv_cache_case(decode_queries(3, 4, 1, 3, 64, bf16), {15, 0, 30}, 16, 3));
   // A dense cache with appends; GQA ratio 1.
-  c.push_back(cache_case(decode_queries(2, 3, 3, 4, 40, f16), {7, 0}, 0, 4));
+  c.push_back(kv_cache_case(decode_queries(2, 3, 3, 4, 40, f16), {7, 0}, 0, 4));
   // Chunked prefill: ragged queries (0, 1, 5, 16 rows) against cached prefixes, causal bottom-right.
-  c.push_back(cache_case(test::ragged_shape({1, 5, 0, 16}, {1, 1, 1, 1}, 8, 1, 64, bf16, MaskKind::causal),
+  c.push_back(kv_cache_case(test::ragged_shape({1, 5, 0, 16}, {1, 1, 1, 1}, 8, 1, 64, bf16, MaskKind::causal),
                          {40, 0, 9, 33}, 16, 0));
   // Ragged queries that also append (the new keys are the queries' own), unmasked.
-  c.push_back(cache_case(test::ragged_shape({2, 3}, {1, 1}, 2, 2, 32, f32, MaskKind::none), {17, 4}, 4, 2));
+  c.push_back(kv_cache_case(test::ragged_shape({2, 3}, {1, 1}, 2, 2, 32, f32, MaskKind::none), {17, 4}, 4, 2));
   // Prefix caching: sequences 0 and 1 share their first page; seqlen_q 16.
-  c.push_back(cache_case(decode_queries(3, 4, 2, 16, 64, f16), {40, 20, 5}, 16, 0, true));
+  c.push_back(kv_cache_case(decode_queries(3, 4, 2, 16, 64, f16), {40, 20, 5}, 16, 0, true));
   // The score modifiers over pages: a window, a softcap, per-batch ALiBi.
-  c.push_back(cache_case(windowed(decode_queries(2, 4, 2, 7, 64, f16), 20, -1), {100, 31}, 8, 1));
-  c.push_back(cache_case(with_alibi(capped(decode_queries(3, 4, 4, 5, 64, bf16, MaskKind::none), 5.0f), true),
+  c.push_back(kv_cache_case(windowed(decode_queries(2, 4, 2, 7, 64, f16), 20, -1), {100, 31}, 8, 1));
+  c.push_back(kv_cache_case(with_alibi(capped(decode_queries(3, 4, 4, 5, 64, bf16, MaskKind::none), 5.0f), true),
                          {50, 3, 0}, 32, 2));
   return c;
 }
@@ -102,7 +89,7 @@ INSTANTIATE_TEST_SUITE_P(Cases, CpuKvCache, testing::ValuesIn(cases()), case_nam
 
 // The test's own poison works: a cache whose count claims a key past what was written reads NaN.
 TEST(CpuKvCacheSelfCheck, AKeyPastTheCachedOnesIsNaN) {
-  KvCacheProblem p = test::make_kv_cache_problem(cache_case(decode_queries(1, 2, 1, 1, 32, DType::f32), {20}, 16));
+  KvCacheProblem p = test::make_kv_cache_problem(kv_cache_case(decode_queries(1, 2, 1, 1, 32, DType::f32), {20}, 16));
   p.seqused_k[0] = 21;  // one key more than the cache holds
   p.args.seqlen_k = 32;
   const Status s = cpu_runtime().forward(p.args);
@@ -113,7 +100,7 @@ TEST(CpuKvCacheSelfCheck, AKeyPastTheCachedOnesIsNaN) {
 // ---- bad inputs ---------------------------------------------------------------------------------
 
 KvCacheProblem paged_problem() {
-  return test::make_kv_cache_problem(cache_case(decode_queries(3, 4, 2, 2, 32, DType::f16), {5, 17, 0}, 16, 1));
+  return test::make_kv_cache_problem(kv_cache_case(decode_queries(3, 4, 2, 2, 32, DType::f16), {5, 17, 0}, 16, 1));
 }
 
 std::string error_of(const AttentionArgs& a) {
@@ -127,7 +114,7 @@ TEST(KvCacheArgs, ValidCallsAreAccepted) {
   KvCacheProblem p = paged_problem();
   EXPECT_EQ(error_of(p.args), "accepted");
   KvCacheProblem dense =
-      test::make_kv_cache_problem(cache_case(decode_queries(2, 2, 2, 1, 32, DType::f16), {3, 4}, 0, 2));
+      test::make_kv_cache_problem(kv_cache_case(decode_queries(2, 2, 2, 1, 32, DType::f16), {3, 4}, 0, 2));
   EXPECT_EQ(error_of(dense.args), "accepted");
 }
 

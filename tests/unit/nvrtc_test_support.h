@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cuda/nvrtc_compiler.h"
 #include "cuda/nvrtc_discovery.h"
 #include "cuda/nvrtc_library.h"
 
@@ -46,6 +47,18 @@ inline const cuda::NvrtcLibrary* old_nvrtc(int major, std::string& why) {
   for (const cuda::NvrtcLibrary& library : old_nvrtcs())
     if (!library.usable()) why += "; " + library.path + ": " + library.rejected;
   return nullptr;
+}
+
+// Compiles `kernel` for `spec` with `nvrtc` (null: the NVRTC chosen for spec.arch) and expects no
+// error, no spill and no stack: for kernels a test writes its own shell for.
+inline void expect_compiles_cleanly(const gen::EmittedKernel& kernel, const gen::KernelSpec& spec,
+                                    const cuda::NvrtcLibrary* nvrtc) {
+  auto compiled = nvrtc ? cuda::compile_kernel(kernel, spec, *nvrtc) : cuda::compile_kernel(kernel, spec);
+  const std::string where = kernel.key + " sm_" + std::to_string(spec.arch);
+  ASSERT_TRUE(static_cast<bool>(compiled)) << where << ": " << llvm::toString(compiled.takeError());
+  EXPECT_EQ(compiled->resources.spill_store_bytes, 0) << where;
+  EXPECT_EQ(compiled->resources.spill_load_bytes, 0) << where;
+  EXPECT_EQ(compiled->resources.stack_bytes, 0) << where;
 }
 
 }  // namespace flashjit::testing

@@ -17,15 +17,6 @@
 namespace flashjit::cuda {
 namespace {
 
-const char* element_of(DType dtype) {
-  switch (dtype) {
-    case DType::f32: return "float";
-    case DType::f16: return "::flashjit::dev::half_bits";
-    case DType::bf16: return "::flashjit::dev::bf16_bits";
-  }
-  return "?";
-}
-
 // The template with one traits struct and its instantiation, as a shell would emit it.
 gen::EmittedKernel combine_kernel(DType dtype, int head_dim, bool ragged) {
   auto text = gen::expand_template("split_combine.cuh");
@@ -35,7 +26,7 @@ gen::EmittedKernel combine_kernel(DType dtype, int head_dim, bool ragged) {
   }
   gen::EmittedKernel k;
   k.key = std::string("split_combine_") + dtype_name(dtype) + "_d" + std::to_string(head_dim) + (ragged ? "_varlen" : "");
-  k.source = *text + "\nstruct CombineTraits {\n  using Element = " + element_of(dtype) +
+  k.source = *text + "\nstruct CombineTraits {\n  using Element = " + gen::element_type(dtype) +
              ";\n  static constexpr int kHeadDim = " + std::to_string(head_dim) +
              ";\n  static constexpr int kWarps = 4;\n  static constexpr bool kRagged = " + (ragged ? "true" : "false") +
              ";\n};\ntemplate __global__ void flashjit::dev::split_combine<CombineTraits>(const ::flashjit::AttentionParams, "
@@ -59,12 +50,7 @@ void expect_compiles(const NvrtcLibrary* nvrtc, int arch) {
       for (bool ragged : {false, true}) {
         const gen::EmittedKernel kernel = combine_kernel(dtype, head_dim, ragged);
         const gen::KernelSpec spec = spec_for(arch, dtype, head_dim);
-        auto compiled = nvrtc ? compile_kernel(kernel, spec, *nvrtc) : compile_kernel(kernel, spec);
-        ASSERT_TRUE(static_cast<bool>(compiled)) << kernel.key << " sm_" << arch << ": "
-                                                 << llvm::toString(compiled.takeError());
-        EXPECT_EQ(compiled->resources.spill_store_bytes, 0) << kernel.key << " sm_" << arch;
-        EXPECT_EQ(compiled->resources.spill_load_bytes, 0) << kernel.key << " sm_" << arch;
-        EXPECT_EQ(compiled->resources.stack_bytes, 0) << kernel.key << " sm_" << arch;
+        flashjit::testing::expect_compiles_cleanly(kernel, spec, nvrtc);
       }
 }
 
