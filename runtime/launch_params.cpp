@@ -56,9 +56,9 @@ KvCacheParams make_kv_cache_params(const AttentionArgs& a) {
   kv.seqused_k = a.seqused_k;
   kv.block_table = a.block_table;
   kv.block_table_stride = a.block_table_stride > 0 ? a.block_table_stride : a.max_pages_per_sequence;
-  kv.page_size = a.block_table ? a.page_size : 0;
   // validate_args accepted a power of two.
-  while (kv.page_size > 0 && (1 << kv.page_shift) < kv.page_size) ++kv.page_shift;
+  if (a.block_table)
+    while ((1 << kv.page_shift) < a.page_size) ++kv.page_shift;
   if (a.seqlen_new > 0) {
     kv.k_new = a.k_new.data;
     kv.v_new = a.v_new.data;

@@ -12,8 +12,7 @@ struct KvCacheParams {
   const int* seqused_k;          // [batch]: keys already in the cache
   const int* block_table;        // [batch][block_table_stride] page ids; null for a dense cache
   long long block_table_stride;
-  int page_size;                 // a power of two; 0 for a dense cache
-  int page_shift;                // log2(page_size)
+  int page_shift;                // log2 of the page size (a power of two); 0 for a dense cache
   // Appended keys and values, [batch, seqlen_new, kv heads, head_dim] by their strides; null when
   // nothing is appended. The k and v of AttentionParams are the cache they are written into.
   const void* k_new;
