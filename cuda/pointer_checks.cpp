@@ -34,7 +34,9 @@ Status check_device_pointers(const AttentionArgs& args, int device_index) {
       {"q", args.q.data},   {"k", args.k.data},
       {"v", args.v.data},   {"out", args.out.data},
       {"lse", args.lse},    {"cu_seqlens_q", args.cu_seqlens_q},
-      {"cu_seqlens_k", args.cu_seqlens_k}, {"alibi_slopes", args.alibi_slopes}};
+      {"cu_seqlens_k", args.cu_seqlens_k}, {"alibi_slopes", args.alibi_slopes},
+      {"seqused_k", args.seqused_k}, {"block_table", args.block_table},
+      {"k_new", args.k_new.data}, {"v_new", args.v_new.data}};
   for (auto [name, pointer] : pointers) {
     if (pointer == nullptr) continue;
     PointerFacts facts;

@@ -89,9 +89,9 @@ llvm::Expected<EmittedKernel> emit(const KernelSpec& spec) {
   kernel.key = canonical_key(spec);
   const std::string traits = "::flashjit_generated::KernelTraits";
   // A kernel specialized on a ragged batch or a score modifier is the template's `_modified` entry,
-  // which takes ScoreModParams too; the dense entry keeps its one parameter and its PTX.
-  const std::string kernel_template =
-      std::string(rules.kernel_template) + (spec.features().any_modifier() ? "_modified" : "");
+  // which takes ScoreModParams too, one reading a KV cache its `_kvcache` entry, which also takes
+  // KvCacheParams; the dense entry keeps its one parameter and its PTX.
+  const std::string kernel_template = kernel_entry(rules, spec.features());
   kernel.name_expression = llvm::formatv("&{0}<{1}>", kernel_template, traits).str();
   std::string modifiers;
   // A dense kernel's shell declares kCausal alone (NVRTC emits every static member a kernel
@@ -125,7 +125,7 @@ llvm::Expected<EmittedKernel> emit(const KernelSpec& spec) {
       kGeneratorVersion, templates_sha256(), kernel.key, *body, element_type(spec.dtype), spec.head_dim,
       spec.block_m, spec.block_n, spec.warps, spec.stages, modifiers, rules.shared_bytes_of, traits,
       shared_memory_bytes(spec), rules.template_file, kernel_template,
-      kernel_parameter_declaration(rules.parameters, spec.features().any_modifier()), entry_registers_check(rules, spec, traits));
+      kernel_parameter_declaration(rules.parameters, spec.features()), entry_registers_check(rules, spec, traits));
   return kernel;
 }
 

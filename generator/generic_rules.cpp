@@ -90,7 +90,8 @@ const VariantRules& generic_rules() {
     r.name = "generic";
     r.usable_reason = "plain CUDA with fp32 FMA; runs on any compute capability >= 5.0";
     r.arch_problem = arch_problem;
-    r.modifiers = {true, true, true, true};  // ragged, window, softcap, ALiBi
+    // ragged, window, softcap, ALiBi; a KV cache, its pages and appends (templates/kv_cache.cuh)
+    r.modifiers = {true, true, true, true, true, true, true};
     r.tile_problems = tile_problems;
     r.shared_memory_bytes = generic_shared_memory_bytes;
     r.tile_grid = tile_grid;

@@ -29,15 +29,22 @@ std::string variant_names_text() {
   return text;
 }
 
-std::string kernel_parameter_declaration(ParameterBlock block, bool score_mods) {
+std::string kernel_parameter_declaration(ParameterBlock block, const ProblemFeatures& features) {
   std::string declaration;
   switch (block) {
     case ParameterBlock::attention: declaration = "const ::flashjit::AttentionParams"; break;
     // TMA reads the tensor maps where they are: in the kernel's parameter space.
     case ParameterBlock::tma: declaration = "const __grid_constant__ ::flashjit::WgmmaParams"; break;
   }
-  if (score_mods) declaration += ", const ::flashjit::ScoreModParams";
+  if (features.any_modifier()) declaration += ", const ::flashjit::ScoreModParams";
+  if (features.kv_cache) declaration += ", const ::flashjit::KvCacheParams";
   return declaration;
+}
+
+std::string kernel_entry(const VariantRules& rules, const ProblemFeatures& features) {
+  if (features.kv_cache) return std::string(rules.kernel_template) + "_kvcache";
+  if (features.any_modifier()) return std::string(rules.kernel_template) + "_modified";
+  return rules.kernel_template;
 }
 
 std::string modifier_problem(const VariantRules& rules, const ProblemFeatures& f) {

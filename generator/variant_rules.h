@@ -103,8 +103,13 @@ const std::vector<Variant>& variants_by_preference();
 std::string variant_names_text();
 
 // The template's declaration of the kernel's parameters (emitted into the shell): the parameter
-// block, and the ScoreModParams of a kernel specialized on a ragged batch or a score modifier.
-std::string kernel_parameter_declaration(ParameterBlock block, bool score_mods);
+// block, the ScoreModParams of a kernel specialized on a ragged batch, a score modifier or a KV
+// cache, and the KvCacheParams of one reading a KV cache.
+std::string kernel_parameter_declaration(ParameterBlock block, const ProblemFeatures& features);
+
+// The kernel template's entry for these features: `kernel_template` for a dense kernel, with
+// "_modified" for one with ScoreModParams, "_kvcache" for one that also takes KvCacheParams.
+std::string kernel_entry(const VariantRules& rules, const ProblemFeatures& features);
 
 // Why `rules`' variant does not compute the features' ragged batch or score modifiers ("mma_sm80
 // does not compute ALiBi or softcap"); empty when it computes them all.

@@ -1,6 +1,9 @@
 #include "problem/modifier_data.h"
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
 
 namespace flashjit {
 
@@ -11,6 +14,8 @@ ModifierPointers ModifierData::pointers() const {
   p.total_q = q_tokens();
   p.total_k = k_tokens();
   if (!alibi_slopes.empty()) p.alibi_slopes = alibi_slopes.data();
+  if (!seqused_k.empty()) p.seqused_k = seqused_k.data();
+  if (!block_table.empty()) p.block_table = block_table.data();
   return p;
 }
 
@@ -40,11 +45,20 @@ ModifierData modifier_data(const Problem& problem, const std::vector<int>& q_len
                            const std::vector<int>& k_lengths) {
   ModifierData data;
   const ProblemShape& s = problem.shape();
-  if (problem.features().ragged) {
-    data.cu_seqlens_q = sequence_offsets(q_lengths.empty() ? std::vector<int>(s.batch, s.seqlen_q) : q_lengths);
+  const ProblemFeatures& f = problem.features();
+  if (f.ragged) data.cu_seqlens_q = sequence_offsets(q_lengths.empty() ? std::vector<int>(s.batch, s.seqlen_q) : q_lengths);
+  if (f.ragged && !f.kv_cache)
     data.cu_seqlens_k = sequence_offsets(k_lengths.empty() ? std::vector<int>(s.batch, s.seqlen_k) : k_lengths);
+  if (f.alibi) data.alibi_slopes = alibi_geometric_slopes(s.num_heads);
+  if (f.kv_cache) {
+    data.seqused_k.assign(k_lengths.begin(), k_lengths.end());
+    if (k_lengths.empty()) data.seqused_k.assign(static_cast<size_t>(s.batch), s.seqlen_k - s.seqlen_new);
   }
-  if (problem.features().alibi) data.alibi_slopes = alibi_geometric_slopes(s.num_heads);
+  if (f.paged) {
+    data.block_table.resize(static_cast<size_t>(problem.num_pages()));
+    std::iota(data.block_table.begin(), data.block_table.end(), 0);
+    std::shuffle(data.block_table.begin(), data.block_table.end(), std::mt19937(1234));
+  }
   return data;
 }
 

@@ -14,6 +14,8 @@ struct ModifierData {
   std::vector<int32_t> cu_seqlens_q;  // batch + 1 offsets of a ragged batch; empty when dense
   std::vector<int32_t> cu_seqlens_k;
   std::vector<float> alibi_slopes;    // one per query head (batch stride 0); empty without ALiBi
+  std::vector<int32_t> seqused_k;     // a KV cache's keys per sequence before the append; empty without one
+  std::vector<int32_t> block_table;   // [batch, pages_per_sequence] of a paged cache; empty without pages
 
   // Tokens of the packed q/out and k/v tensors (the last offsets).
   int64_t q_tokens() const { return cu_seqlens_q.empty() ? 0 : cu_seqlens_q.back(); }
@@ -32,7 +34,10 @@ std::vector<int32_t> sequence_offsets(const std::vector<int>& lengths);
 
 // What `problem` reads: for a ragged problem, the offsets of these lengths (one pair per sequence),
 // or with none given, of `batch` sequences of its maximum lengths (what the tuner times: the
-// kernel's work for the bucket's longest sequences); ALiBi's geometric slopes for its heads.
+// kernel's work for the bucket's longest sequences); ALiBi's geometric slopes for its heads. A KV
+// cache's k_lengths are the keys each sequence has cached (seqused_k; default seqlen_k - seqlen_new,
+// full sequences once the append is in), and a paged one's block table gives each sequence
+// its own pages in a shuffled order (a server's cache is never in order).
 ModifierData modifier_data(const Problem& problem, const std::vector<int>& q_lengths = {},
                            const std::vector<int>& k_lengths = {});
 

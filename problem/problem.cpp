@@ -16,9 +16,37 @@
 namespace flashjit {
 namespace {
 
-auto fields(const ProblemKey& k) { return std::tie(k.features, k.gqa_ratio, k.seqlen_bucket, k.tma_addressable); }
+auto fields(const ProblemKey& k) {
+  return std::tie(k.features, k.gqa_ratio, k.seqlen_bucket, k.tma_addressable, k.page_size);
+}
 
 bool known_dtype(DType dtype) { return dtype == DType::f32 || dtype == DType::f16 || dtype == DType::bf16; }
+
+// The largest page a key or a shape may name (check_kv_cache_layout's bound on a call's).
+constexpr int kMaxKeyPageSize = 1 << 20;
+
+// A KV problem's page size and appended keys, defaulted where the features want them and none is
+// given, and refused where the features do not have them (a page size without pages would be
+// silently ignored otherwise).
+llvm::Expected<ProblemShape> kv_cache_shape(const ProblemFeatures& f, ProblemShape s) {
+  if (!f.paged && s.page_size != 0)
+    return make_error(ErrorCode::invalid_argument,
+                      "page_size " + std::to_string(s.page_size) + " is set but the problem has no paged KV cache");
+  if (!f.append && s.seqlen_new != 0)
+    return make_error(ErrorCode::invalid_argument,
+                      "seqlen_new " + std::to_string(s.seqlen_new) + " is set but the problem appends no keys");
+  if (f.paged && s.page_size == 0) s.page_size = kDefaultPageSize;
+  if (f.append && s.seqlen_new == 0) s.seqlen_new = 1;
+  if (s.page_size < 0 || s.page_size > kMaxKeyPageSize || (s.page_size & (s.page_size - 1)) != 0)
+    return make_error(ErrorCode::invalid_argument, "page_size " + std::to_string(s.page_size) +
+                                                       " is not a power of two from 1 to " +
+                                                       std::to_string(kMaxKeyPageSize));
+  if (s.seqlen_new < 0 || s.seqlen_new > s.seqlen_k)
+    return make_error(ErrorCode::invalid_argument,
+                      "seqlen_new " + std::to_string(s.seqlen_new) + " must be from 1 to seqlen_k " +
+                          std::to_string(s.seqlen_k) + " (the keys a sequence has with them appended)");
+  return s;
+}
 
 }  // namespace
 
@@ -27,15 +55,20 @@ bool ProblemKey::operator==(const ProblemKey& other) const { return fields(*this
 bool ProblemKey::operator<(const ProblemKey& other) const { return fields(*this) < fields(other); }
 
 std::string ProblemKey::str() const {
-  std::string key = shape_key(features) + "_" + modifier_key(features) + "_gqa" + std::to_string(gqa_ratio) +
-                    "_len" + std::to_string(seqlen_bucket);
+  std::string key = shape_key(features) + "_" + modifier_key(features);
+  if (page_size > 0) key += "_page" + std::to_string(page_size);
+  key += "_gqa" + std::to_string(gqa_ratio) + "_len" + std::to_string(seqlen_bucket);
   return tma_addressable ? key : key + "_unaligned";
 }
 
 namespace {
 
+// A key's characters a message quotes: the longest keys str() writes (a paged KV cache's with every
+// modifier) fit whole.
+constexpr size_t kKeyQuoteChars = 96;
+
 llvm::Error bad_key(llvm::StringRef text, const std::string& why) {
-  return make_error(ErrorCode::invalid_argument, "problem key '" + quote_prefix(text) + "' " + why);
+  return make_error(ErrorCode::invalid_argument, "problem key '" + quote_prefix(text, kKeyQuoteChars) + "' " + why);
 }
 
 // Digits only (no sign, no spaces), as std::to_string writes a positive number.
@@ -70,6 +103,16 @@ llvm::Expected<ProblemKey> parse_problem_key(llvm::StringRef text) {
   key.gqa_ratio = static_cast<int>(ratio);
   rest = rest.take_front(gqa_at);
 
+  // A paged cache's page size ("_paged" itself is a modifier, without digits after it).
+  const size_t page_at = rest.rfind("_page");
+  int64_t page_size = 0;
+  if (page_at != llvm::StringRef::npos && read_positive(rest.substr(page_at + 5), page_size)) {
+    if (page_size > kMaxKeyPageSize || (page_size & (page_size - 1)) != 0)
+      return bad_key(text, "has a page size that is not a power of two from 1 to " + std::to_string(kMaxKeyPageSize));
+    key.page_size = static_cast<int>(page_size);
+    rest = rest.take_front(page_at);
+  }
+
   // <dtype>_d<head dim>_<modifiers>
   auto [dtype_text, after_dtype] = rest.split('_');
   auto dtype = parse_dtype(dtype_text);
@@ -99,6 +142,8 @@ llvm::Expected<ProblemKey> parse_problem_key(llvm::StringRef text) {
   if (!known_modifiers) return bad_key(text, "has unknown score modifiers '" + quote_prefix(modifiers) + "'");
   if (auto valid = Problem::of_features(key.features); !valid)
     return bad_key(text, "has invalid features: " + llvm::toString(valid.takeError()));
+  if (key.features.paged != (key.page_size > 0))
+    return bad_key(text, key.features.paged ? "is paged but has no _page<page size>" : "has a page size but is not paged");
   // Everything above accepts only what str() writes; the round trip proves it.
   if (key.str() != text) return bad_key(text, "is not in the form str() writes ('" + key.str() + "')");
   return key;
@@ -160,11 +205,14 @@ Problem Problem::of_call(const AttentionArgs& a) {
   return Problem(features_of(a), shape_of(a), tma_layout_problem(a), score_mod_values_of(a));
 }
 
-llvm::Expected<Problem> Problem::of_shape(const ProblemFeatures& features, const ProblemShape& shape) {
+llvm::Expected<Problem> Problem::of_shape(const ProblemFeatures& features, const ProblemShape& given) {
   if (!known_dtype(features.dtype))
     return make_error(ErrorCode::invalid_argument, "dtype " + std::to_string(static_cast<int>(features.dtype)) +
                                                        " is not a known DType (expected f32, f16 or bf16)");
-  if (Status sizes = validate_sizes(features, shape); !sizes.ok()) return to_error(sizes);
+  if (Status sizes = validate_sizes(features, given); !sizes.ok()) return to_error(sizes);
+  auto kv_shape = kv_cache_shape(features, given);
+  if (!kv_shape) return kv_shape.takeError();
+  const ProblemShape& shape = *kv_shape;
   std::string why;
   for (Operand operand : {Operand::q, Operand::k, Operand::v, Operand::out}) {
     // A ragged batch's tensors are packed, as its calls' are (contiguous_args, with their token counts).
@@ -199,6 +247,8 @@ Problem Problem::of_key(const ProblemKey& key) {
   shape.num_heads = key.gqa_ratio;
   shape.num_kv_heads = 1;
   shape.seqlen_q = shape.seqlen_k = static_cast<int>(std::min<int64_t>(key.seqlen_bucket, std::numeric_limits<int>::max()));
+  shape.page_size = key.page_size;
+  shape.seqlen_new = key.features.append ? 1 : 0;
   ScoreModValues values;
   if (key.features.softcap) values.softcap = kNominalSoftcap;
   return Problem(key.features, shape,
@@ -206,12 +256,42 @@ Problem Problem::of_key(const ProblemKey& key) {
                  values);
 }
 
-ProblemKey Problem::key() const { return {features_, gqa_ratio(), seqlen_bucket(), tma_addressable()}; }
+ProblemKey Problem::key() const {
+  return {features_, gqa_ratio(), seqlen_bucket(), tma_addressable(), features_.paged ? shape_.page_size : 0};
+}
+
+int Problem::pages_per_sequence() const {
+  if (!features_.paged || shape_.page_size <= 0) return 1;
+  return static_cast<int>((int64_t{shape_.seqlen_k} + shape_.page_size - 1) / shape_.page_size);
+}
+
+int64_t Problem::key_rows() const {
+  if (features_.paged) return num_pages() * shape_.page_size;
+  return int64_t{shape_.batch} * shape_.seqlen_k;
+}
 
 Problem Problem::with_batch(int batch) const {
   Problem copy = *this;
   copy.shape_.batch = batch;
   return copy;
+}
+
+void Problem::set_kv_cache_args(const ModifierPointers& mods, AttentionArgs& a) const {
+  a.seqused_k = mods.seqused_k;
+  if (features_.paged) {
+    a.block_table = mods.block_table;
+    a.page_size = shape_.page_size;
+    a.max_pages_per_sequence = pages_per_sequence();
+    a.num_pages = static_cast<int>(num_pages());
+    a.k.strides = a.v.strides = contiguous_strides(shape_.page_size, shape_.num_kv_heads, features_.head_dim);
+  }
+  if (features_.append) {
+    a.seqlen_new = shape_.seqlen_new;
+    a.k_new.data = mods.k_new;
+    a.v_new.data = mods.v_new;
+    a.k_new.dtype = a.v_new.dtype = features_.dtype;
+    a.k_new.strides = a.v_new.strides = contiguous_strides(shape_.seqlen_new, shape_.num_kv_heads, features_.head_dim);
+  }
 }
 
 AttentionArgs Problem::contiguous_args(const void* q, const void* k, const void* v, void* out,
@@ -233,14 +313,19 @@ AttentionArgs Problem::contiguous_args(const void* q, const void* k, const void*
   a.out.strides = contiguous_strides(a.seqlen_q, a.num_heads, a.head_dim);
   set_score_mod_values(values_, a);
   if (features_.ragged) {
-    // Packed [tokens, heads, head_dim]: a sequence starts at its offset, not at a batch stride.
-    for (Strides* strides : {&a.q.strides, &a.k.strides, &a.v.strides, &a.out.strides}) strides->batch = 0;
+    // Packed [tokens, heads, head_dim]: a sequence starts at its offset, not at a batch stride. A KV
+    // cache's keys are its own (seqused_k): only the queries are packed.
+    for (Strides* strides : {&a.q.strides, &a.out.strides}) strides->batch = 0;
     a.cu_seqlens_q = mods.cu_seqlens_q;
-    a.cu_seqlens_k = mods.cu_seqlens_k;
     a.total_q = mods.total_q;
-    a.total_k = mods.total_k;
+    if (!features_.kv_cache) {
+      for (Strides* strides : {&a.k.strides, &a.v.strides}) strides->batch = 0;
+      a.cu_seqlens_k = mods.cu_seqlens_k;
+      a.total_k = mods.total_k;
+    }
   }
   if (features_.alibi) a.alibi_slopes = mods.alibi_slopes;
+  if (features_.kv_cache) set_kv_cache_args(mods, a);
   return a;
 }
 

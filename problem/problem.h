@@ -28,12 +28,16 @@ struct ProblemKey {
   // Rows TMA and 16-byte copies cannot address take other kernels (no wgmma_sm90, element-wise
   // copies), so such calls are tuned and cached apart.
   bool tma_addressable = true;
+  // A paged KV cache's page size (0 without pages): pages of 1 and of 256 keys walk the cache
+  // differently, so they are tuned apart.
+  int page_size = 0;
 
   bool operator==(const ProblemKey& other) const;
   bool operator!=(const ProblemKey& other) const { return !(*this == other); }
   bool operator<(const ProblemKey& other) const;
   // "bf16_d128_causal_gqa4_len4096", with "_unaligned" when TMA cannot address the tensors: the
-  // string the cache stores (opaque to the cache) and messages show.
+  // string the cache stores (opaque to the cache) and messages show. A paged cache's page size
+  // follows the modifiers: "bf16_d128_none_kvcache_paged_page16_gqa4_len8192".
   std::string str() const;
 };
 
@@ -57,15 +61,23 @@ double attention_flops(const Problem& problem);
 // The same for a ragged batch of these lengths (one pair per sequence), each its own problem.
 double attention_flops(const Problem& problem, const std::vector<int>& q_lengths, const std::vector<int>& k_lengths);
 
-// Where a problem's ragged-batch offsets and ALiBi slopes are, in the memory its backend reads
-// (problem/modifier_data.h makes them): what contiguous_args needs beyond the tensors.
+// Where a problem's ragged-batch offsets, ALiBi slopes and KV cache's counts, block table and
+// appended keys are, in the memory its backend reads (problem/modifier_data.h makes the first; the
+// caller allocates k_new and v_new like the other tensors): what contiguous_args needs beyond them.
 struct ModifierPointers {
   const int32_t* cu_seqlens_q = nullptr;
   const int32_t* cu_seqlens_k = nullptr;
   int64_t total_q = 0;  // the packed tensors' token counts (the offsets' last entries)
   int64_t total_k = 0;
   const float* alibi_slopes = nullptr;
+  const int32_t* seqused_k = nullptr;
+  const int32_t* block_table = nullptr;
+  const void* k_new = nullptr;
+  const void* v_new = nullptr;
 };
+
+// A paged problem's page size when none is given: vLLM's default.
+constexpr int kDefaultPageSize = 16;
 
 class Problem {
  public:
@@ -73,7 +85,8 @@ class Problem {
   // addressability.
   static Problem of_call(const AttentionArgs& normalized);
   // Sizes without data: contiguous tensors at aligned addresses. Checked as validate_args checks
-  // the sizes, with its messages (an invalid_argument error).
+  // the sizes, with its messages (an invalid_argument error). A paged problem without a page size
+  // gets kDefaultPageSize, an appending one without seqlen_new 1.
   static llvm::Expected<Problem> of_shape(const ProblemFeatures& features, const ProblemShape& shape);
   // The same with the score modifiers' values, checked as a call's are: the features gain the window
   // and softcap specializations the values need (with_score_mod_values), so the two agree. A softcap
@@ -98,6 +111,15 @@ class Problem {
   int gqa_ratio() const { return shape_.num_heads / shape_.num_kv_heads; }
   int64_t seqlen_bucket() const { return sequence_length_bucket(shape_.seqlen_k); }
 
+  // A KV cache's layout as contiguous_args makes it: each sequence owns pages_per_sequence() pages
+  // of the page size (seqlen_k keys rounded up; 1 for a dense cache, whose "page" is the sequence),
+  // and k and v hold key_rows() rows in all (batch * seqlen_k for a problem without pages).
+  int pages_per_sequence() const;
+  int64_t num_pages() const { return int64_t{shape_.batch} * pages_per_sequence(); }
+  int64_t key_rows() const;
+  // Rows of k_new and v_new: batch * seqlen_new.
+  int64_t new_key_rows() const { return int64_t{shape_.batch} * shape_.seqlen_new; }
+
   bool tma_addressable() const { return tma_problem_.empty(); }
   // Why TMA cannot address the tensors ("k: the seq stride of ..."); empty when it can.
   const std::string& tma_problem() const { return tma_problem_; }
@@ -112,11 +134,15 @@ class Problem {
   // and the CLI's own calls); softmax_scale 1/sqrt(head_dim), no lse, the score modifiers' values.
   // A ragged problem's tensors are packed ([tokens, heads, head_dim], batch stride 0) and it needs
   // `mods`' offsets, as a problem with ALiBi needs its slopes; pointers a problem does not use are
-  // left out.
+  // left out. A KV cache's k and v are `mods`' pages (or [batch, seqlen_k] when dense), read through
+  // its seqused_k and block table, with its k_new and v_new [batch, seqlen_new] appended.
   AttentionArgs contiguous_args(const void* q, const void* k, const void* v, void* out,
                                 const ModifierPointers& mods = {}) const;
 
  private:
+  // contiguous_args' KV cache fields.
+  void set_kv_cache_args(const ModifierPointers& mods, AttentionArgs& args) const;
+
   Problem(ProblemFeatures features, ProblemShape shape, std::string tma_problem, ScoreModValues values)
       : features_(features), shape_(shape), tma_problem_(std::move(tma_problem)), values_(values) {}
 

@@ -70,11 +70,17 @@ std::string modifier_key(const ProblemFeatures& f) {
 
 std::vector<KernelTrait> modifier_traits(const ProblemFeatures& f) {
   auto flag = [](bool on) { return on ? "true" : "false"; };
-  return {{"bool", "kCausal", flag(f.mask == MaskKind::causal)},
+  std::vector<KernelTrait> traits = {{"bool", "kCausal", flag(f.mask == MaskKind::causal)},
           {"bool", "kWindow", flag(f.window)},
           {"bool", "kSoftcap", flag(f.softcap)},
           {"bool", "kAlibi", flag(f.alibi)},
           {"bool", "kRagged", flag(f.ragged)}};
+  // A KV cache kernel's traits only: the other kernels' shells stay as they were.
+  if (!f.kv_cache) return traits;
+  traits.push_back({"bool", "kKvCache", "true"});
+  traits.push_back({"bool", "kPaged", flag(f.paged)});
+  traits.push_back({"bool", "kAppend", flag(f.append)});
+  return traits;
 }
 
 void write_features(const ProblemFeatures& f, nlohmann::json& object) {

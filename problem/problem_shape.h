@@ -12,10 +12,15 @@ struct ProblemShape {
   int num_kv_heads = 1;
   int seqlen_q = 1;
   int seqlen_k = 1;
+  // A KV cache's (issue 15): the keys of a page (0: the cache is dense, or there is none) and the
+  // keys each sequence appends (0: none). seqlen_k counts the appended keys too.
+  int page_size = 0;
+  int seqlen_new = 0;
 };
 
 inline ProblemShape shape_of(const AttentionArgs& args) {
-  return {args.batch, args.num_heads, args.num_kv_heads, args.seqlen_q, args.seqlen_k};
+  return {args.batch,    args.num_heads, args.num_kv_heads, args.seqlen_q, args.seqlen_k,
+          args.block_table ? args.page_size : 0, args.seqused_k ? args.seqlen_new : 0};
 }
 
 }  // namespace flashjit

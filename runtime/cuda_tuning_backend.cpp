@@ -22,17 +22,28 @@ constexpr int64_t kMaxBytesPerSet = int64_t{512} << 20;
 constexpr int kMaxSets = 8;
 
 // A timed problem's tensors hold `batch` sequences of its lengths: dense, or a ragged batch of
-// sequences of the longest lengths packed into the same memory.
+// sequences of the longest lengths packed into the same memory; a KV cache's pages hold its keys
+// (Problem::key_rows), and its appended keys are their own tensors.
 int64_t q_elements(const Problem& p) {
   return int64_t{p.shape().batch} * p.shape().seqlen_q * p.shape().num_heads * p.head_dim();
 }
 
-int64_t kv_elements(const Problem& p) {
-  return int64_t{p.shape().batch} * p.shape().seqlen_k * p.shape().num_kv_heads * p.head_dim();
+int64_t kv_elements(const Problem& p) { return p.key_rows() * p.shape().num_kv_heads * p.head_dim(); }
+
+int64_t new_kv_elements(const Problem& p) { return p.new_key_rows() * p.shape().num_kv_heads * p.head_dim(); }
+
+// q, k, v, out, k_new and v_new of one input set.
+int64_t set_bytes(const Problem& p) {
+  return (2 * q_elements(p) + 2 * kv_elements(p) + 2 * new_kv_elements(p)) * dtype_size(p.dtype());
 }
 
-// q, k, v and out of one input set.
-int64_t set_bytes(const Problem& p) { return (2 * q_elements(p) + 2 * kv_elements(p)) * dtype_size(p.dtype()); }
+// The device pointers of a problem's data beyond q, k, v and out: `data`'s, and the appended keys.
+ModifierPointers with_new_keys(ModifierPointers pointers, const cuda::DeviceBuffer& k_new,
+                               const cuda::DeviceBuffer& v_new) {
+  pointers.k_new = k_new.pointer();
+  pointers.v_new = v_new.pointer();
+  return pointers;
+}
 
 std::vector<uint8_t> random_bytes(int64_t elements, DType dtype, uint32_t seed) {
   std::vector<uint8_t> bytes(static_cast<size_t>(elements) * dtype_size(dtype));
@@ -42,7 +53,9 @@ std::vector<uint8_t> random_bytes(int64_t elements, DType dtype, uint32_t seed) 
   return bytes;
 }
 
+// Nothing to upload (a problem without appended keys) leaves the buffer unallocated: a null pointer.
 llvm::Expected<cuda::DeviceBuffer> upload(const std::vector<uint8_t>& bytes) {
+  if (bytes.empty()) return cuda::DeviceBuffer();
   auto buffer = cuda::DeviceBuffer::allocate(bytes.size());
   if (!buffer) return buffer.takeError();
   if (llvm::Error err = buffer->copy_from_host(bytes.data(), bytes.size())) return err;
@@ -80,7 +93,7 @@ llvm::Error launch(const tuner::CompiledCandidate& c, const AttentionArgs& args,
 }  // namespace
 
 struct CudaTuningBackend::InputSet {
-  cuda::DeviceBuffer q, k, v, out;
+  cuda::DeviceBuffer q, k, v, out, k_new, v_new;  // the last two only when the problem appends
   AttentionArgs args;  // normalized, pointing at the buffers
 };
 
@@ -90,7 +103,7 @@ int64_t CheckProblem::q_rows() const {
 }
 
 int64_t CheckProblem::k_rows() const {
-  if (k_lengths.empty()) return int64_t{problem.shape().batch} * problem.shape().seqlen_k;
+  if (k_lengths.empty() || problem.features().kv_cache) return problem.key_rows();
   return sequence_offsets(k_lengths).back();
 }
 
@@ -103,6 +116,15 @@ llvm::Expected<CheckProblem> correctness_check_problem(const Problem& tuned) {
     check.q_lengths = {77, 0, 1, 30};
     check.k_lengths = {133, 5, 0, 61};
     shape.batch = static_cast<int>(check.q_lengths.size());
+  }
+  if (tuned.features().kv_cache) {
+    // Cached keys: a full sequence, a few, none, and a page boundary's neighbour; 3 appended keys
+    // cross a page of 1 or 2 keys. The cache holds 133 keys per sequence with them.
+    check.k_lengths = {133 - 3 * tuned.features().append, 5, 0, 61};
+    shape.batch = static_cast<int>(check.k_lengths.size());
+    shape.page_size = tuned.shape().page_size;
+    shape.seqlen_new = tuned.features().append ? 3 : 0;
+    if (!tuned.features().ragged) shape.seqlen_q = std::min(shape.seqlen_q, std::max(1, tuned.shape().seqlen_q));
   }
   // A window wider than the check's 133 keys would check no edge of it: its bounded sides shrink to
   // kCheckWindow keys (a value the kernel reads, so the candidate checked is the same kernel).
@@ -164,18 +186,22 @@ llvm::Error CudaTuningBackend::prepare_inputs() {
   const DType t = problem_.dtype();
   const auto q_host = random_bytes(q_elements(problem_), t, 1);
   const auto kv_host = random_bytes(kv_elements(problem_), t, 2);
+  const auto new_kv_host = random_bytes(new_kv_elements(problem_), t, 3);
   const int count = rotation_sets(set_bytes(problem_), l2_bytes_);
   for (int i = 0; i < count; ++i) {
     auto set = std::make_unique<InputSet>();
     auto q = upload(q_host), k = upload(kv_host), v = upload(kv_host), out = upload(q_host);
-    for (auto* b : {&q, &k, &v, &out})
+    auto k_new = upload(new_kv_host), v_new = upload(new_kv_host);
+    for (auto* b : {&q, &k, &v, &out, &k_new, &v_new})
       if (!*b) return b->takeError();
     set->q = std::move(*q);
     set->k = std::move(*k);
     set->v = std::move(*v);
     set->out = std::move(*out);
+    set->k_new = std::move(*k_new);
+    set->v_new = std::move(*v_new);
     set->args = problem_.contiguous_args(set->q.pointer(), set->k.pointer(), set->v.pointer(), set->out.pointer(),
-                                         modifiers_.pointers());
+                                         with_new_keys(modifiers_.pointers(), set->k_new, set->v_new));
     sets_.push_back(std::move(set));
   }
   return llvm::Error::success();
@@ -230,16 +256,19 @@ llvm::Expected<std::string> CudaTuningBackend::check(const tuner::CompiledCandid
   auto q_host = random_bytes(check_problem->q_rows() * small.shape().num_heads * head_dim, t, 3);
   auto k_host = random_bytes(check_problem->k_rows() * small.shape().num_kv_heads * head_dim, t, 4);
   auto v_host = random_bytes(check_problem->k_rows() * small.shape().num_kv_heads * head_dim, t, 5);
+  auto k_new_host = random_bytes(new_kv_elements(small), t, 6);
+  auto v_new_host = random_bytes(new_kv_elements(small), t, 7);
   std::vector<uint8_t> poison(q_host.size(), 0xff);  // NaN in every dtype
   auto q = upload(q_host), k = upload(k_host), v = upload(v_host), out = upload(poison);
-  for (auto* b : {&q, &k, &v, &out})
+  auto k_new = upload(k_new_host), v_new = upload(v_new_host);
+  for (auto* b : {&q, &k, &v, &out, &k_new, &v_new})
     if (!*b) return b->takeError();
   const ModifierData host_modifiers = modifier_data(small, check_problem->q_lengths, check_problem->k_lengths);
   auto device_modifiers = upload_modifier_data(host_modifiers);
   if (!device_modifiers) return device_modifiers.takeError();
 
   if (llvm::Error err = launch(c, small.contiguous_args(q->pointer(), k->pointer(), v->pointer(), out->pointer(),
-                                                        device_modifiers->pointers()),
+                                                        with_new_keys(device_modifiers->pointers(), *k_new, *v_new)),
                                sm_count_))
     return err;
   if (llvm::Error err = cuda::synchronize_stream(nullptr)) return err;
@@ -247,8 +276,11 @@ llvm::Expected<std::string> CudaTuningBackend::check(const tuner::CompiledCandid
   if (llvm::Error err = out->copy_to_host(result.data(), result.size())) return err;
 
   std::vector<uint8_t> reference(poison.size());
+  ModifierPointers host_pointers = host_modifiers.pointers();
+  host_pointers.k_new = k_new_host.data();
+  host_pointers.v_new = v_new_host.data();
   cpu::CpuAttention(0).forward(small.contiguous_args(q_host.data(), k_host.data(), v_host.data(), reference.data(),
-                                                    host_modifiers.pointers()));
+                                                    host_pointers));
 
   const double error = max_output_error(result, reference, t);
   if (error <= output_tolerance(t)) return std::string();

@@ -24,6 +24,8 @@ ModifierPointers DeviceModifierData::pointers() const {
   p.total_q = total_q;
   p.total_k = total_k;
   p.alibi_slopes = static_cast<const float*>(alibi_slopes.pointer());
+  p.seqused_k = static_cast<const int32_t*>(seqused_k.pointer());
+  p.block_table = static_cast<const int32_t*>(block_table.pointer());
   return p;
 }
 
@@ -34,6 +36,8 @@ llvm::Expected<DeviceModifierData> upload_modifier_data(const ModifierData& host
   if (llvm::Error err = upload(host.cu_seqlens_q, device.cu_seqlens_q)) return err;
   if (llvm::Error err = upload(host.cu_seqlens_k, device.cu_seqlens_k)) return err;
   if (llvm::Error err = upload(host.alibi_slopes, device.alibi_slopes)) return err;
+  if (llvm::Error err = upload(host.seqused_k, device.seqused_k)) return err;
+  if (llvm::Error err = upload(host.block_table, device.block_table)) return err;
   return device;
 }
 

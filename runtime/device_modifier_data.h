@@ -1,4 +1,4 @@
-// A problem's ragged-batch offsets and ALiBi slopes copied to the GPU, for the runs FlashJIT makes
+// A problem's ragged-batch offsets, ALiBi slopes and KV cache's counts and block table copied to the GPU, for the runs FlashJIT makes
 // itself on a device: the tuner's timing and correctness runs, `flashjit run` and `flashjit bench`.
 #pragma once
 
@@ -11,7 +11,7 @@ namespace flashjit {
 
 struct DeviceModifierData {
   // Unallocated (a null pointer) where the problem has none.
-  cuda::DeviceBuffer cu_seqlens_q, cu_seqlens_k, alibi_slopes;
+  cuda::DeviceBuffer cu_seqlens_q, cu_seqlens_k, alibi_slopes, seqused_k, block_table;
   int64_t total_q = 0, total_k = 0;  // the offsets' last entries (the packed tensors' token counts)
 
   // The device pointers, as Problem::contiguous_args takes them.

@@ -92,6 +92,7 @@ llvm::Expected<KernelParameters> make_kernel_parameters(const gen::KernelSpec& s
                                                         const TensorMapEncoder& encode) {
   auto with_mods = [&](KernelParameters parameters) {
     if (spec.features().any_modifier()) parameters.set_score_mods(make_score_mod_params(a));
+    if (spec.features().kv_cache) parameters.set_kv_cache(make_kv_cache_params(a));
     return parameters;
   };
   if (gen::rules_for(spec.variant).parameters == gen::ParameterBlock::attention)

@@ -39,25 +39,29 @@ using TensorMapEncoder = std::function<llvm::Expected<TensorMapBits>(const Tenso
 llvm::Expected<WgmmaParams> make_wgmma_params(const gen::KernelSpec& spec, const AttentionArgs& normalized,
                                               const TensorMapEncoder& encode);
 
-// The parameters of `spec`'s kernel, whichever variant: its parameter block, and ScoreModParams for a
-// kernel with modifiers. arguments() is what cuLaunchKernel takes (valid while this object lives
+// The parameters of `spec`'s kernel, whichever variant: its parameter block, ScoreModParams for a
+// kernel with modifiers, and KvCacheParams for one reading a KV cache. arguments() is what cuLaunchKernel takes (valid while this object lives
 // where it is: it points into it).
 class KernelParameters {
  public:
   explicit KernelParameters(const AttentionParams& p) : block_(p) {}
   explicit KernelParameters(const WgmmaParams& p) : block_(p) {}
   void set_score_mods(const ScoreModParams& mods) { mods_ = mods; has_mods_ = true; }
+  void set_kv_cache(const KvCacheParams& kv) { kv_ = kv; has_kv_ = true; }
   void** arguments() {
     pointers_[0] = std::visit([](auto& block) -> void* { return &block; }, block_);
     pointers_[1] = has_mods_ ? &mods_ : nullptr;
+    pointers_[2] = has_kv_ ? &kv_ : nullptr;
     return pointers_;
   }
 
  private:
   std::variant<AttentionParams, WgmmaParams> block_;
   ScoreModParams mods_{};
+  KvCacheParams kv_{};
   bool has_mods_ = false;
-  void* pointers_[2] = {nullptr, nullptr};
+  bool has_kv_ = false;
+  void* pointers_[3] = {nullptr, nullptr, nullptr};
 };
 llvm::Expected<KernelParameters> make_kernel_parameters(const gen::KernelSpec& spec, const AttentionArgs& normalized,
                                                         const TensorMapEncoder& encode);

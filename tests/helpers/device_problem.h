@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "flashjit/runtime.h"
+#include "helpers/kv_cache_problem.h"
 #include "helpers/test_problem.h"
 
 namespace flashjit::test {
@@ -18,5 +19,10 @@ Status run_on_device(Runtime& runtime, HostProblem& problem);
 // tests that need their own stream or graph capture around it.
 using ForwardCall = std::function<Status(Runtime&, const AttentionArgs&)>;
 Status run_on_device(Runtime& runtime, HostProblem& problem, const ForwardCall& call);
+
+// A KV-cache problem the same way: its caches, appended keys, counts and block table go to the
+// device too, and the caches come back with the output, so cache_holds_the_append() checks what the
+// device wrote.
+Status run_on_device(Runtime& runtime, KvCacheProblem& problem);
 
 }  // namespace flashjit::test

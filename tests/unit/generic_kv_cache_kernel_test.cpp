@@ -1,5 +1,5 @@
-// The generic template's KV-cache entry (generic_forward_kvcache, issue 15) compiled by the real
-// NVRTC, no GPU needed: dense and paged caches, with and without appends, ragged queries with every
+// The generic template's KV-cache entry (generic_forward_kvcache, issue 15) as the generator emits it,
+// compiled by the real NVRTC, no GPU needed: dense and paged caches, with and without appends, ragged queries with every
 // score modifier, three dtypes, for Maxwell (NVRTC 12.9 and 11.8) and Turing and Hopper (13.0); no
 // spills or stack. Its arithmetic is checked under the emulation
 // (tests/emulation/generic_kv_cache_emulation_test.cpp).
@@ -22,30 +22,46 @@ struct Cache {
   bool modifiers;  // ragged queries, a window, softcap and ALiBi
 };
 
-// The shell a generator would write for a 64 x 32 tile of 4 warps (the generic default's shape).
-gen::EmittedKernel kv_kernel(DType dtype, int head_dim, const Cache& c) {
-  auto text = gen::expand_template("generic_forward.cuh");
-  if (!text) {
-    ADD_FAILURE() << llvm::toString(text.takeError());
+// The generator's kernel for a KV-cache problem (its `_kvcache` entry and traits), on the generic
+// default tile.
+gen::KernelSpec kv_spec(DType dtype, int head_dim, const Cache& c, int arch) {
+  gen::KernelSpec spec;
+  spec.variant = Variant::generic;
+  spec.arch = arch;
+  spec.dtype = dtype;
+  spec.head_dim = head_dim;
+  spec.mask = MaskKind::causal;
+  spec.kv_cache = true;
+  spec.paged = c.paged;
+  spec.append = c.append;
+  spec.ragged = spec.window = spec.softcap = spec.alibi = c.modifiers;
+  return gen::with_tile(spec, 32, 32, 4, 1);
+}
+
+gen::EmittedKernel kv_kernel(const gen::KernelSpec& spec) {
+  auto kernel = gen::emit(spec);
+  if (!kernel) {
+    ADD_FAILURE() << llvm::toString(kernel.takeError());
     return {};
   }
-  auto flag = [](bool on) { return on ? "true" : "false"; };
-  gen::EmittedKernel k;
-  k.key = std::string("generic_kvcache_") + dtype_name(dtype) + "_d" + std::to_string(head_dim) +
-          (c.paged ? "_paged" : "") + (c.append ? "_append" : "") + (c.modifiers ? "_modifiers" : "");
-  k.source = *text + "\nstruct KvTraits {\n  using Element = " + gen::element_type(dtype) +
-             ";\n  static constexpr int kHeadDim = " + std::to_string(head_dim) +
-             ";\n  static constexpr int kBlockM = 64;\n  static constexpr int kBlockN = 32;\n"
-             "  static constexpr int kWarps = 4;\n  static constexpr bool kCausal = true;\n"
-             "  static constexpr bool kWindow = " + flag(c.modifiers) + ";\n  static constexpr bool kSoftcap = " +
-             flag(c.modifiers) + ";\n  static constexpr bool kAlibi = " + flag(c.modifiers) +
-             ";\n  static constexpr bool kRagged = " + flag(c.modifiers) +
-             ";\n  static constexpr bool kKvCache = true;\n  static constexpr bool kPaged = " + flag(c.paged) +
-             ";\n  static constexpr bool kAppend = " + flag(c.append) +
-             ";\n};\ntemplate __global__ void flashjit::dev::generic_forward_kvcache<KvTraits>(const ::flashjit::AttentionParams, "
-             "const ::flashjit::ScoreModParams, const ::flashjit::KvCacheParams);\n";
-  k.name_expression = "flashjit::dev::generic_forward_kvcache<KvTraits>";
-  return k;
+  return *kernel;
+}
+
+// The shell declares the cache's traits and takes KvCacheParams third.
+TEST(GenericKvCacheKernel, TheGeneratorEmitsTheKvCacheEntry) {
+  const gen::EmittedKernel paged = kv_kernel(kv_spec(DType::bf16, 128, Cache{true, true, false}, 90));
+  EXPECT_NE(paged.source.find("  static constexpr bool kKvCache = true;\n  static constexpr bool kPaged = true;\n"
+                              "  static constexpr bool kAppend = true;\n"),
+            std::string::npos);
+  EXPECT_NE(paged.source.find("template __global__ void flashjit::dev::generic_forward_kvcache<::flashjit_generated::"
+                              "KernelTraits>(const ::flashjit::AttentionParams, const ::flashjit::ScoreModParams, "
+                              "const ::flashjit::KvCacheParams);"),
+            std::string::npos);
+  EXPECT_EQ(paged.name_expression, "&flashjit::dev::generic_forward_kvcache<::flashjit_generated::KernelTraits>");
+  EXPECT_EQ(paged.key, "generic_sm90_bf16_d128_m32n32w4s1_causal_kvcache_paged_append");
+  const gen::EmittedKernel dense = kv_kernel(kv_spec(DType::bf16, 128, Cache{false, false, false}, 90));
+  EXPECT_NE(dense.source.find("  static constexpr bool kPaged = false;\n  static constexpr bool kAppend = false;\n"),
+            std::string::npos);
 }
 
 void expect_compiles(const NvrtcLibrary* nvrtc, int arch) {
@@ -53,13 +69,8 @@ void expect_compiles(const NvrtcLibrary* nvrtc, int arch) {
     for (const Cache& c : {Cache{false, false, false}, Cache{true, false, false}, Cache{true, true, true},
                            Cache{false, true, true}}) {
       const int head_dim = dtype == DType::f32 ? 64 : 128;
-      const gen::EmittedKernel kernel = kv_kernel(dtype, head_dim, c);
-      gen::KernelSpec spec;
-      spec.variant = Variant::generic;
-      spec.arch = arch;
-      spec.dtype = dtype;
-      spec.head_dim = head_dim;
-      flashjit::testing::expect_compiles_cleanly(kernel, spec, nvrtc);
+      const gen::KernelSpec spec = kv_spec(dtype, head_dim, c, arch);
+      flashjit::testing::expect_compiles_cleanly(kv_kernel(spec), spec, nvrtc);
     }
 }
 

@@ -203,9 +203,17 @@ TEST(MmaArch, BothAreBuiltAndNameTheirTemplates) {
   for (Variant v : {Variant::mma_sm80, Variant::mma_sm75}) {
     const VariantRules& rules = rules_for(v);
     EXPECT_EQ(rules.parameters, ParameterBlock::attention);
-    EXPECT_EQ(kernel_parameter_declaration(rules.parameters, false), "const ::flashjit::AttentionParams");
-    EXPECT_EQ(kernel_parameter_declaration(rules.parameters, true),
+    ProblemFeatures dense, windowed, cached;
+    windowed.window = true;
+    cached.kv_cache = true;
+    EXPECT_EQ(kernel_parameter_declaration(rules.parameters, dense), "const ::flashjit::AttentionParams");
+    EXPECT_EQ(kernel_parameter_declaration(rules.parameters, windowed),
               "const ::flashjit::AttentionParams, const ::flashjit::ScoreModParams");
+    EXPECT_EQ(kernel_parameter_declaration(rules.parameters, cached),
+              "const ::flashjit::AttentionParams, const ::flashjit::ScoreModParams, const ::flashjit::KvCacheParams");
+    EXPECT_EQ(kernel_entry(rules, dense), std::string(rules.kernel_template));
+    EXPECT_EQ(kernel_entry(rules, windowed), std::string(rules.kernel_template) + "_modified");
+    EXPECT_EQ(kernel_entry(rules, cached), std::string(rules.kernel_template) + "_kvcache");
     EXPECT_EQ(rules.grid, GridKind::per_tile);
     EXPECT_FALSE(rules.arch_specific);
     EXPECT_STREQ(rules.shared_bytes_of, "::flashjit::dev::MmaShape");

@@ -149,11 +149,10 @@ TEST(ProblemKey, RefusesWhatItWouldNotWrite) {
   EXPECT_NE(odd.message().find("problem key 'bf16_d100_causal_gqa4_len4096' has invalid features: "),
             std::string::npos)
       << odd.message();
-  // A hostile key is quoted short and escaped.
+  // A hostile key is quoted short (96 characters: the longest real key fits) and escaped.
   Status hostile = failure_of(parse_problem_key(std::string(1000, 'x') + "\n"));
   EXPECT_EQ(hostile.message(),
-            "problem key 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (1001 bytes)' does not end in _len<sequence "
-            "bucket>");
+            "problem key '" + std::string(96, 'x') + "... (1001 bytes)' does not end in _len<sequence bucket>");
 }
 
 TEST(Problem, OfKeyHasThatKey) {
@@ -303,8 +302,8 @@ TEST(ProblemFeatures, KvCacheFeaturesExtendKeysAndJson) {
   f.kv_cache = f.paged = f.append = true;
   EXPECT_EQ(modifier_key(f), "causal_kvcache_paged_append");
   EXPECT_TRUE(f.any_modifier());
-  ProblemKey key{f, 4, 8192, true};
-  EXPECT_EQ(key.str(), "bf16_d128_causal_kvcache_paged_append_gqa4_len8192");
+  ProblemKey key{f, 4, 8192, true, 16};
+  EXPECT_EQ(key.str(), "bf16_d128_causal_kvcache_paged_append_page16_gqa4_len8192");
   auto parsed = parse_problem_key(key.str());
   ASSERT_TRUE(static_cast<bool>(parsed)) << llvm::toString(parsed.takeError());
   EXPECT_EQ(*parsed, key);
@@ -318,6 +317,64 @@ TEST(ProblemFeatures, KvCacheFeaturesExtendKeysAndJson) {
   EXPECT_EQ(message_of(parse_problem_key("f16_d64_none_paged_gqa1_len128"), ErrorCode::invalid_argument),
             "problem key 'f16_d64_none_paged_gqa1_len128' has invalid features: a paged KV cache needs each "
             "sequence's key count (seqused_k)");
+}
+
+// A paged problem's page size is part of its key (pages of 1 and 256 keys are tuned apart), read
+// back exactly; a paged key without one, a page size without pages, or one that is not a power of
+// two is refused.
+TEST(ProblemFeatures, PagedKeysCarryThePageSize) {
+  for (int page : {1, 2, 16, 256, 1 << 20}) {
+    ProblemFeatures f{DType::f16, 64, MaskKind::none};
+    f.kv_cache = f.paged = true;
+    const ProblemKey key{f, 1, 128, true, page};
+    auto parsed = parse_problem_key(key.str());
+    ASSERT_TRUE(static_cast<bool>(parsed)) << llvm::toString(parsed.takeError());
+    EXPECT_EQ(*parsed, key);
+    EXPECT_EQ(parsed->page_size, page);
+  }
+  EXPECT_EQ(message_of(parse_problem_key("f16_d64_none_kvcache_paged_gqa1_len128"), ErrorCode::invalid_argument),
+            "problem key 'f16_d64_none_kvcache_paged_gqa1_len128' is paged but has no _page<page size>");
+  EXPECT_EQ(message_of(parse_problem_key("f16_d64_none_kvcache_page16_gqa1_len128"), ErrorCode::invalid_argument),
+            "problem key 'f16_d64_none_kvcache_page16_gqa1_len128' has a page size but is not paged");
+  EXPECT_EQ(message_of(parse_problem_key("f16_d64_none_kvcache_paged_page24_gqa1_len128"), ErrorCode::invalid_argument),
+            "problem key 'f16_d64_none_kvcache_paged_page24_gqa1_len128' has a page size that is not a power of two "
+            "from 1 to 1048576");
+  EXPECT_EQ(message_of(parse_problem_key("f16_d64_none_kvcache_paged_page016_gqa1_len128"), ErrorCode::invalid_argument),
+            "problem key 'f16_d64_none_kvcache_paged_page016_gqa1_len128' has unknown score modifiers "
+            "'none_kvcache_paged_page016'");
+}
+
+// A KV problem without data: the page size defaults to vLLM's 16 and the appended keys to 1; a page
+// size or appended keys the features do not have are refused rather than ignored, and the cache's
+// pages cover each sequence's keys rounded up to whole pages.
+TEST(ProblemFeatures, KvCacheShapes) {
+  ProblemFeatures f{DType::bf16, 128, MaskKind::causal};
+  f.kv_cache = f.paged = f.append = true;
+  auto defaulted = Problem::of_shape(f, ProblemShape{2, 8, 2, 1, 1000});
+  ASSERT_TRUE(static_cast<bool>(defaulted)) << llvm::toString(defaulted.takeError());
+  EXPECT_EQ(defaulted->shape().page_size, kDefaultPageSize);
+  EXPECT_EQ(defaulted->shape().seqlen_new, 1);
+  EXPECT_EQ(defaulted->pages_per_sequence(), 63);  // 1000 / 16 rounded up
+  EXPECT_EQ(defaulted->num_pages(), 126);
+  EXPECT_EQ(defaulted->key_rows(), 126 * 16);
+  EXPECT_EQ(defaulted->new_key_rows(), 2);
+  EXPECT_EQ(defaulted->key().page_size, 16);
+  EXPECT_EQ(defaulted->key().str(), "bf16_d128_causal_kvcache_paged_append_page16_gqa4_len1024");
+
+  ProblemFeatures dense_cache = f;
+  dense_cache.paged = dense_cache.append = false;
+  auto dense = Problem::of_shape(dense_cache, ProblemShape{2, 8, 2, 1, 1000});
+  ASSERT_TRUE(static_cast<bool>(dense)) << llvm::toString(dense.takeError());
+  EXPECT_EQ(dense->key_rows(), 2000);
+  EXPECT_EQ(dense->key().page_size, 0);
+  EXPECT_EQ(message_of(Problem::of_shape(dense_cache, ProblemShape{2, 8, 2, 1, 1000, 16}), ErrorCode::invalid_argument),
+            "page_size 16 is set but the problem has no paged KV cache");
+  EXPECT_EQ(message_of(Problem::of_shape(dense_cache, ProblemShape{2, 8, 2, 1, 1000, 0, 4}), ErrorCode::invalid_argument),
+            "seqlen_new 4 is set but the problem appends no keys");
+  EXPECT_EQ(message_of(Problem::of_shape(f, ProblemShape{2, 8, 2, 1, 1000, 12}), ErrorCode::invalid_argument),
+            "page_size 12 is not a power of two from 1 to 1048576");
+  EXPECT_EQ(message_of(Problem::of_shape(f, ProblemShape{2, 8, 2, 1, 10, 16, 11}), ErrorCode::invalid_argument),
+            "seqlen_new 11 must be from 1 to seqlen_k 10 (the keys a sequence has with them appended)");
 }
 
 // A call's arguments decide the features: a causal mask covers window_right, a window_left does not.

@@ -1,14 +1,18 @@
-// The GPU tuning backend's inputs for a problem with a ragged batch or score modifiers (issue 14),
+// The GPU tuning backend's inputs for a problem with a ragged batch, score modifiers (issue 14) or a
+// KV cache (issue 15),
 // on the host side a test can see: the correctness check's small problem keeps the tuned problem's
 // features, values (a wide window narrowed to cross the check's keys) and GQA ratio, and a ragged
 // one is a batch with an empty sequence, a row that sees no key and odd tails, which the CPU backend
 // (the check's reference) computes.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "flashjit/numeric.h"
+#include "helpers/naive_reference.h"
+#include "problem/kv_cache_args.h"
 #include "problem/modifier_data.h"
 #include "problem/validate.h"
 #include "runtime/cpu/cpu_attention.h"
@@ -84,6 +88,88 @@ TEST(TuningInputs, TheCpuBackendComputesARaggedCheckWithEveryModifier) {
   // Sequence 2 (one query row, no key) is zeros.
   const int64_t row = data.cu_seqlens_q[2];
   for (int d = 0; d < 64; ++d) EXPECT_EQ(load_as_float(out.data(), DType::f16, row * p.shape().num_heads * 64 + d), 0.0f);
+}
+
+// A KV-cache problem's inputs as the tuner (and `flashjit run`) make them: seqused_k of the check's
+// counts, each sequence's pages in a shuffled order, the appended keys in their own tensors. The
+// check keeps the tuned problem's page size and appends 3 keys (crossing pages of 1 or 2 keys), and
+// the CPU backend computes exactly the double-precision reference of the keys gathered through the
+// table by hand.
+TEST(TuningInputs, AKvCacheCheckReadsShuffledPagesAndAppends) {
+  ProblemFeatures f{DType::f32, 32, MaskKind::causal};
+  f.kv_cache = f.paged = f.append = true;
+  auto tuned = Problem::of_shape(f, ProblemShape{8, 8, 2, 1, 8192, 2, 1});
+  ASSERT_TRUE(static_cast<bool>(tuned)) << llvm::toString(tuned.takeError());
+  auto check = correctness_check_problem(*tuned);
+  ASSERT_TRUE(static_cast<bool>(check)) << llvm::toString(check.takeError());
+  const Problem& p = check->problem;
+  EXPECT_EQ(p.features(), tuned->features());
+  EXPECT_EQ(p.shape().page_size, 2);
+  EXPECT_EQ(p.shape().seqlen_new, 3);
+  EXPECT_EQ(p.shape().seqlen_q, 1) << "a decode problem is checked at its own query rows";
+  EXPECT_EQ(check->k_lengths, (std::vector<int>{130, 5, 0, 61}));
+  EXPECT_EQ(p.pages_per_sequence(), 67);  // 133 keys in pages of 2
+  EXPECT_EQ(check->k_rows(), 4 * 67 * 2);
+
+  const ModifierData data = modifier_data(p, check->q_lengths, check->k_lengths);
+  EXPECT_EQ(data.seqused_k, (std::vector<int32_t>{130, 5, 0, 61}));
+  std::vector<int32_t> sorted = data.block_table;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < sorted.size(); ++i) ASSERT_EQ(sorted[i], static_cast<int32_t>(i)) << "each page once";
+  EXPECT_NE(sorted, data.block_table) << "the pages are shuffled";
+
+  const int heads = p.shape().num_heads, kv_heads = p.shape().num_kv_heads, d = 32, batch = p.shape().batch;
+  const int64_t row = int64_t{kv_heads} * d;  // a key row's floats
+  std::vector<float> q(size_t(batch) * heads * d), k(size_t(check->k_rows() * row)), v(k.size());
+  std::vector<float> k_new(size_t(p.new_key_rows() * row)), v_new(k_new.size()), out(q.size(), NAN);
+  for (size_t i = 0; i < q.size(); ++i) q[i] = std::sin(0.1f * i);
+  for (size_t i = 0; i < k.size(); ++i) k[i] = std::cos(0.07f * i), v[i] = std::sin(0.03f * i);
+  for (size_t i = 0; i < k_new.size(); ++i) k_new[i] = std::cos(0.11f * i), v_new[i] = std::sin(0.05f * i);
+  ModifierPointers pointers = data.pointers();
+  pointers.k_new = k_new.data();
+  pointers.v_new = v_new.data();
+  Result<AttentionArgs> valid = validate_args(p.contiguous_args(q.data(), k.data(), v.data(), out.data(), pointers));
+  ASSERT_TRUE(valid.ok()) << valid.status().to_string();
+  ASSERT_TRUE(check_kv_cache_contents(*valid, data.seqused_k.data(), data.block_table.data()).ok());
+  EXPECT_EQ(Problem::of_call(*valid).key().page_size, 2);
+  EXPECT_EQ(Problem::of_call(*valid).features(), tuned->features());
+
+  // The same keys gathered by hand: sequence b's cached rows through its pages, then its new ones.
+  std::vector<float> packed_k, packed_v;
+  std::vector<int32_t> cu_k{0};
+  for (int b = 0; b < batch; ++b) {
+    const int used = data.seqused_k[size_t(b)];
+    for (int j = 0; j < used + 3; ++j) {
+      const float* from_k = &k_new[size_t((int64_t{b} * 3 + j - used) * row)];
+      const float* from_v = &v_new[size_t((int64_t{b} * 3 + j - used) * row)];
+      if (j < used) {
+        const int page = data.block_table[size_t(b * p.pages_per_sequence() + j / 2)];
+        from_k = &k[size_t((int64_t{page} * 2 + j % 2) * row)];
+        from_v = &v[size_t((int64_t{page} * 2 + j % 2) * row)];
+      }
+      packed_k.insert(packed_k.end(), from_k, from_k + row);
+      packed_v.insert(packed_v.end(), from_v, from_v + row);
+    }
+    cu_k.push_back(cu_k.back() + used + 3);
+  }
+  AttentionArgs reference = *valid;
+  reference.seqused_k = reference.block_table = nullptr;
+  reference.page_size = reference.num_pages = reference.max_pages_per_sequence = 0;
+  reference.k_new = reference.v_new = InputTensor{};
+  reference.seqlen_new = 0;
+  reference.k.data = packed_k.data();
+  reference.v.data = packed_v.data();
+  reference.k.strides = reference.v.strides = Strides{0, row, d};
+  reference.cu_seqlens_k = cu_k.data();
+  const test::ReferenceOutput expected = test::naive_attention(reference);
+
+  cpu::CpuAttention(0).forward(*valid);
+  for (int b = 0; b < batch; ++b)
+    for (int h = 0; h < heads; ++h)
+      for (int i = 0; i < d; ++i) {
+        const size_t at = (size_t(b) * heads + h) * d + i;
+        EXPECT_NEAR(out[at], expected.out[at], 1e-5) << "b " << b << " h " << h << " i " << i;
+      }
 }
 
 }  // namespace

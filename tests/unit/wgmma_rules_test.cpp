@@ -39,7 +39,7 @@ TEST(WgmmaRules, AreBuiltAndNameTheirTemplateAndParameters) {
   EXPECT_TRUE(rules.arch_specific);  // sm_90a
   // TMA reads the tensor maps from the parameter space: the block must be __grid_constant__.
   EXPECT_EQ(rules.parameters, ParameterBlock::tma);
-  EXPECT_EQ(kernel_parameter_declaration(rules.parameters, false), "const __grid_constant__ ::flashjit::WgmmaParams");
+  EXPECT_EQ(kernel_parameter_declaration(rules.parameters, ProblemFeatures{}), "const __grid_constant__ ::flashjit::WgmmaParams");
   EXPECT_EQ(rules.grid, GridKind::persistent);
   EXPECT_NE(rules.problem_rule, nullptr);
   EXPECT_STREQ(rules.shared_bytes_of, "::flashjit::dev::WgmmaShape");
