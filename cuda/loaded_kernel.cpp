@@ -8,7 +8,8 @@ namespace flashjit::cuda {
 
 llvm::Expected<std::unique_ptr<LoadedKernel>> LoadedKernel::load(const PrimaryContext& context,
                                                                  const gen::KernelSpec& spec, const std::string& cubin,
-                                                                 const std::string& symbol) {
+                                                                 const std::string& symbol,
+                                                                 const char* combine_symbol) {
   auto api = driver_api();
   if (!api) return api.takeError();
   auto scope = ScopedContext::enter(context);
@@ -24,6 +25,10 @@ llvm::Expected<std::unique_ptr<LoadedKernel>> LoadedKernel::load(const PrimaryCo
     return err;
   }
   std::unique_ptr<LoadedKernel> kernel(new LoadedKernel(*api, context, module, function, symbol));
+  if (spec.features().kv_cache)
+    if (llvm::Error err = check(*api, api->cuModuleGetFunction(&kernel->combine_, module, combine_symbol),
+                                "cuModuleGetFunction of the split-KV combine step", ErrorCode::launch_error))
+      return err;
   // The count the module really has, whatever compiled it: a wgmma kernel with another than its
   // setmaxnreg counts assume would hang rather than fail.
   int registers = 0;
@@ -54,6 +59,15 @@ llvm::Error LoadedKernel::launch(const LaunchShape& s, CUstream stream, void** a
                api_.cuLaunchKernel(function_, s.grid[0], s.grid[1], s.grid[2], s.block[0], s.block[1],
                                    s.block[2], s.dynamic_shared_bytes, stream, arguments, nullptr),
                "cuLaunchKernel", ErrorCode::launch_error);
+}
+
+llvm::Error LoadedKernel::launch_combine(const LaunchShape& s, CUstream stream, void** arguments) const {
+  if (combine_ == nullptr)
+    return make_error(ErrorCode::internal, "kernel " + symbol_ + " has no split-KV combine step (not a KV-cache kernel)");
+  return check(api_,
+               api_.cuLaunchKernel(combine_, s.grid[0], s.grid[1], s.grid[2], s.block[0], s.block[1], s.block[2],
+                                   s.dynamic_shared_bytes, stream, arguments, nullptr),
+               "cuLaunchKernel of the split-KV combine step", ErrorCode::launch_error);
 }
 
 }  // namespace flashjit::cuda

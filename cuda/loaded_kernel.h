@@ -28,8 +28,10 @@ class LoadedKernel {
   // kernel whose register count (CU_FUNC_ATTRIBUTE_NUM_REGS) is not the one the spec requires
   // (cuda/entry_registers.h); opts the function in to the spec's dynamic shared memory when that is
   // above the 48 KB default. The context must outlive the kernel.
+  // A KV-cache kernel's module must also hold `combine_symbol` (its split-KV combine step).
   static llvm::Expected<std::unique_ptr<LoadedKernel>> load(const PrimaryContext& context, const gen::KernelSpec& spec,
-                                                            const std::string& cubin, const std::string& symbol);
+                                                            const std::string& cubin, const std::string& symbol,
+                                                            const char* combine_symbol = "flashjit_split_combine");
   ~LoadedKernel();
   LoadedKernel(const LoadedKernel&) = delete;
   LoadedKernel& operator=(const LoadedKernel&) = delete;
@@ -37,6 +39,9 @@ class LoadedKernel {
   // Queues the kernel with one by-value parameter block.
   // `arguments`: a pointer to each kernel parameter, as cuLaunchKernel takes them.
   llvm::Error launch(const LaunchShape& shape, CUstream stream, void** arguments) const;
+  // Queues the module's split-KV combine step (a KV-cache kernel's; load() found it, named
+  // `combine_symbol`); an error for another kernel.
+  llvm::Error launch_combine(const LaunchShape& shape, CUstream stream, void** arguments) const;
   const std::string& symbol() const { return symbol_; }
 
  private:
@@ -47,6 +52,7 @@ class LoadedKernel {
   const PrimaryContext& context_;
   CUmodule module_;
   CUfunction function_;
+  CUfunction combine_ = nullptr;
   std::string symbol_;
 };
 

@@ -78,11 +78,38 @@ llvm::Expected<std::string> expand_template(const std::string& name) {
   return out;
 }
 
+namespace {
+
+// A KV-cache kernel's module also holds split-KV's combine step (templates/split_combine.cuh) under
+// a fixed C name, so the host finds both in one cubin; other kernels' sources stay as they were.
+llvm::Expected<std::string> kernel_body(const VariantRules& rules, const KernelSpec& spec) {
+  std::set<std::string> seen;
+  std::string out;
+  if (llvm::Error err = inline_template(rules.template_file, seen, out)) return err;
+  if (!spec.features().kv_cache) return out;
+  if (llvm::Error err = inline_template("split_combine.cuh", seen, out)) return err;
+  return out;
+}
+
+std::string combine_entry(const KernelSpec& spec, const std::string& traits) {
+  if (!spec.features().kv_cache) return {};
+  return llvm::formatv("\n// Split-KV's combine step: one warp per partial row.\n"
+                       "extern \"C\" __global__ void __launch_bounds__({0}::kWarps * 32)\n"
+                       "    flashjit_split_combine(const ::flashjit::AttentionParams p, "
+                       "const ::flashjit::SplitPartials parts) {{\n"
+                       "  ::flashjit::dev::combine_rows<{0}>(p, parts);\n"
+                       "}\n",
+                       traits)
+      .str();
+}
+
+}  // namespace
+
 std::string generator_hash() { return std::string(kGeneratorVersion) + "-" + templates_sha256(); }
 
 llvm::Expected<EmittedKernel> emit(const KernelSpec& spec) {
   const VariantRules& rules = rules_for(spec.variant);
-  auto body = expand_template(rules.template_file);
+  auto body = kernel_body(rules, spec);
   if (!body) return body.takeError();
 
   EmittedKernel kernel;
@@ -121,11 +148,13 @@ llvm::Expected<EmittedKernel> emit(const KernelSpec& spec) {
       "static_assert({11}<{12}>::kSharedBytes == {13},\n"
       "              \"templates/{14} and the generator's rules disagree on shared memory\");\n"
       "{17}"
-      "template __global__ void {15}<{12}>({16});\n",
+      "template __global__ void {15}<{12}>({16});\n"
+      "{18}",
       kGeneratorVersion, templates_sha256(), kernel.key, *body, element_type(spec.dtype), spec.head_dim,
       spec.block_m, spec.block_n, spec.warps, spec.stages, modifiers, rules.shared_bytes_of, traits,
       shared_memory_bytes(spec), rules.template_file, kernel_template,
-      kernel_parameter_declaration(rules.parameters, spec.features()), entry_registers_check(rules, spec, traits));
+      kernel_parameter_declaration(rules.parameters, spec.features()), entry_registers_check(rules, spec, traits),
+      combine_entry(spec, traits));
   return kernel;
 }
 

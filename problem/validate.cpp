@@ -133,6 +133,15 @@ Status check_score_modifiers(const AttentionArgs& a) {
   return Status::success();
 }
 
+// The caller's split-KV workspace: a size goes with a pointer, and the partials are read as float4.
+Status check_workspace_fields(const AttentionArgs& a) {
+  if (a.workspace == nullptr && a.workspace_bytes != 0)
+    return invalid(llvm::formatv("workspace_bytes = {0} is set but workspace is null", a.workspace_bytes));
+  if (reinterpret_cast<uintptr_t>(a.workspace) % 16 != 0)
+    return invalid(llvm::formatv("workspace pointer {0} is not aligned to 16 bytes", pointer_text(a.workspace)));
+  return Status::success();
+}
+
 // A ragged batch: both offsets arrays, aligned, and packed tensors without a batch stride.
 Status check_ragged_layout(const AttentionArgs& a) {
   // With a KV cache only the queries are packed: each sequence's keys are its seqused_k.
@@ -260,6 +269,7 @@ Result<AttentionArgs> validate_args(const AttentionArgs& in) {
   if (!std::isfinite(a.softmax_scale))
     return invalid(llvm::formatv("softmax_scale {0} is not finite", a.softmax_scale));
   if (Status modifiers = check_score_modifiers(a); !modifiers.ok()) return modifiers;
+  if (Status workspace = check_workspace_fields(a); !workspace.ok()) return workspace;
   if (Status ragged = check_ragged_layout(a); !ragged.ok()) return ragged;
   const bool ragged = a.cu_seqlens_q != nullptr;
   const bool packed_keys = a.cu_seqlens_k != nullptr;

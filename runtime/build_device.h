@@ -26,6 +26,8 @@ class LaunchableKernel {
   virtual ~LaunchableKernel() = default;
   // Queues the kernel with its one by-value parameter block.
   virtual llvm::Error launch(const cuda::LaunchShape& shape, CUstream stream, void** arguments) const = 0;
+  // Queues a KV-cache kernel's split-KV combine step (the same module's); an error for another kernel.
+  virtual llvm::Error launch_combine(const cuda::LaunchShape& shape, CUstream stream, void** arguments) const = 0;
 };
 
 // Holds a device's context current on the calling thread; the thread's previous one comes back

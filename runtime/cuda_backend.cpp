@@ -128,12 +128,55 @@ Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
     if (!built) return unless_context_lost(to_status(built.takeError()), stream);
     ready = *built;
   }
-  auto params = make_kernel_parameters(ready->spec, args, cuda::encode_tensor_map);
-  if (!params) return to_status(params.takeError());
-  Status launched =
-      to_status(ready->kernel->launch(launch_shape(ready->spec, args, device_.description().sm_count), stream, params->arguments()));
+  Status launched = launch(*ready, args, stream);
   if (!launched.ok()) return unless_context_lost(std::move(launched), stream);
   return launched;
+}
+
+llvm::Expected<void*> CudaBackend::split_workspace(const AttentionArgs& args, const SplitKv& split,
+                                                   CUstream stream) {
+  if (args.workspace != nullptr) return args.workspace;  // its size: check_workspace
+  if (cuda::stream_is_capturing(stream))
+    return make_error(ErrorCode::invalid_argument,
+                      llvm::formatv("this call splits its keys over {0} blocks (split-KV) and needs {1} bytes of "
+                                    "workspace, which the runtime cannot allocate while the stream captures a CUDA "
+                                    "graph: pass args.workspace (Runtime::workspace_size gives its size)",
+                                    split.splits, split.workspace_bytes));
+  std::lock_guard<std::mutex> lock(workspace_mutex_);
+  cuda::DeviceBuffer& buffer = workspaces_[stream];
+  if (buffer.size() >= split.workspace_bytes) return buffer.pointer();
+  // The stream's earlier calls may still read the old buffer: they finish before it is freed.
+  if (buffer.pointer() != nullptr)
+    if (llvm::Error err = cuda::synchronize_stream(stream)) return err;
+  buffer = cuda::DeviceBuffer();
+  auto grown = cuda::DeviceBuffer::allocate(split.workspace_bytes);
+  if (!grown) return grown.takeError();
+  buffer = std::move(*grown);
+  return buffer.pointer();
+}
+
+Status CudaBackend::launch(const BuiltKernel& ready, const AttentionArgs& args, CUstream stream) {
+  const int sm_count = device_.description().sm_count;
+  const SplitKv split = ready.spec.kv_cache ? split_kv_of(args, sm_count) : SplitKv{};
+  if (Status s = check_workspace(args, split); !s.ok()) return s;
+  void* workspace = nullptr;
+  if (split.splits > 1) {
+    auto found = split_workspace(args, split, stream);
+    if (!found) return to_status(found.takeError());
+    workspace = *found;
+  }
+  auto params = make_kernel_parameters(ready.spec, args, cuda::encode_tensor_map);
+  if (!params) return to_status(params.takeError());
+  if (ready.spec.kv_cache) params->set_split(split, workspace);
+  if (Status s = to_status(ready.kernel->launch(launch_shape(ready.spec, args, sm_count, split.splits), stream,
+                                                params->arguments()));
+      !s.ok())
+    return s;
+  if (split.splits <= 1) return Status::success();
+  AttentionParams attention = make_params(args);
+  SplitPartials partials = split_partials(split, workspace, args);
+  void* combine_arguments[] = {&attention, &partials};
+  return to_status(ready.kernel->launch_combine(combine_launch_shape(ready.spec, split), stream, combine_arguments));
 }
 
 }  // namespace flashjit

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -13,6 +14,7 @@
 #include "runtime/cuda_device.h"
 #include "runtime/kernel_builder.h"
 #include "runtime/kernel_table.h"
+#include "runtime/split_kv.h"
 
 namespace flashjit {
 
@@ -43,6 +45,11 @@ class CudaBackend {
   // that says so, which every later forward() returns at once.
   Status unless_context_lost(Status failed, CUstream stream);
   Status context_lost_error() const;
+  // Where a split call's partials go: args.workspace, or this backend's buffer for `stream` (grown
+  // outside a graph capture; refused inside one).
+  llvm::Expected<void*> split_workspace(const AttentionArgs& args, const SplitKv& split, CUstream stream);
+  // Queues the kernel, and a split call's combine step after it.
+  Status launch(const BuiltKernel& kernel, const AttentionArgs& args, CUstream stream);
 
   const CudaDevice& device_;  // owned by builder_
   RuntimeOptions options_;
@@ -52,6 +59,10 @@ class CudaBackend {
   mutable std::mutex lost_mutex_;
   std::string lost_;                     // why the context is unusable; empty while it is healthy
   std::atomic<bool> lost_flag_{false};  // lost_ is set (read without the lock on every call)
+  // Split-KV workspaces of calls that give none, one per stream: work on one stream runs in order,
+  // so a stream's calls never overlap in it.
+  std::mutex workspace_mutex_;
+  std::map<CUstream, cuda::DeviceBuffer> workspaces_;
 };
 
 }  // namespace flashjit

@@ -27,6 +27,9 @@ class CudaKernel : public LaunchableKernel {
   llvm::Error launch(const cuda::LaunchShape& shape, CUstream stream, void** arguments) const override {
     return kernel_->launch(shape, stream, arguments);
   }
+  llvm::Error launch_combine(const cuda::LaunchShape& shape, CUstream stream, void** arguments) const override {
+    return kernel_->launch_combine(shape, stream, arguments);
+  }
 
  private:
   std::unique_ptr<cuda::LoadedKernel> kernel_;

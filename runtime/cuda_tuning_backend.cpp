@@ -67,25 +67,50 @@ const cuda::LoadedKernel& loaded_kernel(const tuner::CompiledCandidate& c) {
 }
 
 // A candidate's launch on one input set, with its parameter block built (tensor maps encoded) ahead
-// of the timed region, so host work never sits between the events.
+// of the timed region, so host work never sits between the events. A split-KV call's combine step
+// is part of it, as it is of every forward().
 struct PreparedLaunch {
   KernelParameters params;
   cuda::LaunchShape shape;
+  SplitKv split;
+  AttentionParams attention{};
+  SplitPartials partials{};
+  cuda::LaunchShape combine_shape;
 };
 
+// `workspace`: grown to what a split call needs (the tuner's launches run one after another on the
+// null stream, so one buffer serves them all).
 llvm::Expected<PreparedLaunch> prepare_launch(const tuner::CompiledCandidate& c, const AttentionArgs& args,
-                                              int sm_count) {
+                                              int sm_count, cuda::DeviceBuffer& workspace) {
   auto params = make_kernel_parameters(c.spec, args, cuda::encode_tensor_map);
   if (!params) return params.takeError();
-  return PreparedLaunch{std::move(*params), launch_shape(c.spec, args, sm_count)};
+  const SplitKv split = c.spec.kv_cache ? split_kv_of(args, sm_count) : SplitKv{};
+  if (workspace.size() < split.workspace_bytes) {
+    workspace = cuda::DeviceBuffer();
+    auto grown = cuda::DeviceBuffer::allocate(split.workspace_bytes);
+    if (!grown) return grown.takeError();
+    workspace = std::move(*grown);
+  }
+  if (c.spec.kv_cache) params->set_split(split, workspace.pointer());
+  PreparedLaunch prepared{std::move(*params), launch_shape(c.spec, args, sm_count, split.splits), split};
+  if (split.splits > 1) {
+    prepared.attention = make_params(args);
+    prepared.partials = split_partials(split, workspace.pointer(), args);
+    prepared.combine_shape = combine_launch_shape(c.spec, split);
+  }
+  return prepared;
 }
 
 llvm::Error launch(const tuner::CompiledCandidate& c, PreparedLaunch& prepared) {
-  return loaded_kernel(c).launch(prepared.shape, nullptr, prepared.params.arguments());
+  if (llvm::Error err = loaded_kernel(c).launch(prepared.shape, nullptr, prepared.params.arguments())) return err;
+  if (prepared.split.splits <= 1) return llvm::Error::success();
+  void* combine_arguments[] = {&prepared.attention, &prepared.partials};
+  return loaded_kernel(c).launch_combine(prepared.combine_shape, nullptr, combine_arguments);
 }
 
-llvm::Error launch(const tuner::CompiledCandidate& c, const AttentionArgs& args, int sm_count) {
-  auto prepared = prepare_launch(c, args, sm_count);
+llvm::Error launch(const tuner::CompiledCandidate& c, const AttentionArgs& args, int sm_count,
+                   cuda::DeviceBuffer& workspace) {
+  auto prepared = prepare_launch(c, args, sm_count, workspace);
   if (!prepared) return prepared.takeError();
   return launch(c, *prepared);
 }
@@ -165,6 +190,7 @@ CudaTuningBackend::~CudaTuningBackend() {
   if (!scoped) llvm::consumeError(scoped.takeError());
   sets_.clear();
   modifiers_ = DeviceModifierData{};
+  workspace_ = cuda::DeviceBuffer{};
 }
 
 llvm::Expected<tuner::CompiledCandidate> CudaTuningBackend::compile(const gen::KernelSpec& spec) {
@@ -214,7 +240,7 @@ llvm::Expected<std::vector<double>> CudaTuningBackend::time(const tuner::Compile
   if (llvm::Error err = prepare_inputs()) return err;
   std::vector<PreparedLaunch> launches;
   for (const auto& set : sets_) {
-    auto prepared = prepare_launch(c, set->args, sm_count_);
+    auto prepared = prepare_launch(c, set->args, sm_count_, workspace_);
     if (!prepared) return prepared.takeError();
     launches.push_back(std::move(*prepared));
   }
@@ -269,7 +295,7 @@ llvm::Expected<std::string> CudaTuningBackend::check(const tuner::CompiledCandid
 
   if (llvm::Error err = launch(c, small.contiguous_args(q->pointer(), k->pointer(), v->pointer(), out->pointer(),
                                                         with_new_keys(device_modifiers->pointers(), *k_new, *v_new)),
-                               sm_count_))
+                               sm_count_, workspace_))
     return err;
   if (llvm::Error err = cuda::synchronize_stream(nullptr)) return err;
   std::vector<uint8_t> result(poison.size());

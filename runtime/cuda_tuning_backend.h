@@ -45,6 +45,8 @@ class CudaTuningBackend : public tuner::TuningBackend {
   std::vector<std::unique_ptr<InputSet>> sets_;
   // The timed problem's offsets and slopes, read (never written) by every input set.
   DeviceModifierData modifiers_;
+  // Split-KV's partials for the launches (timing and checks run one at a time).
+  cuda::DeviceBuffer workspace_;
 };
 
 // The small problem a candidate's correctness check runs: 77 query and 133 key rows (tails in

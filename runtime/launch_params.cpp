@@ -66,6 +66,7 @@ KvCacheParams make_kv_cache_params(const AttentionArgs& a) {
     kv.v_new_strides = {a.v_new.strides.batch, a.v_new.strides.seq, a.v_new.strides.head};
     kv.seqlen_new = a.seqlen_new;
   }
+  kv.num_splits = 1;
   return kv;
 }
 
@@ -102,10 +103,12 @@ llvm::Expected<KernelParameters> make_kernel_parameters(const gen::KernelSpec& s
   return with_mods(KernelParameters(*params));
 }
 
-cuda::LaunchShape launch_shape(const gen::KernelSpec& spec, const AttentionArgs& a, int persistent_blocks) {
+cuda::LaunchShape launch_shape(const gen::KernelSpec& spec, const AttentionArgs& a, int persistent_blocks,
+                               int splits) {
   cuda::LaunchShape s;
   const int64_t m_blocks = (int64_t{a.seqlen_q} + spec.block_m - 1) / spec.block_m;  // no int overflow
-  s.grid[0] = static_cast<unsigned>(m_blocks);
+  // Split-KV: each query block's splits are consecutive blocks (templates/kv_cache_params.cuh).
+  s.grid[0] = static_cast<unsigned>(m_blocks * splits);
   s.grid[1] = static_cast<unsigned>(a.num_heads);
   s.grid[2] = static_cast<unsigned>(a.batch);
   if (gen::rules_for(spec.variant).grid == gen::GridKind::persistent) {
@@ -117,6 +120,14 @@ cuda::LaunchShape launch_shape(const gen::KernelSpec& spec, const AttentionArgs&
   }
   s.block[0] = static_cast<unsigned>(gen::threads_per_block(spec));
   s.dynamic_shared_bytes = static_cast<unsigned>(gen::shared_memory_bytes(spec));
+  return s;
+}
+
+cuda::LaunchShape combine_launch_shape(const gen::KernelSpec& spec, const SplitKv& split) {
+  cuda::LaunchShape s;
+  const long long rows_per_block = spec.warps;  // one warp per row (templates/split_combine.cuh)
+  s.grid[0] = static_cast<unsigned>((split.rows + rows_per_block - 1) / rows_per_block);
+  s.block[0] = static_cast<unsigned>(spec.warps * 32);
   return s;
 }
 

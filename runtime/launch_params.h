@@ -9,6 +9,7 @@
 #include "attention_params.cuh"
 #include "kv_cache_params.cuh"
 #include "score_modifier_params.cuh"
+#include "runtime/split_kv.h"
 #include "flashjit/types.h"
 #include "generator/kernel_spec.h"
 #include "cuda/loaded_kernel.h"
@@ -48,6 +49,8 @@ class KernelParameters {
   explicit KernelParameters(const WgmmaParams& p) : block_(p) {}
   void set_score_mods(const ScoreModParams& mods) { mods_ = mods; has_mods_ = true; }
   void set_kv_cache(const KvCacheParams& kv) { kv_ = kv; has_kv_ = true; }
+  // A split-KV call's partials in `workspace` (see runtime/split_kv.h).
+  void set_split(const SplitKv& split, void* workspace) { set_split_partials(split, workspace, kv_); }
   void** arguments() {
     pointers_[0] = std::visit([](auto& block) -> void* { return &block; }, block_);
     pointers_[1] = has_mods_ ? &mods_ : nullptr;
@@ -66,9 +69,16 @@ class KernelParameters {
 llvm::Expected<KernelParameters> make_kernel_parameters(const gen::KernelSpec& spec, const AttentionArgs& normalized,
                                                         const TensorMapEncoder& encode);
 
-// The grid: one block per tile, except the persistent wgmma_sm90, which runs at most
-// `persistent_blocks` blocks (the SM count; 0: one per tile) that loop over the tiles.
+// The grid: one block per tile (times the splits of a split-KV call), except the persistent
+// wgmma_sm90, which runs at most `persistent_blocks` blocks (the SM count; 0: one per tile) that
+// loop over the tiles.
 cuda::LaunchShape launch_shape(const gen::KernelSpec& spec, const AttentionArgs& normalized,
-                               int persistent_blocks = 0);
+                               int persistent_blocks = 0, int splits = 1);
+
+// The combine step of a split-KV call: one warp per partial row, the kernel's warps per block.
+cuda::LaunchShape combine_launch_shape(const gen::KernelSpec& spec, const SplitKv& split);
+
+// The symbol of the combine step in a KV-cache kernel's module (generator/emit.cpp writes it).
+inline constexpr const char* kSplitCombineSymbol = "flashjit_split_combine";
 
 }  // namespace flashjit

@@ -7,6 +7,7 @@
 
 #include "runtime/cpu/cpu_attention.h"
 #include "runtime/cuda_backend.h"
+#include "runtime/split_kv.h"
 #include "runtime/runtime_options_check.h"
 #include "support/log.h"
 #include "problem/kv_cache_args.h"
@@ -105,7 +106,22 @@ Result<KernelChoice> Runtime::plan(const AttentionArgs& args) const {
   choice.variant = planned->spec.variant;
   choice.reason = planned->reason;
   choice.origin = planned->origin;
+  if (planned->spec.kv_cache) {
+    const SplitKv split = split_kv_of(*normalized, impl_->cuda->device().sm_count);
+    if (split.splits > 1)
+      choice.reason += llvm::formatv("; split-KV: {0} blocks share each query block's keys ({1} SMs), a combine "
+                                     "step merges them ({2} bytes of workspace)",
+                                     split.splits, impl_->cuda->device().sm_count, split.workspace_bytes)
+                           .str();
+  }
   return choice;
+}
+
+Result<size_t> Runtime::workspace_size(const AttentionArgs& args) const {
+  Result<AttentionArgs> normalized = validate_args(args);
+  if (!normalized) return normalized.status();
+  if (!impl_->cuda) return size_t{0};
+  return split_kv_of(*normalized, impl_->cuda->device().sm_count).workspace_bytes;
 }
 
 Backend Runtime::backend() const { return impl_->backend; }

@@ -89,16 +89,23 @@ __device__ __forceinline__ void generic_attention(const AttentionParams& p, cons
   float* kv_tile = q_tile + Shape::kQTileFloats;   // [BN][D + 1], K then V
   float* p_tile = kv_tile + Shape::kKvTileFloats;  // [BM][BN]
 
-  const int m0 = blockIdx.x * BM;
+  constexpr bool kCache = has_kv_cache<Kv>();
+  // Split-KV: blockIdx.x counts the splits of each query block (one split without a cache).
+  int m_block = blockIdx.x;
+  int split = 0;
+  if constexpr (kCache) {
+    m_block = blockIdx.x / kv.num_splits;
+    split = blockIdx.x % kv.num_splits;
+  }
+  const int m0 = m_block * BM;
   const int head = blockIdx.y;
   const int batch = blockIdx.z;
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  constexpr bool kCache = has_kv_cache<Kv>();
   const auto mod = cache_mod_state<Traits>(p, mods, kv, batch, head);
   // Before any return: a sequence without queries still appends its keys.
   if constexpr (kCache && appends_keys<Traits>()) {
-    // The first head of each KV group, query block 0, writes the group's appended rows.
+    // The first head of each KV group, query block 0 (its split 0), writes the group's appended rows.
     if (blockIdx.x == 0 && head % (p.num_heads / p.num_kv_heads) == 0)
       append_rows<Element, Traits, Shape::kThreads, D>(p, kv, batch, head / (p.num_heads / p.num_kv_heads));
   }
@@ -134,6 +141,13 @@ __device__ __forceinline__ void generic_attention(const AttentionParams& p, cons
   if constexpr (kMods) {
     n_end = min(n_end, mod.rule.key_end(min(m0 + BM, seqlen_q) - 1));
     n_begin = mod.rule.key_begin(m0) / BN * BN;
+  }
+  // Split-KV: this split's share of the key blocks (none when there are fewer blocks than splits).
+  if constexpr (kCache) {
+    const int key_blocks = n_end > n_begin ? (n_end - n_begin + BN - 1) / BN : 0;
+    const int per_split = (key_blocks + kv.num_splits - 1) / kv.num_splits;
+    n_begin += split * per_split * BN;
+    n_end = min(n_end, n_begin + per_split * BN);
   }
 
   float acc[R][DL];
@@ -238,6 +252,21 @@ __device__ __forceinline__ void generic_attention(const AttentionParams& p, cons
     // A row that saw no key (causal with seqlen_q > seqlen_k) is all zeros with lse = -inf. Only a
     // sum of exactly 0 means that: a NaN score makes the sum NaN, and the row and its lse with it.
     const float inv_sum = row_sum[r] == 0.0f ? 0.0f : 1.0f / row_sum[r];
+    if constexpr (kCache) {
+      // Several splits: the row's share goes to the partials (rows numbered as lse), combined later.
+      if (kv.num_splits > 1) {
+        const long long partial_row = split * kv.partial_rows + mod.sequence.lse_row0 + row;
+#pragma unroll
+        for (int j = 0; j < DL; ++j) {
+          const int d = lane + 32 * j;
+          if (d < D) kv.partial_out[partial_row * D + d] = acc[r][j] * inv_sum;
+        }
+        if (lane == 0)
+          kv.partial_lse[partial_row] =
+              row_sum[r] == 0.0f ? negative_infinity() : (row_max[r] + log2f(row_sum[r])) * 0.6931471805599453f;
+        continue;
+      }
+    }
 #pragma unroll
     for (int j = 0; j < DL; ++j) {
       const int d = lane + 32 * j;

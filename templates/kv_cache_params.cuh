@@ -20,6 +20,15 @@ struct KvCacheParams {
   TensorStrides k_new_strides;
   TensorStrides v_new_strides;
   int seqlen_new;
+  // Split-KV (flash-decoding): each query block's keys are divided among num_splits thread blocks
+  // (blockIdx.x = query block * num_splits + split), which write their rows' normalized fp32 output
+  // and natural-log lse to the partials for split_combine (templates/split_combine.cuh) to merge,
+  // rows numbered as the call's lse; with 1 split a block writes the output itself and the partials
+  // are not read.
+  int num_splits;
+  float* partial_out;  // [num_splits][partial_rows][head_dim]
+  float* partial_lse;  // [num_splits][partial_rows]
+  long long partial_rows;
 };
 
 }  // namespace flashjit

@@ -18,17 +18,9 @@
 
 #include "attention_params.cuh"
 #include "numeric.cuh"
+#include "split_partials.cuh"
 
 namespace flashjit {
-
-// The split blocks' results, shared verbatim by the host and the template.
-struct SplitPartials {
-  const float* out;            // [splits][rows][head_dim]
-  const float* lse;            // [splits][rows]
-  const int* cu_seqlens_q;     // a ragged batch's offsets, else null
-  long long rows;              // rows per split (a bound for a ragged batch)
-  int splits;
-};
 
 namespace dev {
 
@@ -100,13 +92,19 @@ __device__ __forceinline__ void combine_row(const AttentionParams& p, const Spli
     p.lse[row] = nan ? nan_value : empty ? negative_infinity() : max_lse + log2f(weight_sum) * kLn2;
 }
 
-// One warp per row, kWarps rows per block; the grid covers parts.rows.
+// One warp per row, kWarps rows per block; the grid covers parts.rows. A generated KV-cache kernel's
+// module holds it as the extern "C" entry flashjit_split_combine (generator/emit.cpp).
 template <class Traits>
-__global__ void __launch_bounds__(Traits::kWarps * 32) split_combine(const AttentionParams p,
-                                                                      const SplitPartials parts) {
+__device__ __forceinline__ void combine_rows(const AttentionParams& p, const SplitPartials& parts) {
   const long long row = static_cast<long long>(blockIdx.x) * Traits::kWarps + threadIdx.x / 32;
   if (row >= parts.rows) return;
   combine_row<Traits>(p, parts, row, threadIdx.x % 32);
+}
+
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kWarps * 32) split_combine(const AttentionParams p,
+                                                                      const SplitPartials parts) {
+  combine_rows<Traits>(p, parts);
 }
 
 }  // namespace dev

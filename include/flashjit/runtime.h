@@ -105,6 +105,11 @@ class FLASHJIT_API Runtime {
   // The kernel forward() would use for these arguments, compiling nothing.
   Result<KernelChoice> plan(const AttentionArgs& args) const;
 
+  // The bytes of args.workspace a forward() with these arguments needs: split-KV's partial results
+  // when a KV-cache call is split (see AttentionArgs::workspace), else 0 (always 0 on the CPU
+  // backend). Depends on the sizes and the GPU only, not on data or on which kernel serves the call.
+  Result<size_t> workspace_size(const AttentionArgs& args) const;
+
   Backend backend() const;
   std::string device_name() const;
   // Why Backend::automatic fell back to the CPU; empty when it did not.

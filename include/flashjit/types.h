@@ -1,6 +1,7 @@
 // The vocabulary of the public API: data types, masks, variants, tensors and attention arguments.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "flashjit/export.h"
@@ -116,6 +117,15 @@ struct AttentionArgs {
   // it), and k and v must be writable memory.
   InputTensor k_new, v_new;
   int seqlen_new = 0;
+
+  // Split-KV's scratch (flash-decoding): when a KV-cache call's sequences are too few to fill the
+  // GPU, several blocks share each sequence's keys and leave partial results here for a combine
+  // step. Device memory of at least Runtime::workspace_size(args) bytes (0 when the call needs
+  // none), 16-byte aligned, which the call overwrites; workspace_bytes is its size. Null: the
+  // runtime uses a buffer of its own per stream, grown when needed; a call that needs one while
+  // its stream captures a CUDA graph is then refused, as growing would break the capture.
+  void* workspace = nullptr;
+  std::size_t workspace_bytes = 0;
 };
 
 FLASHJIT_API const char* dtype_name(DType dtype);       // "f32", "f16", "bf16"

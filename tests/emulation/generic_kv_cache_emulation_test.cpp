@@ -24,6 +24,7 @@
 #include "emulation/cuda_emulation.h"
 #include "emulation/emulated_attention.h"
 #include "generic_forward.cuh"
+#include "split_combine.cuh"
 
 namespace flashjit {
 namespace {
@@ -48,9 +49,10 @@ using KvTraits = WithKvCache<test::WithModifiers<test::EmulatedTraits<kDType, kH
                              kPaged, kAppend>;
 
 // Runs the case through the emulated kernel with the runtime's own parameter blocks, then compares
-// with the reference and checks the cache.
+// with the reference and checks the cache. With several splits, each query block's keys are shared
+// among `splits` blocks writing partials (poisoned with NaN first), and split_combine merges them.
 template <class Traits>
-void expect_matches(const KvCacheCase& c) {
+void expect_matches(const KvCacheCase& c, int splits = 1) {
   KvCacheProblem p = test::make_kv_cache_problem(c);
   ASSERT_EQ(Traits::kPaged, c.page_size > 0) << c.name();
   ASSERT_EQ(Traits::kAppend, c.seqlen_new > 0) << c.name();
@@ -59,18 +61,31 @@ void expect_matches(const KvCacheCase& c) {
   ASSERT_TRUE(args.ok()) << args.status().to_string();
   const AttentionParams params = make_params(*args);
   const ScoreModParams mods = make_score_mod_params(*args);
-  const KvCacheParams kv = make_kv_cache_params(*args);
+  KvCacheParams kv = make_kv_cache_params(*args);
+  const long long rows = static_cast<long long>(args->batch) * args->num_heads * args->seqlen_q;
+  std::vector<float> partial_out(static_cast<size_t>(splits * rows * Traits::kHeadDim), NAN);
+  std::vector<float> partial_lse(static_cast<size_t>(splits * rows), NAN);
+  kv.num_splits = splits;
+  kv.partial_out = partial_out.data();
+  kv.partial_lse = partial_lse.data();
+  kv.partial_rows = rows;
   const unsigned m_blocks = static_cast<unsigned>((args->seqlen_q + Traits::kBlockM - 1) / Traits::kBlockM);
   emulation::emulate_launch(&dev::generic_forward_kvcache<Traits>,
-                            dim3{m_blocks, static_cast<unsigned>(args->num_heads), static_cast<unsigned>(args->batch)},
+                            dim3{m_blocks * splits, static_cast<unsigned>(args->num_heads),
+                                 static_cast<unsigned>(args->batch)},
                             dim3{Traits::kWarps * 32, 1, 1},
                             static_cast<size_t>(dev::GenericShape<Traits>::kSharedBytes), params, mods, kv);
+  if (splits > 1) {
+    const SplitPartials parts{partial_out.data(), partial_lse.data(), args->cu_seqlens_q, rows, splits};
+    emulation::emulate_launch(&dev::split_combine<Traits>,
+                              dim3{static_cast<unsigned>((rows + Traits::kWarps - 1) / Traits::kWarps), 1, 1},
+                              dim3{Traits::kWarps * 32, 1, 1}, 0, params, parts);
+  }
   const test::ReferenceOutput ref = test::naive_attention(p.reference_args());
-  EXPECT_TRUE(test::matches_reference(p.queries, ref, c.queries.with_lse, test::kKernelLseTolerance)) << c.name();
-  EXPECT_TRUE(p.cache_holds_the_append()) << c.name();
+  EXPECT_TRUE(test::matches_reference(p.queries, ref, c.queries.with_lse, test::kKernelLseTolerance))
+      << c.name() << ", " << splits << " splits";
+  EXPECT_TRUE(p.cache_holds_the_append()) << c.name() << ", " << splits << " splits";
 }
-
-
 
 constexpr DType f16 = DType::f16, bf16 = DType::bf16, f32 = DType::f32;
 
@@ -118,6 +133,36 @@ TEST(GenericKvCache, ScoreModifiers) {
   expect_matches<KvTraits<bf16, 64, false, false, true, true, false, true, true>>(
       kv_cache_case(test::with_alibi(test::capped(test::decode_queries(3, 4, 4, 5, 64, bf16, MaskKind::none), 5.0f), true),
                  {50, 3, 0}, 32, 2));
+}
+
+// Split-KV (flash-decoding): split counts from 1 to more splits than key blocks (splits left
+// without keys weigh nothing), over pages with appends, GQA 4 and 8 (query heads 8 on 1 KV head).
+TEST(GenericKvCacheSplits, EverySplitCountMatches) {
+  for (int splits : {1, 2, 7}) {
+    expect_matches<KvTraits<bf16, 64, true, false, false, false, false, true, true>>(
+        kv_cache_case(test::decode_queries(3, 4, 1, 1, 64, bf16), {0, 300, 47}, 16, 2), splits);
+    expect_matches<KvTraits<f16, 64, true, false, false, false, false, true, false>>(
+        kv_cache_case(test::decode_queries(1, 8, 1, 2, 64, f16), {555}, 1), splits);
+  }
+  // 40 splits of 18 key blocks: 22 splits see no key.
+  expect_matches<KvTraits<f16, 64, true, false, false, false, false, true, true>>(
+      kv_cache_case(test::decode_queries(1, 2, 1, 1, 64, f16), {555}, 1, 1), 40);
+}
+
+// A window, ragged chunked prefill whose query blocks split their own key ranges, and softcap with
+// ALiBi over a dense cache with appends.
+TEST(GenericKvCacheSplits, ModifiersAndRaggedQueries) {
+  expect_matches<KvTraits<f16, 64, true, true, false, false, false, true, true>>(
+      kv_cache_case(test::windowed(test::decode_queries(2, 2, 1, 7, 64, f16), 70, -1), {300, 31}, 8, 1), 3);
+  expect_matches<KvTraits<bf16, 64, true, false, false, false, true, true, false>>(
+      kv_cache_case(test::ragged_shape({1, 40, 0, 7}, {1, 1, 1, 1}, 2, 1, 64, bf16, MaskKind::causal),
+                    {400, 0, 9, 133}, 16),
+      3);
+  expect_matches<KvTraits<f32, 32, false, false, true, true, false, false, true>>(
+      kv_cache_case(test::with_alibi(test::capped(test::decode_queries(3, 2, 2, 2, 32, f32, MaskKind::none), 5.0f),
+                                     true),
+                    {250, 3, 0}, 0, 2),
+      3);
 }
 
 }  // namespace

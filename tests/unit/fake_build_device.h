@@ -35,6 +35,9 @@ struct FakeDeviceRecord {
 class FakeKernel : public LaunchableKernel {
  public:
   llvm::Error launch(const cuda::LaunchShape&, CUstream, void**) const override { return llvm::Error::success(); }
+  llvm::Error launch_combine(const cuda::LaunchShape&, CUstream, void**) const override {
+    return llvm::Error::success();
+  }
 };
 
 class FakeBuildDevice : public BuildDevice {
