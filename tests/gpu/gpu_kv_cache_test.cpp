@@ -12,6 +12,7 @@
 
 #include <gtest/gtest.h>
 
+#include "cuda/driver_api.h"
 #include "flashjit/runtime.h"
 #include "helpers/compare.h"
 #include "helpers/device_problem.h"
@@ -138,6 +139,72 @@ TEST(GpuKvCacheCheckArgs, ABadCountOrPageIsFoundByItsIndex) {
       << paged.message();
   EXPECT_TRUE(test::output_is_poisoned(no_page.queries));
   EXPECT_EQ(no_page.k_cache, no_page.k_cache_before);
+}
+
+// Split-KV's workspace: a long single sequence splits; forward() runs with the runtime's buffer
+// outside a capture, is refused inside one without args.workspace (the capture survives), is captured
+// with one of Runtime::workspace_size() bytes, and a smaller one is refused with the size needed.
+TEST(GpuKvCacheWorkspace, CaptureNeedsTheCallersWorkspace) {
+  RuntimeOptions options;
+  options.backend = Backend::cuda;
+  options.tune = false;
+  options.use_cache = false;
+  auto created = Runtime::create(options);
+  if (!created) GTEST_SKIP() << "no usable GPU: " << created.status().message();
+  Runtime& runtime = **created;
+  auto split_problem = [] {
+    return test::make_kv_cache_problem(kv_cache_case(decode_queries(1, 8, 1, 1, 128, DType::bf16), {4000}, 16, 1));
+  };
+  KvCacheProblem first = split_problem();
+  Result<size_t> needed = runtime.workspace_size(first.args);
+  ASSERT_TRUE(needed.ok()) << needed.status().to_string();
+  ASSERT_GT(*needed, 0u) << "the case must split";
+  Result<KernelChoice> choice = runtime.plan(first.args);
+  ASSERT_TRUE(choice.ok()) << choice.status().to_string();
+  EXPECT_NE(choice->reason.find("split-KV"), std::string::npos) << choice->reason;
+  const test::ReferenceOutput ref = test::naive_attention(first.reference_args());
+  ASSERT_TRUE(test::run_on_device(runtime, first).ok());  // builds the kernel, the runtime's workspace
+  EXPECT_TRUE(test::matches_reference(first.queries, ref, first.queries.shape.with_lse, test::kKernelLseTolerance));
+
+  auto captured = [](bool* capture_ok, size_t workspace_bytes) {
+    return [capture_ok, workspace_bytes](Runtime& r, const AttentionArgs& device_args) {
+      const cuda::DriverApi& api = *cuda::driver_api();
+      AttentionArgs args = device_args;
+      CUdeviceptr workspace = 0;
+      if (workspace_bytes > 0 && api.cuMemAlloc(&workspace, workspace_bytes) != CUDA_SUCCESS)
+        return Status(ErrorCode::driver_error, "cuMemAlloc failed");
+      args.workspace = reinterpret_cast<void*>(workspace);
+      args.workspace_bytes = workspace_bytes;
+      CUstream stream = nullptr;
+      if (api.cuStreamCreate(&stream, CU_STREAM_DEFAULT) != CUDA_SUCCESS)
+        return Status(ErrorCode::driver_error, "cuStreamCreate failed");
+      *capture_ok = api.cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_GLOBAL) == CUDA_SUCCESS;
+      const Status forwarded = r.forward(args, stream);
+      CUgraph graph = nullptr;
+      *capture_ok = *capture_ok && api.cuStreamEndCapture(stream, &graph) == CUDA_SUCCESS && graph != nullptr;
+      if (graph) api.cuGraphDestroy(graph);
+      api.cuStreamDestroy(stream);
+      if (workspace) api.cuMemFree(workspace);
+      return forwarded;
+    };
+  };
+  bool capture_ok = false;
+  KvCacheProblem without = split_problem();
+  const Status refused = test::run_on_device(runtime, without, captured(&capture_ok, 0));
+  EXPECT_EQ(refused.code(), ErrorCode::invalid_argument);
+  EXPECT_NE(refused.message().find("pass args.workspace"), std::string::npos) << refused.message();
+  EXPECT_TRUE(capture_ok) << "the refused call broke the capture";
+
+  KvCacheProblem with = split_problem();
+  const Status recorded = test::run_on_device(runtime, with, captured(&capture_ok, *needed));
+  EXPECT_TRUE(recorded.ok()) << recorded.to_string();
+  EXPECT_TRUE(capture_ok);
+
+  KvCacheProblem small = split_problem();
+  const Status too_small = test::run_on_device(runtime, small, captured(&capture_ok, *needed - 16));
+  EXPECT_EQ(too_small.code(), ErrorCode::invalid_argument);
+  EXPECT_NE(too_small.message().find("bytes this call needs for split-KV"), std::string::npos) << too_small.message();
+  EXPECT_TRUE(test::output_is_poisoned(small.queries));
 }
 
 }  // namespace

@@ -28,6 +28,10 @@ size_t bytes_of(const Vector& values) {
 }  // namespace
 
 Status run_on_device(Runtime& runtime, KvCacheProblem& p) {
+  return run_on_device(runtime, p, [](Runtime& r, const AttentionArgs& args) { return r.forward(args); });
+}
+
+Status run_on_device(Runtime& runtime, KvCacheProblem& p, const ForwardCall& call) {
   auto context = cuda::PrimaryContext::retain(0);
   if (!context) return driver_status(context.takeError());
   if (Status s = driver_status((*context)->make_current()); !s.ok()) return s;
@@ -58,7 +62,7 @@ Status run_on_device(Runtime& runtime, KvCacheProblem& p) {
   if (p.args.v_new.data) args.v_new.data = v_new->pointer();
   args.seqused_k = static_cast<const int32_t*>(used->pointer());
   if (p.args.block_table) args.block_table = static_cast<const int32_t*>(table->pointer());
-  const Status forwarded = runtime.forward(args);
+  const Status forwarded = call(runtime, args);
   // Copied back even when forward() failed: a refused call must have left everything as it was.
   Status copied = driver_status(cuda::synchronize_stream(nullptr));
   if (copied.ok()) copied = driver_status(out->copy_to_host(h.out.data(), h.out.size()));

@@ -24,5 +24,6 @@ Status run_on_device(Runtime& runtime, HostProblem& problem, const ForwardCall& 
 // device too, and the caches come back with the output, so cache_holds_the_append() checks what the
 // device wrote.
 Status run_on_device(Runtime& runtime, KvCacheProblem& problem);
+Status run_on_device(Runtime& runtime, KvCacheProblem& problem, const ForwardCall& call);
 
 }  // namespace flashjit::test
