@@ -52,6 +52,8 @@ llvm::Expected<gen::DeviceDescription> describe_device(int index) {
       {CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK, &d.regs_per_block},
       {CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_MULTIPROCESSOR, &d.regs_per_sm},
       {CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, &d.l2_bytes},
+      {CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE, &d.memory_clock_khz},
+      {CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH, &d.memory_bus_bits},
   };
   for (const Query& q : queries)
     if (llvm::Error err = check(api, api.cuDeviceGetAttribute(q.slot, q.attribute, device), "cuDeviceGetAttribute"))

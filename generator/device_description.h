@@ -40,10 +40,15 @@ struct DeviceDescription {
   int regs_per_sm = 65536;
   int l2_bytes = 0;
   long long total_memory_bytes = 0;
+  int memory_clock_khz = 0;  // peak memory clock; 0 where unknown (nominal)
+  int memory_bus_bits = 0;   // global memory bus width
   int driver_version = 0;              // as cuDriverGetVersion: 13000 = CUDA 13.0; 0 = none
   bool nominal = false;                // true when made from an arch name, not a real device
 
   int compute_capability() const { return cc_major * 10 + cc_minor; }
+  // Peak DRAM bandwidth in bytes per second, as nvidia-smi counts it (two transfers per clock on the
+  // bus); 0 when the clock or bus is unknown.
+  double peak_memory_bandwidth() const { return 2.0 * memory_clock_khz * 1e3 * (memory_bus_bits / 8.0); }
   ArchTraits traits() const { return arch_traits(compute_capability()); }
 
   // Nominal limits of an architecture, for compile-only targets and tests.

@@ -63,6 +63,23 @@ cl::opt<bool> alibi("alibi", cl::desc("ALiBi: -slope * |i + sk - sq - j| added t
                                       "slopes per head"),
                     cl::sub(run_command), cl::sub(bench_command), cl::sub(emit_command), cl::sub(tune_command),
                     cl::cat(flashjit_options));
+// ---- KV caches (issue 15): run, bench, emit, tune ----
+cl::opt<bool> kv_cache("kv-cache", cl::desc("Keys from a KV cache: each sequence's seqlen-k keys (less --append's) "
+                                            "counted by seqused_k, dense unless --page-size"),
+                       cl::sub(run_command), cl::sub(bench_command), cl::sub(emit_command), cl::sub(tune_command),
+                       cl::cat(flashjit_options));
+cl::opt<int> page_size("page-size", cl::desc("A paged KV cache of pages of N keys, a power of two from 1 to 1048576, "
+                                             "in a shuffled block table (implies --kv-cache)"),
+                       cl::sub(run_command), cl::sub(bench_command), cl::sub(emit_command), cl::sub(tune_command),
+                       cl::cat(flashjit_options));
+cl::opt<int> append("append", cl::desc("N keys appended to each sequence's cache before attention (implies "
+                                       "--kv-cache)"),
+                    cl::sub(run_command), cl::sub(bench_command), cl::sub(emit_command), cl::sub(tune_command),
+                    cl::cat(flashjit_options));
+cl::opt<bool> decode("decode", cl::desc("A decode step: batch 32, 32 query and 8 KV heads, head_dim 128, one query "
+                                        "row against an 8192-key cache in pages of 16 (each option given overrides "
+                                        "its part)"),
+                     cl::sub(run_command), cl::cat(flashjit_options));
 // ---- tuning: tune, warm, bench ----
 cl::opt<double> budget_ms("budget-ms", cl::desc("Timed-sample budget per candidate (ms, 0 to 3600000, default 60)"),
                           cl::sub(tune_command), cl::sub(warm_command), cl::cat(flashjit_options));
@@ -128,7 +145,19 @@ llvm::Expected<float> parse_softcap(const std::string& text) {
   return static_cast<float>(value);
 }
 
+// The KV-cache options: --page-size a power of two, --append positive.
+llvm::Error check_kv_cache_options() {
+  if (page_size.getNumOccurrences() > 0 &&
+      (page_size < 1 || page_size > (1 << 20) || (page_size & (page_size - 1)) != 0))
+    return invalid(llvm::formatv("--page-size must be a power of two from 1 to 1048576, got {0}", int(page_size)));
+  if (append.getNumOccurrences() > 0 && (append < 1 || append > kMaxSeqlen))
+    return invalid(llvm::formatv("--append must be between 1 and {0}, got {1}", kMaxSeqlen, int(append)));
+  return llvm::Error::success();
+}
+
 }  // namespace
+
+bool decode_requested() { return decode; }
 
 llvm::Expected<ScoreModOptions> score_mods_from_options() {
   ScoreModOptions options;
@@ -191,14 +220,24 @@ llvm::Expected<FeatureOptions> features_from_options(const ProblemDefaults& defa
   auto ragged = ragged_options();
   if (!ragged) return ragged.takeError();
   f.ragged = ragged->ragged();
+  if (llvm::Error error = check_kv_cache_options()) return error;
+  f.paged = page_size.getNumOccurrences() > 0 || decode;
+  f.append = append.getNumOccurrences() > 0;
+  f.kv_cache = kv_cache || f.paged || f.append;
   // The checks a problem of these features passes, with their messages (head_dim's among them:
   // positive, a multiple of 8, at most 256); the window and softcap features follow the values.
-  auto problem = Problem::of_shape(f, ProblemShape{}, mods->values);
+  ProblemShape nominal;
+  nominal.page_size = f.paged ? (page_size.getNumOccurrences() > 0 ? int(page_size) : kDefaultPageSize) : 0;
+  nominal.seqlen_k = nominal.seqlen_new = f.append ? int(append) : 0;
+  if (nominal.seqlen_k == 0) nominal.seqlen_k = 1;
+  auto problem = Problem::of_shape(f, nominal, mods->values);
   if (!problem) return problem.takeError();
   return FeatureOptions{problem->features(), mods->values};
 }
 
-llvm::Expected<std::vector<OptionProblem>> problems_from_options(const ProblemDefaults& defaults) {
+llvm::Expected<std::vector<OptionProblem>> problems_from_options(const ProblemDefaults& given) {
+  ProblemDefaults defaults = given;
+  if (decode) defaults = decode_defaults(given);
   auto features = features_from_options(defaults);
   if (!features) return features.takeError();
   auto ragged = ragged_options();
@@ -219,12 +258,15 @@ llvm::Expected<std::vector<OptionProblem>> problems_from_options(const ProblemDe
   auto query_heads = checked(heads, defaults.heads, 1, kMaxGridYZ);
   if (!query_heads) return query_heads.takeError();
   // 0 keeps the default, as the help says.
-  auto key_heads = checked(kv_heads, *query_heads, 1, kMaxGridYZ, /*zero_means_default=*/true);
+  const int default_kv_heads = defaults.kv_heads > 0 && heads.getNumOccurrences() == 0 ? defaults.kv_heads : *query_heads;
+  auto key_heads = checked(kv_heads, default_kv_heads, 1, kMaxGridYZ, /*zero_means_default=*/true);
   if (!key_heads) return key_heads.takeError();
   ProblemShape shape;
   shape.batch = *batches;
   shape.num_heads = *query_heads;
   shape.num_kv_heads = *key_heads;
+  if (features->features.paged) shape.page_size = page_size.getNumOccurrences() > 0 ? int(page_size) : kDefaultPageSize;
+  if (features->features.append) shape.seqlen_new = append;
   std::vector<OptionProblem> problems;
   auto add = [&](const RaggedLengths& sequences) -> llvm::Error {
     auto problem = Problem::of_shape(features->features, shape, features->values);
@@ -235,7 +277,8 @@ llvm::Expected<std::vector<OptionProblem>> problems_from_options(const ProblemDe
   if (!ragged->lengths.empty()) {
     shape.batch = static_cast<int>(ragged->lengths.q.size());
     shape.seqlen_q = ragged->lengths.longest_q();
-    shape.seqlen_k = ragged->lengths.longest_k();
+    // A KV cache's key lengths are its cached counts; the appended keys come on top.
+    shape.seqlen_k = ragged->lengths.longest_k() + shape.seqlen_new;
     if (llvm::Error error = add(ragged->lengths)) return error;
     return problems;
   }
@@ -251,7 +294,8 @@ llvm::Expected<std::vector<OptionProblem>> problems_from_options(const ProblemDe
       shape.batch = ragged->random->count;
       shape.seqlen_k = length;
     } else {
-      auto key_length = checked(seqlen_k, length, 1, kMaxSeqlen, /*zero_means_default=*/true);
+      auto key_length = checked(seqlen_k, defaults.seqlen_k > 0 ? defaults.seqlen_k : length, 1, kMaxSeqlen,
+                                /*zero_means_default=*/true);
       if (!key_length) return key_length.takeError();
       shape.seqlen_k = *key_length;
     }

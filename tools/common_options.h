@@ -1,7 +1,8 @@
 // The options several commands take, each defined once (as llama.cpp's common/arg.cpp defines its
 // arguments once for all its programs): the problem (--dtype --head-dim --causal --batch --heads
 // --kv-heads --seqlen --seqlen-k), its ragged batch and score modifiers (--varlen --varlen-k
-// --varlen-random --window --softcap --alibi), the tuning options (--budget-ms --max-candidates), the number of
+// --varlen-random --window --softcap --alibi), its KV cache (--kv-cache --page-size --append, and
+// run's --decode), the tuning options (--budget-ms --max-candidates), the number of
 // timed calls (--iterations), the tuning cache (--cache) and the size limit of input files
 // (--max-input-bytes). A command that takes an option is named
 // in its definition; where commands differ it is in the defaults they pass here (emit shows f16).
@@ -28,7 +29,25 @@ struct ProblemDefaults {
   int batch = 1;
   int heads = 16;
   int seqlen = 1024;
+  int kv_heads = 0;  // 0: heads
+  int seqlen_k = 0;  // 0: seqlen
 };
+
+// run --decode's problem (issue 15): batch 32, 32 query and 8 KV heads, head_dim 128, bf16, one
+// query row against 8192 cached keys in pages of 16; what a command's options give overrides it.
+inline ProblemDefaults decode_defaults(const ProblemDefaults& base) {
+  ProblemDefaults d = base;
+  d.dtype = DType::bf16;
+  d.head_dim = 128;
+  d.batch = 32;
+  d.heads = 32;
+  d.kv_heads = 8;
+  d.seqlen = 1;
+  d.seqlen_k = 8192;
+  return d;
+}
+// Whether --decode was given.
+bool decode_requested();
 
 // What a kernel is specialized on and the values it reads: --dtype --head-dim --causal, the score
 // modifiers --window L,R, --softcap X and --alibi, and a ragged batch when any --varlen option is

@@ -30,6 +30,12 @@ std::string modifiers_text(const Problem& problem) {
   if (f.window) parts.push_back(llvm::formatv("window {0},{1}", v.window_left, v.window_right));
   if (f.softcap) parts.push_back("softcap " + number(v.softcap));
   if (f.alibi) parts.push_back("ALiBi");
+  if (f.kv_cache) {
+    std::string cache = f.paged ? llvm::formatv("paged KV cache (pages of {0})", problem.shape().page_size).str()
+                                : std::string("dense KV cache");
+    if (f.append) cache += llvm::formatv(", {0} appended per sequence", problem.shape().seqlen_new).str();
+    parts.push_back(cache);
+  }
   return join(parts, ", ");
 }
 
@@ -41,6 +47,8 @@ std::string modifiers_label(const Problem& problem) {
   if (f.window) parts.push_back(llvm::formatv("w{0},{1}", v.window_left, v.window_right));
   if (f.softcap) parts.push_back("cap" + number(v.softcap));
   if (f.alibi) parts.push_back("alibi");
+  if (f.kv_cache) parts.push_back(f.paged ? "page" + std::to_string(problem.shape().page_size) : std::string("kv"));
+  if (f.append) parts.push_back("new" + std::to_string(problem.shape().seqlen_new));
   return parts.empty() ? "-" : join(parts, " ");
 }
 

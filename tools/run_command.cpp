@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -15,6 +16,7 @@
 
 #include "flashjit/flashjit.h"
 #include "problem/modifier_data.h"
+#include "problem/validate.h"
 #include "generator/selector.h"
 #include "generator/spec_json.h"
 #include "runtime/cpu/cpu_attention.h"
@@ -27,6 +29,7 @@
 #include "tools/commands.h"
 #include "tools/common_options.h"
 #include "tools/forward_timing.h"
+#include "tools/logical_keys.h"
 #include "tools/modifier_text.h"
 #include "tools/problem_memory.h"
 #include "tools/subcommands.h"
@@ -50,11 +53,36 @@ struct RunProblem {
   int64_t q_rows() const {
     return problem.features().ragged ? data.q_tokens() : int64_t(problem.shape().batch) * problem.shape().seqlen_q;
   }
+  // A KV cache's k and v hold its pages (Problem::key_rows); its appended rows are tensors of their own.
   int64_t k_rows() const {
+    if (problem.features().kv_cache) return problem.key_rows();
     return problem.features().ragged ? data.k_tokens() : int64_t(problem.shape().batch) * problem.shape().seqlen_k;
   }
+  int64_t new_k_rows() const { return problem.new_key_rows(); }
+  // The keys each sequence attends to: a KV cache's counted ones with the appended, else its lengths.
+  std::vector<int> keys_seen() const {
+    std::vector<int> keys;
+    for (int32_t used : data.seqused_k) keys.push_back(used + problem.shape().seqlen_new);
+    return keys;
+  }
   double flops() const {
+    if (problem.features().kv_cache) {
+      const std::vector<int> q = problem.features().ragged ? lengths.q
+                                                          : std::vector<int>(size_t(problem.shape().batch),
+                                                                             problem.shape().seqlen_q);
+      return attention_flops(problem, q, keys_seen());
+    }
     return problem.features().ragged ? attention_flops(problem, lengths.q, lengths.k) : attention_flops(problem);
+  }
+  // What a call moves at least: every key and value row a query head group reads once, q and out.
+  double bytes_moved() const {
+    const ProblemShape& s = problem.shape();
+    const int64_t row_bytes = int64_t{s.num_kv_heads} * problem.head_dim() * dtype_size(problem.dtype());
+    int64_t keys = 0;
+    for (int k : problem.features().kv_cache ? keys_seen() : std::vector<int>(size_t(s.batch), s.seqlen_k)) keys += k;
+    if (problem.features().ragged && !problem.features().kv_cache) keys = data.k_tokens();
+    const int64_t q_bytes = q_rows() * s.num_heads * problem.head_dim() * dtype_size(problem.dtype());
+    return double(2 * keys * row_bytes + 2 * q_bytes);
   }
 };
 
@@ -62,6 +90,7 @@ struct RunProblem {
 // heads, head_dim] when ragged).
 struct HostTensors {
   std::vector<uint8_t> q, k, v, out;
+  std::vector<uint8_t> k_new, v_new;  // a KV cache's appended rows [batch, seqlen_new, kv heads, head_dim]
 };
 
 int fail(const std::string& message) {
@@ -81,9 +110,12 @@ HostTensors random_tensors(const RunProblem& run) {
   HostTensors t;
   const int64_t q_elems = run.q_rows() * s.num_heads * p.head_dim();
   const int64_t kv_elems = run.k_rows() * s.num_kv_heads * p.head_dim();
+  const int64_t new_elems = run.new_k_rows() * s.num_kv_heads * p.head_dim();
   fill(t.q, q_elems);
   fill(t.k, kv_elems);
   fill(t.v, kv_elems);
+  fill(t.k_new, new_elems);
+  fill(t.v_new, new_elems);
   t.out.assign(size_t(q_elems) * dtype_size(p.dtype()), 0xff);  // NaN poison in every dtype
   return t;
 }
@@ -96,9 +128,18 @@ struct SequenceRows {
 };
 
 SequenceRows sequence_of(const AttentionArgs& a, int b) {
-  if (a.cu_seqlens_q == nullptr) return {a.seqlen_q, a.seqlen_k, 0, 0};
-  return {a.cu_seqlens_q[b + 1] - a.cu_seqlens_q[b], a.cu_seqlens_k[b + 1] - a.cu_seqlens_k[b], a.cu_seqlens_q[b],
-          a.cu_seqlens_k[b]};
+  SequenceRows rows{a.seqlen_q, a.seqlen_k, 0, 0};
+  // Queries and keys are packed independently (a KV cache's logical keys are packed, its queries
+  // may not be).
+  if (a.cu_seqlens_q != nullptr) {
+    rows.seqlen_q = a.cu_seqlens_q[b + 1] - a.cu_seqlens_q[b];
+    rows.q_row0 = a.cu_seqlens_q[b];
+  }
+  if (a.cu_seqlens_k != nullptr) {
+    rows.seqlen_k = a.cu_seqlens_k[b + 1] - a.cu_seqlens_k[b];
+    rows.k_row0 = a.cu_seqlens_k[b];
+  }
+  return rows;
 }
 
 // Double-precision attention for one query row, straight from the definition (FlashAttention-2's
@@ -164,6 +205,16 @@ llvm::Expected<cuda::DeviceBuffer> upload(const std::vector<uint8_t>& data) {
   return buffer;
 }
 
+// The DRAM peak of GPU 0 (bytes per second); 0 when the driver does not say.
+double device_peak_bandwidth() {
+  auto device = cuda::describe_device(0);
+  if (!device) {
+    llvm::consumeError(device.takeError());
+    return 0.0;
+  }
+  return device->peak_memory_bandwidth();
+}
+
 int run_on_gpu(Runtime& runtime, const RunProblem& run, int iterations) {
   const Problem& problem = run.problem;
   const DType t = problem.dtype();
@@ -176,12 +227,16 @@ int run_on_gpu(Runtime& runtime, const RunProblem& run, int iterations) {
 
   HostTensors host = random_tensors(run);
   auto q = upload(host.q), k = upload(host.k), v = upload(host.v), out = upload(host.out);
-  for (auto* b : {&q, &k, &v, &out})
+  auto k_new = upload(host.k_new), v_new = upload(host.v_new);
+  for (auto* b : {&q, &k, &v, &out, &k_new, &v_new})
     if (!*b) return fail(llvm::toString(b->takeError()));
   auto mods = upload_modifier_data(run.data);
   if (!mods) return fail(llvm::toString(mods.takeError()));
+  ModifierPointers pointers = mods->pointers();
+  pointers.k_new = k_new->pointer();
+  pointers.v_new = v_new->pointer();
   const AttentionArgs args =
-      problem.contiguous_args(q->pointer(), k->pointer(), v->pointer(), out->pointer(), mods->pointers());
+      problem.contiguous_args(q->pointer(), k->pointer(), v->pointer(), out->pointer(), pointers);
 
   Result<KernelChoice> choice = runtime.plan(args);
   if (!choice) return fail(choice.status().to_string());
@@ -199,6 +254,15 @@ int run_on_gpu(Runtime& runtime, const RunProblem& run, int iterations) {
   const tuner::Timing timing = tuner::summarize(*timed);
   llvm::outs() << llvm::formatv("time: {0:F3} ms per call (median of {1}), {2:F1} TFLOP/s\n", timing.median_ms,
                                 timing.samples, run.flops() / (timing.median_ms * 1e-3) / 1e12);
+  if (problem.features().kv_cache) {
+    // Decode is bound by memory: what matters is how close the K/V reads come to the DRAM's peak.
+    const double achieved = run.bytes_moved() / (timing.median_ms * 1e-3);
+    const double peak = device_peak_bandwidth();
+    llvm::outs() << llvm::formatv("memory: {0:F1} GB/s ({1:F1} MB of K, V, q and out per call)", achieved / 1e9,
+                                  run.bytes_moved() / 1e6);
+    if (peak > 0) llvm::outs() << llvm::formatv(", {0:F0}% of the device's {1:F0} GB/s peak", 100 * achieved / peak, peak / 1e9);
+    llvm::outs() << "\n";
+  }
 
   // Host overhead of a forward() on a loaded kernel: validation, lookup and launch, no waiting.
   constexpr int kOverheadCalls = 1000;
@@ -216,8 +280,11 @@ int run_on_gpu(Runtime& runtime, const RunProblem& run, int iterations) {
 
   // The same call on the CPU backend: the same values, with the host copies of the offsets and slopes.
   std::vector<uint8_t> reference(host.out.size());
+  ModifierPointers host_pointers = run.data.pointers();
+  host_pointers.k_new = host.k_new.data();
+  host_pointers.v_new = host.v_new.data();
   cpu::CpuAttention(0).forward(
-      problem.contiguous_args(host.q.data(), host.k.data(), host.v.data(), reference.data(), run.data.pointers()));
+      problem.contiguous_args(host.q.data(), host.k.data(), host.v.data(), reference.data(), host_pointers));
   const double error = max_output_error(result, reference, t);
   const bool ok = error <= output_tolerance(t);
   llvm::outs() << llvm::formatv("max error vs the CPU backend: {0:e} (tolerance {1:e}) {2}\n", error,
@@ -276,8 +343,18 @@ std::vector<SampledRow> sample_rows(const AttentionArgs& a, int count) {
 int run_on_cpu(Runtime& runtime, const RunProblem& run) {
   const Problem& problem = run.problem;
   HostTensors host = random_tensors(run);
+  ModifierPointers pointers = run.data.pointers();
+  pointers.k_new = host.k_new.data();
+  pointers.v_new = host.v_new.data();
   const AttentionArgs args =
-      problem.contiguous_args(host.q.data(), host.k.data(), host.v.data(), host.out.data(), run.data.pointers());
+      problem.contiguous_args(host.q.data(), host.k.data(), host.v.data(), host.out.data(), pointers);
+  // A KV cache's keys as the reference sees them, gathered before the call appends to the cache.
+  std::optional<LogicalKeys> logical;
+  if (problem.features().kv_cache) {
+    Result<AttentionArgs> valid = validate_args(args);
+    if (!valid) return fail(valid.status().to_string());
+    logical.emplace(gather_logical_keys(*valid));
+  }
   Result<KernelChoice> choice = runtime.plan(args);
   if (!choice) return fail(choice.status().to_string());
   llvm::outs() << "kernel: " << choice->kernel_key << "\n  why: " << choice->reason << "\n";
@@ -288,7 +365,7 @@ int run_on_cpu(Runtime& runtime, const RunProblem& run) {
   llvm::outs() << llvm::formatv("CPU backend: {0:F3} s, {1:F1} GFLOP/s\n", seconds,
                                 run.flops() / seconds / 1e9);
 
-  const AttentionArgs& a = args;
+  const AttentionArgs& a = logical ? logical->args : args;
   constexpr int kSampledRows = 48;
   double worst = 0.0;
   std::vector<double> ref;
@@ -336,7 +413,10 @@ int run_main_job() {
                                 dtype_name(problem.dtype()), mask_name(problem.mask()));
   // The modifiers on their own line, so the dense problem line reads as it always did.
   if (problem.features().any_modifier()) llvm::outs() << "modifiers: " << modifiers_text(problem) << "\n";
-  if (problem.features().ragged)
+  if (problem.features().ragged && problem.features().kv_cache)
+    llvm::outs() << llvm::formatv("sequences: q {0} ({1} tokens); cached keys {2}\n", lengths_text(run.lengths.q),
+                                  run.data.q_tokens(), lengths_text(run.lengths.k));
+  else if (problem.features().ragged)
     llvm::outs() << llvm::formatv("sequences: q {0}; k {1} ({2} and {3} tokens)\n", lengths_text(run.lengths.q),
                                   lengths_text(run.lengths.k), run.data.q_tokens(), run.data.k_tokens());
 
