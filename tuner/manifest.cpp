@@ -79,8 +79,9 @@ llvm::Error parse_softcap(const json& p, const std::string& where, ScoreModValue
 // The problems of one entry: its features and sizes, once per listed length.
 llvm::Error parse_entry(const json& p, const std::string& where, std::vector<Problem>& out) {
   if (!p.is_object()) return error_at(where, "expected an object");
-  static const std::set<std::string> known = {"dtype",  "head_dim", "causal", "num_heads", "num_kv_heads", "batch",
-                                              "seqlen", "window",   "softcap", "alibi",    "varlen"};
+  static const std::set<std::string> known = {"dtype",  "head_dim", "causal",  "num_heads", "num_kv_heads",
+                                              "batch",  "seqlen",   "window",  "softcap",   "alibi",
+                                              "varlen", "kv_cache", "page_size", "append",  "seqlen_q"};
   for (auto it = p.begin(); it != p.end(); ++it)
     if (!known.count(it.key())) return error_at(where + "." + quote_prefix(it.key()), "unknown field");
 
@@ -115,7 +116,25 @@ llvm::Error parse_entry(const json& p, const std::string& where, std::vector<Pro
   if (!varlen) return varlen.takeError();
   features.ragged = *varlen;
 
+  // Issue 15: a KV cache ("kv_cache"; "page_size" pages it, "append" appends that many keys, each
+  // implying it), and "seqlen_q", the query rows of every length (a decode step's 1), whose
+  // `seqlen` lengths are then the keys.
   ProblemShape shape;
+  auto cached = boolean_field(p, where, "kv_cache");
+  if (!cached) return cached.takeError();
+  auto page = positive_int(p, where, "page_size", 0, false);
+  if (!page) return page.takeError();
+  if (*page > (1 << 20) || (*page & (*page - 1)) != 0)
+    return error_at(where + ".page_size", llvm::formatv("{0} is not a power of two from 1 to 1048576", *page));
+  auto appended = positive_int(p, where, "append", 0, false);
+  if (!appended) return appended.takeError();
+  auto query_rows = positive_int(p, where, "seqlen_q", 0, false);
+  if (!query_rows) return query_rows.takeError();
+  features.paged = *page > 0;
+  features.append = *appended > 0;
+  features.kv_cache = *cached || features.paged || features.append;
+  shape.page_size = *page;
+  shape.seqlen_new = *appended;
   auto heads = positive_int(p, where, "num_heads", 1, false);
   if (!heads) return heads.takeError();
   auto kv_heads = positive_int(p, where, "num_kv_heads", *heads, false);
@@ -137,6 +156,7 @@ llvm::Error parse_entry(const json& p, const std::string& where, std::vector<Pro
     if (!lengths[i].is_number_integer() || lengths[i].get<long long>() <= 0 || lengths[i].get<long long>() > (1 << 24))
       return error_at(at, "expected a positive integer up to 16777216");
     shape.seqlen_q = shape.seqlen_k = lengths[i].get<int>();
+    if (*query_rows > 0) shape.seqlen_q = *query_rows;
     // The checks every problem passes beyond the manifest's own (the launch grid's limits).
     auto problem = Problem::of_shape(features, shape, values);
     if (!problem) return error_at(where, llvm::toString(problem.takeError()));

@@ -114,6 +114,36 @@ TEST(Manifest, ScoreModifiersAndRaggedBatchesMakeProblemsOfTheirOwn) {
   EXPECT_NE(dense.key(), ragged.key());
 }
 
+// Issue 15: a paged decode step (one query row against each length's keys), a dense cache with
+// appends, each keyed apart; a bad page size or append is refused by its field.
+TEST(Manifest, KvCacheProblems) {
+  auto problems = parse_manifest(R"({"version": 1, "problems": [
+      {"dtype": "bf16", "head_dim": 128, "num_heads": 32, "num_kv_heads": 8, "batch": 32, "seqlen": [8192, 32768],
+       "seqlen_q": 1, "page_size": 16},
+      {"dtype": "f16", "head_dim": 64, "seqlen": 1000, "seqlen_q": 4, "kv_cache": true, "append": 4}]})");
+  ASSERT_TRUE(static_cast<bool>(problems)) << llvm::toString(problems.takeError());
+  ASSERT_EQ(problems->size(), 3u);
+  const Problem& decode = (*problems)[0];
+  EXPECT_EQ(decode.key().str(), "bf16_d128_none_kvcache_paged_page16_gqa4_len8192");
+  EXPECT_EQ(decode.shape().seqlen_q, 1);
+  EXPECT_EQ(decode.shape().seqlen_k, 8192);
+  EXPECT_EQ((*problems)[1].key().str(), "bf16_d128_none_kvcache_paged_page16_gqa4_len32768");
+  const Problem& appending = (*problems)[2];
+  EXPECT_EQ(appending.key().str(), "f16_d64_none_kvcache_append_gqa1_len1024");
+  EXPECT_EQ(appending.shape().seqlen_new, 4);
+  EXPECT_EQ(appending.shape().seqlen_q, 4);
+  auto entry = [](const std::string& fields) {
+    return with_problem(R"({"dtype": "f16", "head_dim": 64, "seqlen": 128, )" + fields + "}");
+  };
+  EXPECT_EQ(error_of(entry(R"("page_size": 12)")), "manifest: problems[1].page_size: 12 is not a power of two from 1 to 1048576");
+  EXPECT_EQ(error_of(entry(R"("page_size": 0)")), "manifest: problems[1].page_size: expected a positive integer, got 0");
+  EXPECT_EQ(error_of(entry(R"("append": "2")")), "manifest: problems[1].append: expected an integer, got string");
+  EXPECT_EQ(error_of(entry(R"("append": 200)")),
+            "manifest: problems[1]: seqlen_new 200 must be from 1 to seqlen_k 128 (the keys a sequence has with them "
+            "appended)");
+  EXPECT_EQ(error_of(entry(R"("kv_cache": 1)")), "manifest: problems[1].kv_cache: expected true or false");
+}
+
 // A right bound under the causal mask is what the mask gives already: the dense causal problem.
 TEST(Manifest, ACausalRightBoundIsNoWindow) {
   auto problems = parse_manifest(with_problem(R"({"dtype": "f16", "head_dim": 64, "causal": true, "seqlen": 128,
