@@ -136,11 +136,12 @@ std::vector<KernelSpec> preferred(const KernelSpec& base, int stages) {
 // slot saves the barrier that would otherwise precede every load.
 std::vector<KernelSpec> two_stage_preferred(const KernelSpec& base) { return preferred(base, 2); }
 
-// What both variants share: the template's tile layout, shared memory and preferences, and issue 14's
-// ragged batches, windows, softcap and ALiBi (mma_forward.cuh's `_modified` entries).
+// What both variants share: the template's tile layout, shared memory and preferences, issue 14's
+// ragged batches, windows, softcap and ALiBi (mma_forward.cuh's `_modified` entries) and issue 15's
+// KV caches, pages and appends (its `_kvcache` entries, templates/mma_kv_cache.cuh).
 VariantRules mma_rules() {
   VariantRules r;
-  r.modifiers = {true, true, true, true};
+  r.modifiers = {true, true, true, true, true, true, true};
   r.shared_memory_bytes = mma_shared_memory_bytes;
   r.preferred_tiles = two_stage_preferred;
   r.shared_bytes_of = "::flashjit::dev::MmaShape";

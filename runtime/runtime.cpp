@@ -10,6 +10,7 @@
 #include "runtime/split_kv.h"
 #include "runtime/runtime_options_check.h"
 #include "support/log.h"
+#include "problem/gqa_packing.h"
 #include "problem/kv_cache_args.h"
 #include "problem/validate.h"
 #include "support/error.h"
@@ -71,7 +72,8 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const RuntimeOptions& options) 
 Status Runtime::forward(const AttentionArgs& args, Stream stream) {
   Result<AttentionArgs> normalized = validate_args(args);
   if (!normalized) return normalized.status();
-  if (impl_->cuda) return impl_->cuda->forward(*normalized, static_cast<CUstream>(stream));
+  // A decode step's query heads of one KV head become the rows of one tile (problem/gqa_packing.h).
+  if (impl_->cuda) return impl_->cuda->forward(gqa_packed(*normalized), static_cast<CUstream>(stream));
   // The CPU backend reads a ragged batch's offsets and a KV cache's counts and block table from host
   // memory anyway: always checked.
   if (normalized->cu_seqlens_q != nullptr)
@@ -100,14 +102,20 @@ Result<KernelChoice> Runtime::plan(const AttentionArgs& args) const {
                                   impl_->fallback_reason.empty() ? "" : " (no usable GPU; fallback_reason() says why)");
     return choice;
   }
-  auto planned = impl_->cuda->plan(*normalized);
+  const AttentionArgs packed = gqa_packed(*normalized);
+  auto planned = impl_->cuda->plan(packed);
   if (!planned) return to_status(planned.takeError());
   choice.kernel_key = gen::canonical_key(planned->spec);
   choice.variant = planned->spec.variant;
   choice.reason = planned->reason;
   choice.origin = planned->origin;
+  if (packs_gqa(*normalized))
+    choice.reason += llvm::formatv("; GQA packing: the {0} query heads of each KV head are the rows of one tile, "
+                                   "so each key is read once per group",
+                                   normalized->num_heads / normalized->num_kv_heads)
+                         .str();
   if (planned->spec.kv_cache) {
-    const SplitKv split = split_kv_of(*normalized, impl_->cuda->device().sm_count);
+    const SplitKv split = split_kv_of(packed, impl_->cuda->device().sm_count);
     if (split.splits > 1)
       choice.reason += llvm::formatv("; split-KV: {0} blocks share each query block's keys ({1} SMs), a combine "
                                      "step merges them ({2} bytes of workspace)",
@@ -121,7 +129,7 @@ Result<size_t> Runtime::workspace_size(const AttentionArgs& args) const {
   Result<AttentionArgs> normalized = validate_args(args);
   if (!normalized) return normalized.status();
   if (!impl_->cuda) return size_t{0};
-  return split_kv_of(*normalized, impl_->cuda->device().sm_count).workspace_bytes;
+  return split_kv_of(gqa_packed(*normalized), impl_->cuda->device().sm_count).workspace_bytes;
 }
 
 Backend Runtime::backend() const { return impl_->backend; }

@@ -36,6 +36,7 @@
 
 #include "attention_params.cuh"
 #include "head_slices.cuh"
+#include "mma_kv_cache.cuh"
 #include "mma_primitives.cuh"
 #include "mma_tile_layout.cuh"
 #include "numeric.cuh"
@@ -448,16 +449,28 @@ struct M16n8Fragments {
                                                       int lane, const Sequence& sequence = Sequence{}) {
     ::flashjit::dev::store_output<Shape, Element>(acc, p, q_tile, o, batch, head, m0, warp_row0, lane, sequence);
   }
+  // Split-KV: the warp's rows as fp32 partials (templates/mma_kv_cache.cuh).
+  static __device__ __forceinline__ void store_partials(const Accumulators& acc, const KvCacheParams& kv, int split,
+                                                        long long lse_row0, int seqlen_q, int m0, int warp_row0,
+                                                        int lane) {
+    store_split_partials<Shape>(acc, kv, split, lse_row0, seqlen_q, m0, warp_row0, lane);
+  }
 };
 
 // One block's work. A kernel with modifiers passes its ScoreModParams (the `_modified` entries): the
 // block then works on its own sequence of a ragged batch, skips the key blocks outside its rows' window
 // on both sides, and masks the blocks crossing an edge of some row's band; a dense kernel passes
 // nothing (NoScoreMods), and every modifier branch folds away.
-template <class Traits, class Ops, class Fragments = M16n8Fragments<Traits, Ops>, class Mods = NoScoreMods>
-__device__ __forceinline__ void mma_forward(const AttentionParams& p, const Mods& mods = Mods{}) {
+// A kernel reading a KV cache also passes its KvCacheParams (the `_kvcache` entries): K/V rows come
+// through the cache (templates/mma_kv_cache.cuh), query block 0 of each KV group's first head appends
+// the new keys, and with several splits each block takes its share of the key blocks and leaves
+// fp32 partials for the combine step.
+template <class Traits, class Ops, class Fragments = M16n8Fragments<Traits, Ops>, class Mods = NoScoreMods,
+          class Kv = NoKvCache>
+__device__ __forceinline__ void mma_forward(const AttentionParams& p, const Mods& mods = Mods{}, const Kv kv = Kv{}) {
   using Element = typename Traits::Element;
   constexpr bool kMods = has_score_mods<Mods>();
+  constexpr bool kCache = has_kv_cache<Kv>();
   using Shape = typename Fragments::Shape;
   constexpr int BM = Shape::kBlockM;
   constexpr int BN = Shape::kBlockN;
@@ -474,14 +487,28 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p, const Mods
 
   // Causal blocks lower in the matrix see more keys: launching them first (the grid's x runs
   // fastest) leaves the short ones for the last wave instead of a long straggler.
-  const int m_block = Traits::kCausal ? gridDim.x - 1 - blockIdx.x : blockIdx.x;
+  // Split-KV: a query block's splits are consecutive blocks (templates/kv_cache_params.cuh).
+  int block_x = blockIdx.x;
+  int m_blocks = gridDim.x;
+  int split = 0;
+  if constexpr (kCache) {
+    block_x = blockIdx.x / kv.num_splits;
+    m_blocks = gridDim.x / kv.num_splits;
+    split = blockIdx.x % kv.num_splits;
+  }
+  const int m_block = Traits::kCausal ? m_blocks - 1 - block_x : block_x;
   const int m0 = m_block * BM;
   const int head = blockIdx.y;
   const int batch = blockIdx.z;
   const int lane = threadIdx.x % 32;
   const int warp_row0 = (threadIdx.x / 32) * Shape::kWarpRows;
 
-  const auto mod = mod_state<Traits>(p, mods, batch, head);
+  const auto mod = cache_mod_state<Traits>(p, mods, kv, batch, head);
+  // Before any return: a sequence without queries still appends its keys.
+  if constexpr (kCache && appends_keys<Traits>()) {
+    const int group = p.num_heads / p.num_kv_heads;
+    if (blockIdx.x == 0 && head % group == 0) append_rows<Element, Traits, kThreads, D>(p, kv, batch, head / group);
+  }
   // The lengths of the block's sequence: a ragged batch's own with modifiers; in a dense kernel the
   // call's, read where they are used (as before modifiers existed: the dense PTX stays the same).
   auto seqlen_q = [&] {
@@ -505,9 +532,17 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p, const Mods
   const Element* v = slices.v;
   Element* o = slices.o;
 
-  const bool aligned = rows_are_16_byte_aligned(p.q, p.q_strides, p.batch, p.num_heads) &&
-                       rows_are_16_byte_aligned(p.k, p.k_strides, p.batch, p.num_kv_heads) &&
-                       rows_are_16_byte_aligned(p.v, p.v_strides, p.batch, p.num_kv_heads);
+  // A KV cache's keys and values, wherever each row lives (nothing without one).
+  const CacheRows<Element, Traits, Kv> cache = cache_rows<Element, Traits>(p, kv, batch, head);
+  bool aligned;
+  if constexpr (kCache) {
+    aligned = rows_are_16_byte_aligned(p.q, p.q_strides, p.batch, p.num_heads) &&
+              cache_rows_are_16_byte_aligned<Traits>(p, kv);
+  } else {
+    aligned = rows_are_16_byte_aligned(p.q, p.q_strides, p.batch, p.num_heads) &&
+              rows_are_16_byte_aligned(p.k, p.k_strides, p.batch, p.num_kv_heads) &&
+              rows_are_16_byte_aligned(p.v, p.v_strides, p.batch, p.num_kv_heads);
+  }
 
   // Keys past the last one the block's bottom row may see are never loaded.
   const int causal_offset = seqlen_k() - seqlen_q();
@@ -521,12 +556,26 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p, const Mods
     n_end = min(n_end, mod.rule.key_end(min(m0 + BM, seqlen_q()) - 1));
     first_block = mod.rule.key_begin(m0) / BN;
   }
-  const int n_blocks = n_end > 0 ? (n_end + BN - 1) / BN : 0;
+  int n_blocks = n_end > 0 ? (n_end + BN - 1) / BN : 0;
+  // Split-KV: this split's share of the key blocks (none when there are fewer blocks than splits).
+  if constexpr (kCache) {
+    const int blocks = n_blocks > first_block ? n_blocks - first_block : 0;
+    const int per_split = (blocks + kv.num_splits - 1) / kv.num_splits;
+    first_block += split * per_split;
+    n_blocks = min(n_blocks, first_block + per_split);
+  }
 
   auto load_kv = [&](int block, int slot) {
     const int n0 = block * BN;
     char* k_tile = kv_tiles + (2 * slot) * Shape::kKvTileBytes;
     char* v_tile = k_tile + Shape::kKvTileBytes;
+    if constexpr (kCache) {
+      load_cache_tile_rows<Element, Traits, D, BN, kThreads, Ops::kAsyncCopy>(
+          k_tile, kv_addr + (2 * slot) * Shape::kKvTileBytes, cache.k, n0, seqlen_k(), aligned);
+      load_cache_tile_rows<Element, Traits, D, BN, kThreads, Ops::kAsyncCopy>(
+          v_tile, kv_addr + (2 * slot + 1) * Shape::kKvTileBytes, cache.v, n0, seqlen_k(), aligned);
+      return;
+    }
     load_tile_rows<Element, D, BN, kThreads, Ops::kAsyncCopy>(k_tile, kv_addr + (2 * slot) * Shape::kKvTileBytes, k,
                                              p.k_strides.seq, n0, seqlen_k(), aligned);
     load_tile_rows<Element, D, BN, kThreads, Ops::kAsyncCopy>(v_tile, kv_addr + (2 * slot + 1) * Shape::kKvTileBytes, v,
@@ -614,6 +663,12 @@ __device__ __forceinline__ void mma_forward(const AttentionParams& p, const Mods
   commit_copies<Ops>();
   wait_copies<Ops, 0>();
   __syncthreads();
+  if constexpr (kCache) {
+    if (kv.num_splits > 1) {
+      Fragments::store_partials(acc, kv, split, mod.sequence.lse_row0, seqlen_q(), m0, warp_row0, lane);
+      return;
+    }
+  }
   if constexpr (kMods) {
     // The sequence's view again, rather than its lse row kept in two registers through the loop.
     const SequenceView sequence = sequence_view<Traits>(p, mods, batch, head);

@@ -32,5 +32,12 @@ __global__ void __launch_bounds__(Traits::kWarps * 32, 1)
   mma_forward<Traits, Sm75Ops>(p, mods);
 }
 
+// A kernel reading its keys from a KV cache (templates/mma_kv_cache.cuh), with any of the above.
+template <class Traits>
+__global__ void __launch_bounds__(Traits::kWarps * 32, 1)
+    mma_sm75_forward_kvcache(const AttentionParams p, const ScoreModParams mods, const KvCacheParams kv) {
+  mma_forward<Traits, Sm75Ops, M16n8Fragments<Traits, Sm75Ops>>(p, mods, kv);
+}
+
 }  // namespace dev
 }  // namespace flashjit

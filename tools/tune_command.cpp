@@ -14,6 +14,7 @@
 #include "runtime/cuda_device.h"
 #include "runtime/kernel_builder.h"
 #include "tools/commands.h"
+#include "problem/gqa_packing.h"
 #include "tools/common_options.h"
 #include "tools/modifier_text.h"
 #include "tools/progress_bar.h"
@@ -106,6 +107,12 @@ int tune_on_gpu(const KernelBuilder& builder, const Problem& problem) {
 int run_tune() {
   auto problems = problems_from_options(ProblemDefaults{DType::bf16, 128, 1, 16, 4096});
   if (!problems) return fail(llvm::toString(problems.takeError()));
+  // A decode step's calls run GQA-packed (problem/gqa_packing.h): tuned as they run.
+  for (OptionProblem& option : *problems) {
+    auto packed = gqa_packed(option.problem);
+    if (!packed) return fail(llvm::toString(packed.takeError()));
+    option.problem = std::move(*packed);
+  }
   auto tune_options = tune_options_from_options();
   if (!tune_options) return fail(llvm::toString(tune_options.takeError()));
 

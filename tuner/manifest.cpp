@@ -5,6 +5,7 @@
 #include <llvm/Support/FormatVariadic.h>
 #include <nlohmann/json.hpp>
 
+#include "problem/gqa_packing.h"
 #include "support/error.h"
 #include "support/names.h"
 #include "support/quote.h"
@@ -160,7 +161,10 @@ llvm::Error parse_entry(const json& p, const std::string& where, std::vector<Pro
     // The checks every problem passes beyond the manifest's own (the launch grid's limits).
     auto problem = Problem::of_shape(features, shape, values);
     if (!problem) return error_at(where, llvm::toString(problem.takeError()));
-    out.push_back(std::move(*problem));
+    // A decode step's calls run GQA-packed (problem/gqa_packing.h): cached under the packed key.
+    auto packed = gqa_packed(*problem);
+    if (!packed) return error_at(where, llvm::toString(packed.takeError()));
+    out.push_back(std::move(*packed));
   }
   return llvm::Error::success();
 }

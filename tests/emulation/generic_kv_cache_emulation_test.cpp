@@ -14,17 +14,13 @@
 #include <gtest/gtest.h>
 
 #include "flashjit/types.h"
-#include "helpers/compare.h"
 #include "helpers/kv_cache_problem.h"
-#include "helpers/naive_reference.h"
 #include "helpers/test_problem.h"
-#include "problem/validate.h"
-#include "runtime/launch_params.h"
 
 #include "emulation/cuda_emulation.h"
 #include "emulation/emulated_attention.h"
+#include "emulation/kv_cache_emulation.h"
 #include "generic_forward.cuh"
-#include "split_combine.cuh"
 
 namespace flashjit {
 namespace {
@@ -34,57 +30,16 @@ using test::KvCacheProblem;
 using test::ProblemShape;
 using test::kv_cache_case;
 
-// What the generated shell of a KV-cache kernel declares besides the modifiers.
-template <class Base, bool kPaged_, bool kAppend_>
-struct WithKvCache : Base {
-  static constexpr bool kKvCache = true;
-  static constexpr bool kPaged = kPaged_;
-  static constexpr bool kAppend = kAppend_;
-};
-
 template <DType kDType, int kHeadDim, bool kCausal, bool kWindow, bool kSoftcap, bool kAlibi, bool kRagged,
           bool kPaged, bool kAppend>
-using KvTraits = WithKvCache<test::WithModifiers<test::EmulatedTraits<kDType, kHeadDim, 32, 32, 4, 1, kCausal>,
+using KvTraits = test::WithKvCache<test::WithModifiers<test::EmulatedTraits<kDType, kHeadDim, 32, 32, 4, 1, kCausal>,
                                                  kWindow, kSoftcap, kAlibi, kRagged>,
                              kPaged, kAppend>;
 
-// Runs the case through the emulated kernel with the runtime's own parameter blocks, then compares
-// with the reference and checks the cache. With several splits, each query block's keys are shared
-// among `splits` blocks writing partials (poisoned with NaN first), and split_combine merges them.
 template <class Traits>
 void expect_matches(const KvCacheCase& c, int splits = 1) {
-  KvCacheProblem p = test::make_kv_cache_problem(c);
-  ASSERT_EQ(Traits::kPaged, c.page_size > 0) << c.name();
-  ASSERT_EQ(Traits::kAppend, c.seqlen_new > 0) << c.name();
-  ASSERT_EQ(Traits::kRagged, c.queries.ragged()) << c.name();
-  Result<AttentionArgs> args = validate_args(p.args);
-  ASSERT_TRUE(args.ok()) << args.status().to_string();
-  const AttentionParams params = make_params(*args);
-  const ScoreModParams mods = make_score_mod_params(*args);
-  KvCacheParams kv = make_kv_cache_params(*args);
-  const long long rows = static_cast<long long>(args->batch) * args->num_heads * args->seqlen_q;
-  std::vector<float> partial_out(static_cast<size_t>(splits * rows * Traits::kHeadDim), NAN);
-  std::vector<float> partial_lse(static_cast<size_t>(splits * rows), NAN);
-  kv.num_splits = splits;
-  kv.partial_out = partial_out.data();
-  kv.partial_lse = partial_lse.data();
-  kv.partial_rows = rows;
-  const unsigned m_blocks = static_cast<unsigned>((args->seqlen_q + Traits::kBlockM - 1) / Traits::kBlockM);
-  emulation::emulate_launch(&dev::generic_forward_kvcache<Traits>,
-                            dim3{m_blocks * splits, static_cast<unsigned>(args->num_heads),
-                                 static_cast<unsigned>(args->batch)},
-                            dim3{Traits::kWarps * 32, 1, 1},
-                            static_cast<size_t>(dev::GenericShape<Traits>::kSharedBytes), params, mods, kv);
-  if (splits > 1) {
-    const SplitPartials parts{partial_out.data(), partial_lse.data(), args->cu_seqlens_q, rows, splits};
-    emulation::emulate_launch(&dev::split_combine<Traits>,
-                              dim3{static_cast<unsigned>((rows + Traits::kWarps - 1) / Traits::kWarps), 1, 1},
-                              dim3{Traits::kWarps * 32, 1, 1}, 0, params, parts);
-  }
-  const test::ReferenceOutput ref = test::naive_attention(p.reference_args());
-  EXPECT_TRUE(test::matches_reference(p.queries, ref, c.queries.with_lse, test::kKernelLseTolerance))
-      << c.name() << ", " << splits << " splits";
-  EXPECT_TRUE(p.cache_holds_the_append()) << c.name() << ", " << splits << " splits";
+  test::expect_kv_kernel_matches<Traits>(&dev::generic_forward_kvcache<Traits>,
+                                         static_cast<size_t>(dev::GenericShape<Traits>::kSharedBytes), c, splits);
 }
 
 constexpr DType f16 = DType::f16, bf16 = DType::bf16, f32 = DType::f32;

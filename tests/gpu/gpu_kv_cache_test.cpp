@@ -1,7 +1,7 @@
 // Issue 15 on a GPU: KV caches (dense and paged, page sizes 1 to 256, shuffled and shared pages,
 // counts 0, 1, a page boundary +-1 and long), appends across a page boundary, decode and chunked
 // prefill (ragged queries), GQA and MQA, the score modifiers; through the selector's choice and
-// every variant that computes them (forced), against the double-precision reference with the
+// every variant that computes them (generic, mma_sm80, mma_sm75; forced), against the double-precision reference with the
 // output poisoned and every cache element no sequence owns NaN, and the cache after the call bit
 // for bit. The opt-in argument check (check_args) finds a count past a row's pages and a table
 // entry that is no page on the device, by index, before anything is written. Skipped, with the
@@ -64,11 +64,16 @@ void PrintTo(const GpuKvCase& c, std::ostream* os) {
   *os << (c.variant ? variant_name(*c.variant) : "auto") << " " << c.kv.name();
 }
 
-// The selector's choice, and each variant that computes KV caches, forced.
+// The selector's choice, and each variant that computes KV caches, forced, in the dtypes it computes.
 std::vector<GpuKvCase> every_variant() {
   std::vector<GpuKvCase> cases;
   for (const KvCacheCase& kv : kv_cases()) cases.push_back({std::nullopt, kv});
   for (const KvCacheCase& kv : kv_cases()) cases.push_back({Variant::generic, kv});
+  for (const KvCacheCase& kv : kv_cases()) {
+    const DType dtype = kv.queries.dtype;
+    if (dtype != DType::f32) cases.push_back({Variant::mma_sm80, kv});
+    if (dtype == DType::f16) cases.push_back({Variant::mma_sm75, kv});
+  }
   return cases;
 }
 
@@ -81,6 +86,11 @@ TEST_P(GpuKvCache, MatchesTheReferenceAndWritesTheAppend) {
   std::string skip;
   Runtime* runtime = test::shared_gpu_runtime(options, &skip);
   if (!runtime) GTEST_SKIP() << "no usable GPU: " << skip;
+  if (c.variant) {
+    const int cc = test::gpu_compute_capability(&skip);
+    if (cc == 0) GTEST_SKIP() << skip;
+    if (std::string why = test::architecture_skip(*c.variant, cc); !why.empty()) GTEST_SKIP() << why;
+  }
   KvCacheProblem p = test::make_kv_cache_problem(c.kv);
   Result<KernelChoice> choice = runtime->plan(p.args);
   ASSERT_TRUE(choice.ok()) << choice.status().to_string();

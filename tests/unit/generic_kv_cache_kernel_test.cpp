@@ -11,6 +11,8 @@
 #include "cuda/nvrtc_compiler.h"
 #include "generator/emit.h"
 #include "generator/kernel_spec.h"
+#include "generator/selector.h"
+#include "cuda/nvrtc_choice.h"
 #include "unit/nvrtc_test_support.h"
 
 namespace flashjit::cuda {
@@ -84,6 +86,30 @@ TEST(GenericKvCacheKernel, CompilesForMaxwellWithOlderNvrtcs) {
   FLASHJIT_REQUIRE_OLD_NVRTC(cu11, 11);
   expect_compiles(cu12, 50);
   expect_compiles(cu11, 50);
+}
+
+// The tensor-core variants' `_kvcache` entries at the selector's default tiles, with every modifier,
+// pages and appends (the most state), or a plain paged decode; f16 and bf16, d 64 to 256, for
+// Ampere and Hopper (mma_sm80) and Turing (mma_sm75): compiled by NVRTC 13 without spills or stack.
+TEST(MmaKvCacheKernel, DefaultTilesCompileWithoutSpills) {
+  struct Case {
+    int arch;
+    DType dtype;
+    int head_dim;
+    Cache cache;
+  };
+  const Cache plain{true, false, false}, full{true, true, true};
+  for (const Case& c : {Case{80, DType::f16, 64, full}, Case{80, DType::bf16, 128, plain},
+                        Case{80, DType::bf16, 256, full}, Case{90, DType::bf16, 128, full},
+                        Case{75, DType::f16, 64, plain}, Case{75, DType::f16, 256, full}}) {
+    const gen::KernelSpec features = kv_spec(c.dtype, c.head_dim, c.cache, c.arch);
+    auto selection = gen::select_for_features(gen::DeviceDescription::for_arch(c.arch), features.features(),
+                                              cuda::nvrtc_targets_for_arch(c.arch));
+    ASSERT_TRUE(static_cast<bool>(selection)) << llvm::toString(selection.takeError());
+    EXPECT_EQ(selection->spec.variant, c.arch == 75 ? Variant::mma_sm75 : Variant::mma_sm80)
+        << gen::canonical_key(selection->spec);
+    flashjit::testing::expect_compiles_cleanly(kv_kernel(selection->spec), selection->spec, nullptr);
+  }
 }
 
 }  // namespace

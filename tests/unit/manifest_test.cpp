@@ -115,7 +115,7 @@ TEST(Manifest, ScoreModifiersAndRaggedBatchesMakeProblemsOfTheirOwn) {
 }
 
 // Issue 15: a paged decode step (one query row against each length's keys), a dense cache with
-// appends, each keyed apart; a bad page size or append is refused by its field.
+// appends (four query rows: not packed), each keyed apart; a bad page size or append is refused by its field.
 TEST(Manifest, KvCacheProblems) {
   auto problems = parse_manifest(R"({"version": 1, "problems": [
       {"dtype": "bf16", "head_dim": 128, "num_heads": 32, "num_kv_heads": 8, "batch": 32, "seqlen": [8192, 32768],
@@ -123,11 +123,13 @@ TEST(Manifest, KvCacheProblems) {
       {"dtype": "f16", "head_dim": 64, "seqlen": 1000, "seqlen_q": 4, "kv_cache": true, "append": 4}]})");
   ASSERT_TRUE(static_cast<bool>(problems)) << llvm::toString(problems.takeError());
   ASSERT_EQ(problems->size(), 3u);
+  // A decode step is keyed as its calls run: GQA-packed, a KV head's 4 query heads as 4 rows.
   const Problem& decode = (*problems)[0];
-  EXPECT_EQ(decode.key().str(), "bf16_d128_none_kvcache_paged_page16_gqa4_len8192");
-  EXPECT_EQ(decode.shape().seqlen_q, 1);
+  EXPECT_EQ(decode.key().str(), "bf16_d128_none_kvcache_paged_page16_gqa1_len8192");
+  EXPECT_EQ(decode.shape().seqlen_q, 4);
+  EXPECT_EQ(decode.shape().num_heads, 8);
   EXPECT_EQ(decode.shape().seqlen_k, 8192);
-  EXPECT_EQ((*problems)[1].key().str(), "bf16_d128_none_kvcache_paged_page16_gqa4_len32768");
+  EXPECT_EQ((*problems)[1].key().str(), "bf16_d128_none_kvcache_paged_page16_gqa1_len32768");
   const Problem& appending = (*problems)[2];
   EXPECT_EQ(appending.key().str(), "f16_d64_none_kvcache_append_gqa1_len1024");
   EXPECT_EQ(appending.shape().seqlen_new, 4);
