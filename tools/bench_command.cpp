@@ -5,6 +5,7 @@
 // can be compared on the same card. --window, --softcap and --alibi apply to every row; a ragged
 // batch (--varlen, --varlen-random, or --varlen-fill: the dense row's tokens and longest sequence)
 // replaces each row's dense batch. Every row prints and records its modifiers (and lengths).
+// --decode runs issue 15's decode sweep instead (tools/decode_bench.h).
 #include <algorithm>
 #include <fstream>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "cuda/nvrtc_choice.h"
 #include "tools/commands.h"
 #include "tools/common_options.h"
+#include "tools/decode_bench.h"
 #include "tools/forward_timing.h"
 #include "tools/modifier_text.h"
 #include "tools/subcommands.h"
@@ -212,6 +214,21 @@ void add_modifiers(const Row& row, json& out) {
   out["gflop"] = row.flops() / 1e9;
 }
 
+// --json's file, when given; the exit code.
+int write_json(const json& rows, const std::unique_ptr<Runtime>& runtime, const std::string& variant_label) {
+  if (json_path.empty()) return 0;
+  std::ofstream out(json_path);
+  // "variant": the forced variant, or "auto" for the selector's choice (each row says what ran).
+  out << json{{"flashjit_version", FLASHJIT_VERSION_STRING},
+              {"device", runtime->device_name()},
+              {"variant", variant_label},
+              {"rows", rows}}
+             .dump(2)
+      << "\n";
+  if (!out) return fail("cannot write " + json_path);
+  return 0;
+}
+
 }  // namespace
 
 int run_bench() {
@@ -262,6 +279,10 @@ int run_bench() {
   if (llvm::Error err = (*context)->make_current()) return fail(llvm::toString(std::move(err)));
 
   json rows = json::array();
+  if (decode_requested()) {
+    if (int rc = run_decode_sweep(**runtime, *iterations, rows); rc != 0) return rc;
+    return write_json(rows, *runtime, variant_label);
+  }
   llvm::outs() << "variant: "
                << (forced ? variant_label + " (forced for every shape, default tiles, untuned)"
                           : std::string(kSelectedVariant) + " (the selector's choice per shape, tuned)")
@@ -300,18 +321,7 @@ int run_bench() {
           add_modifiers(*row, entry);
           rows.push_back(std::move(entry));
         }
-  if (!json_path.empty()) {
-    std::ofstream out(json_path);
-    // "variant": the forced variant, or "auto" for the selector's choice (each row says what ran).
-    out << json{{"flashjit_version", FLASHJIT_VERSION_STRING},
-                {"device", (*runtime)->device_name()},
-                {"variant", variant_label},
-                {"rows", rows}}
-               .dump(2)
-        << "\n";
-    if (!out) return fail("cannot write " + json_path);
-  }
-  return 0;
+  return write_json(rows, *runtime, variant_label);
 }
 
 }  // namespace flashjit::tools

@@ -78,8 +78,9 @@ cl::opt<int> append("append", cl::desc("N keys appended to each sequence's cache
                     cl::cat(flashjit_options));
 cl::opt<bool> decode("decode", cl::desc("A decode step: batch 32, 32 query and 8 KV heads, head_dim 128, one query "
                                         "row against an 8192-key cache in pages of 16 (each option given overrides "
-                                        "its part)"),
-                     cl::sub(run_command), cl::cat(flashjit_options));
+                                        "its part); bench: the decode sweep, batch 1-128 x 1k-32k keys x pages of "
+                                        "1, 16, 256"),
+                     cl::sub(run_command), cl::sub(bench_command), cl::cat(flashjit_options));
 // ---- tuning: tune, warm, bench ----
 cl::opt<double> budget_ms("budget-ms", cl::desc("Timed-sample budget per candidate (ms, 0 to 3600000, default 60)"),
                           cl::sub(tune_command), cl::sub(warm_command), cl::cat(flashjit_options));
