@@ -328,6 +328,10 @@ def build_parser() -> argparse.ArgumentParser:
                              f"4096 keys at {' and '.join(map(str, WINDOW_SEQLENS))} tokens, softcap 50 "
                              f"and ALiBi at {MODIFIER_SEQLEN}, ragged batches of the dense rows' tokens "
                              "and longest sequence")
+    parser.add_argument("--decode", action="store_true",
+                        help="compare the decode sweep instead (`flashjit bench --decode`: batch x cached keys x "
+                             "page size) with SDPA flash and cuDNN on the dense equivalent; writes decode.json "
+                             "and decode.md (bench/decode_comparison.py)")
     parser.add_argument("--varlen-seed", metavar="SEED", type=int, default=DEFAULT_VARLEN_SEED,
                         help="seed of the ragged batches' lengths (flashjit bench --varlen-fill; "
                              "default: %(default)s)")
@@ -1266,6 +1270,39 @@ def write_outputs(comparisons: list[Comparison], env: Environment, runs: Sequenc
     print("\nwrote " + ", ".join(str(p) for p in written))
 
 
+def run_decode(args: argparse.Namespace, config: Config) -> int:
+    """--decode: `flashjit bench --decode` (or its JSON files) beside SDPA (bench/decode_comparison.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import decode_comparison  # noqa: PLC0415 (beside this file)
+    try:
+        if config.flashjit:
+            json_path = config.out / "flashjit_decode.json"
+            command = [config.flashjit, "bench", "--decode", "--json", str(json_path),
+                       "--iterations", str(config.iterations)]
+            print(f"running: {shlex.join(command)}", file=sys.stderr, flush=True)
+            result = subprocess.run(command, stderr=subprocess.PIPE, text=True, check=False)
+            if result.returncode != 0:
+                raise RunError(f"flashjit bench --decode exited with code {result.returncode}; its stderr:\n"
+                               f"{result.stderr.rstrip()}")
+            paths = [json_path]
+        else:
+            paths = list(config.flashjit_jsons)
+        rows, device = [], "?"
+        for path in paths:
+            data = load_bench_json(path)
+            device = str(data.get("device", device))
+            rows += decode_comparison.decode_rows(data, str(path))
+        if not rows:
+            raise RunError("no decode rows to compare (run `flashjit bench --decode --json FILE`)")
+        if not config.no_torch:
+            decode_comparison.measure(rows, import_torch(), config.iterations, config.warmup, time_cuda_calls)
+    except (RunError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    decode_comparison.write_outputs(rows, config.out, device)
+    return EXIT_OK
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with 2 on malformed options
@@ -1279,6 +1316,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except OSError as exc:
         print(f"error: cannot create {args.out}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.decode:
+        return run_decode(args, config)
     try:
         runs = obtain_bench_data(config)
         comparisons = comparisons_from_bench(runs, config)

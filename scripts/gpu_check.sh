@@ -17,15 +17,16 @@
 # Logs go to OUT_DIR; a short table is printed last. Usage: scripts/gpu_check.sh BUILD_DIR OUT_DIR
 #
 # A device session is short (a few minutes per command), so the steps can be chosen:
-#   GPU_CHECK_PHASES="tests sanitizer main bench modifiers" (the default: all of them; doctor always
-#   runs; modifiers: issue 14's ragged batches, windows, softcap and ALiBi beside PyTorch)
+#   GPU_CHECK_PHASES="tests sanitizer main bench modifiers decode" (the default: all of them; doctor
+#   always runs; modifiers: issue 14's ragged batches, windows, softcap and ALiBi beside PyTorch;
+#   decode: issue 15's `run --decode` and the decode sweep beside SDPA flash and cuDNN)
 #   GPU_CHECK_SWEEP=quick (default: d 128, seqlen 1k and 4k, both masks, bf16 and f16) or full (the
 #   issue's sweep: bf16 and f16 x d 64, 128, 256 x seqlen 1k, 4k, 16k x causal and not; always
 #   16k tokens in all (batch = 16384 / seqlen) and hidden 2048 (heads = 2048 / d))
 #   GPU_CHECK_BENCH_VARIANTS: the bench columns instead of the defaults above, e.g.
 #   "wgmma_sm90 mma_sm80" (forced variants; "auto" is the selector's choice, tuned)
 set -uo pipefail
-phases=" ${GPU_CHECK_PHASES:-tests sanitizer main bench modifiers} "
+phases=" ${GPU_CHECK_PHASES:-tests sanitizer main bench modifiers decode} "
 wants() { [[ "$phases" == *" $1 "* ]]; }
 build="$(cd "${1:?build folder}" && pwd)"
 out="${2:?output folder}"
@@ -241,6 +242,21 @@ if wants modifiers; then
   rc=$?
   record compare-modifiers "$(ok_or_fail $rc)" "$((SECONDS - started)) s, see compare_modifiers/comparison.md"
   cat "$out/compare_modifiers/comparison.md" 2>/dev/null
+fi
+
+# Issue 15's decode: the issue's default problem (batch 32, GQA 32/8, d 128, 8k keys in pages of 16),
+# then the sweep (batch x keys x page size) beside SDPA flash and cuDNN on the dense equivalent.
+if wants decode; then
+  export FLASHJIT_CACHE_DIR="$out/cache"
+  limited "$flashjit" run --decode > "$out/decode_run.log" 2>&1
+  rc=$?
+  record decode-run "$(ok_or_fail $rc)" "$(grep -E '^(time|memory|max error)' "$out/decode_run.log" | tr '\n' ' ')"
+  started=$SECONDS
+  limited python3 "$here/../bench/compare_sdpa.py" --flashjit "$flashjit" --decode \
+    --iterations "${GPU_CHECK_ITERATIONS:-20}" --out "$out/compare_decode" > "$out/compare_decode.log" 2>&1
+  rc=$?
+  record compare-decode "$(ok_or_fail $rc)" "$((SECONDS - started)) s, see compare_decode/decode.md"
+  cat "$out/compare_decode/decode.md" 2>/dev/null
 fi
 
 echo

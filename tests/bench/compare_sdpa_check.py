@@ -4,7 +4,7 @@ bench/compare_sdpa_reads_modifier_rows): its command line (--modifiers, --varlen
 runs --modifiers adds, how it reads `flashjit bench --json` rows with issue 14's modifiers (and
 refuses malformed ones by the field), the report it writes from them with --no-torch, and the
 pieces of PyTorch's side that need no torch: ALiBi's slopes, FlashAttention-2's visibility rule and
-score order as flex_attention gets them.
+score order as flex_attention gets them; and --decode's report of `flashjit bench --decode` rows.
 
 usage: compare_sdpa_check.py PATH/TO/compare_sdpa.py SCRATCH_DIR
 """
@@ -192,6 +192,47 @@ def check_pytorch_side(cs):
     expect(cs.modified_score(3.0, 7, None, None, math.tanh) == 3.0, "no modifier: the score")
 
 
+DECODE_ROW = {"decode": True, "dtype": "bf16", "head_dim": 128, "batch": 32, "heads": 32, "kv_heads": 8,
+              "seqlen": 1, "kv_len": 8192, "page_size": 16, "causal": True, "kernel": "k_decode", "origin": "tuned",
+              "median_ms": 0.3, "p20_ms": 0.29, "p80_ms": 0.31, "gb_per_s": 3580.0, "peak_fraction": 0.74}
+
+
+def check_decode(cs, work):
+    """Issue 15: --decode reads `flashjit bench --decode` rows (decode_comparison.py), refuses a
+    malformed one by its index and field, and reports every page size with --no-torch (SDPA n/a)."""
+    bench = work / "decode_bench.json"
+    rows = [DECODE_ROW, dict(DECODE_ROW, page_size=1, median_ms=0.4, gb_per_s=2700.0, peak_fraction=0.56),
+            DENSE_ROW]
+    bench.write_text(json.dumps({"device": "Test GPU", "rows": rows}))
+    out = work / "decode_out"
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        code = cs.main(["--flashjit-json", str(bench), "--decode", "--no-torch", "--out", str(out)])
+    expect(code == 0, f"--decode --no-torch exit code {code}")
+    report = (out / "decode.md").read_text() if (out / "decode.md").is_file() else ""
+    expect("| 32 | 8192 | 16 | 0.3000 | 3580 | 74 | n/a | n/a | n/a | n/a |" in report, f"decode row: {report!r}")
+    expect("| 32 | 8192 | 1 | 0.4000 | 2700 | 56 |" in report, "the page-size-1 row")
+    expect("k_dense" not in report, "a dense row is not a decode row")
+    data = json.loads((out / "decode.json").read_text()) if (out / "decode.json").is_file() else {}
+    expect(len(data.get("rows", [])) == 2, f"decode.json rows: {data}")
+    expect("| 32 | 8192 | 16 |" in printed.getvalue(), "the table is printed")
+
+    sys.path.insert(0, str(Path(cs.__file__).parent))
+    import decode_comparison
+    expect_raises(ValueError, lambda: decode_comparison.decode_rows({"rows": [dict(DECODE_ROW, kv_len=0)]}, "f.json"),
+                  "f.json: rows[0]: 'kv_len' must be a positive integer, got 0", "a bad kv_len")
+    expect_raises(ValueError,
+                  lambda: decode_comparison.decode_rows({"rows": [dict(DECODE_ROW, median_ms=float("nan"))]}, "f"),
+                  "rows[0]: 'median_ms' must be a finite number", "a NaN time")
+    row = decode_comparison.decode_rows({"rows": [DECODE_ROW]}, "f")[0]
+    row.sdpa_ms = {"flash": 0.42, "cudnn": 0.25}
+    expect(math.isclose(row.speedup("flash"), 1.4) and math.isclose(row.speedup("cudnn"), 0.25 / 0.3),
+           "speedups are SDPA's time over FlashJIT's")
+    with contextlib.redirect_stderr(io.StringIO()):
+        empty = cs.main(["--flashjit-json", str(work / "none.json"), "--decode", "--no-torch", "--out", str(out)]) \
+            if (work / "none.json").write_text(json.dumps({"rows": [DENSE_ROW]})) else 1
+    expect(empty == 1, "no decode rows: a failure")
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -204,6 +245,7 @@ def main():
     check_rows(cs)
     check_report(cs, work)
     check_pytorch_side(cs)
+    check_decode(cs, work)
     if failures:
         print(f"compare_sdpa_check: {len(failures)} of {checks} checks failed:")
         for failure in failures:
