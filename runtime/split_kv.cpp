@@ -20,14 +20,18 @@ long long lse_rows(const AttentionArgs& a) {
 
 }  // namespace
 
+int split_count(const ProblemShape& s, int sm_count) {
+  const int64_t group = s.num_heads / s.num_kv_heads;
+  const int64_t query_tiles = (int64_t{s.seqlen_q} * group + kSplitNominalRows - 1) / kSplitNominalRows;
+  const int64_t tiles = int64_t{s.batch} * s.num_kv_heads * query_tiles;
+  const int64_t key_blocks = (int64_t{s.seqlen_k} + kSplitNominalKeys - 1) / kSplitNominalKeys;
+  return std::max(1, gen::decode_split_count(tiles, key_blocks, sm_count));
+}
+
 SplitKv split_kv_of(const AttentionArgs& a, int sm_count) {
   SplitKv split;
   if (!has_kv_cache(a)) return split;
-  const int64_t group = a.num_heads / a.num_kv_heads;
-  const int64_t query_tiles = (int64_t{a.seqlen_q} * group + kSplitNominalRows - 1) / kSplitNominalRows;
-  const int64_t tiles = int64_t{a.batch} * a.num_kv_heads * query_tiles;
-  const int64_t key_blocks = (int64_t{a.seqlen_k} + kSplitNominalKeys - 1) / kSplitNominalKeys;
-  split.splits = gen::decode_split_count(tiles, key_blocks, sm_count);
+  split.splits = split_count(shape_of(a), sm_count);
   if (split.splits <= 1) {
     split.splits = 1;
     return split;

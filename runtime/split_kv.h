@@ -9,6 +9,7 @@
 
 #include "flashjit/status.h"
 #include "flashjit/types.h"
+#include "problem/problem_shape.h"
 #include "kv_cache_params.cuh"
 #include "split_partials.cuh"
 
@@ -29,6 +30,10 @@ inline constexpr int kSplitNominalKeys = 64;
 // nominal query tiles of a KV head's rows (seqlen_q * GQA ratio), key blocks = seqlen_k / 64, split
 // by gen::decode_split_count.
 SplitKv split_kv_of(const AttentionArgs& normalized, int sm_count);
+
+// The split count of a KV-cache call of these sizes (what split_kv_of decides; doctor asks it of a
+// problem without data).
+int split_count(const ProblemShape& shape, int sm_count);
 
 // Whether the call's own workspace (args.workspace, when given) holds what `split` needs: an
 // invalid_argument error that gives the size needed otherwise. Success without one (the runtime's).

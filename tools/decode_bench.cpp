@@ -8,7 +8,7 @@
 #include "problem/modifier_data.h"
 #include "runtime/device_modifier_data.h"
 #include "tools/forward_timing.h"
-#include "tuner/timing.h"
+#include "tuner/tuner.h"
 
 namespace flashjit::tools {
 namespace {

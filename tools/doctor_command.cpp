@@ -18,6 +18,8 @@
 #include "cuda/nvrtc_choice.h"
 #include "cuda/nvrtc_compiler.h"
 #include "cuda/nvrtc_discovery.h"
+#include "problem/gqa_packing.h"
+#include "runtime/split_kv.h"
 #include "tools/commands.h"
 #include "tools/subcommands.h"
 
@@ -129,6 +131,40 @@ json modifier_table(const gen::DeviceDescription& device, const gen::CompilerTar
   return rows;
 }
 
+// Issue 15's decode step as the doctor asks about it: what runs it and how (the selector on the
+// GQA-packed problem, and the split count on this device's SMs; none on a nominal device).
+constexpr int kDecodeBatch = 32, kDecodeHeads = 32, kDecodeKvHeads = 8, kDecodeKeys = 8192;
+
+json decode_row(const gen::DeviceDescription& device, const gen::CompilerTargets& nvrtc) {
+  ProblemFeatures f{DType::bf16, 128, MaskKind::causal};
+  f.kv_cache = f.paged = true;
+  json row = {{"problem", llvm::formatv("batch {0}, {1} query / {2} KV heads, d 128, bf16, {3} keys in pages of {4}",
+                                        kDecodeBatch, kDecodeHeads, kDecodeKvHeads, kDecodeKeys, kDefaultPageSize)
+                              .str()}};
+  auto problem = Problem::of_shape(f, ProblemShape{kDecodeBatch, kDecodeHeads, kDecodeKvHeads, 1, kDecodeKeys});
+  if (!problem) {
+    row["reason"] = llvm::toString(problem.takeError());
+    return row;
+  }
+  auto packed = gqa_packed(*problem);
+  if (!packed) {
+    row["reason"] = llvm::toString(packed.takeError());
+    return row;
+  }
+  row["gqa_packed"] = packed->shape().num_heads != problem->shape().num_heads;
+  row["splits"] = device.sm_count > 0 ? json(split_count(packed->shape(), device.sm_count)) : json(nullptr);
+  auto selection = gen::select_for_features(device, packed->features(), nvrtc);
+  if (!selection) {
+    row["variant"] = nullptr;
+    row["reason"] = llvm::toString(selection.takeError());
+    return row;
+  }
+  row["variant"] = variant_name(selection->spec.variant);
+  row["kernel"] = gen::canonical_key(selection->spec);
+  row["reason"] = selection->reason;
+  return row;
+}
+
 json describe(const gen::DeviceDescription& d) {
   const gen::ArchTraits traits = d.traits();
   json j = {{"name", d.name},
@@ -166,6 +202,7 @@ json describe(const gen::DeviceDescription& d) {
   j["dtypes"] = dtypes;
   j["variants"] = variant_table(d, targets);
   j["modifier_variants"] = modifier_table(d, targets);
+  j["decode"] = decode_row(d, targets);
   j["usable"] = has_target && !dtypes.empty();
   return j;
 }
@@ -296,6 +333,18 @@ void print_device(llvm::raw_ostream& os, const json& d) {
     os << llvm::formatv("    {0,-8} -> {1}: {2}\n", row["modifiers"].get<std::string>(), v,
                         row["reason"].get<std::string>());
   }
+  const json& decode = d["decode"];
+  const std::string v = decode.value("variant", json()).is_null() ? "none" : decode["variant"].get<std::string>();
+  std::string how;
+  if (decode.value("gqa_packed", false)) how = llvm::formatv("GQA-packed: {0} query heads per tile", kDecodeHeads / kDecodeKvHeads);
+  if (decode.contains("splits"))
+    how += (how.empty() ? "" : "; ") + (decode["splits"].is_null()
+                                            ? std::string("split-KV by the SM count")
+                                            : llvm::formatv("{0} split{1}", decode["splits"].get<int>(),
+                                                            decode["splits"].get<int>() == 1 ? "" : "s")
+                                                  .str());
+  os << llvm::formatv("  decode ({0}) -> {1}{2}: {3}\n", decode["problem"].get<std::string>(), v,
+                      how.empty() ? "" : " (" + how + ")", decode["reason"].get<std::string>());
 }
 
 // What each variant computes of the ragged batches and score modifiers, and why not the rest.
