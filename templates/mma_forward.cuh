@@ -381,9 +381,7 @@ __device__ __forceinline__ void store_output(MmaAccumulators<Shape>& acc, const 
   for (int mt = 0; mt < Shape::kMTiles; ++mt) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      float sum = acc.row_sum[mt][h];
-      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const float sum = quad_sum(acc.row_sum[mt][h]);
       // A row that saw no key (causal with seqlen_q > seqlen_k) is all zeros with lse = -inf. Only
       // a sum of exactly 0 means that: a NaN score makes the sum NaN, and the row and its lse with it.
       const float inv_sum = sum == 0.0f ? 0.0f : 1.0f / sum;

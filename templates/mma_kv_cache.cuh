@@ -39,15 +39,7 @@ __device__ __forceinline__ void load_cache_tile_rows(char* tile, smem_addr_t til
     const bool valid = row < valid_rows && c * 8 < kHeadDim;
     // An invalid chunk reads nothing; any in-bounds address will do for the instruction.
     const Element* from = valid ? keys.row(row) + c * 8 : keys.cache;
-    const int offset = Layout::offset(r, c);
-    if (!aligned) {
-      copy_8_elements(reinterpret_cast<Element*>(tile + offset), from, valid);
-      continue;
-    }
-    if constexpr (kAsync)
-      cp_async_16(tile_addr + offset, from, valid);
-    else
-      copy_16(tile + offset, from, valid);
+    copy_chunk<Element, kAsync>(tile, tile_addr, Layout::offset(r, c), from, valid, aligned);
   }
 }
 
@@ -64,9 +56,7 @@ __device__ __forceinline__ void store_split_partials(const Accumulators& acc, co
   for (int mt = 0; mt < Shape::kMTiles; ++mt) {
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      float sum = acc.row_sum[mt][h];
-      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      const float sum = quad_sum(acc.row_sum[mt][h]);
       const int row = m0 + warp_row0 + 16 * mt + g + 8 * h;
       if (row >= seqlen_q) continue;
       const float inv_sum = sum == 0.0f ? 0.0f : 1.0f / sum;

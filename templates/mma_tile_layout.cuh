@@ -52,6 +52,28 @@ __device__ __forceinline__ void copy_8_elements(Element* dst, const Element* src
   }
 }
 
+// The sum over the quad of lanes that hold one row of an m16n8 accumulator (lanes 4g .. 4g + 3).
+__device__ __forceinline__ float quad_sum(float value) {
+  value += __shfl_xor_sync(0xffffffffu, value, 1);
+  value += __shfl_xor_sync(0xffffffffu, value, 2);
+  return value;
+}
+
+// One 16-byte chunk of a tile row: by cp.async when kAsync (nothing waits here), else by a vector
+// load; element by element where the rows are not 16-byte aligned. An invalid chunk becomes zeros.
+template <class Element, bool kAsync>
+__device__ __forceinline__ void copy_chunk(char* tile, smem_addr_t tile_addr, int offset, const Element* from,
+                                           bool valid, bool aligned) {
+  if (!aligned) {
+    copy_8_elements(reinterpret_cast<Element*>(tile + offset), from, valid);
+    return;
+  }
+  if constexpr (kAsync)
+    cp_async_16(tile_addr + offset, from, valid);
+  else
+    copy_16(tile + offset, from, valid);
+}
+
 // Loads rows [row0, row0 + kRows) of a [seq, head_dim] slice into the tile at `tile` (generic
 // pointer) / `tile_addr` (the same tile as a shared-window address). Rows at or past `valid_rows`
 // and the padding columns become zeros, so tails and odd head dims need no case downstream.
@@ -71,15 +93,7 @@ __device__ __forceinline__ void load_tile_rows(char* tile, smem_addr_t tile_addr
     const bool valid = row < valid_rows && c * 8 < kHeadDim;
     // An invalid chunk reads nothing; any in-bounds address will do for the instruction.
     const Element* from = valid ? src + row * seq_stride + c * 8 : src;
-    const int offset = Layout::offset(r, c);
-    if (!aligned) {
-      copy_8_elements(reinterpret_cast<Element*>(tile + offset), from, valid);
-      continue;
-    }
-    if constexpr (kAsync)
-      cp_async_16(tile_addr + offset, from, valid);
-    else
-      copy_16(tile + offset, from, valid);
+    copy_chunk<Element, kAsync>(tile, tile_addr, Layout::offset(r, c), from, valid, aligned);
   }
 }
 

@@ -81,16 +81,9 @@ class GpuKvCache : public testing::TestWithParam<GpuKvCase> {};
 
 TEST_P(GpuKvCache, MatchesTheReferenceAndWritesTheAppend) {
   const GpuKvCase& c = GetParam();
-  RuntimeOptions options;
-  options.force_variant = c.variant;
   std::string skip;
-  Runtime* runtime = test::shared_gpu_runtime(options, &skip);
-  if (!runtime) GTEST_SKIP() << "no usable GPU: " << skip;
-  if (c.variant) {
-    const int cc = test::gpu_compute_capability(&skip);
-    if (cc == 0) GTEST_SKIP() << skip;
-    if (std::string why = test::architecture_skip(*c.variant, cc); !why.empty()) GTEST_SKIP() << why;
-  }
+  Runtime* runtime = test::variant_runtime(c.variant, &skip);
+  if (!runtime) GTEST_SKIP() << skip;
   KvCacheProblem p = test::make_kv_cache_problem(c.kv);
   Result<KernelChoice> choice = runtime->plan(p.args);
   ASSERT_TRUE(choice.ok()) << choice.status().to_string();

@@ -65,22 +65,7 @@ std::vector<ModifierCase> every_variant() {
   return cases;
 }
 
-// The shared runtime for the case, or null with why the test must skip: no GPU, or one the forced
-// variant does not run on (wgmma_sm90 on compute capability 9.0 only; the others from their minimum).
-Runtime* runtime_for(const ModifierCase& c, std::string* skip) {
-  RuntimeOptions options;
-  options.force_variant = c.variant;
-  Runtime* runtime = test::shared_gpu_runtime(options, skip);
-  if (!runtime) return nullptr;
-  if (!c.variant) return runtime;
-  const int cc = test::gpu_compute_capability(skip);
-  if (cc == 0) return nullptr;
-  if (std::string why = test::architecture_skip(*c.variant, cc); !why.empty()) {
-    *skip = why;
-    return nullptr;
-  }
-  return runtime;
-}
+Runtime* runtime_for(const ModifierCase& c, std::string* skip) { return test::variant_runtime(c.variant, skip); }
 
 class GpuModifiers : public testing::TestWithParam<ModifierCase> {};
 

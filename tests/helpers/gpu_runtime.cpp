@@ -81,6 +81,20 @@ std::string architecture_skip(Variant variant, int cc) {
          ", this GPU is sm_" + std::to_string(cc);
 }
 
+Runtime* variant_runtime(std::optional<Variant> variant, std::string* skip) {
+  RuntimeOptions options;
+  options.force_variant = variant;
+  Runtime* runtime = shared_gpu_runtime(options, skip);
+  if (!runtime || !variant) return runtime;
+  const int cc = gpu_compute_capability(skip);
+  if (cc == 0) return nullptr;
+  if (std::string why = architecture_skip(*variant, cc); !why.empty()) {
+    *skip = why;
+    return nullptr;
+  }
+  return runtime;
+}
+
 testing::AssertionResult device_matches_cpu(Runtime& runtime, HostProblem& p) {
   const ReferenceOutput reference = cpu_reference(p);
   const Status s = run_on_device(runtime, p);

@@ -3,6 +3,7 @@
 // CPU backend.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -25,6 +26,10 @@ int gpu_compute_capability(std::string* why_not);
 // refused a capable GPU fails the tests instead of skipping them. scripts/gpu_check.sh counts the
 // wgmma_sm90 reason ("... needs compute capability 9.0 ...") as an expected skip elsewhere.
 std::string architecture_skip(Variant variant, int cc);
+
+// The shared GPU runtime forcing `variant` (empty: the selector's choice), or null with why the test
+// must skip: no GPU, or one the forced variant does not run on (architecture_skip).
+Runtime* variant_runtime(std::optional<Variant> variant, std::string* skip);
 
 // Runs `p` through `runtime` on the GPU (out and lse poisoned first by make_problem) and compares
 // the output with the CPU backend's: every element within output_tolerance and, unless the shape
