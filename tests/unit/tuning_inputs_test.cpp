@@ -140,12 +140,17 @@ TEST(TuningInputs, AKvCacheCheckReadsShuffledPagesAndAppends) {
   for (int b = 0; b < batch; ++b) {
     const int used = data.seqused_k[size_t(b)];
     for (int j = 0; j < used + 3; ++j) {
-      const float* from_k = &k_new[size_t((int64_t{b} * 3 + j - used) * row)];
-      const float* from_v = &v_new[size_t((int64_t{b} * 3 + j - used) * row)];
+      size_t at = 0;
+      const float *from_k = nullptr, *from_v = nullptr;
       if (j < used) {
         const int page = data.block_table[size_t(b * p.pages_per_sequence() + j / 2)];
-        from_k = &k[size_t((int64_t{page} * 2 + j % 2) * row)];
-        from_v = &v[size_t((int64_t{page} * 2 + j % 2) * row)];
+        at = size_t((int64_t{page} * 2 + j % 2) * row);
+        from_k = &k[at];
+        from_v = &v[at];
+      } else {
+        at = size_t((int64_t{b} * 3 + j - used) * row);
+        from_k = &k_new[at];
+        from_v = &v_new[at];
       }
       packed_k.insert(packed_k.end(), from_k, from_k + row);
       packed_v.insert(packed_v.end(), from_v, from_v + row);
