@@ -63,18 +63,18 @@ cl::opt<bool> alibi("alibi", cl::desc("ALiBi: -slope * |i + sk - sq - j| added t
                                       "slopes per head"),
                     cl::sub(run_command), cl::sub(bench_command), cl::sub(emit_command), cl::sub(tune_command),
                     cl::cat(flashjit_options));
-// ---- KV caches (issue 15): run, bench, emit, tune ----
+// ---- KV caches (issue 15): run, emit, tune (bench --decode sweeps its own page sizes) ----
 cl::opt<bool> kv_cache("kv-cache", cl::desc("Keys from a KV cache: each sequence's seqlen-k keys (less --append's) "
                                             "counted by seqused_k, dense unless --page-size"),
-                       cl::sub(run_command), cl::sub(bench_command), cl::sub(emit_command), cl::sub(tune_command),
+                       cl::sub(run_command), cl::sub(emit_command), cl::sub(tune_command),
                        cl::cat(flashjit_options));
 cl::opt<int> page_size("page-size", cl::desc("A paged KV cache of pages of N keys, a power of two from 1 to 1048576, "
                                              "in a shuffled block table (implies --kv-cache)"),
-                       cl::sub(run_command), cl::sub(bench_command), cl::sub(emit_command), cl::sub(tune_command),
+                       cl::sub(run_command), cl::sub(emit_command), cl::sub(tune_command),
                        cl::cat(flashjit_options));
 cl::opt<int> append("append", cl::desc("N keys appended to each sequence's cache before attention (implies "
                                        "--kv-cache)"),
-                    cl::sub(run_command), cl::sub(bench_command), cl::sub(emit_command), cl::sub(tune_command),
+                    cl::sub(run_command), cl::sub(emit_command), cl::sub(tune_command),
                     cl::cat(flashjit_options));
 cl::opt<bool> decode("decode", cl::desc("A decode step: batch 32, 32 query and 8 KV heads, head_dim 128, one query "
                                         "row against an 8192-key cache in pages of 16 (each option given overrides "

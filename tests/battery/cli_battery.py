@@ -148,9 +148,16 @@ def command_line_cases(b):
                  (["--varlen-k", "4"], "--varlen-k"), (["--varlen", "4,5", "--varlen-k", "4"], "--varlen-k"),
                  (["--varlen", "4", "--varlen-random", "2,1"], "--varlen-random"),
                  (["--varlen-random", "2"], "--varlen-random"), (["--varlen-random", "0,1"], "--varlen-random"),
-                 (["--varlen-random", "2,-1"], "--varlen-random"), (["--varlen-random", "x,y"], "--varlen-random")]
+                 (["--varlen-random", "2,-1"], "--varlen-random"), (["--varlen-random", "x,y"], "--varlen-random"),
+                 # Issue 15's KV cache options.
+                 (["--page-size", "12"], "--page-size"), (["--page-size", "0"], "--page-size"),
+                 (["--page-size", "-16"], "--page-size"), (["--page-size", "4194304"], "--page-size"),
+                 (["--page-size", "x"], "--page-size"), (["--append", "0"], "--append"),
+                 (["--append", "-1"], "--append"), (["--append", "x"], "--append")]
     for extra, says in modifiers:
-        for command in (["run", "--cpu"], ["emit"], ["bench"]):
+        # bench takes no KV cache options (its --decode sweep has its own page sizes).
+        kv_option = extra[0] in ("--page-size", "--append")
+        for command in (["run", "--cpu"], ["emit"]) + (() if kv_option else (["bench"],)):
             b.check("option value", " ".join(command[:1] + [e[:20] for e in extra]), command + extra, "nonzero", says)
     for extra, says in [(["--varlen", "4,5", "--batch", "2"], "--batch"), (["--varlen", "4,5", "--seqlen", "9"], "--seqlen"),
                         (["--varlen-random", "3,1", "--seqlen-k", "9"], "--seqlen-k")]:
@@ -241,6 +248,13 @@ def manifest_cases(b):
         ("softcap huge", dict(good, softcap=1e300), "softcap"),
         ("alibi number", dict(good, alibi=1), "alibi"),
         ("varlen string", dict(good, varlen="yes"), "varlen"),
+        ("kv_cache number", dict(good, kv_cache=1), "kv_cache"),
+        ("page_size not a power of two", dict(good, page_size=12), "page_size"),
+        ("page_size zero", dict(good, page_size=0), "page_size"),
+        ("page_size huge", dict(good, page_size=2 ** 40), "page_size"),
+        ("append string", dict(good, append="2"), "append"),
+        ("append past the keys", dict(good, append=2 ** 25), "append"),
+        ("seqlen_q zero", dict(good, seqlen_q=0), "seqlen_q"),
         ("unknown field", dict(good, colour="blue"), "colour"),
         ("NUL in a field name", dict([("dt\x00ype", "f16")] + list(good.items())), "\\x00"),
         ("null entry", None, "problem"),

@@ -96,6 +96,14 @@ cache::CacheEntry turing_entry() { return valid_entry("Tesla T4", 75, "f32_d32_c
 cache::CacheEntry modified_hopper_entry() {
   return valid_entry("NVIDIA H200", 90, "bf16_d128_causal_window_softcap_alibi_varlen_gqa4_len4096", true);
 }
+// Issue 15's KV caches: a GQA-packed paged decode (its key names the page size), a dense cache with
+// appends.
+cache::CacheEntry paged_decode_entry() {
+  return valid_entry("NVIDIA H200", 90, "bf16_d128_none_kvcache_paged_page16_gqa1_len8192", true);
+}
+cache::CacheEntry appending_ampere_entry() {
+  return valid_entry("NVIDIA A100-SXM4-80GB", 80, "f16_d64_causal_kvcache_append_gqa1_len1024", false);
+}
 cache::CacheEntry windowed_ampere_entry() {
   return valid_entry("NVIDIA A100-SXM4-80GB", 80, "f16_d64_none_window_gqa1_len8192", false);
 }
@@ -137,6 +145,7 @@ void add_import_seeds(SeedSet& seeds) {
   seeds.add("cache_import", "valid-three-entries.json", exported({hopper_entry(), ampere_entry(), turing_entry()}));
   seeds.add("cache_import", "valid-no-entries.json", exported({}));
   seeds.add("cache_import", "valid-score-modifiers.json", exported({modified_hopper_entry(), windowed_ampere_entry()}));
+  seeds.add("cache_import", "valid-kv-cache.json", exported({paged_decode_entry(), appending_ampere_entry()}));
   // The same key twice, untuned then tuned: the import merges them by store()'s rule.
   seeds.add("cache_import", "valid-duplicate-key.json", edited(exported({ampere_entry()}), [](json& root) {
     json tuned = root["entries"][0];
@@ -191,7 +200,16 @@ void add_manifest_seeds(SeedSet& seeds) {
       "\"alibi\": true},\n"
       "  {\"dtype\": \"f16\", \"head_dim\": 64, \"causal\": true, \"num_heads\": 32, \"num_kv_heads\": 8, "
       "\"batch\": 16, \"seqlen\": [3000, 4096], \"varlen\": true, \"window\": [-1, 0]}\n]}\n");
+  add("valid-kv-cache.json",
+      "{\"version\": 1, \"problems\": [\n"
+      "  {\"dtype\": \"bf16\", \"head_dim\": 128, \"num_heads\": 32, \"num_kv_heads\": 8, \"batch\": 32, "
+      "\"seqlen\": [8192, 32768], \"seqlen_q\": 1, \"page_size\": 16},\n"
+      "  {\"dtype\": \"f16\", \"head_dim\": 64, \"causal\": true, \"seqlen\": 1000, \"seqlen_q\": 4, "
+      "\"kv_cache\": true, \"append\": 4}\n]}\n");
   const std::string prefix = "{\"version\": 1, \"problems\": [{\"dtype\": \"bf16\", \"head_dim\": ";
+  add("invalid-page-size.json", prefix + "64, \"seqlen\": 128, \"page_size\": 12}]}\n");
+  add("invalid-append-past-the-keys.json", prefix + "64, \"seqlen\": 128, \"append\": 200}]}\n");
+  add("invalid-kv-cache-not-bool.json", prefix + "64, \"seqlen\": 128, \"kv_cache\": \"yes\"}]}\n");
   add("invalid-window-one-bound.json", prefix + "64, \"seqlen\": 128, \"window\": [4]}]}\n");
   add("invalid-window-below-minus-one.json", prefix + "64, \"seqlen\": 128, \"window\": [1, -2]}]}\n");
   add("invalid-softcap-negative.json", prefix + "64, \"seqlen\": 128, \"softcap\": -3}]}\n");
@@ -230,6 +248,14 @@ void add_row_seeds(SeedSet& seeds) {
   add("valid-ampere-untuned.bin", row(ampere_entry()));
   add("valid-turing-tuned.bin", row(turing_entry()));
   add("valid-hopper-score-modifiers.bin", row(modified_hopper_entry()));
+  add("valid-hopper-paged-decode.bin", row(paged_decode_entry()));
+  // A KV-cache key holding the kernel of a problem without a cache, and a paged key without its size.
+  add("invalid-dense-spec-for-kv-key.bin", row(paged_decode_entry(), [](cache::CacheEntry& e) {
+        e.spec_json = hopper_entry().spec_json;
+      }));
+  add("invalid-paged-key-without-page-size.bin", row(paged_decode_entry(), [](cache::CacheEntry& e) {
+        e.key.problem_key = "bf16_d128_none_kvcache_paged_gqa1_len8192";
+      }));
   // The dense kernel stored under a key with modifiers: the spec is not the key's problem's kernel.
   add("invalid-dense-spec-for-modified-key.bin", row(modified_hopper_entry(), [](cache::CacheEntry& e) {
         e.spec_json = hopper_entry().spec_json;

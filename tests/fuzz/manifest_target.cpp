@@ -24,8 +24,16 @@ std::string problem_defect(const Problem& problem) {
   if (s.batch < 1 || s.num_heads < 1 || s.num_kv_heads < 1 || s.num_heads % s.num_kv_heads != 0)
     return "shape batch " + std::to_string(s.batch) + ", heads " + std::to_string(s.num_heads) + "/" +
            std::to_string(s.num_kv_heads) + " is not a valid one";
-  if (s.seqlen_q != s.seqlen_k || s.seqlen_q < 1 || s.seqlen_q > kMaxSeqlen)
+  // The keys are a listed length; the queries too, or an entry's "seqlen_q" (a decode step's, which
+  // GQA packing may turn into the group's rows).
+  if (s.seqlen_q < 1 || s.seqlen_q > kMaxSeqlen || s.seqlen_k < 1 || s.seqlen_k > kMaxSeqlen)
     return "seqlen " + std::to_string(s.seqlen_q) + "/" + std::to_string(s.seqlen_k) + " is not a listed length";
+  // Issue 15's KV cache: a page size exactly when paged (a power of two), appended keys exactly when
+  // appending, never more than the keys.
+  if (f.paged != (s.page_size > 0) || (s.page_size & (s.page_size - 1)) != 0 || (f.paged && !f.kv_cache))
+    return "page size " + std::to_string(s.page_size) + " does not match the paged feature";
+  if (f.append != (s.seqlen_new > 0) || s.seqlen_new > s.seqlen_k || (f.append && !f.kv_cache))
+    return "seqlen_new " + std::to_string(s.seqlen_new) + " does not match the append feature";
   // The key the cache will store must read back as itself.
   const ProblemKey key = problem.key();
   auto parsed = parse_problem_key(key.str());
