@@ -22,4 +22,25 @@ int decode_split_count(int64_t tiles, int64_t key_blocks, int sm_count) {
   return 1;
 }
 
+int problem_split_count(const ProblemShape& s, int sm_count) {
+  if (s.num_kv_heads <= 0) return 1;
+  const int64_t group = s.num_heads / s.num_kv_heads;
+  const int64_t query_tiles = (int64_t{s.seqlen_q} * group + kSplitNominalRows - 1) / kSplitNominalRows;
+  const int64_t tiles = int64_t{s.batch} * s.num_kv_heads * query_tiles;
+  const int64_t key_blocks = (int64_t{s.seqlen_k} + kSplitNominalKeys - 1) / kSplitNominalKeys;
+  return std::max(1, decode_split_count(tiles, key_blocks, sm_count));
+}
+
+std::vector<int> tuned_split_candidates(int heuristic) {
+  if (heuristic <= 1) return {};
+  std::vector<int> counts = {(heuristic + 1) / 2, heuristic, std::min(2 * heuristic, kMaxDecodeSplits)};
+  counts.erase(std::unique(counts.begin(), counts.end()), counts.end());
+  return counts;
+}
+
+int split_ceiling(int heuristic) {
+  if (heuristic <= 1) return 1;
+  return std::max(heuristic, tuned_split_candidates(heuristic).back());
+}
+
 }  // namespace flashjit::gen

@@ -4,6 +4,7 @@
 #include <llvm/Support/Error.h>
 #include <llvm/Support/FormatVariadic.h>
 
+#include "generator/decode_splits.h"
 #include "generator/variant_rules.h"
 #include "support/error.h"
 
@@ -11,7 +12,8 @@ namespace flashjit::gen {
 
 bool KernelSpec::operator==(const KernelSpec& o) const {
   return features() == o.features() && variant == o.variant && arch == o.arch && arch_specific == o.arch_specific &&
-         block_m == o.block_m && block_n == o.block_n && warps == o.warps && stages == o.stages;
+         block_m == o.block_m && block_n == o.block_n && warps == o.warps && stages == o.stages &&
+         splits == o.splits;
 }
 
 std::string target_name(const KernelSpec& spec) {
@@ -24,6 +26,11 @@ std::string canonical_key(const KernelSpec& spec) {
                        shape_key(spec.features()), spec.block_m, spec.block_n, spec.warps, spec.stages,
                        modifier_key(spec.features()))
       .str();
+}
+
+std::string launch_key(const KernelSpec& spec) {
+  if (spec.splits <= 0) return canonical_key(spec);
+  return canonical_key(spec) + " x" + std::to_string(spec.splits) + (spec.splits == 1 ? " split" : " splits");
 }
 
 int threads_per_block(const KernelSpec& spec) { return spec.warps * 32; }
@@ -65,6 +72,11 @@ std::vector<std::string> spec_problems(const KernelSpec& spec, const DeviceDescr
                       spec.head_dim, spec.block_m, spec.block_n, spec.warps, spec.stages));
     return problems;
   }
+  if (spec.splits < 0 || spec.splits > kMaxDecodeSplits)
+    add(llvm::formatv("splits {0} is outside 0..{1}", spec.splits, kMaxDecodeSplits));
+  else if (spec.splits > 0 && !spec.kv_cache)
+    add(llvm::formatv("splits {0} is set on a kernel without a KV cache (split-KV splits a cache's keys)",
+                      spec.splits));
   if (threads_per_block(spec) > limits.max_threads_per_block)
     add(llvm::formatv("{0} warps make {1} threads, more than the {2} a block may have", spec.warps,
                       threads_per_block(spec), limits.max_threads_per_block));

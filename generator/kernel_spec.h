@@ -25,6 +25,10 @@ struct KernelSpec : ProblemFeatures {
   int block_n = 32;            // key rows per K/V tile
   int warps = 4;
   int stages = 1;              // K/V tiles in flight
+  // A KV-cache kernel's split-KV count the tuner chose for its problem key (0: runtime/split_kv's
+  // heuristic at each launch). A launch setting, not part of the kernel's code: the kernel reads
+  // its split count from its parameters, so canonical_key and the symbol leave it out.
+  int splits = 0;
 
   const ProblemFeatures& features() const { return *this; }
   void set_features(const ProblemFeatures& features) { static_cast<ProblemFeatures&>(*this) = features; }
@@ -37,6 +41,8 @@ struct KernelSpec : ProblemFeatures {
 
 // "generic_sm90_f16_d128_m32n32w4s1_causal"; stable across versions for the same spec.
 std::string canonical_key(const KernelSpec& spec);
+// canonical_key with a tuned split count: "..._kvcache x8 splits" (the tuner's report rows).
+std::string launch_key(const KernelSpec& spec);
 // "sm_90" or "sm_90a"
 std::string target_name(const KernelSpec& spec);
 

@@ -41,6 +41,8 @@ nlohmann::json spec_to_json(const KernelSpec& s) {
                       {"block_m", s.block_m},    {"block_n", s.block_n},               {"warps", s.warps},
                       {"stages", s.stages}};
   write_features(s.features(), j);
+  // Only a tuned split count is written: every spec without one reads and compares as before.
+  if (s.splits > 0) j["splits"] = s.splits;
   return j;
 }
 
@@ -74,6 +76,15 @@ llvm::Expected<KernelSpec> spec_from_json(const nlohmann::json& j) {
     auto value = int_field(j, f.name);
     if (!value) return spec_error(value.takeError());
     *f.slot = *value;
+  }
+  if (j.contains("splits")) {
+    auto splits = int_field(j, "splits");
+    if (!splits) return spec_error(splits.takeError());
+    // 0 is what no field means, so a written field is a tuned count: 1 or more.
+    if (*splits < 1)
+      return spec_error(field_error("splits", "must be at least 1 (a tuned split count), not " +
+                                                  std::to_string(*splits)));
+    s.splits = *splits;
   }
   return s;
 }

@@ -17,7 +17,7 @@ namespace flashjit {
 namespace {
 
 auto fields(const ProblemKey& k) {
-  return std::tie(k.features, k.gqa_ratio, k.seqlen_bucket, k.tma_addressable, k.page_size);
+  return std::tie(k.features, k.gqa_ratio, k.seqlen_bucket, k.tma_addressable, k.page_size, k.splits);
 }
 
 bool known_dtype(DType dtype) { return dtype == DType::f32 || dtype == DType::f16 || dtype == DType::bf16; }
@@ -58,6 +58,7 @@ std::string ProblemKey::str() const {
   std::string key = shape_key(features) + "_" + modifier_key(features);
   if (page_size > 0) key += "_page" + std::to_string(page_size);
   key += "_gqa" + std::to_string(gqa_ratio) + "_len" + std::to_string(seqlen_bucket);
+  if (splits > 0) key += "_split" + std::to_string(splits);
   return tma_addressable ? key : key + "_unaligned";
 }
 
@@ -65,7 +66,7 @@ namespace {
 
 // A key's characters a message quotes: the longest keys str() writes (a paged KV cache's with every
 // modifier) fit whole.
-constexpr size_t kKeyQuoteChars = 96;
+constexpr size_t kKeyQuoteChars = 128;
 
 llvm::Error bad_key(llvm::StringRef text, const std::string& why) {
   return make_error(ErrorCode::invalid_argument, "problem key '" + quote_prefix(text, kKeyQuoteChars) + "' " + why);
@@ -84,6 +85,16 @@ llvm::Expected<ProblemKey> parse_problem_key(llvm::StringRef text) {
   ProblemKey key;
   llvm::StringRef rest = text;
   key.tma_addressable = !rest.consume_back("_unaligned");
+
+  // A KV cache's split count on its device, after the bucket.
+  const size_t split_at = rest.rfind("_split");
+  int64_t splits = 0;
+  if (split_at != llvm::StringRef::npos && read_positive(rest.substr(split_at + 6), splits)) {
+    if (splits > kMaxKvSplits)
+      return bad_key(text, "has a split count above " + std::to_string(kMaxKvSplits));
+    key.splits = static_cast<int>(splits);
+    rest = rest.take_front(split_at);
+  }
 
   const size_t len_at = rest.rfind("_len");
   int64_t bucket = 0;
@@ -142,6 +153,8 @@ llvm::Expected<ProblemKey> parse_problem_key(llvm::StringRef text) {
   if (!known_modifiers) return bad_key(text, "has unknown score modifiers '" + quote_prefix(modifiers) + "'");
   if (auto valid = Problem::of_features(key.features); !valid)
     return bad_key(text, "has invalid features: " + llvm::toString(valid.takeError()));
+  if (key.splits > 0 && !key.features.kv_cache)
+    return bad_key(text, "has a split count but no KV cache");
   if (key.features.paged != (key.page_size > 0))
     return bad_key(text, key.features.paged ? "is paged but has no _page<page size>" : "has a page size but is not paged");
   // Everything above accepts only what str() writes; the round trip proves it.

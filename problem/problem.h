@@ -31,13 +31,17 @@ struct ProblemKey {
   // A paged KV cache's page size (0 without pages): pages of 1 and of 256 keys walk the cache
   // differently, so they are tuned apart.
   int page_size = 0;
+  // A KV cache's split-KV count on the key's device (runtime/split_kv.h's device_problem_key): calls
+  // that split alike share a kernel and its tuned split count. 0 where no device is known (a
+  // compile-only warm-up: the count is decided at each launch) or without a KV cache.
+  int splits = 0;
 
   bool operator==(const ProblemKey& other) const;
   bool operator!=(const ProblemKey& other) const { return !(*this == other); }
   bool operator<(const ProblemKey& other) const;
   // "bf16_d128_causal_gqa4_len4096", with "_unaligned" when TMA cannot address the tensors: the
   // string the cache stores (opaque to the cache) and messages show. A paged cache's page size
-  // follows the modifiers: "bf16_d128_none_kvcache_paged_page16_gqa4_len8192".
+  // follows the modifiers, a split count the bucket: "bf16_d128_none_kvcache_paged_page16_gqa4_len8192_split3".
   std::string str() const;
 };
 

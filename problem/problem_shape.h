@@ -18,6 +18,10 @@ struct ProblemShape {
   int seqlen_new = 0;
 };
 
+// The most blocks split-KV (issue 15) splits one tile's keys over: beyond it the combine step's reads
+// outgrow what another split saves. Problem keys and tuned specs are bounded by it.
+inline constexpr int kMaxKvSplits = 128;
+
 inline ProblemShape shape_of(const AttentionArgs& args) {
   return {args.batch,    args.num_heads, args.num_kv_heads, args.seqlen_q, args.seqlen_k,
           args.block_table ? args.page_size : 0, args.seqused_k ? args.seqlen_new : 0};

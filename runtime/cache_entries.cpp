@@ -6,6 +6,7 @@
 #include "generator/emit.h"
 #include "generator/spec_json.h"
 #include "cuda/nvrtc_compiler.h"
+#include "runtime/split_kv.h"
 
 namespace flashjit {
 
@@ -23,7 +24,7 @@ cache::CacheKey cache_key_for(const gen::DeviceDescription& device, const gen::C
   key.nvrtc_version = cache::nvrtc_version_number(compiler.nvrtc_major, compiler.nvrtc_minor);
   key.generator_hash = gen::generator_hash();
   key.compile_options = llvm::join(cuda::compile_options(target), " ");
-  key.problem_key = problem.key().str();
+  key.problem_key = device_problem_key(problem, device).str();
   return key;
 }
 

@@ -7,6 +7,7 @@
 
 #include "cache/entry_fields.h"
 #include "cuda/cubin_elf.h"
+#include "generator/decode_splits.h"
 #include "generator/device_description.h"
 #include "generator/selector.h"
 #include "generator/spec_json.h"
@@ -42,6 +43,17 @@ void spec_problems_for_key(const gen::KernelSpec& spec, const cache::CacheKey& k
   const gen::DeviceDescription device = gen::DeviceDescription::for_arch(key.compute_capability);
   if (std::vector<std::string> tile = gen::spec_problems(spec, device); !tile.empty()) {
     problems.push_back("spec " + gen::canonical_key(spec) + ": " + llvm::join(tile, "; "));
+    return;
+  }
+  // A tuned split count is one the tuner could have chosen for the key: its heuristic count's range,
+  // which is what Runtime::workspace_size sized the caller's workspace for.
+  if (spec.splits > 0 && (problem_key.splits <= 1 || spec.splits > gen::split_ceiling(problem_key.splits))) {
+    problems.push_back(problem_key.splits <= 1
+                           ? "spec has a tuned split count (" + std::to_string(spec.splits) +
+                                 ") but the key's problem " + key.problem_key + " is not split"
+                           : "spec's split count " + std::to_string(spec.splits) + " is beyond the " +
+                                 std::to_string(gen::split_ceiling(problem_key.splits)) +
+                                 " the tuner tries for the key's " + std::to_string(problem_key.splits));
     return;
   }
   const gen::VariantVerdict verdict =

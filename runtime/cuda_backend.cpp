@@ -63,9 +63,9 @@ CudaBackend::~CudaBackend() = default;
 
 llvm::Expected<KernelPlan> CudaBackend::plan(const AttentionArgs& args) const {
   const Problem problem = Problem::of_call(args);
-  if (const BuiltKernel* ready = kernels_.find(problem.key()))
-    return KernelPlan{ready->spec, "in use for " + problem.key().str() + " (" + origin_text(ready->origin) + ")",
-                      ready->origin};
+  const ProblemKey key = device_problem_key(problem, device_.description());
+  if (const BuiltKernel* ready = kernels_.find(key))
+    return KernelPlan{ready->spec, "in use for " + key.str() + " (" + origin_text(ready->origin) + ")", ready->origin};
   auto selection = builder_.select(problem);
   if (!selection) return selection.takeError();
   KernelPlan plan{selection->spec, selection->reason, KernelOrigin::planned};
@@ -120,7 +120,7 @@ Status CudaBackend::forward(const AttentionArgs& args, CUstream stream) {
   if (options_.check_args)
     if (Status s = cuda::check_device_arguments(args, stream); !s.ok()) return unless_context_lost(std::move(s), stream);
   const Problem problem = Problem::of_call(args);
-  const ProblemKey key = problem.key();
+  const ProblemKey key = device_problem_key(problem, device_.description());
   const BuiltKernel* ready = kernels_.find(key);
   if (!ready) {
     if (Status s = refuse_build_during_capture(key, stream); !s.ok()) return s;
@@ -157,7 +157,7 @@ llvm::Expected<void*> CudaBackend::split_workspace(const AttentionArgs& args, co
 
 Status CudaBackend::launch(const BuiltKernel& ready, const AttentionArgs& args, CUstream stream) {
   const int sm_count = device_.description().sm_count;
-  const SplitKv split = ready.spec.kv_cache ? split_kv_of(args, sm_count) : SplitKv{};
+  const SplitKv split = ready.spec.kv_cache ? split_kv_of(args, sm_count, ready.spec.splits) : SplitKv{};
   if (Status s = check_workspace(args, split); !s.ok()) return s;
   void* workspace = nullptr;
   if (split.splits > 1) {

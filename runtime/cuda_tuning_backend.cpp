@@ -84,7 +84,11 @@ llvm::Expected<PreparedLaunch> prepare_launch(const tuner::CompiledCandidate& c,
                                               int sm_count, cuda::DeviceBuffer& workspace) {
   auto params = make_kernel_parameters(c.spec, args, cuda::encode_tensor_map);
   if (!params) return params.takeError();
-  const SplitKv split = c.spec.kv_cache ? split_kv_of(args, sm_count) : SplitKv{};
+  // A tuned count runs as given: the correctness check's small problem would not split at all by
+  // its own heuristic, and the timing runs' heuristic is the key's (the tuner checks).
+  const SplitKv split = !c.spec.kv_cache      ? SplitKv{}
+                        : c.spec.splits > 0 ? split_kv_exact(args, c.spec.splits)
+                                            : split_kv_of(args, sm_count);
   if (workspace.size() < split.workspace_bytes) {
     workspace = cuda::DeviceBuffer();
     auto grown = cuda::DeviceBuffer::allocate(split.workspace_bytes);
@@ -191,6 +195,10 @@ CudaTuningBackend::~CudaTuningBackend() {
   sets_.clear();
   modifiers_ = DeviceModifierData{};
   workspace_ = cuda::DeviceBuffer{};
+}
+
+int CudaTuningBackend::timed_split_count() const {
+  return problem_.features().kv_cache ? split_count(problem_.shape(), sm_count_) : 0;
 }
 
 llvm::Expected<tuner::CompiledCandidate> CudaTuningBackend::compile(const gen::KernelSpec& spec) {

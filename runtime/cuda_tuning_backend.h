@@ -32,6 +32,7 @@ class CudaTuningBackend : public tuner::TuningBackend {
                                            double budget_ms, int max_samples) override;
   llvm::Expected<std::string> check(const tuner::CompiledCandidate& candidate) override;
   std::string device_lost() override;
+  int timed_split_count() const override;
 
  private:
   struct InputSet;

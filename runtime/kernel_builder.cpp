@@ -6,6 +6,7 @@
 
 #include "generator/spec_json.h"
 #include "runtime/cache_entries.h"
+#include "runtime/split_kv.h"
 #include "support/error.h"
 #include "support/log.h"
 
@@ -57,6 +58,10 @@ llvm::Expected<gen::Selection> KernelBuilder::select(const Problem& problem) con
   return selection;
 }
 
+ProblemKey KernelBuilder::key_of(const Problem& problem) const {
+  return device_problem_key(problem, device_->description());
+}
+
 llvm::Expected<BuiltKernel> KernelBuilder::obtain(const Problem& problem) const {
   // Loading and tuning touch the context: whoever calls (forward(), a CLI command, a thread of
   // the application's) gets ours for the build.
@@ -70,10 +75,10 @@ llvm::Expected<BuiltKernel> KernelBuilder::obtain(const Problem& problem) const 
     if (hit && (hit->tuned || !tuning)) {
       auto ready = from_cache(*hit, problem);
       if (ready) return ready;
-      log::warning("cached kernel for " + problem.key().str() + " is unusable (" + llvm::toString(ready.takeError()) +
+      log::warning("cached kernel for " + key_of(problem).str() + " is unusable (" + llvm::toString(ready.takeError()) +
                    "); building it again");
     } else if (hit) {
-      log::info("cached kernel for " + problem.key().str() + " is untuned; tuning it on this GPU");
+      log::info("cached kernel for " + key_of(problem).str() + " is untuned; tuning it on this GPU");
     }
   }
   if (!tuning) return heuristic(problem);
@@ -84,7 +89,7 @@ llvm::Expected<BuiltKernel> KernelBuilder::obtain(const Problem& problem) const 
   if (!device_->fault().empty()) return result.takeError();
   // Tuning can fail where the kernel itself would run (no memory for its input sets, say): the
   // caller still gets attention, from the heuristic default, and is told why.
-  log::warning("tuning " + problem.key().str() + " failed, using the heuristic default: " +
+  log::warning("tuning " + key_of(problem).str() + " failed, using the heuristic default: " +
                llvm::toString(result.takeError()));
   return heuristic(problem);
 }
@@ -125,7 +130,7 @@ llvm::Expected<BuiltKernel> KernelBuilder::from_cache(const cache::CacheEntry& e
   // between a cubin and a call it was not built for, so the call's own features are compared too.
   if (spec->features() != problem.features())
     return make_error(ErrorCode::internal, "its spec " + gen::canonical_key(*spec) + " is not a kernel for " +
-                                               problem.key().str());
+                                               key_of(problem).str());
   if (llvm::Error err = gen::validate_spec(*spec, device_->description())) return err;
   return loaded(BuiltKernel{*spec, KernelOrigin::cache, nullptr, std::nullopt, {}}, entry.cubin,
                 entry.kernel_symbol);
@@ -134,7 +139,7 @@ llvm::Expected<BuiltKernel> KernelBuilder::from_cache(const cache::CacheEntry& e
 llvm::Expected<BuiltKernel> KernelBuilder::tuned(const Problem& problem) const {
   auto result = tune(problem);
   if (!result) return result.takeError();
-  log::info(llvm::formatv("tuned {0}: {1} at {2:F4} ms over {3} candidates", problem.key().str(), result->winner.key,
+  log::info(llvm::formatv("tuned {0}: {1} at {2:F4} ms over {3} candidates", key_of(problem).str(), result->winner.key,
                           result->timing.median_ms, result->candidates.size()));
   const cache::CacheKey key = cache_key_for(device_->description(), device_->compiler(), problem);
   BuiltKernel built{result->winner.spec, KernelOrigin::tuned, nullptr, std::nullopt, {}};

@@ -59,6 +59,9 @@ class KernelBuilder {
   // its default tiles (or the forced ones over them) and why. A forced variant or tile the device
   // or problem cannot take is invalid_argument, saying why, before anything compiles.
   llvm::Expected<gen::Selection> select(const Problem& problem) const;
+  // The key `problem`'s kernel has on this device (device_problem_key): what the kernel table, the
+  // cache and messages name it by.
+  ProblemKey key_of(const Problem& problem) const;
 
   // `flashjit tune`: tunes `problem` now, whatever the cache holds. The result keeps every
   // candidate's report; the winner is not stored (store_tuned does).

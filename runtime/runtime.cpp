@@ -115,11 +115,13 @@ Result<KernelChoice> Runtime::plan(const AttentionArgs& args) const {
                                    normalized->num_heads / normalized->num_kv_heads)
                          .str();
   if (planned->spec.kv_cache) {
-    const SplitKv split = split_kv_of(packed, impl_->cuda->device().sm_count);
+    const SplitKv split = split_kv_of(packed, impl_->cuda->device().sm_count, planned->spec.splits);
     if (split.splits > 1)
-      choice.reason += llvm::formatv("; split-KV: {0} blocks share each query block's keys ({1} SMs), a combine "
-                                     "step merges them ({2} bytes of workspace)",
-                                     split.splits, impl_->cuda->device().sm_count, split.workspace_bytes)
+      choice.reason += llvm::formatv("; split-KV: {0} blocks share each query block's keys ({1} SMs; {2}), a "
+                                     "combine step merges them ({3} bytes of workspace)",
+                                     split.splits, impl_->cuda->device().sm_count,
+                                     planned->spec.splits > 0 ? "the tuned count" : "the heuristic's count",
+                                     split.workspace_bytes)
                            .str();
   }
   return choice;
@@ -129,7 +131,7 @@ Result<size_t> Runtime::workspace_size(const AttentionArgs& args) const {
   Result<AttentionArgs> normalized = validate_args(args);
   if (!normalized) return normalized.status();
   if (!impl_->cuda) return size_t{0};
-  return split_kv_of(gqa_packed(*normalized), impl_->cuda->device().sm_count).workspace_bytes;
+  return workspace_bound(gqa_packed(*normalized), impl_->cuda->device().sm_count);
 }
 
 Backend Runtime::backend() const { return impl_->backend; }

@@ -20,27 +20,35 @@ long long lse_rows(const AttentionArgs& a) {
 
 }  // namespace
 
-int split_count(const ProblemShape& s, int sm_count) {
-  const int64_t group = s.num_heads / s.num_kv_heads;
-  const int64_t query_tiles = (int64_t{s.seqlen_q} * group + kSplitNominalRows - 1) / kSplitNominalRows;
-  const int64_t tiles = int64_t{s.batch} * s.num_kv_heads * query_tiles;
-  const int64_t key_blocks = (int64_t{s.seqlen_k} + kSplitNominalKeys - 1) / kSplitNominalKeys;
-  return std::max(1, gen::decode_split_count(tiles, key_blocks, sm_count));
+int split_count(const ProblemShape& s, int sm_count) { return gen::problem_split_count(s, sm_count); }
+
+ProblemKey device_problem_key(const Problem& problem, const gen::DeviceDescription& device) {
+  ProblemKey key = problem.key();
+  if (problem.features().kv_cache && !device.nominal && device.sm_count > 0)
+    key.splits = split_count(problem.shape(), device.sm_count);
+  return key;
 }
 
-SplitKv split_kv_of(const AttentionArgs& a, int sm_count) {
+SplitKv split_kv_exact(const AttentionArgs& a, int splits) {
   SplitKv split;
-  if (!has_kv_cache(a)) return split;
-  split.splits = split_count(shape_of(a), sm_count);
-  if (split.splits <= 1) {
-    split.splits = 1;
-    return split;
-  }
+  if (!has_kv_cache(a) || splits <= 1) return split;
+  split.splits = splits;
   split.rows = lse_rows(a);
   split.workspace_bytes =
       static_cast<size_t>(split.splits) * static_cast<size_t>(split.rows) * (static_cast<size_t>(a.head_dim) + 1) *
       sizeof(float);
   return split;
+}
+
+SplitKv split_kv_of(const AttentionArgs& a, int sm_count, int tuned) {
+  if (!has_kv_cache(a)) return SplitKv{};
+  const int heuristic = split_count(shape_of(a), sm_count);
+  return split_kv_exact(a, tuned > 0 ? std::min(tuned, gen::split_ceiling(heuristic)) : heuristic);
+}
+
+size_t workspace_bound(const AttentionArgs& a, int sm_count) {
+  if (!has_kv_cache(a)) return 0;
+  return split_kv_of(a, sm_count, gen::split_ceiling(split_count(shape_of(a), sm_count))).workspace_bytes;
 }
 
 Status check_workspace(const AttentionArgs& a, const SplitKv& split) {

@@ -9,6 +9,8 @@
 
 #include "flashjit/status.h"
 #include "flashjit/types.h"
+#include "generator/device_description.h"
+#include "problem/problem.h"
 #include "problem/problem_shape.h"
 #include "kv_cache_params.cuh"
 #include "split_partials.cuh"
@@ -21,19 +23,27 @@ struct SplitKv {
   size_t workspace_bytes = 0;  // splits * rows * (head_dim + 1) floats when split, else 0
 };
 
-// The nominal tile decode_split_count is asked about: 64 query rows (a KV head's queries packed
-// across its GQA group) and 64 keys per block.
-inline constexpr int kSplitNominalRows = 64;
-inline constexpr int kSplitNominalKeys = 64;
+// For a validated call reading a KV cache (no split otherwise): gen::problem_split_count's count
+// on `sm_count` SMs, or `tuned` (a kernel's KernelSpec::splits; 0: none) clamped to the heuristic's
+// gen::split_ceiling, so the workspace Runtime::workspace_size gave is always enough.
+SplitKv split_kv_of(const AttentionArgs& normalized, int sm_count, int tuned = 0);
 
-// For a validated call reading a KV cache (no split otherwise): tiles = batch * KV heads * the
-// nominal query tiles of a KV head's rows (seqlen_q * GQA ratio), key blocks = seqlen_k / 64, split
-// by gen::decode_split_count.
-SplitKv split_kv_of(const AttentionArgs& normalized, int sm_count);
+// The split of a call reading a KV cache into exactly `splits` blocks per tile (none at 1 or
+// without a cache): the tuner's timing and correctness runs of a split count.
+SplitKv split_kv_exact(const AttentionArgs& normalized, int splits);
 
-// The split count of a KV-cache call of these sizes (what split_kv_of decides; doctor asks it of a
-// problem without data).
+// The workspace bytes any kernel may need for this call on `sm_count` SMs, whatever split count it
+// was tuned to: Runtime::workspace_size.
+size_t workspace_bound(const AttentionArgs& normalized, int sm_count);
+
+// The split count of a KV-cache call of these sizes (the heuristic's; doctor asks it of a problem
+// without data).
 int split_count(const ProblemShape& shape, int sm_count);
+
+// The key a problem's kernel has on `device`: Problem::key() with, for a KV cache, the split
+// count there (none on a nominal device, whose SM count is unknown: its kernels split by the
+// heuristic at each launch). The kernel table and the tuning cache key kernels by it.
+ProblemKey device_problem_key(const Problem& problem, const gen::DeviceDescription& device);
 
 // Whether the call's own workspace (args.workspace, when given) holds what `split` needs: an
 // invalid_argument error that gives the size needed otherwise. Success without one (the runtime's).

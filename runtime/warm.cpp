@@ -42,7 +42,7 @@ std::vector<WarmOutcome> warm(const KernelBuilder& builder, const std::vector<Pr
     if (callbacks.starting) callbacks.starting(i, problems.size(), problem);
     const auto start = std::chrono::steady_clock::now();
     WarmOutcome outcome;
-    outcome.problem_key = problem.key().str();
+    outcome.problem_key = builder.key_of(problem).str();
     if (auto earlier = first_with_key.find(outcome.problem_key); earlier != first_with_key.end()) {
       const WarmOutcome& first = outcomes[earlier->second];
       outcome.duplicate_of = earlier->second;

@@ -42,7 +42,7 @@ int warm_all(const KernelBuilder& builder, const std::vector<Problem>& problems)
   ProgressBar bar("warming");
   WarmCallbacks callbacks;
   callbacks.starting = [&](size_t i, size_t total, const Problem& problem) {
-    bar.update(static_cast<int>(i), static_cast<int>(total), problem.key().str());
+    bar.update(static_cast<int>(i), static_cast<int>(total), builder.key_of(problem).str());
   };
   // Numbered from 1, as "duplicate of entry N" counts.
   size_t number = 0;

@@ -32,7 +32,7 @@ const char* candidate_status_name(CandidateStatus status) {
 CandidateReport make_report(const gen::KernelSpec& spec, CandidateStatus status, std::string detail) {
   CandidateReport report;
   report.spec = spec;
-  report.key = gen::canonical_key(spec);
+  report.key = gen::launch_key(spec);
   report.status = status;
   report.detail = std::move(detail);
   report.timing = untimed();

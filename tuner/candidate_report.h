@@ -9,7 +9,8 @@
 
 namespace flashjit::tuner {
 
-// A report for `spec` with its canonical key and no timing (+inf median).
+// A report for `spec` with its launch key (its canonical key, and a tuned split count) and no timing
+// (+inf median).
 CandidateReport make_report(const gen::KernelSpec& spec, CandidateStatus status, std::string detail = {});
 
 // "48 candidates: 47 pruned, 1 compile_failed; generic_...: why; ..." naming each candidate's

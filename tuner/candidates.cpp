@@ -7,6 +7,7 @@
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/FormatVariadic.h>
 
+#include "generator/decode_splits.h"
 #include "generator/variant_rules.h"
 #include "tuner/candidate_report.h"
 #include "tuner/tuner.h"
@@ -52,6 +53,10 @@ llvm::Expected<CandidateList> candidates(const gen::DeviceDescription& device, c
   if (!specs) return specs.takeError();
 
   CandidateList list;
+  if (problem.features().kv_cache && !device.nominal && device.sm_count > 0) {
+    list.key_splits = gen::problem_split_count(problem.shape(), device.sm_count);
+    list.split_counts = gen::tuned_split_candidates(list.key_splits);
+  }
   std::set<std::string> seen;
   for (const gen::KernelSpec& spec : *specs) {
     if (!seen.insert(gen::canonical_key(spec)).second) continue;

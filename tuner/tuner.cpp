@@ -171,15 +171,70 @@ std::optional<Choice> choose_winner(TuneState& state, const std::vector<size_t>&
 }
 
 // Details for the candidates that ran fine but did not win, so a report explains every row.
-void describe_losers(TuneState& state, size_t winner) {
+void describe_losers(TuneState& state, size_t winner, size_t tile_winner) {
   for (size_t i = 0; i < state.reports.size(); ++i) {
     CandidateReport& report = state.reports[i];
-    if (i == winner || report.status != CandidateStatus::ok) continue;
+    if (i == winner || i == tile_winner || report.status != CandidateStatus::ok) continue;
     report.detail = llvm::formatv("{0}; median {1:F4} ms against the winner's {2:F4} ms",
                                   report.finalist ? "correct finalist, not chosen" : "timed; not a finalist",
                                   report.timing.median_ms, state.reports[winner].timing.median_ms)
                         .str();
   }
+}
+
+// Issue 15: a KV key's split count is a tuning dimension. The winning kernel is timed again at each
+// of the key's split counts, the heuristic's first, and checked at each (the combine runs only when
+// split); the fastest wins unless the heuristic's count is within the tie tolerance of it. Returns
+// the index of the chosen run, `winner` itself when nothing could be swept (with the reason on its
+// report).
+size_t sweep_split_counts(TuneState& state, size_t winner, const CandidateList& list, TuningBackend& backend,
+                          const TuneOptions& options) {
+  if (list.split_counts.empty() || !state.device_lost.empty()) return winner;
+  if (const int timed = backend.timed_split_count(); timed != list.key_splits) {
+    state.reports[winner].detail += llvm::formatv("; split count not tuned: the timing runs (capped for memory) "
+                                                  "split into {0}, not the key's {1}, so the heuristic's {1} stays",
+                                                  timed, list.key_splits);
+    return winner;
+  }
+  std::vector<int> counts = {list.key_splits};
+  for (int s : list.split_counts)
+    if (s != list.key_splits) counts.push_back(s);
+  std::vector<size_t> swept;
+  for (int s : counts) {
+    CompiledCandidate run = *state.compiled[winner];
+    run.spec.splits = s;
+    run.key = gen::launch_key(run.spec);
+    state.reports.push_back(make_report(run.spec, CandidateStatus::not_timed));
+    state.reports.back().registers = state.reports[winner].registers;
+    state.compiled.push_back(std::move(run));
+    swept.push_back(state.reports.size() - 1);
+  }
+  std::vector<size_t> correct;
+  for (size_t n = 0; n < swept.size() && state.device_lost.empty(); ++n) {
+    time_candidate(state, swept[n], backend, options);
+    if (state.reports[swept[n]].status == CandidateStatus::ok && check_candidate(state, swept[n], backend))
+      correct.push_back(swept[n]);
+    state.report_progress(static_cast<int>(n) + 1, static_cast<int>(swept.size()),
+                          "time " + state.reports[swept[n]].key);
+  }
+  if (correct.empty()) {
+    state.reports[winner].detail += "; no split count could be timed, so the heuristic's stays";
+    return winner;
+  }
+  const std::vector<size_t> ranked = rank_by_median(state.reports, correct);
+  const double fastest = state.reports[ranked.front()].timing.median_ms;
+  const size_t heuristic = swept.front();
+  const bool heuristic_ties = state.reports[heuristic].status == CandidateStatus::ok &&
+                              state.reports[heuristic].timing.median_ms <= fastest * (1.0 + options.tie_tolerance);
+  const size_t chosen = heuristic_ties ? heuristic : ranked.front();
+  state.reports[chosen].detail =
+      state.reports[winner].detail +
+      llvm::formatv("; split count {0} of {1} timed ({2})", state.reports[chosen].spec.splits, counts.size(),
+                    heuristic_ties ? "the heuristic's, within the tie tolerance of the fastest"
+                                   : "the fastest, beyond the tie tolerance of the heuristic's")
+          .str();
+  state.reports[winner].detail = "winner's tile, timed again at each split count below";
+  return chosen;
 }
 
 }  // namespace
@@ -210,11 +265,15 @@ llvm::Expected<TuneResult> tune(const CandidateList& list, TuningBackend& backen
     return make_error(ErrorCode::launch_error, "no tuning candidate survived: " + failure_summary(state.reports));
 
   state.reports[choice->index].detail = "winner: " + choice->reason;
-  describe_losers(state, choice->index);
+  const size_t tile_winner = choice->index;
+  const size_t winner = sweep_split_counts(state, tile_winner, list, backend, options);
+  if (!state.device_lost.empty())
+    return make_error(ErrorCode::driver_error, "tuning stopped: " + state.device_lost);
+  describe_losers(state, winner, tile_winner);
 
   TuneResult result;
-  result.winner = std::move(*state.compiled[choice->index]);
-  result.timing = state.reports[choice->index].timing;
+  result.winner = std::move(*state.compiled[winner]);
+  result.timing = state.reports[winner].timing;
   result.candidates = std::move(state.reports);
   for (size_t i = tried; i < list.specs.size(); ++i)
     result.candidates.push_back(make_report(

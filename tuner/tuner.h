@@ -40,10 +40,15 @@ struct CandidateReport {
 
 // Every spec worth trying on this device for this problem (each usable variant's default, then the
 // selected variant's tile grid), with those a static check rules out (shared memory, registers, divisibility) reported
-// as pruned. An error, naming the reasons, when nothing is left.
+// as pruned, and a KV cache's split counts on a device with known SMs. An error, naming the reasons,
+// when nothing is left.
+// A KV-cache problem on a device (issue 15) also lists the split counts the winner is timed at:
+// gen::tuned_split_candidates of the key's heuristic count `key_splits`.
 struct CandidateList {
   std::vector<gen::KernelSpec> specs;
   std::vector<CandidateReport> pruned;
+  int key_splits = 0;
+  std::vector<int> split_counts;
 };
 llvm::Expected<CandidateList> candidates(const gen::DeviceDescription& device, const Problem& problem,
                                          const gen::CompilerTargets& targets);

@@ -45,6 +45,10 @@ class TuningBackend {
   // that poisons the whole context), or empty when only that candidate failed. A lost device
   // stops the tuning at once: every later candidate would fail the same way.
   virtual std::string device_lost() { return {}; }
+  // The split-KV count the heuristic gives the problem it times (1 when unsplit; 0 without a KV
+  // cache). The tuner sweeps a KV key's split counts only when this is the key's own count: timing
+  // runs capped to a smaller batch split differently, and their best count would not be the key's.
+  virtual int timed_split_count() const { return 0; }
 };
 
 }  // namespace flashjit::tuner

@@ -117,6 +117,30 @@ TEST(CacheEntryCheck, ASpecNotAsThisFlashJITWritesItIsRefused) {
   EXPECT_NE(problems.find(", but its fields describe "), std::string::npos) << problems;
 }
 
+// A tuned split count is one the tuner could have chosen for the key's heuristic count: refused on
+// an unsplit key and beyond the ceiling (a workspace sized by workspace_size would be too small).
+TEST(CacheEntryCheck, ATunedSplitCountOutsideTheKeysRangeIsRefused) {
+  auto kv_entry = [](const std::string& problem_key, int splits) {
+    CacheEntry entry = sample_entry(sample_key(1), true, 1);
+    entry.key.problem_key = problem_key;
+    auto spec = gen::spec_from_json(nlohmann::json::parse(entry.spec_json));
+    EXPECT_TRUE(static_cast<bool>(spec));
+    spec->kv_cache = true;
+    spec->mask = MaskKind::none;
+    spec->splits = splits;
+    entry.spec_json = gen::spec_to_json(*spec).dump();
+    return entry;
+  };
+  EXPECT_EQ(problems_of(kv_entry("bf16_d128_none_kvcache_gqa2_len4096_split5", 10)), "");
+  EXPECT_EQ(problems_of(kv_entry("bf16_d128_none_kvcache_gqa2_len4096_split5", 11)),
+            "spec's split count 11 is beyond the 10 the tuner tries for the key's 5");
+  EXPECT_EQ(problems_of(kv_entry("bf16_d128_none_kvcache_gqa2_len4096_split1", 2)),
+            "spec has a tuned split count (2) but the key's problem bf16_d128_none_kvcache_gqa2_len4096_split1 is "
+            "not split");
+  EXPECT_EQ(problems_of(kv_entry("bf16_d128_none_kvcache_gqa2_len4096", 2)),
+            "spec has a tuned split count (2) but the key's problem bf16_d128_none_kvcache_gqa2_len4096 is not split");
+}
+
 TEST(CacheEntryCheck, ACubinThatIsNotACudaBinaryIsRefused) {
   CacheEntry entry = sample_entry(sample_key(1), true, 1);
   entry.cubin = "not a cubin";

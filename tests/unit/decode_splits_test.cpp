@@ -47,5 +47,33 @@ TEST(DecodeSplits, NeverMoreThanTheMaximum) {
   EXPECT_EQ(decode_split_count(10, 100, 0), 1);
 }
 
+// A call's count from its shape: tiles = batch x KV heads x 64-row query tiles of a KV head's packed
+// rows; key blocks of 64. The batch-1 decode (32/8 heads, 32k keys) splits 16 ways.
+TEST(DecodeSplits, AProblemShapeCountsItsTilesAndKeyBlocks) {
+  ProblemShape decode{1, 32, 8, 1, 32768};
+  EXPECT_EQ(problem_split_count(decode, kH200), decode_split_count(8, 512, kH200));
+  EXPECT_EQ(problem_split_count(decode, kH200), 16);
+  // 16 query rows x GQA 4 = 64 packed rows: one tile; 17 rows: two.
+  ProblemShape chunk{2, 8, 2, 16, 4096};
+  EXPECT_EQ(problem_split_count(chunk, kH200), decode_split_count(2 * 2 * 1, 64, kH200));
+  chunk.seqlen_q = 17;
+  EXPECT_EQ(problem_split_count(chunk, kH200), decode_split_count(2 * 2 * 2, 64, kH200));
+  EXPECT_EQ(problem_split_count(ProblemShape{32, 32, 8, 1, 8192}, kH200), 1);
+}
+
+// The tuner's range around the heuristic's count: none when unsplit (no workspace ever appears),
+// else half, it and twice, capped, ascending and without repeats; the ceiling is the largest.
+TEST(DecodeSplits, TheTunedRangeAndItsCeiling) {
+  EXPECT_TRUE(tuned_split_candidates(1).empty());
+  EXPECT_TRUE(tuned_split_candidates(0).empty());
+  EXPECT_EQ(tuned_split_candidates(2), (std::vector<int>{1, 2, 4}));
+  EXPECT_EQ(tuned_split_candidates(5), (std::vector<int>{3, 5, 10}));
+  EXPECT_EQ(tuned_split_candidates(100), (std::vector<int>{50, 100, kMaxDecodeSplits}));
+  EXPECT_EQ(tuned_split_candidates(kMaxDecodeSplits), (std::vector<int>{64, kMaxDecodeSplits}));
+  EXPECT_EQ(split_ceiling(1), 1);
+  EXPECT_EQ(split_ceiling(5), 10);
+  EXPECT_EQ(split_ceiling(kMaxDecodeSplits), kMaxDecodeSplits);
+}
+
 }  // namespace
 }  // namespace flashjit::gen

@@ -9,6 +9,7 @@
 #include "helpers/errors.h"
 #include "generator/device_description.h"
 #include "generator/kernel_spec.h"
+#include "problem/problem_shape.h"
 
 namespace flashjit::gen {
 namespace {
@@ -127,6 +128,29 @@ TEST(KernelSpecValidate, AcceptsTheDefaultGenericSpec) {
   EXPECT_TRUE(spec_problems(generic_spec(90), h100).empty())
       << joined(spec_problems(generic_spec(90), h100));
   EXPECT_FALSE(static_cast<bool>(validate_spec(generic_spec(90), h100)));
+}
+
+// A tuned split count is a launch setting: it leaves the kernel's key (and symbol) alone, names
+// the tuner's report rows, and is bounded and only for a KV cache's kernel.
+TEST(KernelSpecValidate, ASplitCountIsForKvKernelsAndBounded) {
+  KernelSpec s = generic_spec(90);
+  s.kv_cache = true;
+  const std::string key = canonical_key(s);
+  s.splits = 8;
+  EXPECT_EQ(canonical_key(s), key);
+  EXPECT_EQ(launch_key(s), key + " x8 splits");
+  EXPECT_TRUE(spec_problems(s, DeviceDescription::for_arch(90)).empty())
+      << joined(spec_problems(s, DeviceDescription::for_arch(90)));
+  s.splits = flashjit::kMaxKvSplits + 1;
+  EXPECT_TRUE(has_problem_containing(spec_problems(s, DeviceDescription::for_arch(90)), "splits 129 is outside 0..128"));
+  s.splits = -1;
+  EXPECT_TRUE(has_problem_containing(spec_problems(s, DeviceDescription::for_arch(90)), "splits -1 is outside"));
+  s.kv_cache = false;
+  s.splits = 2;
+  EXPECT_TRUE(has_problem_containing(spec_problems(s, DeviceDescription::for_arch(90)),
+                                     "splits 2 is set on a kernel without a KV cache"));
+  s.splits = 0;
+  EXPECT_EQ(launch_key(s), canonical_key(s));
 }
 
 TEST(KernelSpecValidate, RejectsHeadDimNotAMultipleOf8) {

@@ -152,7 +152,7 @@ TEST(ProblemKey, RefusesWhatItWouldNotWrite) {
   // A hostile key is quoted short (96 characters: the longest real key fits) and escaped.
   Status hostile = failure_of(parse_problem_key(std::string(1000, 'x') + "\n"));
   EXPECT_EQ(hostile.message(),
-            "problem key '" + std::string(96, 'x') + "... (1001 bytes)' does not end in _len<sequence bucket>");
+            "problem key '" + std::string(128, 'x') + "... (1001 bytes)' does not end in _len<sequence bucket>");
 }
 
 TEST(Problem, OfKeyHasThatKey) {
@@ -342,6 +342,28 @@ TEST(ProblemFeatures, PagedKeysCarryThePageSize) {
   EXPECT_EQ(message_of(parse_problem_key("f16_d64_none_kvcache_paged_page016_gqa1_len128"), ErrorCode::invalid_argument),
             "problem key 'f16_d64_none_kvcache_paged_page016_gqa1_len128' has unknown score modifiers "
             "'none_kvcache_paged_page016'");
+}
+
+// A KV key on a GPU carries the split count there after its bucket; read back exactly, refused on a
+// key without a cache or beyond the most splits.
+TEST(ProblemFeatures, KvKeysCarryTheirSplitCount) {
+  ProblemFeatures f{DType::bf16, 128, MaskKind::none};
+  f.kv_cache = f.paged = true;
+  ProblemKey key{f, 4, 32768, false, 16};
+  key.splits = 16;
+  EXPECT_EQ(key.str(), "bf16_d128_none_kvcache_paged_page16_gqa4_len32768_split16_unaligned");
+  for (int splits : {0, 1, 16, kMaxKvSplits}) {
+    key.splits = splits;
+    auto parsed = parse_problem_key(key.str());
+    ASSERT_TRUE(static_cast<bool>(parsed)) << llvm::toString(parsed.takeError());
+    EXPECT_EQ(*parsed, key);
+  }
+  EXPECT_EQ(message_of(parse_problem_key("bf16_d128_none_gqa4_len4096_split4"), ErrorCode::invalid_argument),
+            "problem key 'bf16_d128_none_gqa4_len4096_split4' has a split count but no KV cache");
+  EXPECT_EQ(message_of(parse_problem_key("bf16_d128_none_kvcache_gqa4_len4096_split129"), ErrorCode::invalid_argument),
+            "problem key 'bf16_d128_none_kvcache_gqa4_len4096_split129' has a split count above 128");
+  EXPECT_EQ(message_of(parse_problem_key("bf16_d128_none_kvcache_gqa4_len4096_split04"), ErrorCode::invalid_argument),
+            "problem key 'bf16_d128_none_kvcache_gqa4_len4096_split04' does not end in _len<sequence bucket>");
 }
 
 // A KV problem without data: the page size defaults to vLLM's 16 and the appended keys to 1; a page

@@ -129,6 +129,23 @@ TEST(SpecJson, IntegersOutsideIntAreRejectedNotTruncated) {
   }
 }
 
+// A tuned split count is written only when set, read back, and refused below 1 (0 is no field).
+TEST(SpecJson, ATunedSplitCountRoundTripsAndIsOtherwiseAbsent) {
+  KernelSpec kv = sample_spec();
+  kv.kv_cache = true;
+  EXPECT_FALSE(spec_to_json(kv).contains("splits"));
+  kv.splits = 12;
+  nlohmann::json j = spec_to_json(kv);
+  EXPECT_EQ(j.at("splits"), 12);
+  auto back = spec_from_json(nlohmann::json::parse(j.dump()));
+  ASSERT_TRUE(static_cast<bool>(back)) << llvm::toString(back.takeError());
+  EXPECT_EQ(*back, kv);
+  j["splits"] = 0;
+  EXPECT_EQ(json_error(j), "spec field 'splits': must be at least 1 (a tuned split count), not 0");
+  j["splits"] = "many";
+  EXPECT_NE(json_error(j).find("spec field 'splits'"), std::string::npos) << json_error(j);
+}
+
 TEST(SpecJson, BadValuesAreNamedWithTheReason) {
   nlohmann::json j = spec_to_json(sample_spec());
   j["variant"] = "mma_sm60";

@@ -100,6 +100,58 @@ TEST(SplitKv, LaunchShapes) {
   EXPECT_EQ(combine.dynamic_shared_bytes, 0u);
 }
 
+// A tuned count (KernelSpec::splits) replaces the heuristic's up to the tuner's ceiling for it, so
+// the workspace Runtime::workspace_size gives (workspace_bound) always holds what a launch takes.
+TEST(SplitKv, ATunedCountIsClampedToTheBoundTheWorkspaceWasSizedFor) {
+  const AttentionArgs a = decode_args(1, 32, 8, 1, 32768);  // the heuristic's 16 splits
+  EXPECT_EQ(split_kv_of(a, kH200Sms, 8).splits, 8);
+  EXPECT_EQ(split_kv_of(a, kH200Sms, 32).splits, 32);
+  EXPECT_EQ(split_kv_of(a, kH200Sms, 100).splits, 32);  // beyond twice the heuristic's: clamped
+  EXPECT_EQ(workspace_bound(a, kH200Sms), 32u * 32 * 129 * 4);
+  for (int tuned : {0, 1, 8, 16, 32, 128})
+    EXPECT_LE(split_kv_of(a, kH200Sms, tuned).workspace_bytes, workspace_bound(a, kH200Sms)) << tuned;
+  // A call the heuristic leaves unsplit stays unsplit whatever a spec says, and needs nothing.
+  const AttentionArgs full = decode_args(32, 32, 8, 1, 8192);
+  EXPECT_EQ(split_kv_of(full, kH200Sms, 8).splits, 1);
+  EXPECT_EQ(workspace_bound(full, kH200Sms), 0u);
+  AttentionArgs plain = a;
+  plain.seqused_k = nullptr;
+  EXPECT_EQ(workspace_bound(plain, kH200Sms), 0u);
+}
+
+// The tuner's runs take a count as given: a correctness check's small problem splits too.
+TEST(SplitKv, AnExactCountForTheTunersRuns) {
+  const AttentionArgs a = decode_args(4, 4, 2, 1, 133);
+  EXPECT_EQ(split_kv_of(a, kH200Sms).splits, 1);
+  const SplitKv eight = split_kv_exact(a, 8);
+  EXPECT_EQ(eight.splits, 8);
+  EXPECT_EQ(eight.rows, 16);
+  EXPECT_EQ(eight.workspace_bytes, 8u * 16 * 129 * 4);
+  EXPECT_EQ(split_kv_exact(a, 1).workspace_bytes, 0u);
+}
+
+// A KV problem's key on a GPU carries its split count there; a nominal device (a compile-only
+// warm-up) knows no SMs and leaves it out, as does a problem without a cache.
+TEST(SplitKv, TheDeviceKeyCarriesTheSplitCount) {
+  ProblemFeatures f;
+  f.dtype = DType::bf16;
+  f.head_dim = 128;
+  f.kv_cache = f.paged = true;
+  auto decode = Problem::of_shape(f, ProblemShape{1, 32, 8, 1, 32768});
+  ASSERT_TRUE(static_cast<bool>(decode)) << llvm::toString(decode.takeError());
+  gen::DeviceDescription h200 = gen::DeviceDescription::for_arch(90);
+  h200.nominal = false;
+  h200.sm_count = kH200Sms;
+  const ProblemKey key = device_problem_key(*decode, h200);
+  EXPECT_EQ(key.splits, 16);
+  EXPECT_EQ(key.str(), "bf16_d128_none_kvcache_paged_page16_gqa4_len32768_split16");
+  EXPECT_EQ(device_problem_key(*decode, gen::DeviceDescription::for_arch(90)), decode->key());
+  EXPECT_EQ(decode->key().splits, 0);
+  auto dense = Problem::of_shape(ProblemFeatures{DType::bf16, 128}, ProblemShape{1, 32, 8, 1, 32768});
+  ASSERT_TRUE(static_cast<bool>(dense)) << llvm::toString(dense.takeError());
+  EXPECT_EQ(device_problem_key(*dense, h200).splits, 0);
+}
+
 // A workspace the caller gives must hold the partials; the message gives the size needed.
 TEST(SplitKv, TheCallersWorkspaceIsChecked) {
   AttentionArgs a = decode_args(1, 32, 8, 1, 32768);

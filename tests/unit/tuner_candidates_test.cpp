@@ -152,6 +152,28 @@ TEST(TunerCandidates, ADeviceTheCompilerCannotTargetIsAnError) {
   EXPECT_TRUE(contains(error, "sm_61")) << error;
 }
 
+// A KV problem on a GPU lists the split counts around its key's heuristic count (issue 15); a nominal
+// device (no SM count) and a problem without a cache list none.
+TEST(TunerCandidates, AKvProblemOnAGpuListsItsSplitCounts) {
+  ProblemFeatures f{DType::bf16, 128, MaskKind::none};
+  f.kv_cache = f.paged = true;
+  auto decode = Problem::of_shape(f, ProblemShape{1, 32, 8, 1, 32768});
+  ASSERT_TRUE(static_cast<bool>(decode)) << llvm::toString(decode.takeError());
+  gen::DeviceDescription h200 = gen::DeviceDescription::for_arch(90);
+  h200.nominal = false;
+  h200.sm_count = 132;
+  auto list = candidates(h200, *decode, nvrtc_for_61_75_90());
+  ASSERT_TRUE(static_cast<bool>(list)) << llvm::toString(list.takeError());
+  EXPECT_EQ(list->key_splits, 16);
+  EXPECT_EQ(list->split_counts, (std::vector<int>{8, 16, 32}));
+  for (const gen::KernelSpec& spec : list->specs) EXPECT_EQ(spec.splits, 0) << gen::canonical_key(spec);
+
+  EXPECT_TRUE(listed(90, *decode).split_counts.empty());
+  auto dense = candidates(h200, problem(DType::bf16, 128), nvrtc_for_61_75_90());
+  ASSERT_TRUE(static_cast<bool>(dense)) << llvm::toString(dense.takeError());
+  EXPECT_TRUE(dense->split_counts.empty());
+}
+
 TEST(TunerCandidates, MaxCandidatesOneTunesOnlyTheDefault) {
   const CandidateList list = listed(61, problem(DType::f16, 256));
   testing::FakeBackend backend;

@@ -36,7 +36,8 @@ struct Script {
 
 class FakeBackend : public TuningBackend {
  public:
-  std::map<std::string, Script> scripts;  // by canonical key; unscripted keys get Script{}
+  std::map<std::string, Script> scripts;  // by launch key; unscripted keys get Script{}
+  int timed_splits = 0;                   // timed_split_count(): the timing problem's split count
   // When set, the first compile waits (up to 5 s) until a second compile runs beside it, which
   // proves the compiles overlap without relying on timing luck.
   bool require_overlap = false;
@@ -106,6 +107,8 @@ class FakeBackend : public TuningBackend {
     record("device_lost?", "");
     return lost_;
   }
+
+  int timed_split_count() const override { return timed_splits; }
 
   int total_compiles() const {
     int total = 0;

@@ -410,5 +410,115 @@ TEST(Tune, BadOptionsAndEmptyListsAreErrors) {
   EXPECT_TRUE(contains(error, "too big")) << error;
 }
 
+// Issue 15: a KV key's split count is a tuning dimension, swept on the tile winner.
+gen::KernelSpec kv_tile(int block_m, int splits = 0) {
+  gen::KernelSpec spec = tile(block_m);
+  spec.kv_cache = true;
+  spec.splits = splits;
+  return spec;
+}
+
+CandidateList kv_list(const std::vector<gen::KernelSpec>& specs, int key_splits, std::vector<int> counts) {
+  CandidateList list = list_of(specs);
+  list.key_splits = key_splits;
+  list.split_counts = std::move(counts);
+  return list;
+}
+
+const CandidateReport* report_keyed(const TuneResult& result, const std::string& wanted) {
+  for (const CandidateReport& report : result.candidates)
+    if (report.key == wanted) return &report;
+  return nullptr;
+}
+
+TEST(TuneSplits, TheTileWinnerIsTimedAtEachSplitCountAndTheFastestWins) {
+  FakeBackend backend;
+  backend.timed_splits = 4;
+  backend.scripts[key(kv_tile(16))] = timed(2.0);
+  backend.scripts[key(kv_tile(32))] = timed(1.0);
+  for (int s : {2, 4, 8}) backend.scripts[gen::launch_key(kv_tile(32, s))] = timed(s == 8 ? 0.5 : 1.0);
+
+  const TuneResult result = tuned(kv_list({kv_tile(16), kv_tile(32)}, 4, {2, 4, 8}), backend);
+
+  EXPECT_EQ(result.winner.spec, kv_tile(32, 8));
+  EXPECT_EQ(result.winner.key, gen::launch_key(kv_tile(32, 8)));
+  EXPECT_DOUBLE_EQ(result.timing.median_ms, 0.5);
+  // The heuristic's count first, then the others ascending; each checked, only the tile winner swept.
+  const std::vector<std::string> swept = {gen::launch_key(kv_tile(32, 4)), gen::launch_key(kv_tile(32, 2)),
+                                          gen::launch_key(kv_tile(32, 8))};
+  std::vector<std::string> times = backend.calls_of("time");
+  ASSERT_GE(times.size(), 3u);
+  EXPECT_EQ(std::vector<std::string>(times.end() - 3, times.end()), swept);
+  const std::vector<std::string> checks = backend.calls_of("check");
+  for (const std::string& k : swept) {
+    EXPECT_EQ(std::count(checks.begin(), checks.end(), k), 1) << k;
+    ASSERT_NE(report_keyed(result, k), nullptr) << k;
+  }
+  EXPECT_TRUE(contains(report_keyed(result, swept[2])->detail, "split count 8 of 3 timed"))
+      << report_keyed(result, swept[2])->detail;
+  EXPECT_TRUE(contains(report_for(result, kv_tile(32)).detail, "timed again at each split count"));
+  EXPECT_EQ(report_keyed(result, swept[0])->status, CandidateStatus::ok);
+  EXPECT_EQ(backend.total_compiles(), 2);  // a split count is a launch setting: nothing recompiles
+}
+
+TEST(TuneSplits, TheHeuristicCountKeepsANearTie) {
+  FakeBackend backend;
+  backend.timed_splits = 6;
+  backend.scripts[gen::launch_key(kv_tile(32, 6))] = timed(1.00);
+  backend.scripts[gen::launch_key(kv_tile(32, 3))] = timed(0.99);
+  backend.scripts[gen::launch_key(kv_tile(32, 12))] = timed(1.50);
+
+  const TuneResult result = tuned(kv_list({kv_tile(32)}, 6, {3, 6, 12}), backend);
+
+  EXPECT_EQ(result.winner.spec.splits, 6);
+  EXPECT_TRUE(contains(report_keyed(result, gen::launch_key(kv_tile(32, 6)))->detail, "the heuristic's"));
+}
+
+TEST(TuneSplits, AWrongSplitCountLosesAndTheRestStillCompete) {
+  FakeBackend backend;
+  backend.timed_splits = 2;
+  backend.scripts[gen::launch_key(kv_tile(32, 1))] = timed(3.0);
+  backend.scripts[gen::launch_key(kv_tile(32, 2))] = timed(2.0);
+  backend.scripts[gen::launch_key(kv_tile(32, 4))] = timed(0.5);
+  backend.scripts[gen::launch_key(kv_tile(32, 4))].mismatch = "max error 0.3 at row 7";
+
+  const TuneResult result = tuned(kv_list({kv_tile(32)}, 2, {1, 2, 4}), backend);
+
+  EXPECT_EQ(result.winner.spec.splits, 2);
+  const CandidateReport* wrong = report_keyed(result, gen::launch_key(kv_tile(32, 4)));
+  ASSERT_NE(wrong, nullptr);
+  EXPECT_EQ(wrong->status, CandidateStatus::wrong_result);
+  EXPECT_EQ(wrong->detail, "max error 0.3 at row 7");
+}
+
+TEST(TuneSplits, CappedTimingRunsLeaveTheHeuristicCountAndSayWhy) {
+  FakeBackend backend;
+  backend.timed_splits = 2;  // the timing problem's batch was capped: it splits unlike the key
+  const TuneResult result = tuned(kv_list({kv_tile(32)}, 5, {3, 5, 10}), backend);
+
+  EXPECT_EQ(result.winner.spec.splits, 0);
+  EXPECT_EQ(result.winner.key, key(kv_tile(32)));
+  EXPECT_TRUE(contains(report_for(result, kv_tile(32)).detail, "split into 2, not the key's 5"))
+      << report_for(result, kv_tile(32)).detail;
+  for (const std::string& k : backend.calls_of("time")) EXPECT_FALSE(contains(k, "split")) << k;
+}
+
+TEST(TuneSplits, NoSplitCountsNoSweep) {
+  FakeBackend backend;
+  backend.timed_splits = 1;
+  const TuneResult result = tuned(kv_list({kv_tile(32)}, 1, {}), backend);
+  EXPECT_EQ(result.winner.spec.splits, 0);
+  EXPECT_EQ(result.candidates.size(), 1u);
+}
+
+TEST(TuneSplits, EverySplitCountFailingKeepsTheTileWinner) {
+  FakeBackend backend;
+  backend.timed_splits = 2;
+  for (int s : {1, 2, 4}) backend.scripts[gen::launch_key(kv_tile(32, s))].time_fails = true;
+  const TuneResult result = tuned(kv_list({kv_tile(32)}, 2, {1, 2, 4}), backend);
+  EXPECT_EQ(result.winner.spec.splits, 0);
+  EXPECT_TRUE(contains(report_for(result, kv_tile(32)).detail, "no split count could be timed"));
+}
+
 }  // namespace
 }  // namespace flashjit::tuner
