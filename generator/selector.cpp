@@ -1,5 +1,7 @@
 #include "generator/selector.h"
 
+#include <algorithm>
+
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/FormatVariadic.h>
 
@@ -24,6 +26,25 @@ std::string device_label(const DeviceDescription& device) {
   return device.name + " (sm_" + std::to_string(device.compute_capability()) + ")";
 }
 
+// A decode-shaped call (issue 15): a KV cache read by at most one 64-row query tile per (sequence,
+// KV head), which after GQA packing holds the group's rows. It is bound by reading the cache, not by
+// the tensor cores, so a taller tile only adds padding rows: 128 rows for 4 real ones compute 32x
+// what they need and hold twice the accumulators, which costs occupancy, i.e. loads in flight.
+constexpr int kDecodeTileRows = 64;
+bool decode_shaped(const Problem& problem) {
+  return problem.features().kv_cache && problem.shape().seqlen_q <= kDecodeTileRows;
+}
+
+// The variant's preferred tiles, the decode-sized ones first (in their order) for a decode-shaped
+// call.
+std::vector<KernelSpec> preferred_tiles_for(const VariantRules& rules, const KernelSpec& base, const Problem& problem) {
+  std::vector<KernelSpec> tiles = rules.preferred_tiles(base);
+  if (decode_shaped(problem))
+    std::stable_partition(tiles.begin(), tiles.end(),
+                          [](const KernelSpec& s) { return s.block_m <= kDecodeTileRows; });
+  return tiles;
+}
+
 }  // namespace
 
 llvm::Expected<KernelSpec> default_spec(Variant variant, const DeviceDescription& device,
@@ -37,7 +58,7 @@ llvm::Expected<KernelSpec> default_spec(Variant variant, const DeviceDescription
     if (std::string why = rules.head_dim_problem(base.head_dim); !why.empty())
       return make_error(ErrorCode::unsupported, why);
   std::vector<std::string> last_problems;
-  for (const KernelSpec& spec : rules.preferred_tiles(base)) {
+  for (const KernelSpec& spec : preferred_tiles_for(rules, base, problem)) {
     last_problems = spec_problems(spec, device);
     if (last_problems.empty()) return spec;
   }

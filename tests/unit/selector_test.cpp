@@ -276,6 +276,29 @@ TEST(Selector, HopperWithTensorsTmaCannotAddressRunsMma80) {
 // would do.
 // The loader's choice of NVRTC travels in the targets into the selection, forced or not; targets
 // without one (a test's) leave it empty. The reason itself is the variant's.
+// A decode-shaped KV call (at most one 64-row query tile per sequence and KV head, GQA-packed) takes
+// the variant's first 64-row tile; a chunked prefill over the cache (more rows) keeps the 128-row
+// default, as a problem without a cache does.
+TEST(Selector, DecodeTakesA64RowTile) {
+  ProblemFeatures f{DType::bf16, 128, MaskKind::none};
+  f.kv_cache = f.paged = true;
+  auto kv = [&](int seqlen_q) {
+    auto p = Problem::of_shape(f, ProblemShape{8, 8, 8, seqlen_q, 8192});
+    EXPECT_TRUE(static_cast<bool>(p)) << llvm::toString(p.takeError());
+    return *p;
+  };
+  EXPECT_EQ(canonical_key(selected(90, kv(4), nvrtc13()).spec), "mma_sm80_sm90_bf16_d128_m64n64w4s2_none_kvcache_paged");
+  EXPECT_EQ(canonical_key(selected(90, kv(64), nvrtc13()).spec), "mma_sm80_sm90_bf16_d128_m64n64w4s2_none_kvcache_paged");
+  EXPECT_EQ(canonical_key(selected(80, kv(4), nvrtc13()).spec), "mma_sm80_sm80_bf16_d128_m64n64w4s2_none_kvcache_paged");
+  EXPECT_EQ(selected(90, kv(65), nvrtc13()).spec.block_m, 128);
+  EXPECT_EQ(selected(80, problem(DType::bf16, 128), nvrtc13()).spec.block_m, 128);
+  // Where no 64-row tile is preferred, the order is the variant's own (generic's f32 tiles).
+  f.dtype = DType::f32;
+  const KernelSpec generic = selected(90, kv(4), nvrtc13()).spec;
+  EXPECT_EQ(generic.variant, Variant::generic);
+  EXPECT_LE(generic.block_m, 64);
+}
+
 TEST(Selector, TheSelectionSaysWhichNvrtcCompilesIt) {
   CompilerTargets chosen = nvrtc12();
   chosen.choice = "NVRTC 12.4 (/opt/nvrtc/libnvrtc.so.12); passed over: NVRTC 13.0 targets sm_75..sm_121 only";
