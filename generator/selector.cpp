@@ -176,6 +176,11 @@ llvm::Expected<Selection> select_variant(const DeviceDescription& device, const 
   }
   selection.reason = chosen->reason;
   if (!passed_over.empty()) selection.reason += " (not " + llvm::join(passed_over, "; ") + ")";
+  if (decode_shaped(problem) && selection.spec.block_m <= kDecodeTileRows)
+    selection.reason += llvm::formatv("; a {0}-row tile: a decode's {1} query row{2} per KV head need no taller one",
+                                      selection.spec.block_m, problem.shape().seqlen_q,
+                                      problem.shape().seqlen_q == 1 ? "" : "s")
+                            .str();
   selection.compiled_by = targets.choice;
   return selection;
 }

@@ -101,6 +101,14 @@ cache::CacheEntry modified_hopper_entry() {
 cache::CacheEntry paged_decode_entry() {
   return valid_entry("NVIDIA H200", 90, "bf16_d128_none_kvcache_paged_page16_gqa1_len8192", true);
 }
+// A batch-1 decode on the H200, whose key carries its split count and whose spec the tuned count.
+cache::CacheEntry split_decode_entry() {
+  cache::CacheEntry entry = valid_entry("NVIDIA H200", 90, "bf16_d128_none_kvcache_paged_page16_gqa4_len32768_split16", true);
+  json spec = json::parse(entry.spec_json);
+  spec["splits"] = 32;
+  entry.spec_json = spec.dump();
+  return entry;
+}
 cache::CacheEntry appending_ampere_entry() {
   return valid_entry("NVIDIA A100-SXM4-80GB", 80, "f16_d64_causal_kvcache_append_gqa1_len1024", false);
 }
@@ -145,7 +153,7 @@ void add_import_seeds(SeedSet& seeds) {
   seeds.add("cache_import", "valid-three-entries.json", exported({hopper_entry(), ampere_entry(), turing_entry()}));
   seeds.add("cache_import", "valid-no-entries.json", exported({}));
   seeds.add("cache_import", "valid-score-modifiers.json", exported({modified_hopper_entry(), windowed_ampere_entry()}));
-  seeds.add("cache_import", "valid-kv-cache.json", exported({paged_decode_entry(), appending_ampere_entry()}));
+  seeds.add("cache_import", "valid-kv-cache.json", exported({paged_decode_entry(), appending_ampere_entry(), split_decode_entry()}));
   // The same key twice, untuned then tuned: the import merges them by store()'s rule.
   seeds.add("cache_import", "valid-duplicate-key.json", edited(exported({ampere_entry()}), [](json& root) {
     json tuned = root["entries"][0];
@@ -252,6 +260,17 @@ void add_row_seeds(SeedSet& seeds) {
   // A KV-cache key holding the kernel of a problem without a cache, and a paged key without its size.
   add("invalid-dense-spec-for-kv-key.bin", row(paged_decode_entry(), [](cache::CacheEntry& e) {
         e.spec_json = hopper_entry().spec_json;
+      }));
+  add("valid-hopper-tuned-split-count.bin", row(split_decode_entry()));
+  // A tuned split count beyond what the key's heuristic count lets the tuner try (a workspace sized
+  // by workspace_size would be too small), and a split count on a key without a cache.
+  add("invalid-split-count-beyond-the-key.bin", row(split_decode_entry(), [](cache::CacheEntry& e) {
+        json spec = json::parse(e.spec_json);
+        spec["splits"] = 33;
+        e.spec_json = spec.dump();
+      }));
+  add("invalid-split-key-without-a-cache.bin", row(hopper_entry(), [](cache::CacheEntry& e) {
+        e.key.problem_key = "bf16_d128_causal_gqa4_len4096_split4";
       }));
   add("invalid-paged-key-without-page-size.bin", row(paged_decode_entry(), [](cache::CacheEntry& e) {
         e.key.problem_key = "bf16_d128_none_kvcache_paged_gqa1_len8192";

@@ -290,7 +290,11 @@ TEST(Selector, DecodeTakesA64RowTile) {
   EXPECT_EQ(canonical_key(selected(90, kv(4), nvrtc13()).spec), "mma_sm80_sm90_bf16_d128_m64n64w4s2_none_kvcache_paged");
   EXPECT_EQ(canonical_key(selected(90, kv(64), nvrtc13()).spec), "mma_sm80_sm90_bf16_d128_m64n64w4s2_none_kvcache_paged");
   EXPECT_EQ(canonical_key(selected(80, kv(4), nvrtc13()).spec), "mma_sm80_sm80_bf16_d128_m64n64w4s2_none_kvcache_paged");
+  EXPECT_TRUE(contains(selected(90, kv(4), nvrtc13()).reason,
+                       "; a 64-row tile: a decode's 4 query rows per KV head need no taller one"))
+      << selected(90, kv(4), nvrtc13()).reason;
   EXPECT_EQ(selected(90, kv(65), nvrtc13()).spec.block_m, 128);
+  EXPECT_FALSE(contains(selected(90, kv(65), nvrtc13()).reason, "row tile"));
   EXPECT_EQ(selected(80, problem(DType::bf16, 128), nvrtc13()).spec.block_m, 128);
   // Where no 64-row tile is preferred, the order is the variant's own (generic's f32 tiles).
   f.dtype = DType::f32;
