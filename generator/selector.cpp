@@ -5,6 +5,7 @@
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/FormatVariadic.h>
 
+#include "generator/decode_splits.h"
 #include "generator/variant_rules.h"
 #include "support/error.h"
 
@@ -43,6 +44,17 @@ std::vector<KernelSpec> preferred_tiles_for(const VariantRules& rules, const Ker
     std::stable_partition(tiles.begin(), tiles.end(),
                           [](const KernelSpec& s) { return s.block_m <= kDecodeTileRows; });
   return tiles;
+}
+
+// A template that does not split a cache's keys cannot serve a call the heuristic splits on this
+// device (a nominal device, whose SM count is unknown, splits nothing).
+std::string split_problem(const VariantRules& rules, const DeviceDescription& device, const Problem& problem) {
+  if (rules.modifiers.splits_keys || !problem.features().kv_cache || device.sm_count <= 0) return {};
+  const int splits = problem_split_count(problem.shape(), device.sm_count);
+  if (splits <= 1) return {};
+  return llvm::formatv("{0} does not split a cache's keys, and this call's sequences fill {1} SMs only split {2} "
+                       "ways (split-KV)",
+                       rules.name, device.sm_count, splits);
 }
 
 }  // namespace
@@ -89,6 +101,10 @@ VariantVerdict judge_variant(Variant variant, const DeviceDescription& device,
       verdict.reason = why;
       return verdict;
     }
+  if (std::string why = split_problem(rules, device, problem); !why.empty()) {
+    verdict.reason = why;
+    return verdict;
+  }
   auto spec = default_spec(variant, device, problem);
   if (!spec) {
     verdict.reason = llvm::toString(spec.takeError());

@@ -64,6 +64,12 @@ struct VariantRules {
     // What a ragged call must give for the template to take it, as `flashjit doctor` says it;
     // empty: nothing beyond the offsets. (The Problem's own checks enforce it.)
     const char* ragged_condition = "";
+    // The same for a KV cache: which cache calls it takes (the Problem's rules enforce it).
+    const char* kv_condition = "";
+    // Whether the template splits a cache's keys over several blocks (split-KV, KvCacheParams'
+    // num_splits). One that does not is not chosen for a call the heuristic splits (judge_variant),
+    // and its launches never split.
+    bool splits_keys = true;
   } modifiers;
 
   // Why the tile (block_m/block_n/warps/stages against head_dim) is illegal; empty when legal.

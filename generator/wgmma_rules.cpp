@@ -88,11 +88,35 @@ std::vector<std::string> tile_problems(const KernelSpec& s) {
   return p;
 }
 
+// The smallest K/V tile: a page must hold one, so that TMA loads a tile from whole boxes.
+constexpr int kSmallestPage = 64;
+// A decode's query rows (GQA-packed) fill less than one 64-row consumer warpgroup.
+constexpr int kDecodeRows = 64;
+
+// Issue 15: the prefill over a KV cache that TMA loads tile by tile. A decode step (mma_sm80's
+// decode path, with its 64-row tiles), a ragged chunked prefill (its key counts come from seqused_k,
+// which the ragged tile walk does not read), appends (a modifier) and small pages run on mma_sm80.
+std::string kv_cache_rule(const Problem& problem) {
+  const ProblemShape& s = problem.shape();
+  if (problem.features().ragged)
+    return "wgmma_sm90 reads a KV cache for dense queries only (a ragged chunked prefill runs on mma_sm80)";
+  if (s.seqlen_q <= kDecodeRows)
+    return llvm::formatv("a decode step's {0} query row{1} per KV head fill no 64-row wgmma tile: the decode path "
+                         "is mma_sm80's",
+                         s.seqlen_q, s.seqlen_q == 1 ? "" : "s");
+  if (problem.features().paged && s.page_size < kSmallestPage)
+    return llvm::formatv("wgmma_sm90 loads K/V tiles by TMA from pages of at least {0} keys, not {1} (mma_sm80 "
+                         "reads smaller pages)",
+                         kSmallestPage, s.page_size);
+  return {};
+}
+
 // Beyond the architecture: an NVRTC that can target sm_90a, and tensors TMA can address.
 std::string problem_rule(const Problem& problem, const CompilerTargets& targets) {
   if (targets.nvrtc_major < 12)
     return llvm::formatv("NVRTC {0} cannot target sm_90a (CUDA 12.0 or newer can)", targets.version());
   if (!problem.tma_addressable()) return "TMA cannot address these tensors (" + problem.tma_problem() + ")";
+  if (problem.features().kv_cache) return kv_cache_rule(problem);
   return {};
 }
 
@@ -150,6 +174,13 @@ const VariantRules& wgmma_sm90_rules() {
     // maps sized: its Problem is not TMA-addressable, and problem_rule refuses it saying so.
     r.modifiers = {true, true, true, true};
     r.modifiers.ragged_condition = "when the call gives total_q and total_k, which size its TMA tensor maps";
+    // Issue 15: the paged (or dense) cache of a prefill, unsplit, without appends
+    // (templates/wgmma_kv_cache.cuh; kv_cache_rule says which calls).
+    r.modifiers.kv_cache = true;
+    r.modifiers.paged = true;
+    r.modifiers.splits_keys = false;
+    r.modifiers.kv_condition =
+        "for a prefill of dense queries, over pages of 64 keys or more, that the GPU's SMs need not split";
     r.tile_problems = tile_problems;
     r.shared_memory_bytes = wgmma_shared_memory_bytes;
     r.tile_grid = tile_grid;

@@ -229,7 +229,8 @@ llvm::Expected<Problem> Problem::of_shape(const ProblemFeatures& features, const
   std::string why;
   for (Operand operand : {Operand::q, Operand::k, Operand::v, Operand::out}) {
     // A ragged batch's tensors are packed, as its calls' are (contiguous_args, with their token counts).
-    const TensorGeometry geometry = contiguous_geometry(shape, features.head_dim, operand, features.ragged);
+    const TensorGeometry geometry =
+        contiguous_geometry(shape, features.head_dim, operand, features.ragged, features.kv_cache);
     why = tma_layout_problem(geometry, dtype_size(features.dtype));
     if (!why.empty()) break;
   }

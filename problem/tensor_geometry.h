@@ -31,12 +31,16 @@ struct TensorGeometry {
 };
 
 // One tensor of normalized arguments (validate_args filled in the strides). A ragged call's packed
-// tensor is one batch entry of total_q (q, out) or total_k (k, v) rows.
+// tensor is one batch entry of total_q (q, out) or total_k (k, v) rows; a KV cache's k and v are
+// its num_pages pages of page_size rows, or [batch, seqlen_k] rows when dense.
 TensorGeometry geometry_of(const AttentionArgs& normalized, Operand operand);
 // The same tensor stored contiguously ([batch, seq, heads, head_dim]) at a 16-byte aligned base; a
 // ragged one packed ([tokens, heads, head_dim], batch stride 0) with room for `batch` sequences of
-// the shape's lengths.
-TensorGeometry contiguous_geometry(const ProblemShape& shape, int head_dim, Operand operand, bool ragged = false);
+// the shape's lengths. A KV cache's k and v (`kv_cache`) are its pages ([pages, page_size, heads,
+// head_dim], each sequence's seqlen_k keys in whole pages) when the shape has a page size, else
+// [batch, seqlen_k] rows, whether or not the queries are ragged.
+TensorGeometry contiguous_geometry(const ProblemShape& shape, int head_dim, Operand operand, bool ragged = false,
+                                   bool kv_cache = false);
 
 // The elements the tensor spans from its base: the largest offset a dimension reaches, plus a row.
 int64_t span_elements(const TensorGeometry& tensor);

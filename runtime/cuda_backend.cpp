@@ -157,7 +157,7 @@ llvm::Expected<void*> CudaBackend::split_workspace(const AttentionArgs& args, co
 
 Status CudaBackend::launch(const BuiltKernel& ready, const AttentionArgs& args, CUstream stream) {
   const int sm_count = device_.description().sm_count;
-  const SplitKv split = ready.spec.kv_cache ? split_kv_of(args, sm_count, ready.spec.splits) : SplitKv{};
+  const SplitKv split = kernel_split(ready.spec, args, sm_count);
   if (Status s = check_workspace(args, split); !s.ok()) return s;
   void* workspace = nullptr;
   if (split.splits > 1) {

@@ -86,9 +86,8 @@ llvm::Expected<PreparedLaunch> prepare_launch(const tuner::CompiledCandidate& c,
   if (!params) return params.takeError();
   // A tuned count runs as given: the correctness check's small problem would not split at all by
   // its own heuristic, and the timing runs' heuristic is the key's (the tuner checks).
-  const SplitKv split = !c.spec.kv_cache      ? SplitKv{}
-                        : c.spec.splits > 0 ? split_kv_exact(args, c.spec.splits)
-                                            : split_kv_of(args, sm_count);
+  const SplitKv split = c.spec.kv_cache && c.spec.splits > 0 ? split_kv_exact(args, c.spec.splits)
+                                                              : kernel_split(c.spec, args, sm_count);
   if (workspace.size() < split.workspace_bytes) {
     workspace = cuda::DeviceBuffer();
     auto grown = cuda::DeviceBuffer::allocate(split.workspace_bytes);

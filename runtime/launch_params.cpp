@@ -77,8 +77,10 @@ llvm::Expected<WgmmaParams> make_wgmma_params(const gen::KernelSpec& spec, const
   const std::pair<Operand, TmaTensor*> tensors[] = {
       {Operand::q, &p.q}, {Operand::k, &p.k}, {Operand::v, &p.v}};
   for (auto [operand, tensor] : tensors) {
-    const TensorMapRequest request =
-        tensor_map_request(a, operand, operand == Operand::q ? kWgmmaConsumerRows : spec.block_n);
+    int box_rows = spec.block_n;
+    if (operand == Operand::q) box_rows = kWgmmaConsumerRows;
+    else if (a.block_table != nullptr) box_rows = paged_box_rows(spec.block_n, a.page_size);
+    const TensorMapRequest request = tensor_map_request(a, operand, box_rows);
     auto bits = encode(request);
     if (!bits) return bits.takeError();
     tensor->map = *bits;

@@ -115,7 +115,7 @@ Result<KernelChoice> Runtime::plan(const AttentionArgs& args) const {
                                    normalized->num_heads / normalized->num_kv_heads)
                          .str();
   if (planned->spec.kv_cache) {
-    const SplitKv split = split_kv_of(packed, impl_->cuda->device().sm_count, planned->spec.splits);
+    const SplitKv split = kernel_split(planned->spec, packed, impl_->cuda->device().sm_count);
     if (split.splits > 1)
       choice.reason += llvm::formatv("; split-KV: {0} blocks share each query block's keys ({1} SMs; {2}), a "
                                      "combine step merges them ({3} bytes of workspace)",

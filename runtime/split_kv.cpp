@@ -5,6 +5,7 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "generator/decode_splits.h"
+#include "generator/variant_rules.h"
 #include "problem/kv_cache_args.h"
 
 namespace flashjit {
@@ -44,6 +45,11 @@ SplitKv split_kv_of(const AttentionArgs& a, int sm_count, int tuned) {
   if (!has_kv_cache(a)) return SplitKv{};
   const int heuristic = split_count(shape_of(a), sm_count);
   return split_kv_exact(a, tuned > 0 ? std::min(tuned, gen::split_ceiling(heuristic)) : heuristic);
+}
+
+SplitKv kernel_split(const gen::KernelSpec& spec, const AttentionArgs& a, int sm_count) {
+  if (!spec.kv_cache || !gen::rules_for(spec.variant).modifiers.splits_keys) return SplitKv{};
+  return split_kv_of(a, sm_count, spec.splits);
 }
 
 size_t workspace_bound(const AttentionArgs& a, int sm_count) {

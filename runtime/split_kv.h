@@ -10,6 +10,7 @@
 #include "flashjit/status.h"
 #include "flashjit/types.h"
 #include "generator/device_description.h"
+#include "generator/kernel_spec.h"
 #include "problem/problem.h"
 #include "problem/problem_shape.h"
 #include "kv_cache_params.cuh"
@@ -27,6 +28,10 @@ struct SplitKv {
 // on `sm_count` SMs, or `tuned` (a kernel's KernelSpec::splits; 0: none) clamped to the heuristic's
 // gen::split_ceiling, so the workspace Runtime::workspace_size gave is always enough.
 SplitKv split_kv_of(const AttentionArgs& normalized, int sm_count, int tuned = 0);
+
+// The split a kernel of `spec` launches the call with: none for a kernel without a cache or whose
+// template does not split (wgmma_sm90), else split_kv_of with the spec's tuned count.
+SplitKv kernel_split(const gen::KernelSpec& spec, const AttentionArgs& normalized, int sm_count);
 
 // The split of a call reading a KV cache into exactly `splits` blocks per tile (none at 1 or
 // without a cache): the tuner's timing and correctness runs of a split count.

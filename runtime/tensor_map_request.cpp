@@ -39,4 +39,6 @@ TensorMapRequest tensor_map_request(const AttentionArgs& args, Operand operand, 
   return r;
 }
 
+int paged_box_rows(int block_n, int page_size) { return std::min(page_size, block_n & -block_n); }
+
 }  // namespace flashjit

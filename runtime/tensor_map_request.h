@@ -17,4 +17,10 @@ constexpr unsigned kTmaBoxColumns = 64;
 // (problem/tma_addressability.h).
 TensorMapRequest tensor_map_request(const AttentionArgs& args, Operand operand, int box_rows);
 
+// The rows of one K/V box of a paged cache (issue 15) for key tiles of `block_n` rows: a box never
+// crosses a page, so a tile is block_n / rows boxes, each from its own page: the page size, or the
+// largest power of two dividing block_n when that is smaller (96-key tiles take 32-row boxes).
+// templates/wgmma_kv_cache.cuh computes the same from its tile and page shift.
+int paged_box_rows(int block_n, int page_size);
+
 }  // namespace flashjit

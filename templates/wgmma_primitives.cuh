@@ -274,6 +274,14 @@ __device__ __forceinline__ void named_barrier_sync(int id, int threads) {
 #endif
 }
 
+// Orders this thread's ordinary writes to shared memory before the async proxy's reads that follow
+// (wgmma's operands): without it a wgmma may read what was there before the writes.
+__device__ __forceinline__ void fence_proxy_async_shared() {
+#if !defined(FLASHJIT_HOST_EMULATION)
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
 // bar.arrive: signals barrier `id` (of `threads` threads) and goes on; the threads that bar.sync on
 // it wait for these arrivals.
 __device__ __forceinline__ void named_barrier_arrive(int id, int threads) {

@@ -44,6 +44,7 @@
 #include "score_modifiers.cuh"
 #include "tma_params.cuh"
 #include "warpgroup_register_budget.cuh"
+#include "wgmma_kv_cache.cuh"
 #include "wgmma_primitives.cuh"
 #include "wgmma_score_modifiers.cuh"
 #include "wgmma_tile_scheduler.cuh"
@@ -157,15 +158,6 @@ __device__ __forceinline__ int key_block_count(const AttentionParams& p, int m_b
   return n_end > 0 ? (n_end + Shape::kBlockN - 1) / Shape::kBlockN : 0;
 }
 
-// TMA coordinates, innermost first: the head-dim column, then sequence, head and batch in the order
-// the host gave the tensor map's dimensions (selects, so the array stays in registers).
-__device__ __forceinline__ void place_coordinates(int (&c)[4], const TmaTensor& t, int column, int row, int head,
-                                                  int batch) {
-  c[0] = column;
-#pragma unroll
-  for (int slot = 1; slot < 4; ++slot) c[slot] = t.seq_slot == slot ? row : t.head_slot == slot ? head : batch;
-}
-
 // `rows` rows from `row` of one (head, batch) slice: one TMA box per 64-column tile.
 template <class Shape>
 __device__ __forceinline__ void load_rows(smem_addr_t dst, int rows, const TmaTensor& t, int row, int head, int batch,
@@ -181,8 +173,8 @@ __device__ __forceinline__ void load_rows(smem_addr_t dst, int rows, const TmaTe
 // `scheduler`: WgmmaTileScheduler, or a ragged batch's RaggedTileWalk (each thread's own: a walk
 // moves forward as it is asked; tile_at). Taken by reference as the dense kernel always took its
 // scheduler: a copy reordered a few of the dense kernel's instructions.
-template <class Shape, class Traits, class Mods, class Scheduler>
-__device__ __forceinline__ void produce(const WgmmaParams& params, const Mods mods,
+template <class Shape, class Traits, class Mods, class Kv, class Scheduler>
+__device__ __forceinline__ void produce(const WgmmaParams& params, const Mods mods, const Kv kv,
                                         const WgmmaSharedLayout<Shape>& shared, const Scheduler& scheduler) {
   constexpr bool kCausal = Traits::kCausal;
   constexpr bool kMods = has_score_mods<Mods>();
@@ -196,7 +188,7 @@ __device__ __forceinline__ void produce(const WgmmaParams& params, const Mods mo
     const WgmmaTile tile = tile_at(scheduler, index, p, mods);
     if constexpr (is_ragged_batch<Traits, Mods>())
       if (Scheduler::is_end(tile)) break;
-    const auto mod = mod_state<Traits>(p, mods, tile.batch, tile.head);
+    const auto mod = cache_mod_state<Traits>(p, mods, kv, tile.batch, tile.head);
     int blocks;
     int first_block = 0;
     if constexpr (kMods) {
@@ -230,11 +222,21 @@ __device__ __forceinline__ void produce(const WgmmaParams& params, const Mods mo
       // The slot's previous round has been consumed (a fresh barrier's "previous phase" counts as done).
       mbarrier_wait(shared.kv_empty(ring.slot), ring.phase ^ 1u);
       mbarrier_arrive_expect_tx(shared.k_full(ring.slot), Shape::kKvTileBytes);
-      load_rows<Shape>(shared.k(ring.slot), Shape::kBlockN, params.k, k_row0 + block * Shape::kBlockN, kv_head,
-                       batch, shared.k_full(ring.slot));
+      if constexpr (has_kv_cache<Kv>() && is_paged<Traits>()) {
+        load_paged_rows<Shape>(shared.k(ring.slot), params.k, kv, tile.batch, kv_head, mod.sequence.seqlen_k, block,
+                               shared.k_full(ring.slot));
+      } else {
+        load_rows<Shape>(shared.k(ring.slot), Shape::kBlockN, params.k, k_row0 + block * Shape::kBlockN, kv_head,
+                         batch, shared.k_full(ring.slot));
+      }
       mbarrier_arrive_expect_tx(shared.v_full(ring.slot), Shape::kKvTileBytes);
-      load_rows<Shape>(shared.v(ring.slot), Shape::kBlockN, params.v, k_row0 + block * Shape::kBlockN, kv_head,
-                       batch, shared.v_full(ring.slot));
+      if constexpr (has_kv_cache<Kv>() && is_paged<Traits>()) {
+        load_paged_rows<Shape>(shared.v(ring.slot), params.v, kv, tile.batch, kv_head, mod.sequence.seqlen_k, block,
+                               shared.v_full(ring.slot));
+      } else {
+        load_rows<Shape>(shared.v(ring.slot), Shape::kBlockN, params.v, k_row0 + block * Shape::kBlockN, kv_head,
+                         batch, shared.v_full(ring.slot));
+      }
       ring.advance();
     }
   }
@@ -390,8 +392,8 @@ __device__ __forceinline__ OutputRescale<Shape> score_block(float (&s)[1][Shape:
 // even one whose rows cannot see it (the causal diagonal, a window's edge, or rows past seqlen_q):
 // its mask gives zeros, at the cost of a few products per tile. With modifiers the blocks are those
 // of window_key_blocks, the producer's; the ring and Q phases count blocks and loads alike.
-template <class Shape, class Element, class Traits, class Mods, class Scheduler>
-__device__ __forceinline__ void consume(const AttentionParams& p, const Mods mods,
+template <class Shape, class Element, class Traits, class Mods, class Kv, class Scheduler>
+__device__ __forceinline__ void consume(const AttentionParams& p, const Mods mods, const Kv kv,
                                         const WgmmaSharedLayout<Shape>& shared, const Scheduler& scheduler,
                                         int consumer) {
   constexpr bool kCausal = Traits::kCausal;
@@ -406,7 +408,7 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const Mods mod
     const WgmmaTile tile = tile_at(scheduler, index, p, mods);
     if constexpr (is_ragged_batch<Traits, Mods>())
       if (Scheduler::is_end(tile)) break;
-    const auto mod = mod_state<Traits>(p, mods, tile.batch, tile.head);
+    const auto mod = cache_mod_state<Traits>(p, mods, kv, tile.batch, tile.head);
     int blocks;
     int first_block = 0;
     if constexpr (kMods) {
@@ -428,6 +430,12 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const Mods mod
       unsigned probabilities[Shape::kBlockN / 16][4];
       // The first block: S alone.
       mbarrier_wait(shared.k_full(ring.slot), ring.phase);
+      if constexpr (has_kv_cache<Kv>()) {
+        // The only block that can reach past the sequence's keys (wgmma_kv_cache.cuh).
+        mbarrier_wait(shared.v_full(ring.slot), ring.phase);
+        zero_rows_past_keys<Shape>(shared.v(ring.slot),
+                                   mod.sequence.seqlen_k - (first_block + blocks - 1) * Shape::kBlockN, consumer);
+      }
       turns.wait_turn();
       wgmma_pin_all(s[0]);
       wgmma_fence();
@@ -489,8 +497,8 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const Mods mod
 
 // The producer warpgroup's one thread loads, the consumer warpgroups compute, each walking the
 // tiles of `scheduler` in the same order.
-template <class Shape, class Element, class Traits, class Mods, class Scheduler>
-__device__ __forceinline__ void run_warpgroups(const WgmmaParams& params, const Mods mods,
+template <class Shape, class Element, class Traits, class Mods, class Kv, class Scheduler>
+__device__ __forceinline__ void run_warpgroups(const WgmmaParams& params, const Mods mods, const Kv kv,
                                                const WgmmaSharedLayout<Shape>& layout, const Scheduler& scheduler) {
   const int warpgroup = warp_uniform(threadIdx.x / 128);
   // Two consumer warpgroups need more than the 168 registers a 384-thread block starts with: the
@@ -498,19 +506,19 @@ __device__ __forceinline__ void run_warpgroups(const WgmmaParams& params, const 
   using Registers = typename Shape::Registers;
   if (warpgroup == 0) {
     if constexpr (Registers::kRebalances) setmaxnreg_dec<Registers::kProducerRegisters>();
-    if (threadIdx.x == 0) produce<Shape, Traits>(params, mods, layout, scheduler);
+    if (threadIdx.x == 0) produce<Shape, Traits>(params, mods, kv, layout, scheduler);
     return;
   }
   if constexpr (Registers::kRebalances) setmaxnreg_inc<Registers::kConsumerRegisters>();
-  consume<Shape, Element, Traits>(params.attention, mods, layout, scheduler, warpgroup - 1);
+  consume<Shape, Element, Traits>(params.attention, mods, kv, layout, scheduler, warpgroup - 1);
 }
 
 // One block's work: the kernel entries below call it with the modifiers' parameters (NoScoreMods
 // for a dense kernel, where every modifier branch folds away and the code is what it was before).
 // The parameters and the ModState travel by value: an empty NoScoreMods (or ModState) passed by
 // reference reordered a few instructions of the dense kernel's PTX.
-template <class Traits, class Mods>
-__device__ __forceinline__ void wgmma_forward(const WgmmaParams& params, const Mods mods) {
+template <class Traits, class Mods, class Kv = NoKvCache>
+__device__ __forceinline__ void wgmma_forward(const WgmmaParams& params, const Mods mods, const Kv kv = Kv{}) {
   using Shape = WgmmaShape<Traits>;
   using Element = typename Traits::Element;
   const AttentionParams& p = params.attention;
@@ -536,11 +544,11 @@ __device__ __forceinline__ void wgmma_forward(const WgmmaParams& params, const M
   if constexpr (is_ragged_batch<Traits, Mods>()) {
     using Walk = RaggedTileWalk<Shape::kBlockM, Shape::kBlockN, Traits::kCausal>;
     const Walk walk = Walk::start(ragged_batch(p, mods));
-    run_warpgroups<Shape, Element, Traits>(params, mods, layout, walk);
+    run_warpgroups<Shape, Element, Traits>(params, mods, kv, layout, walk);
   } else {
     const WgmmaTileScheduler scheduler{(p.seqlen_q + Shape::kBlockM - 1) / Shape::kBlockM, p.num_heads, p.batch,
                                        Traits::kCausal};
-    run_warpgroups<Shape, Element, Traits>(params, mods, layout, scheduler);
+    run_warpgroups<Shape, Element, Traits>(params, mods, kv, layout, scheduler);
   }
 }
 
@@ -555,6 +563,15 @@ template <class Traits>
 __global__ void __launch_bounds__(WgmmaShape<Traits>::Registers::kThreads, 1)
     wgmma_sm90_forward_modified(const FLASHJIT_GRID_CONSTANT WgmmaParams params, const ScoreModParams mods) {
   wgmma_forward<Traits>(params, mods);
+}
+
+// A kernel reading a KV cache (issue 15: a prefill over a paged or dense cache, unsplit; the score
+// modifiers as in the `_modified` entry).
+template <class Traits>
+__global__ void __launch_bounds__(WgmmaShape<Traits>::Registers::kThreads, 1)
+    wgmma_sm90_forward_kvcache(const FLASHJIT_GRID_CONSTANT WgmmaParams params, const ScoreModParams mods,
+                               const KvCacheParams kv) {
+  wgmma_forward<Traits>(params, mods, kv);
 }
 
 }  // namespace dev

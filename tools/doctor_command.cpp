@@ -100,9 +100,11 @@ json modifiers_by_variant() {
     }
     const std::string why = gen::modifier_problem(rules, all);
     const std::string condition = rules.modifiers.ragged_condition;
+    const std::string kv_condition = rules.modifiers.kv_condition;
     rows.push_back({{"variant", rules.name},
                     {"serves", serves},
                     {"ragged_condition", condition.empty() ? json(nullptr) : json(condition)},
+                    {"kv_condition", kv_condition.empty() ? json(nullptr) : json(kv_condition)},
                     {"why_not", why.empty() ? json(nullptr) : json(why)}});
   }
   return rows;
@@ -355,6 +357,9 @@ void print_modifiers_by_variant(llvm::raw_ostream& os, const json& rows) {
     if (!row["ragged_condition"].is_null())
       for (std::string& name : serves)
         if (name == "ragged") name += " (" + row["ragged_condition"].get<std::string>() + ")";
+    if (!row["kv_condition"].is_null())
+      for (std::string& name : serves)
+        if (name == "KV cache") name += " (" + row["kv_condition"].get<std::string>() + ")";
     std::string text = serves.empty() ? std::string("none") : llvm::join(serves, ", ");
     if (!row["why_not"].is_null()) text += " (" + row["why_not"].get<std::string>() + ")";
     os << llvm::formatv("  {0,-10} {1}\n", row["variant"].get<std::string>(), text);

@@ -8,6 +8,7 @@
 
 #include <llvm/Support/FormatVariadic.h>
 
+#include "generator/variant_rules.h"
 #include "tuner/candidate_report.h"
 #include "tuner/parallel_compile.h"
 #include "tuner/timing.h"
@@ -190,6 +191,10 @@ void describe_losers(TuneState& state, size_t winner, size_t tile_winner) {
 size_t sweep_split_counts(TuneState& state, size_t winner, const CandidateList& list, TuningBackend& backend,
                           const TuneOptions& options) {
   if (list.split_counts.empty() || !state.device_lost.empty()) return winner;
+  if (!gen::rules_for(state.reports[winner].spec.variant).modifiers.splits_keys) {
+    state.reports[winner].detail += "; split count not tuned: its template does not split a cache's keys";
+    return winner;
+  }
   if (const int timed = backend.timed_split_count(); timed != list.key_splits) {
     state.reports[winner].detail += llvm::formatv("; split count not tuned: the timing runs (capped for memory) "
                                                   "split into {0}, not the key's {1}, so the heuristic's {1} stays",

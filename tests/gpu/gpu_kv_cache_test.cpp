@@ -1,7 +1,8 @@
 // Issue 15 on a GPU: KV caches (dense and paged, page sizes 1 to 256, shuffled and shared pages,
 // counts 0, 1, a page boundary +-1 and long), appends across a page boundary, decode and chunked
 // prefill (ragged queries), GQA and MQA, the score modifiers; through the selector's choice and
-// every variant that computes them (generic, mma_sm80, mma_sm75; forced), against the double-precision reference with the
+// every variant that computes them (generic, mma_sm80, mma_sm75; wgmma_sm90 for prefills; forced), against the
+// double-precision reference with the
 // output poisoned and every cache element no sequence owns NaN, and the cache after the call bit
 // for bit. The opt-in argument check (check_args) finds a count past a row's pages and a table
 // entry that is no page on the device, by index, before anything is written. Skipped, with the
@@ -64,10 +65,27 @@ void PrintTo(const GpuKvCase& c, std::ostream* os) {
   *os << (c.variant ? variant_name(*c.variant) : "auto") << " " << c.kv.name();
 }
 
+// Prefills wgmma_sm90 takes on an H200 (dense queries, pages of 64 keys and more or a dense cache,
+// no appends, tiles enough that the call is not split: 256 and more per call): its TMA loads box by
+// box through the table, the V rows past each sequence's keys cleared.
+std::vector<KvCacheCase> wgmma_prefill_cases() {
+  const DType f16 = DType::f16, bf16 = DType::bf16;
+  std::vector<KvCacheCase> c;
+  c.push_back(kv_cache_case(decode_queries(4, 16, 4, 256, 128, bf16, MaskKind::causal), {0, 63, 65, 700}, 64, 0, false));
+  c.push_back(kv_cache_case(decode_queries(4, 16, 4, 256, 64, f16, MaskKind::none), {129, 300, 64, 1}, 256));
+  c.push_back(kv_cache_case(decode_queries(4, 8, 8, 512, 64, f16, MaskKind::causal), {600, 0, 513, 77}, 0));
+  return c;
+}
+
 // The selector's choice, and each variant that computes KV caches, forced, in the dtypes it computes.
 std::vector<GpuKvCase> every_variant() {
   std::vector<GpuKvCase> cases;
   for (const KvCacheCase& kv : kv_cases()) cases.push_back({std::nullopt, kv});
+  for (const KvCacheCase& kv : wgmma_prefill_cases()) {
+    cases.push_back({std::nullopt, kv});
+    cases.push_back({Variant::wgmma_sm90, kv});
+    cases.push_back({Variant::mma_sm80, kv});
+  }
   for (const KvCacheCase& kv : kv_cases()) cases.push_back({Variant::generic, kv});
   for (const KvCacheCase& kv : kv_cases()) {
     const DType dtype = kv.queries.dtype;

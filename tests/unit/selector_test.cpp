@@ -303,6 +303,55 @@ TEST(Selector, DecodeTakesA64RowTile) {
   EXPECT_LE(generic.block_m, 64);
 }
 
+// Issue 15: Hopper runs the prefill over a KV cache that TMA loads tile by tile (pages of 64 keys and
+// more, or a dense cache) on wgmma_sm90; every other KV call runs on mma_sm80, and wgmma's verdict
+// says why: a decode step, small pages, appended keys, ragged queries, or a call the heuristic
+// splits on this GPU.
+TEST(Selector, HopperRunsAPagedPrefillOnWgmmaAndSaysWhyNotOtherCacheCalls) {
+  ProblemFeatures f{DType::bf16, 128, MaskKind::causal};
+  f.kv_cache = f.paged = true;
+  auto kv = [&](const ProblemFeatures& features, ProblemShape shape) {
+    auto p = Problem::of_shape(features, shape);
+    EXPECT_TRUE(static_cast<bool>(p)) << llvm::toString(p.takeError());
+    return *p;
+  };
+  const Selection prefill = selected(90, kv(f, {2, 32, 8, 1024, 8192, 64}), nvrtc13());
+  EXPECT_EQ(canonical_key(prefill.spec).rfind("wgmma_sm90_sm90a_bf16_d128_m128", 0), 0u) << canonical_key(prefill.spec);
+  EXPECT_EQ(prefill.reason, kWgmmaReason);
+  ProblemFeatures dense = f;
+  dense.paged = false;
+  EXPECT_EQ(selected(90, kv(dense, {2, 32, 8, 1024, 8192}), nvrtc13()).spec.variant, Variant::wgmma_sm90);
+
+  auto why_not = [&](const Problem& p) {
+    const Selection s = selected(90, p, nvrtc13());
+    EXPECT_EQ(s.spec.variant, Variant::mma_sm80);
+    return verdict_for(s, Variant::wgmma_sm90).reason;
+  };
+  EXPECT_EQ(why_not(kv(f, {2, 32, 8, 1, 8192, 64})),
+            "a decode step's 1 query row per KV head fill no 64-row wgmma tile: the decode path is mma_sm80's");
+  EXPECT_EQ(why_not(kv(f, {2, 32, 8, 1024, 8192, 16})),
+            "wgmma_sm90 loads K/V tiles by TMA from pages of at least 64 keys, not 16 (mma_sm80 reads smaller pages)");
+  ProblemFeatures appending = f;
+  appending.append = true;
+  EXPECT_EQ(why_not(kv(appending, {2, 32, 8, 1024, 8192, 64, 4})), "wgmma_sm90 does not compute appended keys");
+  ProblemFeatures ragged = f;
+  ragged.ragged = true;
+  EXPECT_EQ(why_not(kv(ragged, {2, 32, 8, 1024, 8192, 64})),
+            "wgmma_sm90 reads a KV cache for dense queries only (a ragged chunked prefill runs on mma_sm80)");
+
+  // On a GPU whose SMs the call's tiles do not fill (4 query tiles of one sequence, 32k keys).
+  DeviceDescription h200 = DeviceDescription::for_arch(90);
+  h200.nominal = false;
+  h200.sm_count = 132;
+  auto split = select_variant(h200, kv(f, {1, 2, 1, 128, 32768, 64}), nvrtc13());
+  ASSERT_TRUE(static_cast<bool>(split)) << llvm::toString(split.takeError());
+  EXPECT_EQ(split->spec.variant, Variant::mma_sm80);
+  EXPECT_TRUE(contains(verdict_for(*split, Variant::wgmma_sm90).reason,
+                       "wgmma_sm90 does not split a cache's keys, and this call's sequences fill 132 SMs only split "))
+      << verdict_for(*split, Variant::wgmma_sm90).reason;
+  EXPECT_EQ(select_variant(h200, kv(f, {2, 32, 8, 1024, 8192, 64}), nvrtc13())->spec.variant, Variant::wgmma_sm90);
+}
+
 TEST(Selector, TheSelectionSaysWhichNvrtcCompilesIt) {
   CompilerTargets chosen = nvrtc12();
   chosen.choice = "NVRTC 12.4 (/opt/nvrtc/libnvrtc.so.12); passed over: NVRTC 13.0 targets sm_75..sm_121 only";

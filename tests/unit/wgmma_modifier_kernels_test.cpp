@@ -72,5 +72,36 @@ TEST(WgmmaModifierKernels, DefaultTilesKeepTheirRegistersWithoutSpills) {
     }
 }
 
+// Issue 15's `_kvcache` kernels (templates/wgmma_kv_cache.cuh): a paged and a dense cache under a
+// prefill at d 64, 128 and 256, one with every score modifier, at the selector's tiles: the same
+// register count, no spills, no stack, no advisory (the paged loads, the block-table reads and the
+// clearing of V's rows past the keys sit beside the full accumulators).
+TEST(WgmmaModifierKernels, KvCacheKernelsKeepTheirRegistersWithoutSpills) {
+  for (int head_dim : {64, 128, 256})
+    for (bool paged : {true, false}) {
+      ProblemFeatures f{head_dim == 128 ? DType::f16 : DType::bf16, head_dim, paged ? MaskKind::causal : MaskKind::none};
+      f.kv_cache = true;
+      f.paged = paged;
+      if (head_dim == 64 && paged) f.window = f.softcap = f.alibi = true;
+      auto problem = Problem::of_shape(f, ProblemShape{2, 8, 2, 512, 4096, paged ? 128 : 0});
+      ASSERT_TRUE(static_cast<bool>(problem)) << llvm::toString(problem.takeError());
+      auto spec = gen::default_spec(Variant::wgmma_sm90, gen::DeviceDescription::for_arch(90), *problem);
+      ASSERT_TRUE(static_cast<bool>(spec)) << llvm::toString(spec.takeError());
+      const std::string key = gen::canonical_key(*spec);
+      auto emitted = gen::emit(*spec);
+      ASSERT_TRUE(static_cast<bool>(emitted)) << llvm::toString(emitted.takeError());
+      auto compiled = compile_kernel(*emitted, *spec);
+      ASSERT_TRUE(static_cast<bool>(compiled)) << key << ": " << llvm::toString(compiled.takeError());
+      EXPECT_NE(compiled->lowered_name.find("wgmma_sm90_forward_kvcache"), std::string::npos)
+          << key << ": " << compiled->lowered_name;
+      if (llvm::Error err = check_entry_registers(*spec, compiled->resources.registers))
+        ADD_FAILURE() << llvm::toString(std::move(err));
+      EXPECT_EQ(compiled->resources.spill_store_bytes, 0) << key;
+      EXPECT_EQ(compiled->resources.spill_load_bytes, 0) << key;
+      EXPECT_EQ(compiled->resources.stack_bytes, 0) << key;
+      EXPECT_TRUE(compiled->resources.advisories.empty()) << key << ": " << compiled->resources.advisories.front();
+    }
+}
+
 }  // namespace
 }  // namespace flashjit::cuda
