@@ -152,6 +152,26 @@ TEST(SplitKv, TheDeviceKeyCarriesTheSplitCount) {
   EXPECT_EQ(device_problem_key(*dense, h200).splits, 0);
 }
 
+// The split a kernel launches with: wgmma_sm90's template does not split keys (it is not chosen
+// for a call the heuristic splits), so its launches never do; a KV kernel of a splitting variant
+// takes split_kv_of with its tuned count; a kernel without a cache none.
+TEST(SplitKv, AKernelSplitsOnlyWhereItsTemplateDoes) {
+  const AttentionArgs a = decode_args(1, 32, 8, 1, 32768);
+  gen::KernelSpec spec;
+  spec.set_features(features_of(a));
+  spec.variant = Variant::mma_sm80;
+  EXPECT_EQ(kernel_split(spec, a, kH200Sms).splits, 16);
+  spec.splits = 8;
+  EXPECT_EQ(kernel_split(spec, a, kH200Sms).splits, 8);
+  spec.variant = Variant::wgmma_sm90;
+  EXPECT_EQ(kernel_split(spec, a, kH200Sms).splits, 1);
+  EXPECT_EQ(kernel_split(spec, a, kH200Sms).workspace_bytes, 0u);
+  spec.variant = Variant::generic;
+  spec.splits = 0;
+  spec.kv_cache = false;
+  EXPECT_EQ(kernel_split(spec, a, kH200Sms).splits, 1);
+}
+
 // A workspace the caller gives must hold the partials; the message gives the size needed.
 TEST(SplitKv, TheCallersWorkspaceIsChecked) {
   AttentionArgs a = decode_args(1, 32, 8, 1, 32768);

@@ -181,6 +181,41 @@ TEST(TmaLayoutProblem, SeqStrideNotAMultipleOfSixteenBytes) {
             "q: the seq stride of 100 elements (200 bytes) is not a positive multiple of 16 bytes");
 }
 
+// Issue 15: a paged cache's k and v are its pages (page_size rows, num_pages entries stepped by the
+// batch stride), whatever seqlen_k the call names; a dense cache keeps [batch, seqlen_k]; the
+// queries are untouched. A paged box never crosses a page: the page, or block_n's largest power of
+// two when smaller.
+TEST(TensorMapRequest, APagedCacheIsAddressedByItsPages) {
+  AttentionArgs a = bshd(3, 8, 2, 100, 300, 64);
+  static const int32_t used[3] = {0, 0, 0};
+  static const int32_t table[3 * 5] = {};
+  a.seqused_k = used;
+  a.block_table = table;
+  a.page_size = 64;
+  a.num_pages = 17;
+  a.max_pages_per_sequence = 5;
+  a.k.strides = a.v.strides = contiguous_strides(64, 2, 64);  // [pages, 64, 2, 64]
+  for (Operand operand : {Operand::k, Operand::v}) {
+    const TensorMapRequest r = tensor_map_request(a, operand, paged_box_rows(128, a.page_size));
+    EXPECT_EQ(r.dims, (Dims{64, 2, 64, 17}));
+    EXPECT_EQ(r.strides_bytes, (StridesBytes{128, 256, 16384}));
+    EXPECT_EQ(r.box, (Box{64, 1, 64, 1}));
+    EXPECT_EQ(r.seq_slot, 2);
+    EXPECT_EQ(r.batch_slot, 3);
+  }
+  EXPECT_EQ(tensor_map_request(a, Operand::q, 64).dims, (Dims{64, 8, 100, 3}));
+  EXPECT_EQ(tma_layout_problem(a), "");
+  a.block_table = nullptr;  // a dense cache
+  a.k.strides = contiguous_strides(300, 2, 64);
+  EXPECT_EQ(tensor_map_request(a, Operand::k, 128).dims, (Dims{64, 2, 300, 3}));
+
+  EXPECT_EQ(paged_box_rows(128, 64), 64);
+  EXPECT_EQ(paged_box_rows(128, 256), 128);
+  EXPECT_EQ(paged_box_rows(96, 64), 32);
+  EXPECT_EQ(paged_box_rows(192, 256), 64);
+  EXPECT_EQ(paged_box_rows(64, 1024), 64);
+}
+
 TEST(TmaLayoutProblem, NonPositiveStrides) {
   AttentionArgs a = bshd(2, 3, 3, 100, 100, 128);
   a.v.strides.seq = -384;
