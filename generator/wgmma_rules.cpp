@@ -93,13 +93,11 @@ constexpr int kSmallestPage = 64;
 // A decode's query rows (GQA-packed) fill less than one 64-row consumer warpgroup.
 constexpr int kDecodeRows = 64;
 
-// Issue 15: the prefill over a KV cache that TMA loads tile by tile. A decode step (mma_sm80's
-// decode path, with its 64-row tiles), a ragged chunked prefill (its key counts come from seqused_k,
-// which the ragged tile walk does not read), appends (a modifier) and small pages run on mma_sm80.
+// Issue 15: the prefill over a KV cache that TMA loads tile by tile, dense or chunked (ragged
+// queries). A decode step (mma_sm80's decode path, with its 64-row tiles), appends (a modifier) and
+// small pages run on mma_sm80.
 std::string kv_cache_rule(const Problem& problem) {
   const ProblemShape& s = problem.shape();
-  if (problem.features().ragged)
-    return "wgmma_sm90 reads a KV cache for dense queries only (a ragged chunked prefill runs on mma_sm80)";
   if (s.seqlen_q <= kDecodeRows)
     return llvm::formatv("a decode step's {0} query row{1} per KV head fill no 64-row wgmma tile: the decode path "
                          "is mma_sm80's",
@@ -180,7 +178,7 @@ const VariantRules& wgmma_sm90_rules() {
     r.modifiers.paged = true;
     r.modifiers.splits_keys = false;
     r.modifiers.kv_condition =
-        "for a prefill of dense queries, over pages of 64 keys or more, that the GPU's SMs need not split";
+        "for a prefill (dense or ragged queries) over pages of 64 keys or more, that the GPU's SMs need not split";
     r.tile_problems = tile_problems;
     r.shared_memory_bytes = wgmma_shared_memory_bytes;
     r.tile_grid = tile_grid;

@@ -30,6 +30,10 @@ std::string tma_layout_problem(const TensorGeometry& t, int element_bytes) {
 
 std::string tma_layout_problem(const AttentionArgs& args) {
   // A tensor map is sized by its tensor's extent, which a ragged call's offsets keep on the device.
+  // A KV cache's keys are not packed (geometry_of): only the queries' count sizes a map.
+  if (args.cu_seqlens_q != nullptr && args.seqused_k != nullptr && args.total_q <= 0)
+    return "q: the packed queries' token count is not given (AttentionArgs::total_q), which TMA's tensor map of "
+           "them is sized by";
   if (args.cu_seqlens_q != nullptr && !has_token_counts(args))
     return "q: the packed tensors' token counts are not given (AttentionArgs::total_q and total_k), which TMA's "
            "tensor maps are sized by";

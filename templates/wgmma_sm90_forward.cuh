@@ -132,20 +132,27 @@ struct RingPosition {
 
 // Tile `index` of the order: a dense batch's scheduler computes it; a ragged batch's walk moves
 // forward to it, reading the call's offsets and sizes from the kernel's parameters.
-template <class Mods>
+template <class Mods, class Kv>
 __device__ __forceinline__ WgmmaTile tile_at(const WgmmaTileScheduler& scheduler, int index, const AttentionParams&,
-                                             const Mods&) {
+                                             const Mods&, const Kv) {
   return scheduler.tile(index);
 }
 
-__device__ __forceinline__ RaggedBatch ragged_batch(const AttentionParams& p, const ScoreModParams& m) {
+__device__ __forceinline__ RaggedBatch ragged_batch(const AttentionParams& p, const ScoreModParams& m, NoKvCache) {
   return {m.cu_seqlens_q, m.cu_seqlens_k, p.batch, p.num_heads, p.seqlen_q, p.seqlen_k};
 }
 
-template <int kBlockM, int kBlockN, bool kCausal>
-__device__ __forceinline__ WgmmaTile tile_at(const RaggedTileWalk<kBlockM, kBlockN, kCausal>& walk, int index,
-                                             const AttentionParams& p, const ScoreModParams& m) {
-  return walk.tile(index, ragged_batch(p, m));
+// A chunked prefill over a KV cache (issue 15): the keys of sequence b are its seqused_k[b].
+__device__ __forceinline__ RaggedBatch ragged_batch(const AttentionParams& p, const ScoreModParams& m,
+                                                    const KvCacheParams& kv) {
+  return {m.cu_seqlens_q, kv.seqused_k, p.batch, p.num_heads, p.seqlen_q, p.seqlen_k};
+}
+
+template <int kBlockM, int kBlockN, bool kCausal, bool kKeyCounts, class Kv>
+__device__ __forceinline__ WgmmaTile tile_at(const RaggedTileWalk<kBlockM, kBlockN, kCausal, kKeyCounts>& walk,
+                                             int index, const AttentionParams& p, const ScoreModParams& m,
+                                             const Kv kv) {
+  return walk.tile(index, ragged_batch(p, m, kv));
 }
 
 // The key blocks of one tile: [0, count), processed from count - 1 down to 0.
@@ -185,7 +192,7 @@ __device__ __forceinline__ void produce(const WgmmaParams& params, const Mods mo
   RingPosition<Shape::kStages> ring;
   int q_loads = 0;
   for (int index = blockIdx.x; index < scheduler.tile_count(); index += gridDim.x) {
-    const WgmmaTile tile = tile_at(scheduler, index, p, mods);
+    const WgmmaTile tile = tile_at(scheduler, index, p, mods, kv);
     if constexpr (is_ragged_batch<Traits, Mods>())
       if (Scheduler::is_end(tile)) break;
     const auto mod = cache_mod_state<Traits>(p, mods, kv, tile.batch, tile.head);
@@ -210,6 +217,9 @@ __device__ __forceinline__ void produce(const WgmmaParams& params, const Mods mo
       q_row0 = static_cast<int>(mod.sequence.q_row0);
       k_row0 = static_cast<int>(mod.sequence.k_row0);
     }
+    // A KV cache is not packed with the queries: its rows are the sequence's own.
+    int k_batch = batch;
+    if constexpr (has_kv_cache<Kv>()) k_batch = tile.batch;
     // The previous tile's consumers have read their last Q rows.
     if (q_loads > 0) mbarrier_wait(shared.q_empty(), (q_loads - 1) & 1);
     ++q_loads;
@@ -227,7 +237,7 @@ __device__ __forceinline__ void produce(const WgmmaParams& params, const Mods mo
                                shared.k_full(ring.slot));
       } else {
         load_rows<Shape>(shared.k(ring.slot), Shape::kBlockN, params.k, k_row0 + block * Shape::kBlockN, kv_head,
-                         batch, shared.k_full(ring.slot));
+                         k_batch, shared.k_full(ring.slot));
       }
       mbarrier_arrive_expect_tx(shared.v_full(ring.slot), Shape::kKvTileBytes);
       if constexpr (has_kv_cache<Kv>() && is_paged<Traits>()) {
@@ -235,7 +245,7 @@ __device__ __forceinline__ void produce(const WgmmaParams& params, const Mods mo
                                shared.v_full(ring.slot));
       } else {
         load_rows<Shape>(shared.v(ring.slot), Shape::kBlockN, params.v, k_row0 + block * Shape::kBlockN, kv_head,
-                         batch, shared.v_full(ring.slot));
+                         k_batch, shared.v_full(ring.slot));
       }
       ring.advance();
     }
@@ -405,7 +415,7 @@ __device__ __forceinline__ void consume(const AttentionParams& p, const Mods mod
   RingPosition<Shape::kStages> ring;
   int q_loads = 0;
   for (int index = blockIdx.x; index < scheduler.tile_count(); index += gridDim.x) {
-    const WgmmaTile tile = tile_at(scheduler, index, p, mods);
+    const WgmmaTile tile = tile_at(scheduler, index, p, mods, kv);
     if constexpr (is_ragged_batch<Traits, Mods>())
       if (Scheduler::is_end(tile)) break;
     const auto mod = cache_mod_state<Traits>(p, mods, kv, tile.batch, tile.head);
@@ -542,8 +552,8 @@ __device__ __forceinline__ void wgmma_forward(const WgmmaParams& params, const M
   __syncthreads();
 
   if constexpr (is_ragged_batch<Traits, Mods>()) {
-    using Walk = RaggedTileWalk<Shape::kBlockM, Shape::kBlockN, Traits::kCausal>;
-    const Walk walk = Walk::start(ragged_batch(p, mods));
+    using Walk = RaggedTileWalk<Shape::kBlockM, Shape::kBlockN, Traits::kCausal, has_kv_cache<Kv>()>;
+    const Walk walk = Walk::start(ragged_batch(p, mods, kv));
     run_warpgroups<Shape, Element, Traits>(params, mods, kv, layout, walk);
   } else {
     const WgmmaTileScheduler scheduler{(p.seqlen_q + Shape::kBlockM - 1) / Shape::kBlockM, p.num_heads, p.batch,

@@ -70,7 +70,9 @@ struct RaggedBatch {
   int seqlen_k;
 };
 
-template <int kBlockM, int kBlockN, bool kCausal>
+// kKeyCounts: cu_seqlens_k holds each sequence's key count itself, not offsets (a KV cache's
+// seqused_k, issue 15: its keys live in the cache, not in a packed tensor).
+template <int kBlockM, int kBlockN, bool kCausal, bool kKeyCounts = false>
 struct RaggedTileWalk {
   // The place: the tiles of (level, batch) are first_index, first_index + 1, ... Mutable: every
   // thread walks its own copy (a register each), which tile() moves forward.
@@ -89,7 +91,8 @@ struct RaggedTileWalk {
   }
   // The level of sequence b's tiles when not causal: its key blocks.
   __device__ __forceinline__ static int key_level(const RaggedBatch& r, int b) {
-    const int blocks = (r.cu_seqlens_k[b + 1] - r.cu_seqlens_k[b] + kBlockN - 1) / kBlockN;
+    const int keys = kKeyCounts ? r.cu_seqlens_k[b] : r.cu_seqlens_k[b + 1] - r.cu_seqlens_k[b];
+    const int blocks = (keys + kBlockN - 1) / kBlockN;
     return min(blocks, top_level(r));
   }
 

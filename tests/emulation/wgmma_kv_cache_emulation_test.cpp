@@ -5,7 +5,8 @@
 // box per page of 64 keys and more, 64-key boxes across 128-key and 192-key tiles, 32-key boxes for
 // 96-key tiles, boxes past a sequence's pages zero-filled), a dense cache, counts 0, 1, a page
 // boundary +-1 and long, shared and shuffled pages, both masks (bottom-right against each
-// sequence's count), GQA and MQA, the score modifiers, lse. Every cache slot no sequence owns is NaN
+// sequence's count), ragged queries (a chunked prefill, the tile walk ordered by the cached counts),
+// GQA and MQA, the score modifiers, lse. Every cache slot no sequence owns is NaN
 // (tests/helpers/kv_cache_problem.h): a V row past a sequence's keys that the consumers did not
 // clear would turn its zero probabilities into NaN.
 #define FLASHJIT_HOST_EMULATION 1
@@ -112,6 +113,22 @@ TEST(WgmmaKvCache, NinetySixKeyTilesInThirtyTwoKeyBoxes) {
 TEST(WgmmaKvCache, DenseCache) {
   using Traits = WgmmaKvTraits<f16, 64, 128, 192, 2, true, false>;
   expect_wgmma_kv_matches<Traits>(kv_cache_case(prefill(3, 2, 2, 80, 64, f16, kCausal), {0, 81, 250}, 0));
+}
+
+// A chunked prefill: ragged queries (a long chunk, an empty one, a short one) against their cached
+// prefixes in 64-key pages, causal bottom-right against each count; the tile walk orders the
+// sequences by their cached keys (seqused_k), not by offsets the call does not have.
+TEST(WgmmaKvCache, RaggedChunkedPrefill) {
+  using Raggedy = test::WithKvCache<
+      test::WithModifiers<test::EmulatedTraits<bf16, 64, 128, 128, 12, 2, true>, false, false, false, true>, true,
+      false>;
+  using RaggedNoMask = test::WithKvCache<
+      test::WithModifiers<test::EmulatedTraits<f16, 128, 64, 64, 8, 2, false>, false, false, false, true>, true,
+      false>;
+  expect_wgmma_kv_matches<Raggedy>(kv_cache_case(
+      test::ragged_shape({150, 0, 5, 70}, {1, 1, 1, 1}, 4, 2, 64, bf16, kCausal), {40, 300, 0, 129}, 64), 3);
+  expect_wgmma_kv_matches<RaggedNoMask>(kv_cache_case(
+      test::ragged_shape({65, 3}, {1, 1}, 2, 1, 128, f16, kNone), {200, 64}, 128), 2);
 }
 
 // The score modifiers over a paged cache: a window (blocks skipped on both sides), softcap, ALiBi, lse.

@@ -65,7 +65,7 @@ void PrintTo(const GpuKvCase& c, std::ostream* os) {
   *os << (c.variant ? variant_name(*c.variant) : "auto") << " " << c.kv.name();
 }
 
-// Prefills wgmma_sm90 takes on an H200 (dense queries, pages of 64 keys and more or a dense cache,
+// Prefills wgmma_sm90 takes on an H200 (dense or ragged queries, pages of 64 keys and more or a dense cache,
 // no appends, tiles enough that the call is not split: 256 and more per call): its TMA loads box by
 // box through the table, the V rows past each sequence's keys cleared.
 std::vector<KvCacheCase> wgmma_prefill_cases() {
@@ -74,6 +74,9 @@ std::vector<KvCacheCase> wgmma_prefill_cases() {
   c.push_back(kv_cache_case(decode_queries(4, 16, 4, 256, 128, bf16, MaskKind::causal), {0, 63, 65, 700}, 64, 0, false));
   c.push_back(kv_cache_case(decode_queries(4, 16, 4, 256, 64, f16, MaskKind::none), {129, 300, 64, 1}, 256));
   c.push_back(kv_cache_case(decode_queries(4, 8, 8, 512, 64, f16, MaskKind::causal), {600, 0, 513, 77}, 0));
+  // A chunked prefill: ragged queries against their cached prefixes.
+  c.push_back(kv_cache_case(test::ragged_shape({512, 0, 300, 130}, {1, 1, 1, 1}, 16, 4, 128, bf16, MaskKind::causal),
+                            {100, 50, 0, 700}, 64));
   return c;
 }
 

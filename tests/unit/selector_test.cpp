@@ -304,9 +304,9 @@ TEST(Selector, DecodeTakesA64RowTile) {
 }
 
 // Issue 15: Hopper runs the prefill over a KV cache that TMA loads tile by tile (pages of 64 keys and
-// more, or a dense cache) on wgmma_sm90; every other KV call runs on mma_sm80, and wgmma's verdict
-// says why: a decode step, small pages, appended keys, ragged queries, or a call the heuristic
-// splits on this GPU.
+// more, or a dense cache; dense or ragged queries) on wgmma_sm90; every other KV call runs on
+// mma_sm80, and wgmma's verdict says why: a decode step, small pages, appended keys, or a call the
+// heuristic splits on this GPU.
 TEST(Selector, HopperRunsAPagedPrefillOnWgmmaAndSaysWhyNotOtherCacheCalls) {
   ProblemFeatures f{DType::bf16, 128, MaskKind::causal};
   f.kv_cache = f.paged = true;
@@ -334,10 +334,10 @@ TEST(Selector, HopperRunsAPagedPrefillOnWgmmaAndSaysWhyNotOtherCacheCalls) {
   ProblemFeatures appending = f;
   appending.append = true;
   EXPECT_EQ(why_not(kv(appending, {2, 32, 8, 1024, 8192, 64, 4})), "wgmma_sm90 does not compute appended keys");
+  // A chunked prefill (ragged queries) over the same pages runs on wgmma_sm90 too.
   ProblemFeatures ragged = f;
   ragged.ragged = true;
-  EXPECT_EQ(why_not(kv(ragged, {2, 32, 8, 1024, 8192, 64})),
-            "wgmma_sm90 reads a KV cache for dense queries only (a ragged chunked prefill runs on mma_sm80)");
+  EXPECT_EQ(selected(90, kv(ragged, {2, 32, 8, 1024, 8192, 64}), nvrtc13()).spec.variant, Variant::wgmma_sm90);
 
   // On a GPU whose SMs the call's tiles do not fill (4 query tiles of one sequence, 32k keys).
   DeviceDescription h200 = DeviceDescription::for_arch(90);

@@ -209,6 +209,16 @@ TEST(TensorMapRequest, APagedCacheIsAddressedByItsPages) {
   a.k.strides = contiguous_strides(300, 2, 64);
   EXPECT_EQ(tensor_map_request(a, Operand::k, 128).dims, (Dims{64, 2, 300, 3}));
 
+  // Ragged queries over the cache: only the queries' token count sizes a map.
+  static const int32_t offsets[4] = {0, 40, 40, 100};
+  a.cu_seqlens_q = offsets;
+  EXPECT_EQ(tma_layout_problem(a),
+            "q: the packed queries' token count is not given (AttentionArgs::total_q), which TMA's tensor map of them "
+            "is sized by");
+  a.total_q = 100;
+  EXPECT_EQ(tma_layout_problem(a), "");
+  EXPECT_EQ(tensor_map_request(a, Operand::k, 128).dims, (Dims{64, 2, 300, 3}));
+
   EXPECT_EQ(paged_box_rows(128, 64), 64);
   EXPECT_EQ(paged_box_rows(128, 256), 128);
   EXPECT_EQ(paged_box_rows(96, 64), 32);

@@ -73,7 +73,8 @@ TEST(WgmmaModifierKernels, DefaultTilesKeepTheirRegistersWithoutSpills) {
 }
 
 // Issue 15's `_kvcache` kernels (templates/wgmma_kv_cache.cuh): a paged and a dense cache under a
-// prefill at d 64, 128 and 256, one with every score modifier, at the selector's tiles: the same
+// prefill at d 64, 128 and 256, one with every score modifier, two with ragged queries, at the
+// selector's tiles: the same
 // register count, no spills, no stack, no advisory (the paged loads, the block-table reads and the
 // clearing of V's rows past the keys sit beside the full accumulators).
 TEST(WgmmaModifierKernels, KvCacheKernelsKeepTheirRegistersWithoutSpills) {
@@ -83,6 +84,8 @@ TEST(WgmmaModifierKernels, KvCacheKernelsKeepTheirRegistersWithoutSpills) {
       f.kv_cache = true;
       f.paged = paged;
       if (head_dim == 64 && paged) f.window = f.softcap = f.alibi = true;
+      // A chunked prefill: ragged queries, whose tile walk reads the cache's counts.
+      if (head_dim != 64 && paged) f.ragged = true;
       auto problem = Problem::of_shape(f, ProblemShape{2, 8, 2, 512, 4096, paged ? 128 : 0});
       ASSERT_TRUE(static_cast<bool>(problem)) << llvm::toString(problem.takeError());
       auto spec = gen::default_spec(Variant::wgmma_sm90, gen::DeviceDescription::for_arch(90), *problem);
