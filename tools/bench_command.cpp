@@ -28,6 +28,7 @@
 #include "cuda/nvrtc_choice.h"
 #include "tools/commands.h"
 #include "tools/common_options.h"
+#include "tools/cpu_bench.h"
 #include "tools/decode_bench.h"
 #include "tools/forward_timing.h"
 #include "tools/modifier_text.h"
@@ -55,6 +56,11 @@ cl::opt<std::string> varlen_fill("varlen-fill",
                                           "lengths drawn from SEED in 1..seqlen, the first seqlen, until they total "
                                           "batch x seqlen"),
                                  cl::sub(bench_command), cl::cat(flashjit_options));
+
+cl::opt<bool> cpu_sweep("cpu", cl::desc("Benchmark the CPU backend over issue 16's shapes instead (tools/cpu_bench.h)"),
+                        cl::sub(bench_command), cl::cat(flashjit_options));
+cl::opt<std::string> cpu_threads("threads", cl::desc("With --cpu: comma-separated worker counts (default 1,2)"),
+                                 cl::sub(bench_command), cl::cat(flashjit_options), cl::init("1,2"));
 
 // The JSON's and the table's name for the selector's own choice (no --variant).
 constexpr const char* kSelectedVariant = "auto";
@@ -229,9 +235,39 @@ int write_json(const json& rows, const std::unique_ptr<Runtime>& runtime, const 
   return 0;
 }
 
+// bench --cpu runs its own sweep: the options that shape the GPU sweep would be ignored, so they are
+// refused by name.
+int run_cpu_bench() {
+  const std::pair<const char*, const cl::Option*> gpu_only[] = {
+      {"--dtypes", &dtypes},  {"--head-dims", &head_dims}, {"--seqlens", &seqlens},
+      {"--masks", &masks},    {"--tokens", &tokens},       {"--hidden", &hidden},
+      {"--variant", &variant}, {"--varlen-fill", &varlen_fill}};
+  for (const auto& [name, option] : gpu_only)
+    if (option->getNumOccurrences() > 0)
+      return fail(std::string(name) + " shapes the GPU sweep; --cpu runs issue 16's shapes (leave it out)", 2);
+  if (decode_requested()) return fail("--decode and --cpu are two different sweeps: choose one", 2);
+  auto modifiers = row_modifiers();
+  if (!modifiers) return fail(llvm::toString(modifiers.takeError()), 2);
+  if (modifiers->is_ragged() || modifiers->mods.alibi || modifiers->features(DType::f16, 64, MaskKind::none).any_modifier())
+    return fail("--cpu times dense attention; leave the ragged batch and score modifiers out", 2);
+  auto threads = int_list(cpu_threads, "threads");
+  if (!threads) return fail(llvm::toString(threads.takeError()), 2);
+  auto iterations = iterations_from_options(3);
+  if (!iterations) return fail(llvm::toString(iterations.takeError()), 2);
+  json rows = json::array();
+  if (int rc = run_cpu_sweep(*threads, *iterations, rows); rc != 0) return rc;
+  if (json_path.empty()) return 0;
+  std::ofstream out(json_path);
+  out << json{{"flashjit_version", FLASHJIT_VERSION_STRING}, {"device", "cpu"}, {"rows", rows}}.dump(2) << "\n";
+  if (!out) return fail("cannot write " + json_path);
+  return 0;
+}
+
 }  // namespace
 
 int run_bench() {
+  if (cpu_sweep) return run_cpu_bench();
+  if (cpu_threads.getNumOccurrences() > 0) return fail("--threads counts the CPU backend's workers: give --cpu", 2);
   auto dims = int_list(head_dims, "head-dims");
   if (!dims) return fail(llvm::toString(dims.takeError()), 2);
   auto lengths = int_list(seqlens, "seqlens");
