@@ -201,8 +201,11 @@ def ensure_peers():
         return
     command = [sys.executable, "-m", "pip", "install", "--quiet"]
     if "torch" in missing:
-        command += ["--index-url", "https://download.pytorch.org/whl/cpu", "--extra-index-url",
-                    "https://pypi.org/simple"]
+        # The CPU-only wheel is a tenth of the default one; where its index is out of reach, PyPI's.
+        cpu_index = ["--index-url", "https://download.pytorch.org/whl/cpu", "--extra-index-url",
+                     "https://pypi.org/simple", "--retries", "1", "--timeout", "15"]
+        if subprocess.run(command + cpu_index + missing).returncode == 0:
+            return
     subprocess.run(command + missing, check=True)
 
 
