@@ -165,6 +165,14 @@ def command_line_cases(b):
     for extra, says in [(["--varlen-fill", "x"], "--varlen-fill"), (["--varlen-fill", "1", "--varlen", "3"], "--varlen-fill"),
                         (["--varlen", "3", "--seqlens", "5"], "--seqlens")]:
         b.check("option value", "bench " + " ".join(extra), ["bench"] + extra, 2, says)
+    # Issue 16's CPU sweep: its worker counts, and the GPU sweep's options it refuses.
+    for extra, says in [(["--cpu", "--threads", "0"], "--threads"), (["--cpu", "--threads", "-2"], "--threads"),
+                        (["--cpu", "--threads", "x"], "--threads"), (["--cpu", "--threads", ""], "--threads"),
+                        (["--cpu", "--threads", "99999999999"], "--threads"), (["--threads", "2"], "--threads"),
+                        (["--cpu", "--seqlens", "5"], "--seqlens"), (["--cpu", "--variant", "generic"], "--variant"),
+                        (["--cpu", "--decode"], "--decode"), (["--cpu", "--varlen", "3,4"], "ragged"),
+                        (["--cpu", "--iterations", "0"], "--iterations")]:
+        b.check("option value", "bench " + " ".join(extra), ["bench"] + extra, 2, says)
     b.check("option value", "huge ragged problem", ["run", "--cpu", "--heads", "65535", "--varlen",
                                                     ",".join(["16777216"] * 8)], "nonzero", "bytes")
     b.check("option value", "unknown option", ["run", "--frobnicate"], "nonzero", "frobnicate")
