@@ -6,6 +6,7 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "flashjit/numeric.h"
+#include "generator/decode_splits.h"
 #include "problem/modifier_data.h"
 #include "runtime/cpu/cpu_attention.h"
 #include "cuda/loaded_kernel.h"
@@ -197,7 +198,7 @@ CudaTuningBackend::~CudaTuningBackend() {
 }
 
 int CudaTuningBackend::timed_split_count() const {
-  return problem_.features().kv_cache ? split_count(problem_.shape(), sm_count_) : 0;
+  return problem_.features().kv_cache ? gen::problem_split_count(problem_.shape(), sm_count_) : 0;
 }
 
 llvm::Expected<tuner::CompiledCandidate> CudaTuningBackend::compile(const gen::KernelSpec& spec) {

@@ -21,12 +21,10 @@ long long lse_rows(const AttentionArgs& a) {
 
 }  // namespace
 
-int split_count(const ProblemShape& s, int sm_count) { return gen::problem_split_count(s, sm_count); }
-
 ProblemKey device_problem_key(const Problem& problem, const gen::DeviceDescription& device) {
   ProblemKey key = problem.key();
   if (problem.features().kv_cache && !device.nominal && device.sm_count > 0)
-    key.splits = split_count(problem.shape(), device.sm_count);
+    key.splits = gen::problem_split_count(problem.shape(), device.sm_count);
   return key;
 }
 
@@ -43,7 +41,7 @@ SplitKv split_kv_exact(const AttentionArgs& a, int splits) {
 
 SplitKv split_kv_of(const AttentionArgs& a, int sm_count, int tuned) {
   if (!has_kv_cache(a)) return SplitKv{};
-  const int heuristic = split_count(shape_of(a), sm_count);
+  const int heuristic = gen::problem_split_count(shape_of(a), sm_count);
   return split_kv_exact(a, tuned > 0 ? std::min(tuned, gen::split_ceiling(heuristic)) : heuristic);
 }
 
@@ -54,7 +52,7 @@ SplitKv kernel_split(const gen::KernelSpec& spec, const AttentionArgs& a, int sm
 
 size_t workspace_bound(const AttentionArgs& a, int sm_count) {
   if (!has_kv_cache(a)) return 0;
-  return split_kv_of(a, sm_count, gen::split_ceiling(split_count(shape_of(a), sm_count))).workspace_bytes;
+  return split_kv_of(a, sm_count, gen::split_ceiling(gen::problem_split_count(shape_of(a), sm_count))).workspace_bytes;
 }
 
 Status check_workspace(const AttentionArgs& a, const SplitKv& split) {

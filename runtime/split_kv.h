@@ -41,9 +41,6 @@ SplitKv split_kv_exact(const AttentionArgs& normalized, int splits);
 // was tuned to: Runtime::workspace_size.
 size_t workspace_bound(const AttentionArgs& normalized, int sm_count);
 
-// The split count of a KV-cache call of these sizes (the heuristic's; doctor asks it of a problem
-// without data).
-int split_count(const ProblemShape& shape, int sm_count);
 
 // The key a problem's kernel has on `device`: Problem::key() with, for a KV cache, the split
 // count there (none on a nominal device, whose SM count is unknown: its kernels split by the

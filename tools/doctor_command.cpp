@@ -19,7 +19,7 @@
 #include "cuda/nvrtc_compiler.h"
 #include "cuda/nvrtc_discovery.h"
 #include "problem/gqa_packing.h"
-#include "runtime/split_kv.h"
+#include "generator/decode_splits.h"
 #include "tools/commands.h"
 #include "tools/subcommands.h"
 
@@ -154,7 +154,7 @@ json decode_row(const gen::DeviceDescription& device, const gen::CompilerTargets
     return row;
   }
   row["gqa_packed"] = packed->shape().num_heads != problem->shape().num_heads;
-  row["splits"] = device.sm_count > 0 ? json(split_count(packed->shape(), device.sm_count)) : json(nullptr);
+  row["splits"] = device.sm_count > 0 ? json(gen::problem_split_count(packed->shape(), device.sm_count)) : json(nullptr);
   auto selection = gen::select_for_features(device, packed->features(), nvrtc);
   if (!selection) {
     row["variant"] = nullptr;

@@ -8,29 +8,13 @@ usage: compare_cpu_check.py PATH/TO/compare_cpu.py SCRATCH_DIR
 """
 import contextlib
 import copy
-import importlib.util
 import io
 import json
 import shutil
 import sys
 from pathlib import Path
 
-failures = []
-checks = 0
-
-
-def expect(condition, what):
-    global checks
-    checks += 1
-    if not condition:
-        failures.append(what)
-
-
-def load(path):
-    spec = importlib.util.spec_from_file_location("compare_cpu", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from check_support import expect, load, summary
 
 
 def row(threads, dtype, b, h, s, d, causal, gflops):
@@ -39,7 +23,7 @@ def row(threads, dtype, b, h, s, d, causal, gflops):
 
 
 def main():
-    cc = load(sys.argv[1])
+    cc = load(sys.argv[1], "compare_cpu")
     scratch = Path(sys.argv[2])
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -92,13 +76,7 @@ def main():
         rc = cc.main(["--rows", str(bad_path), "--no-peers", "--out", str(scratch / "bad")])
     expect(rc == 2 and "row 0: no field 'threads'" in err.getvalue(), f"malformed rows refused: {err.getvalue()!r}")
 
-    if failures:
-        for f in failures:
-            print("FAILED:", f)
-        print(f"compare_cpu_check: {len(failures)} of {checks} checks failed")
-        return 1
-    print(f"compare_cpu_check: all {checks} checks passed")
-    return 0
+    return summary("compare_cpu_check")
 
 
 if __name__ == "__main__":

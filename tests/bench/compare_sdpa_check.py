@@ -9,7 +9,6 @@ score order as flex_attention gets them; and --decode's report of `flashjit benc
 usage: compare_sdpa_check.py PATH/TO/compare_sdpa.py SCRATCH_DIR
 """
 import contextlib
-import importlib.util
 import io
 import json
 import math
@@ -17,32 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-failures = []
-checks = 0
-
-
-def expect(condition, what):
-    global checks
-    checks += 1
-    if not condition:
-        failures.append(what)
-
-
-def expect_raises(kind, call, says, what):
-    try:
-        call()
-    except kind as exc:
-        expect(says in str(exc), f"{what}: message {str(exc)!r} does not say {says!r}")
-        return
-    expect(False, f"{what}: no {kind.__name__} raised")
-
-
-def load(path):
-    spec = importlib.util.spec_from_file_location("compare_sdpa", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["compare_sdpa"] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+from check_support import expect, expect_raises, load, summary
 
 
 def config_of(cs, argv):
@@ -236,7 +210,7 @@ def check_decode(cs, work):
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
-    cs = load(sys.argv[1])
+    cs = load(sys.argv[1], "compare_sdpa")
     work = Path(sys.argv[2])
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -246,12 +220,7 @@ def main():
     check_report(cs, work)
     check_pytorch_side(cs)
     check_decode(cs, work)
-    if failures:
-        print(f"compare_sdpa_check: {len(failures)} of {checks} checks failed:")
-        for failure in failures:
-            print("  " + failure)
-        sys.exit(1)
-    print(f"compare_sdpa_check: all {checks} checks passed")
+    sys.exit(summary("compare_sdpa_check"))
 
 
 if __name__ == "__main__":
