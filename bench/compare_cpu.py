@@ -2,7 +2,8 @@
 """FlashJIT's CPU backend beside its peers on this machine, in one run (issue 16).
 
 For each of `flashjit bench --cpu`'s rows and each thread count:
-  - numpy's BLAS (OpenBLAS: Debian's, or the one pip's wheel bundles) sgemm on the attention's own products, per head
+  - OpenBLAS sgemm (Debian's libopenblas0-pthread when installed, as the issue measured, else numpy's own
+    BLAS; --blas picks) on the attention's own products, per head
     S = Q K^T (s x d . d x s) and O = P V (s x s . s x d): the GEMM ceiling the issue measures against;
   - PyTorch's CPU scaled_dot_product_attention (its blocked flash-attention kernel) in the row's dtype;
   - llama.cpp's CPU flash attention as issue 16 measured it (2 threads, no mask; not re-measured here:
@@ -74,37 +75,64 @@ def flops(row):
     return full / 2 if row["causal"] else full
 
 
+# Debian's OpenBLAS (libopenblas0-pthread), the library the issue's sgemm column ran: its AVX-512
+# kernels where the CPU has them. numpy's own (pip's wheel) is the fallback.
+DEBIAN_OPENBLAS = "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0"
+
 SGEMM_CHILD = r"""
-import json, sys, time
+import ctypes, json, sys, time
 import numpy as np
-shapes = json.loads(sys.argv[1])
+shapes, library = json.loads(sys.argv[1]), sys.argv[2]
+if library == "numpy":
+    def products(q, k, v, p, o):
+        np.matmul(q, k.T, out=p)
+        np.matmul(p, v, out=o)
+    name = "numpy's BLAS"
+else:
+    blas = ctypes.CDLL(library)
+    f, i, ptr = ctypes.c_float, ctypes.c_int, ctypes.c_void_p
+    blas.cblas_sgemm.argtypes = [i, i, i, i, i, i, f, ptr, i, ptr, i, f, ptr, i]
+    blas.openblas_get_config.restype = ctypes.c_char_p
+    ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+    def products(q, k, v, p, o):
+        s, d = q.shape
+        blas.cblas_sgemm(ROW_MAJOR, NO_TRANS, TRANS, s, s, d, 1.0, q.ctypes.data, d, k.ctypes.data, d, 0.0,
+                         p.ctypes.data, s)
+        blas.cblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, s, d, s, 1.0, p.ctypes.data, s, v.ctypes.data, d, 0.0,
+                         o.ctypes.data, d)
+    name = blas.openblas_get_config().decode().split(" MAX_THREADS")[0]
 out = {}
 for b, h, s, d in shapes:
     rng = np.random.default_rng(0)
-    q = rng.standard_normal((s, d), dtype=np.float32)
-    k = rng.standard_normal((s, d), dtype=np.float32)
-    v = rng.standard_normal((s, d), dtype=np.float32)
+    q, k, v = (rng.standard_normal((s, d), dtype=np.float32) for _ in range(3))
+    p, o = np.empty((s, s), np.float32), np.empty((s, d), np.float32)
     def once():
         for _ in range(b * h):
-            p = q @ k.T
-            p @ v
+            products(q, k, v, p, o)
     once()
     times = []
     for _ in range(3):
         t0 = time.perf_counter(); once(); times.append(time.perf_counter() - t0)
     times.sort()
     out[f"{b},{h},{s},{d}"] = 4.0 * b * h * s * s * d / times[1] / 1e9
-print(json.dumps(out))
+print(json.dumps({"name": name, "gflops": out}))
 """
 
 
-def sgemm_gflops(shapes, threads):
-    """numpy sgemm on each shape's products with `threads` BLAS threads (set before numpy loads)."""
+def default_blas():
+    return DEBIAN_OPENBLAS if os.path.exists(DEBIAN_OPENBLAS) else "numpy"
+
+
+def sgemm_gflops(shapes, threads, library):
+    """sgemm on each shape's products with `threads` BLAS threads (set before the BLAS loads), through
+    `library` (a libopenblas path, called with ctypes) or numpy's own ("numpy"). Returns the BLAS's
+    name and the GFLOP/s by shape."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
-    text = subprocess.run([sys.executable, "-c", SGEMM_CHILD, json.dumps(sorted(shapes))], env=env, check=True,
-                          capture_output=True, text=True).stdout
-    return {tuple(int(x) for x in key.split(",")): value for key, value in json.loads(text).items()}
+    text = subprocess.run([sys.executable, "-c", SGEMM_CHILD, json.dumps(sorted(shapes)), library], env=env,
+                          check=True, capture_output=True, text=True).stdout
+    result = json.loads(text)
+    return result["name"], {tuple(int(x) for x in key.split(",")): value for key, value in result["gflops"].items()}
 
 
 def torch_gflops(rows, threads):
@@ -139,11 +167,13 @@ def number(x):
     return f"{x:.1f}" if x else "-"
 
 
-def report(rows, sgemm, sdpa, torch_version):
+def report(rows, sgemm, sdpa, torch_version, blas_name="OpenBLAS"):
     """The Markdown table: one line per FlashJIT row, its peers beside it."""
+    isas = sorted({row.get("isa", "") for row in rows} - {""})
+    flashjit = f"FlashJIT CPU, {'/'.join(isas)} kernels (GFLOP/s)" if isas else "FlashJIT CPU (GFLOP/s)"
     lines = [
-        "| threads | dtype | b | h | s | d | mask | OpenBLAS sgemm on the products (GFLOP/s) | "
-        f"PyTorch {torch_version} SDPA (GFLOP/s) | llama.cpp (issue 16, 2 threads, no mask) | FlashJIT CPU (GFLOP/s) | "
+        f"| threads | dtype | b | h | s | d | mask | {blas_name} sgemm on the products (GFLOP/s) | "
+        f"PyTorch {torch_version} SDPA (GFLOP/s) | llama.cpp (issue 16, 2 threads, no mask) | {flashjit} | "
         "FlashJIT / sgemm | FlashJIT / PyTorch | FlashJIT / llama.cpp |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -216,6 +246,9 @@ def main(argv=None):
     parser.add_argument("--out", default="bench/cpu_results", help="directory for cpu.md, cpu.json, cpu.png")
     parser.add_argument("--rows", help="read FlashJIT's rows from this JSON instead of running flashjit")
     parser.add_argument("--no-peers", action="store_true", help="FlashJIT's rows alone (no numpy or torch)")
+    parser.add_argument("--blas", default=default_blas(),
+                        help="the sgemm column's BLAS: a libopenblas path (default: Debian's when installed) or "
+                             "'numpy' for numpy's own")
     args = parser.parse_args(argv)
 
     if args.rows:
@@ -232,20 +265,21 @@ def main(argv=None):
         print(f"compare_cpu.py: error: {error}", file=sys.stderr)
         return 2
 
-    sgemm, sdpa, torch_version = {}, {}, "-"
+    sgemm, sdpa, torch_version, blas_name = {}, {}, "-", "OpenBLAS"
     if not args.no_peers:
         ensure_peers()
         import torch
         torch_version = torch.__version__.split("+")[0]
         for t in sorted({row["threads"] for row in rows}):
             shapes = {shape_key(r)[:4] for r in rows if r["threads"] == t}
-            for shape, value in sgemm_gflops(shapes, t).items():
+            blas_name, by_shape = sgemm_gflops(shapes, t, args.blas)
+            for shape, value in by_shape.items():
                 sgemm[(t,) + shape] = value
             for (key, causal), value in torch_gflops(rows, t).items():
                 sdpa[(t, key, causal)] = value
 
     os.makedirs(args.out, exist_ok=True)
-    table = report(rows, sgemm, sdpa, torch_version)
+    table = report(rows, sgemm, sdpa, torch_version, blas_name)
     with open(os.path.join(args.out, "cpu.md"), "w") as f:
         f.write(table)
     with open(os.path.join(args.out, "cpu.json"), "w") as f:
@@ -253,7 +287,7 @@ def main(argv=None):
                    "sgemm": [{"threads": k[0], "shape": list(k[1:]), "gflops": v} for k, v in sgemm.items()],
                    "sdpa": [{"threads": k[0], "shape": list(k[1]), "causal": k[2], "gflops": v}
                             for k, v in sdpa.items()],
-                   "torch": torch_version}, f, indent=2)
+                   "torch": torch_version, "blas": blas_name}, f, indent=2)
     if not args.no_peers:
         plot(rows, sgemm, sdpa, os.path.join(args.out, "cpu.png"))
     print(table)

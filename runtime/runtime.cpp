@@ -27,13 +27,21 @@ class Runtime::Impl {
 
 namespace {
 
-constexpr const char* kCpuKernelKey = "cpu_blocked_online_softmax_f32";
+// "cpu_blocked_online_softmax_f32_avx512": the instruction set is part of what ran.
+std::string cpu_kernel_key(cpu::CpuIsa isa) {
+  return std::string("cpu_blocked_online_softmax_f32_") + cpu::cpu_isa_name(isa);
+}
 
 }  // namespace
 
 bool RuntimeOptions::default_tune() {
   const char* value = std::getenv("FLASHJIT_TUNE");
   return value == nullptr || std::string(value) != "0";
+}
+
+std::string RuntimeOptions::default_cpu_isa() {
+  const char* value = std::getenv("FLASHJIT_CPU_ISA");
+  return value == nullptr ? "" : value;
 }
 
 bool RuntimeOptions::default_check_args() {
@@ -64,8 +72,10 @@ Result<std::unique_ptr<Runtime>> Runtime::create(const RuntimeOptions& options) 
     log::info("no usable GPU (" + why.message() + "); using the CPU backend");
     impl->fallback_reason = why.message();
   }
+  Result<cpu::CpuIsa> isa = cpu::resolve_cpu_isa(options.cpu_isa);
+  if (!isa) return isa.status();
   impl->backend = Backend::cpu;
-  impl->cpu = std::make_unique<cpu::CpuAttention>(options.cpu_threads);
+  impl->cpu = std::make_unique<cpu::CpuAttention>(options.cpu_threads, *isa);
   return std::unique_ptr<Runtime>(new Runtime(std::move(impl)));
 }
 
@@ -95,10 +105,12 @@ Result<KernelChoice> Runtime::plan(const AttentionArgs& args) const {
   choice.backend = impl_->backend;
   choice.device = device_name();
   if (!impl_->cuda) {
-    choice.kernel_key = kCpuKernelKey;
+    const cpu::CpuIsa isa = impl_->cpu->isa();
+    choice.kernel_key = cpu_kernel_key(isa);
     choice.origin = KernelOrigin::cpu;
-    choice.reason = llvm::formatv("CPU backend: blocked online softmax in fp32 on {0} threads{1}",
-                                  impl_->cpu->threads(),
+    choice.reason = llvm::formatv("CPU backend: blocked online softmax in fp32 on {0} threads, {1} kernels ({2}){3}",
+                                  impl_->cpu->threads(), cpu::cpu_isa_name(isa),
+                                  isa == cpu::best_cpu_isa() ? "the best this CPU runs" : "forced by cpu_isa",
                                   impl_->fallback_reason.empty() ? "" : " (no usable GPU; fallback_reason() says why)");
     return choice;
   }

@@ -5,6 +5,7 @@
 #include <llvm/Support/FormatVariadic.h>
 
 #include "generator/variant_rules.h"
+#include "runtime/cpu/cpu_isa.h"
 
 namespace flashjit {
 namespace {
@@ -60,6 +61,9 @@ Status check_runtime_options(const RuntimeOptions& options) {
     if (Status tiles = check_tiles(*options.force_tiles); !tiles.ok()) return tiles;
   if (options.cpu_threads < 0)
     return invalid(llvm::formatv("cpu_threads must be 0 (all cores) or positive, got {0}", options.cpu_threads));
+  // The name is checked whatever the backend; whether this CPU runs it, when the CPU backend starts.
+  if (!options.cpu_isa.empty() && !cpu::parse_cpu_isa(options.cpu_isa))
+    return cpu::resolve_cpu_isa(options.cpu_isa).status();
   if (!std::isfinite(options.tune_budget_ms) || options.tune_budget_ms < 0)
     return invalid(llvm::formatv("tune_budget_ms must be a finite number of milliseconds, 0 or more, got {0}",
                                  options.tune_budget_ms));

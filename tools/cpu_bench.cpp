@@ -12,6 +12,7 @@
 
 #include "flashjit/flashjit.h"
 #include "problem/problem.h"
+#include "runtime/cpu/cpu_isa.h"
 #include "support/error.h"
 #include "support/names.h"
 #include "tuner/tuner.h"
@@ -78,8 +79,8 @@ std::vector<CpuBenchShape> cpu_bench_shapes() {
 }
 
 int run_cpu_sweep(const std::vector<int>& threads, int iterations, json& rows) {
-  llvm::outs() << llvm::formatv("{0,7} {1,-5} {2,5} {3,5} {4,6} {5,4} {6,-6} {7,10} {8,9}\n", "threads", "dtype",
-                                "batch", "heads", "seqlen", "d", "mask", "median ms", "GFLOP/s");
+  llvm::outs() << llvm::formatv("{0,7} {1,-5} {2,5} {3,5} {4,6} {5,4} {6,-6} {7,10} {8,9} {9}\n", "threads", "dtype",
+                                "batch", "heads", "seqlen", "d", "mask", "median ms", "GFLOP/s", "isa");
   for (int t : threads) {
     RuntimeOptions options;
     options.backend = Backend::cpu;
@@ -89,6 +90,8 @@ int run_cpu_sweep(const std::vector<int>& threads, int iterations, json& rows) {
       llvm::errs() << "flashjit bench: error: " << runtime.status().to_string() << "\n";
       return 1;
     }
+    // Created, so the name resolves: FLASHJIT_CPU_ISA's set, or the best this CPU runs.
+    const char* isa = cpu::cpu_isa_name(cpu::resolve_cpu_isa(options.cpu_isa).value());
     for (const CpuBenchShape& shape : cpu_bench_shapes())
       for (MaskKind mask : {MaskKind::none, MaskKind::causal}) {
         auto problem = Problem::of_shape(ProblemFeatures{shape.dtype, shape.head_dim, mask},
@@ -107,10 +110,11 @@ int run_cpu_sweep(const std::vector<int>& threads, int iterations, json& rows) {
           return 1;
         }
         const double gflops = attention_flops(*problem) / (timed->median_ms * 1e-3) / 1e9;
-        llvm::outs() << llvm::formatv("{0,7} {1,-5} {2,5} {3,5} {4,6} {5,4} {6,-6} {7,10:F2} {8,9:F1}\n", t,
+        llvm::outs() << llvm::formatv("{0,7} {1,-5} {2,5} {3,5} {4,6} {5,4} {6,-6} {7,10:F2} {8,9:F1} {9}\n", t,
                                       dtype_name(shape.dtype), shape.batch, shape.heads, shape.seqlen, shape.head_dim,
-                                      mask_name(mask), timed->median_ms, gflops);
+                                      mask_name(mask), timed->median_ms, gflops, isa);
         rows.push_back({{"cpu", true},
+                        {"isa", isa},
                         {"threads", t},
                         {"dtype", dtype_name(shape.dtype)},
                         {"batch", shape.batch},

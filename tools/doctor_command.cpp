@@ -8,6 +8,7 @@
 #include <llvm/ADT/StringExtras.h>
 #include <llvm/Support/CommandLine.h>
 #include <llvm/Support/FormatVariadic.h>
+#include <llvm/Support/Threading.h>
 #include <llvm/Support/raw_ostream.h>
 
 #include "flashjit/flashjit.h"
@@ -20,6 +21,7 @@
 #include "cuda/nvrtc_discovery.h"
 #include "problem/gqa_packing.h"
 #include "generator/decode_splits.h"
+#include "runtime/cpu/cpu_isa.h"
 #include "tools/commands.h"
 #include "tools/subcommands.h"
 
@@ -234,12 +236,33 @@ std::string range_of_all() {
   return all.range();
 }
 
+// The CPU backend's instruction set: the one FLASHJIT_CPU_ISA forces, or the best this CPU runs;
+// and the build's other sets with what this CPU lacks for each.
+json describe_cpu_backend() {
+  json cpu_backend = {{"threads", llvm::hardware_concurrency().compute_thread_count()},
+                      {"best", cpu::cpu_isa_name(cpu::best_cpu_isa())}};
+  json sets = json::array();
+  for (cpu::CpuIsa isa : cpu::built_cpu_isas()) {
+    json set = {{"name", cpu::cpu_isa_name(isa)}, {"runs", cpu::cpu_runs(isa)}};
+    if (!cpu::cpu_runs(isa)) set["missing"] = cpu::missing_cpu_features(isa);
+    sets.push_back(set);
+  }
+  cpu_backend["instruction_sets"] = sets;
+  const std::string forced = RuntimeOptions::default_cpu_isa();
+  Result<cpu::CpuIsa> isa = cpu::resolve_cpu_isa(forced);
+  if (isa) cpu_backend["isa"] = cpu::cpu_isa_name(*isa);
+  else cpu_backend["error"] = "FLASHJIT_CPU_ISA: " + isa.status().message();
+  cpu_backend["forced_by_environment"] = !forced.empty();
+  return cpu_backend;
+}
+
 json build_report() {
   const gen::CompilerTargets& nvrtc = cuda::nvrtc_targets();  // the newest
   json report = {{"flashjit_version", FLASHJIT_VERSION_STRING},
                  {"nvrtc", {{"version", nvrtc.version()}, {"targets", nvrtc.archs}, {"range", nvrtc.range()}}},
                  {"nvrtc_found", nvrtc_inventory()},
-                 {"modifiers_by_variant", modifiers_by_variant()}};
+                 {"modifiers_by_variant", modifiers_by_variant()},
+                 {"cpu_backend", describe_cpu_backend()}};
   json devices = json::array();
   std::string driver_problem;
   auto api = cuda::driver_api();
@@ -381,6 +404,26 @@ void print_nvrtc_inventory(llvm::raw_ostream& os, const json& found) {
                           library["reason"].get<std::string>());
 }
 
+// "CPU backend: avx512 kernels (the best this CPU runs: portable, avx2, avx512), 2 threads", with
+// each set it lacks and why.
+void print_cpu_backend(llvm::raw_ostream& os, const json& c) {
+  std::vector<std::string> runs, lacks;
+  for (const json& set : c["instruction_sets"]) {
+    const std::string name = set["name"].get<std::string>();
+    if (set["runs"].get<bool>()) runs.push_back(name);
+    else lacks.push_back(name + " (needs " + set["missing"].get<std::string>() + ")");
+  }
+  if (c.contains("error")) {
+    os << "CPU backend: " << c["error"].get<std::string>() << "\n";
+    return;
+  }
+  const std::string isa = c["isa"].get<std::string>();
+  os << llvm::formatv("CPU backend: {0} kernels ({1}; this CPU runs {2}{3}), {4} threads\n", isa,
+                      c["forced_by_environment"].get<bool>() ? "forced by FLASHJIT_CPU_ISA" : "the best it runs",
+                      llvm::join(runs, ", "), lacks.empty() ? std::string() : ", not " + llvm::join(lacks, ", "),
+                      c["threads"].get<unsigned>());
+}
+
 void print_report(llvm::raw_ostream& os, const json& r) {
   os << "FlashJIT " << r["flashjit_version"].get<std::string>() << " doctor\n";
   size_t usable = 0;
@@ -411,6 +454,7 @@ void print_report(llvm::raw_ostream& os, const json& r) {
       print_device(os, w);
     }
   }
+  print_cpu_backend(os, r["cpu_backend"]);
   os << "Verdict: " << r["verdict"].get<std::string>() << "\n";
   if (!r["gpu_usable"].get<bool>()) {
     os << "Still works here:\n";

@@ -36,6 +36,11 @@ struct FLASHJIT_API RuntimeOptions {
   std::optional<TileConfig> force_tiles;
   // CPU backend worker threads; 0 uses the hardware concurrency.
   int cpu_threads = 0;
+  // CPU backend instruction set: empty picks the best this CPU runs (avx512, then avx2, then
+  // portable); a name forces that one, to test or compare it (Runtime::create says unsupported when
+  // this CPU lacks it, naming the missing features). FLASHJIT_CPU_ISA in the environment sets it
+  // for a default-constructed RuntimeOptions.
+  std::string cpu_isa = default_cpu_isa();
 
   // Tuning at the first use of a problem on a device: the candidate tiles are compiled, timed and
   // checked, and the winner kept. Off: the heuristic default per architecture and head dim.
@@ -61,6 +66,7 @@ struct FLASHJIT_API RuntimeOptions {
 
   static bool default_tune();
   static bool default_check_args();
+  static std::string default_cpu_isa();
 };
 
 // Opaque CUDA stream (a CUstream or cudaStream_t); nullptr is the default stream.

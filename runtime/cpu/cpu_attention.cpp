@@ -1,10 +1,15 @@
 // The CPU backend: FlashAttention's blocked online softmax, in fp32, on host memory.
 //
-// Work is split into units of (batch, query head, block of kQueryBlock query rows). A unit converts
-// its query rows to fp32 once, then walks the key blocks: it converts each K/V block to fp32 once,
-// computes the block of scores, folds them into a running max and sum per row and rescales the
-// accumulator. The seqlen_q x seqlen_k score matrix never exists, so memory stays O(block) and
-// the working set stays in L1/L2.
+// Work is split into items of (batch, query head, block of query rows, share of the keys). An item
+// converts its query rows to fp32 once (transposed, pre-scaled), then walks its key blocks: the
+// block kernels of the chosen instruction set (block_kernels.h) compute the block's scores, fold
+// them into a running max and sum per row and rescale the accumulator while adding P.V. The
+// seqlen_q x seqlen_k score matrix never exists, so memory stays O(block) and the working set stays
+// in L1/L2. fp32 K and V rows are read in place; fp16 and bf16 ones are widened once per block.
+//
+// A problem with few (batch, head, query block) units, decode above all, splits each unit's keys
+// into shares computed in parallel and merged at the end (split-KV, as on the GPU). The split count
+// depends on the problem alone, so the result is the same bits whatever the thread count.
 #include "runtime/cpu/cpu_attention.h"
 
 #include <algorithm>
@@ -23,19 +28,18 @@
 
 #include "flashjit/numeric.h"
 #include "problem/kv_cache_args.h"
+#include "runtime/cpu/block_kernels.h"
 
 namespace flashjit::cpu {
 namespace {
 
-// 64 x 64 score tiles: the K^T, V and accumulator tiles of a 256-wide head stay within 256 KiB,
-// and a 64-element inner loop is long enough to vectorize well.
-constexpr int kQueryBlock = 64;
-constexpr int kKeyBlock = 64;
-// validate_args guarantees head_dim % 8 == 0. Loops over head_dim go in steps of 8 with a constant
-// inner trip count, which even -O2's cheap vectorizer turns into SIMD code without an epilogue.
-constexpr int kHeadDimStep = 8;
-
 constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
+
+// Split-KV: a problem with fewer units than this splits their keys until it has about this many
+// items, so up to this many threads have work at batch 1. Each share keeps at least kMinSplitKeys
+// keys, so the merge (one pass over the partial outputs) stays small beside the shares' work.
+constexpr int64_t kSplitTargetItems = 32;
+constexpr int64_t kMinSplitKeys = 512;
 
 float bf16_to_float_inline(uint16_t bits) {
   // Kept local (not flashjit::bf16_bits_to_float) so the conversion loop inlines and vectorizes.
@@ -85,14 +89,7 @@ void store_row(void* data, DType dtype, int64_t offset, int count, const float* 
 
 // values[d] *= factor for d < head_dim.
 void scale_row(float* __restrict values, float factor, int head_dim) {
-  for (int d0 = 0; d0 < head_dim; d0 += kHeadDimStep)
-    for (int d = d0; d < d0 + kHeadDimStep; ++d) values[d] *= factor;
-}
-
-// acc[d] += weight * v[d] for d < head_dim.
-void add_scaled_row(float* __restrict acc, const float* __restrict v, float weight, int head_dim) {
-  for (int d0 = 0; d0 < head_dim; d0 += kHeadDimStep)
-    for (int d = d0; d < d0 + kHeadDimStep; ++d) acc[d] += weight * v[d];
+  for (int d = 0; d < head_dim; ++d) values[d] *= factor;
 }
 
 // 64-bit throughout: an offset is a product of sizes, which passes 2^31 long before memory runs out.
@@ -100,26 +97,32 @@ int64_t element_offset(const Strides& strides, int64_t b, int64_t s, int64_t h) 
   return b * strides.batch + s * strides.seq + h * strides.head;
 }
 
-// fp32 tiles of one query block, allocated once per worker and reused for every unit it runs.
+// fp32 buffers of one worker, allocated once per forward() and reused for every item it runs.
 struct BlockScratch {
   explicit BlockScratch(int head_dim)
-      : q(static_cast<size_t>(kQueryBlock) * head_dim),
-        k_transposed(static_cast<size_t>(head_dim) * kKeyBlock),
-        v(static_cast<size_t>(kKeyBlock) * head_dim),
-        scores(static_cast<size_t>(kQueryBlock) * kKeyBlock),
-        acc(static_cast<size_t>(kQueryBlock) * head_dim),
-        row_max(kQueryBlock),
-        row_sum(kQueryBlock),
-        key_row(head_dim) {}
+      : q(static_cast<size_t>(kWideLanes) * head_dim),
+        scores(static_cast<size_t>(kKeyBlock) * kWideLanes),
+        acc(static_cast<size_t>(kWideLanes) * head_dim),
+        row_max(kWideLanes),
+        row_sum(kWideLanes),
+        correction(kWideLanes),
+        k_widened(static_cast<size_t>(kKeyBlock) * head_dim),
+        v_widened(static_cast<size_t>(kKeyBlock) * head_dim),
+        zero_row(head_dim, 0.0f),
+        q_row(head_dim) {}
 
-  std::vector<float> q;             // [kQueryBlock, head_dim], pre-multiplied by the softmax scale
-  std::vector<float> k_transposed;  // [head_dim, kKeyBlock]: the score loop then runs over keys
-  std::vector<float> v;             // [kKeyBlock, head_dim]
-  std::vector<float> scores;        // [kQueryBlock, kKeyBlock], then the probabilities
-  std::vector<float> acc;           // [kQueryBlock, head_dim], unnormalized output
-  std::vector<float> row_max;       // running max of the scaled scores seen so far
-  std::vector<float> row_sum;       // running sum of exp(score - row_max)
-  std::vector<float> key_row;       // one K row before it is transposed into k_transposed
+  std::vector<float> q;           // Q^T [head_dim][64] (wide) or Q [rows][head_dim] (narrow), pre-scaled
+  std::vector<float> scores;      // S^T [kKeyBlock][lanes], then P^T
+  std::vector<float> acc;         // [rows][head_dim], unnormalized output
+  std::vector<float> row_max;     // running max of the scaled scores seen so far, per lane
+  std::vector<float> row_sum;     // running sum of exp(score - row_max), per lane
+  std::vector<float> correction;  // the block's rescaling of each lane's earlier accumulator
+  std::vector<float> k_widened;   // fp16/bf16 K rows widened to fp32
+  std::vector<float> v_widened;
+  std::vector<float> zero_row;    // pads a block's K rows to a multiple of kKeyGroup
+  std::vector<float> q_row;       // one Q row before it is transposed
+  const float* k_rows[kKeyBlock];
+  const float* v_rows[kKeyBlock];
 };
 
 // One sequence of the batch: its lengths, and its first query and key tokens within batch entry b
@@ -217,17 +220,79 @@ struct QueryBlock {
   int q_rows;
 };
 
-// Converts keys [k_begin, k_begin + k_cols) of the block's kv head: K transposed, V as is.
-void load_key_block(const AttentionArgs& a, const Sequence& seq, int kv_head, int64_t k_begin, int k_cols,
-                    BlockScratch& s) {
+// Keys [begin, end) of the sequence.
+struct KeyRange {
+  int64_t begin;
+  int64_t end;
+  bool empty() const { return end <= begin; }
+};
+
+// A block of a few rows (decode) uses narrow lanes: wide ones would be mostly padding.
+int lanes_of(const QueryBlock& blk) { return blk.q_rows <= kNarrowLanes ? kNarrowLanes : kWideLanes; }
+
+// The keys some row of the block sees, from a block boundary: the others are never loaded. A causal
+// block skips the keys past its last row's diagonal, a windowed one those before its first row's
+// window.
+KeyRange keys_seen(const ScoreRule& rule, const QueryBlock& blk) {
+  const int64_t last_row = blk.q_begin + blk.q_rows - 1;
+  const int64_t end = std::clamp<int64_t>(rule.last_key(last_row) + 1, 0, blk.seq.seqlen_k);
+  const int64_t begin = std::min(rule.first_key(blk.q_begin) / kKeyBlock * kKeyBlock, end);
+  return {begin, end};
+}
+
+// Share `split` of `splits` of the keys, in whole key blocks; empty when the keys run out first.
+KeyRange share_of(KeyRange keys, int64_t split, int64_t splits) {
+  const int64_t blocks = (keys.end - keys.begin + kKeyBlock - 1) / kKeyBlock;
+  const int64_t keys_per_share = (blocks + splits - 1) / splits * kKeyBlock;
+  const int64_t begin = std::min(keys.begin + split * keys_per_share, keys.end);
+  return {begin, std::min(begin + keys_per_share, keys.end)};
+}
+
+// The block's query rows in fp32, multiplied by the softmax scale (head_dim multiplies per row
+// instead of one per score): transposed for wide blocks, lanes past its rows zero; as rows for
+// narrow ones.
+void load_queries(const AttentionArgs& a, const QueryBlock& blk, BlockScratch& s) {
   const int head_dim = a.head_dim;
-  for (int c = 0; c < k_cols; ++c) {
-    const int64_t key = k_begin + c;
-    load_row(a.k.data, a.k.dtype, key_offset(a, a.k.strides, seq, key, kv_head), head_dim, s.key_row.data());
-    for (int d = 0; d < head_dim; ++d) s.k_transposed[static_cast<size_t>(d) * kKeyBlock + c] = s.key_row[d];
-    load_row(a.v.data, a.v.dtype, key_offset(a, a.v.strides, seq, key, kv_head), head_dim,
-             &s.v[static_cast<size_t>(c) * head_dim]);
+  const bool wide = lanes_of(blk) == kWideLanes;
+  if (wide && blk.q_rows < kWideLanes) std::fill(s.q.begin(), s.q.end(), 0.0f);
+  for (int r = 0; r < blk.q_rows; ++r) {
+    load_row(a.q.data, a.q.dtype, element_offset(a.q.strides, blk.seq.b, blk.seq.q_row0 + blk.q_begin + r, blk.h),
+             head_dim, s.q_row.data());
+    for (int d = 0; d < head_dim; ++d) {
+      const float scaled = s.q_row[d] * a.softmax_scale;
+      if (wide) s.q[static_cast<size_t>(d) * kWideLanes + r] = scaled;
+      else s.q[static_cast<size_t>(r) * head_dim + d] = scaled;
+    }
   }
+}
+
+// Row `key` of K or V as fp32: in place for an fp32 tensor, widened into `buffer` otherwise.
+const float* fp32_row(const AttentionArgs& a, const InputTensor& t, const Sequence& seq, int64_t key, int kv_head,
+                      const BlockKernels& kernels, float* buffer) {
+  const int64_t offset = key_offset(a, t.strides, seq, key, kv_head);
+  switch (t.dtype) {
+    case DType::f32:
+      return static_cast<const float*>(t.data) + offset;
+    case DType::f16:
+      kernels.widen_f16(static_cast<const uint16_t*>(t.data) + offset, a.head_dim, buffer);
+      return buffer;
+    case DType::bf16:
+      kernels.widen_bf16(static_cast<const uint16_t*>(t.data) + offset, a.head_dim, buffer);
+      return buffer;
+  }
+  return buffer;
+}
+
+// Points the scratch's row tables at keys [k_begin, k_begin + k_cols) of the block's kv head, the
+// K rows padded with zeros to a multiple of kKeyGroup (their scores are never read).
+void load_key_block(const AttentionArgs& a, const Sequence& seq, int kv_head, int64_t k_begin, int k_cols,
+                    const BlockKernels& kernels, BlockScratch& s) {
+  const size_t head_dim = static_cast<size_t>(a.head_dim);
+  for (int c = 0; c < k_cols; ++c) {
+    s.k_rows[c] = fp32_row(a, a.k, seq, k_begin + c, kv_head, kernels, &s.k_widened[c * head_dim]);
+    s.v_rows[c] = fp32_row(a, a.v, seq, k_begin + c, kv_head, kernels, &s.v_widened[c * head_dim]);
+  }
+  for (int c = k_cols; c % kKeyGroup != 0; ++c) s.k_rows[c] = s.zero_row.data();
 }
 
 // Index into lse of one query row: [batch, num_heads, seqlen_q], or [num_heads, total_q] when ragged.
@@ -235,48 +300,6 @@ int64_t lse_index(const AttentionArgs& a, const QueryBlock& blk, int row) {
   if (a.cu_seqlens_q != nullptr)
     return static_cast<int64_t>(blk.h) * a.cu_seqlens_q[a.batch] + blk.seq.q_row0 + row;
   return (static_cast<int64_t>(blk.seq.b) * a.num_heads + blk.h) * a.seqlen_q + row;
-}
-
-// scores[r, c] = q[r] . k[c] for the loaded tiles. The innermost loop runs over keys, contiguous in
-// k_transposed, so it vectorizes without reassociating a dot-product reduction. It always spans the
-// whole tile (a constant trip count vectorizes best); columns past the block's last key hold zeros
-// or keys of an earlier block, and their scores are never read.
-void compute_scores(int q_rows, int head_dim, BlockScratch& s) {
-  for (int r = 0; r < q_rows; ++r) {
-    float* __restrict score_row = &s.scores[static_cast<size_t>(r) * kKeyBlock];
-    const float* q_row = &s.q[static_cast<size_t>(r) * head_dim];
-    std::fill(score_row, score_row + kKeyBlock, 0.0f);
-    for (int d = 0; d < head_dim; ++d) {
-      const float q_value = q_row[d];
-      const float* __restrict k_values = &s.k_transposed[static_cast<size_t>(d) * kKeyBlock];
-      for (int c = 0; c < kKeyBlock; ++c) score_row[c] += q_value * k_values[c];
-    }
-  }
-}
-
-// Folds the first `visible` scores of row r into its running max, sum and accumulator.
-void accumulate_row(int r, int visible, int head_dim, BlockScratch& s) {
-  float* __restrict p = &s.scores[static_cast<size_t>(r) * kKeyBlock];
-  float block_max = kMinusInfinity;
-  for (int c = 0; c < visible; ++c) block_max = std::max(block_max, p[c]);
-  const float new_max = std::max(s.row_max[r], block_max);
-  // Until a row meets a finite score its max stays -inf; exponentiate against 0 then (as the
-  // kernels do), so that -inf - -inf never makes a NaN: -inf scores weigh 0, a NaN score stays NaN.
-  // Once the max is finite, exp(-inf) = 0 replaces the empty accumulator.
-  const float base = new_max == kMinusInfinity ? 0.0f : new_max;
-  const float correction = std::exp(s.row_max[r] - base);
-
-  float block_sum = 0.0f;
-  for (int c = 0; c < visible; ++c) {
-    p[c] = std::exp(p[c] - base);
-    block_sum += p[c];
-  }
-  s.row_sum[r] = s.row_sum[r] * correction + block_sum;
-  s.row_max[r] = new_max;
-
-  float* acc_row = &s.acc[static_cast<size_t>(r) * head_dim];
-  scale_row(acc_row, correction, head_dim);
-  for (int c = 0; c < visible; ++c) add_scaled_row(acc_row, &s.v[static_cast<size_t>(c) * head_dim], p[c], head_dim);
 }
 
 // Normalizes the accumulator and writes out (and lse). A row with nothing to weigh (it saw no key,
@@ -310,63 +333,110 @@ void write_block_that_sees_no_key(const AttentionArgs& a, const QueryBlock& blk)
   }
 }
 
-// Scores of row r outside [first, last] (sequence key indices) become -inf, the others are capped
-// and biased: a modified problem's row, before it is folded in.
-void modify_scores(const ScoreRule& rule, int64_t row, int64_t k_begin, int k_cols, float* scores) {
-  const int64_t first = rule.first_key(row);
-  const int64_t last = rule.last_key(row);
-  for (int c = 0; c < k_cols; ++c) {
-    const int64_t col = k_begin + c;
-    scores[c] = col < first || col > last ? kMinusInfinity : rule.modify(scores[c], row, col);
+// Masks the block's scores (S^T, `lanes` wide) outside each row's keys with -inf, and caps and
+// biases the others. A block every row sees whole, unmodified, is left alone: in a long causal
+// problem that is all but the diagonal blocks.
+void mask_scores(const ScoreRule& rule, const QueryBlock& blk, int64_t k_begin, int k_cols, int lanes, float* st) {
+  const int64_t k_last = k_begin + k_cols - 1;
+  const bool seen_whole = !rule.modifies_scores && rule.first_key(blk.q_begin + blk.q_rows - 1) <= k_begin &&
+                          rule.last_key(blk.q_begin) >= k_last;
+  if (seen_whole) return;
+  for (int r = 0; r < blk.q_rows; ++r) {
+    const int64_t row = blk.q_begin + r;
+    const int64_t first = rule.first_key(row);
+    const int64_t last = rule.last_key(row);
+    for (int c = 0; c < k_cols; ++c) {
+      const int64_t col = k_begin + c;
+      float& score = st[c * lanes + r];
+      if (col < first || col > last) score = kMinusInfinity;
+      else if (rule.modifies_scores) score = rule.modify(score, row, col);
+    }
   }
 }
 
-void attend_query_block(const AttentionArgs& a, const QueryBlock& blk, BlockScratch& s) {
+// Runs the online softmax of the block's rows over `keys`, leaving the unnormalized output, max and
+// sum of each row in the scratch.
+void attend(const AttentionArgs& a, const QueryBlock& blk, KeyRange keys, const BlockKernels& kernels,
+            BlockScratch& s) {
   const int head_dim = a.head_dim;
+  const int lanes = lanes_of(blk);
   const int kv_head = blk.h / (a.num_heads / a.num_kv_heads);
   const ScoreRule rule = score_rule(a, blk.seq, blk.h);
-  // A dense row sees a prefix of the keys (the causal mask, the sequence end); a windowed one a
-  // range, and a capped or biased one needs every score touched.
-  const bool prefix_only = rule.window_left < 0 && !rule.modifies_scores;
-
-  // Keys outside [key_begin, key_end) are seen by no row of the block: never loaded.
-  const int64_t last_row = blk.q_begin + blk.q_rows - 1;
-  const int64_t key_end = std::clamp<int64_t>(rule.last_key(last_row) + 1, 0, blk.seq.seqlen_k);
-  const int64_t key_begin = std::min(rule.first_key(blk.q_begin) / kKeyBlock * kKeyBlock, key_end);
-  if (key_end <= key_begin) {
-    write_block_that_sees_no_key(a, blk);
-    return;
-  }
-
-  // Scaling q once costs head_dim multiplies per row instead of one per score.
-  for (int r = 0; r < blk.q_rows; ++r) {
-    float* q_row = &s.q[static_cast<size_t>(r) * head_dim];
-    load_row(a.q.data, a.q.dtype, element_offset(a.q.strides, blk.seq.b, blk.seq.q_row0 + blk.q_begin + r, blk.h),
-             head_dim, q_row);
-    scale_row(q_row, a.softmax_scale, head_dim);
-  }
+  load_queries(a, blk, s);
   std::fill(s.acc.begin(), s.acc.begin() + static_cast<size_t>(blk.q_rows) * head_dim, 0.0f);
   std::fill(s.row_max.begin(), s.row_max.end(), kMinusInfinity);
   std::fill(s.row_sum.begin(), s.row_sum.end(), 0.0f);
 
   // 64-bit: k_begin + kKeyBlock passes INT32_MAX when seqlen_k is within a block of it.
-  for (int64_t k_begin = key_begin; k_begin < key_end; k_begin += kKeyBlock) {
-    const int k_cols = static_cast<int>(std::min<int64_t>(kKeyBlock, key_end - k_begin));
-    load_key_block(a, blk.seq, kv_head, k_begin, k_cols, s);
-    compute_scores(blk.q_rows, head_dim, s);
-    for (int r = 0; r < blk.q_rows; ++r) {
-      const int64_t row = blk.q_begin + r;
-      if (prefix_only) {
-        // Keys visible to this row form a prefix of the block.
-        const int visible = static_cast<int>(std::clamp<int64_t>(rule.last_key(row) + 1 - k_begin, 0, k_cols));
-        if (visible > 0) accumulate_row(r, visible, head_dim, s);
-        continue;
-      }
-      modify_scores(rule, row, k_begin, k_cols, &s.scores[static_cast<size_t>(r) * kKeyBlock]);
-      accumulate_row(r, k_cols, head_dim, s);
-    }
+  for (int64_t k_begin = keys.begin; k_begin < keys.end; k_begin += kKeyBlock) {
+    const int k_cols = static_cast<int>(std::min<int64_t>(kKeyBlock, keys.end - k_begin));
+    load_key_block(a, blk.seq, kv_head, k_begin, k_cols, kernels, s);
+    if (lanes == kWideLanes) kernels.wide_scores(s.q.data(), s.k_rows, k_cols, head_dim, s.scores.data());
+    else kernels.narrow_scores(s.q.data(), blk.q_rows, s.k_rows, k_cols, head_dim, s.scores.data());
+    mask_scores(rule, blk, k_begin, k_cols, lanes, s.scores.data());
+    kernels.softmax(s.scores.data(), k_cols, lanes, s.row_max.data(), s.row_sum.data(), s.correction.data());
+    kernels.accumulate(s.scores.data(), k_cols, lanes, s.v_rows, head_dim, s.correction.data(), s.acc.data(),
+                       blk.q_rows);
   }
-  write_block(a, blk, s);
+}
+
+// One share's result for a block of rows, kept until the shares are merged: [rows][head_dim]
+// accumulator, then the rows' max and sum.
+class PartialResults {
+ public:
+  PartialResults(int64_t items, int head_dim)
+      : head_dim_(head_dim), stride_(static_cast<size_t>(kWideLanes) * (head_dim + 2)), data_(items * stride_) {}
+
+  float* acc(int64_t item) { return &data_[item * stride_]; }
+  float* max(int64_t item) { return acc(item) + static_cast<size_t>(kWideLanes) * head_dim_; }
+  float* sum(int64_t item) { return max(item) + kWideLanes; }
+
+  void store(int64_t item, int rows, const BlockScratch& s) {
+    std::copy_n(s.acc.begin(), static_cast<size_t>(rows) * head_dim_, acc(item));
+    std::copy_n(s.row_max.begin(), rows, max(item));
+    std::copy_n(s.row_sum.begin(), rows, sum(item));
+  }
+  // A share without keys: it weighs nothing.
+  void store_empty(int64_t item, int rows) {
+    std::fill_n(acc(item), static_cast<size_t>(rows) * head_dim_, 0.0f);
+    std::fill_n(max(item), rows, kMinusInfinity);
+    std::fill_n(sum(item), rows, 0.0f);
+  }
+
+ private:
+  int head_dim_;
+  size_t stride_;
+  std::vector<float> data_;
+};
+
+// Merges the `splits` shares from `first_item` into the scratch's accumulator, max and sum, as if
+// one pass had seen all the keys: each share's terms are rescaled to the common max. Shares are
+// merged in key order, so the bits do not depend on which thread computed which share.
+void merge_shares(PartialResults& partials, int64_t first_item, int64_t splits, int rows, int head_dim,
+                  BlockScratch& s) {
+  for (int r = 0; r < rows; ++r) {
+    float max = kMinusInfinity;
+    for (int64_t i = 0; i < splits; ++i) max = std::max(max, partials.max(first_item + i)[r]);
+    const float base = max == kMinusInfinity ? 0.0f : max;
+    float* acc_row = &s.acc[static_cast<size_t>(r) * head_dim];
+    std::fill_n(acc_row, head_dim, 0.0f);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < splits; ++i) {
+      const float weight = std::exp(partials.max(first_item + i)[r] - base);
+      sum += partials.sum(first_item + i)[r] * weight;
+      const float* share_row = partials.acc(first_item + i) + static_cast<size_t>(r) * head_dim;
+      for (int d = 0; d < head_dim; ++d) acc_row[d] += share_row[d] * weight;
+    }
+    s.row_max[r] = max;
+    s.row_sum[r] = sum;
+  }
+}
+
+// How many shares each unit's keys are split into (1: none). Depends on the problem alone.
+int64_t split_count(const AttentionArgs& a, int64_t units) {
+  if (units >= kSplitTargetItems) return 1;
+  const int64_t by_keys = std::max<int64_t>(1, a.seqlen_k / kMinSplitKeys);
+  return std::min((kSplitTargetItems + units - 1) / units, by_keys);
 }
 
 int resolve_thread_count(int requested) {
@@ -376,7 +446,8 @@ int resolve_thread_count(int requested) {
 
 }  // namespace
 
-CpuAttention::CpuAttention(int threads) : threads_(resolve_thread_count(threads)) {
+CpuAttention::CpuAttention(int threads, CpuIsa isa)
+    : threads_(resolve_thread_count(threads)), kernels_(&block_kernels(isa)) {
   if (threads_ > 1) helpers_ = std::make_unique<llvm::ThreadPool>(llvm::hardware_concurrency(threads_ - 1));
 }
 
@@ -384,46 +455,86 @@ CpuAttention::~CpuAttention() = default;
 
 int CpuAttention::threads() const { return threads_; }
 
+CpuIsa CpuAttention::isa() const { return kernels_->isa; }
+
 void CpuAttention::forward(const AttentionArgs& args) const {
   // The new keys go in before any query reads the cache.
   if (appends_keys(args)) append_keys(args);
-  // 64-bit: seqlen_q + kQueryBlock - 1 passes INT32_MAX for the longest sequences (in int it wrapped
+  // 64-bit: seqlen_q + kWideLanes - 1 passes INT32_MAX for the longest sequences (in int it wrapped
   // negative, and nothing was computed).
-  const int64_t query_blocks = (static_cast<int64_t>(args.seqlen_q) + kQueryBlock - 1) / kQueryBlock;
+  const int64_t query_blocks = (static_cast<int64_t>(args.seqlen_q) + kWideLanes - 1) / kWideLanes;
   const int64_t units = static_cast<int64_t>(args.batch) * args.num_heads * query_blocks;
+  const int64_t splits = split_count(args, units);
+  const int64_t items = units * splits;
+  PartialResults partials(splits > 1 ? items : 0, args.head_dim);
+  const BlockKernels& kernels = *kernels_;
 
-  // Workers pull units from a shared counter, so an uneven causal workload balances itself. The
-  // last query blocks of a causal problem are the most expensive, so they are handed out first.
-  std::atomic<int64_t> next_unit{0};
+  // A unit's query block. The last query blocks of a causal problem are the most expensive, so they
+  // are handed out first. A ragged batch's units cover its longest sequence: the shorter ones' last
+  // blocks have no rows.
+  auto block_of = [&](int64_t unit) {
+    const int64_t head_index = unit / query_blocks;
+    const int64_t block_index = query_blocks - 1 - unit % query_blocks;
+    QueryBlock blk;
+    blk.seq = sequence_of(args, static_cast<int>(head_index / args.num_heads));
+    blk.h = static_cast<int>(head_index % args.num_heads);
+    blk.q_begin = static_cast<int>(block_index * kWideLanes);  // below seqlen_q, so within int
+    blk.q_rows = std::min(kWideLanes, blk.seq.seqlen_q - blk.q_begin);
+    return blk;
+  };
+
+  // Workers pull items from a shared counter, so an uneven causal workload balances itself.
+  std::atomic<int64_t> next_item{0};
   auto work = [&] {
     BlockScratch scratch(args.head_dim);
-    for (int64_t unit = next_unit.fetch_add(1, std::memory_order_relaxed); unit < units;
-         unit = next_unit.fetch_add(1, std::memory_order_relaxed)) {
-      const int64_t head_index = unit / query_blocks;
-      const int64_t block_index = query_blocks - 1 - unit % query_blocks;
-      QueryBlock blk;
-      blk.seq = sequence_of(args, static_cast<int>(head_index / args.num_heads));
-      blk.h = static_cast<int>(head_index % args.num_heads);
-      // Below seqlen_q, so within int. A ragged batch's units cover its longest sequence: the
-      // shorter ones' last blocks have no rows.
-      blk.q_begin = static_cast<int>(block_index * kQueryBlock);
-      blk.q_rows = std::min(kQueryBlock, blk.seq.seqlen_q - blk.q_begin);
-      if (blk.q_rows > 0) attend_query_block(args, blk, scratch);
+    for (int64_t item = next_item.fetch_add(1, std::memory_order_relaxed); item < items;
+         item = next_item.fetch_add(1, std::memory_order_relaxed)) {
+      const QueryBlock blk = block_of(item / splits);
+      if (blk.q_rows <= 0) continue;
+      const KeyRange keys = keys_seen(score_rule(args, blk.seq, blk.h), blk);
+      if (splits == 1) {
+        if (keys.empty()) {
+          write_block_that_sees_no_key(args, blk);
+          continue;
+        }
+        attend(args, blk, keys, kernels, scratch);
+        write_block(args, blk, scratch);
+        continue;
+      }
+      const KeyRange share = share_of(keys, item % splits, splits);
+      if (share.empty()) {
+        partials.store_empty(item, blk.q_rows);
+        continue;
+      }
+      attend(args, blk, share, kernels, scratch);
+      partials.store(item, blk.q_rows, scratch);
     }
   };
 
-  // The caller works too; helpers beyond the number of units would find nothing to do. Only this
-  // call's futures are waited on (not ThreadPool::wait), so concurrent forward() calls sharing the
-  // pool do not wait for each other's work. The wait runs even if the caller's share throws, since
-  // the helpers reference this stack frame.
-  const int64_t helper_count = helpers_ ? std::min<int64_t>(threads_ - 1, units - 1) : 0;
-  std::vector<std::shared_future<void>> helpers_done;
-  helpers_done.reserve(static_cast<size_t>(std::max<int64_t>(helper_count, 0)));
-  auto wait_for_helpers = llvm::make_scope_exit([&] {
-    for (const std::shared_future<void>& done : helpers_done) done.wait();
-  });
-  for (int64_t i = 0; i < helper_count; ++i) helpers_done.push_back(helpers_->async(work));
-  work();
+  {
+    // The caller works too; helpers beyond the number of items would find nothing to do. Only this
+    // call's futures are waited on (not ThreadPool::wait), so concurrent forward() calls sharing the
+    // pool do not wait for each other's work. The wait runs even if the caller's share throws, since
+    // the helpers reference this stack frame.
+    const int64_t helper_count = helpers_ ? std::min<int64_t>(threads_ - 1, items - 1) : 0;
+    std::vector<std::shared_future<void>> helpers_done;
+    helpers_done.reserve(static_cast<size_t>(std::max<int64_t>(helper_count, 0)));
+    auto wait_for_helpers = llvm::make_scope_exit([&] {
+      for (const std::shared_future<void>& done : helpers_done) done.wait();
+    });
+    for (int64_t i = 0; i < helper_count; ++i) helpers_done.push_back(helpers_->async(work));
+    work();
+  }
+  if (splits == 1) return;
+
+  // The merge reads every share of a unit: it runs once all of them are in (the helpers are done).
+  BlockScratch scratch(args.head_dim);
+  for (int64_t unit = 0; unit < units; ++unit) {
+    const QueryBlock blk = block_of(unit);
+    if (blk.q_rows <= 0) continue;
+    merge_shares(partials, unit * splits, splits, blk.q_rows, args.head_dim, scratch);
+    write_block(args, blk, scratch);
+  }
 }
 
 }  // namespace flashjit::cpu

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "flashjit/types.h"
+#include "runtime/cpu/cpu_isa.h"
 
 namespace llvm {
 class ThreadPool;
@@ -13,16 +14,19 @@ class ThreadPool;
 
 namespace flashjit::cpu {
 
+struct BlockKernels;
+
 class CpuAttention {
  public:
   // `threads` workers in total, the calling thread included; 0 (or less) means one per hardware
-  // thread.
-  explicit CpuAttention(int threads);
+  // thread. `isa` picks the block kernels; the caller makes sure the CPU runs it (resolve_cpu_isa).
+  explicit CpuAttention(int threads, CpuIsa isa = best_cpu_isa());
   ~CpuAttention();
   CpuAttention(const CpuAttention&) = delete;
   CpuAttention& operator=(const CpuAttention&) = delete;
 
   int threads() const;
+  CpuIsa isa() const;
 
   // `args` is already validated and normalized by flashjit::validate_args (strides and
   // softmax_scale filled in); pointers are host pointers. Computes out (and lse when
@@ -31,6 +35,7 @@ class CpuAttention {
 
  private:
   int threads_;
+  const BlockKernels* kernels_;
   // threads_ - 1 helpers: the caller works too. Null when threads_ == 1.
   std::unique_ptr<llvm::ThreadPool> helpers_;
 };

@@ -6,7 +6,12 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <sstream>
+#include <tuple>
+#include <utility>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,11 +52,15 @@ AttentionArgs pointing_at(AttentionArgs normalized, HostProblem& p) {
   return normalized;
 }
 
-// One instance per thread count, shared by the tests, as the runtime would keep one.
-const cpu::CpuAttention& attention_with(int threads) {
-  static const cpu::CpuAttention single(1);
-  static const cpu::CpuAttention three(3);
-  return threads == 1 ? single : three;
+// One instance per thread count and instruction set, shared by the tests, as the runtime would keep
+// one.
+const cpu::CpuAttention& attention_with(int threads, cpu::CpuIsa isa = cpu::best_cpu_isa()) {
+  static std::mutex mutex;
+  static std::map<std::pair<int, cpu::CpuIsa>, std::unique_ptr<cpu::CpuAttention>> instances;
+  std::lock_guard<std::mutex> lock(mutex);
+  std::unique_ptr<cpu::CpuAttention>& instance = instances[{threads, isa}];
+  if (!instance) instance = std::make_unique<cpu::CpuAttention>(threads, isa);
+  return *instance;
 }
 
 ProblemShape padded(ProblemShape s, int head_padding, int seq_padding) {
@@ -137,39 +146,71 @@ std::vector<CpuCase> modifier_cases() {
   };
 }
 
+// Issue 16: the block kernels' edges. Head dims that end in a narrower accumulator tile (72, 136,
+// 248), key counts one past a block, 8 and 9 query rows (narrow and wide lanes), and split-KV: few
+// units with many keys, whose shares (some empty under a window) are merged.
+std::vector<CpuCase> kernel_edge_cases() {
+  constexpr DType f32 = DType::f32, f16 = DType::f16, bf16 = DType::bf16;
+  constexpr MaskKind causal = MaskKind::causal;
+  return {
+      {"head_dim72_f32", shape(1, 2, 1, 70, 90, 72, f32)},
+      {"head_dim136_causal_f16", shape(1, 2, 1, 65, 65, 136, f16, causal)},
+      {"keys_one_past_two_blocks_f32", shape(1, 1, 1, 64, 129, 8, f32)},
+      {"eight_rows_narrow_bf16", shape(1, 2, 2, 8, 300, 64, bf16, causal)},
+      {"nine_rows_wide_f16", shape(1, 2, 2, 9, 300, 64, f16)},
+      {"split_kv_decode_f32", shape(1, 1, 1, 1, 3000, 64, f32)},
+      {"split_kv_decode_gqa_causal_f16", shape(1, 4, 2, 1, 2500, 128, f16, causal)},
+      {"split_kv_eight_rows_d72_bf16", shape(1, 2, 1, 8, 1500, 72, bf16, causal)},
+      {"split_kv_prefill_causal_d248_f32", shape(1, 1, 1, 130, 1100, 248, f32, causal)},
+      {"split_kv_window_with_empty_shares_f16", windowed(shape(1, 1, 1, 3, 2000, 32, f16), 100, 0)},
+      {"split_kv_softcap_alibi_bf16", with_alibi(capped(shape(2, 2, 1, 1, 1200, 64, bf16, causal), 5.0f))},
+  };
+}
+
 // Names a case by its label in gtest's failure messages (instead of a byte dump).
 void PrintTo(const CpuCase& c, std::ostream* os) { *os << c.label << " (" << c.shape.name() << ")"; }
 
-class CpuAttentionReference : public testing::TestWithParam<CpuCase> {};
+class CpuAttentionReference : public testing::TestWithParam<std::tuple<CpuCase, cpu::CpuIsa>> {};
 
-// Each case runs three ways: 1 thread with lse, 3 threads with lse, 3 threads without lse. The
-// first is checked against the reference; the others must be bit-identical to it (a unit's work does
-// not depend on the thread that runs it).
+// Each case runs, with each instruction set this CPU runs, three ways: 1 thread with lse, 3 threads
+// with lse, 3 threads without lse. The first is checked against the reference; the others must be
+// bit-identical to it (an item's work does not depend on the thread that runs it, nor the split-KV
+// shares on the thread count).
 TEST_P(CpuAttentionReference, MatchesTheNaiveReference) {
-  const HostProblem base = test::make_problem(GetParam().shape);
+  const auto& [cpu_case, isa] = GetParam();
+  const HostProblem base = test::make_problem(cpu_case.shape);
   const AttentionArgs args = normalized_args(base);
   const test::ReferenceOutput ref = test::naive_attention(args);
 
   HostProblem single = base;
-  attention_with(1).forward(pointing_at(args, single));
+  attention_with(1, isa).forward(pointing_at(args, single));
   EXPECT_TRUE(test::matches_reference(single, ref, /*check_lse=*/true, test::kCpuLseTolerance));
 
   HostProblem threaded = base;
-  attention_with(3).forward(pointing_at(args, threaded));
+  attention_with(3, isa).forward(pointing_at(args, threaded));
   EXPECT_EQ(threaded.out, single.out) << "3 threads differ from 1";
   EXPECT_EQ(threaded.lse, single.lse) << "3 threads differ from 1";
 
   HostProblem without_lse = base;
   AttentionArgs no_lse_args = pointing_at(args, without_lse);
   no_lse_args.lse = nullptr;
-  attention_with(3).forward(no_lse_args);
+  attention_with(3, isa).forward(no_lse_args);
   EXPECT_EQ(without_lse.out, single.out) << "out depends on whether lse is requested";
 }
 
-std::string case_label(const testing::TestParamInfo<CpuCase>& param_info) { return param_info.param.label; }
+std::string case_label(const testing::TestParamInfo<std::tuple<CpuCase, cpu::CpuIsa>>& param_info) {
+  return std::get<0>(param_info.param).label + "_" + cpu::cpu_isa_name(std::get<1>(param_info.param));
+}
 
-INSTANTIATE_TEST_SUITE_P(Cpu, CpuAttentionReference, testing::ValuesIn(reference_cases()), case_label);
-INSTANTIATE_TEST_SUITE_P(Modifiers, CpuAttentionReference, testing::ValuesIn(modifier_cases()), case_label);
+// Every instruction set this CPU runs, the lower ones forced (the portable set always).
+auto isas() { return testing::ValuesIn(cpu::runnable_cpu_isas()); }
+
+INSTANTIATE_TEST_SUITE_P(Cpu, CpuAttentionReference, testing::Combine(testing::ValuesIn(reference_cases()), isas()),
+                         case_label);
+INSTANTIATE_TEST_SUITE_P(Modifiers, CpuAttentionReference,
+                         testing::Combine(testing::ValuesIn(modifier_cases()), isas()), case_label);
+INSTANTIATE_TEST_SUITE_P(KernelEdges, CpuAttentionReference,
+                         testing::Combine(testing::ValuesIn(kernel_edge_cases()), isas()), case_label);
 
 TEST(CpuAttention, ComparisonCatchesAWrongScale) {
   const HostProblem base = test::make_problem(shape(1, 2, 2, 40, 60, 64, DType::f32));
@@ -201,10 +242,40 @@ TEST(CpuAttention, NanScoresMakeTheRowAndItsLseNan) {
   for (int head : {0, 1})
     for (int row = rows.first_nan_key_row; row < seqlen_q; ++row) EXPECT_TRUE(std::isnan(ref_lse(head, row))) << row;
 
-  for (int threads : {1, 3}) {
-    HostProblem computed = base;
-    attention_with(threads).forward(pointing_at(args, computed));
-    EXPECT_TRUE(test::matches_reference(computed, ref, /*check_lse=*/true, test::kCpuLseTolerance)) << threads;
+  for (cpu::CpuIsa isa : cpu::runnable_cpu_isas())
+    for (int threads : {1, 3}) {
+      HostProblem computed = base;
+      attention_with(threads, isa).forward(pointing_at(args, computed));
+      EXPECT_TRUE(test::matches_reference(computed, ref, /*check_lse=*/true, test::kCpuLseTolerance))
+          << threads << " threads, " << cpu::cpu_isa_name(isa);
+    }
+}
+
+// Split-KV keeps both: a NaN key in one share makes the row NaN after the merge, and a row whose
+// every score is -inf in every share comes out as zeros with lse -inf.
+TEST(CpuAttention, SplitSharesKeepNanAndRowsThatWeighNothing) {
+  constexpr int kKeys = 3000, kHeadDim = 16;  // one unit of one row: its keys split in shares
+  HostProblem p = test::make_problem(shape(1, 2, 2, 1, kKeys, kHeadDim, DType::f32));
+  float* q = reinterpret_cast<float*>(p.q.data());
+  float* k = reinterpret_cast<float*>(p.k.data());
+  // Head 0 (keys interleave heads: [key][head][d]): a NaN in key 2000 only.
+  k[(2000 * 2 + 0) * kHeadDim] = std::numeric_limits<float>::quiet_NaN();
+  // Head 1: q = (1, 0, ...) and every key (-inf, 0, ...), so every score is -inf.
+  std::fill(q + kHeadDim, q + 2 * kHeadDim, 0.0f);
+  q[kHeadDim] = 1.0f;
+  for (int key = 0; key < kKeys; ++key) {
+    float* row = k + (key * 2 + 1) * kHeadDim;
+    std::fill(row, row + kHeadDim, 0.0f);
+    row[0] = -std::numeric_limits<float>::infinity();
+  }
+  const AttentionArgs args = normalized_args(p);
+  for (cpu::CpuIsa isa : cpu::runnable_cpu_isas()) {
+    HostProblem computed = p;
+    attention_with(3, isa).forward(pointing_at(args, computed));
+    EXPECT_TRUE(std::isnan(computed.lse[0])) << cpu::cpu_isa_name(isa);
+    EXPECT_TRUE(std::isnan(test::output_at(computed, 0, 0, 0, 3))) << cpu::cpu_isa_name(isa);
+    EXPECT_EQ(computed.lse[1], -std::numeric_limits<float>::infinity()) << cpu::cpu_isa_name(isa);
+    for (int d = 0; d < kHeadDim; ++d) EXPECT_EQ(test::output_at(computed, 0, 0, 1, d), 0.0f) << d;
   }
 }
 
@@ -222,9 +293,17 @@ TEST(CpuAttention, MinusInfinityScoresWeighNothing) {
     k[8 * key] = -std::numeric_limits<float>::infinity();
   }
   const AttentionArgs args = normalized_args(p);
-  attention_with(1).forward(pointing_at(args, p));
-  for (int d = 0; d < 8; ++d) EXPECT_EQ(test::output_at(p, 0, 1, 0, d), 0.0f) << d;
-  EXPECT_EQ(p.lse[1], -std::numeric_limits<float>::infinity());
+  for (cpu::CpuIsa isa : cpu::runnable_cpu_isas()) {
+    HostProblem computed = p;
+    attention_with(1, isa).forward(pointing_at(args, computed));
+    for (int d = 0; d < 8; ++d) EXPECT_EQ(test::output_at(computed, 0, 1, 0, d), 0.0f) << d;
+    EXPECT_EQ(computed.lse[1], -std::numeric_limits<float>::infinity()) << cpu::cpu_isa_name(isa);
+  }
+}
+
+TEST(CpuAttention, RunsTheInstructionSetItWasGiven) {
+  for (cpu::CpuIsa isa : cpu::runnable_cpu_isas()) EXPECT_EQ(cpu::CpuAttention(1, isa).isa(), isa);
+  EXPECT_EQ(cpu::CpuAttention(1).isa(), cpu::best_cpu_isa());
 }
 
 TEST(CpuAttention, ResolvesItsThreadCount) {

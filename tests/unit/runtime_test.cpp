@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "runtime/cpu/cpu_isa.h"
+
 #include "flashjit/runtime.h"
 #include "cuda/driver_api.h"
 #include "helpers/compare.h"
@@ -103,9 +105,59 @@ TEST(Runtime, PlanNamesTheCpuKernelAndWhy) {
   test::HostProblem p = test::make_problem(small_shape(DType::bf16, MaskKind::none));
   Result<KernelChoice> choice = (*runtime)->plan(p.args);
   ASSERT_TRUE(choice.ok()) << choice.status().to_string();
-  EXPECT_EQ(choice->kernel_key, "cpu_blocked_online_softmax_f32");
+  EXPECT_EQ(choice->kernel_key, std::string("cpu_blocked_online_softmax_f32_") + cpu::cpu_isa_name(cpu::best_cpu_isa()));
   EXPECT_FALSE(choice->variant.has_value()) << "the CPU backend runs no kernel variant";
   EXPECT_NE(choice->reason.find("on 3 threads"), std::string::npos) << choice->reason;
+  EXPECT_NE(choice->reason.find(std::string(cpu::cpu_isa_name(cpu::best_cpu_isa())) +
+                                " kernels (the best this CPU runs)"),
+            std::string::npos)
+      << choice->reason;
+}
+
+// cpu_isa forces a lower instruction set, and plan() says so; the result still matches the best
+// set's within the reference's tolerance (each is checked against it in cpu_attention_test).
+TEST(Runtime, CpuIsaForcesTheCpuKernelsAndPlanSaysSo) {
+  for (cpu::CpuIsa isa : cpu::runnable_cpu_isas()) {
+    RuntimeOptions options;
+    options.backend = Backend::cpu;
+    options.cpu_isa = cpu::cpu_isa_name(isa);
+    auto runtime = Runtime::create(options);
+    ASSERT_TRUE(runtime.ok()) << runtime.status().to_string();
+    test::HostProblem p = test::make_problem(small_shape(DType::f16, MaskKind::causal));
+    Result<KernelChoice> choice = (*runtime)->plan(p.args);
+    ASSERT_TRUE(choice.ok()) << choice.status().to_string();
+    EXPECT_EQ(choice->kernel_key, std::string("cpu_blocked_online_softmax_f32_") + cpu::cpu_isa_name(isa));
+    if (isa != cpu::best_cpu_isa()) {
+      EXPECT_NE(choice->reason.find("kernels (forced by cpu_isa)"), std::string::npos) << choice->reason;
+    }
+    Result<AttentionArgs> normalized = validate_args(p.args);
+    ASSERT_TRUE(normalized.ok()) << normalized.status().to_string();
+    const test::ReferenceOutput ref = test::naive_attention(*normalized);
+    ASSERT_TRUE((*runtime)->forward(p.args).ok());
+    EXPECT_TRUE(test::matches_reference(p, ref, /*check_lse=*/false, test::kCpuLseTolerance)) << options.cpu_isa;
+  }
+}
+
+TEST(Runtime, AnUnknownCpuIsaIsRefusedWhateverTheBackend) {
+  for (Backend backend : {Backend::cpu, Backend::automatic}) {
+    RuntimeOptions options;
+    options.backend = backend;
+    options.cpu_isa = "avx1024";
+    auto runtime = Runtime::create(options);
+    ASSERT_FALSE(runtime.ok());
+    EXPECT_EQ(runtime.status().code(), ErrorCode::invalid_argument);
+    EXPECT_EQ(runtime.status().message(),
+              "cpu_isa 'avx1024' is not an instruction set of the CPU backend (expected portable, avx2, avx512, or "
+              "empty for the best this CPU runs)");
+  }
+}
+
+TEST(Runtime, FlashjitCpuIsaSetsTheDefault) {
+  ASSERT_EQ(setenv("FLASHJIT_CPU_ISA", "portable", 1), 0);
+  const RuntimeOptions from_environment;
+  unsetenv("FLASHJIT_CPU_ISA");
+  EXPECT_EQ(from_environment.cpu_isa, "portable");
+  EXPECT_EQ(RuntimeOptions().cpu_isa, "") << "unset: the best this CPU runs";
 }
 
 TEST(Runtime, NegativeCpuThreadsIsAnError) {

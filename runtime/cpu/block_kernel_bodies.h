@@ -1,0 +1,153 @@
+// The bodies of the block kernels (block_kernels.h) as plain C++ templates over their register
+// tiles. block_kernels.cpp inlines them into one function per instruction set, each compiled with
+// that set's target attribute, so the compiler vectorizes the same loops for SSE2, AVX2 or AVX-512.
+// Only those attributed functions hold wide instructions: the bodies are always_inline and never
+// emitted on their own, so no shared inline copy compiled for AVX-512 can reach a CPU without it.
+//
+// The register tiles keep a block of outputs in registers while a loop streams one operand past
+// them: each element loaded feeds several fused multiply-adds, so the loops run at the FMA units'
+// rate instead of the load ports'.
+#pragma once
+
+#include <limits>
+
+#include "runtime/cpu/block_kernels.h"
+#include "runtime/cpu/fast_exp.h"
+
+#define FLASHJIT_INLINE [[gnu::always_inline]] inline
+
+namespace flashjit::cpu::bodies {
+
+// S^T for wide blocks, kKeys keys by kLanes lanes of accumulators at a time: per head_dim step,
+// kKeys broadcast key elements times kLanes contiguous Q^T lanes.
+template <int kKeys, int kLanes>
+FLASHJIT_INLINE void wide_scores(const float* __restrict q_transposed, const float* const* k_rows, int keys,
+                                 int head_dim, float* __restrict st) {
+  static_assert(kKeyGroup % kKeys == 0 && kWideLanes % kLanes == 0);
+  const int padded_keys = (keys + kKeyGroup - 1) / kKeyGroup * kKeyGroup;
+  for (int c0 = 0; c0 < padded_keys; c0 += kKeys) {
+    const float* k[kKeys];
+    for (int j = 0; j < kKeys; ++j) k[j] = k_rows[c0 + j];
+    for (int l0 = 0; l0 < kWideLanes; l0 += kLanes) {
+      float acc[kKeys][kLanes] = {};
+      for (int d = 0; d < head_dim; ++d) {
+        const float* __restrict q = q_transposed + d * kWideLanes + l0;
+        for (int j = 0; j < kKeys; ++j) {
+          const float key_element = k[j][d];
+          for (int l = 0; l < kLanes; ++l) acc[j][l] += key_element * q[l];
+        }
+      }
+      for (int j = 0; j < kKeys; ++j)
+        for (int l = 0; l < kLanes; ++l) st[(c0 + j) * kWideLanes + l0 + l] = acc[j][l];
+    }
+  }
+}
+
+// S^T for narrow blocks: one dot product per (key, row), summed in 8 lanes (head_dim % 8 == 0) so
+// the loop vectorizes without reordering an fp32 reduction behind the compiler's back.
+FLASHJIT_INLINE void narrow_scores(const float* __restrict q, int rows, const float* const* k_rows, int keys,
+                                   int head_dim, float* __restrict st) {
+  constexpr int kSumLanes = 8;
+  for (int c = 0; c < keys; ++c) {
+    const float* __restrict k = k_rows[c];
+    for (int i = 0; i < kNarrowLanes; ++i) {
+      if (i >= rows) {
+        st[c * kNarrowLanes + i] = 0.0f;
+        continue;
+      }
+      const float* __restrict q_row = q + i * head_dim;
+      float lanes[kSumLanes] = {};
+      for (int d0 = 0; d0 < head_dim; d0 += kSumLanes)
+        for (int x = 0; x < kSumLanes; ++x) lanes[x] += k[d0 + x] * q_row[d0 + x];
+      st[c * kNarrowLanes + i] =
+          ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    }
+  }
+}
+
+// The online softmax step down kLanes columns of S^T (block_kernels.h). A lane whose max is still
+// -inf exponentiates against 0, so -inf - -inf never makes a NaN: -inf scores weigh 0, and once the
+// max is finite, exp(-inf) = 0 replaces the empty accumulator. The max ignores a NaN score (the
+// comparison is false), whose exponential then makes the sum, and the row, NaN.
+template <int kLanes>
+FLASHJIT_INLINE void softmax(float* __restrict st, int keys, float* __restrict row_max, float* __restrict row_sum,
+                             float* __restrict correction) {
+  constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
+  float max[kLanes];
+  float base[kLanes];
+  float sum[kLanes];
+  for (int l = 0; l < kLanes; ++l) max[l] = row_max[l];
+  for (int c = 0; c < keys; ++c)
+    for (int l = 0; l < kLanes; ++l) {
+      const float x = st[c * kLanes + l];
+      max[l] = max[l] < x ? x : max[l];
+    }
+  for (int l = 0; l < kLanes; ++l) {
+    base[l] = max[l] == kMinusInfinity ? 0.0f : max[l];
+    correction[l] = exp_nonpositive(row_max[l] - base[l]);
+    sum[l] = 0.0f;
+  }
+  for (int c = 0; c < keys; ++c)
+    for (int l = 0; l < kLanes; ++l) {
+      const float p = exp_nonpositive(st[c * kLanes + l] - base[l]);
+      st[c * kLanes + l] = p;
+      sum[l] += p;
+    }
+  for (int l = 0; l < kLanes; ++l) {
+    row_sum[l] = row_sum[l] * correction[l] + sum[l];
+    row_max[l] = max[l];
+  }
+}
+
+// kRows accumulator rows by kCols head_dim columns from column d0: per key, kRows broadcast
+// probabilities times kCols contiguous V elements.
+template <int kRows, int kCols>
+FLASHJIT_INLINE void accumulate_tile(const float* __restrict pt, int keys, int lanes, const float* const* v_rows,
+                                     int head_dim, const float* __restrict correction, float* __restrict acc, int row0,
+                                     int d0) {
+  float tile[kRows][kCols];
+  for (int j = 0; j < kRows; ++j) {
+    const float factor = correction[row0 + j];
+    for (int x = 0; x < kCols; ++x) tile[j][x] = acc[(row0 + j) * head_dim + d0 + x] * factor;
+  }
+  for (int c = 0; c < keys; ++c) {
+    const float* __restrict v = v_rows[c] + d0;
+    for (int j = 0; j < kRows; ++j) {
+      const float p = pt[c * lanes + row0 + j];
+      for (int x = 0; x < kCols; ++x) tile[j][x] += p * v[x];
+    }
+  }
+  for (int j = 0; j < kRows; ++j)
+    for (int x = 0; x < kCols; ++x) acc[(row0 + j) * head_dim + d0 + x] = tile[j][x];
+}
+
+// Columns [0, head_dim) of rows [row0, row0 + kRows) in tiles of kCols, then halves of it down to 8
+// for the rest (head_dim % 8 == 0: 72 is 64 + 8).
+template <int kRows, int kCols>
+FLASHJIT_INLINE void accumulate_rows(const float* pt, int keys, int lanes, const float* const* v_rows, int head_dim,
+                                     const float* correction, float* acc, int row0, int d0) {
+  for (; d0 + kCols <= head_dim; d0 += kCols)
+    accumulate_tile<kRows, kCols>(pt, keys, lanes, v_rows, head_dim, correction, acc, row0, d0);
+  if constexpr (kCols > 8) {
+    if (d0 < head_dim) accumulate_rows<kRows, kCols / 2>(pt, keys, lanes, v_rows, head_dim, correction, acc, row0, d0);
+  }
+}
+
+template <int kRows, int kCols>
+FLASHJIT_INLINE void accumulate(const float* pt, int keys, int lanes, const float* const* v_rows, int head_dim,
+                                const float* correction, float* acc, int rows) {
+  int row0 = 0;
+  for (; row0 + kRows <= rows; row0 += kRows)
+    accumulate_rows<kRows, kCols>(pt, keys, lanes, v_rows, head_dim, correction, acc, row0, 0);
+  for (; row0 < rows; ++row0) accumulate_rows<1, kCols>(pt, keys, lanes, v_rows, head_dim, correction, acc, row0, 0);
+}
+
+FLASHJIT_INLINE void widen_bf16(const uint16_t* __restrict src, int count, float* __restrict dst) {
+  // bf16 is the top half of an fp32: widening is a shift.
+  for (int i = 0; i < count; ++i) {
+    const uint32_t bits = static_cast<uint32_t>(src[i]) << 16;
+    std::memcpy(&dst[i], &bits, sizeof bits);
+  }
+}
+
+}  // namespace flashjit::cpu::bodies

@@ -1,0 +1,47 @@
+// The CPU backend's inner loops over one block of queries and one block of keys, compiled once per
+// instruction set (runtime/cpu/cpu_isa.h) from one plain C++ source (block_kernel_bodies.h).
+//
+// A block's scores are kept transposed, S^T[key][lane]: lane i is query row i of the block. The
+// online softmax then runs down the columns, the same operation on every lane at once, and its
+// max, sum and exponentials vectorize without a horizontal reduction.
+#pragma once
+
+#include <cstdint>
+
+#include "runtime/cpu/cpu_isa.h"
+
+namespace flashjit::cpu {
+
+// Keys per block: a 64 x 64 fp32 score block is 16 KiB, so it and a K row stay in L1.
+constexpr int kKeyBlock = 64;
+// Query rows per block (the lanes of S^T): wide blocks for prefill, narrow ones for a few rows
+// (decode), where wide lanes would be mostly padding.
+constexpr int kWideLanes = 64;
+constexpr int kNarrowLanes = 8;
+// The score kernels read K rows in groups of this many; the caller pads a block's row pointers to a
+// multiple of it with a row of zeros.
+constexpr int kKeyGroup = 8;
+
+struct BlockKernels {
+  CpuIsa isa;
+  // Wide blocks: S^T[c * 64 + i] = q_i . k_c for c < keys, from Q^T ([head_dim][64], pre-scaled,
+  // lanes past the block's rows zero) and the key rows (padded to a multiple of kKeyGroup).
+  void (*wide_scores)(const float* q_transposed, const float* const* k_rows, int keys, int head_dim, float* st);
+  // Narrow blocks: S^T[c * 8 + i] = q_i . k_c for i < rows <= 8, from Q ([rows][head_dim], pre-scaled).
+  void (*narrow_scores)(const float* q, int rows, const float* const* k_rows, int keys, int head_dim, float* st);
+  // The online softmax step on `lanes` (64 or 8) columns of S^T, masked already (-inf): folds the
+  // block's max into row_max, turns the scores into exp(score - max), adds them to row_sum, and
+  // leaves in `correction` the factor that rescales each row's earlier accumulator.
+  void (*softmax)(float* st, int keys, int lanes, float* row_max, float* row_sum, float* correction);
+  // acc[i][:] = acc[i][:] * correction[i] + sum_c P^T[c * lanes + i] * v_c[:] for i < rows.
+  void (*accumulate)(const float* pt, int keys, int lanes, const float* const* v_rows, int head_dim,
+                     const float* correction, float* acc, int rows);
+  // fp16 and bf16 to fp32 (F16C's conversion where the instruction set has it).
+  void (*widen_f16)(const uint16_t* src, int count, float* dst);
+  void (*widen_bf16)(const uint16_t* src, int count, float* dst);
+};
+
+// The kernels of `isa`; the caller makes sure the CPU runs it (cpu_runs).
+const BlockKernels& block_kernels(CpuIsa isa);
+
+}  // namespace flashjit::cpu
