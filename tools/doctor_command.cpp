@@ -445,6 +445,7 @@ void print_report(llvm::raw_ostream& os, const json& r) {
     os << llvm::formatv("GPU {0}: {1}\n", d["index"].get<int>(), d.value("name", std::string("?")));
     print_device(os, d);
   }
+  print_cpu_backend(os, r["cpu_backend"]);
   if (r.contains("what_if")) {
     const json& w = r["what_if"];
     if (w.contains("error")) {
@@ -454,7 +455,6 @@ void print_report(llvm::raw_ostream& os, const json& r) {
       print_device(os, w);
     }
   }
-  print_cpu_backend(os, r["cpu_backend"]);
   os << "Verdict: " << r["verdict"].get<std::string>() << "\n";
   if (!r["gpu_usable"].get<bool>()) {
     os << "Still works here:\n";

@@ -150,4 +150,16 @@ FLASHJIT_INLINE void widen_bf16(const uint16_t* __restrict src, int count, float
   }
 }
 
+FLASHJIT_INLINE void narrow_bf16(const float* __restrict src, int count, uint16_t* __restrict dst) {
+  // Round to nearest even on the dropped half; a NaN keeps its top bits with the quiet bit set (a
+  // rounding carry could turn it into infinity).
+  for (int i = 0; i < count; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &src[i], sizeof bits);
+    const uint32_t rounded = (bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16;
+    const uint32_t quiet_nan = (bits >> 16) | 0x40u;
+    dst[i] = static_cast<uint16_t>((bits & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
+  }
+}
+
 }  // namespace flashjit::cpu::bodies

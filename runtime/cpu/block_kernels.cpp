@@ -18,6 +18,10 @@ void widen_f16_portable(const uint16_t* src, int count, float* dst) {
   for (int i = 0; i < count; ++i) dst[i] = half_bits_to_float(src[i]);
 }
 
+void narrow_f16_portable(const float* src, int count, uint16_t* dst) {
+  for (int i = 0; i < count; ++i) dst[i] = float_to_half_bits(src[i]);
+}
+
 #ifdef FLASHJIT_CPU_X86
 // F16C's conversion, eight at a time (the caller's counts are head dims, multiples of 8).
 [[gnu::target("avx,f16c")]] void widen_f16_f16c(const uint16_t* src, int count, float* dst) {
@@ -26,12 +30,21 @@ void widen_f16_portable(const uint16_t* src, int count, float* dst) {
     _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
   for (; i < count; ++i) dst[i] = half_bits_to_float(src[i]);
 }
+
+[[gnu::target("avx,f16c")]] void narrow_f16_f16c(const float* src, int count, uint16_t* dst) {
+  int i = 0;
+  for (; i + 8 <= count; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  for (; i < count; ++i) dst[i] = float_to_half_bits(src[i]);
+}
 #endif
 
 // Defines namespace `name`'s kernels, compiled for `target` (a gnu::target string, or empty for the
 // build's baseline) with score tiles of score_keys x score_lanes and accumulator tiles of
-// acc_rows x acc_cols fp32 values, and an instance `name::kernels` of the table.
-#define FLASHJIT_BLOCK_KERNELS(name, isa_value, target, score_keys, score_lanes, acc_rows, acc_cols, widen_f16)    \
+// acc_rows x acc_cols fp32 values, its fp16 conversions widen_f16_<f16_suffix> and
+// narrow_f16_<f16_suffix>, and an instance `name::kernels` of the table.
+#define FLASHJIT_BLOCK_KERNELS(name, isa_value, target, score_keys, score_lanes, acc_rows, acc_cols, f16_suffix)   \
   namespace name {                                                                                                 \
   target void wide_scores(const float* q_transposed, const float* const* k_rows, int keys, int head_dim,         \
                           float* st) {                                                                             \
@@ -50,18 +63,21 @@ void widen_f16_portable(const uint16_t* src, int count, float* dst) {
     bodies::accumulate<acc_rows, acc_cols>(pt, keys, lanes, v_rows, head_dim, correction, acc, rows);             \
   }                                                                                                                \
   target void widen_bf16(const uint16_t* src, int count, float* dst) { bodies::widen_bf16(src, count, dst); }    \
-  const BlockKernels kernels{isa_value, wide_scores, narrow_scores, softmax, accumulate, widen_f16, widen_bf16};  \
+  target void narrow_bf16(const float* src, int count, uint16_t* dst) { bodies::narrow_bf16(src, count, dst); }  \
+  const BlockKernels kernels{isa_value,          wide_scores,  narrow_scores,           softmax,                   \
+                             accumulate,         widen_f16_##f16_suffix, widen_bf16, narrow_f16_##f16_suffix,    \
+                             narrow_bf16};                                                                         \
   }
 
 #define FLASHJIT_NO_TARGET
 // The tiles are the fastest of those measured on a Zen 4 core (bench/PERFORMANCE.md, step 10): GCC
 // keeps them in registers; a tile one step larger spills and runs several times slower.
-FLASHJIT_BLOCK_KERNELS(portable, CpuIsa::portable, FLASHJIT_NO_TARGET, 4, 8, 2, 16, widen_f16_portable)
+FLASHJIT_BLOCK_KERNELS(portable, CpuIsa::portable, FLASHJIT_NO_TARGET, 4, 8, 2, 16, portable)
 #ifdef FLASHJIT_CPU_X86
-FLASHJIT_BLOCK_KERNELS(avx2, CpuIsa::avx2, [[gnu::target("avx2,fma,f16c")]], 1, 64, 2, 32, widen_f16_f16c)
+FLASHJIT_BLOCK_KERNELS(avx2, CpuIsa::avx2, [[gnu::target("avx2,fma,f16c")]], 1, 64, 2, 32, f16c)
 FLASHJIT_BLOCK_KERNELS(avx512, CpuIsa::avx512,
                        [[gnu::target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c,prefer-vector-width=512")]], 4,
-                       64, 4, 64, widen_f16_f16c)
+                       64, 4, 64, f16c)
 #endif
 
 }  // namespace

@@ -36,9 +36,12 @@ struct BlockKernels {
   // acc[i][:] = acc[i][:] * correction[i] + sum_c P^T[c * lanes + i] * v_c[:] for i < rows.
   void (*accumulate)(const float* pt, int keys, int lanes, const float* const* v_rows, int head_dim,
                      const float* correction, float* acc, int rows);
-  // fp16 and bf16 to fp32 (F16C's conversion where the instruction set has it).
+  // fp16 and bf16 to fp32 and back, rounding to nearest even (F16C's conversions where the
+  // instruction set has them). NaN stays NaN; fp16 overflows to infinity.
   void (*widen_f16)(const uint16_t* src, int count, float* dst);
   void (*widen_bf16)(const uint16_t* src, int count, float* dst);
+  void (*narrow_f16)(const float* src, int count, uint16_t* dst);
+  void (*narrow_bf16)(const float* src, int count, uint16_t* dst);
 };
 
 // The kernels of `isa`; the caller makes sure the CPU runs it (cpu_runs).

@@ -1,11 +1,12 @@
 // The CPU backend: FlashAttention's blocked online softmax, in fp32, on host memory.
 //
-// Work is split into items of (batch, query head, block of query rows, share of the keys). An item
-// converts its query rows to fp32 once (transposed, pre-scaled), then walks its key blocks: the
-// block kernels of the chosen instruction set (block_kernels.h) compute the block's scores, fold
-// them into a running max and sum per row and rescale the accumulator while adding P.V. The
-// seqlen_q x seqlen_k score matrix never exists, so memory stays O(block) and the working set stays
-// in L1/L2. fp32 K and V rows are read in place; fp16 and bf16 ones are widened once per block.
+// Work is split into items of (batch, query head, a few blocks of query rows, share of the keys).
+// An item converts its query rows to fp32 once (transposed, pre-scaled), then walks its key blocks:
+// it copies each K/V block to fp32 once, and for each of its query blocks the block kernels of the
+// chosen instruction set (block_kernels.h) compute the scores, fold them into a running max and sum
+// per row and rescale the accumulator while adding P.V. The seqlen_q x seqlen_k score matrix never
+// exists, so memory stays O(block) and the working set stays in L1/L2; a K/V block is read from
+// memory once per unit of up to kMaxBlocksPerUnit query blocks.
 //
 // A problem with few (batch, head, query block) units, decode above all, splits each unit's keys
 // into shares computed in parallel and merged at the end (split-KV, as on the GPU). The split count
@@ -41,49 +42,33 @@ constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
 constexpr int64_t kSplitTargetItems = 32;
 constexpr int64_t kMinSplitKeys = 512;
 
-float bf16_to_float_inline(uint16_t bits) {
-  // Kept local (not flashjit::bf16_bits_to_float) so the conversion loop inlines and vectorizes.
-  const uint32_t widened = static_cast<uint32_t>(bits) << 16;
-  float value;
-  std::memcpy(&value, &widened, sizeof value);
-  return value;
-}
-
 // Converts `count` contiguous elements of a `dtype` tensor, starting at element `offset`, to fp32.
-void load_row(const void* data, DType dtype, int64_t offset, int count, float* dst) {
+void load_row(const BlockKernels& kernels, const void* data, DType dtype, int64_t offset, int count, float* dst) {
   switch (dtype) {
     case DType::f32:
       std::memcpy(dst, static_cast<const float*>(data) + offset, sizeof(float) * count);
       return;
-    case DType::f16: {
-      const uint16_t* src = static_cast<const uint16_t*>(data) + offset;
-      for (int i = 0; i < count; ++i) dst[i] = half_bits_to_float(src[i]);
+    case DType::f16:
+      kernels.widen_f16(static_cast<const uint16_t*>(data) + offset, count, dst);
       return;
-    }
-    case DType::bf16: {
-      const uint16_t* src = static_cast<const uint16_t*>(data) + offset;
-      for (int i = 0; i < count; ++i) dst[i] = bf16_to_float_inline(src[i]);
+    case DType::bf16:
+      kernels.widen_bf16(static_cast<const uint16_t*>(data) + offset, count, dst);
       return;
-    }
   }
 }
 
 // Rounds `count` fp32 values to `dtype` and stores them contiguously from element `offset`.
-void store_row(void* data, DType dtype, int64_t offset, int count, const float* src) {
+void store_row(const BlockKernels& kernels, void* data, DType dtype, int64_t offset, int count, const float* src) {
   switch (dtype) {
     case DType::f32:
       std::memcpy(static_cast<float*>(data) + offset, src, sizeof(float) * count);
       return;
-    case DType::f16: {
-      uint16_t* dst = static_cast<uint16_t*>(data) + offset;
-      for (int i = 0; i < count; ++i) dst[i] = float_to_half_bits(src[i]);
+    case DType::f16:
+      kernels.narrow_f16(src, count, static_cast<uint16_t*>(data) + offset);
       return;
-    }
-    case DType::bf16: {
-      uint16_t* dst = static_cast<uint16_t*>(data) + offset;
-      for (int i = 0; i < count; ++i) dst[i] = float_to_bf16_bits(src[i]);
+    case DType::bf16:
+      kernels.narrow_bf16(src, count, static_cast<uint16_t*>(data) + offset);
       return;
-    }
   }
 }
 
@@ -97,28 +82,53 @@ int64_t element_offset(const Strides& strides, int64_t b, int64_t s, int64_t h) 
   return b * strides.batch + s * strides.seq + h * strides.head;
 }
 
+// Query blocks per unit of work: each K/V block loaded serves that many query blocks. A head's K and
+// V (2 MiB in fp32 at 2048 keys of d 128) outgrow L2, so each pass over them comes from L3 or
+// memory, a row per 4 KiB page where the prefetchers give up; more blocks per pass, less of that
+// traffic. Their state (Q^T and accumulator, 512 * head_dim bytes a block) is kept within about
+// half of a 1 MiB L2: 8 blocks at d 128, 4 at d 256.
+constexpr int kMaxBlocksPerUnit = 8;
+constexpr int kUnitStateBudgetBytes = 512 * 1024;
+
+int blocks_per_unit(int head_dim) {
+  const int state_bytes = 2 * kWideLanes * head_dim * static_cast<int>(sizeof(float));
+  return std::clamp(kUnitStateBudgetBytes / state_bytes, 1, kMaxBlocksPerUnit);
+}
+
+// The state of one query block's rows through the key walk.
+struct BlockState {
+  explicit BlockState(int head_dim)
+      : q(static_cast<size_t>(kWideLanes) * head_dim),
+        acc(static_cast<size_t>(kWideLanes) * head_dim),
+        row_max(kWideLanes),
+        row_sum(kWideLanes) {}
+
+  std::vector<float> q;        // Q^T [head_dim][64] (wide) or Q [rows][head_dim] (narrow), pre-scaled
+  std::vector<float> acc;      // [rows][head_dim], unnormalized output
+  std::vector<float> row_max;  // running max of the scaled scores seen so far, per lane
+  std::vector<float> row_sum;  // running sum of exp(score - row_max), per lane
+};
+
 // fp32 buffers of one worker, allocated once per forward() and reused for every item it runs.
 struct BlockScratch {
   explicit BlockScratch(int head_dim)
-      : q(static_cast<size_t>(kWideLanes) * head_dim),
+      : blocks(blocks_per_unit(head_dim), BlockState(head_dim)),
         scores(static_cast<size_t>(kKeyBlock) * kWideLanes),
-        acc(static_cast<size_t>(kWideLanes) * head_dim),
-        row_max(kWideLanes),
-        row_sum(kWideLanes),
         correction(kWideLanes),
-        k_widened(static_cast<size_t>(kKeyBlock) * head_dim),
-        v_widened(static_cast<size_t>(kKeyBlock) * head_dim),
+        row_stride(head_dim + kRowPadding),
+        k_block(kKeyBlock * row_stride),
+        v_block(kKeyBlock * row_stride),
         zero_row(head_dim, 0.0f),
         q_row(head_dim) {}
 
-  std::vector<float> q;           // Q^T [head_dim][64] (wide) or Q [rows][head_dim] (narrow), pre-scaled
-  std::vector<float> scores;      // S^T [kKeyBlock][lanes], then P^T
-  std::vector<float> acc;         // [rows][head_dim], unnormalized output
-  std::vector<float> row_max;     // running max of the scaled scores seen so far, per lane
-  std::vector<float> row_sum;     // running sum of exp(score - row_max), per lane
-  std::vector<float> correction;  // the block's rescaling of each lane's earlier accumulator
-  std::vector<float> k_widened;   // fp16/bf16 K rows widened to fp32
-  std::vector<float> v_widened;
+  std::vector<BlockState> blocks;  // one per query block of the unit
+  std::vector<float> scores;       // S^T [kKeyBlock][lanes], then P^T
+  std::vector<float> correction;   // the block's rescaling of each lane's earlier accumulator
+  // A cache line between rows, so that rows of a power-of-two length do not all start in one L1 set.
+  static constexpr size_t kRowPadding = 16;
+  size_t row_stride;              // floats from one K (or V) row of the block to the next
+  std::vector<float> k_block;     // the key block's K rows in fp32
+  std::vector<float> v_block;
   std::vector<float> zero_row;    // pads a block's K rows to a multiple of kKeyGroup
   std::vector<float> q_row;       // one Q row before it is transposed
   const float* k_rows[kKeyBlock];
@@ -251,46 +261,39 @@ KeyRange share_of(KeyRange keys, int64_t split, int64_t splits) {
 // The block's query rows in fp32, multiplied by the softmax scale (head_dim multiplies per row
 // instead of one per score): transposed for wide blocks, lanes past its rows zero; as rows for
 // narrow ones.
-void load_queries(const AttentionArgs& a, const QueryBlock& blk, BlockScratch& s) {
+void load_queries(const AttentionArgs& a, const QueryBlock& blk, const BlockKernels& kernels, float* q_row,
+                  BlockState& state) {
   const int head_dim = a.head_dim;
   const bool wide = lanes_of(blk) == kWideLanes;
-  if (wide && blk.q_rows < kWideLanes) std::fill(s.q.begin(), s.q.end(), 0.0f);
+  if (wide && blk.q_rows < kWideLanes) std::fill(state.q.begin(), state.q.end(), 0.0f);
   for (int r = 0; r < blk.q_rows; ++r) {
-    load_row(a.q.data, a.q.dtype, element_offset(a.q.strides, blk.seq.b, blk.seq.q_row0 + blk.q_begin + r, blk.h),
-             head_dim, s.q_row.data());
+    load_row(kernels, a.q.data, a.q.dtype,
+             element_offset(a.q.strides, blk.seq.b, blk.seq.q_row0 + blk.q_begin + r, blk.h), head_dim, q_row);
     for (int d = 0; d < head_dim; ++d) {
-      const float scaled = s.q_row[d] * a.softmax_scale;
-      if (wide) s.q[static_cast<size_t>(d) * kWideLanes + r] = scaled;
-      else s.q[static_cast<size_t>(r) * head_dim + d] = scaled;
+      const float scaled = q_row[d] * a.softmax_scale;
+      if (wide) state.q[static_cast<size_t>(d) * kWideLanes + r] = scaled;
+      else state.q[static_cast<size_t>(r) * head_dim + d] = scaled;
     }
   }
+  std::fill(state.acc.begin(), state.acc.begin() + static_cast<size_t>(blk.q_rows) * head_dim, 0.0f);
+  std::fill(state.row_max.begin(), state.row_max.end(), kMinusInfinity);
+  std::fill(state.row_sum.begin(), state.row_sum.end(), 0.0f);
 }
 
-// Row `key` of K or V as fp32: in place for an fp32 tensor, widened into `buffer` otherwise.
-const float* fp32_row(const AttentionArgs& a, const InputTensor& t, const Sequence& seq, int64_t key, int kv_head,
-                      const BlockKernels& kernels, float* buffer) {
-  const int64_t offset = key_offset(a, t.strides, seq, key, kv_head);
-  switch (t.dtype) {
-    case DType::f32:
-      return static_cast<const float*>(t.data) + offset;
-    case DType::f16:
-      kernels.widen_f16(static_cast<const uint16_t*>(t.data) + offset, a.head_dim, buffer);
-      return buffer;
-    case DType::bf16:
-      kernels.widen_bf16(static_cast<const uint16_t*>(t.data) + offset, a.head_dim, buffer);
-      return buffer;
-  }
-  return buffer;
-}
-
-// Points the scratch's row tables at keys [k_begin, k_begin + k_cols) of the block's kv head, the
-// K rows padded with zeros to a multiple of kKeyGroup (their scores are never read).
+// Copies keys [k_begin, k_begin + k_cols) of the block's kv head into the scratch as fp32 and points
+// its row tables at them, the K rows padded with zeros to a multiple of kKeyGroup (their scores are
+// never read). fp32 rows are copied too: in the tensor, consecutive keys lie a token apart (every
+// head's row in between), often a multiple of 4 KiB, so the block's rows would share a few L1 sets
+// and evict each other on every pass of the P.V tiles.
 void load_key_block(const AttentionArgs& a, const Sequence& seq, int kv_head, int64_t k_begin, int k_cols,
                     const BlockKernels& kernels, BlockScratch& s) {
-  const size_t head_dim = static_cast<size_t>(a.head_dim);
   for (int c = 0; c < k_cols; ++c) {
-    s.k_rows[c] = fp32_row(a, a.k, seq, k_begin + c, kv_head, kernels, &s.k_widened[c * head_dim]);
-    s.v_rows[c] = fp32_row(a, a.v, seq, k_begin + c, kv_head, kernels, &s.v_widened[c * head_dim]);
+    float* k_row = &s.k_block[c * s.row_stride];
+    float* v_row = &s.v_block[c * s.row_stride];
+    load_row(kernels, a.k.data, a.k.dtype, key_offset(a, a.k.strides, seq, k_begin + c, kv_head), a.head_dim, k_row);
+    load_row(kernels, a.v.data, a.v.dtype, key_offset(a, a.v.strides, seq, k_begin + c, kv_head), a.head_dim, v_row);
+    s.k_rows[c] = k_row;
+    s.v_rows[c] = v_row;
   }
   for (int c = k_cols; c % kKeyGroup != 0; ++c) s.k_rows[c] = s.zero_row.data();
 }
@@ -305,7 +308,7 @@ int64_t lse_index(const AttentionArgs& a, const QueryBlock& blk, int row) {
 // Normalizes the accumulator and writes out (and lse). A row with nothing to weigh (it saw no key,
 // or only -inf scores: its sum is exactly 0) stays all zeros with lse = -inf, as FlashAttention
 // defines it. A NaN score makes the sum NaN, and with it the row's output and lse (never -inf).
-void write_block(const AttentionArgs& a, const QueryBlock& blk, BlockScratch& s) {
+void write_block(const AttentionArgs& a, const QueryBlock& blk, const BlockKernels& kernels, BlockState& s) {
   const int head_dim = a.head_dim;
   for (int r = 0; r < blk.q_rows; ++r) {
     const int row = blk.q_begin + r;
@@ -313,7 +316,7 @@ void write_block(const AttentionArgs& a, const QueryBlock& blk, BlockScratch& s)
     const bool nothing_weighed = s.row_sum[r] == 0.0f;
     const float inverse_sum = nothing_weighed ? 0.0f : 1.0f / s.row_sum[r];
     scale_row(acc_row, inverse_sum, head_dim);
-    store_row(a.out.data, a.out.dtype, element_offset(a.out.strides, blk.seq.b, blk.seq.q_row0 + row, blk.h),
+    store_row(kernels, a.out.data, a.out.dtype, element_offset(a.out.strides, blk.seq.b, blk.seq.q_row0 + row, blk.h),
               head_dim, acc_row);
     if (a.lse != nullptr)
       a.lse[lse_index(a, blk, row)] = nothing_weighed ? kMinusInfinity : s.row_max[r] + std::log(s.row_sum[r]);
@@ -354,81 +357,120 @@ void mask_scores(const ScoreRule& rule, const QueryBlock& blk, int64_t k_begin, 
   }
 }
 
-// Runs the online softmax of the block's rows over `keys`, leaving the unnormalized output, max and
-// sum of each row in the scratch.
-void attend(const AttentionArgs& a, const QueryBlock& blk, KeyRange keys, const BlockKernels& kernels,
-            BlockScratch& s) {
+// The query blocks of one (sequence, head) that share each K/V block loaded: consecutive blocks,
+// rows [blocks[0].q_begin, blocks[count - 1].q_begin + blocks[count - 1].q_rows).
+struct Unit {
+  QueryBlock blocks[kMaxBlocksPerUnit];
+  int count = 0;
+};
+
+// The keys some block of the unit sees (the blocks' ranges are ordered, so their hull is the union
+// but for gaps no block of a causal or windowed problem leaves).
+KeyRange keys_seen(const AttentionArgs& a, const Unit& unit) {
+  const ScoreRule rule = score_rule(a, unit.blocks[0].seq, unit.blocks[0].h);
+  KeyRange keys = keys_seen(rule, unit.blocks[0]);
+  for (int j = 1; j < unit.count; ++j) {
+    const KeyRange block_keys = keys_seen(rule, unit.blocks[j]);
+    if (block_keys.empty()) continue;
+    if (keys.empty()) keys = block_keys;
+    keys = {std::min(keys.begin, block_keys.begin), std::max(keys.end, block_keys.end)};
+  }
+  return keys;
+}
+
+// Runs the online softmax of the unit's rows over `keys`, leaving the unnormalized output, max and
+// sum of each row in the scratch's block states. A key block outside a query block's own keys is
+// skipped for it (the diagonal of a causal problem, a window's edges).
+void attend(const AttentionArgs& a, const Unit& unit, KeyRange keys, const BlockKernels& kernels, BlockScratch& s) {
   const int head_dim = a.head_dim;
-  const int lanes = lanes_of(blk);
-  const int kv_head = blk.h / (a.num_heads / a.num_kv_heads);
-  const ScoreRule rule = score_rule(a, blk.seq, blk.h);
-  load_queries(a, blk, s);
-  std::fill(s.acc.begin(), s.acc.begin() + static_cast<size_t>(blk.q_rows) * head_dim, 0.0f);
-  std::fill(s.row_max.begin(), s.row_max.end(), kMinusInfinity);
-  std::fill(s.row_sum.begin(), s.row_sum.end(), 0.0f);
+  const QueryBlock& first = unit.blocks[0];
+  const int kv_head = first.h / (a.num_heads / a.num_kv_heads);
+  const ScoreRule rule = score_rule(a, first.seq, first.h);
+  KeyRange block_keys[kMaxBlocksPerUnit];
+  for (int j = 0; j < unit.count; ++j) {
+    load_queries(a, unit.blocks[j], kernels, s.q_row.data(), s.blocks[j]);
+    block_keys[j] = keys_seen(rule, unit.blocks[j]);
+  }
 
   // 64-bit: k_begin + kKeyBlock passes INT32_MAX when seqlen_k is within a block of it.
   for (int64_t k_begin = keys.begin; k_begin < keys.end; k_begin += kKeyBlock) {
     const int k_cols = static_cast<int>(std::min<int64_t>(kKeyBlock, keys.end - k_begin));
-    load_key_block(a, blk.seq, kv_head, k_begin, k_cols, kernels, s);
-    if (lanes == kWideLanes) kernels.wide_scores(s.q.data(), s.k_rows, k_cols, head_dim, s.scores.data());
-    else kernels.narrow_scores(s.q.data(), blk.q_rows, s.k_rows, k_cols, head_dim, s.scores.data());
-    mask_scores(rule, blk, k_begin, k_cols, lanes, s.scores.data());
-    kernels.softmax(s.scores.data(), k_cols, lanes, s.row_max.data(), s.row_sum.data(), s.correction.data());
-    kernels.accumulate(s.scores.data(), k_cols, lanes, s.v_rows, head_dim, s.correction.data(), s.acc.data(),
-                       blk.q_rows);
+    load_key_block(a, first.seq, kv_head, k_begin, k_cols, kernels, s);
+    for (int j = 0; j < unit.count; ++j) {
+      if (k_begin >= block_keys[j].end || k_begin + k_cols <= block_keys[j].begin) continue;
+      const QueryBlock& blk = unit.blocks[j];
+      BlockState& state = s.blocks[j];
+      const int lanes = lanes_of(blk);
+      if (lanes == kWideLanes) kernels.wide_scores(state.q.data(), s.k_rows, k_cols, head_dim, s.scores.data());
+      else kernels.narrow_scores(state.q.data(), blk.q_rows, s.k_rows, k_cols, head_dim, s.scores.data());
+      mask_scores(rule, blk, k_begin, k_cols, lanes, s.scores.data());
+      kernels.softmax(s.scores.data(), k_cols, lanes, state.row_max.data(), state.row_sum.data(),
+                      s.correction.data());
+      kernels.accumulate(s.scores.data(), k_cols, lanes, s.v_rows, head_dim, s.correction.data(), state.acc.data(),
+                         blk.q_rows);
+    }
   }
 }
 
-// One share's result for a block of rows, kept until the shares are merged: [rows][head_dim]
-// accumulator, then the rows' max and sum.
+// Each share's result for each query block of its unit, kept until the shares are merged: per
+// block, a [rows][head_dim] accumulator, then the rows' max and sum.
 class PartialResults {
  public:
   PartialResults(int64_t items, int head_dim)
-      : head_dim_(head_dim), stride_(static_cast<size_t>(kWideLanes) * (head_dim + 2)), data_(items * stride_) {}
+      : head_dim_(head_dim),
+        stride_(static_cast<size_t>(kWideLanes) * (head_dim + 2)),
+        blocks_(blocks_per_unit(head_dim)),
+        data_(static_cast<size_t>(items) * blocks_ * stride_) {}
 
-  float* acc(int64_t item) { return &data_[item * stride_]; }
-  float* max(int64_t item) { return acc(item) + static_cast<size_t>(kWideLanes) * head_dim_; }
-  float* sum(int64_t item) { return max(item) + kWideLanes; }
+  float* acc(int64_t item, int block) { return &data_[(item * blocks_ + block) * stride_]; }
+  float* max(int64_t item, int block) { return acc(item, block) + static_cast<size_t>(kWideLanes) * head_dim_; }
+  float* sum(int64_t item, int block) { return max(item, block) + kWideLanes; }
 
-  void store(int64_t item, int rows, const BlockScratch& s) {
-    std::copy_n(s.acc.begin(), static_cast<size_t>(rows) * head_dim_, acc(item));
-    std::copy_n(s.row_max.begin(), rows, max(item));
-    std::copy_n(s.row_sum.begin(), rows, sum(item));
+  void store(int64_t item, const Unit& unit, const BlockScratch& s) {
+    for (int j = 0; j < unit.count; ++j) {
+      const int rows = unit.blocks[j].q_rows;
+      std::copy_n(s.blocks[j].acc.begin(), static_cast<size_t>(rows) * head_dim_, acc(item, j));
+      std::copy_n(s.blocks[j].row_max.begin(), rows, max(item, j));
+      std::copy_n(s.blocks[j].row_sum.begin(), rows, sum(item, j));
+    }
   }
   // A share without keys: it weighs nothing.
-  void store_empty(int64_t item, int rows) {
-    std::fill_n(acc(item), static_cast<size_t>(rows) * head_dim_, 0.0f);
-    std::fill_n(max(item), rows, kMinusInfinity);
-    std::fill_n(sum(item), rows, 0.0f);
+  void store_empty(int64_t item, const Unit& unit) {
+    for (int j = 0; j < unit.count; ++j) {
+      const int rows = unit.blocks[j].q_rows;
+      std::fill_n(acc(item, j), static_cast<size_t>(rows) * head_dim_, 0.0f);
+      std::fill_n(max(item, j), rows, kMinusInfinity);
+      std::fill_n(sum(item, j), rows, 0.0f);
+    }
   }
 
  private:
   int head_dim_;
   size_t stride_;
+  int blocks_;
   std::vector<float> data_;
 };
 
-// Merges the `splits` shares from `first_item` into the scratch's accumulator, max and sum, as if
-// one pass had seen all the keys: each share's terms are rescaled to the common max. Shares are
-// merged in key order, so the bits do not depend on which thread computed which share.
-void merge_shares(PartialResults& partials, int64_t first_item, int64_t splits, int rows, int head_dim,
-                  BlockScratch& s) {
+// Merges the `splits` shares from `first_item` of query block `block` into `state`, as if one pass
+// had seen all the keys: each share's terms are rescaled to the common max. Shares are merged in
+// key order, so the bits do not depend on which thread computed which share.
+void merge_shares(PartialResults& partials, int64_t first_item, int64_t splits, int block, int rows, int head_dim,
+                  BlockState& state) {
   for (int r = 0; r < rows; ++r) {
     float max = kMinusInfinity;
-    for (int64_t i = 0; i < splits; ++i) max = std::max(max, partials.max(first_item + i)[r]);
+    for (int64_t i = 0; i < splits; ++i) max = std::max(max, partials.max(first_item + i, block)[r]);
     const float base = max == kMinusInfinity ? 0.0f : max;
-    float* acc_row = &s.acc[static_cast<size_t>(r) * head_dim];
+    float* acc_row = &state.acc[static_cast<size_t>(r) * head_dim];
     std::fill_n(acc_row, head_dim, 0.0f);
     float sum = 0.0f;
     for (int64_t i = 0; i < splits; ++i) {
-      const float weight = std::exp(partials.max(first_item + i)[r] - base);
-      sum += partials.sum(first_item + i)[r] * weight;
-      const float* share_row = partials.acc(first_item + i) + static_cast<size_t>(r) * head_dim;
+      const float weight = std::exp(partials.max(first_item + i, block)[r] - base);
+      sum += partials.sum(first_item + i, block)[r] * weight;
+      const float* share_row = partials.acc(first_item + i, block) + static_cast<size_t>(r) * head_dim;
       for (int d = 0; d < head_dim; ++d) acc_row[d] += share_row[d] * weight;
     }
-    s.row_max[r] = max;
-    s.row_sum[r] = sum;
+    state.row_max[r] = max;
+    state.row_sum[r] = sum;
   }
 }
 
@@ -463,24 +505,32 @@ void CpuAttention::forward(const AttentionArgs& args) const {
   // 64-bit: seqlen_q + kWideLanes - 1 passes INT32_MAX for the longest sequences (in int it wrapped
   // negative, and nothing was computed).
   const int64_t query_blocks = (static_cast<int64_t>(args.seqlen_q) + kWideLanes - 1) / kWideLanes;
-  const int64_t units = static_cast<int64_t>(args.batch) * args.num_heads * query_blocks;
+  const int unit_blocks = blocks_per_unit(args.head_dim);
+  const int64_t units_per_head = (query_blocks + unit_blocks - 1) / unit_blocks;
+  const int64_t units = static_cast<int64_t>(args.batch) * args.num_heads * units_per_head;
   const int64_t splits = split_count(args, units);
   const int64_t items = units * splits;
   PartialResults partials(splits > 1 ? items : 0, args.head_dim);
   const BlockKernels& kernels = *kernels_;
 
-  // A unit's query block. The last query blocks of a causal problem are the most expensive, so they
-  // are handed out first. A ragged batch's units cover its longest sequence: the shorter ones' last
-  // blocks have no rows.
-  auto block_of = [&](int64_t unit) {
-    const int64_t head_index = unit / query_blocks;
-    const int64_t block_index = query_blocks - 1 - unit % query_blocks;
-    QueryBlock blk;
-    blk.seq = sequence_of(args, static_cast<int>(head_index / args.num_heads));
-    blk.h = static_cast<int>(head_index % args.num_heads);
-    blk.q_begin = static_cast<int>(block_index * kWideLanes);  // below seqlen_q, so within int
-    blk.q_rows = std::min(kWideLanes, blk.seq.seqlen_q - blk.q_begin);
-    return blk;
+  // A unit's query blocks. The last query blocks of a causal problem are the most expensive, so
+  // their units are handed out first. A ragged batch's units cover its longest sequence: the
+  // shorter ones' last blocks have no rows, and are left out.
+  auto unit_of = [&](int64_t index) {
+    const int64_t head_index = index / units_per_head;
+    const int64_t group = units_per_head - 1 - index % units_per_head;
+    Unit unit;
+    const Sequence seq = sequence_of(args, static_cast<int>(head_index / args.num_heads));
+    for (int j = 0; j < unit_blocks; ++j) {
+      QueryBlock blk;
+      blk.seq = seq;
+      blk.h = static_cast<int>(head_index % args.num_heads);
+      blk.q_begin = static_cast<int>((group * unit_blocks + j) * kWideLanes);  // below seqlen_q: within int
+      blk.q_rows = std::min(kWideLanes, seq.seqlen_q - blk.q_begin);
+      if (blk.q_rows <= 0) break;
+      unit.blocks[unit.count++] = blk;
+    }
+    return unit;
   };
 
   // Workers pull items from a shared counter, so an uneven causal workload balances itself.
@@ -489,25 +539,25 @@ void CpuAttention::forward(const AttentionArgs& args) const {
     BlockScratch scratch(args.head_dim);
     for (int64_t item = next_item.fetch_add(1, std::memory_order_relaxed); item < items;
          item = next_item.fetch_add(1, std::memory_order_relaxed)) {
-      const QueryBlock blk = block_of(item / splits);
-      if (blk.q_rows <= 0) continue;
-      const KeyRange keys = keys_seen(score_rule(args, blk.seq, blk.h), blk);
+      const Unit unit = unit_of(item / splits);
+      if (unit.count == 0) continue;
+      const KeyRange keys = keys_seen(args, unit);
       if (splits == 1) {
         if (keys.empty()) {
-          write_block_that_sees_no_key(args, blk);
+          for (int j = 0; j < unit.count; ++j) write_block_that_sees_no_key(args, unit.blocks[j]);
           continue;
         }
-        attend(args, blk, keys, kernels, scratch);
-        write_block(args, blk, scratch);
+        attend(args, unit, keys, kernels, scratch);
+        for (int j = 0; j < unit.count; ++j) write_block(args, unit.blocks[j], kernels, scratch.blocks[j]);
         continue;
       }
       const KeyRange share = share_of(keys, item % splits, splits);
       if (share.empty()) {
-        partials.store_empty(item, blk.q_rows);
+        partials.store_empty(item, unit);
         continue;
       }
-      attend(args, blk, share, kernels, scratch);
-      partials.store(item, blk.q_rows, scratch);
+      attend(args, unit, share, kernels, scratch);
+      partials.store(item, unit, scratch);
     }
   };
 
@@ -528,12 +578,13 @@ void CpuAttention::forward(const AttentionArgs& args) const {
   if (splits == 1) return;
 
   // The merge reads every share of a unit: it runs once all of them are in (the helpers are done).
-  BlockScratch scratch(args.head_dim);
-  for (int64_t unit = 0; unit < units; ++unit) {
-    const QueryBlock blk = block_of(unit);
-    if (blk.q_rows <= 0) continue;
-    merge_shares(partials, unit * splits, splits, blk.q_rows, args.head_dim, scratch);
-    write_block(args, blk, scratch);
+  BlockState merged(args.head_dim);
+  for (int64_t index = 0; index < units; ++index) {
+    const Unit unit = unit_of(index);
+    for (int j = 0; j < unit.count; ++j) {
+      merge_shares(partials, index * splits, splits, j, unit.blocks[j].q_rows, args.head_dim, merged);
+      write_block(args, unit.blocks[j], kernels, merged);
+    }
   }
 }
 
