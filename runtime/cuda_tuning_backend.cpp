@@ -313,8 +313,9 @@ llvm::Expected<std::string> CudaTuningBackend::check(const tuner::CompiledCandid
   ModifierPointers host_pointers = host_modifiers.pointers();
   host_pointers.k_new = k_new_host.data();
   host_pointers.v_new = v_new_host.data();
-  cpu::CpuAttention(0).forward(small.contiguous_args(q_host.data(), k_host.data(), v_host.data(), reference.data(),
-                                                    host_pointers));
+  // fp32 products: the check measures the candidate's error, not the CPU's bf16 rounding too.
+  cpu::CpuAttention(0, cpu::best_fp32_cpu_isa())
+      .forward(small.contiguous_args(q_host.data(), k_host.data(), v_host.data(), reference.data(), host_pointers));
 
   const double error = max_output_error(result, reference, t);
   if (error <= output_tolerance(t)) return std::string();

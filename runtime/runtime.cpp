@@ -112,6 +112,11 @@ Result<KernelChoice> Runtime::plan(const AttentionArgs& args) const {
                                   impl_->cpu->threads(), cpu::cpu_isa_name(isa),
                                   isa == cpu::best_cpu_isa() ? "the best this CPU runs" : "forced by cpu_isa",
                                   impl_->fallback_reason.empty() ? "" : " (no usable GPU; fallback_reason() says why)");
+    const AttentionArgs& a = *normalized;
+    if (isa == cpu::CpuIsa::avx512_bf16 && a.q.dtype == DType::bf16 && a.k.dtype == DType::bf16 &&
+        a.v.dtype == DType::bf16)
+      choice.reason += "; bf16 products (VDPBF16PS) for blocks of more than 8 rows, the probabilities rounded to bf16 "
+                       "for P.V as on the GPU";
     return choice;
   }
   const AttentionArgs packed = gqa_packed(*normalized);

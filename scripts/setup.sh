@@ -8,6 +8,9 @@ packages=(cmake g++ make llvm-14-dev llvm-14-tools libsqlite3-dev nlohmann-json3
 # --fuzz: clang and its runtimes (libFuzzer, ASan) for the libFuzzer build (tests/fuzz/README.md);
 # the default build and the fuzz replay in CTest need only g++.
 if [ "${1:-}" = "--fuzz" ]; then packages+=(clang-14 libclang-rt-14-dev); fi
+# --bench: Debian's OpenBLAS, the sgemm ceiling bench/compare_cpu.py sets beside the CPU backend (the
+# library issue 16 measured; the script falls back to numpy's own without it). Not needed to build or test.
+if [ "${1:-}" = "--bench" ]; then packages+=(libopenblas0-pthread); fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -5,6 +5,7 @@
 
 #include "flashjit/numeric.h"
 #include "runtime/cpu/block_kernel_bodies.h"
+#include "runtime/cpu/bf16_products.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -66,7 +67,8 @@ void narrow_f16_portable(const float* src, int count, uint16_t* dst) {
   target void narrow_bf16(const float* src, int count, uint16_t* dst) { bodies::narrow_bf16(src, count, dst); }  \
   const BlockKernels kernels{isa_value,          wide_scores,  narrow_scores,           softmax,                   \
                              accumulate,         widen_f16_##f16_suffix, widen_bf16, narrow_f16_##f16_suffix,    \
-                             narrow_bf16};                                                                         \
+                             narrow_bf16,        nullptr,      nullptr,                 nullptr,                   \
+                             nullptr};                                                                             \
   }
 
 #define FLASHJIT_NO_TARGET
@@ -80,10 +82,24 @@ FLASHJIT_BLOCK_KERNELS(avx512, CpuIsa::avx512,
                        64, 4, 64, f16c)
 #endif
 
+#ifdef FLASHJIT_CPU_X86
+// avx512's kernels, and bf16 products for bf16 storage.
+BlockKernels with_bf16_products(BlockKernels kernels) {
+  kernels.isa = CpuIsa::avx512_bf16;
+  kernels.bf16_scores = bf16::scores;
+  kernels.bf16_pack_probabilities = bf16::pack_probabilities;
+  kernels.bf16_pack_values = bf16::pack_values;
+  kernels.bf16_accumulate = bf16::accumulate;
+  return kernels;
+}
+#endif
+
 }  // namespace
 
 const BlockKernels& block_kernels(CpuIsa isa) {
 #ifdef FLASHJIT_CPU_X86
+  static const BlockKernels avx512_bf16 = with_bf16_products(avx512::kernels);
+  if (isa == CpuIsa::avx512_bf16) return avx512_bf16;
   if (isa == CpuIsa::avx512) return avx512::kernels;
   if (isa == CpuIsa::avx2) return avx2::kernels;
 #endif

@@ -42,6 +42,15 @@ struct BlockKernels {
   void (*widen_bf16)(const uint16_t* src, int count, float* dst);
   void (*narrow_f16)(const float* src, int count, uint16_t* dst);
   void (*narrow_bf16)(const float* src, int count, uint16_t* dst);
+
+  // bf16 products (bf16_products.h) for bf16 storage; null in a set without them, whose bf16
+  // problems widen to fp32 like the others.
+  void (*bf16_scores)(const uint32_t* q_pairs, const uint32_t* const* k_rows, int keys, int head_dim, float scale,
+                      float* st);
+  void (*bf16_pack_probabilities)(const float* pt, int keys, uint32_t* p_pairs);
+  void (*bf16_pack_values)(const uint16_t* const* v_rows, int keys, int head_dim, uint32_t* v_pairs);
+  void (*bf16_accumulate)(const uint32_t* p_pairs, int keys, const uint32_t* v_pairs, int head_dim,
+                          const float* correction, float* acc, int rows);
 };
 
 // The kernels of `isa`; the caller makes sure the CPU runs it (cpu_runs).

@@ -101,12 +101,14 @@ struct BlockState {
       : q(static_cast<size_t>(kWideLanes) * head_dim),
         acc(static_cast<size_t>(kWideLanes) * head_dim),
         row_max(kWideLanes),
-        row_sum(kWideLanes) {}
+        row_sum(kWideLanes),
+        q_pairs(static_cast<size_t>(kWideLanes) * head_dim / 2) {}
 
   std::vector<float> q;        // Q^T [head_dim][64] (wide) or Q [rows][head_dim] (narrow), pre-scaled
   std::vector<float> acc;      // [rows][head_dim], unnormalized output
   std::vector<float> row_max;  // running max of the scaled scores seen so far, per lane
   std::vector<float> row_sum;  // running sum of exp(score - row_max), per lane
+  std::vector<uint32_t> q_pairs;  // bf16 products: Q^T as [head_dim / 2][64] pairs, unscaled
 };
 
 // fp32 buffers of one worker, allocated once per forward() and reused for every item it runs.
@@ -119,7 +121,12 @@ struct BlockScratch {
         k_block(kKeyBlock * row_stride),
         v_block(kKeyBlock * row_stride),
         zero_row(head_dim, 0.0f),
-        q_row(head_dim) {}
+        q_row(head_dim),
+        pair_row_stride(head_dim / 2 + kRowPadding),
+        k_pairs(kKeyBlock * pair_row_stride),
+        zero_pairs(head_dim / 2, 0u),
+        v_pairs(static_cast<size_t>(kKeyBlock / 2) * head_dim),
+        p_pairs(static_cast<size_t>(kKeyBlock / 2) * kWideLanes) {}
 
   std::vector<BlockState> blocks;  // one per query block of the unit
   std::vector<float> scores;       // S^T [kKeyBlock][lanes], then P^T
@@ -133,6 +140,15 @@ struct BlockScratch {
   std::vector<float> q_row;       // one Q row before it is transposed
   const float* k_rows[kKeyBlock];
   const float* v_rows[kKeyBlock];
+
+  // bf16 products (bf16_products.h): the block's K rows as pairs, V and P^T packed in pairs of keys.
+  size_t pair_row_stride;
+  std::vector<uint32_t> k_pairs;
+  std::vector<uint32_t> zero_pairs;
+  std::vector<uint32_t> v_pairs;
+  std::vector<uint32_t> p_pairs;
+  const uint32_t* k_pair_rows[kKeyBlock];
+  const uint16_t* v_bf16_rows[kKeyBlock];
 };
 
 // One sequence of the batch: its lengths, and its first query and key tokens within batch entry b
@@ -261,6 +277,13 @@ KeyRange share_of(KeyRange keys, int64_t split, int64_t splits) {
 // The block's query rows in fp32, multiplied by the softmax scale (head_dim multiplies per row
 // instead of one per score): transposed for wide blocks, lanes past its rows zero; as rows for
 // narrow ones.
+// Before the key walk: nothing weighed yet.
+void reset_state(const QueryBlock& blk, int head_dim, BlockState& state) {
+  std::fill(state.acc.begin(), state.acc.begin() + static_cast<size_t>(blk.q_rows) * head_dim, 0.0f);
+  std::fill(state.row_max.begin(), state.row_max.end(), kMinusInfinity);
+  std::fill(state.row_sum.begin(), state.row_sum.end(), 0.0f);
+}
+
 void load_queries(const AttentionArgs& a, const QueryBlock& blk, const BlockKernels& kernels, float* q_row,
                   BlockState& state) {
   const int head_dim = a.head_dim;
@@ -275,9 +298,22 @@ void load_queries(const AttentionArgs& a, const QueryBlock& blk, const BlockKern
       else state.q[static_cast<size_t>(r) * head_dim + d] = scaled;
     }
   }
-  std::fill(state.acc.begin(), state.acc.begin() + static_cast<size_t>(blk.q_rows) * head_dim, 0.0f);
-  std::fill(state.row_max.begin(), state.row_max.end(), kMinusInfinity);
-  std::fill(state.row_sum.begin(), state.row_sum.end(), 0.0f);
+  reset_state(blk, head_dim, state);
+}
+
+// bf16 products: the block's query rows as Q^T pairs, unscaled (the scores take the scale), lanes
+// past its rows zero.
+void load_query_pairs(const AttentionArgs& a, const QueryBlock& blk, BlockState& state) {
+  const int pairs = a.head_dim / 2;
+  if (blk.q_rows < kWideLanes) std::fill(state.q_pairs.begin(), state.q_pairs.end(), 0u);
+  for (int r = 0; r < blk.q_rows; ++r) {
+    const uint16_t* row = static_cast<const uint16_t*>(a.q.data) +
+                          element_offset(a.q.strides, blk.seq.b, blk.seq.q_row0 + blk.q_begin + r, blk.h);
+    for (int t = 0; t < pairs; ++t)
+      state.q_pairs[static_cast<size_t>(t) * kWideLanes + r] =
+          static_cast<uint32_t>(row[2 * t]) | (static_cast<uint32_t>(row[2 * t + 1]) << 16);
+  }
+  reset_state(blk, a.head_dim, state);
 }
 
 // Copies keys [k_begin, k_begin + k_cols) of the block's kv head into the scratch as fp32 and points
@@ -296,6 +332,24 @@ void load_key_block(const AttentionArgs& a, const Sequence& seq, int kv_head, in
     s.v_rows[c] = v_row;
   }
   for (int c = k_cols; c % kKeyGroup != 0; ++c) s.k_rows[c] = s.zero_row.data();
+}
+
+// bf16 products: the block's K rows copied as pairs (padded with zeros to kKeyGroup), V packed in
+// pairs of keys.
+void load_key_block_as_pairs(const AttentionArgs& a, const Sequence& seq, int kv_head, int64_t k_begin, int k_cols,
+                             const BlockKernels& kernels, BlockScratch& s) {
+  const size_t row_bytes = static_cast<size_t>(a.head_dim) * sizeof(uint16_t);
+  for (int c = 0; c < k_cols; ++c) {
+    uint32_t* k_row = &s.k_pairs[c * s.pair_row_stride];
+    std::memcpy(k_row,
+                static_cast<const uint16_t*>(a.k.data) + key_offset(a, a.k.strides, seq, k_begin + c, kv_head),
+                row_bytes);
+    s.k_pair_rows[c] = k_row;
+    s.v_bf16_rows[c] =
+        static_cast<const uint16_t*>(a.v.data) + key_offset(a, a.v.strides, seq, k_begin + c, kv_head);
+  }
+  for (int c = k_cols; c % kKeyGroup != 0; ++c) s.k_pair_rows[c] = s.zero_pairs.data();
+  kernels.bf16_pack_values(s.v_bf16_rows, k_cols, a.head_dim, s.v_pairs.data());
 }
 
 // Index into lse of one query row: [batch, num_heads, seqlen_q], or [num_heads, total_q] when ragged.
@@ -378,6 +432,16 @@ KeyRange keys_seen(const AttentionArgs& a, const Unit& unit) {
   return keys;
 }
 
+// Whether the unit multiplies in bf16 pairs: a set with bf16 products, bf16 Q, K and V, and only
+// wide blocks (a decode step's few rows are read-bound; their fp32 path is as fast).
+bool uses_bf16_products(const AttentionArgs& a, const Unit& unit, const BlockKernels& kernels) {
+  if (kernels.bf16_scores == nullptr) return false;
+  if (a.q.dtype != DType::bf16 || a.k.dtype != DType::bf16 || a.v.dtype != DType::bf16) return false;
+  for (int j = 0; j < unit.count; ++j)
+    if (lanes_of(unit.blocks[j]) != kWideLanes) return false;
+  return true;
+}
+
 // Runs the online softmax of the unit's rows over `keys`, leaving the unnormalized output, max and
 // sum of each row in the scratch's block states. A key block outside a query block's own keys is
 // skipped for it (the diagonal of a causal problem, a window's edges).
@@ -386,21 +450,35 @@ void attend(const AttentionArgs& a, const Unit& unit, KeyRange keys, const Block
   const QueryBlock& first = unit.blocks[0];
   const int kv_head = first.h / (a.num_heads / a.num_kv_heads);
   const ScoreRule rule = score_rule(a, first.seq, first.h);
+  const bool bf16_products = uses_bf16_products(a, unit, kernels);
   KeyRange block_keys[kMaxBlocksPerUnit];
   for (int j = 0; j < unit.count; ++j) {
-    load_queries(a, unit.blocks[j], kernels, s.q_row.data(), s.blocks[j]);
+    if (bf16_products) load_query_pairs(a, unit.blocks[j], s.blocks[j]);
+    else load_queries(a, unit.blocks[j], kernels, s.q_row.data(), s.blocks[j]);
     block_keys[j] = keys_seen(rule, unit.blocks[j]);
   }
 
   // 64-bit: k_begin + kKeyBlock passes INT32_MAX when seqlen_k is within a block of it.
   for (int64_t k_begin = keys.begin; k_begin < keys.end; k_begin += kKeyBlock) {
     const int k_cols = static_cast<int>(std::min<int64_t>(kKeyBlock, keys.end - k_begin));
-    load_key_block(a, first.seq, kv_head, k_begin, k_cols, kernels, s);
+    if (bf16_products) load_key_block_as_pairs(a, first.seq, kv_head, k_begin, k_cols, kernels, s);
+    else load_key_block(a, first.seq, kv_head, k_begin, k_cols, kernels, s);
     for (int j = 0; j < unit.count; ++j) {
       if (k_begin >= block_keys[j].end || k_begin + k_cols <= block_keys[j].begin) continue;
       const QueryBlock& blk = unit.blocks[j];
       BlockState& state = s.blocks[j];
       const int lanes = lanes_of(blk);
+      if (bf16_products) {
+        kernels.bf16_scores(state.q_pairs.data(), s.k_pair_rows, k_cols, head_dim, a.softmax_scale,
+                            s.scores.data());
+        mask_scores(rule, blk, k_begin, k_cols, lanes, s.scores.data());
+        kernels.softmax(s.scores.data(), k_cols, lanes, state.row_max.data(), state.row_sum.data(),
+                        s.correction.data());
+        kernels.bf16_pack_probabilities(s.scores.data(), k_cols, s.p_pairs.data());
+        kernels.bf16_accumulate(s.p_pairs.data(), k_cols, s.v_pairs.data(), head_dim, s.correction.data(),
+                                state.acc.data(), blk.q_rows);
+        continue;
+      }
       if (lanes == kWideLanes) kernels.wide_scores(state.q.data(), s.k_rows, k_cols, head_dim, s.scores.data());
       else kernels.narrow_scores(state.q.data(), blk.q_rows, s.k_rows, k_cols, head_dim, s.scores.data());
       mask_scores(rule, blk, k_begin, k_cols, lanes, s.scores.data());

@@ -1,5 +1,6 @@
 #include "runtime/cpu/cpu_isa.h"
 
+#include <iterator>
 #include <utility>
 
 #include <llvm/Support/FormatVariadic.h>
@@ -12,6 +13,8 @@ constexpr bool kX86 = true;
 #else
 constexpr bool kX86 = false;
 #endif
+
+constexpr CpuIsa kAllIsas[] = {CpuIsa::portable, CpuIsa::avx2, CpuIsa::avx512, CpuIsa::avx512_bf16};
 
 struct Feature {
   const char* name;  // as Intel's manuals spell it, for the error message
@@ -37,6 +40,11 @@ std::vector<Feature> features_of(CpuIsa isa) {
               {"AVX-512VL", __builtin_cpu_supports("avx512vl") != 0},
               {"FMA", __builtin_cpu_supports("fma") != 0},
               {"F16C", __builtin_cpu_supports("f16c") != 0}};
+    case CpuIsa::avx512_bf16: {
+      std::vector<Feature> features = features_of(CpuIsa::avx512);
+      features.push_back({"AVX512-BF16", __builtin_cpu_supports("avx512bf16") != 0});
+      return features;
+    }
   }
   return {};
 #else
@@ -47,7 +55,7 @@ std::vector<Feature> features_of(CpuIsa isa) {
 
 std::string known_names() {
   std::string text;
-  for (CpuIsa isa : {CpuIsa::portable, CpuIsa::avx2, CpuIsa::avx512}) {
+  for (CpuIsa isa : kAllIsas) {
     if (!text.empty()) text += ", ";
     text += cpu_isa_name(isa);
   }
@@ -61,18 +69,19 @@ const char* cpu_isa_name(CpuIsa isa) {
     case CpuIsa::portable: return "portable";
     case CpuIsa::avx2: return "avx2";
     case CpuIsa::avx512: return "avx512";
+    case CpuIsa::avx512_bf16: return "avx512_bf16";
   }
   return "unknown";
 }
 
 std::optional<CpuIsa> parse_cpu_isa(std::string_view name) {
-  for (CpuIsa isa : {CpuIsa::portable, CpuIsa::avx2, CpuIsa::avx512})
+  for (CpuIsa isa : kAllIsas)
     if (name == cpu_isa_name(isa)) return isa;
   return std::nullopt;
 }
 
 std::vector<CpuIsa> built_cpu_isas() {
-  if (kX86) return {CpuIsa::portable, CpuIsa::avx2, CpuIsa::avx512};
+  if (kX86) return {std::begin(kAllIsas), std::end(kAllIsas)};
   return {CpuIsa::portable};
 }
 
@@ -99,6 +108,11 @@ std::vector<CpuIsa> runnable_cpu_isas() {
 CpuIsa best_cpu_isa() {
   // The portable set always runs, so the list is never empty.
   return runnable_cpu_isas().back();
+}
+
+CpuIsa best_fp32_cpu_isa() {
+  const CpuIsa best = best_cpu_isa();
+  return best == CpuIsa::avx512_bf16 ? CpuIsa::avx512 : best;
 }
 
 Result<CpuIsa> resolve_cpu_isa(std::string_view requested) {

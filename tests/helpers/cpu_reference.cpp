@@ -15,7 +15,9 @@ ReferenceOutput cpu_reference(const HostProblem& p) {
   Result<AttentionArgs> normalized = validate_args(copy.args);
   EXPECT_TRUE(normalized.ok()) << normalized.status().to_string();
   if (!normalized) return {};
-  static const cpu::CpuAttention cpu(0);
+  // fp32 products: the kernels are checked against the reference's semantics, not avx512_bf16's
+  // rounded probabilities.
+  static const cpu::CpuAttention cpu(0, cpu::best_fp32_cpu_isa());
   cpu.forward(*normalized);
   return reference_from(copy);
 }

@@ -130,6 +130,13 @@ TEST(Runtime, CpuIsaForcesTheCpuKernelsAndPlanSaysSo) {
     if (isa != cpu::best_cpu_isa()) {
       EXPECT_NE(choice->reason.find("kernels (forced by cpu_isa)"), std::string::npos) << choice->reason;
     }
+    // A bf16 problem says whether it multiplies in bf16 pairs: only on avx512_bf16.
+    test::HostProblem bf16_problem = test::make_problem(small_shape(DType::bf16, MaskKind::none));
+    Result<KernelChoice> bf16_choice = (*runtime)->plan(bf16_problem.args);
+    ASSERT_TRUE(bf16_choice.ok()) << bf16_choice.status().to_string();
+    EXPECT_EQ(bf16_choice->reason.find("bf16 products (VDPBF16PS)") != std::string::npos,
+              isa == cpu::CpuIsa::avx512_bf16)
+        << bf16_choice->reason;
     Result<AttentionArgs> normalized = validate_args(p.args);
     ASSERT_TRUE(normalized.ok()) << normalized.status().to_string();
     const test::ReferenceOutput ref = test::naive_attention(*normalized);
@@ -147,8 +154,8 @@ TEST(Runtime, AnUnknownCpuIsaIsRefusedWhateverTheBackend) {
     ASSERT_FALSE(runtime.ok());
     EXPECT_EQ(runtime.status().code(), ErrorCode::invalid_argument);
     EXPECT_EQ(runtime.status().message(),
-              "cpu_isa 'avx1024' is not an instruction set of the CPU backend (expected portable, avx2, avx512, or "
-              "empty for the best this CPU runs)");
+              "cpu_isa 'avx1024' is not an instruction set of the CPU backend (expected portable, avx2, avx512, "
+              "avx512_bf16, or empty for the best this CPU runs)");
   }
 }
 
