@@ -134,8 +134,8 @@ struct BlockScratch {
   // A cache line between rows, so that rows of a power-of-two length do not all start in one L1 set.
   static constexpr size_t kRowPadding = 16;
   size_t row_stride;              // floats from one K (or V) row of the block to the next
-  std::vector<float> k_block;     // the key block's K rows in fp32
-  std::vector<float> v_block;
+  std::vector<float> k_block;     // the key block's K rows widened to fp32 (fp16, bf16 storage)
+  std::vector<float> v_block;     // its V rows in fp32
   std::vector<float> zero_row;    // pads a block's K rows to a multiple of kKeyGroup
   std::vector<float> q_row;       // one Q row before it is transposed
   const float* k_rows[kKeyBlock];
@@ -316,19 +316,25 @@ void load_query_pairs(const AttentionArgs& a, const QueryBlock& blk, BlockState&
   reset_state(blk, a.head_dim, state);
 }
 
-// Copies keys [k_begin, k_begin + k_cols) of the block's kv head into the scratch as fp32 and points
-// its row tables at them, the K rows padded with zeros to a multiple of kKeyGroup (their scores are
-// never read). fp32 rows are copied too: in the tensor, consecutive keys lie a token apart (every
-// head's row in between), often a multiple of 4 KiB, so the block's rows would share a few L1 sets
-// and evict each other on every pass of the P.V tiles.
+// Points the scratch's row tables at keys [k_begin, k_begin + k_cols) of the block's kv head in fp32,
+// the K rows padded with zeros to a multiple of kKeyGroup (their scores are never read). fp16 and
+// bf16 rows are widened into the scratch. fp32 K rows are read in place, but fp32 V rows are copied:
+// in the tensor, consecutive keys lie a token apart (every head's row in between), often a multiple
+// of 4 KiB, so the block's rows would share a few L1 sets and evict each other on every pass of the
+// P.V tiles (a pass per 4 rows and 64 columns); the score tiles pass over each K row once.
 void load_key_block(const AttentionArgs& a, const Sequence& seq, int kv_head, int64_t k_begin, int k_cols,
                     const BlockKernels& kernels, BlockScratch& s) {
   for (int c = 0; c < k_cols; ++c) {
-    float* k_row = &s.k_block[c * s.row_stride];
+    const int64_t k_offset = key_offset(a, a.k.strides, seq, k_begin + c, kv_head);
+    if (a.k.dtype == DType::f32) {
+      s.k_rows[c] = static_cast<const float*>(a.k.data) + k_offset;
+    } else {
+      float* k_row = &s.k_block[c * s.row_stride];
+      load_row(kernels, a.k.data, a.k.dtype, k_offset, a.head_dim, k_row);
+      s.k_rows[c] = k_row;
+    }
     float* v_row = &s.v_block[c * s.row_stride];
-    load_row(kernels, a.k.data, a.k.dtype, key_offset(a, a.k.strides, seq, k_begin + c, kv_head), a.head_dim, k_row);
     load_row(kernels, a.v.data, a.v.dtype, key_offset(a, a.v.strides, seq, k_begin + c, kv_head), a.head_dim, v_row);
-    s.k_rows[c] = k_row;
     s.v_rows[c] = v_row;
   }
   for (int c = k_cols; c % kKeyGroup != 0; ++c) s.k_rows[c] = s.zero_row.data();
