@@ -95,14 +95,14 @@ int blocks_per_unit(int head_dim) {
   return std::clamp(kUnitStateBudgetBytes / state_bytes, 1, kMaxBlocksPerUnit);
 }
 
-// The state of one query block's rows through the key walk.
+// The state of one query block's rows through the key walk, for blocks of up to `lanes` rows.
 struct BlockState {
-  explicit BlockState(int head_dim)
-      : q(static_cast<size_t>(kWideLanes) * head_dim),
-        acc(static_cast<size_t>(kWideLanes) * head_dim),
-        row_max(kWideLanes),
-        row_sum(kWideLanes),
-        q_pairs(static_cast<size_t>(kWideLanes) * head_dim / 2) {}
+  explicit BlockState(int head_dim, int lanes = kWideLanes)
+      : q(static_cast<size_t>(lanes) * head_dim),
+        acc(static_cast<size_t>(lanes) * head_dim),
+        row_max(lanes),
+        row_sum(lanes),
+        q_pairs(lanes == kWideLanes ? static_cast<size_t>(kWideLanes) * head_dim / 2 : 0) {}
 
   std::vector<float> q;        // Q^T [head_dim][64] (wide) or Q [rows][head_dim] (narrow), pre-scaled
   std::vector<float> acc;      // [rows][head_dim], unnormalized output
@@ -496,42 +496,107 @@ void attend(const AttentionArgs& a, const Unit& unit, KeyRange keys, const Block
   }
 }
 
-// Each share's result for each query block of its unit, kept until the shares are merged: per
-// block, a [rows][head_dim] accumulator, then the rows' max and sum.
-class PartialResults {
- public:
-  PartialResults(int64_t items, int head_dim)
-      : head_dim_(head_dim),
-        stride_(static_cast<size_t>(kWideLanes) * (head_dim + 2)),
-        blocks_(blocks_per_unit(head_dim)),
-        data_(static_cast<size_t>(items) * blocks_ * stride_) {}
+// A decode step (every sequence has 8 query rows or fewer): an item is one sequence's share of the
+// keys over all of its heads. It copies a block of keys' K and V rows of every kv head to fp32 in
+// memory order (in the [batch, seq, head, dim] layout a key's rows of all heads are adjacent: a
+// walk per head would touch a new page every row or two and wait on page walks and memory), then
+// runs each query head on its kv head's rows: GQA reads each K/V row once per group.
+struct DecodeScratch {
+  DecodeScratch(const AttentionArgs& a)
+      : block(a.head_dim),
+        heads(a.num_heads, BlockState(a.head_dim, kNarrowLanes)),
+        keys_per_block(decode_keys_per_block(a)),
+        k_all(static_cast<size_t>(a.num_kv_heads) * keys_per_block * block.row_stride),
+        v_all(k_all.size()) {}
 
-  float* acc(int64_t item, int block) { return &data_[(item * blocks_ + block) * stride_]; }
-  float* max(int64_t item, int block) { return acc(item, block) + static_cast<size_t>(kWideLanes) * head_dim_; }
-  float* sum(int64_t item, int block) { return max(item, block) + kWideLanes; }
+  // Keys per block: all kv heads' rows of a block (K and V in fp32) within 256 KiB of L2, 8 to 64.
+  static int decode_keys_per_block(const AttentionArgs& a) {
+    constexpr int kBudgetBytes = 256 * 1024;
+    const int bytes_per_key = 2 * a.num_kv_heads * a.head_dim * static_cast<int>(sizeof(float));
+    return std::clamp(kBudgetBytes / bytes_per_key / kKeyGroup * kKeyGroup, kKeyGroup, kKeyBlock);
+  }
+  float* k_row(int kv_head, int c) { return &k_all[(static_cast<size_t>(kv_head) * keys_per_block + c) * block.row_stride]; }
+  float* v_row(int kv_head, int c) { return &v_all[(static_cast<size_t>(kv_head) * keys_per_block + c) * block.row_stride]; }
 
-  void store(int64_t item, const Unit& unit, const BlockScratch& s) {
-    for (int j = 0; j < unit.count; ++j) {
-      const int rows = unit.blocks[j].q_rows;
-      std::copy_n(s.blocks[j].acc.begin(), static_cast<size_t>(rows) * head_dim_, acc(item, j));
-      std::copy_n(s.blocks[j].row_max.begin(), rows, max(item, j));
-      std::copy_n(s.blocks[j].row_sum.begin(), rows, sum(item, j));
+  BlockScratch block;             // row tables, scores
+  std::vector<BlockState> heads;  // one per query head
+  int keys_per_block;
+  std::vector<float> k_all;       // [kv head][key of the block] rows, row_stride apart
+  std::vector<float> v_all;
+};
+
+// The block of sequence `seq`'s rows (all of them: 8 or fewer) of head `h`.
+QueryBlock decode_block(const Sequence& seq, int h) { return QueryBlock{seq, h, 0, seq.seqlen_q}; }
+
+void attend_decode(const AttentionArgs& a, const Sequence& seq, KeyRange keys, const BlockKernels& kernels,
+                   DecodeScratch& s) {
+  const int head_dim = a.head_dim;
+  const int group = a.num_heads / a.num_kv_heads;
+  for (int h = 0; h < a.num_heads; ++h)
+    load_queries(a, decode_block(seq, h), kernels, s.block.q_row.data(), s.heads[h]);
+  for (int64_t k_begin = keys.begin; k_begin < keys.end; k_begin += s.keys_per_block) {
+    const int k_cols = static_cast<int>(std::min<int64_t>(s.keys_per_block, keys.end - k_begin));
+    for (int c = 0; c < k_cols; ++c)
+      for (int kv_head = 0; kv_head < a.num_kv_heads; ++kv_head) {
+        load_row(kernels, a.k.data, a.k.dtype, key_offset(a, a.k.strides, seq, k_begin + c, kv_head), head_dim,
+                 s.k_row(kv_head, c));
+        load_row(kernels, a.v.data, a.v.dtype, key_offset(a, a.v.strides, seq, k_begin + c, kv_head), head_dim,
+                 s.v_row(kv_head, c));
+      }
+    for (int kv_head = 0; kv_head < a.num_kv_heads; ++kv_head) {
+      for (int c = 0; c < k_cols; ++c) {
+        s.block.k_rows[c] = s.k_row(kv_head, c);
+        s.block.v_rows[c] = s.v_row(kv_head, c);
+      }
+      for (int c = k_cols; c % kKeyGroup != 0; ++c) s.block.k_rows[c] = s.block.zero_row.data();
+      for (int h = kv_head * group; h < (kv_head + 1) * group; ++h) {
+        const QueryBlock blk = decode_block(seq, h);
+        BlockState& state = s.heads[h];
+        float* scores = s.block.scores.data();
+        kernels.narrow_scores(state.q.data(), blk.q_rows, s.block.k_rows, k_cols, head_dim, scores);
+        mask_scores(score_rule(a, seq, h), blk, k_begin, k_cols, kNarrowLanes, scores);
+        kernels.softmax(scores, k_cols, kNarrowLanes, state.row_max.data(), state.row_sum.data(),
+                        s.block.correction.data());
+        kernels.accumulate(scores, k_cols, kNarrowLanes, s.block.v_rows, head_dim, s.block.correction.data(),
+                           state.acc.data(), blk.q_rows);
+      }
     }
   }
+}
+
+// Each share's result for each query block of its item, kept until the shares are merged: per
+// block, a [rows][head_dim] accumulator, then the rows' max and sum. A prefill item's blocks are its
+// unit's (up to 64 rows each), a decode item's its sequence's heads (up to 8 rows each).
+class PartialResults {
+ public:
+  PartialResults(int64_t items, int blocks, int lanes, int head_dim)
+      : head_dim_(head_dim),
+        lanes_(lanes),
+        blocks_(blocks),
+        stride_(static_cast<size_t>(lanes) * (head_dim + 2)),
+        data_(static_cast<size_t>(items) * blocks * stride_) {}
+
+  float* acc(int64_t item, int block) { return &data_[(item * blocks_ + block) * stride_]; }
+  float* max(int64_t item, int block) { return acc(item, block) + static_cast<size_t>(lanes_) * head_dim_; }
+  float* sum(int64_t item, int block) { return max(item, block) + lanes_; }
+
+  void store(int64_t item, int block, int rows, const BlockState& state) {
+    std::copy_n(state.acc.begin(), static_cast<size_t>(rows) * head_dim_, acc(item, block));
+    std::copy_n(state.row_max.begin(), rows, max(item, block));
+    std::copy_n(state.row_sum.begin(), rows, sum(item, block));
+  }
   // A share without keys: it weighs nothing.
-  void store_empty(int64_t item, const Unit& unit) {
-    for (int j = 0; j < unit.count; ++j) {
-      const int rows = unit.blocks[j].q_rows;
-      std::fill_n(acc(item, j), static_cast<size_t>(rows) * head_dim_, 0.0f);
-      std::fill_n(max(item, j), rows, kMinusInfinity);
-      std::fill_n(sum(item, j), rows, 0.0f);
-    }
+  void store_empty(int64_t item, int block, int rows) {
+    std::fill_n(acc(item, block), static_cast<size_t>(rows) * head_dim_, 0.0f);
+    std::fill_n(max(item, block), rows, kMinusInfinity);
+    std::fill_n(sum(item, block), rows, 0.0f);
   }
 
  private:
   int head_dim_;
-  size_t stride_;
+  int lanes_;
   int blocks_;
+  size_t stride_;
   std::vector<float> data_;
 };
 
@@ -586,6 +651,26 @@ CpuIsa CpuAttention::isa() const { return kernels_->isa; }
 void CpuAttention::forward(const AttentionArgs& args) const {
   // The new keys go in before any query reads the cache.
   if (appends_keys(args)) append_keys(args);
+  if (args.seqlen_q <= kNarrowLanes) return forward_decode(args);
+  forward_prefill(args);
+}
+
+void CpuAttention::run_items(int64_t items, llvm::function_ref<void()> work) const {
+  // The caller works too; helpers beyond the number of items would find nothing to do. Only this
+  // call's futures are waited on (not ThreadPool::wait), so concurrent forward() calls sharing the
+  // pool do not wait for each other's work. The wait runs even if the caller's share throws, since
+  // the helpers reference the caller's stack frame.
+  const int64_t helper_count = helpers_ ? std::min<int64_t>(threads_ - 1, items - 1) : 0;
+  std::vector<std::shared_future<void>> helpers_done;
+  helpers_done.reserve(static_cast<size_t>(std::max<int64_t>(helper_count, 0)));
+  auto wait_for_helpers = llvm::make_scope_exit([&] {
+    for (const std::shared_future<void>& done : helpers_done) done.wait();
+  });
+  for (int64_t i = 0; i < helper_count; ++i) helpers_done.push_back(helpers_->async([work] { work(); }));
+  work();
+}
+
+void CpuAttention::forward_prefill(const AttentionArgs& args) const {
   // 64-bit: seqlen_q + kWideLanes - 1 passes INT32_MAX for the longest sequences (in int it wrapped
   // negative, and nothing was computed).
   const int64_t query_blocks = (static_cast<int64_t>(args.seqlen_q) + kWideLanes - 1) / kWideLanes;
@@ -594,7 +679,7 @@ void CpuAttention::forward(const AttentionArgs& args) const {
   const int64_t units = static_cast<int64_t>(args.batch) * args.num_heads * units_per_head;
   const int64_t splits = split_count(args, units);
   const int64_t items = units * splits;
-  PartialResults partials(splits > 1 ? items : 0, args.head_dim);
+  PartialResults partials(splits > 1 ? items : 0, unit_blocks, kWideLanes, args.head_dim);
   const BlockKernels& kernels = *kernels_;
 
   // A unit's query blocks. The last query blocks of a causal problem are the most expensive, so
@@ -619,7 +704,7 @@ void CpuAttention::forward(const AttentionArgs& args) const {
 
   // Workers pull items from a shared counter, so an uneven causal workload balances itself.
   std::atomic<int64_t> next_item{0};
-  auto work = [&] {
+  run_items(items, [&] {
     BlockScratch scratch(args.head_dim);
     for (int64_t item = next_item.fetch_add(1, std::memory_order_relaxed); item < items;
          item = next_item.fetch_add(1, std::memory_order_relaxed)) {
@@ -637,28 +722,13 @@ void CpuAttention::forward(const AttentionArgs& args) const {
       }
       const KeyRange share = share_of(keys, item % splits, splits);
       if (share.empty()) {
-        partials.store_empty(item, unit);
+        for (int j = 0; j < unit.count; ++j) partials.store_empty(item, j, unit.blocks[j].q_rows);
         continue;
       }
       attend(args, unit, share, kernels, scratch);
-      partials.store(item, unit, scratch);
+      for (int j = 0; j < unit.count; ++j) partials.store(item, j, unit.blocks[j].q_rows, scratch.blocks[j]);
     }
-  };
-
-  {
-    // The caller works too; helpers beyond the number of items would find nothing to do. Only this
-    // call's futures are waited on (not ThreadPool::wait), so concurrent forward() calls sharing the
-    // pool do not wait for each other's work. The wait runs even if the caller's share throws, since
-    // the helpers reference this stack frame.
-    const int64_t helper_count = helpers_ ? std::min<int64_t>(threads_ - 1, items - 1) : 0;
-    std::vector<std::shared_future<void>> helpers_done;
-    helpers_done.reserve(static_cast<size_t>(std::max<int64_t>(helper_count, 0)));
-    auto wait_for_helpers = llvm::make_scope_exit([&] {
-      for (const std::shared_future<void>& done : helpers_done) done.wait();
-    });
-    for (int64_t i = 0; i < helper_count; ++i) helpers_done.push_back(helpers_->async(work));
-    work();
-  }
+  });
   if (splits == 1) return;
 
   // The merge reads every share of a unit: it runs once all of them are in (the helpers are done).
@@ -668,6 +738,49 @@ void CpuAttention::forward(const AttentionArgs& args) const {
     for (int j = 0; j < unit.count; ++j) {
       merge_shares(partials, index * splits, splits, j, unit.blocks[j].q_rows, args.head_dim, merged);
       write_block(args, unit.blocks[j], kernels, merged);
+    }
+  }
+}
+
+void CpuAttention::forward_decode(const AttentionArgs& args) const {
+  // Units are sequences here: split-KV gives a batch of one its threads' work.
+  const int64_t splits = split_count(args, args.batch);
+  const int64_t items = static_cast<int64_t>(args.batch) * splits;
+  PartialResults partials(splits > 1 ? items : 0, args.num_heads, kNarrowLanes, args.head_dim);
+  const BlockKernels& kernels = *kernels_;
+  // The keys a sequence's rows see (the same for every head: only ALiBi's slope differs by head).
+  auto keys_of = [&](const Sequence& seq) { return keys_seen(score_rule(args, seq, 0), decode_block(seq, 0)); };
+
+  std::atomic<int64_t> next_item{0};
+  run_items(items, [&] {
+    DecodeScratch scratch(args);
+    for (int64_t item = next_item.fetch_add(1, std::memory_order_relaxed); item < items;
+         item = next_item.fetch_add(1, std::memory_order_relaxed)) {
+      const Sequence seq = sequence_of(args, static_cast<int>(item / splits));
+      if (seq.seqlen_q <= 0) continue;
+      const KeyRange keys = splits == 1 ? keys_of(seq) : share_of(keys_of(seq), item % splits, splits);
+      if (keys.empty()) {
+        for (int h = 0; h < args.num_heads; ++h) {
+          if (splits == 1) write_block_that_sees_no_key(args, decode_block(seq, h));
+          else partials.store_empty(item, h, seq.seqlen_q);
+        }
+        continue;
+      }
+      attend_decode(args, seq, keys, kernels, scratch);
+      for (int h = 0; h < args.num_heads; ++h) {
+        if (splits == 1) write_block(args, decode_block(seq, h), kernels, scratch.heads[h]);
+        else partials.store(item, h, seq.seqlen_q, scratch.heads[h]);
+      }
+    }
+  });
+  if (splits == 1) return;
+
+  BlockState merged(args.head_dim, kNarrowLanes);
+  for (int b = 0; b < args.batch; ++b) {
+    const Sequence seq = sequence_of(args, b);
+    for (int h = 0; h < args.num_heads && seq.seqlen_q > 0; ++h) {
+      merge_shares(partials, int64_t{b} * splits, splits, h, seq.seqlen_q, args.head_dim, merged);
+      write_block(args, decode_block(seq, h), kernels, merged);
     }
   }
 }

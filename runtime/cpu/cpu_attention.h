@@ -3,7 +3,10 @@
 // (types.h): fp32 softmax statistics and accumulation whatever the storage dtype.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+
+#include <llvm/ADT/STLFunctionalExtras.h>
 
 #include "flashjit/types.h"
 #include "runtime/cpu/cpu_isa.h"
@@ -34,6 +37,13 @@ class CpuAttention {
   void forward(const AttentionArgs& args) const;
 
  private:
+  // Blocks of 64 query rows, several per unit of work; and decode steps (8 rows or fewer per
+  // sequence), one unit per sequence over all of its heads.
+  void forward_prefill(const AttentionArgs& args) const;
+  void forward_decode(const AttentionArgs& args) const;
+  // Runs `work` on the caller and on up to min(threads - 1, items - 1) helpers, and waits for them.
+  void run_items(int64_t items, llvm::function_ref<void()> work) const;
+
   int threads_;
   const BlockKernels* kernels_;
   // threads_ - 1 helpers: the caller works too. Null when threads_ == 1.

@@ -147,8 +147,9 @@ std::vector<CpuCase> modifier_cases() {
 }
 
 // Issue 16: the block kernels' edges. Head dims that end in a narrower accumulator tile (72, 136,
-// 248), key counts one past a block, 8 and 9 query rows (narrow and wide lanes), and split-KV: few
-// units with many keys, whose shares (some empty under a window) are merged.
+// 248), key counts one past a block, 8 and 9 query rows (the decode walk and wide lanes), split-KV:
+// few units with many keys, whose shares (some empty under a window) are merged, and decode's key
+// blocks sized by the kv heads.
 std::vector<CpuCase> kernel_edge_cases() {
   constexpr DType f32 = DType::f32, f16 = DType::f16, bf16 = DType::bf16;
   constexpr MaskKind causal = MaskKind::causal;
@@ -164,6 +165,10 @@ std::vector<CpuCase> kernel_edge_cases() {
       {"split_kv_prefill_causal_d248_f32", shape(1, 1, 1, 130, 1100, 248, f32, causal)},
       {"split_kv_window_with_empty_shares_f16", windowed(shape(1, 1, 1, 3, 2000, 32, f16), 100, 0)},
       {"split_kv_softcap_alibi_bf16", with_alibi(capped(shape(2, 2, 1, 1, 1200, 64, bf16, causal), 5.0f))},
+      // Decode walks blocks of all kv heads' rows: 8 keys at 32 kv heads of d 256 (the last block 4),
+      // 16 at 16 kv heads of d 128 with 4 query heads each.
+      {"decode_blocks_of_8_keys_f16", shape(1, 32, 32, 1, 300, 256, f16)},
+      {"decode_gqa_blocks_of_16_keys_causal_bf16", shape(2, 64, 16, 3, 200, 128, bf16, causal)},
   };
 }
 
