@@ -72,7 +72,8 @@ FLASHJIT_BF16_TARGET inline void accumulate_rows(const uint32_t* p_pairs, int ke
     accumulate_tile<kRows, 4>(p_pairs, key_pairs, v_pairs, head_dim, correction, acc, row0, d0, 0xffff);
   for (; d0 + 16 <= head_dim; d0 += 16)
     accumulate_tile<kRows, 1>(p_pairs, key_pairs, v_pairs, head_dim, correction, acc, row0, d0, 0xffff);
-  if (d0 < head_dim) accumulate_tile<kRows, 1>(p_pairs, key_pairs, v_pairs, head_dim, correction, acc, row0, d0, 0x00ff);
+  if (d0 < head_dim)
+    accumulate_tile<kRows, 1>(p_pairs, key_pairs, v_pairs, head_dim, correction, acc, row0, d0, 0x00ff);
 }
 
 }  // namespace

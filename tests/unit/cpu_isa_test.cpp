@@ -42,8 +42,8 @@ TEST(CpuIsa, AnUnknownNameIsInvalid) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.status().code(), ErrorCode::invalid_argument);
   EXPECT_EQ(unknown.status().message(),
-            "cpu_isa 'sse9' is not an instruction set of the CPU backend (expected portable, avx2, avx512, avx512_bf16, "
-            "or empty for the best this CPU runs)");
+            "cpu_isa 'sse9' is not an instruction set of the CPU backend (expected portable, avx2, avx512, "
+            "avx512_bf16, or empty for the best this CPU runs)");
 }
 
 // Only a CPU (or build) without some set can show the refusal; on one that runs them all there is
