@@ -34,9 +34,11 @@ namespace flashjit::cpu {
   p = p * r + 1.0f;
   // 2^n built in the exponent field: n is in [-127, 0] after the clamp; -127 makes the field 0, and
   // with a zero mantissa the scale is exactly 0.
-  int32_t shifted_bits;
+  // Unsigned: a NaN's bits make any n, and only unsigned arithmetic wraps without undefined
+  // behaviour (the NaN then comes out of p).
+  uint32_t shifted_bits;
   std::memcpy(&shifted_bits, &shifted, sizeof shifted_bits);
-  const int32_t exponent_bits = (shifted_bits - 0x4B400000 + 127) << 23;
+  const uint32_t exponent_bits = (shifted_bits - 0x4B400000u + 127u) << 23;
   float scale;
   std::memcpy(&scale, &exponent_bits, sizeof scale);
   return p * scale;
