@@ -5,6 +5,8 @@
 
 #include <llvm/Support/FormatVariadic.h>
 
+#include "support/quote.h"
+
 namespace flashjit::cpu {
 namespace {
 
@@ -122,7 +124,7 @@ Result<CpuIsa> resolve_cpu_isa(std::string_view requested) {
     return Status(ErrorCode::invalid_argument,
                   llvm::formatv("cpu_isa '{0}' is not an instruction set of the CPU backend (expected {1}, or empty "
                                 "for the best this CPU runs)",
-                                requested, known_names()));
+                                quote_prefix(requested), known_names()));
   if (std::string missing = missing_cpu_features(*isa); !missing.empty())
     return Status(ErrorCode::unsupported, llvm::formatv("cpu_isa {0} needs {1}, which this CPU lacks (it runs {2})",
                                                         requested, missing, cpu_isa_name(best_cpu_isa())));
