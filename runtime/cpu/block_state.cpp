@@ -3,8 +3,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 
 namespace flashjit::cpu {
+
+BlockScratch& reusable_block_scratch(int head_dim, int block_count) {
+  thread_local std::unique_ptr<BlockScratch> scratch;
+  if (!scratch || scratch->head_dim != head_dim || static_cast<int>(scratch->blocks.size()) < block_count)
+    scratch = std::make_unique<BlockScratch>(head_dim, block_count);
+  return *scratch;
+}
 
 // Converts `count` contiguous elements of a `dtype` tensor, starting at element `offset`, to fp32.
 void load_row(const BlockKernels& kernels, const void* data, DType dtype, int64_t offset, int count, float* dst) {

@@ -41,23 +41,27 @@ struct BlockState {
   std::vector<uint32_t> q_pairs;  // bf16 products: Q^T as [head_dim / 2][64] pairs, unscaled
 };
 
-// fp32 buffers of one worker, allocated once per forward() and reused for every item it runs.
+// fp32 buffers of one worker thread, for units of up to `block_count` query blocks of `head_dim`,
+// kept from one forward() to the next (reusable_block_scratch): every buffer a walk reads it writes
+// first, except the zero rows.
 struct BlockScratch {
-  explicit BlockScratch(int head_dim)
-      : blocks(blocks_per_unit(head_dim), BlockState(head_dim)),
+  BlockScratch(int dim, int block_count)
+      : head_dim(dim),
+        blocks(block_count, BlockState(dim)),
         scores(static_cast<size_t>(kKeyBlock) * kWideLanes),
         correction(kWideLanes),
-        row_stride(head_dim + kRowPadding),
+        row_stride(dim + kRowPadding),
         k_block(kKeyBlock * row_stride),
         v_block(kKeyBlock * row_stride),
-        zero_row(head_dim, 0.0f),
-        q_row(head_dim),
-        pair_row_stride(head_dim / 2 + kRowPadding),
+        zero_row(dim, 0.0f),
+        q_row(dim),
+        pair_row_stride(dim / 2 + kRowPadding),
         k_pairs(kKeyBlock * pair_row_stride),
-        zero_pairs(head_dim / 2, 0u),
-        v_pairs(static_cast<size_t>(kKeyBlock / 2) * head_dim),
+        zero_pairs(dim / 2, 0u),
+        v_pairs(static_cast<size_t>(kKeyBlock / 2) * dim),
         p_pairs(static_cast<size_t>(kKeyBlock / 2) * kWideLanes) {}
 
+  int head_dim;
   std::vector<BlockState> blocks;  // one per query block of the unit
   std::vector<float> scores;       // S^T [kKeyBlock][lanes], then P^T
   std::vector<float> correction;   // the block's rescaling of each lane's earlier accumulator
@@ -80,6 +84,11 @@ struct BlockScratch {
   const uint32_t* k_pair_rows[kKeyBlock];
   const uint16_t* v_bf16_rows[kKeyBlock];
 };
+
+// This thread's scratch for units of `block_count` blocks of `head_dim`: the one it used last when
+// that fits, else a new one (which then stays). A forward() allocates nothing on its threads once
+// they have run a problem of its shape, so a small call costs its compute and not a fresh megabyte.
+BlockScratch& reusable_block_scratch(int head_dim, int block_count);
 
 // Converts `count` contiguous elements of a `dtype` tensor, starting at element `offset`, to fp32.
 void load_row(const BlockKernels& kernels, const void* data, DType dtype, int64_t offset, int count, float* dst);

@@ -130,7 +130,9 @@ void CpuAttention::forward_prefill(const AttentionArgs& args) const {
   // Workers pull items from a shared counter, so an uneven causal workload balances itself.
   std::atomic<int64_t> next_item{0};
   run_items(items, [&] {
-    BlockScratch scratch(args.head_dim);
+    // A unit has at most as many blocks as the problem has query blocks.
+    BlockScratch& scratch =
+        reusable_block_scratch(args.head_dim, static_cast<int>(std::min<int64_t>(unit_blocks, query_blocks)));
     for (int64_t item = next_item.fetch_add(1, std::memory_order_relaxed); item < items;
          item = next_item.fetch_add(1, std::memory_order_relaxed)) {
       const Unit unit = unit_of(item / splits);
@@ -178,7 +180,7 @@ void CpuAttention::forward_decode(const AttentionArgs& args) const {
 
   std::atomic<int64_t> next_item{0};
   run_items(items, [&] {
-    DecodeScratch scratch(args);
+    DecodeScratch& scratch = reusable_decode_scratch(args);
     for (int64_t item = next_item.fetch_add(1, std::memory_order_relaxed); item < items;
          item = next_item.fetch_add(1, std::memory_order_relaxed)) {
       const Sequence seq = sequence_of(args, static_cast<int>(item / splits));

@@ -1,8 +1,20 @@
 #include "runtime/cpu/decode_walk.h"
 
 #include <algorithm>
+#include <memory>
 
 namespace flashjit::cpu {
+
+DecodeScratch& reusable_decode_scratch(const AttentionArgs& a) {
+  thread_local std::unique_ptr<DecodeScratch> scratch;
+  const bool fits = scratch && scratch->block.head_dim == a.head_dim &&
+                    static_cast<int>(scratch->heads.size()) >= a.num_heads &&
+                    scratch->keys_per_block == DecodeScratch::decode_keys_per_block(a) &&
+                    scratch->k_all.size() >= static_cast<size_t>(a.num_kv_heads) * scratch->keys_per_block *
+                                                 scratch->block.row_stride;
+  if (!fits) scratch = std::make_unique<DecodeScratch>(a);
+  return *scratch;
+}
 
 void attend_decode(const AttentionArgs& a, const Sequence& seq, KeyRange keys, const BlockKernels& kernels,
                    DecodeScratch& s) {

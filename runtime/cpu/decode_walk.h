@@ -17,8 +17,8 @@ namespace flashjit::cpu {
 // walk per head would touch a new page every row or two and wait on page walks and memory), then
 // runs each query head on its kv head's rows: GQA reads each K/V row once per group.
 struct DecodeScratch {
-  DecodeScratch(const AttentionArgs& a)
-      : block(a.head_dim),
+  explicit DecodeScratch(const AttentionArgs& a)
+      : block(a.head_dim, 0),
         heads(a.num_heads, BlockState(a.head_dim, kNarrowLanes)),
         keys_per_block(decode_keys_per_block(a)),
         k_all(static_cast<size_t>(a.num_kv_heads) * keys_per_block * block.row_stride),
@@ -42,6 +42,9 @@ struct DecodeScratch {
   std::vector<float> k_all;       // [kv head][key of the block] rows, row_stride apart
   std::vector<float> v_all;
 };
+
+// This thread's decode scratch for `a`'s shape: the one it used last when that fits, else a new one.
+DecodeScratch& reusable_decode_scratch(const AttentionArgs& a);
 
 // The block of sequence `seq`'s rows (all of them: 8 or fewer) of head `h`.
 inline QueryBlock decode_block(const Sequence& seq, int h) { return QueryBlock{seq, h, 0, seq.seqlen_q}; }
