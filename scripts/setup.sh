@@ -4,7 +4,9 @@
 set -euo pipefail
 
 packages=(cmake g++ make llvm-14-dev llvm-14-tools libsqlite3-dev nlohmann-json3-dev libgtest-dev
-          zlib1g-dev libtinfo-dev python3 python3-pip)
+          zlib1g-dev libtinfo-dev python3 python3-pip
+          # The Arm check of the CPU backend's kernels: cross-compiled, run under emulation.
+          g++-aarch64-linux-gnu qemu-user)
 # --fuzz: clang and its runtimes (libFuzzer, ASan) for the libFuzzer build (tests/fuzz/README.md);
 # the default build and the fuzz replay in CTest need only g++.
 if [ "${1:-}" = "--fuzz" ]; then packages+=(clang-14 libclang-rt-14-dev); fi

@@ -9,6 +9,8 @@
 // rate instead of the load ports'.
 #pragma once
 
+#include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "runtime/cpu/block_kernels.h"
@@ -106,6 +108,44 @@ FLASHJIT_INLINE void softmax(float* __restrict st, int keys, float* __restrict r
   for (int l = 0; l < kLanes; ++l) {
     row_sum[l] = row_sum[l] * correction[l] + sum[l];
     row_max[l] = max[l];
+  }
+}
+
+// tanh(x) from exp of a non-positive argument: tanh is odd, and tanh(|x|) = d / (2 - d) with
+// d = 1 - exp(-2|x|). Near 0, where 1 - exp cancels, d comes from exp's Taylor series without its
+// leading 1 (to y^7: under 4e-7 relative for |y| <= ln2 / 2). Infinities give +-1; NaN stays NaN.
+FLASHJIT_INLINE float tanh_by_exp(float x) {
+  constexpr float kSeriesBound = 0.3465736f;  // ln 2 / 2
+  const float y = -2.0f * std::fabs(x);
+  float series = 1.0f / 5040.0f;
+  series = series * y + 1.0f / 720.0f;
+  series = series * y + 1.0f / 120.0f;
+  series = series * y + 1.0f / 24.0f;
+  series = series * y + 1.0f / 6.0f;
+  series = series * y + 0.5f;
+  series = series * y + 1.0f;
+  const float d = -y > kSeriesBound ? 1.0f - exp_nonpositive(y) : -(series * y);
+  return std::copysign(d / (2.0f - d), x);
+}
+
+// The score modifiers and masks (ScoreMods) down each key's lanes: the lanes are query rows, so the
+// cap, the bias and the mask's compares vectorize across rows.
+FLASHJIT_INLINE void modify_scores(float* __restrict st, int keys, int lanes, int rows, const ScoreMods& mods) {
+  constexpr float kMinusInfinity = -std::numeric_limits<float>::infinity();
+  const float inverse_cap = mods.softcap > 0.0f ? 1.0f / mods.softcap : 0.0f;
+  const int64_t beyond_left = mods.window_left < 0 ? INT64_MAX : mods.window_left;
+  const int64_t below_right = mods.window_right < 0 ? INT64_MIN : -mods.window_right;
+  for (int c = 0; c < keys; ++c) {
+    float* __restrict s = st + c * lanes;
+    const int64_t distance0 = mods.row_minus_key0 - c;
+    if (mods.softcap > 0.0f)
+      for (int r = 0; r < rows; ++r) s[r] = mods.softcap * tanh_by_exp(s[r] * inverse_cap);
+    if (mods.slope != 0.0f)
+      for (int r = 0; r < rows; ++r) s[r] -= mods.slope * std::fabs(static_cast<float>(distance0 + r));
+    for (int r = 0; r < rows; ++r) {
+      const int64_t distance = distance0 + r;
+      s[r] = distance > beyond_left || distance < below_right ? kMinusInfinity : s[r];
+    }
   }
 }
 

@@ -59,6 +59,9 @@ void narrow_f16_portable(const float* src, int count, uint16_t* dst) {
     if (lanes == kWideLanes) return bodies::softmax<kWideLanes>(st, keys, row_max, row_sum, correction);          \
     bodies::softmax<kNarrowLanes>(st, keys, row_max, row_sum, correction);                                        \
   }                                                                                                                \
+  target void modify_scores(float* st, int keys, int lanes, int rows, const ScoreMods& mods) {                    \
+    bodies::modify_scores(st, keys, lanes, rows, mods);                                                            \
+  }                                                                                                                \
   target void accumulate(const float* pt, int keys, int lanes, const float* const* v_rows, int head_dim,          \
                          const float* correction, float* acc, int rows) {                                         \
     bodies::accumulate<acc_rows, acc_cols>(pt, keys, lanes, v_rows, head_dim, correction, acc, rows);             \
@@ -66,9 +69,9 @@ void narrow_f16_portable(const float* src, int count, uint16_t* dst) {
   target void widen_bf16(const uint16_t* src, int count, float* dst) { bodies::widen_bf16(src, count, dst); }    \
   target void narrow_bf16(const float* src, int count, uint16_t* dst) { bodies::narrow_bf16(src, count, dst); }  \
   const BlockKernels kernels{isa_value,          wide_scores,  narrow_scores,           softmax,                   \
-                             accumulate,         widen_f16_##f16_suffix, widen_bf16, narrow_f16_##f16_suffix,    \
-                             narrow_bf16,        nullptr,      nullptr,                 nullptr,                   \
-                             nullptr};                                                                             \
+                             modify_scores,      accumulate,   widen_f16_##f16_suffix,  widen_bf16,                \
+                             narrow_f16_##f16_suffix, narrow_bf16, nullptr,            nullptr,                   \
+                             nullptr,            nullptr};                                                         \
   }
 
 #define FLASHJIT_NO_TARGET

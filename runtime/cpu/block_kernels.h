@@ -22,6 +22,18 @@ constexpr int kNarrowLanes = 8;
 // multiple of it with a row of zeros.
 constexpr int kKeyGroup = 8;
 
+// What modify_scores does to the score of lane r and key c, whose distance (query row + seqlen_k -
+// seqlen_q - key: 0 on the causal diagonal) is row_minus_key0 + r - c: cap it (softcap > 0:
+// softcap * tanh(score / softcap)), bias it (slope != 0: minus slope * |distance|), then mask it to
+// -inf when the distance is beyond window_left (>= 0) or below -window_right (>= 0); -1 is unbounded.
+struct ScoreMods {
+  float softcap = 0.0f;
+  float slope = 0.0f;
+  int64_t row_minus_key0 = 0;
+  int64_t window_left = -1;
+  int64_t window_right = -1;
+};
+
 struct BlockKernels {
   CpuIsa isa;
   // Wide blocks: S^T[c * 64 + i] = q_i . k_c for c < keys, from Q^T ([head_dim][64], pre-scaled,
@@ -33,6 +45,8 @@ struct BlockKernels {
   // block's max into row_max, turns the scores into exp(score - max), adds them to row_sum, and
   // leaves in `correction` the factor that rescales each row's earlier accumulator.
   void (*softmax)(float* st, int keys, int lanes, float* row_max, float* row_sum, float* correction);
+  // The score modifiers and masks of a block (ScoreMods), on S^T's first `rows` lanes of `keys` keys.
+  void (*modify_scores)(float* st, int keys, int lanes, int rows, const ScoreMods& mods);
   // acc[i][:] = acc[i][:] * correction[i] + sum_c P^T[c * lanes + i] * v_c[:] for i < rows.
   void (*accumulate)(const float* pt, int keys, int lanes, const float* const* v_rows, int head_dim,
                      const float* correction, float* acc, int rows);

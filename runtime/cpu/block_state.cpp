@@ -167,22 +167,20 @@ void write_block_that_sees_no_key(const AttentionArgs& a, const QueryBlock& blk)
 // Masks the block's scores (S^T, `lanes` wide) outside each row's keys with -inf, and caps and
 // biases the others. A block every row sees whole, unmodified, is left alone: in a long causal
 // problem that is all but the diagonal blocks.
-void mask_scores(const ScoreRule& rule, const QueryBlock& blk, int64_t k_begin, int k_cols, int lanes, float* st) {
+void mask_scores(const ScoreRule& rule, const QueryBlock& blk, int64_t k_begin, int k_cols, int lanes,
+                 const BlockKernels& kernels, float* st) {
   const int64_t k_last = k_begin + k_cols - 1;
-  const bool seen_whole = !rule.modifies_scores && rule.first_key(blk.q_begin + blk.q_rows - 1) <= k_begin &&
-                          rule.last_key(blk.q_begin) >= k_last;
-  if (seen_whole) return;
-  for (int r = 0; r < blk.q_rows; ++r) {
-    const int64_t row = blk.q_begin + r;
-    const int64_t first = rule.first_key(row);
-    const int64_t last = rule.last_key(row);
-    for (int c = 0; c < k_cols; ++c) {
-      const int64_t col = k_begin + c;
-      float& score = st[c * lanes + r];
-      if (col < first || col > last) score = kMinusInfinity;
-      else if (rule.modifies_scores) score = rule.modify(score, row, col);
-    }
+  const bool seen_whole = rule.first_key(blk.q_begin + blk.q_rows - 1) <= k_begin && rule.last_key(blk.q_begin) >= k_last;
+  if (seen_whole && !rule.modifies_scores) return;
+  ScoreMods mods;
+  mods.softcap = rule.softcap;
+  mods.slope = rule.slope;
+  mods.row_minus_key0 = blk.q_begin + rule.offset - k_begin;
+  if (!seen_whole) {
+    mods.window_left = rule.window_left;
+    mods.window_right = rule.window_right;
   }
+  kernels.modify_scores(st, k_cols, lanes, blk.q_rows, mods);
 }
 
 }  // namespace flashjit::cpu

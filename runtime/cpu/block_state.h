@@ -135,9 +135,10 @@ void write_block(const AttentionArgs& a, const QueryBlock& blk, const BlockKerne
 // nothing loaded or computed (causal problems with many more queries than keys are mostly this).
 void write_block_that_sees_no_key(const AttentionArgs& a, const QueryBlock& blk);
 
-// Masks the block's scores (S^T, `lanes` wide) outside each row's keys with -inf, and caps and
-// biases the others. A block every row sees whole, unmodified, is left alone: in a long causal
-// problem that is all but the diagonal blocks.
-void mask_scores(const ScoreRule& rule, const QueryBlock& blk, int64_t k_begin, int k_cols, int lanes, float* st);
+// Caps and biases the block's scores (S^T, `lanes` wide) and masks those outside each row's keys
+// with -inf (the kernels' modify_scores). A block every row sees whole, unmodified, is left alone: in
+// a long causal problem that is all but the diagonal blocks.
+void mask_scores(const ScoreRule& rule, const QueryBlock& blk, int64_t k_begin, int k_cols, int lanes,
+                 const BlockKernels& kernels, float* st);
 
 }  // namespace flashjit::cpu

@@ -42,7 +42,7 @@ void attend_decode(const AttentionArgs& a, const Sequence& seq, KeyRange keys, c
         BlockState& state = s.heads[h];
         float* scores = s.block.scores.data();
         kernels.narrow_scores(state.q.data(), blk.q_rows, s.block.k_rows, k_cols, head_dim, scores);
-        mask_scores(score_rule(a, seq, h), blk, k_begin, k_cols, kNarrowLanes, scores);
+        mask_scores(score_rule(a, seq, h), blk, k_begin, k_cols, kNarrowLanes, kernels, scores);
         kernels.softmax(scores, k_cols, kNarrowLanes, state.row_max.data(), state.row_sum.data(),
                         s.block.correction.data());
         kernels.accumulate(scores, k_cols, kNarrowLanes, s.block.v_rows, head_dim, s.block.correction.data(),

@@ -60,7 +60,7 @@ void attend(const AttentionArgs& a, const Unit& unit, KeyRange keys, const Block
       if (bf16_products) {
         kernels.bf16_scores(state.q_pairs.data(), s.k_pair_rows, k_cols, head_dim, a.softmax_scale,
                             s.scores.data());
-        mask_scores(rule, blk, k_begin, k_cols, lanes, s.scores.data());
+        mask_scores(rule, blk, k_begin, k_cols, lanes, kernels, s.scores.data());
         kernels.softmax(s.scores.data(), k_cols, lanes, state.row_max.data(), state.row_sum.data(),
                         s.correction.data());
         kernels.bf16_pack_probabilities(s.scores.data(), k_cols, s.p_pairs.data());
@@ -70,7 +70,7 @@ void attend(const AttentionArgs& a, const Unit& unit, KeyRange keys, const Block
       }
       if (lanes == kWideLanes) kernels.wide_scores(state.q.data(), s.k_rows, k_cols, head_dim, s.scores.data());
       else kernels.narrow_scores(state.q.data(), blk.q_rows, s.k_rows, k_cols, head_dim, s.scores.data());
-      mask_scores(rule, blk, k_begin, k_cols, lanes, s.scores.data());
+      mask_scores(rule, blk, k_begin, k_cols, lanes, kernels, s.scores.data());
       kernels.softmax(s.scores.data(), k_cols, lanes, state.row_max.data(), state.row_sum.data(),
                       s.correction.data());
       kernels.accumulate(s.scores.data(), k_cols, lanes, s.v_rows, head_dim, s.correction.data(), state.acc.data(),
