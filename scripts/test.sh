@@ -45,7 +45,8 @@ run_sanitizer_job() {
   esac
   echo "test.sh: the unit tests under -fsanitize=$sanitize, in $build"
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DFLASHJIT_SANITIZE="$sanitize" >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target flashjit_unit_tests flashjit_fuzz_replay flashjit_fuzz_make_seeds
+  cmake --build "$build" -j "$(nproc)" --target flashjit_unit_tests flashjit_block_kernels_check flashjit_fuzz_replay \
+    flashjit_fuzz_make_seeds
   (cd "$build" &&
    ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1" \
    UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
