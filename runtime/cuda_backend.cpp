@@ -28,6 +28,7 @@ BuildOptions build_options(const RuntimeOptions& options) {
 std::string origin_text(KernelOrigin origin) {
   switch (origin) {
     case KernelOrigin::cache: return "loaded from the tuning cache";
+    case KernelOrigin::remote: return "fetched from the fleet's remote tuning cache";
     case KernelOrigin::tuned: return "tuned at first use";
     case KernelOrigin::heuristic: return "heuristic default, tuning off";
     case KernelOrigin::forced: return "forced by options";
@@ -48,6 +49,19 @@ std::unique_ptr<cache::TuningCache> open_cache(const RuntimeOptions& options) {
   return std::move(*opened);
 }
 
+// The fleet's remote tier, or none (with a warning) when its secrets cannot be read: never fatal.
+std::unique_ptr<cache::RemoteCache> open_remote(const RuntimeOptions& options) {
+  auto opened = open_remote_cache(options.remote_cache);
+  if (!opened) {
+    log::warning("running without the remote tuning cache: " + llvm::toString(opened.takeError()));
+    return nullptr;
+  }
+  if (*opened && !(*opened)->settings().reads_allowed())
+    log::warning("remote tuning cache " + (*opened)->settings().endpoint.describe() + ": " +
+                 (*opened)->settings().signing() + "; nothing is read from or written to it");
+  return std::move(*opened);
+}
+
 }  // namespace
 
 llvm::Expected<std::unique_ptr<CudaBackend>> CudaBackend::create(const RuntimeOptions& options) {
@@ -57,7 +71,7 @@ llvm::Expected<std::unique_ptr<CudaBackend>> CudaBackend::create(const RuntimeOp
 }
 
 CudaBackend::CudaBackend(std::unique_ptr<CudaDevice> device, const RuntimeOptions& options)
-    : device_(*device), options_(options), builder_(std::move(device), open_cache(options), build_options(options)) {}
+    : device_(*device), options_(options), builder_(std::move(device), open_cache(options), build_options(options), open_remote(options)) {}
 
 CudaBackend::~CudaBackend() = default;
 

@@ -34,8 +34,8 @@ class CompileOnlyBackend : public tuner::TuningBackend {
 }  // namespace
 
 KernelBuilder::KernelBuilder(std::unique_ptr<BuildDevice> device, std::unique_ptr<cache::TuningCache> cache,
-                             BuildOptions options)
-    : device_(std::move(device)), cache_(std::move(cache)), options_(std::move(options)) {}
+                             BuildOptions options, std::unique_ptr<cache::RemoteCache> remote)
+    : device_(std::move(device)), cache_(std::move(cache)), options_(std::move(options)), remote_(std::move(remote)) {}
 
 KernelBuilder::~KernelBuilder() = default;
 
@@ -81,8 +81,11 @@ llvm::Expected<BuiltKernel> KernelBuilder::obtain(const Problem& problem) const 
       log::info("cached kernel for " + key_of(problem).str() + " is untuned; tuning it on this GPU");
     }
   }
-  if (!tuning) return heuristic(problem);
-  auto result = tuned(problem);
+  RemoteLookups lookups;
+  if (remote_)
+    if (std::optional<BuiltKernel> fetched = from_remote(problem, tuning, lookups)) return std::move(*fetched);
+  if (!tuning) return heuristic(problem, lookups);
+  auto result = tuned_once(problem, lookups);
   if (result) return result;
   // A kernel fault took the context down: nothing more can run here, so no fallback is compiled
   // (or stored in the cache); the caller reports the lost context.
@@ -91,7 +94,7 @@ llvm::Expected<BuiltKernel> KernelBuilder::obtain(const Problem& problem) const 
   // caller still gets attention, from the heuristic default, and is told why.
   log::warning("tuning " + key_of(problem).str() + " failed, using the heuristic default: " +
                llvm::toString(result.takeError()));
-  return heuristic(problem);
+  return heuristic(problem, lookups);
 }
 
 llvm::Expected<BuiltKernel> KernelBuilder::forced(const Problem& problem) const {
@@ -136,26 +139,26 @@ llvm::Expected<BuiltKernel> KernelBuilder::from_cache(const cache::CacheEntry& e
                 entry.kernel_symbol);
 }
 
-llvm::Expected<BuiltKernel> KernelBuilder::tuned(const Problem& problem) const {
+llvm::Expected<BuiltKernel> KernelBuilder::tuned(const Problem& problem, const RemoteLookups& lookups) const {
   auto result = tune(problem);
   if (!result) return result.takeError();
   log::info(llvm::formatv("tuned {0}: {1} at {2:F4} ms over {3} candidates", key_of(problem).str(), result->winner.key,
                           result->timing.median_ms, result->candidates.size()));
   const cache::CacheKey key = cache_key_for(device_->description(), device_->compiler(), problem);
   BuiltKernel built{result->winner.spec, KernelOrigin::tuned, nullptr, std::nullopt, {}};
-  store(tuned_entry(key, *result), built);
+  store(tuned_entry(key, *result), built, lookups.rejected(key));
   // Loaded from its cubin as a cache hit would be; the tuner's own module goes with its results.
   return loaded(std::move(built), result->winner.cubin, result->winner.symbol);
 }
 
-llvm::Expected<BuiltKernel> KernelBuilder::heuristic(const Problem& problem) const {
+llvm::Expected<BuiltKernel> KernelBuilder::heuristic(const Problem& problem, const RemoteLookups& lookups) const {
   auto selection = select(problem);
   if (!selection) return selection.takeError();
   auto compiled = device_->compile(selection->spec);
   if (!compiled) return compiled.takeError();
   const cache::CacheKey key = cache_key_for(device_->description(), device_->compiler(), problem);
   BuiltKernel built{selection->spec, KernelOrigin::heuristic, nullptr, std::nullopt, {}};
-  store(untuned_entry(key, *compiled), built);
+  store(untuned_entry(key, *compiled), built, lookups.rejected(key));
   return loaded(std::move(built), compiled->cubin, compiled->symbol);
 }
 
@@ -168,7 +171,8 @@ llvm::Expected<BuiltKernel> KernelBuilder::loaded(BuiltKernel built, const std::
   return built;
 }
 
-void KernelBuilder::store(const cache::CacheEntry& entry, BuiltKernel& built) const {
+void KernelBuilder::store(const cache::CacheEntry& entry, BuiltKernel& built, bool replace_remote) const {
+  publish(entry, built, replace_remote);
   if (!cache_) return;
   auto stored = cache_->store(entry);
   if (!stored) {

@@ -12,6 +12,7 @@
 
 #include <llvm/Support/Error.h>
 
+#include "cache/remote_cache.h"
 #include "cache/tuning_cache.h"
 #include "flashjit/runtime.h"
 #include "generator/selector.h"
@@ -39,17 +40,24 @@ struct BuiltKernel {
   // is no cache, or the store failed: then store_error says why).
   std::optional<cache::StoreOutcome> stored;
   std::string store_error;
+  // What publishing it to the fleet's remote cache did; empty when nothing was published (no
+  // remote tier, or it came from a cache); publish_error says why a publish failed (never fatal).
+  std::optional<cache::StoreOutcome> published;
+  std::string publish_error;
 };
 
 class KernelBuilder {
  public:
-  // `cache` may be null: every process then compiles or tunes again.
+  // `cache` may be null: every process then compiles or tunes again. `remote` (may be null) is the
+  // fleet's tier behind it: looked up after the local cache misses (or holds only an untuned entry
+  // while tuning is on), written whenever the local cache is.
   KernelBuilder(std::unique_ptr<BuildDevice> device, std::unique_ptr<cache::TuningCache> cache,
-                BuildOptions options);
+                BuildOptions options, std::unique_ptr<cache::RemoteCache> remote = nullptr);
   ~KernelBuilder();
 
   const BuildDevice& device() const { return *device_; }
   cache::TuningCache* cache() const { return cache_.get(); }
+  cache::RemoteCache* remote() const { return remote_.get(); }
 
   // The kernel for `problem`. Thread-safe; the caller keeps one build per problem at a time (the
   // kernel table does).
@@ -74,20 +82,39 @@ class KernelBuilder {
                                                                          const tuner::Progress& progress = nullptr) const;
 
  private:
+  // What the remote lookups of one obtain() found: keys whose remote entry was rejected.
+  struct RemoteLookups {
+    std::vector<std::string> rejected_keys;
+    bool rejected(const cache::CacheKey& key) const;
+  };
   llvm::Expected<BuiltKernel> forced(const Problem& problem) const;
   // The exact entry, else one a compile-only warm-up stored for any device of this architecture.
   std::optional<cache::CacheEntry> lookup(const Problem& problem) const;
   llvm::Expected<BuiltKernel> from_cache(const cache::CacheEntry& entry, const Problem& problem) const;
-  llvm::Expected<BuiltKernel> tuned(const Problem& problem) const;
-  llvm::Expected<BuiltKernel> heuristic(const Problem& problem) const;
+  llvm::Expected<BuiltKernel> tuned(const Problem& problem, const RemoteLookups& lookups) const;
+  llvm::Expected<BuiltKernel> heuristic(const Problem& problem, const RemoteLookups& lookups) const;
   // Loads `spec`'s cubin where kernels can run; leaves `built.kernel` null where they cannot.
   llvm::Expected<BuiltKernel> loaded(BuiltKernel built, const std::string& cubin, const std::string& symbol) const;
-  // Stores `entry` and notes in `built` what that did (a failure is a warning: the kernel runs).
-  void store(const cache::CacheEntry& entry, BuiltKernel& built) const;
+  // Stores `entry` locally and publishes it to the remote tier, noting in `built` what each did (a
+  // failure is a warning: the kernel runs). `replace_remote`: the remote entry under this key was
+  // rejected, so this one replaces it whatever it is.
+  void store(const cache::CacheEntry& entry, BuiltKernel& built, bool replace_remote = false) const;
+
+  // ---- the remote tier (kernel_builder_remote.cpp) ----
+  // A verified remote entry for `problem` (the exact key, then the architecture's) that may serve
+  // it (tuned, or any while not tuning), through the correctness gate when tuning, loaded and stored
+  // locally; nullopt when there is none (why is logged where it matters).
+  std::optional<BuiltKernel> from_remote(const Problem& problem, bool tuning, RemoteLookups& lookups) const;
+  std::optional<BuiltKernel> adopt_remote(const cache::CacheEntry& entry, const Problem& problem, bool tuning) const;
+  // tuned(), once across the fleet: under the problem's remote lock, or after waiting for the
+  // process that holds it to publish (up to single_flight_wait_ms).
+  llvm::Expected<BuiltKernel> tuned_once(const Problem& problem, RemoteLookups& lookups) const;
+  void publish(const cache::CacheEntry& entry, BuiltKernel& built, bool replace) const;
 
   std::unique_ptr<BuildDevice> device_;
   std::unique_ptr<cache::TuningCache> cache_;
   BuildOptions options_;
+  std::unique_ptr<cache::RemoteCache> remote_;
 };
 
 }  // namespace flashjit

@@ -9,12 +9,20 @@
 
 #include <llvm/Support/Error.h>
 
+#include "cache/remote_cache.h"
 #include "cache/tuning_cache.h"
+#include "flashjit/runtime.h"
 
 namespace flashjit {
 
 // An error means no cache can be used at all (callers that can run without one warn and go on).
 llvm::Expected<std::unique_ptr<cache::TuningCache>> open_tuning_cache(const std::string& path,
                                                                       const cache::OpenOptions& options = {});
+
+// The fleet's remote tier as `options` configure it, holding its entries to the same rule as the
+// local cache's (cache_entry_check.h); null when no URL is given. Nothing connects yet (the first
+// lookup does). An error when the URL is malformed or a secret file cannot be read; says why
+// without the password.
+llvm::Expected<std::unique_ptr<cache::RemoteCache>> open_remote_cache(const RemoteCacheOptions& options);
 
 }  // namespace flashjit

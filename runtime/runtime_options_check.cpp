@@ -4,6 +4,7 @@
 
 #include <llvm/Support/FormatVariadic.h>
 
+#include "cache/remote_settings.h"
 #include "generator/variant_rules.h"
 #include "runtime/cpu/cpu_isa.h"
 
@@ -45,6 +46,24 @@ std::string forced_choices(const RuntimeOptions& options) {
   return text;
 }
 
+// The remote tier's fields. The URL is parsed, not echoed: it may hold the password. Whether its
+// secret files can be read and its server reached is found when the GPU backend starts, and is
+// never an error (the remote tier never fails a process).
+Status check_remote_cache(const RemoteCacheOptions& remote) {
+  if (!remote.url.empty())
+    if (auto endpoint = cache::parse_remote_url(remote.url); !endpoint)
+      return invalid("remote_cache.url (FLASHJIT_REMOTE_CACHE) is not a remote cache URL: " +
+                     llvm::toString(endpoint.takeError()));
+  const std::tuple<const char*, int, int, int> ranges[] = {
+      {"timeout_ms (FLASHJIT_REMOTE_CACHE_TIMEOUT_MS)", remote.timeout_ms, 1, 60000},
+      {"backoff_ms", remote.backoff_ms, 0, 86400000},
+      {"single_flight_wait_ms", remote.single_flight_wait_ms, 0, 3600000}};
+  for (auto [name, value, lowest, highest] : ranges)
+    if (value < lowest || value > highest)
+      return invalid(llvm::formatv("remote_cache.{0} must be between {1} and {2}, got {3}", name, lowest, highest, value));
+  return Status::success();
+}
+
 }  // namespace
 
 Status check_runtime_options(const RuntimeOptions& options) {
@@ -70,7 +89,7 @@ Status check_runtime_options(const RuntimeOptions& options) {
   if (options.tune_max_candidates < 0)
     return invalid(llvm::formatv("tune_max_candidates must be 0 (every candidate) or positive, got {0}",
                                  options.tune_max_candidates));
-  return Status::success();
+  return check_remote_cache(options.remote_cache);
 }
 
 Status refuse_forced_choices_on_cpu(const RuntimeOptions& options, const std::string& fallback_reason) {

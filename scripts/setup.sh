@@ -5,6 +5,9 @@ set -euo pipefail
 
 packages=(cmake g++ make llvm-14-dev llvm-14-tools libsqlite3-dev nlohmann-json3-dev libgtest-dev
           zlib1g-dev libtinfo-dev python3 python3-pip
+          # The fleet's remote tuning cache: hiredis (linked statically), and the Redis server its
+          # tests start on a loopback port or a unix socket (redis-cli comes with it).
+          libhiredis-dev redis-server
           # The Arm check of the CPU backend's kernels: cross-compiled, run under emulation.
           g++-aarch64-linux-gnu qemu-user)
 # --fuzz: clang and its runtimes (libFuzzer, ASan) for the libFuzzer build (tests/fuzz/README.md);

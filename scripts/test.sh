@@ -12,6 +12,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 # The tests that compile with the older NVRTCs scripts/setup.sh installs (12.9 and 11.8, for
 # sm_50..sm_72) skip where they are missing; here they must run, so a missing one fails them.
 export FLASHJIT_REQUIRE_OLD_NVRTC=1
+# The remote tuning cache's tests start a redis-server (setup.sh installs it): missing, they fail.
+export FLASHJIT_REQUIRE_REDIS=1
 
 usage() {
   echo "usage: scripts/test.sh [--sanitize address,undefined|thread|none]" >&2

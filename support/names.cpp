@@ -25,6 +25,7 @@ const char* kernel_origin_name(KernelOrigin origin) {
   switch (origin) {
     case KernelOrigin::planned: return "planned";
     case KernelOrigin::cache: return "cache";
+    case KernelOrigin::remote: return "remote";
     case KernelOrigin::tuned: return "tuned";
     case KernelOrigin::heuristic: return "heuristic";
     case KernelOrigin::forced: return "forced";

@@ -81,4 +81,10 @@ llvm::Expected<TuneResult> tune(const CandidateList& list, TuningBackend& backen
 std::vector<CandidateReport> compile_candidates(const CandidateList& list, TuningBackend& backend,
                                                 const TuneOptions& options, const Progress& progress = nullptr);
 
+// The tuner's correctness gate alone, for a kernel that did not come from this tuning (one from the
+// fleet's remote cache, before it first runs here): `kernel` loaded and checked against the
+// reference. An error says why it must not run: it would not load, the check could not run, or the
+// output was wrong (with how far off).
+llvm::Error check_correctness(CompiledCandidate& kernel, TuningBackend& backend);
+
 }  // namespace flashjit::tuner

@@ -25,6 +25,39 @@ struct TileConfig {
   int stages = 0;
 };
 
+// The fleet's remote tuning cache: a Redis server behind the local SQLite cache, so that a problem
+// tuned on one server of a fleet starts warm on every other (README, "A fleet shares its tuning").
+// Lookups go kernel table, SQLite, Redis, tuner; a remote entry runs only after its signature, its
+// cubin's SHA-256, the checks every cached kernel passes and (tuning on) the tuner's correctness
+// check on this GPU, and is then stored locally. It never fails a call: a Redis that is down, slow,
+// full or answers garbage costs at most one timeout and one warning, then is left alone for
+// backoff_ms while the local cache and tuning go on. Each field's default comes from the
+// environment variable named beside it; the URL's default is empty: off.
+struct FLASHJIT_API RemoteCacheOptions {
+  // redis://[user[:password]@]host[:port][/db] or unix:///path/to/redis.sock (FLASHJIT_REMOTE_CACHE).
+  // Runtime::create refuses a malformed one (invalid_argument, without echoing it).
+  std::string url = environment("FLASHJIT_REMOTE_CACHE");
+  // A file holding the password, so it need not sit in every process's environment; it takes
+  // precedence over one in the URL (FLASHJIT_REMOTE_CACHE_PASSWORD_FILE).
+  std::string password_file = environment("FLASHJIT_REMOTE_CACHE_PASSWORD_FILE");
+  // The fleet key (at least 32 bytes) that signs and verifies entries (FLASHJIT_REMOTE_CACHE_KEY_FILE).
+  // Without one, remote entries are not read, unless allow_unsigned.
+  std::string key_file = environment("FLASHJIT_REMOTE_CACHE_KEY_FILE");
+  // Accept entries no key verifies (FLASHJIT_REMOTE_CACHE_UNSIGNED=1): only where everyone who can
+  // write to the Redis server may run code on every GPU that reads it.
+  bool allow_unsigned = environment("FLASHJIT_REMOTE_CACHE_UNSIGNED") == "1";
+  // Connect and command timeout (FLASHJIT_REMOTE_CACHE_TIMEOUT_MS; 1 to 60000).
+  int timeout_ms = environment_int("FLASHJIT_REMOTE_CACHE_TIMEOUT_MS", 50);
+  // After a failure, how long the server is left alone (the circuit breaker; 0 to 86400000).
+  int backoff_ms = 30000;
+  // Single flight: a process that finds another tuning the same problem (its lock in Redis) waits
+  // up to this long for the result before tuning it itself; 0 turns the lock off (0 to 3600000).
+  int single_flight_wait_ms = 20000;
+
+  static std::string environment(const char* name);
+  static int environment_int(const char* name, int fallback);
+};
+
 struct FLASHJIT_API RuntimeOptions {
   Backend backend = Backend::automatic;
   int device_index = 0;
@@ -55,6 +88,8 @@ struct FLASHJIT_API RuntimeOptions {
   // warning, never an error.
   bool use_cache = true;
   std::string cache_path;
+  // The fleet's shared tier behind it (off unless a URL is given; see RemoteCacheOptions).
+  RemoteCacheOptions remote_cache;
 
   // Checks what forward() cannot check without a copy from the device: a ragged batch's offsets
   // (cu_seqlens_q/k) are copied to the host (synchronizing on the stream) and refused when they
@@ -76,13 +111,14 @@ using Stream = void*;
 enum class KernelOrigin {
   planned,    // not built yet: the selector's choice before the first forward() of the problem
   cache,      // loaded from the tuning cache, without NVRTC
+  remote,     // fetched from the fleet's remote cache (verified, then stored in the local one)
   tuned,      // tuned at first use in this process
   heuristic,  // the heuristic default (tuning off, or tuning failed and the default ran instead)
   forced,     // RuntimeOptions::force_variant or force_tiles
   cpu,        // the CPU backend
 };
 
-// "planned", "cache", "tuned", "heuristic", "forced", "cpu"
+// "planned", "cache", "remote", "tuned", "heuristic", "forced", "cpu"
 FLASHJIT_API const char* kernel_origin_name(KernelOrigin origin);
 
 // What forward() ran or would run for some arguments.
