@@ -125,6 +125,12 @@ std::optional<cache::CacheEntry> KernelBuilder::lookup(const Problem& problem) c
 }
 
 llvm::Expected<BuiltKernel> KernelBuilder::from_cache(const cache::CacheEntry& entry, const Problem& problem) const {
+  auto spec = spec_of(entry, problem);
+  if (!spec) return spec.takeError();
+  return loaded(BuiltKernel{*spec, KernelOrigin::cache, nullptr, std::nullopt, {}}, entry.cubin, entry.kernel_symbol);
+}
+
+llvm::Expected<gen::KernelSpec> KernelBuilder::spec_of(const cache::CacheEntry& entry, const Problem& problem) const {
   auto json = nlohmann::json::parse(entry.spec_json, nullptr, false);
   if (json.is_discarded()) return make_error(ErrorCode::internal, "its spec is not valid JSON");
   auto spec = gen::spec_from_json(json);
@@ -135,8 +141,7 @@ llvm::Expected<BuiltKernel> KernelBuilder::from_cache(const cache::CacheEntry& e
     return make_error(ErrorCode::internal, "its spec " + gen::canonical_key(*spec) + " is not a kernel for " +
                                                key_of(problem).str());
   if (llvm::Error err = gen::validate_spec(*spec, device_->description())) return err;
-  return loaded(BuiltKernel{*spec, KernelOrigin::cache, nullptr, std::nullopt, {}}, entry.cubin,
-                entry.kernel_symbol);
+  return spec;
 }
 
 llvm::Expected<BuiltKernel> KernelBuilder::tuned(const Problem& problem, const RemoteLookups& lookups) const {

@@ -91,6 +91,8 @@ class KernelBuilder {
   // The exact entry, else one a compile-only warm-up stored for any device of this architecture.
   std::optional<cache::CacheEntry> lookup(const Problem& problem) const;
   llvm::Expected<BuiltKernel> from_cache(const cache::CacheEntry& entry, const Problem& problem) const;
+  // The spec of a stored entry, checked to be a kernel for exactly `problem` on this device.
+  llvm::Expected<gen::KernelSpec> spec_of(const cache::CacheEntry& entry, const Problem& problem) const;
   llvm::Expected<BuiltKernel> tuned(const Problem& problem, const RemoteLookups& lookups) const;
   llvm::Expected<BuiltKernel> heuristic(const Problem& problem, const RemoteLookups& lookups) const;
   // Loads `spec`'s cubin where kernels can run; leaves `built.kernel` null where they cannot.

@@ -29,6 +29,7 @@ std::optional<BuiltKernel> KernelBuilder::from_remote(const Problem& problem, bo
     keys.push_back(cache_key_for(gen::DeviceDescription::for_arch(device.compute_capability()), device_->compiler(),
                                  problem));
   for (const cache::CacheKey& key : keys) {
+    if (lookups.rejected(key)) continue;  // found wanting once in this build: not fetched again
     cache::RemoteFetch fetched = remote_->fetch(key);
     if (fetched.status == cache::RemoteStatus::unavailable) return std::nullopt;  // the breaker warned
     if (fetched.status == cache::RemoteStatus::rejected) {
@@ -49,8 +50,8 @@ std::optional<BuiltKernel> KernelBuilder::adopt_remote(const cache::CacheEntry& 
     remote_->note_rejected(entry.key, why);
     return std::nullopt;
   };
-  auto ready = from_cache(entry, problem);
-  if (!ready) return refuse(llvm::toString(ready.takeError()));
+  auto spec = spec_of(entry, problem);
+  if (!spec) return refuse(llvm::toString(spec.takeError()));
   // Signed by the fleet is not the same as right on this GPU: while tuning, a remote kernel passes
   // the tuner's own correctness check before it first runs here (and, stored locally, is trusted
   // from then on as a kernel tuned here would be).
@@ -58,15 +59,17 @@ std::optional<BuiltKernel> KernelBuilder::adopt_remote(const cache::CacheEntry& 
     std::unique_ptr<tuner::TuningBackend> backend = device_->tuning_backend(problem);
     if (backend) {
       tuner::CompiledCandidate kernel;
-      kernel.spec = ready->spec;
-      kernel.key = gen::canonical_key(ready->spec);
+      kernel.spec = *spec;
+      kernel.key = gen::canonical_key(*spec);
       kernel.symbol = entry.kernel_symbol;
       kernel.cubin = entry.cubin;
       if (llvm::Error wrong = tuner::check_correctness(kernel, *backend))
         return refuse("it failed the correctness check on this GPU: " + llvm::toString(std::move(wrong)));
     }
   }
-  ready->origin = KernelOrigin::remote;
+  auto ready = loaded(BuiltKernel{*spec, KernelOrigin::remote, nullptr, std::nullopt, {}}, entry.cubin,
+                      entry.kernel_symbol);
+  if (!ready) return refuse(llvm::toString(ready.takeError()));
   if (cache_) {
     auto stored = cache_->store(entry);
     if (stored) {

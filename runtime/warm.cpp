@@ -19,8 +19,27 @@ const char* built_as(KernelOrigin origin) {
 }  // namespace
 
 std::string WarmOutcome::what_happened() const {
+  std::string text = stored_locally();
+  if (published) {
+    switch (*published) {
+      case cache::StoreOutcome::added:
+      case cache::StoreOutcome::replaced: text += "; published"; break;
+      case cache::StoreOutcome::kept_existing: text += "; the remote cache kept its entry"; break;
+      case cache::StoreOutcome::read_only: break;
+    }
+  } else if (!publish_error.empty()) {
+    text += "; not published: " + publish_error;
+  }
+  return text;
+}
+
+std::string WarmOutcome::stored_locally() const {
   if (duplicate_of) return "duplicate of entry " + std::to_string(*duplicate_of + 1);
   if (origin == KernelOrigin::cache) return "already in the cache";
+  if (origin == KernelOrigin::remote) {
+    if (!store_error.empty()) return "fetched from the remote cache; not stored: " + store_error;
+    return stored ? "fetched from the remote cache and stored" : "fetched from the remote cache";
+  }
   if (!store_error.empty()) return std::string(built_as(origin)) + "; not stored: " + store_error;
   if (!stored) return std::string(built_as(origin)) + "; not stored: there is no tuning cache";
   const bool tuned = origin == KernelOrigin::tuned;
@@ -61,6 +80,8 @@ std::vector<WarmOutcome> warm(const KernelBuilder& builder, const std::vector<Pr
       outcome.origin = built->origin;
       outcome.stored = built->stored;
       outcome.store_error = built->store_error;
+      outcome.published = built->published;
+      outcome.publish_error = built->publish_error;
     } else {
       outcome.status = to_status(built.takeError());
     }

@@ -24,6 +24,10 @@ struct WarmOutcome {
   KernelOrigin origin = KernelOrigin::heuristic;  // cache: it was there already
   std::optional<cache::StoreOutcome> stored;     // what storing it did, when it was built now
   std::string store_error;                       // why storing it failed (the warm failed then)
+  // What publishing it to the fleet's remote cache did (empty: not published; publish_error says
+  // why when it was tried). A failed publish does not fail the warm: the local cache has it.
+  std::optional<cache::StoreOutcome> published;
+  std::string publish_error;
   // The index of an earlier problem of the list with the same key: nothing was built for this one,
   // and it shares that problem's kernel, status and origin.
   std::optional<size_t> duplicate_of;
@@ -31,8 +35,12 @@ struct WarmOutcome {
 
   bool ok() const { return status.ok() && store_error.empty(); }
   // "already in the cache", "duplicate of entry 1" (counted from 1), "tuned and stored", "stored
-  // (untuned)", "tuned; not stored: the cache is read-only", "tuned; not stored: <why>", ...
+  // (untuned)", "tuned; not stored: the cache is read-only", "tuned; not stored: <why>", "fetched
+  // from the remote cache and stored", ...; with a remote tier, what publishing did after a "; ":
+  // "published", "the remote cache kept its entry", "not published: <why>".
   std::string what_happened() const;
+  // The local part of what_happened.
+  std::string stored_locally() const;
 };
 
 struct WarmCallbacks {

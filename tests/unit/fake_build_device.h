@@ -5,7 +5,9 @@
 // took the device.
 #pragma once
 
+#include <chrono>
 #include <map>
+#include <thread>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,7 +24,10 @@ struct FakeDeviceRecord {
   int enters = 0;
   int compiles = 0;
   int loads = 0;
-  int tuning_backends = 0;  // tuning runs
+  int tuning_backends = 0;  // tuning runs, and correctness checks of kernels from elsewhere
+  int timed_backends = 0;   // tuning runs that timed something: real tunings
+  // How long each time() call takes, so that a tuning lasts long enough for others to see it.
+  std::chrono::milliseconds time_delay{0};
   std::vector<Problem> tuned_problems;  // what each tuning run was asked to time, in order
   std::vector<std::string> loaded_keys;
   // Scripts handed to every tuning backend (by canonical key); see tuner_fake_backend.h.
@@ -109,6 +114,13 @@ class FakeBuildDevice : public BuildDevice {
   class Backend : public tuner::testing::FakeBackend {
    public:
     explicit Backend(std::shared_ptr<FakeDeviceRecord> record) : record_(std::move(record)) {}
+    llvm::Expected<std::vector<double>> time(const tuner::CompiledCandidate& candidate, int warmup, double budget,
+                                             int samples) override {
+      if (!timed_) record_->timed_backends++;
+      timed_ = true;
+      std::this_thread::sleep_for(record_->time_delay);
+      return FakeBackend::time(candidate, warmup, budget, samples);
+    }
     std::string device_lost() override {
       std::string lost = FakeBackend::device_lost();
       if (!lost.empty()) record_->faulted = true;
@@ -117,6 +129,7 @@ class FakeBuildDevice : public BuildDevice {
 
    private:
     std::shared_ptr<FakeDeviceRecord> record_;
+    bool timed_ = false;
   };
 
   std::shared_ptr<FakeDeviceRecord> record_;

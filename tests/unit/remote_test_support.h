@@ -20,7 +20,7 @@ inline constexpr double kSlackMs = 400.0;
 
 inline std::unique_ptr<RemoteCache> remote_for(const std::string& url, const std::string& key, int timeout_ms,
                                                bool allow_unsigned = false, int backoff_ms = 30000,
-                                               int lock_ms = 60000) {
+                                               int lock_ms = 60000, int single_flight_wait_ms = 20000) {
   RemoteSettings settings;
   auto endpoint = parse_remote_url(url);
   if (!endpoint) {
@@ -33,6 +33,7 @@ inline std::unique_ptr<RemoteCache> remote_for(const std::string& url, const std
   settings.timeout_ms = timeout_ms;
   settings.backoff_ms = backoff_ms;
   settings.lock_ms = lock_ms;
+  settings.single_flight_wait_ms = single_flight_wait_ms;
   return std::make_unique<RemoteCache>(std::move(settings), [](const CacheEntry& entry) {
     return llvm::join(cache_entry_problems(entry), "; ");
   });
