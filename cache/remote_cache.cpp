@@ -119,8 +119,9 @@ bool RemoteCache::backing_off() const {
 }
 
 llvm::Error RemoteCache::unavailable_error() const {
-  return llvm::createStringError(llvm::inconvertibleErrorCode(), "the remote tuning cache %s is unavailable (%s)",
-                                 settings_.endpoint.describe().c_str(), last_failure_.c_str());
+  // last_failure_ names the endpoint.
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), "the remote tuning cache is unavailable: %s",
+                                 last_failure_.c_str());
 }
 
 void RemoteCache::open_breaker(const std::string& why) {

@@ -1,5 +1,6 @@
-// flashjit cache list|show ID|export FILE|import FILE|verify|clear [--json] [--cache PATH]:
-// look into and manage the tuning cache.
+// flashjit cache list|show ID|export FILE|import FILE|verify|clear|stats [--json] [--cache PATH]:
+// look into and manage the tuning cache; push|pull|stats --remote URL: sync it with the fleet's
+// remote cache (Redis), counting what was added, replaced, kept and rejected.
 #include <cmath>
 
 #include <llvm/Support/CommandLine.h>
@@ -9,7 +10,9 @@
 
 #include "cache/cache_json.h"
 #include "cache/tuning_cache.h"
+#include "cache/remote_cache.h"
 #include "support/error.h"
+#include "support/log.h"
 #include "support/quote.h"
 #include "support/untrusted_input.h"
 #include "tools/commands.h"
@@ -22,7 +25,8 @@ namespace {
 namespace cl = llvm::cl;
 using nlohmann::json;
 
-cl::list<std::string> words(cl::Positional, cl::desc("list | show ID | export FILE | import FILE | verify | clear"),
+cl::list<std::string> words(cl::Positional,
+                            cl::desc("list | show ID | export FILE | import FILE | verify | clear | stats | push | pull"),
                             cl::sub(cache_command), cl::cat(flashjit_options));
 cl::opt<bool> as_json("json", cl::desc("Print JSON"), cl::sub(cache_command), cl::cat(flashjit_options));
 
@@ -146,16 +150,143 @@ int verify(cache::TuningCache& c) {
   return report->ok() ? 0 : 1;
 }
 
+// What a push or pull did, by the rule of the cache it wrote to.
+struct SyncCounts {
+  size_t added = 0, replaced = 0, kept = 0, rejected = 0;
+  void count(cache::StoreOutcome outcome) {
+    if (outcome == cache::StoreOutcome::added) ++added;
+    if (outcome == cache::StoreOutcome::replaced) ++replaced;
+    if (outcome == cache::StoreOutcome::kept_existing) ++kept;
+  }
+  json as_json() const { return {{"added", added}, {"replaced", replaced}, {"kept", kept}, {"rejected", rejected}}; }
+  std::string text() const {
+    return llvm::formatv("{0} added, {1} replaced, {2} kept, {3} rejected", added, replaced, kept, rejected);
+  }
+};
+
+int print_sync(const char* verb, const std::string& where, const SyncCounts& counts) {
+  if (as_json) {
+    json j = counts.as_json();
+    j["action"] = verb;
+    j["remote"] = where;
+    llvm::outs() << j.dump(2) << "\n";
+  } else {
+    llvm::outs() << verb << " " << where << ": " << counts.text() << "\n";
+  }
+  return 0;
+}
+
+// Every local entry that passes the checks, published by the replace rule; one that does not is
+// rejected (counted, warned about) and not sent.
+int push(cache::TuningCache& local, cache::RemoteCache& remote) {
+  SyncCounts counts;
+  std::string failure;
+  llvm::Error walked = local.for_each_entry([&](const cache::CacheEntry& entry) -> llvm::Error {
+    if (std::string problems = local.entry_problems(entry); !problems.empty()) {
+      log::warning("push: not sending damaged local entry " + std::to_string(entry.id) + ": " + problems);
+      ++counts.rejected;
+      return llvm::Error::success();
+    }
+    auto outcome = remote.publish(entry);
+    if (!outcome) return outcome.takeError();  // unavailable or full: the rest would fail the same way
+    counts.count(*outcome);
+    return llvm::Error::success();
+  });
+  if (walked) return fail("push to " + remote.settings().endpoint.describe() + " stopped: " + llvm::toString(std::move(walked)) +
+                          " (" + counts.text() + " before it)");
+  return print_sync("pushed to", remote.describe(), counts);
+}
+
+// Every remote entry that verifies, stored locally by the replace rule in one transaction.
+int pull(cache::TuningCache& local, cache::RemoteCache& remote) {
+  auto keys = remote.entry_keys();
+  if (!keys) return fail(llvm::toString(keys.takeError()));
+  SyncCounts counts;
+  std::vector<cache::CacheEntry> verified;
+  for (const std::string& key : *keys) {
+    cache::RemoteFetch fetched = remote.fetch_stored(key);
+    if (fetched.status == cache::RemoteStatus::unavailable)
+      return fail("pull from " + remote.settings().endpoint.describe() + " stopped: " + fetched.why);
+    if (fetched.status == cache::RemoteStatus::rejected) ++counts.rejected;
+    if (fetched.status == cache::RemoteStatus::hit) verified.push_back(std::move(*fetched.entry));
+  }
+  auto stored = local.store_all(verified, cache::ReplacePolicy::prefer_tuned);
+  if (!stored) return fail("pull: " + llvm::toString(stored.takeError()));
+  for (const cache::StoreResult& result : *stored) counts.count(result.outcome);
+  return print_sync("pulled from", remote.describe(), counts);
+}
+
+int local_stats(cache::TuningCache& c, json& report) {
+  auto entries = c.list();
+  if (!entries) return fail(llvm::toString(entries.takeError()));
+  size_t tuned = 0;
+  uint64_t bytes = 0;
+  for (const cache::CacheEntry& e : *entries) {
+    tuned += e.tuned ? 1 : 0;
+    bytes += e.cubin_size;
+  }
+  report["local"] = {{"path", c.path()}, {"entries", entries->size()}, {"tuned", tuned}, {"cubin_bytes", bytes}};
+  return 0;
+}
+
+int stats(cache::TuningCache* local, cache::RemoteCache* remote) {
+  json report = json::object();
+  if (local)
+    if (int failed = local_stats(*local, report)) return failed;
+  if (remote) {
+    auto s = remote->stats();
+    if (!s) return fail(llvm::toString(s.takeError()));
+    report["remote"] = {{"endpoint", remote->describe()},   {"server_version", s->server_version},
+                        {"ping_ms", s->ping_ms},            {"used_memory", s->used_memory},
+                        {"maxmemory", s->maxmemory},        {"maxmemory_policy", s->maxmemory_policy},
+                        {"entries", s->entries},            {"tuned", s->tuned},
+                        {"signed_by_this_key", s->signed_by_this_key},
+                        {"signed_by_other_keys", s->signed_by_other_keys},
+                        {"unsigned", s->unsigned_entries},  {"not_entries", s->not_entries},
+                        {"entry_bytes", s->entry_bytes}};
+  }
+  if (as_json) {
+    llvm::outs() << dumped(report) << "\n";
+    return 0;
+  }
+  if (report.contains("local")) {
+    const json& l = report["local"];
+    llvm::outs() << llvm::formatv("local {0}: {1} entries ({2} tuned), {3} KiB of cubins\n", l["path"].get<std::string>(),
+                                  l["entries"].get<size_t>(), l["tuned"].get<size_t>(), l["cubin_bytes"].get<uint64_t>() / 1024);
+  }
+  if (report.contains("remote")) {
+    const json& r = report["remote"];
+    llvm::outs() << llvm::formatv("remote {0}\n  Redis {1}, ping {2:F2} ms, {3} KiB used of {4} (policy {5})\n",
+                                  r["endpoint"].get<std::string>(), r["server_version"].get<std::string>(),
+                                  r["ping_ms"].get<double>(), r["used_memory"].get<uint64_t>() / 1024,
+                                  r["maxmemory"].get<uint64_t>() ? std::to_string(r["maxmemory"].get<uint64_t>() / 1024) + " KiB"
+                                                                 : std::string("no limit"),
+                                  r["maxmemory_policy"].get<std::string>());
+    llvm::outs() << llvm::formatv("  {0} entries ({1} tuned), {2} KiB: {3} signed with this key, {4} with other keys, "
+                                  "{5} unsigned; {6} other values under the prefix\n",
+                                  r["entries"].get<size_t>(), r["tuned"].get<size_t>(),
+                                  r["entry_bytes"].get<uint64_t>() / 1024, r["signed_by_this_key"].get<size_t>(),
+                                  r["signed_by_other_keys"].get<size_t>(), r["unsigned"].get<size_t>(),
+                                  r["not_entries"].get<size_t>());
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_cache() {
-  if (words.empty()) return fail("say what to do: list, show ID, export FILE, import FILE, verify or clear", 2);
+  if (words.empty())
+    return fail("say what to do: list, show ID, export FILE, import FILE, verify, clear, stats, push or pull", 2);
   const std::string verb = words[0];
   const bool needs_argument = verb == "show" || verb == "export" || verb == "import";
   if (needs_argument != (words.size() == 2) || words.size() > 2)
     return fail(needs_argument ? verb + " takes one argument" : verb + " takes no argument", 2);
-  if (verb != "list" && verb != "show" && verb != "export" && verb != "import" && verb != "verify" && verb != "clear")
-    return fail("unknown action '" + quote_prefix(verb) + "' (expected list, show, export, import, verify or clear)", 2);
+  const bool remote_verb = verb == "push" || verb == "pull";
+  if (verb != "list" && verb != "show" && verb != "export" && verb != "import" && verb != "verify" && verb != "clear" &&
+      verb != "stats" && !remote_verb)
+    return fail("unknown action '" + quote_prefix(verb) +
+                    "' (expected list, show, export, import, verify, clear, stats, push or pull)",
+                2);
   // A row id, key string or problem key is short printable text; anything else matches nothing,
   // and would only be echoed back.
   if (verb == "show" && (words[1].size() > kMaxIdChars || !is_printable(words[1])))
@@ -163,11 +294,33 @@ int run_cache() {
   auto max_bytes = max_input_bytes_from_options(kMaxImportBytes);
   if (!max_bytes) return fail(llvm::toString(max_bytes.takeError()), 2);
 
+  // The remote tier before the local cache is opened (or created): a bad URL changes nothing.
+  auto remote = remote_from_options(/*required=*/remote_verb);
+  if (!remote) return fail(llvm::toString(remote.takeError()), 2);
+  if (*remote && !remote_verb && verb != "stats")
+    return fail("--remote is for push, pull and stats; " + verb + " works on the local cache", 2);
+  if (verb == "pull" && !(*remote)->settings().reads_allowed())
+    return fail("pull from " + (*remote)->settings().endpoint.describe() + ": " + (*remote)->settings().signing());
+  if (verb == "push" && !(*remote)->settings().key && !(*remote)->settings().allow_unsigned)
+    return fail("push to " + (*remote)->settings().endpoint.describe() + ": " + (*remote)->settings().signing());
+
   // What only reads the cache must not create one where a mistyped path points.
-  const bool only_reads = verb == "list" || verb == "show" || verb == "verify" || verb == "export";
+  const bool only_reads = verb == "list" || verb == "show" || verb == "verify" || verb == "export" || verb == "push" ||
+                          verb == "stats";
   auto opened = cache_from_options(only_reads ? CacheUse::read_existing : CacheUse::read_write);
+  // `stats --remote` reports the fleet's cache also where this machine has none.
+  if (!opened && verb == "stats" && *remote) {
+    llvm::consumeError(opened.takeError());
+    return stats(nullptr, remote->get());
+  }
   if (!opened) return fail(llvm::toString(opened.takeError()));
   cache::TuningCache& c = **opened;
+  if (verb == "stats") return stats(&c, remote->get());
+  if (verb == "push") return push(c, **remote);
+  if (verb == "pull") {
+    if (c.read_only()) return fail("pull: the tuning cache " + c.path() + " is read-only (" + c.read_only_reason() + ")");
+    return pull(c, **remote);
+  }
 
   if (verb == "list") return list(c);
   if (verb == "show") return show(c, words[1]);

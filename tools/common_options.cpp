@@ -93,6 +93,14 @@ cl::opt<int> iterations("iterations", cl::desc("Timed calls per problem (run: de
 cl::opt<std::string> cache_path("cache", cl::desc("Tuning cache file (default: $FLASHJIT_CACHE_DIR/flashjit.sqlite, ...)"),
                                 cl::sub(tune_command), cl::sub(warm_command), cl::sub(cache_command),
                                 cl::cat(flashjit_options));
+// ---- the fleet's remote tuning cache: warm, cache (push, pull, stats), doctor ----
+cl::opt<std::string> remote_url("remote", cl::desc("The fleet's remote tuning cache: redis://[user:password@]host[:port][/db] "
+                                                   "or unix:///path/to/redis.sock (default: $FLASHJIT_REMOTE_CACHE; "
+                                                   "the password and fleet key come from the files "
+                                                   "$FLASHJIT_REMOTE_CACHE_PASSWORD_FILE and "
+                                                   "$FLASHJIT_REMOTE_CACHE_KEY_FILE)"),
+                                cl::sub(warm_command), cl::sub(cache_command), cl::sub(doctor_command),
+                                cl::cat(flashjit_options));
 // ---- input files: warm (the manifest), cache import (the export file) ----
 cl::opt<uint64_t> max_input_bytes("max-input-bytes",
                                   cl::desc("Refuse an input file larger than this (warm: default 64 MiB; cache "
@@ -327,6 +335,24 @@ llvm::Expected<uint64_t> max_input_bytes_from_options(uint64_t fallback) {
   if (max_input_bytes.getNumOccurrences() == 0) return fallback;
   if (max_input_bytes == 0) return make_error(ErrorCode::invalid_argument, "--max-input-bytes must be at least 1");
   return uint64_t(max_input_bytes);
+}
+
+RemoteCacheOptions remote_options_from_options() {
+  RemoteCacheOptions options;  // the environment's
+  if (remote_url.getNumOccurrences() > 0) options.url = remote_url;
+  return options;
+}
+
+llvm::Expected<std::unique_ptr<cache::RemoteCache>> remote_from_options(bool required) {
+  const RemoteCacheOptions options = remote_options_from_options();
+  if (options.url.empty()) {
+    if (!required) return nullptr;
+    return make_error(ErrorCode::invalid_argument,
+                      "give the remote tuning cache: --remote redis://host:port (or set FLASHJIT_REMOTE_CACHE)");
+  }
+  auto remote = open_remote_cache(options);
+  if (!remote) return make_error(ErrorCode::invalid_argument, llvm::toString(remote.takeError()));
+  return remote;
 }
 
 llvm::Expected<std::unique_ptr<cache::TuningCache>> cache_from_options(CacheUse use) {

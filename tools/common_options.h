@@ -3,7 +3,7 @@
 // --kv-heads --seqlen --seqlen-k), its ragged batch and score modifiers (--varlen --varlen-k
 // --varlen-random --window --softcap --alibi), its KV cache (--kv-cache --page-size --append, and
 // run's --decode), the tuning options (--budget-ms --max-candidates), the number of
-// timed calls (--iterations), the tuning cache (--cache) and the size limit of input files
+// timed calls (--iterations), the tuning cache (--cache), the fleet's remote one (--remote) and the size limit of input files
 // (--max-input-bytes). A command that takes an option is named
 // in its definition; where commands differ it is in the defaults they pass here (emit shows f16).
 #pragma once
@@ -15,7 +15,9 @@
 
 #include <llvm/Support/Error.h>
 
+#include "cache/remote_cache.h"
 #include "cache/tuning_cache.h"
+#include "flashjit/runtime.h"
 #include "problem/problem.h"
 #include "tools/ragged_lengths.h"
 #include "tuner/tuner.h"
@@ -101,5 +103,12 @@ enum class CacheUse { read_existing, read_write };
 // The cache --cache names, else the one at the default location; an error when neither opens, or
 // for read_existing, when there is no cache there ("no tuning cache at PATH").
 llvm::Expected<std::unique_ptr<cache::TuningCache>> cache_from_options(CacheUse use = CacheUse::read_write);
+
+// The fleet's remote tier: --remote URL, else $FLASHJIT_REMOTE_CACHE, with the secrets and the
+// rest from the environment (RemoteCacheOptions). Null when neither names one, unless `required`
+// (then an error saying how to give it). An error for a malformed URL or an unreadable secret file,
+// never holding the password.
+RemoteCacheOptions remote_options_from_options();
+llvm::Expected<std::unique_ptr<cache::RemoteCache>> remote_from_options(bool required);
 
 }  // namespace flashjit::tools

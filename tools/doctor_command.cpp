@@ -23,6 +23,7 @@
 #include "generator/decode_splits.h"
 #include "runtime/cpu/cpu_isa.h"
 #include "tools/commands.h"
+#include "tools/common_options.h"
 #include "tools/subcommands.h"
 
 namespace flashjit::tools {
@@ -256,13 +257,43 @@ json describe_cpu_backend() {
   return cpu_backend;
 }
 
+// The fleet's remote tuning cache: off, misconfigured (why), or where it is, how entries are signed
+// and whether it answers. Never the password: every text here is the endpoint's describe().
+json describe_remote_cache() {
+  const RemoteCacheOptions options = remote_options_from_options();
+  if (options.url.empty()) return {{"configured", false}};
+  json remote = {{"configured", true}, {"timeout_ms", options.timeout_ms}, {"backoff_ms", options.backoff_ms},
+                 {"single_flight_wait_ms", options.single_flight_wait_ms},
+                 {"password_file", options.password_file}, {"key_file", options.key_file}};
+  auto opened = remote_from_options(/*required=*/true);
+  if (!opened) {
+    remote["error"] = llvm::toString(opened.takeError());
+    return remote;
+  }
+  cache::RemoteCache& fleet = **opened;
+  remote["endpoint"] = fleet.settings().endpoint.describe();
+  remote["signing"] = fleet.settings().signing();
+  remote["reads"] = fleet.settings().reads_allowed();
+  auto pinged = fleet.ping();
+  if (!pinged) {
+    remote["reachable"] = false;
+    remote["error"] = llvm::toString(pinged.takeError());
+    return remote;
+  }
+  remote["reachable"] = true;
+  remote["ping_ms"] = pinged->first;
+  remote["server_version"] = pinged->second;
+  return remote;
+}
+
 json build_report() {
   const gen::CompilerTargets& nvrtc = cuda::nvrtc_targets();  // the newest
   json report = {{"flashjit_version", FLASHJIT_VERSION_STRING},
                  {"nvrtc", {{"version", nvrtc.version()}, {"targets", nvrtc.archs}, {"range", nvrtc.range()}}},
                  {"nvrtc_found", nvrtc_inventory()},
                  {"modifiers_by_variant", modifiers_by_variant()},
-                 {"cpu_backend", describe_cpu_backend()}};
+                 {"cpu_backend", describe_cpu_backend()},
+                 {"remote_cache", describe_remote_cache()}};
   json devices = json::array();
   std::string driver_problem;
   auto api = cuda::driver_api();
@@ -424,6 +455,24 @@ void print_cpu_backend(llvm::raw_ostream& os, const json& c) {
                       c["threads"].get<unsigned>());
 }
 
+void print_remote_cache(llvm::raw_ostream& os, const json& r) {
+  if (!r["configured"].get<bool>()) {
+    os << "Remote tuning cache: off (set FLASHJIT_REMOTE_CACHE or give --remote to share tuning across a fleet)\n";
+    return;
+  }
+  if (!r.contains("endpoint")) {
+    os << "Remote tuning cache: misconfigured: " << r["error"].get<std::string>() << "\n";
+    return;
+  }
+  os << llvm::formatv("Remote tuning cache: {0}, timeout {1} ms\n  {2}\n", r["endpoint"].get<std::string>(),
+                      r["timeout_ms"].get<int>(), r["signing"].get<std::string>());
+  if (r["reachable"].get<bool>())
+    os << llvm::formatv("  reachable: Redis {0}, ping {1:F2} ms\n", r["server_version"].get<std::string>(),
+                        r["ping_ms"].get<double>());
+  else
+    os << "  not reachable: " << r["error"].get<std::string>() << "\n";
+}
+
 void print_report(llvm::raw_ostream& os, const json& r) {
   os << "FlashJIT " << r["flashjit_version"].get<std::string>() << " doctor\n";
   size_t usable = 0;
@@ -446,6 +495,7 @@ void print_report(llvm::raw_ostream& os, const json& r) {
     print_device(os, d);
   }
   print_cpu_backend(os, r["cpu_backend"]);
+  print_remote_cache(os, r["remote_cache"]);
   if (r.contains("what_if")) {
     const json& w = r["what_if"];
     if (w.contains("error")) {

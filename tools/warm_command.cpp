@@ -1,7 +1,9 @@
-// flashjit warm MANIFEST.json [--arch sm_XY] [--cache PATH]: pre-warm the tuning cache for every
+// flashjit warm MANIFEST.json [--arch sm_XY] [--cache PATH] [--remote URL]: pre-warm the tuning cache for every
 // problem a deployment lists. On a GPU each problem is tuned (or found in the cache); with --arch
 // and no GPU, the heuristic choice is compiled for that arch and stored untuned, for any device
-// of that compute capability, to be tuned on the target later.
+// of that compute capability, to be tuned on the target later. With --remote (or
+// $FLASHJIT_REMOTE_CACHE) the fleet's remote cache is looked in first and every result is
+// published to it: one build machine or one GPU server warms the whole fleet.
 #include <optional>
 
 #include <llvm/ADT/StringExtras.h>
@@ -85,6 +87,12 @@ int run_warm() {
     target_arch = target->first;
   }
 
+  auto remote = remote_from_options(/*required=*/false);
+  if (!remote) return fail(llvm::toString(remote.takeError()), 2);
+  if (*remote && !(*remote)->settings().key && !(*remote)->settings().allow_unsigned)
+    return fail("the remote tuning cache " + (*remote)->settings().endpoint.describe() + " needs the fleet key to sign "
+                "what this warm publishes: set FLASHJIT_REMOTE_CACHE_KEY_FILE (or FLASHJIT_REMOTE_CACHE_UNSIGNED=1)",
+                2);
   auto opened = cache_from_options();
   if (!opened) return fail(llvm::toString(opened.takeError()));
   if ((*opened)->read_only()) return fail((*opened)->path() + " is read-only: " + (*opened)->read_only_reason());
@@ -107,8 +115,17 @@ int run_warm() {
     options.tune_options = *tune_options;
     device = std::move(*gpu);
   }
-  const KernelBuilder builder(std::move(device), std::move(*opened), options);
-  return warm_all(builder, *problems);
+  if (*remote) llvm::outs() << "publishing to the remote tuning cache " << (*remote)->describe() << "\n";
+  const KernelBuilder builder(std::move(device), std::move(*opened), options, std::move(*remote));
+  const int status = warm_all(builder, *problems);
+  if (cache::RemoteCache* fleet = builder.remote()) {
+    const cache::RemoteCounters counters = fleet->counters();
+    llvm::outs() << llvm::formatv("remote tuning cache: {0} fetched, {1} published, {2} kept its entry, {3} rejected{4}\n",
+                                  counters.hits, counters.published, counters.publish_kept, counters.rejected,
+                                  counters.failures ? llvm::formatv(", unavailable {0} time(s)", counters.failures).str()
+                                                    : std::string());
+  }
+  return status;
 }
 
 }  // namespace flashjit::tools

@@ -260,6 +260,22 @@ TEST_F(RemoteCacheTest, NothingListeningCostsOneRefusedConnect) {
   }
 }
 
+// A host that drops the connection attempt: the connect times out, once.
+TEST_F(RemoteCacheTest, AnUnansweredConnectCostsTheConnectTimeoutOnce) {
+  remote_testing::BlackHole hole;
+  auto cache = remote_testing::remote_for(hole.url(), remote_testing::kFleetKey, 100);
+  const auto start = Clock::now();
+  RemoteFetch fetched = cache->fetch(sample_key(0));
+  const double first_ms = ms_since(start);
+  EXPECT_EQ(fetched.status, RemoteStatus::unavailable);
+  EXPECT_NE(fetched.why.find("cannot connect"), std::string::npos) << fetched.why;
+  EXPECT_GE(first_ms, 90.0);
+  EXPECT_LT(first_ms, 100 + remote_testing::kSlackMs);
+  const auto later = Clock::now();
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(cache->fetch(sample_key(0)).status, RemoteStatus::unavailable);
+  EXPECT_LT(ms_since(later), 20.0);
+}
+
 // A server busy in DEBUG SLEEP answers nothing: the command times out.
 TEST_F(RemoteCacheTest, ABusyServerCostsOneTimeoutThenTheBreakerRecovers) {
   auto cache = remote_testing::remote_for(server->url(), remote_testing::kFleetKey, 100, false, /*backoff_ms=*/300);

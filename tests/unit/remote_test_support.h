@@ -5,6 +5,11 @@
 #include <memory>
 #include <string>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <llvm/ADT/StringExtras.h>
 
@@ -17,6 +22,44 @@ inline const std::string kFleetKey = "fleet-key-for-tests-0123456789abcdef";
 inline const std::string kOtherFleetKey = "another-fleet-key-for-tests-98765432";
 // What a bounded operation may take beyond its timeout on a loaded CI machine (sanitizers included).
 inline constexpr double kSlackMs = 400.0;
+
+// A loopback port that accepts no connection: a listener whose one-slot backlog is already full
+// (a connection queued and never accepted), so the kernel drops every further SYN and a connect
+// waits until its timeout, as with a host that is down or a firewall that drops.
+class BlackHole {
+ public:
+  BlackHole() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listener_, 0) != 0 || ::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      ADD_FAILURE() << "cannot listen on loopback";
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+    // Fill the backlog: these complete their handshakes and sit in the queue, never accepted.
+    for (int& filler : fillers_) {
+      filler = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      (void)::connect(filler, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    }
+    ::usleep(50 * 1000);
+  }
+  ~BlackHole() {
+    for (int filler : fillers_) ::close(filler);
+    ::close(listener_);
+  }
+  BlackHole(const BlackHole&) = delete;
+  BlackHole& operator=(const BlackHole&) = delete;
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int listener_ = -1;
+  int port_ = 0;
+  int fillers_[4] = {-1, -1, -1, -1};
+};
 
 inline std::unique_ptr<RemoteCache> remote_for(const std::string& url, const std::string& key, int timeout_ms,
                                                bool allow_unsigned = false, int backoff_ms = 30000,
