@@ -203,6 +203,46 @@ TEST(Runtime, OptionsOutOfTheirRangeAreRefusedByName) {
             "tune_budget_ms must be a finite number of milliseconds, 0 or more, got -5.00");
   EXPECT_EQ(refusal([](RuntimeOptions& o) { o.tune_max_candidates = -3; }),
             "tune_max_candidates must be 0 (every candidate) or positive, got -3");
+  // The remote tier: a malformed URL is refused without being echoed (it may hold the password).
+  EXPECT_EQ(refusal([](RuntimeOptions& o) { o.remote_cache.url = "redis://:Sekrit-Pw@cache:70000"; }),
+            "remote_cache.url (FLASHJIT_REMOTE_CACHE) is not a remote cache URL: the port is not a number from 1 to "
+            "65535");
+  EXPECT_EQ(refusal([](RuntimeOptions& o) { o.remote_cache.url = "memcached://cache"; }),
+            "remote_cache.url (FLASHJIT_REMOTE_CACHE) is not a remote cache URL: the URL must start with redis:// or "
+            "unix:// (redis://[user:password@]host[:port][/db], unix:///path/to/redis.sock)");
+  EXPECT_EQ(refusal([](RuntimeOptions& o) { o.remote_cache.timeout_ms = 0; }),
+            "remote_cache.timeout_ms (FLASHJIT_REMOTE_CACHE_TIMEOUT_MS) must be between 1 and 60000, got 0");
+  EXPECT_EQ(refusal([](RuntimeOptions& o) { o.remote_cache.backoff_ms = -1; }),
+            "remote_cache.backoff_ms must be between 0 and 86400000, got -1");
+  EXPECT_EQ(refusal([](RuntimeOptions& o) { o.remote_cache.single_flight_wait_ms = 3600001; }),
+            "remote_cache.single_flight_wait_ms must be between 0 and 3600000, got 3600001");
+}
+
+// The remote tier is off unless configured, and its environment variables set the defaults.
+TEST(Runtime, TheRemoteCacheIsOffByDefaultAndConfiguredFromTheEnvironment) {
+  const RemoteCacheOptions defaults;
+  if (std::getenv("FLASHJIT_REMOTE_CACHE") == nullptr) {
+    EXPECT_EQ(defaults.url, "");
+  }
+  ASSERT_EQ(setenv("FLASHJIT_REMOTE_CACHE", "redis://cache:6380/1", 1), 0);
+  ASSERT_EQ(setenv("FLASHJIT_REMOTE_CACHE_KEY_FILE", "/etc/flashjit/fleet.key", 1), 0);
+  ASSERT_EQ(setenv("FLASHJIT_REMOTE_CACHE_PASSWORD_FILE", "/etc/flashjit/redis.password", 1), 0);
+  ASSERT_EQ(setenv("FLASHJIT_REMOTE_CACHE_UNSIGNED", "1", 1), 0);
+  ASSERT_EQ(setenv("FLASHJIT_REMOTE_CACHE_TIMEOUT_MS", "75", 1), 0);
+  const RemoteCacheOptions configured;
+  ASSERT_EQ(setenv("FLASHJIT_REMOTE_CACHE_TIMEOUT_MS", "soon", 1), 0);
+  const RemoteCacheOptions not_a_number;
+  for (const char* name : {"FLASHJIT_REMOTE_CACHE", "FLASHJIT_REMOTE_CACHE_KEY_FILE", "FLASHJIT_REMOTE_CACHE_PASSWORD_FILE",
+                           "FLASHJIT_REMOTE_CACHE_UNSIGNED", "FLASHJIT_REMOTE_CACHE_TIMEOUT_MS"})
+    unsetenv(name);
+  EXPECT_EQ(configured.url, "redis://cache:6380/1");
+  EXPECT_EQ(configured.key_file, "/etc/flashjit/fleet.key");
+  EXPECT_EQ(configured.password_file, "/etc/flashjit/redis.password");
+  EXPECT_TRUE(configured.allow_unsigned);
+  EXPECT_EQ(configured.timeout_ms, 75);
+  EXPECT_EQ(not_a_number.timeout_ms, 50) << "a value that is not a number keeps the default, with a warning";
+  EXPECT_FALSE(RemoteCacheOptions().allow_unsigned);
+  EXPECT_EQ(RemoteCacheOptions().timeout_ms, 50);
 }
 
 // The CPU backend runs no kernel variant or tile: a forced one is refused, not silently ignored.
