@@ -68,4 +68,16 @@ tools_dir="$(cd "$(dirname "$0")/.." && pwd)/.tools"
 install_nvrtc nvidia-cuda-nvrtc-cu12 12.9.86 "$tools_dir/nvrtc-cu12" libnvrtc.so.12
 install_nvrtc nvidia-cuda-nvrtc-cu11 11.8.89 "$tools_dir/nvrtc-cu11" libnvrtc.so.11.2
 
+# --bench: redis-py, the Python client Triton's and Inductor's Redis caches use, for
+# bench/compare_remote_cache.py's Triton-style column; pinned, into .tools/redis-py.
+if [ "${1:-}" = "--bench" ]; then
+  redis_py_version=5.2.1
+  if [ ! -d "$tools_dir/redis-py/redis-$redis_py_version.dist-info" ]; then
+    echo "setup: installing redis-py $redis_py_version into $tools_dir/redis-py"
+    rm -rf "$tools_dir/redis-py"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps \
+      --target "$tools_dir/redis-py" "redis==$redis_py_version"
+  fi
+fi
+
 echo "setup: dependencies present"
