@@ -82,7 +82,45 @@ llvm::Expected<RedisReply> read_entry(RedisConnection& connection, const std::st
                                  quote_prefix(reply->text, 200).c_str());
 }
 
+RemoteFetch refused(std::string why) { return RemoteFetch{RemoteStatus::rejected, std::nullopt, std::move(why)}; }
+
 }  // namespace
+
+RemoteFetch check_stored_entry(const RemoteSettings& settings, const std::string& entry_key,
+                               const std::optional<CacheKey>& expected, const StoredFields& fields,
+                               const EntryProblems& problems_of) {
+  if (!fields.entry && !fields.tuned && !fields.signer && !fields.signature)
+    return RemoteFetch{RemoteStatus::miss, std::nullopt, {}};
+  if (!fields.entry || !fields.tuned || !fields.signer || !fields.signature)
+    return refused("it is incomplete (a field is missing)");
+  const std::string& text = *fields.entry;
+  const std::string& tuned = *fields.tuned;
+  const std::string& signer = *fields.signer;
+  if (tuned != "1" && tuned != "0") return refused("its tuned flag is neither 1 nor 0");
+  if (text.size() > kMaxEntryTextBytes) return refused("it is larger than any entry FlashJIT writes");
+  // The signature first: nothing of an entry that does not verify is parsed.
+  if (signer == kUnsigned) {
+    if (!settings.allow_unsigned)
+      return refused("it is unsigned (entries must be signed with the fleet key; FLASHJIT_REMOTE_CACHE_UNSIGNED=1 "
+                     "accepts unsigned ones)");
+  } else if (settings.key) {
+    if (signer != settings.key->id())
+      return refused("it is signed with another fleet key (" + quote_prefix(signer, 40) + ", this process has " +
+                     settings.key->id() + ")");
+    if (!settings.key->verifies(RemoteCache::signed_text(entry_key, tuned, text), *fields.signature))
+      return refused("its signature does not verify (it was changed after it was signed)");
+  } else if (!settings.allow_unsigned) {
+    return refused("no fleet key verifies it");  // reads_allowed() keeps a reader from asking
+  }
+  auto document = parse_json(text);
+  if (!document) return refused("its entry is not JSON: " + llvm::toString(document.takeError()));
+  auto entry = entry_from_json(*document, problems_of);
+  if (!entry) return refused(llvm::toString(entry.takeError()));
+  if (RemoteCache::entry_key(entry->key) != entry_key || (expected && entry->key != *expected))
+    return refused("it holds the entry of another key (" + quote_prefix(key_string(entry->key), 300) + ")");
+  if (entry->tuned != (tuned == "1")) return refused("its tuned flag disagrees with its entry");
+  return RemoteFetch{RemoteStatus::hit, std::move(*entry), {}};
+}
 
 std::string RemoteCache::signed_text(const std::string& entry_key, llvm::StringRef tuned, llvm::StringRef entry_text) {
   return std::string(kSignatureContext) + entry_key + "\n" + tuned.str() + "\n" + entry_text.str();
@@ -163,8 +201,8 @@ auto RemoteCache::with_connection(Operation operation) -> decltype(operation(std
 
 RemoteFetch RemoteCache::rejected(const std::string& entry_key, const std::string& why) {
   ++counters_.rejected;
-  log::warning("remote tuning cache: ignoring the entry " + quote_prefix(entry_key.substr(strlen(kRemotePrefix)), 300) +
-               ": " + why);
+  log::warning("remote tuning cache: ignoring the entry " +
+               quote_prefix(llvm::StringRef(entry_key).drop_front(strlen(kRemotePrefix)), 300) + ": " + why);
   return RemoteFetch{RemoteStatus::rejected, std::nullopt, why};
 }
 
@@ -178,42 +216,17 @@ RemoteFetch RemoteCache::verify(const std::string& entry_key, const std::optiona
   if (reply.is_error()) return rejected(entry_key, "it is not a FlashJIT entry (" + quote_prefix(reply.text, 200) + ")");
   if (reply.kind != RedisReply::Kind::array || reply.elements.size() != 4)
     return rejected(entry_key, "the server answered HMGET with something other than 4 values");
-  const std::vector<RedisReply>& fields = reply.elements;
-  bool all_nil = true;
-  for (const RedisReply& field : fields) all_nil = all_nil && field.is_nil();
-  if (all_nil) {
-    ++counters_.misses;
-    return RemoteFetch{RemoteStatus::miss, std::nullopt, {}};
+  StoredFields fields;
+  std::optional<std::string>* slots[] = {&fields.entry, &fields.tuned, &fields.signer, &fields.signature};
+  for (size_t i = 0; i < 4; ++i) {
+    const RedisReply& field = reply.elements[i];
+    if (!field.is_nil() && !is_text(field)) return rejected(entry_key, "the server answered HMGET with a non-string");
+    if (is_text(field)) *slots[i] = field.text;
   }
-  for (const RedisReply& field : fields)
-    if (!is_text(field)) return rejected(entry_key, "it is incomplete (a field is missing)");
-  const std::string& text = fields[0].text;
-  const std::string& tuned = fields[1].text;
-  const std::string& signer = fields[2].text;
-  const std::string& signature = fields[3].text;
-  if (tuned != "1" && tuned != "0") return rejected(entry_key, "its tuned flag is neither 1 nor 0");
-  if (text.size() > kMaxEntryTextBytes) return rejected(entry_key, "it is larger than any entry FlashJIT writes");
-  // The signature first: nothing of an entry that does not verify is parsed.
-  if (signer == kUnsigned) {
-    if (!settings_.allow_unsigned)
-      return rejected(entry_key, "it is unsigned (entries must be signed with the fleet key; "
-                                 "FLASHJIT_REMOTE_CACHE_UNSIGNED=1 accepts unsigned ones)");
-  } else if (settings_.key) {
-    if (signer != settings_.key->id())
-      return rejected(entry_key, "it is signed with another fleet key (" + quote_prefix(signer, 40) +
-                                     ", this process has " + settings_.key->id() + ")");
-    if (!settings_.key->verifies(signed_text(entry_key, tuned, text), signature))
-      return rejected(entry_key, "its signature does not verify (it was changed after it was signed)");
-  }
-  auto document = parse_json(text);
-  if (!document) return rejected(entry_key, "its entry is not JSON: " + llvm::toString(document.takeError()));
-  auto entry = entry_from_json(*document, problems_of_);
-  if (!entry) return rejected(entry_key, llvm::toString(entry.takeError()));
-  if (RemoteCache::entry_key(entry->key) != entry_key || (expected && entry->key != *expected))
-    return rejected(entry_key, "it holds the entry of another key (" + quote_prefix(key_string(entry->key), 300) + ")");
-  if (entry->tuned != (tuned == "1")) return rejected(entry_key, "its tuned flag disagrees with its entry");
-  ++counters_.hits;
-  return RemoteFetch{RemoteStatus::hit, std::move(*entry), {}};
+  RemoteFetch checked = check_stored_entry(settings_, entry_key, expected, fields, problems_of_);
+  if (checked.status == RemoteStatus::rejected) return rejected(entry_key, checked.why);
+  ++(checked.status == RemoteStatus::hit ? counters_.hits : counters_.misses);
+  return checked;
 }
 
 RemoteFetch RemoteCache::fetch(const CacheKey& key) {

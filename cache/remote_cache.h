@@ -57,6 +57,21 @@ struct RemoteFetch {
   std::string why;                  // rejected or unavailable: why
 };
 
+// The fields of an entry as HMGET returns them: absent when the hash has no such field.
+struct StoredFields {
+  std::optional<std::string> entry, tuned, signer, signature;
+};
+
+// What a reader with `settings` makes of the fields stored under `entry_key` (a miss when none is
+// there): a hit only when the signer is this reader's key and the signature verifies (or the entry
+// is unsigned and unsigned mode is on, or there is no key and unsigned mode is on), the entry parses
+// (entry_from_json: every field, the cubin's SHA-256), passes `problems_of`, is the entry of
+// `entry_key` (and of `expected`, when given) and agrees with its tuned flag; otherwise rejected,
+// saying why. Pure: RemoteCache::fetch warns and counts; the fuzz target runs it on raw bytes.
+RemoteFetch check_stored_entry(const RemoteSettings& settings, const std::string& entry_key,
+                               const std::optional<CacheKey>& expected, const StoredFields& fields,
+                               const EntryProblems& problems_of);
+
 // What this object did since it was made (doctor, the tests, the bench).
 struct RemoteCounters {
   uint64_t hits = 0;

@@ -13,6 +13,8 @@ const std::vector<Target>& all_targets() {
       {"manifest", manifest_target},
       {"cache_import", cache_import_target},
       {"cache_row", cache_row_target},
+      {"remote_url", remote_url_target},
+      {"remote_entry", remote_entry_target},
   };
   return targets;
 }

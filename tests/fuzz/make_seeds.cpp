@@ -21,6 +21,9 @@
 
 #include "cache/cache_json.h"
 #include "cache/codec.h"
+#include "cache/entry_json.h"
+#include "cache/remote_cache.h"
+#include "fuzz/fuzz_targets.h"
 #include "fuzz/row_encoding.h"
 #include "generator/compiler_targets.h"
 #include "generator/device_description.h"
@@ -184,6 +187,59 @@ void add_import_seeds(SeedSet& seeds) {
   seeds.add("cache_import", "invalid-truncated.json", one.substr(0, one.size() / 2));
   seeds.add("cache_import", "invalid-format-version.json", edited(one, [](json& root) { root["format_version"] = 2; }));
   seeds.add("cache_import", "invalid-not-an-object.json", "[]\n");
+}
+
+// The remote cache's URL: every form the README gives, and mistakes (one with a password in it).
+void add_remote_url_seeds(SeedSet& seeds) {
+  auto add = [&](const char* name, const std::string& text) { seeds.add("remote_url", name, text); };
+  add("valid-host.txt", "redis://cache.internal");
+  add("valid-full.txt", "redis://tuner:s3cret-pass@10.0.0.5:6380/2");
+  add("valid-password-only.txt", "redis://:pa%40ss%2Fw0rd@localhost:7000");
+  add("valid-ipv6.txt", "redis://[::1]:6390/1");
+  add("valid-unix.txt", "unix:///run/redis/redis.sock");
+  add("invalid-scheme.txt", "http://cache:6379");
+  add("invalid-tls.txt", "rediss://user:s3cret-pass@cache");
+  add("invalid-port.txt", "redis://user:s3cret-pass@cache:99999");
+  add("invalid-percent.txt", "redis://:s3cret%zzpass@cache");
+  add("invalid-relative-socket.txt", "unix://redis.sock");
+}
+
+// An entry as a reader finds it in Redis, framed as remote_entry_target reads it.
+std::string remote_frame(const std::string& entry_key, const std::string& tuned, const std::string& signer,
+                         const std::string& signature, const std::string& text) {
+  return entry_key + "\n" + tuned + "\n" + signer + "\n" + signature + "\n" + text;
+}
+
+void add_remote_entry_seeds(SeedSet& seeds) {
+  auto add = [&](const char* name, const std::string& bytes) { seeds.add("remote_entry", name, bytes); };
+  const cache::FleetKey key = checked(cache::FleetKey::from_bytes(fuzz_fleet_key_bytes()), "fleet key");
+  const cache::FleetKey other = checked(cache::FleetKey::from_bytes("another-fleet-key-for-the-fuzz-seeds"), "key");
+  auto signed_frame = [&](const cache::CacheEntry& entry, const cache::FleetKey& by, const std::string& text) {
+    const std::string redis_key = cache::RemoteCache::entry_key(entry.key);
+    const std::string tuned = entry.tuned ? "1" : "0";
+    return remote_frame(redis_key, tuned, by.id(), by.sign(cache::RemoteCache::signed_text(redis_key, tuned, text)), text);
+  };
+  auto text_of = [](cache::CacheEntry entry) {
+    entry.cubin_sha256 = cache::sha256_hex(entry.cubin);
+    return checked(cache::entry_to_json(entry), "entry JSON").dump();
+  };
+  const cache::CacheEntry hopper = hopper_entry();
+  const std::string text = text_of(hopper);
+  const std::string redis_key = cache::RemoteCache::entry_key(hopper.key);
+  add("valid-signed.txt", signed_frame(hopper, key, text));
+  add("valid-signed-untuned.txt", signed_frame(ampere_entry(), key, text_of(ampere_entry())));
+  add("valid-signed-kv-cache.txt", signed_frame(paged_decode_entry(), key, text_of(paged_decode_entry())));
+  add("valid-unsigned.txt", remote_frame(redis_key, "1", "unsigned", "unsigned", text));
+  add("invalid-other-key.txt", signed_frame(hopper, other, text));
+  add("invalid-wrong-signature.txt", remote_frame(redis_key, "1", key.id(), std::string(64, '0'), text));
+  add("invalid-truncated.txt", signed_frame(hopper, key, text).substr(0, redis_key.size() + 200));
+  add("invalid-tuned-flag.txt", remote_frame(redis_key, "0", "unsigned", "unsigned", text));
+  add("invalid-another-key.txt", remote_frame(cache::RemoteCache::entry_key(ampere_entry().key), "1", "unsigned",
+                                              "unsigned", text));
+  add("invalid-missing-fields.txt", redis_key + "\n1\n");
+  json tampered = json::parse(text);
+  tampered["cubin_base64"] = cache::base64_encode(flashjit::testing::minimal_cubin(90, {"other_symbol"}));
+  add("invalid-tampered-cubin-signed.txt", signed_frame(hopper, key, tampered.dump()));
 }
 
 void add_manifest_seeds(SeedSet& seeds) {
@@ -362,6 +418,8 @@ int make_seeds_main(int argc, char** argv) {
   add_manifest_seeds(seeds);
   add_import_seeds(seeds);
   add_row_seeds(seeds);
+  add_remote_url_seeds(seeds);
+  add_remote_entry_seeds(seeds);
   size_t differing = 0;
   for (const auto& [name, bytes] : seeds.files) {
     const std::string path = corpus + "/" + name;
