@@ -1,5 +1,10 @@
 #include "cache/redis_connection.h"
 
+#include <cerrno>
+#include <csignal>
+#include <ctime>
+
+#include <pthread.h>
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
@@ -42,6 +47,45 @@ bool convert(const redisReply& from, RedisReply& to, size_t& budget) {
   }
 }
 
+// hiredis writes with write(): to a peer that has closed the connection (a server killed or
+// restarted, one that dropped an idle client) that raises SIGPIPE, whose default action ends the
+// process -- on a unix socket at the first write, on TCP at a write after the reset. A library
+// must not end its host, nor change the process's signal handling; so, for the duration of the
+// calls that write, SIGPIPE is blocked in this thread, and one it raised is taken off the thread
+// (sigtimedwait) before the mask is restored: the write then fails with EPIPE, a failure like any
+// other. (What libcurl and OpenSSL's documentation do.)
+class SigpipeHeldBack {
+ public:
+  SigpipeHeldBack() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    // One already pending (blocked by the host) is the host's to deliver: leave it alone.
+    already_pending_ = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &saved_);
+  }
+  ~SigpipeHeldBack() {
+    if (!already_pending_) {
+      sigset_t pending;
+      sigemptyset(&pending);
+      if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+        const timespec no_wait{0, 0};
+        while (sigtimedwait(&pipe_, nullptr, &no_wait) < 0 && errno == EINTR) {
+        }
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &saved_, nullptr);
+  }
+  SigpipeHeldBack(const SigpipeHeldBack&) = delete;
+  SigpipeHeldBack& operator=(const SigpipeHeldBack&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t saved_;
+  bool already_pending_ = false;
+};
+
 struct ReplyDeleter {
   void operator()(void* reply) const { freeReplyObject(reply); }
 };
@@ -54,12 +98,13 @@ RedisConnection::RedisConnection(redisContext* context, std::string described)
 
 RedisConnection::~RedisConnection() { redisFree(context_); }
 
-llvm::Error RedisConnection::failure(const char* doing) const {
+llvm::Error RedisConnection::failure(const char* doing) {
   // hiredis's own text: "Connection refused", "Resource temporarily unavailable" (the timeout),
   // "Server closed the connection", "Protocol error, got ..." -- never the password.
   // A read past SO_RCVTIMEO fails with EAGAIN, which hiredis reports by its strerror text.
   std::string why = context_->errstr[0] != '\0' ? context_->errstr : "unknown error";
-  if (why == "Resource temporarily unavailable") why = "no answer within the timeout";
+  last_failure_timed_out_ = why == "Resource temporarily unavailable";
+  if (last_failure_timed_out_) why = "no answer within the timeout";
   return llvm::createStringError(llvm::inconvertibleErrorCode(), "%s %s: %s", described_.c_str(), doing, why.c_str());
 }
 
@@ -116,6 +161,7 @@ llvm::Expected<std::vector<RedisReply>> RedisConnection::run_all(const std::vect
       return failure("cannot queue a command");
   }
   std::vector<RedisReply> replies(commands.size());
+  const SigpipeHeldBack held_back;  // redisGetReply writes the queued commands first
   for (RedisReply& reply : replies) {
     void* raw = nullptr;
     if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) return failure("did not answer");

@@ -40,12 +40,17 @@ class RedisConnection {
   llvm::Expected<RedisReply> run(const std::vector<std::string>& arguments);
   // Several commands sent at once and their replies read in order (one round trip).
   llvm::Expected<std::vector<RedisReply>> run_all(const std::vector<std::vector<std::string>>& commands);
+  // Whether the last failure was the command timeout (the server is there but does not answer),
+  // rather than the connection having gone (closed, reset): a connection that had gone may be
+  // replaced at once; one that timed out has used the time a call may spend.
+  bool last_failure_timed_out() const { return last_failure_timed_out_; }
 
  private:
   explicit RedisConnection(redisContext* context, std::string described);
-  llvm::Error failure(const char* doing) const;
+  llvm::Error failure(const char* doing);
   redisContext* context_;
   std::string described_;
+  bool last_failure_timed_out_ = false;
 };
 
 }  // namespace flashjit::cache

@@ -181,6 +181,7 @@ auto RemoteCache::with_connection(Operation operation) -> decltype(operation(std
     ++counters_.unavailable;
     return unavailable_error();
   }
+  const bool reused = connection_ != nullptr;
   if (!connection_) {
     auto opened = RedisConnection::open(settings_.endpoint, settings_.timeout_ms);
     if (!opened) {
@@ -191,6 +192,20 @@ auto RemoteCache::with_connection(Operation operation) -> decltype(operation(std
     connection_ = std::move(*opened);
   }
   auto result = operation(*connection_);
+  // A kept connection the server has since closed (restarted, or it drops idle clients) fails at
+  // once, not by timing out: one new connection is tried before the server counts as failed.
+  if (!result && reused && !connection_->last_failure_timed_out()) {
+    llvm::consumeError(result.takeError());
+    connection_.reset();
+    auto opened = RedisConnection::open(settings_.endpoint, settings_.timeout_ms);
+    if (!opened) {
+      ++counters_.unavailable;
+      open_breaker(llvm::toString(opened.takeError()));
+      return unavailable_error();
+    }
+    connection_ = std::move(*opened);
+    result = operation(*connection_);
+  }
   if (!result) {
     ++counters_.unavailable;
     open_breaker(llvm::toString(result.takeError()));

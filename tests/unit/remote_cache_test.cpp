@@ -3,6 +3,7 @@
 // and counted; every kind of bad server (killed, paused, stopped, full, not Redis, wrong password)
 // costs at most the timeout and one warning, then is left alone; the single-flight lock.
 #include <chrono>
+#include <csignal>
 #include <thread>
 
 #include <netinet/in.h>
@@ -239,6 +240,47 @@ TEST_F(RemoteCacheTest, AKilledServerCostsOneFailureAndOneWarningThenNothing) {
   if (warnings_are_shown()) {
     EXPECT_EQ(count_of(warnings, "remote tuning cache unavailable"), 1u) << warnings;
   }
+}
+
+// hiredis writes with write(): to a unix socket whose server is gone that raises SIGPIPE, whose
+// default action would end this process. It must be a failure like any other.
+TEST_F(RemoteCacheTest, AServerGoneFromAUnixSocketDoesNotEndTheProcess) {
+  server.reset();
+  RedisServerOptions options;
+  options.unix_socket = true;
+  auto started = RedisServer::start(options);
+  ASSERT_TRUE(bool(started)) << llvm::toString(started.takeError());
+  server = std::move(*started);
+  auto cache = remote();
+  ASSERT_TRUE(bool(cache->publish(sample_entry(sample_key(0), true))));
+  EXPECT_EQ(cache->fetch(sample_key(0)).status, RemoteStatus::hit);
+  server->kill();
+  EXPECT_EQ(cache->fetch(sample_key(0)).status, RemoteStatus::unavailable);
+  EXPECT_EQ(cache->counters().failures, 1u);
+  // SIGPIPE neither ended the process nor stayed pending for the host to receive later.
+  sigset_t pending;
+  sigemptyset(&pending);
+  ASSERT_EQ(sigpending(&pending), 0);
+  EXPECT_EQ(sigismember(&pending, SIGPIPE), 0);
+}
+
+// A server that dropped this process's idle connection (its `timeout`, a restart, a proxy): the next
+// call finds out at once, connects again and is served; no failure, no back-off. A large write
+// that meets the reset on the way (SIGPIPE on TCP) is the same.
+TEST_F(RemoteCacheTest, AClosedIdleConnectionIsReplacedWithoutAFailure) {
+  auto cache = remote();
+  ASSERT_TRUE(bool(cache->publish(sample_entry(sample_key(0), true))));
+  ASSERT_TRUE(bool(server->command({"CLIENT", "KILL", "TYPE", "normal"})));
+  RemoteFetch fetched = cache->fetch(sample_key(0));
+  EXPECT_EQ(fetched.status, RemoteStatus::hit) << fetched.why;
+  ASSERT_TRUE(bool(server->command({"CLIENT", "KILL", "TYPE", "normal"})));
+  CacheEntry big = sample_entry(sample_key(1), true, 1);
+  big.cubin = testing::sample_cubin(1, 4 << 20);
+  auto published = cache->publish(big);
+  ASSERT_TRUE(bool(published)) << llvm::toString(published.takeError());
+  EXPECT_EQ(cache->fetch(sample_key(1)).status, RemoteStatus::hit);
+  EXPECT_EQ(cache->counters().failures, 0u);
+  EXPECT_FALSE(cache->backing_off());
 }
 
 TEST_F(RemoteCacheTest, NothingListeningCostsOneRefusedConnect) {
