@@ -111,14 +111,14 @@ using Stream = void*;
 enum class KernelOrigin {
   planned,    // not built yet: the selector's choice before the first forward() of the problem
   cache,      // loaded from the tuning cache, without NVRTC
-  remote,     // fetched from the fleet's remote cache (verified, then stored in the local one)
   tuned,      // tuned at first use in this process
   heuristic,  // the heuristic default (tuning off, or tuning failed and the default ran instead)
   forced,     // RuntimeOptions::force_variant or force_tiles
   cpu,        // the CPU backend
+  remote,     // fetched from the fleet's remote cache (verified, then stored in the local one)
 };
 
-// "planned", "cache", "remote", "tuned", "heuristic", "forced", "cpu"
+// "planned", "cache", "tuned", "heuristic", "forced", "cpu", "remote"
 FLASHJIT_API const char* kernel_origin_name(KernelOrigin origin);
 
 // What forward() ran or would run for some arguments.
