@@ -174,6 +174,17 @@ void RemoteCache::open_breaker(const std::string& why) {
                    .str());
 }
 
+bool RemoteCache::connect() {
+  auto opened = RedisConnection::open(settings_.endpoint, settings_.timeout_ms);
+  if (!opened) {
+    ++counters_.unavailable;
+    open_breaker(llvm::toString(opened.takeError()));
+    return false;
+  }
+  connection_ = std::move(*opened);
+  return true;
+}
+
 template <typename Operation>
 auto RemoteCache::with_connection(Operation operation) -> decltype(operation(std::declval<RedisConnection&>())) {
   // Called with mutex_ held.
@@ -182,28 +193,14 @@ auto RemoteCache::with_connection(Operation operation) -> decltype(operation(std
     return unavailable_error();
   }
   const bool reused = connection_ != nullptr;
-  if (!connection_) {
-    auto opened = RedisConnection::open(settings_.endpoint, settings_.timeout_ms);
-    if (!opened) {
-      ++counters_.unavailable;
-      open_breaker(llvm::toString(opened.takeError()));
-      return unavailable_error();
-    }
-    connection_ = std::move(*opened);
-  }
+  if (!connection_ && !connect()) return unavailable_error();
   auto result = operation(*connection_);
   // A kept connection the server has since closed (restarted, or it drops idle clients) fails at
   // once, not by timing out: one new connection is tried before the server counts as failed.
   if (!result && reused && !connection_->last_failure_timed_out()) {
     llvm::consumeError(result.takeError());
     connection_.reset();
-    auto opened = RedisConnection::open(settings_.endpoint, settings_.timeout_ms);
-    if (!opened) {
-      ++counters_.unavailable;
-      open_breaker(llvm::toString(opened.takeError()));
-      return unavailable_error();
-    }
-    connection_ = std::move(*opened);
+    if (!connect()) return unavailable_error();
     result = operation(*connection_);
   }
   if (!result) {

@@ -153,6 +153,8 @@ class RemoteCache {
   // is open. A connection failure drops the connection and opens the breaker (one warning).
   template <typename Operation>
   auto with_connection(Operation operation) -> decltype(operation(std::declval<RedisConnection&>()));
+  // A new connection; false (the breaker opened) when the server cannot be reached.
+  bool connect();
   llvm::Error unavailable_error() const;
   void open_breaker(const std::string& why);
   RemoteFetch verify(const std::string& entry_key, const std::optional<CacheKey>& expected,

@@ -26,7 +26,6 @@ namespace flashjit {
 namespace {
 
 using cache::remote_testing::kFleetKey;
-using flashjit::testing::RedisServer;
 using testing::FakeBuildDevice;
 using testing::FakeDeviceRecord;
 using Clock = std::chrono::steady_clock;
@@ -52,15 +51,8 @@ std::vector<Problem> shipped_manifest() {
   return problems ? std::move(*problems) : std::vector<Problem>{};
 }
 
-class FleetCache : public ::testing::Test {
+class FleetCache : public cache::remote_testing::RedisTest {
  protected:
-  void SetUp() override {
-    FLASHJIT_REQUIRE_REDIS_OR_SKIP();
-    auto started = RedisServer::start();
-    ASSERT_TRUE(bool(started)) << llvm::toString(started.takeError());
-    server = std::move(*started);
-  }
-
   // A builder as one process of the fleet would have it: its own SQLite file, the shared server.
   std::unique_ptr<KernelBuilder> builder(const std::shared_ptr<FakeDeviceRecord>& record, const std::string& sqlite,
                                          BuildOptions options = quick_tuning(), bool can_run = true,
@@ -83,7 +75,6 @@ class FleetCache : public ::testing::Test {
   }
 
   cache::testing::ScratchDir dir;
-  std::unique_ptr<RedisServer> server;
   const Problem problem = flashjit::testing::problem_with(DType::bf16, 128, MaskKind::causal);
 };
 

@@ -23,7 +23,6 @@
 namespace flashjit::cache {
 namespace {
 
-using flashjit::testing::RedisServer;
 using flashjit::testing::RedisServerOptions;
 using testing::captured_warnings;
 using testing::sample_entry;
@@ -39,14 +38,8 @@ size_t count_of(const std::string& text, const std::string& what) {
   return n;
 }
 
-class RemoteCacheTest : public ::testing::Test {
+class RemoteCacheTest : public remote_testing::RedisTest {
  protected:
-  void SetUp() override {
-    FLASHJIT_REQUIRE_REDIS_OR_SKIP();
-    auto started = RedisServer::start();
-    ASSERT_TRUE(bool(started)) << llvm::toString(started.takeError());
-    server = std::move(*started);
-  }
   std::unique_ptr<RemoteCache> remote(const std::string& key = remote_testing::kFleetKey, int timeout_ms = 100) {
     return remote_testing::remote_for(server->url(), key, timeout_ms);
   }
@@ -81,8 +74,6 @@ class RemoteCacheTest : public ::testing::Test {
       EXPECT_NE(warnings.find(why), std::string::npos) << warnings;
     }
   }
-
-  std::unique_ptr<RedisServer> server;
 };
 
 TEST_F(RemoteCacheTest, AnEntryRoundTripsSignedAndVerified) {
@@ -245,12 +236,9 @@ TEST_F(RemoteCacheTest, AKilledServerCostsOneFailureAndOneWarningThenNothing) {
 // hiredis writes with write(): to a unix socket whose server is gone that raises SIGPIPE, whose
 // default action would end this process. It must be a failure like any other.
 TEST_F(RemoteCacheTest, AServerGoneFromAUnixSocketDoesNotEndTheProcess) {
-  server.reset();
   RedisServerOptions options;
   options.unix_socket = true;
-  auto started = RedisServer::start(options);
-  ASSERT_TRUE(bool(started)) << llvm::toString(started.takeError());
-  server = std::move(*started);
+  restart(options);
   auto cache = remote();
   ASSERT_TRUE(bool(cache->publish(sample_entry(sample_key(0), true))));
   EXPECT_EQ(cache->fetch(sample_key(0)).status, RemoteStatus::hit);
@@ -350,12 +338,9 @@ TEST_F(RemoteCacheTest, AStoppedServerCostsOneTimeout) {
 }
 
 TEST_F(RemoteCacheTest, AFullServerStopsWritesNotReads) {
-  server.reset();
   RedisServerOptions options;
   options.maxmemory = "2mb";
-  auto started = RedisServer::start(options);
-  ASSERT_TRUE(bool(started)) << llvm::toString(started.takeError());
-  server = std::move(*started);
+  restart(options);
   auto cache = remote();
   ASSERT_TRUE(bool(cache->publish(sample_entry(sample_key(0), true))));
   std::string warnings;
@@ -431,12 +416,9 @@ TEST_F(RemoteCacheTest, TheSingleFlightLockIsHeldByOneAndExpires) {
 }
 
 TEST_F(RemoteCacheTest, APasswordServerAuthenticatesAndAWrongPasswordIsNeverShown) {
-  server.reset();
   RedisServerOptions options;
   options.password = "Corr3ct-Horse-Battery";
-  auto started = RedisServer::start(options);
-  ASSERT_TRUE(bool(started)) << llvm::toString(started.takeError());
-  server = std::move(*started);
+  restart(options);
   auto cache = remote();
   ASSERT_TRUE(bool(cache->publish(sample_entry(sample_key(0), true))));
   EXPECT_EQ(cache->fetch(sample_key(0)).status, RemoteStatus::hit);

@@ -14,6 +14,7 @@
 #include <llvm/ADT/StringExtras.h>
 
 #include "cache/remote_cache.h"
+#include "helpers/redis_server.h"
 #include "runtime/cache_entry_check.h"
 
 namespace flashjit::cache::remote_testing {
@@ -81,5 +82,23 @@ inline std::unique_ptr<RemoteCache> remote_for(const std::string& url, const std
     return llvm::join(cache_entry_problems(entry), "; ");
   });
 }
+
+// A test with a redis-server of its own (skipped without one, unless FLASHJIT_REQUIRE_REDIS=1).
+class RedisTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    FLASHJIT_REQUIRE_REDIS_OR_SKIP();
+    restart({});
+  }
+  // Replaces the server by a new one started with `options`.
+  void restart(const flashjit::testing::RedisServerOptions& options) {
+    server.reset();
+    auto started = flashjit::testing::RedisServer::start(options);
+    ASSERT_TRUE(bool(started)) << llvm::toString(started.takeError());
+    server = std::move(*started);
+  }
+
+  std::unique_ptr<flashjit::testing::RedisServer> server;
+};
 
 }  // namespace flashjit::cache::remote_testing
