@@ -209,6 +209,13 @@ llvm::Expected<cache::StoreResult> KernelBuilder::store_tuned(const Problem& pro
   return cache_->store(tuned_entry(key, result), cache::ReplacePolicy::always);
 }
 
+llvm::Expected<cache::StoreOutcome> KernelBuilder::publish_tuned(const Problem& problem,
+                                                                 const tuner::TuneResult& result) const {
+  if (!remote_) return make_error(ErrorCode::invalid_argument, "there is no remote tuning cache to publish to");
+  const cache::CacheKey key = cache_key_for(device_->description(), device_->compiler(), problem);
+  return remote_->publish(tuned_entry(key, result), cache::ReplacePolicy::always);
+}
+
 llvm::Expected<std::vector<tuner::CandidateReport>> KernelBuilder::compile_candidates(
     const Problem& problem, const tuner::Progress& progress) const {
   auto list = tuner::candidates(device_->description(), problem, device_->compiler());

@@ -76,6 +76,8 @@ class KernelBuilder {
   llvm::Expected<tuner::TuneResult> tune(const Problem& problem, const tuner::Progress& progress = nullptr) const;
   // Stores a tuning result as the problem's entry, replacing what was there (a deliberate re-tune).
   llvm::Expected<cache::StoreResult> store_tuned(const Problem& problem, const tuner::TuneResult& result) const;
+  // The same to the fleet's remote cache, replacing what it held.
+  llvm::Expected<cache::StoreOutcome> publish_tuned(const Problem& problem, const tuner::TuneResult& result) const;
   // Where nothing can be timed: every candidate compiled, as reports (registers and spills, or the
   // compile error), the pruned ones after them.
   llvm::Expected<std::vector<tuner::CandidateReport>> compile_candidates(const Problem& problem,

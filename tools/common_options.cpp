@@ -93,14 +93,14 @@ cl::opt<int> iterations("iterations", cl::desc("Timed calls per problem (run: de
 cl::opt<std::string> cache_path("cache", cl::desc("Tuning cache file (default: $FLASHJIT_CACHE_DIR/flashjit.sqlite, ...)"),
                                 cl::sub(tune_command), cl::sub(warm_command), cl::sub(cache_command),
                                 cl::cat(flashjit_options));
-// ---- the fleet's remote tuning cache: warm, cache (push, pull, stats), doctor ----
+// ---- the fleet's remote tuning cache: warm, tune, cache (push, pull, stats), doctor ----
 cl::opt<std::string> remote_url("remote", cl::desc("The fleet's remote tuning cache: redis://[user:password@]host[:port][/db] "
                                                    "or unix:///path/to/redis.sock (default: $FLASHJIT_REMOTE_CACHE; "
                                                    "the password and fleet key come from the files "
                                                    "$FLASHJIT_REMOTE_CACHE_PASSWORD_FILE and "
                                                    "$FLASHJIT_REMOTE_CACHE_KEY_FILE)"),
                                 cl::sub(warm_command), cl::sub(cache_command), cl::sub(doctor_command),
-                                cl::cat(flashjit_options));
+                                cl::sub(tune_command), cl::cat(flashjit_options));
 // ---- input files: warm (the manifest), cache import (the export file) ----
 cl::opt<uint64_t> max_input_bytes("max-input-bytes",
                                   cl::desc("Refuse an input file larger than this (warm: default 64 MiB; cache "

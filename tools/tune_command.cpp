@@ -26,7 +26,7 @@ namespace {
 
 namespace cl = llvm::cl;
 
-cl::opt<bool> no_store("no-store", cl::desc("Do not store the winners in the tuning cache"), cl::sub(tune_command),
+cl::opt<bool> no_store("no-store", cl::desc("Do not store the winners in the tuning cache (nor publish them)"), cl::sub(tune_command),
                        cl::cat(flashjit_options));
 cl::opt<std::string> arch("arch", cl::desc("Without a GPU: the architecture to list and compile candidates for"),
                           cl::sub(tune_command), cl::cat(flashjit_options), cl::init("sm_90"));
@@ -73,6 +73,14 @@ int list_and_compile(const Problem& problem) {
 
 // A deliberate re-tune replaces whatever the cache held for this problem.
 void store_winner(const KernelBuilder& builder, const Problem& problem, const tuner::TuneResult& result) {
+  if (builder.remote()) {
+    auto published = builder.publish_tuned(problem, result);
+    if (!published)
+      llvm::errs() << "flashjit tune: warning: winner not published: " << llvm::toString(published.takeError()) << "\n";
+    else
+      llvm::outs() << llvm::formatv("published to {0} ({1})\n", builder.remote()->settings().endpoint.describe(),
+                                    cache::store_outcome_name(*published));
+  }
   if (!builder.cache()) return;
   auto stored = builder.store_tuned(problem, result);
   if (!stored)
@@ -116,6 +124,12 @@ int run_tune() {
   auto tune_options = tune_options_from_options();
   if (!tune_options) return fail(llvm::toString(tune_options.takeError()));
 
+  std::unique_ptr<cache::RemoteCache> remote;
+  if (!no_store) {
+    auto configured = remote_from_options(/*required=*/false);
+    if (!configured) return fail(llvm::toString(configured.takeError()));
+    remote = std::move(*configured);
+  }
   auto device = CudaDevice::open(0);
   if (!device) {
     llvm::outs() << "no usable GPU: " << llvm::toString(device.takeError()) << "\n";
@@ -134,7 +148,7 @@ int run_tune() {
   }
   BuildOptions options;
   options.tune_options = *tune_options;
-  const KernelBuilder builder(std::move(*device), std::move(cache), options);
+  const KernelBuilder builder(std::move(*device), std::move(cache), options, std::move(remote));
   for (const OptionProblem& option_problem : *problems)
     if (int rc = tune_on_gpu(builder, option_problem.problem); rc != 0) return rc;
   return 0;

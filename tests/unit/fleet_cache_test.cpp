@@ -143,6 +143,23 @@ TEST_F(FleetCache, ARemoteKernelThatFailsTheCorrectnessCheckHereIsNotRun) {
   EXPECT_EQ(std::count(reader->loaded_keys.begin(), reader->loaded_keys.end(), bad), 0);
 }
 
+// `flashjit tune`, a deliberate re-tune: its winner replaces what the remote cache held.
+TEST_F(FleetCache, ADeliberateRetuneIsPublishedOverTheRemoteEntry) {
+  auto record = std::make_shared<FakeDeviceRecord>();
+  auto b = builder(record, "tune.sqlite");
+  ASSERT_TRUE(bool(b->obtain(problem)));
+  auto result = b->tune(problem);
+  ASSERT_TRUE(bool(result)) << llvm::toString(result.takeError());
+  auto published = b->publish_tuned(problem, *result);
+  ASSERT_TRUE(bool(published)) << llvm::toString(published.takeError());
+  EXPECT_EQ(*published, cache::StoreOutcome::replaced);
+  auto offline = std::make_shared<FakeDeviceRecord>();
+  KernelBuilder no_remote(std::make_unique<FakeBuildDevice>(offline), nullptr, quick_tuning());
+  auto refused = no_remote.publish_tuned(problem, *result);
+  ASSERT_FALSE(bool(refused));
+  EXPECT_EQ(llvm::toString(refused.takeError()), "there is no remote tuning cache to publish to");
+}
+
 // A build machine warms the fleet: untuned kernels compiled for the architecture serve GPUs that do
 // not tune, and are tuned over by GPUs that do.
 TEST_F(FleetCache, ABuildMachineWarmsTheFleetForItsArchitecture) {
