@@ -51,6 +51,14 @@ std::vector<Problem> shipped_manifest() {
   return problems ? std::move(*problems) : std::vector<Problem>{};
 }
 
+// What `processes` processes warming `problems` at once against one server did, each with its own
+// SQLite file and single flight waiting up to `wait_ms` (0: no lock).
+struct FleetRun {
+  int timed = 0, published = 0, failed = 0;
+  uint64_t locks = 0;
+  std::vector<size_t> local_entries;
+};
+
 class FleetCache : public cache::remote_testing::RedisTest {
  protected:
   // A builder as one process of the fleet would have it: its own SQLite file, the shared server.
@@ -69,6 +77,7 @@ class FleetCache : public cache::remote_testing::RedisTest {
     auto rows = (*local)->list();
     return rows ? rows->size() : 0;
   }
+  FleetRun warm_fleet(const std::vector<Problem>& problems, int processes, const std::string& name, int wait_ms);
   size_t remote_entries() {
     auto keys = cache::remote_testing::remote_for(server->url(), kFleetKey, 200)->entry_keys();
     return keys ? keys->size() : 0;
@@ -77,6 +86,43 @@ class FleetCache : public cache::remote_testing::RedisTest {
   cache::testing::ScratchDir dir;
   const Problem problem = flashjit::testing::problem_with(DType::bf16, 128, MaskKind::causal);
 };
+
+FleetRun FleetCache::warm_fleet(const std::vector<Problem>& problems, int processes, const std::string& name,
+                                int wait_ms) {
+  std::vector<cache::testing::ChildProcess> children;
+  for (int p = 0; p < processes; ++p) {
+    children.push_back(cache::testing::ChildProcess::start([&, p] {
+      auto record = std::make_shared<FakeDeviceRecord>();
+      record->time_delay = std::chrono::milliseconds(30);  // a tuning long enough for the others to overlap it
+      auto b = builder(record, name + std::to_string(p) + ".sqlite", quick_tuning(), true, kFleetKey, wait_ms);
+      const std::vector<WarmOutcome> outcomes = warm(*b, problems);
+      nlohmann::json report = {{"timed", record->timed_backends}, {"published", 0}, {"failed", 0}};
+      for (const WarmOutcome& o : outcomes) {
+        if (!o.ok()) report["failed"] = report["failed"].get<int>() + 1;
+        if (o.published == cache::StoreOutcome::added || o.published == cache::StoreOutcome::replaced)
+          report["published"] = report["published"].get<int>() + 1;
+      }
+      report["locks_taken"] = b->remote()->counters().locks_taken;
+      return report.dump();
+    }));
+  }
+  FleetRun run;
+  for (int p = 0; p < processes; ++p) {
+    const std::string text = children[p].wait();
+    auto report = nlohmann::json::parse(text, nullptr, false);
+    if (report.is_discarded() || !report.is_object()) {
+      ADD_FAILURE() << "process " << p << ": " << text;
+      ++run.failed;
+      continue;
+    }
+    run.failed += report["failed"].get<int>();
+    run.timed += report["timed"].get<int>();
+    run.published += report["published"].get<int>();
+    run.locks += report["locks_taken"].get<uint64_t>();
+    run.local_entries.push_back(local_entries(name + std::to_string(p) + ".sqlite"));
+  }
+  return run;
+}
 
 // The round trip of the issue, in two processes: one tunes and publishes; another, with an empty
 // SQLite file, gets the entry from Redis, checks it, runs it without tuning and stores it locally;
@@ -267,42 +313,27 @@ TEST_F(FleetCache, AWaiterTunesItselfAfterTheWaitBound) {
 // problem is tuned once in the fleet and written to Redis once, and every process ends warm.
 TEST_F(FleetCache, SixteenProcessesWarmingOneManifestTuneEachProblemOnce) {
   const std::vector<Problem> problems = shipped_manifest();
-  constexpr int kProcesses = 16;
-  std::vector<cache::testing::ChildProcess> children;
-  for (int p = 0; p < kProcesses; ++p) {
-    children.push_back(cache::testing::ChildProcess::start([&, p] {
-      auto record = std::make_shared<FakeDeviceRecord>();
-      record->time_delay = std::chrono::milliseconds(30);  // a tuning long enough for the others to overlap it
-      auto b = builder(record, "process" + std::to_string(p) + ".sqlite");
-      const std::vector<WarmOutcome> outcomes = warm(*b, problems);
-      nlohmann::json report = {{"timed", record->timed_backends}, {"published", 0}, {"failed", 0}};
-      for (const WarmOutcome& o : outcomes) {
-        if (!o.ok()) report["failed"] = report["failed"].get<int>() + 1;
-        if (o.published == cache::StoreOutcome::added || o.published == cache::StoreOutcome::replaced)
-          report["published"] = report["published"].get<int>() + 1;
-      }
-      report["locks_taken"] = b->remote()->counters().locks_taken;
-      return report.dump();
-    }));
-  }
-  int timed = 0, published = 0;
-  uint64_t locks = 0;
-  for (int p = 0; p < kProcesses; ++p) {
-    const std::string text = children[p].wait();
-    auto report = nlohmann::json::parse(text, nullptr, false);
-    ASSERT_FALSE(report.is_discarded()) << "process " << p << ": " << text;
-    EXPECT_EQ(report["failed"].get<int>(), 0) << text;
-    timed += report["timed"].get<int>();
-    published += report["published"].get<int>();
-    locks += report["locks_taken"].get<uint64_t>();
-  }
-  EXPECT_EQ(timed, static_cast<int>(problems.size()));
-  EXPECT_EQ(published, static_cast<int>(problems.size()));
+  const FleetRun run = warm_fleet(problems, 16, "locked", 20000);
+  EXPECT_EQ(run.failed, 0);
+  EXPECT_EQ(run.timed, static_cast<int>(problems.size()));
+  EXPECT_EQ(run.published, static_cast<int>(problems.size()));
   EXPECT_EQ(remote_entries(), problems.size());
-  for (int p = 0; p < kProcesses; ++p) EXPECT_EQ(local_entries("process" + std::to_string(p) + ".sqlite"), problems.size());
+  for (size_t entries : run.local_entries) EXPECT_EQ(entries, problems.size());
   // Each tuning happened under a lock; a process that took a lock after the winner was published
   // found it there and did not tune.
-  EXPECT_GE(locks, problems.size());
+  EXPECT_GE(run.locks, problems.size());
+  RecordProperty("tunings", run.timed);
+}
+
+// The same without the lock: the processes that start together all tune (the count the lock saves).
+TEST_F(FleetCache, WithoutTheLockProcessesStartingTogetherTuneAgain) {
+  const std::vector<Problem> problems = shipped_manifest();
+  const FleetRun run = warm_fleet(problems, 16, "unlocked", 0);
+  EXPECT_EQ(run.failed, 0);
+  EXPECT_GT(run.timed, static_cast<int>(problems.size()));
+  EXPECT_EQ(run.locks, 0u);
+  for (size_t entries : run.local_entries) EXPECT_EQ(entries, problems.size());
+  RecordProperty("tunings", run.timed);
 }
 
 }  // namespace
