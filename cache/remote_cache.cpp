@@ -258,10 +258,21 @@ RemoteFetch RemoteCache::fetch_stored(const std::string& stored) {
   return verify(stored, std::nullopt, *reply);
 }
 
+llvm::Error RemoteCache::writes_backing_off() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto now = Clock::now();
+  if (now >= writes_down_until_ && now >= down_until_) return llvm::Error::success();
+  ++counters_.unavailable;
+  if (now < down_until_) return unavailable_error();
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), "the remote tuning cache is full (%s)",
+                                 last_failure_.c_str());
+}
+
 llvm::Expected<StoreOutcome> RemoteCache::publish(const CacheEntry& given, ReplacePolicy policy) {
   if (!settings_.key && !settings_.allow_unsigned)
     return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                    "not publishing to the remote tuning cache: %s", settings_.signing().c_str());
+  if (llvm::Error backing_off = writes_backing_off()) return backing_off;  // before hashing anything
   CacheEntry entry = given;
   const std::string digest = sha256_hex(entry.cubin);
   if (!entry.cubin_sha256.empty() && entry.cubin_sha256 != digest)
@@ -281,11 +292,6 @@ llvm::Expected<StoreOutcome> RemoteCache::publish(const CacheEntry& given, Repla
   const std::string how = policy == ReplacePolicy::always ? "always" : "prefer_tuned";
 
   std::lock_guard<std::mutex> lock(mutex_);
-  if (Clock::now() < writes_down_until_) {
-    ++counters_.unavailable;
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "the remote tuning cache is full (%s)",
-                                   last_failure_.c_str());
-  }
   auto reply = with_connection([&](RedisConnection& c) {
     return c.run({"EVAL", kPublishScript, "1", stored, text, tuned, signer, signature, how});
   });

@@ -156,6 +156,8 @@ class RemoteCache {
   // A new connection; false (the breaker opened) when the server cannot be reached.
   bool connect();
   llvm::Error unavailable_error() const;
+  // Why a write is not tried now (the breaker, or a full server's back-off); success when it is.
+  llvm::Error writes_backing_off();
   void open_breaker(const std::string& why);
   RemoteFetch verify(const std::string& entry_key, const std::optional<CacheKey>& expected,
                      const RedisReply& reply);

@@ -23,6 +23,7 @@
 namespace flashjit::cache {
 namespace {
 
+using flashjit::testing::RedisServer;
 using flashjit::testing::RedisServerOptions;
 using testing::captured_warnings;
 using testing::sample_entry;
@@ -306,12 +307,21 @@ TEST_F(RemoteCacheTest, AnUnansweredConnectCostsTheConnectTimeoutOnce) {
   EXPECT_LT(ms_since(later), 20.0);
 }
 
+// Polls (up to 10 s) until the server answers PING within 100 ms (`answering`) or does not.
+bool wait_until(const RedisServer& server, bool answering) {
+  for (int i = 0; i < 100; ++i) {
+    if (bool(server.command({"PING"}, std::chrono::milliseconds(100))) == answering) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 // A server busy in DEBUG SLEEP answers nothing: the command times out.
 TEST_F(RemoteCacheTest, ABusyServerCostsOneTimeoutThenTheBreakerRecovers) {
   auto cache = remote_testing::remote_for(server->url(), remote_testing::kFleetKey, 100, false, /*backoff_ms=*/300);
   ASSERT_TRUE(bool(cache->publish(sample_entry(sample_key(0), true))));
-  server->sleep_async(1.0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the DEBUG SLEEP has begun
+  server->sleep_async(3.0);
+  ASSERT_TRUE(wait_until(*server, /*answering=*/false)) << "DEBUG SLEEP did not begin";
   const auto start = Clock::now();
   RemoteFetch fetched = cache->fetch(sample_key(0));
   EXPECT_EQ(fetched.status, RemoteStatus::unavailable);
@@ -319,7 +329,8 @@ TEST_F(RemoteCacheTest, ABusyServerCostsOneTimeoutThenTheBreakerRecovers) {
   EXPECT_LT(ms_since(start), 100 + remote_testing::kSlackMs);
   EXPECT_GE(ms_since(start), 90.0);
   // After the sleep and the back-off, it serves again on a new connection.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  ASSERT_TRUE(wait_until(*server, /*answering=*/true)) << "DEBUG SLEEP did not end";
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
   EXPECT_FALSE(cache->backing_off());
   EXPECT_EQ(cache->fetch(sample_key(0)).status, RemoteStatus::hit);
 }
