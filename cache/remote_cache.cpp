@@ -353,7 +353,13 @@ llvm::Expected<std::vector<std::string>> RemoteCache::entry_keys() {
   std::lock_guard<std::mutex> guard(mutex_);
   std::vector<std::string> keys;
   std::string cursor = "0";
+  // A server that never ends its SCAN (a hostile or broken one) must not keep a command forever.
+  constexpr int kMaxScanRounds = 1000000;
+  int rounds = 0;
   do {
+    if (++rounds > kMaxScanRounds)
+      return llvm::createStringError(llvm::inconvertibleErrorCode(), "the server's SCAN did not end after %d rounds",
+                                     kMaxScanRounds);
     auto reply = with_connection([&](RedisConnection& c) {
       return c.run({"SCAN", cursor, "MATCH", std::string(kRemotePrefix) + "entry:*", "COUNT", "1000"});
     });

@@ -151,7 +151,7 @@ llvm::Expected<BuiltKernel> KernelBuilder::tuned(const Problem& problem, const R
                           result->timing.median_ms, result->candidates.size()));
   const cache::CacheKey key = cache_key_for(device_->description(), device_->compiler(), problem);
   BuiltKernel built{result->winner.spec, KernelOrigin::tuned, nullptr, std::nullopt, {}};
-  store(tuned_entry(key, *result), built, lookups.rejected(key));
+  store(tuned_entry(key, *result), built, lookups.replaces(key, /*tuned=*/true));
   // Loaded from its cubin as a cache hit would be; the tuner's own module goes with its results.
   return loaded(std::move(built), result->winner.cubin, result->winner.symbol);
 }
@@ -163,7 +163,7 @@ llvm::Expected<BuiltKernel> KernelBuilder::heuristic(const Problem& problem, con
   if (!compiled) return compiled.takeError();
   const cache::CacheKey key = cache_key_for(device_->description(), device_->compiler(), problem);
   BuiltKernel built{selection->spec, KernelOrigin::heuristic, nullptr, std::nullopt, {}};
-  store(untuned_entry(key, *compiled), built, lookups.rejected(key));
+  store(untuned_entry(key, *compiled), built, lookups.replaces(key, /*tuned=*/false));
   return loaded(std::move(built), compiled->cubin, compiled->symbol);
 }
 

@@ -84,10 +84,16 @@ class KernelBuilder {
                                                                          const tuner::Progress& progress = nullptr) const;
 
  private:
-  // What the remote lookups of one obtain() found: keys whose remote entry was rejected.
+  // The remote entries one obtain() refused, by their Redis keys: none is fetched again in it, and
+  // what it then builds replaces one that was garbage (any entry) or that computed wrong results
+  // here (a tuned entry only: a tuned entry is never replaced by an untuned one for less). One that
+  // only could not be checked or loaded here (out of memory, say) is left as it is.
   struct RemoteLookups {
-    std::vector<std::string> rejected_keys;
-    bool rejected(const cache::CacheKey& key) const;
+    enum class Refusal { garbage, wrong_here, unusable_here };
+    std::vector<std::pair<std::string, Refusal>> refused;
+    void refuse(const cache::CacheKey& key, Refusal why);
+    bool refused_key(const cache::CacheKey& key) const;
+    bool replaces(const cache::CacheKey& key, bool tuned) const;
   };
   llvm::Expected<BuiltKernel> forced(const Problem& problem) const;
   // The exact entry, else one a compile-only warm-up stored for any device of this architecture.
@@ -109,7 +115,8 @@ class KernelBuilder {
   // it (tuned, or any while not tuning), through the correctness gate when tuning, loaded and stored
   // locally; nullopt when there is none (why is logged where it matters).
   std::optional<BuiltKernel> from_remote(const Problem& problem, bool tuning, RemoteLookups& lookups) const;
-  std::optional<BuiltKernel> adopt_remote(const cache::CacheEntry& entry, const Problem& problem, bool tuning) const;
+  std::optional<BuiltKernel> adopt_remote(const cache::CacheEntry& entry, const Problem& problem, bool tuning,
+                                          RemoteLookups& lookups) const;
   // tuned(), once across the fleet: under the problem's remote lock, or after waiting for the
   // process that holds it to publish (up to single_flight_wait_ms).
   llvm::Expected<BuiltKernel> tuned_once(const Problem& problem, RemoteLookups& lookups) const;

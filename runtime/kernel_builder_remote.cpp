@@ -15,9 +15,20 @@
 
 namespace flashjit {
 
-bool KernelBuilder::RemoteLookups::rejected(const cache::CacheKey& key) const {
+void KernelBuilder::RemoteLookups::refuse(const cache::CacheKey& key, Refusal why) {
+  refused.emplace_back(cache::RemoteCache::entry_key(key), why);
+}
+
+bool KernelBuilder::RemoteLookups::refused_key(const cache::CacheKey& key) const {
   const std::string stored = cache::RemoteCache::entry_key(key);
-  return std::find(rejected_keys.begin(), rejected_keys.end(), stored) != rejected_keys.end();
+  return std::any_of(refused.begin(), refused.end(), [&](const auto& r) { return r.first == stored; });
+}
+
+bool KernelBuilder::RemoteLookups::replaces(const cache::CacheKey& key, bool tuned) const {
+  const std::string stored = cache::RemoteCache::entry_key(key);
+  return std::any_of(refused.begin(), refused.end(), [&](const auto& r) {
+    return r.first == stored && (r.second == Refusal::garbage || (r.second == Refusal::wrong_here && tuned));
+  });
 }
 
 std::optional<BuiltKernel> KernelBuilder::from_remote(const Problem& problem, bool tuning,
@@ -29,29 +40,29 @@ std::optional<BuiltKernel> KernelBuilder::from_remote(const Problem& problem, bo
     keys.push_back(cache_key_for(gen::DeviceDescription::for_arch(device.compute_capability()), device_->compiler(),
                                  problem));
   for (const cache::CacheKey& key : keys) {
-    if (lookups.rejected(key)) continue;  // found wanting once in this build: not fetched again
+    if (lookups.refused_key(key)) continue;  // found wanting once in this build: not fetched again
     cache::RemoteFetch fetched = remote_->fetch(key);
     if (fetched.status == cache::RemoteStatus::unavailable) return std::nullopt;  // the breaker warned
     if (fetched.status == cache::RemoteStatus::rejected) {
-      lookups.rejected_keys.push_back(cache::RemoteCache::entry_key(key));
+      lookups.refuse(key, RemoteLookups::Refusal::garbage);
       continue;
     }
     if (fetched.status != cache::RemoteStatus::hit) continue;
     if (tuning && !fetched.entry->tuned) continue;  // tuned here, then published over it
-    if (std::optional<BuiltKernel> adopted = adopt_remote(*fetched.entry, problem, tuning)) return adopted;
-    lookups.rejected_keys.push_back(cache::RemoteCache::entry_key(key));
+    if (std::optional<BuiltKernel> adopted = adopt_remote(*fetched.entry, problem, tuning, lookups)) return adopted;
   }
   return std::nullopt;
 }
 
 std::optional<BuiltKernel> KernelBuilder::adopt_remote(const cache::CacheEntry& entry, const Problem& problem,
-                                                       bool tuning) const {
-  auto refuse = [&](const std::string& why) -> std::optional<BuiltKernel> {
+                                                       bool tuning, RemoteLookups& lookups) const {
+  auto refuse = [&](const std::string& why, RemoteLookups::Refusal kind) -> std::optional<BuiltKernel> {
     remote_->note_rejected(entry.key, why);
+    lookups.refuse(entry.key, kind);
     return std::nullopt;
   };
   auto spec = spec_of(entry, problem);
-  if (!spec) return refuse(llvm::toString(spec.takeError()));
+  if (!spec) return refuse(llvm::toString(spec.takeError()), RemoteLookups::Refusal::garbage);
   // Signed by the fleet is not the same as right on this GPU: while tuning, a remote kernel passes
   // the tuner's own correctness check before it first runs here (and, stored locally, is trusted
   // from then on as a kernel tuned here would be).
@@ -63,13 +74,16 @@ std::optional<BuiltKernel> KernelBuilder::adopt_remote(const cache::CacheEntry& 
       kernel.key = gen::canonical_key(*spec);
       kernel.symbol = entry.kernel_symbol;
       kernel.cubin = entry.cubin;
-      if (llvm::Error wrong = tuner::check_correctness(kernel, *backend))
-        return refuse("it failed the correctness check on this GPU: " + llvm::toString(std::move(wrong)));
+      const tuner::CorrectnessCheck checked = tuner::check_correctness(kernel, *backend);
+      if (checked.result != tuner::CorrectnessCheck::correct)
+        return refuse("it failed the correctness check on this GPU: " + checked.detail,
+                      checked.result == tuner::CorrectnessCheck::wrong_output ? RemoteLookups::Refusal::wrong_here
+                                                                              : RemoteLookups::Refusal::unusable_here);
     }
   }
   auto ready = loaded(BuiltKernel{*spec, KernelOrigin::remote, nullptr, std::nullopt, {}}, entry.cubin,
                       entry.kernel_symbol);
-  if (!ready) return refuse(llvm::toString(ready.takeError()));
+  if (!ready) return refuse(llvm::toString(ready.takeError()), RemoteLookups::Refusal::unusable_here);
   if (cache_) {
     auto stored = cache_->store(entry);
     if (stored) {
@@ -114,11 +128,11 @@ llvm::Expected<BuiltKernel> KernelBuilder::tuned_once(const Problem& problem, Re
     }
     std::this_thread::sleep_for(poll);
     poll = std::min(poll * 2, std::chrono::milliseconds(200));
-    const size_t rejected_before = lookups.rejected_keys.size();
+    const size_t refused_before = lookups.refused.size();
     if (std::optional<BuiltKernel> published = from_remote(problem, /*tuning=*/true, lookups))
       return std::move(*published);
     // What it published does not serve here, or the server went away: waiting longer gains nothing.
-    if (lookups.rejected_keys.size() != rejected_before || remote_->backing_off()) return tuned(problem, lookups);
+    if (lookups.refused.size() != refused_before || remote_->backing_off()) return tuned(problem, lookups);
   }
 }
 

@@ -288,17 +288,14 @@ llvm::Expected<TuneResult> tune(const CandidateList& list, TuningBackend& backen
   return result;
 }
 
-llvm::Error check_correctness(CompiledCandidate& kernel, TuningBackend& backend) {
+CorrectnessCheck check_correctness(CompiledCandidate& kernel, TuningBackend& backend) {
   if (llvm::Error error = backend.load(kernel))
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "it does not load: %s",
-                                   llvm::toString(std::move(error)).c_str());
+    return {CorrectnessCheck::not_run, "it does not load: " + llvm::toString(std::move(error))};
   auto mismatch = backend.check(kernel);
   if (!mismatch)
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "the correctness check could not run: %s",
-                                   llvm::toString(mismatch.takeError()).c_str());
-  if (!mismatch->empty())
-    return llvm::createStringError(llvm::inconvertibleErrorCode(), "its output is wrong: %s", mismatch->c_str());
-  return llvm::Error::success();
+    return {CorrectnessCheck::not_run, "the correctness check could not run: " + llvm::toString(mismatch.takeError())};
+  if (!mismatch->empty()) return {CorrectnessCheck::wrong_output, "its output is wrong: " + *mismatch};
+  return {CorrectnessCheck::correct, {}};
 }
 
 }  // namespace flashjit::tuner

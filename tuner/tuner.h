@@ -83,8 +83,12 @@ std::vector<CandidateReport> compile_candidates(const CandidateList& list, Tunin
 
 // The tuner's correctness gate alone, for a kernel that did not come from this tuning (one from the
 // fleet's remote cache, before it first runs here): `kernel` loaded and checked against the
-// reference. An error says why it must not run: it would not load, the check could not run, or the
-// output was wrong (with how far off).
-llvm::Error check_correctness(CompiledCandidate& kernel, TuningBackend& backend);
+// reference. Only `correct` may run; `detail` says why not: its output was wrong (how far off), or
+// it would not load or the check could not run (which says nothing of the kernel itself).
+struct CorrectnessCheck {
+  enum Result { correct, wrong_output, not_run } result = correct;
+  std::string detail;
+};
+CorrectnessCheck check_correctness(CompiledCandidate& kernel, TuningBackend& backend);
 
 }  // namespace flashjit::tuner

@@ -206,6 +206,24 @@ TEST_F(FleetCache, ADeliberateRetuneIsPublishedOverTheRemoteEntry) {
   EXPECT_EQ(llvm::toString(refused.takeError()), "there is no remote tuning cache to publish to");
 }
 
+// A check that could not run here (no memory for its inputs, say) says nothing of the kernel: it is
+// not run, and the fleet's entry stays.
+TEST_F(FleetCache, ACheckThatCouldNotRunHereLeavesTheRemoteEntryAlone) {
+  auto writer = std::make_shared<FakeDeviceRecord>();
+  auto published = builder(writer, "a.sqlite")->obtain(problem);
+  ASSERT_TRUE(bool(published)) << llvm::toString(published.takeError());
+  const std::string remote_winner = gen::canonical_key(published->spec);
+
+  auto reader = std::make_shared<FakeDeviceRecord>();
+  reader->scripts[remote_winner].check_fails = true;
+  auto b = builder(reader, "b.sqlite");
+  auto built = b->obtain(problem);
+  ASSERT_TRUE(bool(built)) << llvm::toString(built.takeError());
+  EXPECT_EQ(built->origin, KernelOrigin::tuned);
+  EXPECT_EQ(built->published, std::optional<cache::StoreOutcome>(cache::StoreOutcome::kept_existing));
+  EXPECT_EQ(b->remote()->counters().rejected, 1u);
+}
+
 // A build machine warms the fleet: untuned kernels compiled for the architecture serve GPUs that do
 // not tune, and are tuned over by GPUs that do.
 TEST_F(FleetCache, ABuildMachineWarmsTheFleetForItsArchitecture) {
