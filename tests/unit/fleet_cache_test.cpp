@@ -78,6 +78,16 @@ class FleetCache : public cache::remote_testing::RedisTest {
     return rows ? rows->size() : 0;
   }
   FleetRun warm_fleet(const std::vector<Problem>& problems, int processes, const std::string& name, int wait_ms);
+  // Another process tunes `problem` and publishes its winner: the winner's kernel key ("" on failure).
+  std::string publish_a_winner() {
+    auto writer = std::make_shared<FakeDeviceRecord>();
+    auto published = builder(writer, "publisher.sqlite")->obtain(problem);
+    if (!published) {
+      ADD_FAILURE() << llvm::toString(published.takeError());
+      return {};
+    }
+    return gen::canonical_key(published->spec);
+  }
   size_t remote_entries() {
     auto keys = cache::remote_testing::remote_for(server->url(), kFleetKey, 200)->entry_keys();
     return keys ? keys->size() : 0;
@@ -166,10 +176,8 @@ TEST_F(FleetCache, AWinnerTunedInOneProcessServesAnotherWithoutTuning) {
 // Signed by the fleet is not right on this GPU: a kernel that fails the tuner's check here is not
 // run; this GPU tunes, and its winner replaces the remote one.
 TEST_F(FleetCache, ARemoteKernelThatFailsTheCorrectnessCheckHereIsNotRun) {
-  auto writer = std::make_shared<FakeDeviceRecord>();
-  auto published = builder(writer, "a.sqlite")->obtain(problem);
-  ASSERT_TRUE(bool(published)) << llvm::toString(published.takeError());
-  const std::string bad = gen::canonical_key(published->spec);
+  const std::string bad = publish_a_winner();
+  ASSERT_FALSE(bad.empty());
 
   auto reader = std::make_shared<FakeDeviceRecord>();
   reader->scripts[bad].mismatch = "max error 3.5 at (0, 1, 2)";
@@ -209,10 +217,8 @@ TEST_F(FleetCache, ADeliberateRetuneIsPublishedOverTheRemoteEntry) {
 // A check that could not run here (no memory for its inputs, say) says nothing of the kernel: it is
 // not run, and the fleet's entry stays.
 TEST_F(FleetCache, ACheckThatCouldNotRunHereLeavesTheRemoteEntryAlone) {
-  auto writer = std::make_shared<FakeDeviceRecord>();
-  auto published = builder(writer, "a.sqlite")->obtain(problem);
-  ASSERT_TRUE(bool(published)) << llvm::toString(published.takeError());
-  const std::string remote_winner = gen::canonical_key(published->spec);
+  const std::string remote_winner = publish_a_winner();
+  ASSERT_FALSE(remote_winner.empty());
 
   auto reader = std::make_shared<FakeDeviceRecord>();
   reader->scripts[remote_winner].check_fails = true;
