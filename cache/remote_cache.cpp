@@ -241,21 +241,16 @@ RemoteFetch RemoteCache::verify(const std::string& entry_key, const std::optiona
   return checked;
 }
 
-RemoteFetch RemoteCache::fetch(const CacheKey& key) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const std::string stored = entry_key(key);
-  if (!settings_.reads_allowed()) return RemoteFetch{RemoteStatus::unavailable, std::nullopt, settings_.signing()};
-  auto reply = with_connection([&](RedisConnection& c) { return read_entry(c, stored); });
-  if (!reply) return RemoteFetch{RemoteStatus::unavailable, std::nullopt, llvm::toString(reply.takeError())};
-  return verify(stored, key, *reply);
-}
+RemoteFetch RemoteCache::fetch(const CacheKey& key) { return fetch_entry(entry_key(key), key); }
 
-RemoteFetch RemoteCache::fetch_stored(const std::string& stored) {
+RemoteFetch RemoteCache::fetch_stored(const std::string& stored) { return fetch_entry(stored, std::nullopt); }
+
+RemoteFetch RemoteCache::fetch_entry(const std::string& stored, const std::optional<CacheKey>& expected) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!settings_.reads_allowed()) return RemoteFetch{RemoteStatus::unavailable, std::nullopt, settings_.signing()};
   auto reply = with_connection([&](RedisConnection& c) { return read_entry(c, stored); });
   if (!reply) return RemoteFetch{RemoteStatus::unavailable, std::nullopt, llvm::toString(reply.takeError())};
-  return verify(stored, std::nullopt, *reply);
+  return verify(stored, expected, *reply);
 }
 
 llvm::Error RemoteCache::writes_backing_off() {

@@ -159,6 +159,8 @@ class RemoteCache {
   // Why a write is not tried now (the breaker, or a full server's back-off); success when it is.
   llvm::Error writes_backing_off();
   void open_breaker(const std::string& why);
+  // fetch() and fetch_stored(): the entry under `stored`, which must be the one of `expected` when given.
+  RemoteFetch fetch_entry(const std::string& stored, const std::optional<CacheKey>& expected);
   RemoteFetch verify(const std::string& entry_key, const std::optional<CacheKey>& expected,
                      const RedisReply& reply);
   RemoteFetch rejected(const std::string& entry_key, const std::string& why);
